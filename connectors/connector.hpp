@@ -1,0 +1,71 @@
+#pragma once
+// The connector interface: a channel kind (bank host, acquirer, PSP, wallet) plugs into
+// Turnout as a Connector built by a ConnectorFactory registered under its kind name.
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/payment.hpp"
+
+namespace turnout {
+
+struct ChannelOutcome {
+    enum class Kind {
+        approved,
+        declined,
+        soft_failure,  // the request did not take effect: the next channel of the plan may try
+    };
+    Kind kind = Kind::approved;
+    std::string code;     // channel response code ("00", "51", ...)
+    std::string message;
+    std::string channel_ref;
+    std::string approval_code;
+};
+
+class Connector {
+public:
+    virtual ~Connector() = default;
+    // Sends every payment of the batch to the channel (concurrently where the channel allows)
+    // and returns one outcome per payment, in order. The same payment_id sent again must be
+    // answered idempotently by the channel.
+    virtual std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) = 0;
+};
+
+// Validates a channel's settings (throwing ConfigError with file:line:column) and returns
+// the function that builds the connector.
+class ConnectorFactory {
+public:
+    virtual ~ConnectorFactory() = default;
+    virtual std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& channel) const = 0;
+};
+
+class ConnectorRegistry {
+public:
+    static ConnectorRegistry& get();
+    // Aborts at start-up on a duplicate kind name.
+    void add(const std::string& kind, std::unique_ptr<ConnectorFactory> factory);
+    const ConnectorFactory* find(const std::string& kind) const;
+    std::vector<std::string> kinds() const;
+
+private:
+    std::map<std::string, std::unique_ptr<ConnectorFactory>> factories_;
+};
+
+// Validates every channel of the config against its factory; throws ConfigError.
+void validate_channels(const Config& cfg);
+std::unique_ptr<Connector> make_connector(const ChannelConfig& channel);
+
+template <typename F>
+struct ConnectorRegistration {
+    explicit ConnectorRegistration(const char* kind) { ConnectorRegistry::get().add(kind, std::make_unique<F>()); }
+};
+
+}  // namespace turnout
+
+// One line at the bottom of a connector's .cpp registers its factory under `kind`.
+#define TURNOUT_REGISTER_CONNECTOR(kind, Factory) \
+    static const ::turnout::ConnectorRegistration<Factory> turnout_connector_registration_##Factory{kind}

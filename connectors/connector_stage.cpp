@@ -1,0 +1,88 @@
+#include "connector_stage.hpp"
+
+#include <chrono>
+
+#include "codec/messages.hpp"
+#include "kafka/records.hpp"
+#include "model/time.hpp"
+
+namespace turnout {
+
+ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
+    : cfg_(cfg),
+      channel_(channel),
+      connector_(make_connector(channel)),
+      probe_("connector"),
+      latency_(latency_histogram(Metrics::get().channel_latency, {{"channel", channel.id}})),
+      e2e_(latency_histogram(Metrics::get().end_to_end_latency, {{"channel", channel.id}})) {}
+
+void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
+    probe_.in(batch.size());
+    const auto& topics = cfg_.kafka.topics;
+    std::vector<RoutedPayment> payments;
+    std::vector<const kafka::Record*> sources;
+    payments.reserve(batch.size());
+    for (const auto& rec : batch) {
+        auto p = decode_routed(rec.value);
+        if (!p || p->route.channels.empty()) {
+            out.emit(kafka::dlq_record(topics, rec, "connector", "undecodable_routed_payment", std::string(rec.value)));
+            probe_.dlq("undecodable_routed_payment");
+            continue;
+        }
+        payments.push_back(std::move(*p));
+        sources.push_back(&rec);
+    }
+    if (payments.empty()) return;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto outcomes = connector_->call(payments);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    const int64_t now = now_ms();
+    for (size_t i = 0; i < payments.size(); ++i) {
+        auto& p = payments[i];
+        const auto& o = outcomes[i];
+        const auto tp = sources[i]->header(kafka::kTraceparent);
+        latency_.Observe(secs);
+        using K = ChannelOutcome::Kind;
+        const char* outcome = o.kind == K::approved ? "approved" : o.kind == K::declined ? "declined" : "soft_failure";
+        p.route.attempts.push_back({channel_.id, outcome, o.code});
+        if (o.kind == K::soft_failure) {
+            // Try the next channel of the plan that has not been tried yet.
+            const auto& plan = p.route.channels;
+            const size_t next = p.route.attempts.size();
+            if (next < plan.size()) {
+                out.emit({topics.channel(plan[next]), p.request.root_id(), encode_routed(p), kafka::descend_headers(tp)});
+                probe_.out();
+                continue;
+            }
+        }
+        ResultStatus status = o.kind == K::approved ? ResultStatus::approved
+                              : o.kind == K::declined ? ResultStatus::declined
+                                                      : ResultStatus::failed;
+        Reason reason = o.kind == K::soft_failure
+                            ? Reason{"channels_exhausted", "every channel of the plan failed; last: " + o.code + " " + o.message}
+                            : Reason{o.code, o.message};
+        auto res = result_for(p, status, std::move(reason), now);
+        res.channel = channel_.id;
+        res.channel_ref = o.channel_ref;
+        res.approval_code = o.approval_code;
+        out.emit(kafka::result_record(topics, res, tp));
+        probe_.out();
+        probe_.result(std::string(to_string(status)), channel_.id);
+        if (p.times.created_at > 0) e2e_.Observe(static_cast<double>(now - p.times.created_at) / 1000.0);
+    }
+}
+
+kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance) {
+    kafka::StageOptions o;
+    o.name = "connector." + channel_id;
+    o.group_id = cfg.kafka.name_prefix + "turnout.connector." + channel_id;
+    o.transactional_id = cfg.kafka.name_prefix + "turnout.connector." + channel_id + "." + instance;
+    o.topics = {cfg.kafka.topics.channel(channel_id)};
+    o.commit_every_records = cfg.kafka.commit_every_records;
+    o.commit_every_ms = cfg.kafka.commit_every_ms;
+    return o;
+}
+
+}  // namespace turnout

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Create the Kafka topics named in a Turnout config, if they are missing.
+
+usage: topics.py [--bootstrap HOST:PORT] [--config FILE] [--prefix P]
+                 [--wait SECONDS] [--list | --ping]
+
+Topics: every name under kafka.topics except channel_prefix, plus
+<channel_prefix><id> for each entry of `channels:`; all with kafka.partitions
+partitions and kafka.replication_factor replicas. payments.state and
+channels.health (kafka.topics.state / .health) are compacted. --prefix P is
+put in front of every name (tests use it to stay apart). Existing topics are
+left alone. Without --bootstrap the config's kafka.bootstrap_servers and
+kafka.properties are used. --wait retries until the broker answers; --ping
+only waits for that; --list only prints the topic names.
+Exit status: 0 ok, 1 error, 2 bad usage or config.
+"""
+import argparse
+import os
+import sys
+import time
+
+import yaml
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMPACTED = ("state", "health")
+QUIET = {"log_level": 2}  # connection failures are reported by the calls below
+
+
+def fail(msg, code=2):
+    print(f"topics.py: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def load_config(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        fail(f"{path}: {e}")
+    kafka = cfg.get("kafka")
+    if not isinstance(kafka, dict) or not isinstance(kafka.get("topics"), dict):
+        fail(f"{path}: expected a mapping kafka.topics")
+    return cfg
+
+
+def wanted_topics(cfg, prefix):
+    """Return {name: {config}} for every topic the config needs."""
+    names = dict(cfg["kafka"]["topics"])
+    channel_prefix = names.pop("channel_prefix", None)
+    topics = {}
+    for key, name in names.items():
+        if not isinstance(name, str) or not name:
+            fail(f"kafka.topics.{key}: expected a topic name")
+        topics[prefix + name] = {"cleanup.policy": "compact"} if key in COMPACTED else {}
+    channels = cfg.get("channels") or []
+    if channels and not channel_prefix:
+        fail("kafka.topics.channel_prefix: required when channels are configured")
+    for i, ch in enumerate(channels):
+        if not isinstance(ch, dict) or not ch.get("id"):
+            fail(f"channels[{i}]: expected a mapping with an id")
+        topics[prefix + channel_prefix + str(ch["id"])] = {}
+    return topics
+
+
+def list_topics(admin, wait):
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            md = admin.list_topics(timeout=max(1.0, min(5.0, deadline - time.monotonic())))
+            if md.brokers:
+                return set(md.topics)
+        except KafkaException as e:
+            if time.monotonic() >= deadline:
+                fail(f"broker not reachable: {e}", 1)
+        if time.monotonic() >= deadline:
+            fail("broker not reachable: no brokers in metadata", 1)
+        time.sleep(0.5)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Create the topics of a Turnout config.")
+    ap.add_argument("--bootstrap", help="host:port (default: kafka.bootstrap_servers of the config)")
+    ap.add_argument("--config", default=os.environ.get("TURNOUT_CONFIG")
+                    or os.path.join(ROOT, "config", "turnout.yaml"))
+    ap.add_argument("--prefix", default="", help="prepended to every topic name")
+    ap.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                    help="keep retrying until the broker answers (default: 0)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--list", action="store_true", help="only print the topic names")
+    mode.add_argument("--ping", action="store_true", help="only check that the broker answers")
+    args = ap.parse_args()
+
+    if args.ping and args.bootstrap:
+        list_topics(AdminClient({"bootstrap.servers": args.bootstrap, **QUIET}), args.wait)
+        return 0
+
+    cfg = load_config(args.config)
+    kafka = cfg["kafka"]
+    topics = wanted_topics(cfg, args.prefix)
+    if args.list:
+        print("\n".join(sorted(topics)))
+        return 0
+
+    conf = {}
+    if args.bootstrap:
+        conf["bootstrap.servers"] = args.bootstrap
+    else:
+        conf.update({str(k): str(v) for k, v in (kafka.get("properties") or {}).items()})
+        conf["bootstrap.servers"] = kafka.get("bootstrap_servers") or "127.0.0.1:9092"
+    partitions = int(kafka.get("partitions", 6))
+    replication = int(kafka.get("replication_factor", 1))
+
+    admin = AdminClient({**QUIET, **conf})
+    existing = list_topics(admin, args.wait)
+    if args.ping:
+        return 0
+    missing = [NewTopic(name, num_partitions=partitions, replication_factor=replication, config=tc)
+               for name, tc in sorted(topics.items()) if name not in existing]
+    created = errors = 0
+    if missing:
+        for name, fut in admin.create_topics(missing, request_timeout=30).items():
+            try:
+                fut.result()
+                created += 1
+                print(f"created {name}")
+            except KafkaException as e:
+                err = e.args[0]
+                if err.name() == "TOPIC_ALREADY_EXISTS":
+                    continue
+                print(f"topics.py: {name}: {err.str()}", file=sys.stderr)
+                errors += 1
+    print(f"topics: {len(topics) - errors}/{len(topics)} present "
+          f"({created} created) on {conf['bootstrap.servers']}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+// turnout: command line. Parses arguments and starts the chosen roles or tools.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+#include "app/roles.hpp"
+#include "config/config.hpp"
+#include "connector.hpp"
+#include "kafka/client.hpp"
+#include "loadgen/loadgen.hpp"
+#include "metrics/metrics.hpp"
+#include "security/card_vault.hpp"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+turnout::Config load_checked(const std::string& path) {
+    auto cfg = turnout::load_config(path);
+    turnout::validate_channels(cfg);
+    return cfg;
+}
+
+std::string keys_path(const turnout::Config& cfg) {
+    const char* env = std::getenv("TURNOUT_KEYS_FILE");
+    return env && *env ? env : cfg.keys_file;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Turnout: a payment transaction switch on Apache Kafka"};
+    app.require_subcommand(1);
+    std::string config_path = "config/turnout.yaml";
+    std::string instance = "0";
+    std::string channel;
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+    auto add_role = [&](const char* name, const char* help) {
+        auto* s = app.add_subcommand(name, help);
+        s->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+        s->add_option("--instance", instance, "instance id, stable across restarts (names the transactional id)")
+            ->capture_default_str();
+        return s;
+    };
+    auto* router = add_role("router", "validate, dedupe, protect card data and route requests");
+    auto* risk = add_role("risk", "score routed payments and forward or decline them");
+    auto* connector = add_role("connector", "carry payments to one channel");
+    connector->add_option("--channel", channel, "channel id")->required();
+    auto* settlement = add_role("settlement", "batch cleared payments and write clearing files");
+    auto* all = add_role("all", "every role in one process");
+    auto* check = app.add_subcommand("check-config", "validate the configuration and exit");
+    check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
+    topics->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+
+    auto* loadgen = app.add_subcommand("loadgen", "publish N payments, wait for their results, print a summary");
+    loadgen->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    turnout::LoadgenOptions lo;
+    loadgen->add_option("--count,-n", lo.count, "number of requests")->capture_default_str();
+    loadgen->add_option("--rate,-r", lo.rate, "requests per second (0 = as fast as possible)")->capture_default_str();
+    loadgen->add_option("--seed", lo.seed, "random seed")->capture_default_str();
+    loadgen->add_option("--run-id", lo.run_id, "payment_id prefix (default: from the clock)");
+    loadgen->add_option("--invalid-share", lo.mix.invalid_share, "share of deliberately invalid requests")
+        ->capture_default_str();
+    loadgen->add_option("--timeout", lo.result_timeout_s, "seconds without a result before giving up")
+        ->capture_default_str();
+    bool no_settlement = false;
+    loadgen->add_flag("--no-settlement", no_settlement, "do not wait for settlement batches");
+
+    CLI11_PARSE(app, argc, argv);
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+
+    try {
+        const auto cfg = load_checked(config_path);
+        if (*check) {
+            std::cout << config_path << ": OK (" << cfg.channels.size() << " channels, " << cfg.routes.size()
+                      << " routes)\n";
+            return 0;
+        }
+        if (*topics) {
+            turnout::kafka::ensure_topics(cfg);
+            std::cout << "topics ready on " << cfg.kafka.bootstrap_servers << "\n";
+            return 0;
+        }
+        if (*loadgen) {
+            lo.wait_settlement = !no_settlement;
+            std::signal(SIGINT, on_signal);
+            auto report = turnout::run_loadgen(cfg, lo);
+            turnout::print_report(report, std::cout);
+            return report.ok() ? 0 : 1;
+        }
+
+        const turnout::CardVault vault(turnout::load_vault_keys(keys_path(cfg)));
+        std::vector<turnout::RoleSpec> roles;
+        if (*router) roles = {{"router", ""}};
+        if (*risk) roles = {{"risk", ""}};
+        if (*connector) roles = {{"connector", channel}};
+        if (*settlement) roles = {{"settlement", ""}};
+        if (*all) roles = turnout::all_roles(cfg);
+
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGINT, on_signal);
+        turnout::Metrics::get().serve(cfg.metrics_port);
+        spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,
+                     cfg.kafka.bootstrap_servers, cfg.metrics_port);
+        const int rc = turnout::run_roles(cfg, vault, roles, instance, g_stop);
+        spdlog::info("turnout stopped (exit {})", rc);
+        return rc;
+    } catch (const turnout::ConfigError& e) {
+        std::cerr << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "turnout: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,71 @@
+#include "app/roles.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <thread>
+
+#include "connector_stage.hpp"
+#include "kafka/stage_runner.hpp"
+#include "risk/risk_stage.hpp"
+#include "router/router_stage.hpp"
+#include "settlement/settlement_stage.hpp"
+
+namespace turnout {
+
+std::vector<RoleSpec> all_roles(const Config& cfg) {
+    std::vector<RoleSpec> r{{"router", ""}, {"risk", ""}};
+    for (const auto& ch : cfg.channels) r.push_back({"connector", ch.id});
+    r.push_back({"settlement", ""});
+    return r;
+}
+
+int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleSpec>& roles, const std::string& instance,
+              const std::atomic<bool>& stop) {
+    struct Running {
+        std::unique_ptr<kafka::StageLogic> logic;
+        std::unique_ptr<kafka::StageRunner> runner;
+        int rc = 0;
+    };
+    std::vector<std::unique_ptr<Running>> running;
+    for (const auto& spec : roles) {
+        auto r = std::make_unique<Running>();
+        kafka::StageOptions opts;
+        if (spec.role == "router") {
+            r->logic = std::make_unique<RouterStage>(cfg, vault);
+            opts = router_options(cfg, instance);
+        } else if (spec.role == "risk") {
+            r->logic = std::make_unique<RiskStage>(cfg);
+            opts = risk_options(cfg, instance);
+        } else if (spec.role == "connector") {
+            const auto* ch = cfg.channel(spec.channel);
+            if (!ch) throw ConfigError(cfg.path + ": no channel `" + spec.channel + "` in channels");
+            r->logic = std::make_unique<ConnectorStage>(cfg, *ch);
+            opts = connector_options(cfg, spec.channel, instance);
+        } else if (spec.role == "settlement") {
+            r->logic = std::make_unique<SettlementStage>(cfg, instance);
+            opts = settlement_options(cfg, instance);
+        } else {
+            throw std::invalid_argument("unknown role " + spec.role);
+        }
+        r->runner = std::make_unique<kafka::StageRunner>(cfg.kafka, std::move(opts), *r->logic);
+        running.push_back(std::move(r));
+    }
+    // A role that fails stops the others, so the process exits non-zero instead of limping on.
+    std::atomic<bool> any_failed{false};
+    std::atomic<bool> stop_all{false};
+    std::vector<std::thread> threads;
+    for (auto& r : running)
+        threads.emplace_back([&, raw = r.get()] {
+            raw->rc = raw->runner->run(stop_all);
+            if (raw->rc != 0) any_failed = true;
+        });
+    while (!stop.load() && !any_failed.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop_all = true;
+    for (auto& t : threads) t.join();
+    int rc = 0;
+    for (auto& r : running) rc = rc ? rc : r->rc;
+    return rc;
+}
+
+}  // namespace turnout

@@ -1,0 +1,301 @@
+#include "codec/messages.hpp"
+
+#include <boost/json.hpp>
+
+#include "model/time.hpp"
+
+namespace turnout {
+namespace json = boost::json;
+
+namespace {
+
+std::string str(const json::object& o, std::string_view key) {
+    if (auto* v = o.if_contains(key))
+        if (auto* s = v->if_string()) return std::string(*s);
+    return {};
+}
+
+int64_t int_or(const json::object& o, std::string_view key, int64_t def = 0) {
+    if (auto* v = o.if_contains(key)) {
+        if (v->is_int64()) return v->get_int64();
+        if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+    }
+    return def;
+}
+
+const json::object* obj(const json::object& o, std::string_view key) {
+    auto* v = o.if_contains(key);
+    return v ? v->if_object() : nullptr;
+}
+
+json::object money_json(const Money& m) { return {{"value", m.value}, {"currency", m.currency}}; }
+
+std::optional<Money> money_from(const json::object* o) {
+    if (!o) return std::nullopt;
+    auto* v = o->if_contains("value");
+    if (!v || !v->is_int64()) return std::nullopt;
+    return Money{v->get_int64(), str(*o, "currency")};
+}
+
+json::object times_json(const StageTimes& t) {
+    json::object o;
+    auto put = [&](const char* k, int64_t ms) {
+        if (ms) o[k] = format_rfc3339(ms);
+    };
+    put("created_at", t.created_at);
+    put("received_at", t.received_at);
+    put("routed_at", t.routed_at);
+    put("scored_at", t.scored_at);
+    put("completed_at", t.completed_at);
+    return o;
+}
+
+StageTimes times_from(const json::object* o) {
+    StageTimes t;
+    if (!o) return t;
+    auto get = [&](const char* k) { return parse_rfc3339(str(*o, k)).value_or(0); };
+    t.created_at = get("created_at");
+    t.received_at = get("received_at");
+    t.routed_at = get("routed_at");
+    t.scored_at = get("scored_at");
+    t.completed_at = get("completed_at");
+    return t;
+}
+
+json::object route_json(const RoutePlan& r) {
+    json::array plan;
+    for (const auto& c : r.channels) plan.emplace_back(c);
+    json::array attempts;
+    for (const auto& a : r.attempts)
+        attempts.emplace_back(json::object{{"channel", a.channel}, {"outcome", a.outcome}, {"reason", a.reason}});
+    return {{"rule", r.rule}, {"plan", std::move(plan)}, {"attempts", std::move(attempts)}};
+}
+
+RoutePlan route_from(const json::object& o) {
+    RoutePlan r;
+    r.rule = str(o, "rule");
+    if (auto* p = o.if_contains("plan"); p && p->is_array())
+        for (const auto& c : p->get_array())
+            if (c.is_string()) r.channels.emplace_back(c.get_string());
+    if (auto* a = o.if_contains("attempts"); a && a->is_array())
+        for (const auto& e : a->get_array())
+            if (auto* eo = e.if_object()) r.attempts.push_back({str(*eo, "channel"), str(*eo, "outcome"), str(*eo, "reason")});
+    return r;
+}
+
+json::object risk_json(const RiskAssessment& r) {
+    json::array hits;
+    for (const auto& h : r.rules_hit) hits.emplace_back(h);
+    return {{"score", r.score}, {"decision", r.decision}, {"rules_hit", std::move(hits)}};
+}
+
+RiskAssessment risk_from(const json::object& o) {
+    RiskAssessment r;
+    r.score = static_cast<int>(int_or(o, "score"));
+    r.decision = str(o, "decision");
+    if (auto* a = o.if_contains("rules_hit"); a && a->is_array())
+        for (const auto& h : a->get_array())
+            if (h.is_string()) r.rules_hit.emplace_back(h.get_string());
+    return r;
+}
+
+json::object original_json(const OriginalRef& o) {
+    return {{"payment_id", o.payment_id}, {"channel", o.channel}, {"channel_ref", o.channel_ref}};
+}
+
+OriginalRef original_from(const json::object& o) {
+    return {str(o, "payment_id"), str(o, "channel"), str(o, "channel_ref")};
+}
+
+template <typename T>
+std::optional<json::value> parse_doc(std::string_view bytes, T& mr) {
+    json::error_code ec;
+    json::value v = json::parse(bytes, ec, &mr);
+    if (ec || !v.is_object()) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+std::string encode_routed(const RoutedPayment& p) {
+    const auto& q = p.request;
+    json::object o;
+    o["payment_id"] = q.payment_id;
+    o["root_id"] = q.root_id();
+    o["type"] = to_string(q.type);
+    json::object m{{"id", q.merchant.id}};
+    if (!q.merchant.mcc.empty()) m["mcc"] = q.merchant.mcc;
+    if (!q.merchant.country.empty()) m["country"] = q.merchant.country;
+    o["merchant"] = std::move(m);
+    o["amount"] = money_json(q.amount);
+    if (q.instrument) {
+        const auto& in = *q.instrument;
+        json::object io{{"kind", to_string(in.kind)}, {"fingerprint", in.fingerprint}};
+        if (!in.bin.empty()) io["bin"] = in.bin;
+        if (!in.last4.empty()) io["last4"] = in.last4;
+        if (!in.expiry.empty()) io["expiry"] = in.expiry;
+        if (!in.provider.empty()) io["provider"] = in.provider;
+        if (in.sealed_pan)
+            io["sealed_pan"] = json::object{{"key_id", in.sealed_pan->key_id},
+                                            {"nonce", in.sealed_pan->nonce},
+                                            {"ciphertext", in.sealed_pan->ciphertext}};
+        o["instrument"] = std::move(io);
+    }
+    if (q.customer) {
+        json::object c;
+        if (!q.customer->id.empty()) c["id"] = q.customer->id;
+        if (!q.customer->ip.empty()) c["ip"] = q.customer->ip;
+        if (!q.customer->country.empty()) c["country"] = q.customer->country;
+        o["customer"] = std::move(c);
+    }
+    if (!q.metadata.empty()) {
+        json::object md;
+        for (const auto& [k, v] : q.metadata) md[k] = v;
+        o["metadata"] = std::move(md);
+    }
+    if (q.original) o["original"] = original_json(*q.original);
+    o["route"] = route_json(p.route);
+    if (p.risk) o["risk"] = risk_json(*p.risk);
+    o["timestamps"] = times_json(p.times);
+    return json::serialize(o);
+}
+
+std::optional<RoutedPayment> decode_routed(std::string_view bytes) {
+    unsigned char buf[8192];
+    json::monotonic_resource mr(buf, sizeof buf);
+    auto doc = parse_doc(bytes, mr);
+    if (!doc) return std::nullopt;
+    const auto& o = doc->get_object();
+    RoutedPayment p;
+    auto& q = p.request;
+    q.payment_id = str(o, "payment_id");
+    auto type = parse_payment_type(str(o, "type"));
+    auto amount = money_from(obj(o, "amount"));
+    auto* route = obj(o, "route");
+    if (q.payment_id.empty() || !type || !amount || !route) return std::nullopt;
+    q.type = *type;
+    q.amount = *amount;
+    if (auto* m = obj(o, "merchant")) q.merchant = {str(*m, "id"), str(*m, "mcc"), str(*m, "country")};
+    if (auto* i = obj(o, "instrument")) {
+        Instrument in;
+        auto kind = parse_instrument_kind(str(*i, "kind"));
+        if (!kind) return std::nullopt;
+        in.kind = *kind;
+        in.fingerprint = str(*i, "fingerprint");
+        in.bin = str(*i, "bin");
+        in.last4 = str(*i, "last4");
+        in.expiry = str(*i, "expiry");
+        in.provider = str(*i, "provider");
+        if (auto* s = obj(*i, "sealed_pan")) in.sealed_pan = SealedData{str(*s, "key_id"), str(*s, "nonce"), str(*s, "ciphertext")};
+        q.instrument = std::move(in);
+    }
+    if (auto* c = obj(o, "customer")) q.customer = Customer{str(*c, "id"), str(*c, "ip"), str(*c, "country")};
+    if (auto* md = obj(o, "metadata"))
+        for (const auto& kv : *md)
+            if (kv.value().is_string()) q.metadata.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+    if (auto* orig = obj(o, "original")) q.original = original_from(*orig);
+    p.route = route_from(*route);
+    if (auto* r = obj(o, "risk")) p.risk = risk_from(*r);
+    p.times = times_from(obj(o, "timestamps"));
+    q.created_at_ms = p.times.created_at;
+    return p;
+}
+
+std::string encode_result(const PaymentResult& r) {
+    json::object o;
+    o["payment_id"] = r.payment_id;
+    o["root_id"] = r.root_id;
+    if (r.type) o["type"] = to_string(*r.type);
+    o["status"] = to_string(r.status);
+    o["reason"] = json::object{{"code", r.reason.code}, {"message", r.reason.message}};
+    if (r.amount) o["amount"] = money_json(*r.amount);
+    if (!r.merchant_id.empty()) o["merchant_id"] = r.merchant_id;
+    if (!r.channel.empty()) o["channel"] = r.channel;
+    if (!r.channel_ref.empty()) o["channel_ref"] = r.channel_ref;
+    if (!r.approval_code.empty()) o["approval_code"] = r.approval_code;
+    if (r.risk) o["risk"] = risk_json(*r.risk);
+    if (r.route) o["route"] = route_json(*r.route);
+    if (r.instrument) {
+        json::object io{{"kind", to_string(r.instrument->kind)}, {"fingerprint", r.instrument->fingerprint}};
+        if (!r.instrument->bin.empty()) io["bin"] = r.instrument->bin;
+        if (!r.instrument->last4.empty()) io["last4"] = r.instrument->last4;
+        o["instrument"] = std::move(io);
+    }
+    if (r.original) o["original"] = original_json(*r.original);
+    o["timestamps"] = times_json(r.times);
+    return json::serialize(o);
+}
+
+std::optional<PaymentResult> decode_result(std::string_view bytes) {
+    unsigned char buf[8192];
+    json::monotonic_resource mr(buf, sizeof buf);
+    auto doc = parse_doc(bytes, mr);
+    if (!doc) return std::nullopt;
+    const auto& o = doc->get_object();
+    PaymentResult r;
+    r.payment_id = str(o, "payment_id");
+    auto status = parse_result_status(str(o, "status"));
+    if (r.payment_id.empty() || !status) return std::nullopt;
+    r.status = *status;
+    r.root_id = str(o, "root_id");
+    r.type = parse_payment_type(str(o, "type"));
+    if (auto* rs = obj(o, "reason")) r.reason = {str(*rs, "code"), str(*rs, "message")};
+    r.amount = money_from(obj(o, "amount"));
+    r.merchant_id = str(o, "merchant_id");
+    r.channel = str(o, "channel");
+    r.channel_ref = str(o, "channel_ref");
+    r.approval_code = str(o, "approval_code");
+    if (auto* rk = obj(o, "risk")) r.risk = risk_from(*rk);
+    if (auto* rt = obj(o, "route")) r.route = route_from(*rt);
+    if (auto* i = obj(o, "instrument"))
+        if (auto kind = parse_instrument_kind(str(*i, "kind")))
+            r.instrument = InstrumentView{*kind, str(*i, "fingerprint"), str(*i, "bin"), str(*i, "last4")};
+    if (auto* orig = obj(o, "original")) r.original = original_from(*orig);
+    r.times = times_from(obj(o, "timestamps"));
+    return r;
+}
+
+}  // namespace turnout
+
+namespace turnout {
+
+std::string encode_batch_summary(const BatchSummary& b) {
+    json::object o{{"batch_id", b.batch_id},
+                   {"channel", b.channel},
+                   {"currency", b.currency},
+                   {"window_start", format_rfc3339(b.window_start_ms)},
+                   {"window_end", format_rfc3339(b.window_end_ms)},
+                   {"record_count", b.record_count},
+                   {"debit_total", b.debit_total},
+                   {"credit_total", b.credit_total},
+                   {"net", b.net},
+                   {"file", b.file},
+                   {"sha256", b.sha256},
+                   {"closed_at", format_rfc3339(b.closed_at_ms)}};
+    return json::serialize(o);
+}
+
+std::optional<BatchSummary> decode_batch_summary(std::string_view bytes) {
+    unsigned char buf[4096];
+    json::monotonic_resource mr(buf, sizeof buf);
+    auto doc = parse_doc(bytes, mr);
+    if (!doc) return std::nullopt;
+    const auto& o = doc->get_object();
+    BatchSummary b;
+    b.batch_id = str(o, "batch_id");
+    if (b.batch_id.empty() || !o.contains("net")) return std::nullopt;
+    b.channel = str(o, "channel");
+    b.currency = str(o, "currency");
+    b.window_start_ms = parse_rfc3339(str(o, "window_start")).value_or(0);
+    b.window_end_ms = parse_rfc3339(str(o, "window_end")).value_or(0);
+    b.record_count = int_or(o, "record_count");
+    b.debit_total = int_or(o, "debit_total");
+    b.credit_total = int_or(o, "credit_total");
+    b.net = int_or(o, "net");
+    b.file = str(o, "file");
+    b.sha256 = str(o, "sha256");
+    b.closed_at_ms = parse_rfc3339(str(o, "closed_at")).value_or(0);
+    return b;
+}
+
+}  // namespace turnout

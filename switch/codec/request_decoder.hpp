@@ -1,0 +1,57 @@
+#pragma once
+// Decoding and validation of payment requests (DESIGN.md §4). Every rule has a named
+// rejection code; untrusted input never throws.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "model/payment.hpp"
+
+namespace turnout {
+
+// Rejection codes, one per rule.
+namespace reject {
+inline constexpr std::string_view oversize_record = "oversize_record";
+inline constexpr std::string_view invalid_json = "invalid_json";
+inline constexpr std::string_view not_an_object = "not_an_object";
+inline constexpr std::string_view missing_payment_id = "missing_payment_id";
+inline constexpr std::string_view invalid_payment_id = "invalid_payment_id";
+inline constexpr std::string_view unknown_field = "unknown_field";
+inline constexpr std::string_view invalid_type = "invalid_type";
+inline constexpr std::string_view invalid_merchant = "invalid_merchant";
+inline constexpr std::string_view missing_amount = "missing_amount";
+inline constexpr std::string_view amount_not_integer = "amount_not_integer";
+inline constexpr std::string_view amount_out_of_range = "amount_out_of_range";
+inline constexpr std::string_view unknown_currency = "unknown_currency";
+inline constexpr std::string_view missing_instrument = "missing_instrument";
+inline constexpr std::string_view invalid_instrument = "invalid_instrument";
+inline constexpr std::string_view invalid_pan = "invalid_pan";
+inline constexpr std::string_view invalid_expiry = "invalid_expiry";
+inline constexpr std::string_view missing_original = "missing_original";
+inline constexpr std::string_view invalid_original = "invalid_original";
+inline constexpr std::string_view invalid_created_at = "invalid_created_at";
+inline constexpr std::string_view invalid_customer = "invalid_customer";
+inline constexpr std::string_view invalid_metadata = "invalid_metadata";
+inline constexpr std::string_view duplicate_request = "duplicate_request";
+}  // namespace reject
+
+struct Rejection {
+    std::string code;
+    std::string message;
+    std::string payment_id;  // empty when it could not be read
+    std::string root_id;     // original.payment_id for follow-ups when readable, else payment_id
+};
+
+struct DecodeOutcome {
+    std::optional<PaymentRequest> request;
+    std::optional<Rejection> rejection;
+};
+
+bool valid_payment_id(std::string_view id);
+
+DecodeOutcome decode_request(std::string_view bytes, size_t max_record_bytes);
+
+// Encodes a request as it is published to payments.requests (the load generator and tests).
+std::string encode_request(const PaymentRequest& r);
+
+}  // namespace turnout

@@ -1,0 +1,249 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace turnout {
+namespace {
+
+class Reader {
+public:
+    explicit Reader(std::string source) : source_(std::move(source)) {}
+
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
+        const auto m = n.Mark();
+        if (m.is_null()) throw ConfigError(source_ + ": " + what);
+        throw ConfigError(source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " +
+                          what);
+    }
+
+    std::string where(const YAML::Node& n) const {
+        const auto m = n.Mark();
+        return source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+    }
+
+    void only_keys(const YAML::Node& map, const std::string& ctx, std::initializer_list<const char*> allowed) const {
+        if (!map.IsMap()) fail(map, "expected a mapping for `" + ctx + "`");
+        for (const auto& kv : map) {
+            const auto key = kv.first.as<std::string>();
+            if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
+                std::string list;
+                for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+                fail(kv.first, "unknown key `" + ctx + "." + key + "` (expected one of: " + list + ")");
+            }
+        }
+    }
+
+    YAML::Node section(const YAML::Node& parent, const char* key, bool required = true) const {
+        auto n = parent[key];
+        if (!n && required) fail(parent, std::string("missing required key `") + key + "`");
+        return n;
+    }
+
+    std::string str(const YAML::Node& parent, const char* key, const std::string& def, bool required = false) const {
+        auto n = parent[key];
+        if (!n) {
+            if (required) fail(parent, std::string("missing required key `") + key + "`");
+            return def;
+        }
+        if (!n.IsScalar()) fail(n, std::string("expected a string for `") + key + "`");
+        return n.as<std::string>();
+    }
+
+    int64_t integer(const YAML::Node& parent, const char* key, int64_t def, int64_t lo, int64_t hi) const {
+        auto n = parent[key];
+        if (!n) return def;
+        return integer_value(n, key, lo, hi);
+    }
+
+    int64_t integer_value(const YAML::Node& n, const std::string& what, int64_t lo, int64_t hi) const {
+        int64_t v = 0;
+        if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v) ||
+            n.as<std::string>().find_first_of(".eE") != std::string::npos)
+            fail(n, "expected an integer for `" + what + "`");
+        if (v < lo || v > hi)
+            fail(n, "`" + what + "` must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        return v;
+    }
+
+    std::vector<std::string> strings(const YAML::Node& n, const std::string& what) const {
+        std::vector<std::string> out;
+        if (!n) return out;
+        if (!n.IsSequence()) fail(n, "expected a list of strings for `" + what + "`");
+        for (const auto& e : n) {
+            if (!e.IsScalar()) fail(e, "expected a string in `" + what + "`");
+            out.push_back(e.as<std::string>());
+        }
+        return out;
+    }
+
+private:
+    std::string source_;
+};
+
+KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
+    r.only_keys(k, "kafka", {"bootstrap_servers", "properties", "partitions", "replication_factor", "name_prefix",
+                             "topics", "transactions"});
+    KafkaConfig c;
+    c.bootstrap_servers = r.str(k, "bootstrap_servers", "", true);
+    if (auto p = k["properties"]) {
+        if (!p.IsMap()) r.fail(p, "expected a mapping of librdkafka properties for `kafka.properties`");
+        for (const auto& kv : p) c.properties[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+    c.partitions = static_cast<int>(r.integer(k, "partitions", 6, 1, 10000));
+    c.replication_factor = static_cast<int>(r.integer(k, "replication_factor", 1, 1, 16));
+    c.name_prefix = r.str(k, "name_prefix", "");
+    auto t = r.section(k, "topics");
+    r.only_keys(t, "kafka.topics",
+                {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix"});
+    auto& n = c.topics;
+    const auto& pre = c.name_prefix;
+    n.requests = pre + r.str(t, "requests", "payments.requests");
+    n.routed = pre + r.str(t, "routed", "payments.routed");
+    n.results = pre + r.str(t, "results", "payments.results");
+    n.dlq = pre + r.str(t, "dlq", "payments.dlq");
+    n.batches = pre + r.str(t, "batches", "settlement.batches");
+    n.health = pre + r.str(t, "health", "channels.health");
+    n.state = pre + r.str(t, "state", "payments.state");
+    n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
+    if (auto x = k["transactions"]) {
+        r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms"});
+        c.commit_every_records = static_cast<int>(r.integer(x, "commit_every_records", 2000, 1, 1'000'000));
+        c.commit_every_ms = static_cast<int>(r.integer(x, "commit_every_ms", 100, 1, 60'000));
+    }
+    return c;
+}
+
+}  // namespace
+
+const ChannelConfig* Config::channel(const std::string& id) const {
+    for (const auto& c : channels)
+        if (c.id == id) return &c;
+    return nullptr;
+}
+
+Config parse_config(const std::string& text, const std::string& source) {
+    Reader r(source);
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                          ": invalid YAML: " + e.msg);
+    }
+    if (!root || !root.IsMap()) throw ConfigError(source + ": expected a YAML mapping at the top level");
+    Config c;
+    c.path = source;
+    try {
+        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics"});
+        c.kafka = read_kafka(r, r.section(root, "kafka"));
+
+        auto sec = r.section(root, "security");
+        r.only_keys(sec, "security", {"keys_file"});
+        c.keys_file = r.str(sec, "keys_file", "", true);
+
+        if (auto l = root["limits"]) {
+            r.only_keys(l, "limits", {"max_record_bytes"});
+            c.max_record_bytes = static_cast<size_t>(r.integer(l, "max_record_bytes", 65536, 256, 1 << 20));
+        }
+
+        auto ch = r.section(root, "channels");
+        if (!ch.IsSequence() || ch.size() == 0) r.fail(ch, "expected a non-empty list of channels");
+        std::set<std::string> ids;
+        for (const auto& e : ch) {
+            if (!e.IsMap()) r.fail(e, "expected a mapping for a channel");
+            ChannelConfig cc;
+            cc.id = r.str(e, "id", "", true);
+            cc.kind = r.str(e, "kind", "", true);
+            cc.settings = static_cast<const YAML::Node&>(e);
+            cc.source = r.where(e);
+            bool ok = !cc.id.empty() && cc.id.size() <= 64;
+            for (char x : cc.id) ok = ok && (std::isalnum(static_cast<unsigned char>(x)) || x == '-' || x == '_');
+            if (!ok) r.fail(e["id"], "channel id must be 1-64 characters of [A-Za-z0-9_-]");
+            if (!ids.insert(cc.id).second) r.fail(e["id"], "duplicate channel id `" + cc.id + "`");
+            c.channels.push_back(std::move(cc));
+        }
+
+        auto router = r.section(root, "router");
+        r.only_keys(router, "router", {"dedupe_capacity", "routes"});
+        c.dedupe_capacity = static_cast<size_t>(r.integer(router, "dedupe_capacity", 2'000'000, 1000, 1'000'000'000));
+        auto routes = r.section(router, "routes");
+        if (!routes.IsSequence() || routes.size() == 0) r.fail(routes, "expected a non-empty list of routes");
+        for (const auto& e : routes) {
+            r.only_keys(e, "router.routes[]", {"name", "when", "plan"});
+            RouteRule rule;
+            rule.name = r.str(e, "name", "", true);
+            if (auto w = e["when"]) {
+                r.only_keys(w, "router.routes[].when", {"currency", "instrument"});
+                rule.currencies = r.strings(w["currency"], "when.currency");
+                for (size_t i = 0; i < rule.currencies.size(); ++i)
+                    if (!find_currency(rule.currencies[i])) r.fail(w["currency"][i], "unknown ISO 4217 currency `" + rule.currencies[i] + "`");
+                auto kinds = r.strings(w["instrument"], "when.instrument");
+                for (size_t i = 0; i < kinds.size(); ++i) {
+                    auto k = parse_instrument_kind(kinds[i]);
+                    if (!k) r.fail(w["instrument"][i], "unknown instrument kind `" + kinds[i] + "` (card, card_token, wallet, bank_account)");
+                    rule.instrument_kinds.push_back(*k);
+                }
+            }
+            auto plan = r.section(e, "plan");
+            rule.plan = r.strings(plan, "plan");
+            if (rule.plan.empty()) r.fail(plan, "a route plan needs at least one channel");
+            for (size_t i = 0; i < rule.plan.size(); ++i)
+                if (!ids.count(rule.plan[i])) r.fail(plan[i], "route plan names unknown channel `" + rule.plan[i] + "`");
+            c.routes.push_back(std::move(rule));
+        }
+
+        auto risk = r.section(root, "risk");
+        r.only_keys(risk, "risk", {"decline_score", "amount_limits", "amount_limit_score", "bin_blocklist",
+                                   "bin_blocklist_score"});
+        c.risk.decline_score = static_cast<int>(r.integer(risk, "decline_score", 100, 1, 1'000'000));
+        c.risk.amount_limit_score = static_cast<int>(r.integer(risk, "amount_limit_score", 100, 0, 1'000'000));
+        c.risk.bin_blocklist_score = static_cast<int>(r.integer(risk, "bin_blocklist_score", 100, 0, 1'000'000));
+        if (auto al = risk["amount_limits"]) {
+            r.only_keys(al, "risk.amount_limits", {"default", "per_currency"});
+            c.risk.default_amount_limit = r.integer(al, "default", 0, 0, kMaxAmountMinor);
+            if (auto pc = al["per_currency"]) {
+                if (!pc.IsMap()) r.fail(pc, "expected a mapping currency → limit");
+                for (const auto& kv : pc) {
+                    auto cur = kv.first.as<std::string>();
+                    if (!find_currency(cur)) r.fail(kv.first, "unknown ISO 4217 currency `" + cur + "`");
+                    c.risk.amount_limit_per_currency[cur] = r.integer_value(kv.second, "per_currency." + cur, 1, kMaxAmountMinor);
+                }
+            }
+        }
+        c.risk.bin_blocklist = r.strings(risk["bin_blocklist"], "bin_blocklist");
+        for (size_t i = 0; i < c.risk.bin_blocklist.size(); ++i) {
+            const auto& b = c.risk.bin_blocklist[i];
+            if (b.size() != 6 || b.find_first_not_of("0123456789") != std::string::npos)
+                r.fail(risk["bin_blocklist"][i], "a BIN in the blocklist is 6 digits");
+        }
+
+        if (auto s = root["settlement"]) {
+            r.only_keys(s, "settlement", {"window_seconds", "grace_seconds", "output_dir"});
+            c.settlement.window_seconds = static_cast<int>(r.integer(s, "window_seconds", 10, 1, 86400));
+            c.settlement.grace_seconds = static_cast<int>(r.integer(s, "grace_seconds", 2, 0, 86400));
+            c.settlement.output_dir = r.str(s, "output_dir", "var/settlement");
+        }
+        if (auto m = root["metrics"]) {
+            r.only_keys(m, "metrics", {"port"});
+            c.metrics_port = static_cast<int>(r.integer(m, "port", 9464, 0, 65535));
+        }
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                          ": " + e.msg);
+    }
+    return c;
+}
+
+Config load_config(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(path + ": cannot open config file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_config(ss.str(), path);
+}
+
+}  // namespace turnout

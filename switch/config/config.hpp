@@ -1,0 +1,87 @@
+#pragma once
+// The one YAML configuration file (DESIGN.md §5). Loading validates everything and
+// throws ConfigError naming file:line:column and what was expected.
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "model/payment.hpp"
+
+namespace turnout {
+
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct TopicNames {
+    std::string requests, routed, results, dlq, batches, health, state, channel_prefix;
+    std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }
+};
+
+struct KafkaConfig {
+    std::string bootstrap_servers;
+    std::map<std::string, std::string> properties;  // passed through to librdkafka
+    int partitions = 6;
+    int replication_factor = 1;
+    // Prepended to every topic, consumer group and transactional id: lets several
+    // switches (or test runs) share one cluster.
+    std::string name_prefix;
+    TopicNames topics;
+    int commit_every_records = 2000;
+    int commit_every_ms = 100;
+};
+
+struct RouteRule {
+    std::string name;
+    std::vector<std::string> currencies;          // empty = any
+    std::vector<InstrumentKind> instrument_kinds;  // empty = any
+    std::vector<std::string> plan;
+};
+
+struct RiskConfig {
+    int decline_score = 100;
+    int64_t default_amount_limit = 0;
+    std::map<std::string, int64_t> amount_limit_per_currency;
+    int amount_limit_score = 100;
+    std::vector<std::string> bin_blocklist;
+    int bin_blocklist_score = 100;
+};
+
+struct ChannelConfig {
+    std::string id;
+    std::string kind;
+    YAML::Node settings;  // the whole entry; the connector factory validates its own keys
+    std::string source;   // "file:line:col" of the entry, for connector config errors
+};
+
+struct SettlementConfig {
+    int window_seconds = 10;
+    int grace_seconds = 2;
+    std::string output_dir = "var/settlement";
+};
+
+struct Config {
+    std::string path;
+    KafkaConfig kafka;
+    std::string keys_file;
+    size_t max_record_bytes = 65536;
+    size_t dedupe_capacity = 2'000'000;
+    std::vector<RouteRule> routes;
+    RiskConfig risk;
+    std::vector<ChannelConfig> channels;
+    SettlementConfig settlement;
+    int metrics_port = 9464;
+
+    const ChannelConfig* channel(const std::string& id) const;
+};
+
+// Throws ConfigError. Relative paths inside (keys_file, output_dir) stay relative to the cwd.
+Config load_config(const std::string& path);
+Config parse_config(const std::string& yaml_text, const std::string& source_name);
+
+}  // namespace turnout

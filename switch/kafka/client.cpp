@@ -1,0 +1,151 @@
+#include "kafka/client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+namespace turnout::kafka {
+namespace {
+
+ConfPtr make_conf(const KafkaConfig& cfg, const Properties& overrides) {
+    ConfPtr conf(rd_kafka_conf_new());
+    char err[512];
+    auto set = [&](const std::string& k, const std::string& v) {
+        if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+            throw std::runtime_error("kafka property `" + k + "`: " + err);
+    };
+    set("bootstrap.servers", cfg.bootstrap_servers);
+    for (const auto& [k, v] : cfg.properties) set(k, v);
+    for (const auto& [k, v] : overrides) set(k, v);
+    rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+        if (level <= 3)
+            spdlog::error("kafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+        else if (level <= 4)
+            spdlog::warn("kafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+    });
+    return conf;
+}
+
+HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf) {
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+    if (!rk) throw std::runtime_error(std::string("cannot create kafka client: ") + err);
+    conf.release();  // owned by rk now
+    return HandlePtr(rk);
+}
+
+}  // namespace
+
+HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides) {
+    return make_client(RD_KAFKA_PRODUCER, make_conf(cfg, overrides));
+}
+
+HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
+                        const std::function<void(rd_kafka_conf_t*)>& customize) {
+    auto conf = make_conf(cfg, overrides);
+    if (customize) customize(conf.get());
+    auto rk = make_client(RD_KAFKA_CONSUMER, std::move(conf));
+    rd_kafka_poll_set_consumer(rk.get());
+    return rk;
+}
+
+rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r) {
+    for (;;) {
+        rd_kafka_headers_t* hdrs = nullptr;
+        if (!r.headers.empty()) {
+            hdrs = rd_kafka_headers_new(r.headers.size());
+            for (const auto& [k, v] : r.headers)
+                rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                                    static_cast<ssize_t>(v.size()));
+        }
+        const rd_kafka_resp_err_t err = rd_kafka_producev(
+            producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;  // headers now owned by the message
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
+        rd_kafka_poll(producer, 10);
+    }
+}
+
+std::string_view header(const rd_kafka_message_t* m, const char* name) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return {};
+    const void* val = nullptr;
+    size_t size = 0;
+    if (rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !val) return {};
+    return {static_cast<const char*>(val), size};
+}
+
+void ensure_topics(const Config& cfg, int timeout_ms) {
+    const auto& t = cfg.kafka.topics;
+    std::vector<std::pair<std::string, bool>> topics{{t.requests, false}, {t.routed, false}, {t.results, false},
+                                                     {t.dlq, false},      {t.batches, false}, {t.health, true},
+                                                     {t.state, true}};
+    for (const auto& ch : cfg.channels) topics.emplace_back(t.channel(ch.id), false);
+
+    auto rk = make_producer(cfg.kafka, {});
+    std::vector<NewTopicPtr> owned;
+    std::vector<rd_kafka_NewTopic_t*> raw;
+    char err[512];
+    for (const auto& [name, compact] : topics) {
+        NewTopicPtr nt(rd_kafka_NewTopic_new(name.c_str(), cfg.kafka.partitions, cfg.kafka.replication_factor, err,
+                                             sizeof err));
+        if (!nt) throw std::runtime_error("topic " + name + ": " + err);
+        if (compact) rd_kafka_NewTopic_set_config(nt.get(), "cleanup.policy", "compact");
+        raw.push_back(nt.get());
+        owned.push_back(std::move(nt));
+    }
+    QueuePtr q(rd_kafka_queue_new(rk.get()));
+    AdminOptionsPtr opts(rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
+    rd_kafka_AdminOptions_set_operation_timeout(opts.get(), timeout_ms, err, sizeof err);
+    rd_kafka_CreateTopics(rk.get(), raw.data(), raw.size(), opts.get(), q.get());
+    EventPtr ev(rd_kafka_queue_poll(q.get(), timeout_ms + 5000));
+    if (!ev) throw std::runtime_error("creating topics timed out");
+    if (rd_kafka_event_error(ev.get())) throw std::runtime_error(std::string("creating topics: ") + rd_kafka_event_error_string(ev.get()));
+    const auto* res = rd_kafka_event_CreateTopics_result(ev.get());
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; ++i) {
+        auto e = rd_kafka_topic_result_error(results[i]);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            throw std::runtime_error(std::string("topic ") + rd_kafka_topic_result_name(results[i]) + ": " +
+                                     rd_kafka_err2str(e));
+    }
+}
+
+}  // namespace turnout::kafka
+
+namespace turnout::kafka {
+
+std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+    std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(rd_kafka_topic_new(rk, topic.c_str(), nullptr),
+                                                                          rd_kafka_topic_destroy);
+    const rd_kafka_metadata_t* md = nullptr;
+    auto err = rd_kafka_metadata(rk, 0, t.get(), &md, timeout_ms);
+    if (err) throw std::runtime_error("metadata for " + topic + ": " + rd_kafka_err2str(err));
+    std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> owned(md, rd_kafka_metadata_destroy);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+        if (md->topics[i].err) throw std::runtime_error("topic " + topic + ": " + rd_kafka_err2str(md->topics[i].err));
+        for (int p = 0; p < md->topics[i].partition_cnt; ++p) ids.push_back(md->topics[i].partitions[p].id);
+    }
+    if (ids.empty()) throw std::runtime_error("topic " + topic + " has no partitions");
+    return ids;
+}
+
+PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeout_ms) {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(16));
+    for (const auto& topic : topics)
+        for (int32_t p : partitions_of(rk, topic, timeout_ms)) {
+            int64_t lo = 0, hi = 0;
+            auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, timeout_ms);
+            if (err) throw std::runtime_error("watermarks of " + topic + ": " + rd_kafka_err2str(err));
+            rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = hi;
+        }
+    return list;
+}
+
+}  // namespace turnout::kafka

@@ -1,0 +1,49 @@
+#pragma once
+// Building librdkafka clients from the Turnout config: every `kafka.properties` entry
+// passes through, role-specific settings are layered on top.
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "kafka/handles.hpp"
+
+namespace turnout::kafka {
+
+using Properties = std::map<std::string, std::string>;
+
+// Throws std::runtime_error naming the property librdkafka refused.
+HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides);
+// `customize` may set callbacks (rebalance, opaque) on the conf before the client is built.
+HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
+                        const std::function<void(rd_kafka_conf_t*)>& customize = {});
+
+// A record to produce.
+struct OutRecord {
+    std::string topic;
+    std::string key;
+    std::string value;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Produces one record (copying key and value); on a full local queue it polls and retries,
+// which is back-pressure, not an error. Returns the final librdkafka error code.
+rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r);
+
+// Header value of a consumed message, empty if absent.
+std::string_view header(const rd_kafka_message_t* m, const char* name);
+
+// Creates every topic the config names (requests, routed, results, dlq, batches, health,
+// state, one per channel) that does not exist yet. Throws on any other failure.
+void ensure_topics(const Config& cfg, int timeout_ms = 30000);
+
+}  // namespace turnout::kafka
+
+namespace turnout::kafka {
+// Partition ids of `topic` (throws if it does not exist).
+std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int timeout_ms = 10000);
+// Each partition of the topics at its current high watermark: "from now on".
+PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeout_ms = 10000);
+}  // namespace turnout::kafka

@@ -1,0 +1,231 @@
+#include "kafka/stage_runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "model/time.hpp"
+
+namespace turnout::kafka {
+
+class StageRunner::TxnEmitter : public Emitter {
+public:
+    explicit TxnEmitter(StageRunner& r) : r_(r) {}
+    void emit(const OutRecord& rec) override {
+        r_.begin_if_needed();
+        const auto err = produce(r_.producer_.get(), rec);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            // The transaction cannot hold this record: abort it at the next commit point and replay.
+            spdlog::warn("{}: produce to {} failed: {}; transaction will abort", r_.opts_.name, rec.topic,
+                         rd_kafka_err2str(err));
+            r_.txn_failed_ = true;
+        }
+    }
+
+private:
+    StageRunner& r_;
+};
+
+namespace {
+PartitionSet to_set(const rd_kafka_topic_partition_list_t* l) {
+    PartitionSet s;
+    for (int i = 0; l && i < l->cnt; ++i) s.emplace_back(l->elems[i].topic, l->elems[i].partition);
+    return s;
+}
+}  // namespace
+
+StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& logic)
+    : cfg_(cfg), opts_(std::move(opts)), logic_(logic) {
+    Properties p{{"transactional.id", opts_.transactional_id},
+                 {"client.id", opts_.name},
+                 {"linger.ms", "5"},
+                 {"queue.buffering.max.messages", "1000000"},
+                 {"transaction.timeout.ms", "60000"}};
+    for (const auto& [k, v] : opts_.producer_overrides) p[k] = v;
+    producer_ = make_producer(cfg_, p);
+
+    Properties c{{"group.id", opts_.group_id},
+                 {"client.id", opts_.name},
+                 {"isolation.level", "read_committed"},
+                 {"enable.auto.commit", "false"},
+                 {"auto.offset.reset", "earliest"},
+                 {"enable.partition.eof", "false"},
+                 {"session.timeout.ms", "10000"},
+                 {"heartbeat.interval.ms", "1000"}};
+    for (const auto& [k, v] : opts_.consumer_overrides) c[k] = v;
+    consumer_ = make_consumer(cfg_, c, [this](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_rebalance_cb(conf, &StageRunner::rebalance_cb);
+        rd_kafka_conf_set_opaque(conf, this);
+    });
+    queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
+}
+
+StageRunner::~StageRunner() = default;
+
+void StageRunner::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                               void* opaque) {
+    auto* self = static_cast<StageRunner*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        spdlog::info("{}: assigned {} partitions", self->opts_.name, parts->cnt);
+        rd_kafka_assign(rk, parts);
+        self->logic_.on_assign(to_set(parts));
+        return;
+    }
+    // Revoked or lost: finish (or give up) the open transaction while we still own the partitions.
+    if (rd_kafka_assignment_lost(rk)) {
+        spdlog::warn("{}: assignment lost; aborting the open transaction", self->opts_.name);
+        if (self->txn_open_) self->abort_and_rewind();
+    } else {
+        self->commit();
+    }
+    self->logic_.on_revoke(to_set(parts));
+    rd_kafka_assign(rk, nullptr);
+}
+
+void StageRunner::begin_if_needed() {
+    if (txn_open_) return;
+    if (ErrorPtr e{rd_kafka_begin_transaction(producer_.get())})
+        throw KafkaError(std::string("begin_transaction: ") + rd_kafka_error_string(e.get()), true, false, false);
+    txn_open_ = true;
+    txn_started_ms_ = now_ms();
+}
+
+void StageRunner::handle_txn_error(rd_kafka_error_t* raw, const char* what) {
+    ErrorPtr e(raw);
+    if (rd_kafka_error_txn_requires_abort(raw)) {
+        spdlog::warn("{}: {} failed ({}); aborting and rewinding", opts_.name, what, rd_kafka_error_string(raw));
+        abort_and_rewind();
+        return;
+    }
+    if (rd_kafka_error_is_retriable(raw)) {
+        spdlog::warn("{}: {} failed ({}); retrying", opts_.name, what, rd_kafka_error_string(raw));
+        retry_commit_ = true;
+        return;
+    }
+    throw KafkaError(opts_.name + ": " + what + ": " + rd_kafka_error_string(raw), true, false, false);
+}
+
+void StageRunner::commit() {
+    if (!txn_open_) return;
+    if (txn_failed_) {
+        abort_and_rewind();
+        return;
+    }
+    retry_commit_ = false;
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(consumer_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) assigned = nullptr;
+    PartitionListPtr assigned_owned(assigned);
+    PartitionListPtr offsets(rd_kafka_topic_partition_list_new(assigned ? assigned->cnt : 0));
+    if (assigned && assigned->cnt > 0) {
+        rd_kafka_position(consumer_.get(), assigned);
+        for (int i = 0; i < assigned->cnt; ++i)
+            if (assigned->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(offsets.get(), assigned->elems[i].topic, assigned->elems[i].partition)
+                    ->offset = assigned->elems[i].offset;
+    }
+    if (offsets->cnt > 0) {
+        GroupMetadataPtr cgmd(rd_kafka_consumer_group_metadata(consumer_.get()));
+        if (auto* e = rd_kafka_send_offsets_to_transaction(producer_.get(), offsets.get(), cgmd.get(), -1)) {
+            handle_txn_error(e, "send_offsets_to_transaction");
+            if (retry_commit_) return;  // the next commit point tries again
+            return;
+        }
+    }
+    if (auto* e = rd_kafka_commit_transaction(producer_.get(), -1)) {
+        handle_txn_error(e, "commit_transaction");
+        return;
+    }
+    txn_open_ = false;
+    uncommitted_ = 0;
+    logic_.on_commit();
+}
+
+void StageRunner::abort_and_rewind() {
+    if (txn_open_) {
+        if (ErrorPtr e{rd_kafka_abort_transaction(producer_.get(), -1)})
+            throw KafkaError(opts_.name + ": abort_transaction: " + rd_kafka_error_string(e.get()), true, false, false);
+    }
+    txn_open_ = false;
+    txn_failed_ = false;
+    uncommitted_ = 0;
+    // Back to the last committed offsets, so the aborted records are processed again.
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(consumer_.get(), &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR && assigned) {
+        PartitionListPtr parts(assigned);
+        if (parts->cnt > 0 && rd_kafka_committed(consumer_.get(), parts.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < parts->cnt; ++i)
+                if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+            if (ErrorPtr e{rd_kafka_seek_partitions(consumer_.get(), parts.get(), 10000)})
+                spdlog::error("{}: rewind failed: {}", opts_.name, rd_kafka_error_string(e.get()));
+        }
+    }
+    logic_.on_abort();
+}
+
+int StageRunner::run(const std::atomic<bool>& stop) {
+    try {
+        for (int attempt = 0;; ++attempt) {
+            ErrorPtr e{rd_kafka_init_transactions(producer_.get(), 30000)};
+            if (!e) break;
+            if (!rd_kafka_error_is_retriable(e.get()) || attempt > 20)
+                throw KafkaError(opts_.name + ": init_transactions: " + rd_kafka_error_string(e.get()), true, false,
+                                 false);
+            spdlog::warn("{}: init_transactions: {}; retrying", opts_.name, rd_kafka_error_string(e.get()));
+        }
+        PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(opts_.topics.size())));
+        for (const auto& t : opts_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+        if (auto err = rd_kafka_subscribe(consumer_.get(), topics.get()))
+            throw KafkaError(opts_.name + ": subscribe: " + rd_kafka_err2str(err), true, false, false);
+        spdlog::info("{}: consuming {} as group {}", opts_.name, opts_.topics.front(), opts_.group_id);
+
+        TxnEmitter emitter(*this);
+        std::vector<rd_kafka_message_t*> msgs(opts_.max_batch);
+        std::vector<Record> batch;
+        batch.reserve(opts_.max_batch);
+        int64_t next_tick = now_ms() + opts_.tick_ms;
+        while (!stop.load(std::memory_order_relaxed)) {
+            const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 50, msgs.data(), msgs.size());
+            batch.clear();
+            for (ssize_t i = 0; i < n; ++i) {
+                auto* m = msgs[static_cast<size_t>(i)];
+                if (m->err) {
+                    if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+                        throw KafkaError(opts_.name + ": consumer fatal error", true, false, false);
+                    spdlog::warn("{}: consume error: {}", opts_.name, rd_kafka_message_errstr(m));
+                    continue;
+                }
+                batch.push_back(Record{rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                                       {static_cast<const char*>(m->key), m->key_len},
+                                       {static_cast<const char*>(m->payload), m->len}, m});
+            }
+            if (!batch.empty()) {
+                begin_if_needed();
+                logic_.process(batch, emitter);
+                uncommitted_ += batch.size();
+            }
+            for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(msgs[static_cast<size_t>(i)]);
+            rd_kafka_poll(producer_.get(), 0);
+
+            const int64_t now = now_ms();
+            if (now >= next_tick) {
+                logic_.on_tick(now, emitter);
+                next_tick = now + opts_.tick_ms;
+            }
+            if (txn_open_ && (uncommitted_ >= static_cast<size_t>(opts_.commit_every_records) ||
+                              now - txn_started_ms_ >= opts_.commit_every_ms || txn_failed_))
+                commit();
+        }
+        // Drain: commit what is done, then leave the group.
+        commit();
+        rd_kafka_consumer_close(consumer_.get());
+        rd_kafka_flush(producer_.get(), 10000);
+        spdlog::info("{}: stopped cleanly", opts_.name);
+        return 0;
+    } catch (const KafkaError& e) {
+        spdlog::critical("{}", e.what());
+        return 2;
+    }
+}
+
+}  // namespace turnout::kafka

@@ -1,0 +1,95 @@
+#pragma once
+// The consume-transform-produce loop every stage runs on (DESIGN.md §3): a read_committed
+// consumer, a transactional producer, offsets sent inside the transaction, a commit every
+// N records or T ms, abort + rewind when the transaction must abort, commit on revoke.
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka/client.hpp"
+
+namespace turnout::kafka {
+
+// A consumed record, valid during the call it is handed to.
+struct Record {
+    std::string_view topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::string_view key;
+    std::string_view value;
+    const rd_kafka_message_t* raw = nullptr;
+    std::string_view header(const char* name) const { return raw ? kafka::header(raw, name) : std::string_view{}; }
+};
+
+// Produces into the stage's open transaction.
+class Emitter {
+public:
+    virtual ~Emitter() = default;
+    virtual void emit(const OutRecord& r) = 0;
+};
+
+using PartitionSet = std::vector<std::pair<std::string, int32_t>>;
+
+// A stage's logic as the runner sees it. Logic must be able to forget everything since the
+// last on_commit(): after on_abort() the same records are delivered again.
+class StageLogic {
+public:
+    virtual ~StageLogic() = default;
+    virtual void process(std::span<const Record> batch, Emitter& out) = 0;
+    virtual void on_tick(int64_t /*now_ms*/, Emitter& /*out*/) {}
+    virtual void on_commit() {}
+    virtual void on_abort() {}
+    virtual void on_assign(const PartitionSet&) {}
+    virtual void on_revoke(const PartitionSet&) {}
+};
+
+struct StageOptions {
+    std::string name;              // for logs and client.id
+    std::string group_id;
+    std::string transactional_id;  // stable across this instance's restarts
+    std::vector<std::string> topics;
+    int commit_every_records = 2000;
+    int commit_every_ms = 100;
+    int tick_ms = 200;
+    size_t max_batch = 1000;
+    Properties consumer_overrides;
+    Properties producer_overrides;
+};
+
+class StageRunner {
+public:
+    StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& logic);
+    ~StageRunner();
+    StageRunner(const StageRunner&) = delete;
+    StageRunner& operator=(const StageRunner&) = delete;
+
+    // Runs until `stop` is set (then drains: commits, leaves the group, returns 0) or a
+    // fatal error (returns non-zero).
+    int run(const std::atomic<bool>& stop);
+
+private:
+    class TxnEmitter;
+    static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                             void* opaque);
+    void begin_if_needed();
+    void commit();
+    void abort_and_rewind();
+    void handle_txn_error(rd_kafka_error_t* e, const char* what);
+
+    const KafkaConfig& cfg_;
+    StageOptions opts_;
+    StageLogic& logic_;
+    HandlePtr producer_;
+    HandlePtr consumer_;
+    QueuePtr queue_;
+    bool txn_open_ = false;
+    bool txn_failed_ = false;
+    bool retry_commit_ = false;
+    int64_t txn_started_ms_ = 0;
+    size_t uncommitted_ = 0;
+};
+
+}  // namespace turnout::kafka

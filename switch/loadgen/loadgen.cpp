@@ -1,0 +1,276 @@
+#include "loadgen/loadgen.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <iomanip>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "codec/messages.hpp"
+#include "kafka/client.hpp"
+#include "kafka/records.hpp"
+#include "model/time.hpp"
+#include "settlement/batch_book.hpp"
+
+namespace turnout {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct InFlight {
+    Clock::time_point sent;
+    bool original = false;  // a sale or authorize that may spawn a follow-up
+};
+
+double percentile(std::vector<double>& sorted, double q) {
+    if (sorted.empty()) return 0;
+    const size_t idx = std::min(sorted.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - 1);
+    return sorted[idx];
+}
+
+class Run {
+public:
+    Run(const Config& cfg, const LoadgenOptions& o)
+        : cfg_(cfg), o_(o), factory_(o.seed, o.run_id.empty() ? "lg" + std::to_string(now_ms()) : o.run_id, o.mix) {
+        producer_ = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"linger.ms", "5"},
+                                                    {"queue.buffering.max.messages", "1000000"},
+                                                    {"message.max.bytes", "1000000"}});
+        results_ = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.loadgen." + std::to_string(now_ms())},
+                                                    {"enable.auto.commit", "false"},
+                                                    {"isolation.level", "read_committed"},
+                                                    {"fetch.wait.max.ms", "10"}});
+        const auto& t = cfg.kafka.topics;
+        // Everything published from now on: results, and later the DLQ and batches of this run.
+        auto from = kafka::end_offsets(results_.get(), {t.results});
+        after_ = kafka::end_offsets(results_.get(), {t.dlq, t.batches});
+        if (auto err = rd_kafka_assign(results_.get(), from.get()))
+            throw std::runtime_error(std::string("assign results: ") + rd_kafka_err2str(err));
+        queue_.reset(rd_kafka_queue_get_consumer(results_.get()));
+    }
+
+    LoadgenReport run() {
+        const auto start = Clock::now();
+        auto last_result = start;
+        auto last_progress = start;
+        const int64_t initial_budget = static_cast<int64_t>(static_cast<double>(o_.count) * 0.88);
+        int64_t initial_sent = 0, originals_outstanding = 0;
+        bool filling = false;  // no follow-ups can come any more: the rest of the count is originals
+        std::vector<rd_kafka_message_t*> msgs(2000);
+
+        while (true) {
+            const auto now = Clock::now();
+            const double elapsed = std::chrono::duration<double>(now - start).count();
+            int64_t allowed = o_.rate > 0 ? std::min<int64_t>(o_.count, static_cast<int64_t>(o_.rate * elapsed) + 1)
+                                          : std::min<int64_t>(o_.count, r_.sent + 2000);
+            while (r_.sent < allowed) {
+                std::optional<GeneratedRequest> g;
+                if (!follow_ups_.empty()) {
+                    g = std::move(follow_ups_.front());
+                    follow_ups_.pop_front();
+                } else if (initial_sent < initial_budget || filling) {
+                    g = factory_.next_initial();
+                    ++initial_sent;
+                } else {
+                    filling = originals_outstanding == 0;
+                    break;  // waiting for originals whose follow-ups fill the rest
+                }
+                const bool original = g->type && !is_follow_up(*g->type) && g->expects_result &&
+                                      g->label.rfind("invalid", 0) != 0;
+                send(*g, original);
+                if (original) ++originals_outstanding;
+            }
+            rd_kafka_poll(producer_.get(), 0);
+
+            const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 5, msgs.data(), msgs.size());
+            for (ssize_t i = 0; i < n; ++i) {
+                auto* m = msgs[static_cast<size_t>(i)];
+                if (!m->err) {
+                    if (on_result({static_cast<const char*>(m->payload), m->len})) --originals_outstanding;
+                    last_result = Clock::now();
+                }
+                rd_kafka_message_destroy(m);
+            }
+            if (o_.progress && now - last_progress > std::chrono::milliseconds(isatty(2) ? 250 : 5000)) {
+                progress(elapsed, false);
+                last_progress = now;
+            }
+            if (r_.sent >= o_.count && inflight_.empty()) break;
+            if (Clock::now() - last_result > std::chrono::seconds(o_.result_timeout_s) &&
+                Clock::now() - start > std::chrono::seconds(o_.result_timeout_s))
+                break;
+        }
+        rd_kafka_flush(producer_.get(), 10000);
+        r_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        if (o_.progress) progress(r_.seconds, true);
+        r_.throughput = r_.seconds > 0 ? static_cast<double>(r_.received) / r_.seconds : 0;
+        r_.missing = static_cast<int64_t>(inflight_.size());
+        for (const auto& [id, f] : inflight_) {
+            if (r_.missing_sample.size() >= 10) break;
+            r_.missing_sample.push_back(id);
+        }
+        std::sort(latencies_.begin(), latencies_.end());
+        r_.p50_ms = percentile(latencies_, 0.50);
+        r_.p95_ms = percentile(latencies_, 0.95);
+        r_.p99_ms = percentile(latencies_, 0.99);
+        r_.max_ms = latencies_.empty() ? 0 : latencies_.back();
+        if (o_.wait_settlement) await_settlement();
+        return r_;
+    }
+
+private:
+    void send(const GeneratedRequest& g, bool original) {
+        kafka::OutRecord rec{cfg_.kafka.topics.requests, g.key, g.value, kafka::descend_headers(std::string_view{})};
+        if (kafka::produce(producer_.get(), rec) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ++r_.send_errors;
+            return;
+        }
+        ++r_.sent;
+        ++r_.sent_by_label[g.label];
+        if (g.expects_result) {
+            ++r_.expected_results;
+            inflight_.emplace(g.payment_id, InFlight{Clock::now(), original});
+        }
+    }
+
+    // Returns true when the result answers an original (sale/authorize) of this run.
+    bool on_result(std::string_view value) {
+        auto res = decode_result(value);
+        if (!res) return false;
+        auto it = inflight_.find(res->payment_id);
+        if (it == inflight_.end()) {
+            (done_.count(res->payment_id) ? r_.doubled : r_.unexpected)++;
+            return false;
+        }
+        const bool original = it->second.original;
+        latencies_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - it->second.sent).count());
+        inflight_.erase(it);
+        done_.insert(res->payment_id);
+        ++r_.received;
+        ++r_.by_status[std::string(to_string(res->status))];
+        if (auto cr = clearing_record_for(*res)) r_.expected_net[cr->currency] += cr->amount;
+        if (auto f = factory_.follow_up_for(*res); f && r_.sent + static_cast<int64_t>(follow_ups_.size()) < o_.count)
+            follow_ups_.push_back(std::move(*f));
+        return original;
+    }
+
+    void progress(double elapsed, bool final) {
+        std::fprintf(stderr, "%s  sent %lld/%lld  results %lld  in flight %zu  %.0f results/s  %.1fs%s",
+                     isatty(2) ? "\r" : "", static_cast<long long>(r_.sent), static_cast<long long>(o_.count),
+                     static_cast<long long>(r_.received), inflight_.size(),
+                     elapsed > 0 ? static_cast<double>(r_.received) / elapsed : 0.0, elapsed,
+                     isatty(2) && !final ? "   " : "\n");
+        std::fflush(stderr);
+    }
+
+    void await_settlement() {
+        r_.settlement_checked = true;
+        auto c = kafka::make_consumer(cfg_.kafka, {{"group.id", "turnout.loadgen.settle." + std::to_string(now_ms())},
+                                                   {"enable.auto.commit", "false"},
+                                                   {"isolation.level", "read_committed"}});
+        rd_kafka_assign(c.get(), after_.get());
+        const int timeout = o_.settlement_timeout_s > 0
+                                ? o_.settlement_timeout_s
+                                : cfg_.settlement.window_seconds + cfg_.settlement.grace_seconds + 30;
+        const auto deadline = Clock::now() + std::chrono::seconds(timeout);
+        const int64_t invalid_sent = [&] {
+            int64_t n = 0;
+            for (const auto& [label, count] : r_.sent_by_label)
+                if (label.rfind("invalid", 0) == 0) n += count;
+            return n;
+        }();
+        int64_t dlq = 0;
+        while (Clock::now() < deadline) {
+            kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 200));
+            if (m && !m->err) {
+                const std::string topic = rd_kafka_topic_name(m->rkt);
+                if (topic == cfg_.kafka.topics.batches) {
+                    if (auto b = decode_batch_summary({static_cast<const char*>(m->payload), m->len})) {
+                        ++r_.batches;
+                        r_.settled_records += b->record_count;
+                        r_.settled_net[b->currency] += b->net;
+                    }
+                } else {
+                    ++dlq;
+                    ++r_.dlq_by_reason[std::string(kafka::header(m.get(), "turnout.error.reason"))];
+                }
+            }
+            auto nonzero = [](const std::map<std::string, int64_t>& m) {
+                std::map<std::string, int64_t> out;
+                for (const auto& [k, v] : m)
+                    if (v != 0) out[k] = v;
+                return out;
+            };
+            r_.settlement_matches = nonzero(r_.settled_net) == nonzero(r_.expected_net);
+            if (r_.settlement_matches && dlq >= invalid_sent) break;
+        }
+    }
+
+    const Config& cfg_;
+    const LoadgenOptions& o_;
+    RequestFactory factory_;
+    kafka::HandlePtr producer_, results_;
+    kafka::QueuePtr queue_;
+    kafka::PartitionListPtr after_;
+    std::unordered_map<std::string, InFlight> inflight_;
+    std::unordered_set<std::string> done_;
+    std::deque<GeneratedRequest> follow_ups_;
+    std::vector<double> latencies_;
+    LoadgenReport r_;
+};
+
+std::string money_str(int64_t minor, const std::string& currency) {
+    const auto c = find_currency(currency);
+    const int exp = c ? c->exponent : 2;
+    if (exp == 0) return std::to_string(minor) + " " + currency;
+    int64_t div = 1;
+    for (int i = 0; i < exp; ++i) div *= 10;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%lld.%0*lld %s", minor < 0 ? "-" : "", std::llabs(minor) / div, exp,
+                  std::llabs(minor) % div, currency.c_str());
+    return buf;
+}
+
+}  // namespace
+
+LoadgenReport run_loadgen(const Config& cfg, const LoadgenOptions& opts) { return Run(cfg, opts).run(); }
+
+void print_report(const LoadgenReport& r, std::ostream& out) {
+    out << std::fixed << std::setprecision(1);
+    out << "\n== Turnout loadgen summary ==\n";
+    out << "requests sent        " << r.sent << " (" << r.expected_results << " expecting a result)\n";
+    out << "results received     " << r.received << " in " << r.seconds << " s  → " << std::setprecision(0)
+        << r.throughput << " payments/s\n"
+        << std::setprecision(1);
+    out << "end-to-end latency   p50 " << r.p50_ms << " ms  p95 " << r.p95_ms << " ms  p99 " << r.p99_ms
+        << " ms  max " << r.max_ms << " ms\n";
+    out << "by status           ";
+    for (const auto& [s, n] : r.by_status) out << " " << s << "=" << n;
+    out << "\nsent by kind        ";
+    for (const auto& [s, n] : r.sent_by_label) out << " " << s << "=" << n;
+    out << "\nmissing " << r.missing << "  doubled " << r.doubled << "  unexpected " << r.unexpected << "  send errors "
+        << r.send_errors << "\n";
+    for (const auto& id : r.missing_sample) out << "  missing: " << id << "\n";
+    if (r.settlement_checked) {
+        out << "dead-letter queue   ";
+        for (const auto& [s, n] : r.dlq_by_reason) out << " " << s << "=" << n;
+        out << "\nsettlement           " << r.batches << " batches, " << r.settled_records << " clearing records\n";
+        std::map<std::string, int> currencies;
+        for (const auto& [c, v] : r.expected_net) currencies[c];
+        for (const auto& [c, v] : r.settled_net) currencies[c];
+        for (const auto& [c, unused] : currencies) {
+            const int64_t exp = r.expected_net.count(c) ? r.expected_net.at(c) : 0;
+            const int64_t got = r.settled_net.count(c) ? r.settled_net.at(c) : 0;
+            out << "  " << c << "  settled net " << money_str(got, c) << "  results net " << money_str(exp, c)
+                << "  difference " << (got - exp) << "\n";
+        }
+        out << "settlement " << (r.settlement_matches ? "MATCHES" : "DOES NOT MATCH") << " the results to the minor unit\n";
+    }
+    out << (r.ok() ? "OK: every payment got exactly one result\n" : "FAILED\n");
+}
+
+}  // namespace turnout

@@ -1,0 +1,88 @@
+#include "metrics/metrics.hpp"
+
+namespace turnout {
+namespace {
+prometheus::Histogram::BucketBoundaries latency_buckets() {
+    return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+}  // namespace
+
+Metrics& Metrics::get() {
+    static Metrics m;
+    return m;
+}
+
+Metrics::Metrics()
+    : registry(std::make_shared<prometheus::Registry>()),
+      records_in(prometheus::BuildCounter()
+                     .Name("turnout_stage_records_in_total")
+                     .Help("Records consumed by a stage")
+                     .Register(*registry)),
+      records_out(prometheus::BuildCounter()
+                      .Name("turnout_stage_records_out_total")
+                      .Help("Records produced by a stage")
+                      .Register(*registry)),
+      dlq_records(prometheus::BuildCounter()
+                      .Name("turnout_dlq_records_total")
+                      .Help("Records sent to the dead-letter queue, by stage and reason")
+                      .Register(*registry)),
+      results(prometheus::BuildCounter()
+                  .Name("turnout_results_total")
+                  .Help("Final payment results, by status and channel")
+                  .Register(*registry)),
+      risk_decisions(prometheus::BuildCounter()
+                         .Name("turnout_risk_decisions_total")
+                         .Help("Risk decisions, by decision")
+                         .Register(*registry)),
+      channel_calls(prometheus::BuildCounter()
+                        .Name("turnout_channel_calls_total")
+                        .Help("Calls to a channel, by channel and outcome")
+                        .Register(*registry)),
+      end_to_end_latency(prometheus::BuildHistogram()
+                             .Name("turnout_end_to_end_latency_seconds")
+                             .Help("From request creation to its final result")
+                             .Register(*registry)),
+      channel_latency(prometheus::BuildHistogram()
+                          .Name("turnout_channel_latency_seconds")
+                          .Help("Channel call latency")
+                          .Register(*registry)),
+      batches_closed(prometheus::BuildCounter()
+                         .Name("turnout_settlement_batches_total")
+                         .Help("Settlement batches closed, by channel and currency")
+                         .Register(*registry)),
+      settled_minor(prometheus::BuildCounter()
+                        .Name("turnout_settlement_records_total")
+                        .Help("Clearing records assigned to a batch, by channel and currency")
+                        .Register(*registry)) {}
+
+void Metrics::serve(int port) {
+    if (port <= 0 || exposer_) return;
+    exposer_ = std::make_unique<prometheus::Exposer>("0.0.0.0:" + std::to_string(port));
+    exposer_->RegisterCollectable(registry);
+}
+
+prometheus::Histogram& latency_histogram(prometheus::Family<prometheus::Histogram>& f,
+                                         const std::map<std::string, std::string>& labels) {
+    return f.Add(labels, latency_buckets());
+}
+
+StageProbe::StageProbe(const std::string& stage)
+    : stage_(stage),
+      in_(Metrics::get().records_in.Add({{"stage", stage}})),
+      out_(Metrics::get().records_out.Add({{"stage", stage}})) {}
+
+void StageProbe::dlq(const std::string& reason) {
+    std::lock_guard lock(mu_);
+    auto& c = dlq_[reason];
+    if (!c) c = &Metrics::get().dlq_records.Add({{"stage", stage_}, {"reason", reason}});
+    c->Increment();
+}
+
+void StageProbe::result(const std::string& status, const std::string& channel) {
+    std::lock_guard lock(mu_);
+    auto& c = results_[status + '\0' + channel];
+    if (!c) c = &Metrics::get().results.Add({{"status", status}, {"channel", channel.empty() ? "none" : channel}});
+    c->Increment();
+}
+
+}  // namespace turnout

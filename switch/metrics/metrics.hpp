@@ -1,0 +1,66 @@
+#pragma once
+// The process's Prometheus metrics (DESIGN.md §7), declared in one place. Stages resolve the
+// series they need once and only increment on the hot path.
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace turnout {
+
+class Metrics {
+public:
+    static Metrics& get();
+
+    // Serves /metrics on 0.0.0.0:port (port 0 = do not serve).
+    void serve(int port);
+
+    // Declared first: every family below lives in it.
+    std::shared_ptr<prometheus::Registry> registry;
+
+    prometheus::Family<prometheus::Counter>& records_in;
+    prometheus::Family<prometheus::Counter>& records_out;
+    prometheus::Family<prometheus::Counter>& dlq_records;
+    prometheus::Family<prometheus::Counter>& results;
+    prometheus::Family<prometheus::Counter>& risk_decisions;
+    prometheus::Family<prometheus::Counter>& channel_calls;
+    prometheus::Family<prometheus::Histogram>& end_to_end_latency;
+    prometheus::Family<prometheus::Histogram>& channel_latency;
+    prometheus::Family<prometheus::Counter>& batches_closed;
+    prometheus::Family<prometheus::Counter>& settled_minor;
+
+private:
+    Metrics();
+    std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+// A stage's own series: records in/out and DLQ records by reason.
+// Histogram with the latency buckets every Turnout duration uses (seconds).
+prometheus::Histogram& latency_histogram(prometheus::Family<prometheus::Histogram>& f,
+                                         const std::map<std::string, std::string>& labels);
+
+class StageProbe {
+public:
+    explicit StageProbe(const std::string& stage);
+    void in(size_t n = 1) { in_.Increment(static_cast<double>(n)); }
+    void out(size_t n = 1) { out_.Increment(static_cast<double>(n)); }
+    void dlq(const std::string& reason);
+    void result(const std::string& status, const std::string& channel);
+
+private:
+    std::string stage_;
+    prometheus::Counter& in_;
+    prometheus::Counter& out_;
+    std::mutex mu_;
+    std::unordered_map<std::string, prometheus::Counter*> dlq_, results_;
+};
+
+}  // namespace turnout

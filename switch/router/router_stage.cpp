@@ -1,0 +1,90 @@
+#include "router/router_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "codec/messages.hpp"
+#include "codec/request_decoder.hpp"
+#include "kafka/records.hpp"
+#include "model/time.hpp"
+
+namespace turnout {
+
+RouterStage::RouterStage(const Config& cfg, const CardVault& vault)
+    : cfg_(cfg), vault_(vault), planner_(cfg.routes), dedupe_(cfg.dedupe_capacity) {}
+
+void RouterStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
+    probe_.in(batch.size());
+    for (const auto& rec : batch) route_one(rec, out);
+}
+
+void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
+    const int64_t now = now_ms();
+    const auto tp = rec.header(kafka::kTraceparent);
+    auto reject_with = [&](const Rejection& rj, bool to_dlq) {
+        if (to_dlq) {
+            // A request may hold card data: the DLQ keeps it sealed, never in clear.
+            const auto sealed = vault_.seal(rec.value);
+            boost::json::object env{{"sealed", boost::json::object{{"key_id", sealed.key_id},
+                                                                  {"nonce", sealed.nonce},
+                                                                  {"ciphertext", sealed.ciphertext}}}};
+            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "router", rj.code, boost::json::serialize(env)));
+            probe_.dlq(rj.code);
+        }
+        if (!rj.payment_id.empty()) {
+            auto res = make_rejected_result(rj.payment_id, rj.root_id, {rj.code, rj.message}, now);
+            out.emit(kafka::result_record(cfg_.kafka.topics, res, tp));
+            probe_.result("rejected", "");
+        }
+        probe_.out();
+    };
+
+    auto decoded = decode_request(rec.value, cfg_.max_record_bytes);
+    if (decoded.rejection) {
+        reject_with(*decoded.rejection, true);
+        return;
+    }
+    auto& req = *decoded.request;
+    if (!dedupe_.first_time(req.payment_id)) {
+        // No second channel call; the one final result per payment_id stays the first one.
+        reject_with({std::string(reject::duplicate_request), "payment_id was already received", req.payment_id,
+                     req.root_id()},
+                    false);
+        return;
+    }
+    if (is_follow_up(req.type) && !cfg_.channel(req.original->channel)) {
+        reject_with({"unknown_channel", "original.channel names no configured channel", req.payment_id, req.root_id()},
+                    false);
+        return;
+    }
+    auto plan = planner_.plan(req);
+    if (!plan) {
+        reject_with({"no_route", "no routing rule matches this payment", req.payment_id, req.root_id()}, false);
+        return;
+    }
+    if (req.instrument) protect_instrument(*req.instrument, vault_);
+
+    RoutedPayment routed{std::move(req), std::move(*plan), std::nullopt, {}};
+    routed.times.created_at = routed.request.created_at_ms;
+    routed.times.received_at = now;
+    routed.times.routed_at = now_ms();
+    const auto& q = routed.request;
+    // Keyed by instrument so velocity state for a card lives in one risk partition.
+    std::string key = q.instrument && !q.instrument->fingerprint.empty() ? q.instrument->fingerprint : q.root_id();
+    out.emit({cfg_.kafka.topics.routed, std::move(key), encode_routed(routed), kafka::descend_headers(rec)});
+    probe_.out();
+}
+
+kafka::StageOptions router_options(const Config& cfg, const std::string& instance) {
+    kafka::StageOptions o;
+    o.name = "router";
+    o.group_id = cfg.kafka.name_prefix + "turnout.router";
+    o.transactional_id = cfg.kafka.name_prefix + "turnout.router." + instance;
+    o.topics = {cfg.kafka.topics.requests};
+    o.commit_every_records = cfg.kafka.commit_every_records;
+    o.commit_every_ms = cfg.kafka.commit_every_ms;
+    return o;
+}
+
+}  // namespace turnout

@@ -1,0 +1,199 @@
+#include "security/card_vault.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+namespace turnout {
+namespace {
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+std::optional<Key256> parse_key_hex(const std::string& hex) {
+    if (hex.size() != 64) return std::nullopt;
+    Key256 key{};
+    for (size_t i = 0; i < 32; ++i) {
+        auto nib = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+            return -1;
+        };
+        const int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        key[i] = static_cast<uint8_t>(hi * 16 + lo);
+    }
+    return key;
+}
+
+const char kHex[] = "0123456789abcdef";
+}  // namespace
+
+bool luhn_valid(std::string_view digits) {
+    if (digits.empty()) return false;
+    int sum = 0;
+    bool twice = false;
+    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+        if (*it < '0' || *it > '9') return false;
+        int d = *it - '0';
+        if (twice && (d *= 2) > 9) d -= 9;
+        sum += d;
+        twice = !twice;
+    }
+    return sum % 10 == 0;
+}
+
+std::string mask_pan(std::string_view pan) {
+    if (pan.size() < 10) return std::string(pan.size(), '*');
+    std::string out(pan);
+    for (size_t i = 6; i + 4 < out.size(); ++i) out[i] = '*';
+    return out;
+}
+
+VaultKeys load_vault_keys(const std::string& path) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        throw std::runtime_error(path + ": cannot read keys file: " + e.what());
+    }
+    auto fail = [&](const YAML::Node& n, const std::string& what) {
+        const auto m = n.Mark();
+        throw std::runtime_error(path + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+                                 ": " + what);
+    };
+    VaultKeys keys;
+    const auto list = root["pan_keys"];
+    if (!list || !list.IsSequence() || list.size() == 0) fail(root, "expected a non-empty list `pan_keys`");
+    for (const auto& k : list) {
+        if (!k["id"] || !k["key_hex"]) fail(k, "each pan key needs `id` and `key_hex`");
+        auto key = parse_key_hex(k["key_hex"].as<std::string>());
+        if (!key) fail(k["key_hex"], "expected 64 hex digits (AES-256 key)");
+        keys.pan_keys[k["id"].as<std::string>()] = *key;
+    }
+    if (!root["active_pan_key"]) fail(root, "expected `active_pan_key`");
+    keys.active_pan_key = root["active_pan_key"].as<std::string>();
+    if (!keys.pan_keys.count(keys.active_pan_key))
+        fail(root["active_pan_key"], "active_pan_key names no key in pan_keys");
+    if (!root["fingerprint_key_hex"]) fail(root, "expected `fingerprint_key_hex`");
+    auto fp = parse_key_hex(root["fingerprint_key_hex"].as<std::string>());
+    if (!fp) fail(root["fingerprint_key_hex"], "expected 64 hex digits");
+    keys.fingerprint_key = *fp;
+    return keys;
+}
+
+CardVault::CardVault(VaultKeys keys) : keys_(std::move(keys)) {}
+
+SealedData CardVault::seal(std::string_view plaintext) const {
+    const Key256& key = keys_.pan_keys.at(keys_.active_pan_key);
+    uint8_t nonce[12];
+    if (RAND_bytes(nonce, sizeof nonce) != 1) throw std::runtime_error("RAND_bytes failed");
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    std::string out(plaintext.size() + 16, '\0');
+    int len = 0, total = 0;
+    auto* o = reinterpret_cast<unsigned char*>(out.data());
+    // The key id is authenticated data, so an envelope cannot be moved to another key id.
+    const auto& kid = keys_.active_pan_key;
+    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kid.data()),
+                          static_cast<int>(kid.size())) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                          static_cast<int>(plaintext.size())) != 1)
+        throw std::runtime_error("AES-GCM encryption failed");
+    total = len;
+    if (EVP_EncryptFinal_ex(ctx.get(), o + total, &len) != 1) throw std::runtime_error("AES-GCM final failed");
+    total += len;
+    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, o + total) != 1)
+        throw std::runtime_error("AES-GCM tag failed");
+    out.resize(static_cast<size_t>(total) + 16);
+    return SealedData{kid, base64_encode({reinterpret_cast<const char*>(nonce), sizeof nonce}),
+                      base64_encode(out)};
+}
+
+std::optional<std::string> CardVault::open(const SealedData& sealed) const {
+    auto key = keys_.pan_keys.find(sealed.key_id);
+    if (key == keys_.pan_keys.end()) return std::nullopt;
+    auto nonce = base64_decode(sealed.nonce);
+    auto ct = base64_decode(sealed.ciphertext);
+    if (!nonce || nonce->size() != 12 || !ct || ct->size() < 16) return std::nullopt;
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    const size_t body = ct->size() - 16;
+    std::string out(body, '\0');
+    int len = 0;
+    const auto& kid = sealed.key_id;
+    if (!ctx ||
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key->second.data(),
+                           reinterpret_cast<const unsigned char*>(nonce->data())) != 1 ||
+        EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kid.data()),
+                          static_cast<int>(kid.size())) != 1 ||
+        EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                          reinterpret_cast<const unsigned char*>(ct->data()), static_cast<int>(body)) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, ct->data() + body) != 1 ||
+        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1)
+        return std::nullopt;
+    return out;
+}
+
+std::string CardVault::fingerprint(std::string_view kind, std::string_view value) const {
+    std::string msg;
+    msg.reserve(kind.size() + 1 + value.size());
+    msg.append(kind).append(":").append(value);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC(EVP_sha256(), keys_.fingerprint_key.data(), static_cast<int>(keys_.fingerprint_key.size()),
+         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &mac_len);
+    std::string hex(32, '0');
+    for (size_t i = 0; i < 16; ++i) {
+        hex[2 * i] = kHex[mac[i] >> 4];
+        hex[2 * i + 1] = kHex[mac[i] & 15];
+    }
+    return hex;
+}
+
+std::string base64_encode(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data()),
+                                  static_cast<int>(bytes.size()));
+    out.resize(static_cast<size_t>(n));
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out(3 * text.size() / 4, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()),
+                                  static_cast<int>(text.size()));
+    if (n < 0) return std::nullopt;
+    size_t len = static_cast<size_t>(n);
+    // EVP_DecodeBlock counts padding as zero bytes; drop them.
+    if (!text.empty() && text.back() == '=') --len;
+    if (text.size() > 1 && text[text.size() - 2] == '=') --len;
+    out.resize(len);
+    return out;
+}
+
+}  // namespace turnout
+
+namespace turnout {
+void protect_instrument(Instrument& in, const CardVault& vault) {
+    if (in.kind == InstrumentKind::card && !in.pan.empty()) {
+        in.fingerprint = vault.fingerprint("card", in.pan);
+        in.bin = in.pan.substr(0, 6);
+        in.last4 = in.pan.substr(in.pan.size() - 4);
+        in.sealed_pan = vault.seal(in.pan);
+        // Overwrite before release so the clear PAN does not linger in freed memory.
+        std::fill(in.pan.begin(), in.pan.end(), '0');
+        in.pan.clear();
+    } else if (!in.token.empty()) {
+        in.fingerprint = vault.fingerprint(to_string(in.kind), in.token);
+        if (in.kind == InstrumentKind::bank_account && in.token.size() > 4) in.last4 = in.token.substr(in.token.size() - 4);
+        in.token.clear();
+    }
+}
+}  // namespace turnout

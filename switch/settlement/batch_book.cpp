@@ -1,0 +1,105 @@
+#include "settlement/batch_book.hpp"
+
+#include <stdexcept>
+
+#include "model/time.hpp"
+
+namespace turnout {
+
+std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r) {
+    if (r.status != ResultStatus::approved || !r.type || !r.amount) return std::nullopt;
+    int64_t sign = 0;
+    switch (*r.type) {
+        case PaymentType::sale:
+        case PaymentType::capture: sign = 1; break;
+        case PaymentType::refund: sign = -1; break;
+        default: return std::nullopt;  // authorize and void move no money
+    }
+    return ClearingRecord{r.payment_id, *r.type,          r.channel,       r.merchant_id,
+                          r.amount->currency, sign * r.amount->value, r.channel_ref, r.times.completed_at};
+}
+
+BatchBook::BatchBook(int64_t window_ms, int64_t grace_ms, std::string id_suffix)
+    : window_ms_(window_ms), grace_ms_(grace_ms), id_suffix_(std::move(id_suffix)) {}
+
+CutoffWindow BatchBook::window_of(int64_t event_ms) const {
+    int64_t start = event_ms - ((event_ms % window_ms_) + window_ms_) % window_ms_;
+    return {start, start + window_ms_};
+}
+
+Batch& BatchBook::batch_for(const ClearingRecord& rec, CutoffWindow w) {
+    Key key{rec.channel, rec.currency, w.start_ms};
+    auto [it, fresh] = open_.try_emplace(key);
+    if (fresh) {
+        auto& s = it->second.summary;
+        s.channel = rec.channel;
+        s.currency = rec.currency;
+        s.window_start_ms = w.start_ms;
+        s.window_end_ms = w.end_ms;
+        s.batch_id = rec.channel + "." + rec.currency + "." + format_compact_utc(w.start_ms) +
+                     (id_suffix_.empty() ? "" : "." + id_suffix_);
+    }
+    added_.push_back(key);
+    return it->second;
+}
+
+const Batch& BatchBook::add(const ClearingRecord& rec, int64_t now_ms) {
+    CutoffWindow w = window_of(rec.event_time_ms);
+    if (w.end_ms + grace_ms_ <= now_ms || closed_windows_.count({rec.channel, rec.currency, w.start_ms}))
+        w = window_of(now_ms);
+    Batch& b = batch_for(rec, w);
+    auto& s = b.summary;
+    int64_t sum = 0;
+    if (!checked_add(rec.amount > 0 ? s.debit_total : s.credit_total, rec.amount > 0 ? rec.amount : -rec.amount, sum))
+        throw std::overflow_error("settlement batch total overflows int64");
+    (rec.amount > 0 ? s.debit_total : s.credit_total) = sum;
+    s.net = s.debit_total - s.credit_total;
+    ++s.record_count;
+    b.records.push_back(rec);
+    return b;
+}
+
+std::vector<Batch> BatchBook::close_due(int64_t now_ms) {
+    std::vector<Batch> due;
+    for (auto it = open_.begin(); it != open_.end();) {
+        if (it->second.summary.window_end_ms + grace_ms_ <= now_ms) {
+            closed_windows_[it->first] = now_ms;
+            closed_since_.emplace_back(it->first, it->second);
+            due.push_back(std::move(it->second));
+            it = open_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    // Forget closed windows long past: no record can be routed to them any more.
+    for (auto it = closed_windows_.begin(); it != closed_windows_.end();)
+        it = (std::get<2>(it->first) + 10 * window_ms_ + grace_ms_ < now_ms) ? closed_windows_.erase(it) : std::next(it);
+    return due;
+}
+
+void BatchBook::checkpoint() {
+    added_.clear();
+    closed_since_.clear();
+}
+
+void BatchBook::rollback() {
+    for (auto& [key, batch] : closed_since_) {
+        closed_windows_.erase(key);
+        open_[key] = std::move(batch);
+    }
+    closed_since_.clear();
+    for (auto it = added_.rbegin(); it != added_.rend(); ++it) {
+        auto b = open_.find(*it);
+        if (b == open_.end() || b->second.records.empty()) continue;
+        const auto& rec = b->second.records.back();
+        auto& s = b->second.summary;
+        (rec.amount > 0 ? s.debit_total : s.credit_total) -= rec.amount > 0 ? rec.amount : -rec.amount;
+        s.net = s.debit_total - s.credit_total;
+        --s.record_count;
+        b->second.records.pop_back();
+        if (b->second.records.empty()) open_.erase(b);
+    }
+    added_.clear();
+}
+
+}  // namespace turnout

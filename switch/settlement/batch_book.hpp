@@ -1,0 +1,59 @@
+#pragma once
+// Assigning clearing records to batches by (channel, currency, cut-off window) and closing
+// batches once window end + grace has passed. Pure logic: no Kafka, no files. Changes since
+// the last checkpoint can be rolled back, matching the stage's transaction.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "model/payment.hpp"
+#include "model/settlement.hpp"
+
+namespace turnout {
+
+// Approved sale/capture (+) and refund (−) become clearing records; nothing else does.
+std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r);
+
+struct CutoffWindow {
+    int64_t start_ms = 0;
+    int64_t end_ms = 0;
+    auto operator<=>(const CutoffWindow&) const = default;
+};
+
+struct Batch {
+    BatchSummary summary;  // file, sha256 and closed_at are set when the batch is written
+    std::vector<ClearingRecord> records;
+};
+
+class BatchBook {
+public:
+    BatchBook(int64_t window_ms, int64_t grace_ms, std::string id_suffix);
+
+    CutoffWindow window_of(int64_t event_ms) const;
+    // Adds a record to the batch of its event-time window; a record whose window has already
+    // closed goes to the window of `now_ms` (late results roll into the next open batch).
+    const Batch& add(const ClearingRecord& rec, int64_t now_ms);
+    // Closes and returns every batch whose window end + grace is at or before now_ms.
+    std::vector<Batch> close_due(int64_t now_ms);
+
+    void checkpoint();
+    void rollback();
+    size_t open_batches() const { return open_.size(); }
+
+private:
+    using Key = std::tuple<std::string, std::string, int64_t>;  // channel, currency, window start
+    Batch& batch_for(const ClearingRecord& rec, CutoffWindow w);
+
+    int64_t window_ms_, grace_ms_;
+    std::string id_suffix_;
+    std::map<Key, Batch> open_;
+    std::map<Key, int64_t> closed_windows_;  // batches already closed, to route late records
+    // Since the last checkpoint: records added (in order) and batches closed.
+    std::vector<Key> added_;
+    std::vector<std::pair<Key, Batch>> closed_since_;
+};
+
+}  // namespace turnout
