@@ -80,7 +80,8 @@ struct Config {
     const ChannelConfig* channel(const std::string& id) const;
 };
 
-// Throws ConfigError. Relative paths inside (keys_file, output_dir) stay relative to the cwd.
+// Throws ConfigError. The environment variable TURNOUT_BOOTSTRAP, when set, replaces
+// kafka.bootstrap_servers. Relative paths inside (keys_file, output_dir) stay relative to the cwd.
 Config load_config(const std::string& path);
 Config parse_config(const std::string& yaml_text, const std::string& source_name);
 

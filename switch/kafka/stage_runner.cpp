@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -185,7 +186,14 @@ int StageRunner::run(const std::atomic<bool>& stop) {
         batch.reserve(opts_.max_batch);
         int64_t next_tick = now_ms() + opts_.tick_ms;
         while (!stop.load(std::memory_order_relaxed)) {
-            const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 50, msgs.data(), msgs.size());
+            // Take what is already fetched without waiting; block (briefly) only when idle.
+            ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, msgs.data(), msgs.size());
+            if (n == 0) {
+                if (auto* first = rd_kafka_consume_queue(queue_.get(), 20)) {
+                    msgs[0] = first;
+                    n = 1 + std::max<ssize_t>(0, rd_kafka_consume_batch_queue(queue_.get(), 0, msgs.data() + 1, msgs.size() - 1));
+                }
+            }
             batch.clear();
             for (ssize_t i = 0; i < n; ++i) {
                 auto* m = msgs[static_cast<size_t>(i)];

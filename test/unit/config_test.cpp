@@ -1,1 +1,89 @@
+// Configuration errors name file:line:column and what was expected.
 #include <doctest/doctest.h>
+
+#include <string>
+
+#include "config/config.hpp"
+#include "connector.hpp"
+
+using namespace turnout;
+
+namespace {
+const std::string kBase = R"(kafka:
+  bootstrap_servers: 127.0.0.1:9092
+  topics: {}
+security:
+  keys_file: k.yaml
+router:
+  routes:
+    - name: all
+      plan: [sim-a]
+risk:
+  bin_blocklist: ["400009"]
+channels:
+  - id: sim-a
+    kind: simulator
+    latency_ms: 1
+)";
+
+std::string error_of(const std::string& yaml) {
+    try {
+        auto cfg = parse_config(yaml, "t.yaml");
+        validate_channels(cfg);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("the shipped config loads and every channel kind is known") {
+    const auto cfg = load_config(std::string(TURNOUT_SOURCE_DIR) + "/config/turnout.yaml");
+    CHECK(cfg.channels.size() >= 2);
+    CHECK_NOTHROW(validate_channels(cfg));
+    CHECK(cfg.kafka.topics.channel("acq-eu") == "payments.channel.acq-eu");
+}
+
+TEST_CASE("a minimal config gets defaults") {
+    const auto cfg = parse_config(kBase, "t.yaml");
+    CHECK(cfg.kafka.topics.requests == "payments.requests");
+    CHECK(cfg.kafka.commit_every_ms == 100);
+    CHECK(cfg.settlement.window_seconds == 10);
+}
+
+TEST_CASE("name_prefix applies to every topic") {
+    auto yaml = kBase;
+    yaml.replace(yaml.find("  topics: {}"), 12, "  name_prefix: t1.\n  topics: {}");
+    const auto cfg = parse_config(yaml, "t.yaml");
+    CHECK(cfg.kafka.topics.results == "t1.payments.results");
+    CHECK(cfg.kafka.topics.channel("x") == "t1.payments.channel.x");
+}
+
+TEST_CASE("config errors: location and expectation") {
+    struct Case {
+        const char* name;
+        std::string from, to;
+        const char* expected;
+    };
+    const Case cases[] = {
+        {"unknown top-level key", "risk:", "rsik: {}\nrisk:", "t.yaml:10:1: unknown key `.rsik`"},
+        {"plan names unknown channel", "plan: [sim-a]", "plan: [sim-b]", "t.yaml:9:14: route plan names unknown channel `sim-b`"},
+        {"bad partitions", "  topics: {}", "  partitions: many\n  topics: {}", "t.yaml:3:15: expected an integer for `partitions`"},
+        {"bad BIN", "[\"400009\"]", "[\"4000\"]", "t.yaml:11:19: a BIN in the blocklist is 6 digits"},
+        {"unknown connector kind", "kind: simulator", "kind: telex", "channel `sim-a` has unknown kind `telex`"},
+        {"connector rejects its own bad key", "latency_ms: 1", "latency: 1", "unknown key `latency` for simulator channel"},
+        {"missing keys file", "  keys_file: k.yaml\n", "  {}\n", "missing required key `keys_file`"},
+        {"invalid YAML", "topics: {}", "topics: {", "t.yaml:"},
+        {"duplicate channel", "    latency_ms: 1\n", "    latency_ms: 1\n  - id: sim-a\n    kind: simulator\n", "duplicate channel id `sim-a`"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        auto yaml = kBase;
+        auto pos = yaml.find(c.from);
+        REQUIRE(pos != std::string::npos);
+        yaml.replace(pos, c.from.size(), c.to);
+        const auto err = error_of(yaml);
+        CHECK_MESSAGE(err.find(c.expected) != std::string::npos, err);
+    }
+    CHECK(error_of(kBase).empty());
+}

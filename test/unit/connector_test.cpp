@@ -1,1 +1,50 @@
+// The simulator connector's outcomes, by amount ending.
 #include <doctest/doctest.h>
+
+#include "connector.hpp"
+
+using namespace turnout;
+
+TEST_CASE("simulator: outcome by amount, failover only on the first channel, follow-ups approved") {
+    const auto cfg = parse_config(R"(kafka: {bootstrap_servers: x, topics: {}}
+security: {keys_file: k}
+router: {routes: [{name: r, plan: [sim]}]}
+risk: {}
+channels: [{id: sim, kind: simulator, latency_ms: 0}]
+)",
+                                  "t.yaml");
+    auto conn = make_connector(cfg.channels[0]);
+    using K = ChannelOutcome::Kind;
+    struct Case {
+        PaymentType type;
+        int64_t amount;
+        bool retried;
+        K kind;
+        const char* code;
+    };
+    const Case cases[] = {
+        {PaymentType::sale, 1000, false, K::approved, "00"},  {PaymentType::sale, 1051, false, K::declined, "51"},
+        {PaymentType::sale, 1005, false, K::declined, "05"},  {PaymentType::sale, 1091, true, K::soft_failure, "91"},
+        {PaymentType::sale, 1096, false, K::soft_failure, "96"}, {PaymentType::sale, 1096, true, K::approved, "00"},
+        {PaymentType::capture, 1051, false, K::approved, "00"},
+    };
+    std::vector<RoutedPayment> batch;
+    for (const auto& c : cases) {
+        RoutedPayment p;
+        p.request.payment_id = "p" + std::to_string(batch.size());
+        p.request.type = c.type;
+        p.request.amount = {c.amount, "EUR"};
+        if (c.retried) p.route.attempts.push_back({"other", "soft_failure", "96"});
+        batch.push_back(p);
+    }
+    const auto out = conn->call(batch);
+    REQUIRE(out.size() == batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        CAPTURE(i);
+        CHECK(out[i].kind == cases[i].kind);
+        CHECK(out[i].code == cases[i].code);
+        if (out[i].kind == K::approved) CHECK(!out[i].channel_ref.empty());
+    }
+    // The same payment gets the same reference: a retry is idempotent at the channel.
+    CHECK(conn->call(std::span(batch).first(1))[0].channel_ref == out[0].channel_ref);
+}
