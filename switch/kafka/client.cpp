@@ -141,7 +141,16 @@ PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& top
     for (const auto& topic : topics)
         for (int32_t p : partitions_of(rk, topic, timeout_ms)) {
             int64_t lo = 0, hi = 0;
-            auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, timeout_ms);
+            rd_kafka_resp_err_t err;
+            // A topic created a moment ago may not have its leaders elected yet.
+            for (int attempt = 0;; ++attempt) {
+                err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, timeout_ms);
+                const bool transient = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                                       err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                                       err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                if (!transient || attempt * 200 > timeout_ms) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
             if (err) throw std::runtime_error("watermarks of " + topic + ": " + rd_kafka_err2str(err));
             rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = hi;
         }

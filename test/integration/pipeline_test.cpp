@@ -1,1 +1,275 @@
+// The whole switch on the real local broker (scripts/kafka-local): 20,000 payments through
+// router → risk → connectors → results → settlement, every stage transactional.
 #include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "app/roles.hpp"
+#include "codec/messages.hpp"
+#include "kafka/client.hpp"
+#include "loadgen/loadgen.hpp"
+#include "model/time.hpp"
+#include "settlement/clearing_file.hpp"
+
+using namespace turnout;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kSource = TURNOUT_SOURCE_DIR;
+
+std::string read_file(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+void replace_once(std::string& s, const std::string& from, const std::string& to) {
+    auto pos = s.find(from);
+    REQUIRE_MESSAGE(pos != std::string::npos, from);
+    s.replace(pos, from.size(), to);
+}
+
+// The shipped config, isolated: its own topic/group names, settlement folder and short windows.
+Config isolated_config(const std::string& run, const fs::path& dir) {
+    std::string yaml = read_file(kSource + "/config/turnout.yaml");
+    replace_once(yaml, "kafka:\n", "kafka:\n  name_prefix: " + run + ".\n");
+    replace_once(yaml, "window_seconds: 10", "window_seconds: 3");
+    replace_once(yaml, "grace_seconds: 2", "grace_seconds: 1");
+    replace_once(yaml, "output_dir: var/settlement", "output_dir: " + (dir / "settlement").string());
+    replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
+    replace_once(yaml, "port: 9464", "port: 0");
+    auto cfg = parse_config(yaml, "turnout.yaml(" + run + ")");
+    const char* bootstrap = std::getenv("TURNOUT_BOOTSTRAP");
+    cfg.kafka.bootstrap_servers = bootstrap && *bootstrap ? bootstrap : "127.0.0.1:9092";
+    return cfg;
+}
+
+struct Consumed {
+    std::string topic, key, value;
+    std::map<std::string, std::string> headers;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+// Every committed record of `topics`, from the beginning up to the current end.
+std::vector<Consumed> read_all(const Config& cfg, const std::vector<std::string>& topics) {
+    auto c = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.reader." + std::to_string(now_ms())},
+                                              {"enable.auto.commit", "false"},
+                                              {"isolation.level", "read_committed"}});
+    auto ends = kafka::end_offsets(c.get(), topics);
+    std::map<std::pair<std::string, int32_t>, int64_t> remaining;
+    kafka::PartitionListPtr from(rd_kafka_topic_partition_list_new(ends->cnt));
+    for (int i = 0; i < ends->cnt; ++i) {
+        if (ends->elems[i].offset > 0) remaining[{ends->elems[i].topic, ends->elems[i].partition}] = ends->elems[i].offset;
+        rd_kafka_topic_partition_list_add(from.get(), ends->elems[i].topic, ends->elems[i].partition)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(c.get(), from.get());
+    std::vector<Consumed> out;
+    const int64_t deadline = now_ms() + 60000;
+    size_t since_check = 0;
+    while (!remaining.empty() && now_ms() < deadline) {
+        kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 200));
+        if (m && !m->err) {
+            Consumed r;
+            r.topic = rd_kafka_topic_name(m->rkt);
+            r.partition = m->partition;
+            r.offset = m->offset;
+            r.key.assign(static_cast<const char*>(m->key), m->key_len);
+            r.value.assign(static_cast<const char*>(m->payload), m->len);
+            rd_kafka_headers_t* hdrs = nullptr;
+            if (rd_kafka_message_headers(m.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const char* name;
+                const void* val;
+                size_t size;
+                for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+                    r.headers[name] = std::string(static_cast<const char*>(val), size);
+            }
+            out.push_back(std::move(r));
+            if (++since_check < 5000) continue;
+        }
+        since_check = 0;
+        // Done with a partition once its position reaches the end seen at the start
+        // (transaction markers take offsets too, so the last record may sit before it).
+        kafka::PartitionListPtr pos(rd_kafka_topic_partition_list_new(static_cast<int>(remaining.size())));
+        for (const auto& [tp, end] : remaining) rd_kafka_topic_partition_list_add(pos.get(), tp.first.c_str(), tp.second);
+        rd_kafka_position(c.get(), pos.get());
+        for (int i = 0; i < pos->cnt; ++i)
+            if (pos->elems[i].offset >= remaining[{pos->elems[i].topic, pos->elems[i].partition}])
+                remaining.erase({pos->elems[i].topic, pos->elems[i].partition});
+    }
+    INFO("partitions not read to the end: " << remaining.size());
+    CHECK(remaining.empty());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ with headers, settlement exact") {
+    const std::string run = "it" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    std::atomic<bool> stop{false};
+    int roles_rc = -1;
+    std::thread roles([&] { roles_rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });
+    struct StopRoles {  // on any exit from this test, stop the switch first
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~StopRoles() {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+    } stop_roles{stop, roles};
+
+    LoadgenOptions lo;
+    lo.count = 20000;
+    lo.seed = 2026;
+    lo.run_id = run;
+    lo.progress = false;
+    lo.result_timeout_s = 90;
+    const auto report = run_loadgen(cfg, lo);
+    print_report(report, std::cout);
+
+    stop = true;
+    roles.join();
+    CHECK_MESSAGE(roles_rc == 0, "every role drained and left its group cleanly");
+
+    // Every payment_id with a readable id got exactly one result.
+    CHECK(report.sent == 20000);
+    CHECK(report.received == report.expected_results);
+    CHECK(report.missing == 0);
+    CHECK(report.doubled == 0);
+    CHECK(report.unexpected == 0);
+    CHECK(report.by_status.at("approved") > 10000);
+    CHECK(report.by_status.count("declined") == 1);
+    CHECK(report.by_status.count("failed") == 1);
+    CHECK(report.by_status.count("rejected") == 1);
+
+    // Settlement: Σ batch net = Σ approved sale+capture − Σ approved refund, per currency.
+    CHECK(report.settlement_matches);
+    CHECK(report.batches > 0);
+
+    const auto& t = cfg.kafka.topics;
+    std::vector<std::string> channel_topics;
+    for (const auto& ch : cfg.channels) channel_topics.push_back(t.channel(ch.id));
+    std::vector<std::string> topics{t.requests, t.routed, t.results, t.dlq, t.batches};
+    topics.insert(topics.end(), channel_topics.begin(), channel_topics.end());
+    const auto records = read_all(cfg, topics);
+
+    // Results on the topic itself: exactly one per payment_id, keyed by root id.
+    std::map<std::string, int> results_per_id;
+    std::map<std::string, std::string> status_of;
+    for (const auto& r : records)
+        if (r.topic == t.results) {
+            auto res = decode_result(r.value);
+            REQUIRE(res);
+            ++results_per_id[res->payment_id];
+            status_of[res->payment_id] = std::string(to_string(res->status));
+            CHECK(r.key == res->root_id);
+            CHECK(r.headers.count("traceparent") == 1);
+        }
+    CHECK(static_cast<int64_t>(results_per_id.size()) == report.expected_results);
+    int doubled = 0;
+    for (const auto& [id, n] : results_per_id) doubled += n > 1;
+    CHECK(doubled == 0);
+
+    // Invalid requests sit in the DLQ with the headers of DESIGN.md §4, sealed.
+    int64_t invalid_sent = 0;
+    for (const auto& [label, n] : report.sent_by_label)
+        if (label.rfind("invalid:", 0) == 0) invalid_sent += n;
+    std::map<std::string, int64_t> dlq_reasons;
+    int64_t dlq_count = 0;
+    for (const auto& r : records)
+        if (r.topic == t.dlq) {
+            ++dlq_count;
+            ++dlq_reasons[r.header("turnout.error.reason")];
+            CHECK(r.header("turnout.error.stage") == "router");
+            CHECK(r.header("turnout.error.topic") == t.requests);
+            CHECK(!r.header("turnout.error.partition").empty());
+            CHECK(!r.header("turnout.error.offset").empty());
+            CHECK(r.value.rfind("{\"sealed\":", 0) == 0);
+        }
+    CHECK(invalid_sent > 0);
+    CHECK(dlq_count == invalid_sent);
+    for (const auto& [label, n] : report.sent_by_label)
+        if (label.rfind("invalid:", 0) == 0) CHECK_MESSAGE(dlq_reasons[label.substr(8)] == n, label);
+
+    // No clear PAN outside payments.requests.
+    std::set<std::string> pans;
+    for (const auto& r : records)
+        if (r.topic == t.requests) {
+            auto pos = r.value.find("\"pan\":\"");
+            if (pos != std::string::npos) pans.insert(r.value.substr(pos + 7, r.value.find('"', pos + 7) - pos - 7));
+        }
+    CHECK(pans.size() > 1000);
+    int leaks = 0;
+    for (const auto& r : records)
+        if (r.topic != t.requests)
+            for (const auto& pan : pans) leaks += r.value.find(pan) != std::string::npos;
+    CHECK(leaks == 0);
+
+    // Clearing files exist with the digest their batch summary names.
+    int64_t batch_records = 0;
+    for (const auto& r : records)
+        if (r.topic == t.batches) {
+            auto b = decode_batch_summary(r.value);
+            REQUIRE(b);
+            batch_records += b->record_count;
+            const auto body = read_file(dir / "settlement" / b->file);
+            CHECK(sha256_hex(body) == b->sha256);
+            CHECK(body.find("TRAILER," + std::to_string(b->record_count) + ",") != std::string::npos);
+        }
+    CHECK(batch_records == report.settled_records);
+
+    // Schema conformance of every message the switch wrote, by an independent validator.
+    const fs::path dump = dir / "dump";
+    fs::create_directories(dump);
+    std::map<std::string, std::ofstream> files;
+    for (const char* f : {"requests", "routed", "channel", "results", "batches", "dlq"})
+        files[f].open(dump / (std::string(f) + ".jsonl"));
+    for (const auto& r : records) {
+        std::string kind;
+        if (r.topic == t.requests) {
+            // Only requests the switch accepted must match the request schema.
+            auto pos = r.value.find("\"payment_id\":\"");
+            if (pos == std::string::npos) continue;
+            const auto id = r.value.substr(pos + 14, r.value.find('"', pos + 14) - pos - 14);
+            if (status_of[id] == "rejected" || status_of[id].empty()) continue;
+            kind = "requests";
+        } else if (r.topic == t.routed) {
+            kind = "routed";
+        } else if (r.topic == t.results) {
+            kind = "results";
+        } else if (r.topic == t.batches) {
+            kind = "batches";
+        } else if (r.topic == t.dlq) {
+            kind = "dlq";
+        } else {
+            kind = "channel";
+        }
+        files[kind] << r.value << "\n";
+    }
+    for (auto& [k, f] : files) f.close();
+    const std::string venv_python = kSource + "/var/venv/bin/python";
+    const std::string python = fs::exists(venv_python) ? venv_python : "python3";
+    const std::string cmd = python + " " + kSource + "/test/schema/validate.py " + kSource + "/schemas " + dump.string();
+    CHECK_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
+}
