@@ -114,6 +114,25 @@ void ensure_topics(const Config& cfg, int timeout_ms) {
             throw std::runtime_error(std::string("topic ") + rd_kafka_topic_result_name(results[i]) + ": " +
                                      rd_kafka_err2str(e));
     }
+    // Created is not yet usable: wait until every partition of every topic has a leader.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (const auto& [name, compact] : topics) {
+        for (;;) {
+            std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(
+                rd_kafka_topic_new(rk.get(), name.c_str(), nullptr), rd_kafka_topic_destroy);
+            const rd_kafka_metadata_t* md = nullptr;
+            bool ready = false;
+            if (rd_kafka_metadata(rk.get(), 0, t.get(), &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                ready = md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0;
+                for (int p = 0; ready && p < md->topics[0].partition_cnt; ++p)
+                    ready = md->topics[0].partitions[p].leader >= 0 && !md->topics[0].partitions[p].err;
+                rd_kafka_metadata_destroy(md);
+            }
+            if (ready) break;
+            if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("topic " + name + " has no leader yet");
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
 }
 
 }  // namespace turnout::kafka
