@@ -7,10 +7,16 @@
 // Only sales and authorizations are subject to these; captures, voids and refunds of an
 // approved original are approved.
 // A batch waits `latency_ms` once, as a channel with the whole batch in flight would.
+// With `ledger_file` set, the channel records every payment it executed in that file and
+// answers a payment_id it has seen before from it (shared by all processes of the channel).
 #include <chrono>
 #include <thread>
 
+#include <memory>
+
 #include "connector.hpp"
+#include "metrics/metrics.hpp"
+#include "simulator/ledger.hpp"
 
 namespace turnout {
 namespace {
@@ -26,12 +32,23 @@ std::string hex_hash(std::string_view s, size_t digits) {
 
 class SimulatorConnector : public Connector {
 public:
-    SimulatorConnector(std::string id, int latency_ms) : id_(std::move(id)), latency_ms_(latency_ms) {}
+    SimulatorConnector(std::string id, int latency_ms, const std::string& ledger_file)
+        : id_(std::move(id)),
+          latency_ms_(latency_ms),
+          replays_(Metrics::get().channel_calls.Add({{"channel", id_}, {"outcome", "idempotent_replay"}})) {
+        if (!ledger_file.empty()) ledger_ = std::make_unique<ChannelLedger>(ledger_file);
+    }
 
     std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override {
         std::vector<ChannelOutcome> out;
-        out.reserve(batch.size());
-        for (const auto& p : batch) out.push_back(decide(p));
+        if (ledger_) {
+            size_t replayed = 0;
+            out = ledger_->execute(batch, [this](const RoutedPayment& p) { return decide(p); }, replayed);
+            replays_.Increment(static_cast<double>(replayed));
+        } else {
+            out.reserve(batch.size());
+            for (const auto& p : batch) out.push_back(decide(p));
+        }
         if (latency_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms_));
         return out;
     }
@@ -51,25 +68,34 @@ private:
 
     std::string id_;
     int latency_ms_;
+    prometheus::Counter& replays_;
+    std::unique_ptr<ChannelLedger> ledger_;
 };
 
 class SimulatorFactory : public ConnectorFactory {
 public:
     std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
         int latency = 0;
+        std::string ledger;
         for (const auto& kv : ch.settings) {
             const auto key = kv.first.as<std::string>();
+            const auto m = kv.second.Mark();
+            const std::string at = ch.source.substr(0, ch.source.find(':')) + ":" + std::to_string(m.line + 1) + ":" +
+                                   std::to_string(m.column + 1);
             if (key == "id" || key == "kind") continue;
-            if (key != "latency_ms")
+            if (key == "latency_ms") {
+                if (!YAML::convert<int>::decode(kv.second, latency) || latency < 0 || latency > 60000)
+                    throw ConfigError(at + ": latency_ms must be an integer 0..60000");
+            } else if (key == "ledger_file") {
+                if (!kv.second.IsScalar() || kv.second.as<std::string>().empty())
+                    throw ConfigError(at + ": ledger_file must be a file path");
+                ledger = kv.second.as<std::string>();
+            } else {
                 throw ConfigError(ch.source + ": unknown key `" + key + "` for simulator channel `" + ch.id +
-                                  "` (expected: latency_ms)");
-            if (!YAML::convert<int>::decode(kv.second, latency) || latency < 0 || latency > 60000) {
-                const auto m = kv.second.Mark();
-                throw ConfigError(ch.source.substr(0, ch.source.find(':')) + ":" + std::to_string(m.line + 1) + ":" +
-                                  std::to_string(m.column + 1) + ": latency_ms must be an integer 0..60000");
+                                  "` (expected: latency_ms, ledger_file)");
             }
         }
-        return [id = ch.id, latency] { return std::make_unique<SimulatorConnector>(id, latency); };
+        return [id = ch.id, latency, ledger] { return std::make_unique<SimulatorConnector>(id, latency, ledger); };
     }
 };
 

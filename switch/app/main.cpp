@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     std::string instance = "0";
     std::string channel;
     std::string log_level = "info";
+    int metrics_port = -1;
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
     auto add_role = [&](const char* name, const char* help) {
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
         s->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
         s->add_option("--instance", instance, "instance id, stable across restarts (names the transactional id)")
             ->capture_default_str();
+        s->add_option("--metrics-port", metrics_port, "override metrics.port (0 = no metrics endpoint)");
         return s;
     };
     auto* router = add_role("router", "validate, dedupe, protect card data and route requests");
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     loadgen->add_option("--timeout", lo.result_timeout_s, "seconds without a result before giving up")
         ->capture_default_str();
+    loadgen->add_option("--duplicate-share", lo.duplicate_share,
+                        "share of valid requests sent again with the same payment_id")
+        ->capture_default_str();
+    std::string report_path;
+    loadgen->add_option("--report-json", report_path, "also write the summary as JSON to this file");
     bool no_settlement = false;
     loadgen->add_flag("--no-settlement", no_settlement, "do not wait for settlement batches");
 
@@ -94,6 +102,7 @@ int main(int argc, char** argv) {
             std::signal(SIGINT, on_signal);
             auto report = turnout::run_loadgen(cfg, lo);
             turnout::print_report(report, std::cout);
+            if (!report_path.empty()) std::ofstream(report_path) << turnout::report_json(report) << "\n";
             return report.ok() ? 0 : 1;
         }
 
@@ -107,7 +116,7 @@ int main(int argc, char** argv) {
 
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
-        turnout::Metrics::get().serve(cfg.metrics_port);
+        turnout::Metrics::get().serve(metrics_port >= 0 ? metrics_port : cfg.metrics_port);
         spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,
                      cfg.kafka.bootstrap_servers, cfg.metrics_port);
         const int rc = turnout::run_roles(cfg, vault, roles, instance, g_stop);

@@ -99,7 +99,8 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     c.name_prefix = r.str(k, "name_prefix", "");
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
-                {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix"});
+                {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
+                 "settlement_log"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
     n.requests = pre + r.str(t, "requests", "payments.requests");
@@ -110,6 +111,8 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.health = pre + r.str(t, "health", "channels.health");
     n.state = pre + r.str(t, "state", "payments.state");
     n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
+    n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
+    n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
     if (auto x = k["transactions"]) {
         r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms"});
         c.commit_every_records = static_cast<int>(r.integer(x, "commit_every_records", 2000, 1, 1'000'000));
@@ -169,8 +172,9 @@ Config parse_config(const std::string& text, const std::string& source) {
         }
 
         auto router = r.section(root, "router");
-        r.only_keys(router, "router", {"dedupe_capacity", "routes"});
+        r.only_keys(router, "router", {"dedupe_capacity", "dedupe_window_hours", "routes"});
         c.dedupe_capacity = static_cast<size_t>(r.integer(router, "dedupe_capacity", 2'000'000, 1000, 1'000'000'000));
+        c.dedupe_window_hours = static_cast<int>(r.integer(router, "dedupe_window_hours", 24, 1, 24 * 365));
         auto routes = r.section(router, "routes");
         if (!routes.IsSequence() || routes.size() == 0) r.fail(routes, "expected a non-empty list of routes");
         for (const auto& e : routes) {
@@ -223,7 +227,8 @@ Config parse_config(const std::string& text, const std::string& source) {
         }
 
         if (auto s = root["settlement"]) {
-            r.only_keys(s, "settlement", {"window_seconds", "grace_seconds", "output_dir"});
+            r.only_keys(s, "settlement", {"window_seconds", "grace_seconds", "output_dir", "log_retention_hours"});
+            c.settlement.log_retention_hours = static_cast<int>(r.integer(s, "log_retention_hours", 168, 1, 24 * 3650));
             c.settlement.window_seconds = static_cast<int>(r.integer(s, "window_seconds", 10, 1, 86400));
             c.settlement.grace_seconds = static_cast<int>(r.integer(s, "grace_seconds", 2, 0, 86400));
             c.settlement.output_dir = r.str(s, "output_dir", "var/settlement");

@@ -20,6 +20,8 @@ public:
 
 struct TopicNames {
     std::string requests, routed, results, dlq, batches, health, state, channel_prefix;
+    std::string dedupe;          // router changelog: payment_ids seen, per requests partition
+    std::string settlement_log;  // settlement changelog: batch assignments and closes
     std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }
 };
 
@@ -63,6 +65,7 @@ struct SettlementConfig {
     int window_seconds = 10;
     int grace_seconds = 2;
     std::string output_dir = "var/settlement";
+    int log_retention_hours = 168;
 };
 
 struct Config {
@@ -70,7 +73,8 @@ struct Config {
     KafkaConfig kafka;
     std::string keys_file;
     size_t max_record_bytes = 65536;
-    size_t dedupe_capacity = 2'000'000;
+    size_t dedupe_capacity = 2'000'000;  // per partition
+    int dedupe_window_hours = 24;       // retention of the dedupe changelog
     std::vector<RouteRule> routes;
     RiskConfig risk;
     std::vector<ChannelConfig> channels;

@@ -38,7 +38,10 @@ HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf) {
 }  // namespace
 
 HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides) {
-    return make_client(RD_KAFKA_PRODUCER, make_conf(cfg, overrides));
+    Properties p{{"partitioner", "murmur2_random"}};
+    for (const auto& [k, v] : cfg.properties) p[k] = v;
+    for (const auto& [k, v] : overrides) p[k] = v;
+    return make_client(RD_KAFKA_PRODUCER, make_conf(cfg, p));
 }
 
 HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
@@ -60,7 +63,8 @@ rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r) {
                                     static_cast<ssize_t>(v.size()));
         }
         const rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;  // headers now owned by the message
@@ -81,20 +85,31 @@ std::string_view header(const rd_kafka_message_t* m, const char* name) {
 
 void ensure_topics(const Config& cfg, int timeout_ms) {
     const auto& t = cfg.kafka.topics;
-    std::vector<std::pair<std::string, bool>> topics{{t.requests, false}, {t.routed, false}, {t.results, false},
-                                                     {t.dlq, false},      {t.batches, false}, {t.health, true},
-                                                     {t.state, true}};
-    for (const auto& ch : cfg.channels) topics.emplace_back(t.channel(ch.id), false);
+    struct Spec {
+        std::string name;
+        std::vector<std::pair<const char*, std::string>> config;
+    };
+    const auto hours_ms = [](int h) { return std::to_string(int64_t{h} * 3600 * 1000); };
+    std::vector<Spec> topics{{t.requests, {}},
+                             {t.routed, {}},
+                             {t.results, {}},
+                             {t.dlq, {}},
+                             {t.batches, {}},
+                             {t.health, {{"cleanup.policy", "compact"}}},
+                             {t.state, {{"cleanup.policy", "compact"}}},
+                             {t.dedupe, {{"retention.ms", hours_ms(cfg.dedupe_window_hours)}}},
+                             {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}}};
+    for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});
 
     auto rk = make_producer(cfg.kafka, {});
     std::vector<NewTopicPtr> owned;
     std::vector<rd_kafka_NewTopic_t*> raw;
     char err[512];
-    for (const auto& [name, compact] : topics) {
+    for (const auto& [name, topic_config] : topics) {
         NewTopicPtr nt(rd_kafka_NewTopic_new(name.c_str(), cfg.kafka.partitions, cfg.kafka.replication_factor, err,
                                              sizeof err));
         if (!nt) throw std::runtime_error("topic " + name + ": " + err);
-        if (compact) rd_kafka_NewTopic_set_config(nt.get(), "cleanup.policy", "compact");
+        for (const auto& [k, v] : topic_config) rd_kafka_NewTopic_set_config(nt.get(), k, v.c_str());
         raw.push_back(nt.get());
         owned.push_back(std::move(nt));
     }
@@ -116,7 +131,7 @@ void ensure_topics(const Config& cfg, int timeout_ms) {
     }
     // Created is not yet usable: wait until every partition of every topic has a leader.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (const auto& [name, compact] : topics) {
+    for (const auto& [name, topic_config] : topics) {
         for (;;) {
             std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(
                 rd_kafka_topic_new(rk.get(), name.c_str(), nullptr), rd_kafka_topic_destroy);
@@ -155,22 +170,28 @@ std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int
     return ids;
 }
 
+void watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t& lo, int64_t& hi, int timeout_ms) {
+    rd_kafka_resp_err_t err;
+    // A topic created a moment ago may not have its leaders elected yet; a broker that
+    // just failed over answers "not leader" for a moment.
+    for (int waited = 0;; waited += 200) {
+        err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
+        const bool transient = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                               err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                               err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                               err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (!transient || waited > timeout_ms) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (err) throw std::runtime_error("watermarks of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(err));
+}
+
 PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeout_ms) {
     PartitionListPtr list(rd_kafka_topic_partition_list_new(16));
     for (const auto& topic : topics)
         for (int32_t p : partitions_of(rk, topic, timeout_ms)) {
             int64_t lo = 0, hi = 0;
-            rd_kafka_resp_err_t err;
-            // A topic created a moment ago may not have its leaders elected yet.
-            for (int attempt = 0;; ++attempt) {
-                err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, timeout_ms);
-                const bool transient = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-                                       err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-                                       err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-                if (!transient || attempt * 200 > timeout_ms) break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            }
-            if (err) throw std::runtime_error("watermarks of " + topic + ": " + rd_kafka_err2str(err));
+            watermarks(rk, topic, p, lo, hi, timeout_ms);
             rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = hi;
         }
     return list;

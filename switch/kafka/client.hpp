@@ -14,7 +14,9 @@ namespace turnout::kafka {
 
 using Properties = std::map<std::string, std::string>;
 
-// Throws std::runtime_error naming the property librdkafka refused.
+// Throws std::runtime_error naming the property librdkafka refused. Producers hash keys
+// with murmur2 (`partitioner=murmur2_random`), as the Java client does, so records keyed by
+// root id land in the same partition whichever client wrote them (co-partitioning).
 HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides);
 // `customize` may set callbacks (rebalance, opaque) on the conf before the client is built.
 HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
@@ -26,6 +28,8 @@ struct OutRecord {
     std::string key;
     std::string value;
     std::vector<std::pair<std::string, std::string>> headers;
+    // Explicit partition for partition-local changelogs; by default the key decides.
+    int32_t partition = RD_KAFKA_PARTITION_UA;
 };
 
 // Produces one record (copying key and value); on a full local queue it polls and retries,
@@ -44,6 +48,9 @@ void ensure_topics(const Config& cfg, int timeout_ms = 30000);
 namespace turnout::kafka {
 // Partition ids of `topic` (throws if it does not exist).
 std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int timeout_ms = 10000);
+// Low and high watermark of one partition, retrying while leadership settles.
+void watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t& lo, int64_t& hi,
+                int timeout_ms = 10000);
 // Each partition of the topics at its current high watermark: "from now on".
 PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeout_ms = 10000);
 }  // namespace turnout::kafka

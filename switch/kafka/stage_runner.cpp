@@ -42,7 +42,9 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
                  {"client.id", opts_.name},
                  {"linger.ms", "5"},
                  {"queue.buffering.max.messages", "1000000"},
-                 {"transaction.timeout.ms", "60000"}};
+                 // Short: a crashed instance's open transaction blocks read_committed readers of
+                 // its partitions until the broker aborts it after this timeout.
+                 {"transaction.timeout.ms", "10000"}};
     for (const auto& [k, v] : opts_.producer_overrides) p[k] = v;
     producer_ = make_producer(cfg_, p);
 
@@ -233,6 +235,10 @@ int StageRunner::run(const std::atomic<bool>& stop) {
     } catch (const KafkaError& e) {
         spdlog::critical("{}", e.what());
         return 2;
+    } catch (const std::exception& e) {
+        // An impossible state in the stage's own logic: stop loudly, commit nothing more.
+        spdlog::critical("{}: {}", opts_.name, e.what());
+        return 3;
     }
 }
 

@@ -11,6 +11,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <boost/json.hpp>
+#include <random>
+
 #include "codec/messages.hpp"
 #include "kafka/client.hpp"
 #include "kafka/records.hpp"
@@ -79,10 +82,17 @@ public:
                     filling = originals_outstanding == 0;
                     break;  // waiting for originals whose follow-ups fill the rest
                 }
-                const bool original = g->type && !is_follow_up(*g->type) && g->expects_result &&
-                                      g->label.rfind("invalid", 0) != 0;
+                const bool valid = g->expects_result && g->label.rfind("invalid", 0) != 0;
+                const bool original = valid && g->type && !is_follow_up(*g->type);
                 send(*g, original);
                 if (original) ++originals_outstanding;
+                if (valid && o_.duplicate_share > 0 && dup_rng_() % 1'000'000 < o_.duplicate_share * 1'000'000)
+                    duplicates_.push_back(std::move(*g));
+            }
+            // Duplicates go out a little later than their original, as a retrying client's would.
+            while (duplicates_.size() > 50 || (!duplicates_.empty() && r_.sent >= o_.count)) {
+                send_duplicate(duplicates_.front());
+                duplicates_.pop_front();
             }
             rd_kafka_poll(producer_.get(), 0);
 
@@ -99,7 +109,7 @@ public:
                 progress(elapsed, false);
                 last_progress = now;
             }
-            if (r_.sent >= o_.count && inflight_.empty()) break;
+            if (r_.sent >= o_.count && inflight_.empty() && duplicates_.empty() && dup_pending_.empty()) break;
             if (Clock::now() - last_result > std::chrono::seconds(o_.result_timeout_s) &&
                 Clock::now() - start > std::chrono::seconds(o_.result_timeout_s))
                 break;
@@ -109,6 +119,7 @@ public:
         if (o_.progress) progress(r_.seconds, true);
         r_.throughput = r_.seconds > 0 ? static_cast<double>(r_.received) / r_.seconds : 0;
         r_.missing = static_cast<int64_t>(inflight_.size());
+        r_.missing += static_cast<int64_t>(dup_pending_.size());
         for (const auto& [id, f] : inflight_) {
             if (r_.missing_sample.size() >= 10) break;
             r_.missing_sample.push_back(id);
@@ -137,10 +148,30 @@ private:
         }
     }
 
+    void send_duplicate(const GeneratedRequest& g) {
+        kafka::OutRecord rec{cfg_.kafka.topics.requests, g.key, g.value, kafka::descend_headers(std::string_view{})};
+        if (kafka::produce(producer_.get(), rec) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ++r_.send_errors;
+            return;
+        }
+        ++r_.duplicates_sent;
+        ++dup_pending_[g.payment_id];
+    }
+
     // Returns true when the result answers an original (sale/authorize) of this run.
     bool on_result(std::string_view value) {
         auto res = decode_result(value);
         if (!res) return false;
+        if (res->status == ResultStatus::rejected && res->reason.code == "duplicate_request") {
+            auto d = dup_pending_.find(res->payment_id);
+            if (d == dup_pending_.end()) {
+                ++r_.unexpected;
+            } else {
+                ++r_.duplicate_answers;
+                if (--d->second == 0) dup_pending_.erase(d);
+            }
+            return false;
+        }
         auto it = inflight_.find(res->payment_id);
         if (it == inflight_.end()) {
             (done_.count(res->payment_id) ? r_.doubled : r_.unexpected)++;
@@ -219,6 +250,9 @@ private:
     std::unordered_map<std::string, InFlight> inflight_;
     std::unordered_set<std::string> done_;
     std::deque<GeneratedRequest> follow_ups_;
+    std::deque<GeneratedRequest> duplicates_;
+    std::unordered_map<std::string, int> dup_pending_;  // duplicates sent, not yet answered
+    std::mt19937_64 dup_rng_{12345};
     std::vector<double> latencies_;
     LoadgenReport r_;
 };
@@ -252,6 +286,7 @@ void print_report(const LoadgenReport& r, std::ostream& out) {
     for (const auto& [s, n] : r.by_status) out << " " << s << "=" << n;
     out << "\nsent by kind        ";
     for (const auto& [s, n] : r.sent_by_label) out << " " << s << "=" << n;
+    out << "\nduplicates sent " << r.duplicates_sent << ", answered duplicate_request " << r.duplicate_answers;
     out << "\nmissing " << r.missing << "  doubled " << r.doubled << "  unexpected " << r.unexpected << "  send errors "
         << r.send_errors << "\n";
     for (const auto& id : r.missing_sample) out << "  missing: " << id << "\n";
@@ -271,6 +306,40 @@ void print_report(const LoadgenReport& r, std::ostream& out) {
         out << "settlement " << (r.settlement_matches ? "MATCHES" : "DOES NOT MATCH") << " the results to the minor unit\n";
     }
     out << (r.ok() ? "OK: every payment got exactly one result\n" : "FAILED\n");
+}
+
+std::string report_json(const LoadgenReport& r) {
+    boost::json::object o{{"sent", r.sent},
+                          {"duplicates_sent", r.duplicates_sent},
+                          {"expected_results", r.expected_results},
+                          {"received", r.received},
+                          {"missing", r.missing},
+                          {"doubled", r.doubled},
+                          {"unexpected", r.unexpected},
+                          {"duplicate_answers", r.duplicate_answers},
+                          {"send_errors", r.send_errors},
+                          {"seconds", r.seconds},
+                          {"throughput", r.throughput},
+                          {"latency_ms", boost::json::object{{"p50", r.p50_ms}, {"p95", r.p95_ms}, {"p99", r.p99_ms}, {"max", r.max_ms}}},
+                          {"batches", r.batches},
+                          {"settled_records", r.settled_records},
+                          {"settlement_checked", r.settlement_checked},
+                          {"settlement_matches", r.settlement_matches},
+                          {"ok", r.ok()}};
+    auto to_obj = [](const std::map<std::string, int64_t>& m) {
+        boost::json::object x;
+        for (const auto& [k, v] : m) x[k] = v;
+        return x;
+    };
+    o["by_status"] = to_obj(r.by_status);
+    o["sent_by_label"] = to_obj(r.sent_by_label);
+    o["dlq_by_reason"] = to_obj(r.dlq_by_reason);
+    o["expected_net"] = to_obj(r.expected_net);
+    o["settled_net"] = to_obj(r.settled_net);
+    boost::json::array missing;
+    for (const auto& id : r.missing_sample) missing.emplace_back(id);
+    o["missing_sample"] = std::move(missing);
+    return boost::json::serialize(o);
 }
 
 }  // namespace turnout

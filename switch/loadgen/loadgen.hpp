@@ -22,6 +22,7 @@ struct LoadgenOptions {
     int settlement_timeout_s = 0; // 0 = window + grace + 30 s
     bool wait_settlement = true;
     bool progress = true;
+    double duplicate_share = 0;  // share of valid requests sent a second time, same payment_id
     FactoryMix mix;
 };
 
@@ -33,6 +34,8 @@ struct LoadgenReport {
     int64_t doubled = 0;      // a second result for one payment_id
     int64_t unexpected = 0;   // results for ids this run did not send
     int64_t send_errors = 0;
+    int64_t duplicates_sent = 0;
+    int64_t duplicate_answers = 0;  // `rejected` / duplicate_request answers to duplicates
     double seconds = 0;
     double throughput = 0;    // results per second over the run
     double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
@@ -54,5 +57,6 @@ struct LoadgenReport {
 
 LoadgenReport run_loadgen(const Config& cfg, const LoadgenOptions& opts);
 void print_report(const LoadgenReport& r, std::ostream& out);
+std::string report_json(const LoadgenReport& r);
 
 }  // namespace turnout

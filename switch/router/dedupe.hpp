@@ -16,6 +16,8 @@ public:
 
     // True if `id` is new (and remembers it); false for a duplicate.
     bool first_time(std::string_view id);
+    // Remembers an id known to be committed (replayed from the changelog).
+    void remember(std::string_view id);
     void commit();
     void abort();
     size_t size() const { return seen_.size(); }

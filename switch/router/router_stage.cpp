@@ -6,13 +6,35 @@
 
 #include "codec/messages.hpp"
 #include "codec/request_decoder.hpp"
+#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
 
 RouterStage::RouterStage(const Config& cfg, const CardVault& vault)
-    : cfg_(cfg), vault_(vault), planner_(cfg.routes), dedupe_(cfg.dedupe_capacity) {}
+    : cfg_(cfg), vault_(vault), planner_(cfg.routes) {}
+
+void RouterStage::on_commit() {
+    for (auto& [p, d] : dedupe_) d.commit();
+}
+
+void RouterStage::on_abort() {
+    for (auto& [p, d] : dedupe_) d.abort();
+}
+
+void RouterStage::on_assign(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) {
+        auto& d = dedupe_.insert_or_assign(p, PaymentIdDedupe(cfg_.dedupe_capacity)).first->second;
+        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.dedupe, p,
+                                                 [&](std::string_view key, std::string_view) { d.remember(key); });
+        spdlog::info("router: partition {} dedupe rebuilt from {} changelog records", p, n);
+    }
+}
+
+void RouterStage::on_revoke(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) dedupe_.erase(p);
+}
 
 void RouterStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
@@ -46,13 +68,17 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
         return;
     }
     auto& req = *decoded.request;
-    if (!dedupe_.first_time(req.payment_id)) {
+    auto d = dedupe_.find(rec.partition);
+    if (d == dedupe_.end()) d = dedupe_.emplace(rec.partition, PaymentIdDedupe(cfg_.dedupe_capacity)).first;
+    if (!d->second.first_time(req.payment_id)) {
         // No second channel call; the one final result per payment_id stays the first one.
         reject_with({std::string(reject::duplicate_request), "payment_id was already received", req.payment_id,
                      req.root_id()},
                     false);
         return;
     }
+    // Remembered in the same transaction as this record's offset.
+    out.emit({cfg_.kafka.topics.dedupe, req.payment_id, {}, {}, rec.partition});
     if (is_follow_up(req.type) && !cfg_.channel(req.original->channel)) {
         reject_with({"unknown_channel", "original.channel names no configured channel", req.payment_id, req.root_id()},
                     false);

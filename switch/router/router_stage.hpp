@@ -1,7 +1,12 @@
 #pragma once
 // The router stage: payments.requests → decode + validate, dedupe, protect card data,
 // choose a route plan → payments.routed (keyed by instrument fingerprint); bad input to the
-// DLQ and a `rejected` result.
+// DLQ and a `rejected` result. Dedupe is partition-local: every new payment_id is written to
+// the same partition of the dedupe changelog in the same transaction, and a partition's
+// set is replayed from it when the partition is assigned, so it holds across restarts and
+// rebalances.
+#include <unordered_map>
+
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
@@ -15,8 +20,10 @@ class RouterStage : public kafka::StageLogic {
 public:
     RouterStage(const Config& cfg, const CardVault& vault);
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
-    void on_commit() override { dedupe_.commit(); }
-    void on_abort() override { dedupe_.abort(); }
+    void on_commit() override;
+    void on_abort() override;
+    void on_assign(const kafka::PartitionSet& parts) override;
+    void on_revoke(const kafka::PartitionSet& parts) override;
 
 private:
     void route_one(const kafka::Record& rec, kafka::Emitter& out);
@@ -24,7 +31,7 @@ private:
     const Config& cfg_;
     const CardVault& vault_;
     RoutePlanner planner_;
-    PaymentIdDedupe dedupe_;
+    std::unordered_map<int32_t, PaymentIdDedupe> dedupe_;  // by requests partition
     StageProbe probe_{"router"};
 };
 

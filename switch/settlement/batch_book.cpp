@@ -1,5 +1,6 @@
 #include "settlement/batch_book.hpp"
 
+#include <set>
 #include <stdexcept>
 
 #include "model/time.hpp"
@@ -47,6 +48,13 @@ const Batch& BatchBook::add(const ClearingRecord& rec, int64_t now_ms) {
     CutoffWindow w = window_of(rec.event_time_ms);
     if (w.end_ms + grace_ms_ <= now_ms || closed_windows_.count({rec.channel, rec.currency, w.start_ms}))
         w = window_of(now_ms);
+    // A late record whose "now" window is closed already (possible only with a clock far
+    // behind) moves on to the first open window.
+    while (closed_windows_.count({rec.channel, rec.currency, w.start_ms})) w = window_of(w.end_ms);
+    return place(rec, w);
+}
+
+Batch& BatchBook::place(const ClearingRecord& rec, CutoffWindow w) {
     Batch& b = batch_for(rec, w);
     auto& s = b.summary;
     int64_t sum = 0;
@@ -59,10 +67,22 @@ const Batch& BatchBook::add(const ClearingRecord& rec, int64_t now_ms) {
     return b;
 }
 
+void BatchBook::replay_add(const ClearingRecord& rec, int64_t window_start_ms) {
+    place(rec, {window_start_ms, window_start_ms + window_ms_});
+    added_.pop_back();  // committed history: nothing to roll back
+}
+
+void BatchBook::replay_close(const std::string& channel, const std::string& currency, int64_t window_start_ms) {
+    Key k{channel, currency, window_start_ms};
+    open_.erase(k);
+    closed_windows_[k] = window_start_ms;
+}
+
 std::vector<Batch> BatchBook::close_due(int64_t now_ms) {
     std::vector<Batch> due;
+    std::set<Key> touched(added_.begin(), added_.end());
     for (auto it = open_.begin(); it != open_.end();) {
-        if (it->second.summary.window_end_ms + grace_ms_ <= now_ms) {
+        if (it->second.summary.window_end_ms + grace_ms_ <= now_ms && !touched.count(it->first)) {
             closed_windows_[it->first] = now_ms;
             closed_since_.emplace_back(it->first, it->second);
             due.push_back(std::move(it->second));

@@ -36,8 +36,15 @@ public:
     // Adds a record to the batch of its event-time window; a record whose window has already
     // closed goes to the window of `now_ms` (late results roll into the next open batch).
     const Batch& add(const ClearingRecord& rec, int64_t now_ms);
-    // Closes and returns every batch whose window end + grace is at or before now_ms.
+    // Closes and returns every batch whose window end + grace is at or before now_ms. A batch
+    // with records added since the last checkpoint waits for the next call, so a closed batch
+    // holds only committed records and is identical when rebuilt after a crash.
     std::vector<Batch> close_due(int64_t now_ms);
+
+    // Rebuilding from the changelog (committed history): an add into its recorded window,
+    // and the close of a batch.
+    void replay_add(const ClearingRecord& rec, int64_t window_start_ms);
+    void replay_close(const std::string& channel, const std::string& currency, int64_t window_start_ms);
 
     void checkpoint();
     void rollback();
@@ -46,6 +53,7 @@ public:
 private:
     using Key = std::tuple<std::string, std::string, int64_t>;  // channel, currency, window start
     Batch& batch_for(const ClearingRecord& rec, CutoffWindow w);
+    Batch& place(const ClearingRecord& rec, CutoffWindow w);
 
     int64_t window_ms_, grace_ms_;
     std::string id_suffix_;

@@ -3,15 +3,25 @@
 #include <spdlog/spdlog.h>
 
 #include "codec/messages.hpp"
+#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
+#include "settlement/batch_log.hpp"
 #include "settlement/clearing_file.hpp"
 
 namespace turnout {
 
-SettlementStage::SettlementStage(const Config& cfg, const std::string& instance)
-    : cfg_(cfg),
-      book_(int64_t{cfg.settlement.window_seconds} * 1000, int64_t{cfg.settlement.grace_seconds} * 1000, instance) {}
+SettlementStage::SettlementStage(const Config& cfg) : cfg_(cfg) {}
+
+BatchBook& SettlementStage::book(int32_t partition) {
+    auto it = books_.find(partition);
+    if (it == books_.end())
+        it = books_
+                 .try_emplace(partition, int64_t{cfg_.settlement.window_seconds} * 1000,
+                              int64_t{cfg_.settlement.grace_seconds} * 1000, "p" + std::to_string(partition))
+                 .first;
+    return it->second;
+}
 
 void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
@@ -23,24 +33,63 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
             probe_.dlq("undecodable_result");
             continue;
         }
-        if (auto cr = clearing_record_for(*res)) {
-            const auto& b = book_.add(*cr, now);
-            Metrics::get().settled_minor.Add({{"channel", b.summary.channel}, {"currency", b.summary.currency}}).Increment();
-        }
+        auto cr = clearing_record_for(*res);
+        if (!cr) continue;
+        const auto& b = book(rec.partition).add(*cr, now);
+        BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
+        out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(e), {}, rec.partition});
+        Metrics::get().settled_minor.Add({{"channel", cr->channel}, {"currency", cr->currency}}).Increment();
     }
 }
 
 void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
-    for (auto& b : book_.close_due(now_ms)) {
-        write_clearing_file(cfg_.settlement.output_dir, b);
-        b.summary.closed_at_ms = now_ms;
-        out.emit({cfg_.kafka.topics.batches, b.summary.batch_id, encode_batch_summary(b.summary),
-                  kafka::descend_headers(std::string_view{})});
-        probe_.out();
-        Metrics::get().batches_closed.Add({{"channel", b.summary.channel}, {"currency", b.summary.currency}}).Increment();
-        spdlog::info("settlement: closed batch {} records={} net={} {}", b.summary.batch_id, b.summary.record_count,
-                     b.summary.net, b.summary.currency);
+    for (auto& [partition, bk] : books_) {
+        for (auto& b : bk.close_due(now_ms)) {
+            write_clearing_file(cfg_.settlement.output_dir, b);
+            b.summary.closed_at_ms = now_ms;
+            out.emit({cfg_.kafka.topics.batches, b.summary.batch_id, encode_batch_summary(b.summary),
+                      kafka::descend_headers(std::string_view{})});
+            BatchLogEntry close{BatchLogEntry::Op::close, b.summary.channel, b.summary.currency,
+                                b.summary.window_start_ms, {}};
+            out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(close), {}, partition});
+            probe_.out();
+            Metrics::get().batches_closed.Add({{"channel", b.summary.channel}, {"currency", b.summary.currency}}).Increment();
+            spdlog::info("settlement: closed batch {} records={} net={} {}", b.summary.batch_id, b.summary.record_count,
+                         b.summary.net, b.summary.currency);
+        }
     }
+}
+
+void SettlementStage::on_commit() {
+    for (auto& [p, b] : books_) b.checkpoint();
+}
+
+void SettlementStage::on_abort() {
+    for (auto& [p, b] : books_) b.rollback();
+}
+
+void SettlementStage::on_assign(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) {
+        books_.erase(p);
+        auto& bk = book(p);
+        size_t bad = 0;
+        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.settlement_log, p,
+                                                 [&](std::string_view, std::string_view value) {
+                                                     auto e = decode_batch_log(value);
+                                                     if (!e) return void(++bad);
+                                                     if (e->op == BatchLogEntry::Op::add)
+                                                         bk.replay_add(e->record, e->window_start_ms);
+                                                     else
+                                                         bk.replay_close(e->channel, e->currency, e->window_start_ms);
+                                                 });
+        if (bad) spdlog::error("settlement: partition {}: {} unreadable changelog records skipped", p, bad);
+        spdlog::info("settlement: partition {} rebuilt from {} changelog records, {} open batches", p, n,
+                     bk.open_batches());
+    }
+}
+
+void SettlementStage::on_revoke(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) books_.erase(p);
 }
 
 kafka::StageOptions settlement_options(const Config& cfg, const std::string& instance) {

@@ -17,6 +17,7 @@
 #include "kafka/client.hpp"
 #include "loadgen/loadgen.hpp"
 #include "model/time.hpp"
+#include "settlement/batch_book.hpp"
 #include "settlement/clearing_file.hpp"
 
 using namespace turnout;
@@ -48,6 +49,11 @@ Config isolated_config(const std::string& run, const fs::path& dir) {
     replace_once(yaml, "output_dir: var/settlement", "output_dir: " + (dir / "settlement").string());
     replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
     replace_once(yaml, "port: 9464", "port: 0");
+    // Each simulated channel keeps its ledger of executed payments under the test folder.
+    for (const char* ch : {"acq-eu", "acq-us", "psp-global"})
+        replace_once(yaml, std::string("id: ") + ch + "\n    kind: simulator\n",
+                     std::string("id: ") + ch + "\n    kind: simulator\n    ledger_file: " + (dir / "ledger-").string() +
+                         ch + ".log\n");
     auto cfg = parse_config(yaml, "turnout.yaml(" + run + ")");
     const char* bootstrap = std::getenv("TURNOUT_BOOTSTRAP");
     cfg.kafka.bootstrap_servers = bootstrap && *bootstrap ? bootstrap : "127.0.0.1:9092";
@@ -117,6 +123,22 @@ std::vector<Consumed> read_all(const Config& cfg, const std::vector<std::string>
     return out;
 }
 
+// payment_ids that appear more than once across the channels' ledgers.
+int ledger_double_executions(const fs::path& dir) {
+    std::map<std::string, int> executed;
+    int files = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().filename().string().rfind("ledger-", 0) == 0) {
+            ++files;
+            std::ifstream f(e.path());
+            for (std::string line; std::getline(f, line);) ++executed[line.substr(0, line.find(' '))];
+        }
+    REQUIRE(files > 0);
+    int doubles = 0;
+    for (const auto& [id, n] : executed) doubles += n > 1;
+    return doubles;
+}
+
 }  // namespace
 
 TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ with headers, settlement exact") {
@@ -145,6 +167,7 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
     lo.run_id = run;
     lo.progress = false;
     lo.result_timeout_s = 90;
+    lo.duplicate_share = 0.02;
     const auto report = run_loadgen(cfg, lo);
     print_report(report, std::cout);
 
@@ -158,6 +181,8 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
     CHECK(report.missing == 0);
     CHECK(report.doubled == 0);
     CHECK(report.unexpected == 0);
+    CHECK(report.duplicates_sent > 100);
+    CHECK(report.duplicate_answers == report.duplicates_sent);
     CHECK(report.by_status.at("approved") > 10000);
     CHECK(report.by_status.count("declined") == 1);
     CHECK(report.by_status.count("failed") == 1);
@@ -181,6 +206,7 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
         if (r.topic == t.results) {
             auto res = decode_result(r.value);
             REQUIRE(res);
+            if (res->reason.code == "duplicate_request") continue;
             ++results_per_id[res->payment_id];
             status_of[res->payment_id] = std::string(to_string(res->status));
             CHECK(r.key == res->root_id);
@@ -281,4 +307,78 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
     const std::string python = fs::exists(venv_python) ? venv_python : "python3";
     const std::string cmd = python + " " + kSource + "/test/schema/validate.py " + kSource + "/schemas " + dump.string();
     CHECK_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
+
+    // No channel executed any payment twice, although every duplicate reached the router.
+    CHECK(ledger_double_executions(dir) == 0);
+}
+
+TEST_CASE("a restart between a payment and its duplicate: dedupe and open settlement batches survive") {
+    const std::string run = "rs" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const auto& t = cfg.kafka.topics;
+
+    auto start_switch = [&](std::atomic<bool>& stop, int& rc) {
+        return std::thread([&] { rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });
+    };
+
+    // Phase 1: payments through the switch, then a clean stop while their batches are open.
+    std::atomic<bool> stop1{false};
+    int rc1 = -1;
+    auto first = start_switch(stop1, rc1);
+    LoadgenOptions lo;
+    lo.count = 3000;
+    lo.seed = 7;
+    lo.run_id = run;
+    lo.progress = false;
+    lo.wait_settlement = false;
+    lo.mix.invalid_share = 0;
+    const auto report = run_loadgen(cfg, lo);
+    stop1 = true;
+    first.join();
+    REQUIRE(rc1 == 0);
+    REQUIRE(report.missing == 0);
+
+    // Phase 2: a new switch process re-reads its state from Kafka; every request is sent again.
+    std::atomic<bool> stop2{false};
+    int rc2 = -1;
+    auto second = start_switch(stop2, rc2);
+    auto requests = read_all(cfg, {t.requests});
+    REQUIRE(requests.size() == static_cast<size_t>(report.sent));
+    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    for (const auto& r : requests) REQUIRE(kafka::produce(producer.get(), {t.requests, r.key, r.value, {}}) == 0);
+    rd_kafka_flush(producer.get(), 10000);
+
+    // Every resend is answered duplicate_request; settlement closes the phase-1 batches.
+    int64_t duplicates = 0, results = 0, expected_net = 0, settled_net = 0;
+    const int64_t deadline = now_ms() + 90000;
+    while (now_ms() < deadline) {
+        duplicates = results = expected_net = settled_net = 0;
+        for (const auto& r : read_all(cfg, {t.results, t.batches})) {
+            if (r.topic == t.batches) {
+                settled_net += decode_batch_summary(r.value)->net;
+                continue;
+            }
+            auto res = decode_result(r.value);
+            if (res->reason.code == "duplicate_request") {
+                ++duplicates;
+                continue;
+            }
+            ++results;
+            if (auto cr = clearing_record_for(*res)) expected_net += cr->amount;
+        }
+        if (duplicates == report.sent && settled_net == expected_net) break;
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+    stop2 = true;
+    second.join();
+    CHECK(rc2 == 0);
+    CHECK(duplicates == report.sent);
+    CHECK(results == report.expected_results);
+    CHECK(settled_net == expected_net);
+    CHECK(expected_net != 0);
+    CHECK(ledger_double_executions(dir) == 0);
 }

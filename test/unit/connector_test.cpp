@@ -48,3 +48,42 @@ channels: [{id: sim, kind: simulator, latency_ms: 0}]
     // The same payment gets the same reference: a retry is idempotent at the channel.
     CHECK(conn->call(std::span(batch).first(1))[0].channel_ref == out[0].channel_ref);
 }
+
+#include <filesystem>
+#include <fstream>
+
+#include "simulator/ledger.hpp"
+
+TEST_CASE("channel ledger: a payment is executed once, across processes sharing the file") {
+    const auto path = std::filesystem::temp_directory_path() / "turnout-ledger-test.log";
+    std::filesystem::remove(path);
+    std::vector<RoutedPayment> batch(3);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].request.payment_id = "p" + std::to_string(i);
+        batch[i].request.amount = {i == 2 ? 1091 : 1000, "EUR"};
+    }
+    int executions = 0;
+    auto decide = [&](const RoutedPayment& p) {
+        ++executions;
+        using K = ChannelOutcome::Kind;
+        if (p.request.amount.value % 100 == 91) return ChannelOutcome{K::soft_failure, "91", "down", "", ""};
+        return ChannelOutcome{K::approved, "00", "ok", "ref-" + p.request.payment_id, "A1"};
+    };
+    ChannelLedger first(path.string()), second(path.string());
+    size_t replayed = 0;
+    auto a = first.execute(batch, decide, replayed);
+    CHECK(executions == 3);
+    CHECK(replayed == 0);
+    // Another process (second) retries the same payments: answered from the ledger, except
+    // the soft failure, which never took effect and may be tried again.
+    auto b = second.execute(batch, decide, replayed);
+    CHECK(executions == 4);
+    CHECK(replayed == 2);
+    CHECK(b[0].channel_ref == a[0].channel_ref);
+    CHECK(b[1].approval_code == "A1");
+    std::ifstream f(path);
+    int lines = 0;
+    for (std::string l; std::getline(f, l);) ++lines;
+    CHECK(lines == 2);
+    std::filesystem::remove(path);
+}

@@ -1,0 +1,45 @@
+#include "kafka/changelog.hpp"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "kafka/client.hpp"
+
+namespace turnout::kafka {
+
+size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_t partition,
+                        const std::function<void(std::string_view, std::string_view)>& fn, int timeout_ms) {
+    auto c = make_consumer(cfg, {{"group.id", "turnout.changelog-reader"},
+                                 {"enable.auto.commit", "false"},
+                                 {"enable.auto.offset.store", "false"},
+                                 {"isolation.level", "read_committed"},
+                                 {"fetch.wait.max.ms", "10"}});
+    int64_t lo = 0, hi = 0;
+    watermarks(c.get(), topic, partition, lo, hi, 30000);
+    if (hi <= lo) return 0;
+    PartitionListPtr from(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), partition)->offset = lo;
+    if (auto err = rd_kafka_assign(c.get(), from.get()))
+        throw std::runtime_error("changelog assign: " + std::string(rd_kafka_err2str(err)));
+    size_t n = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    PartitionListPtr pos(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), partition);
+    for (;;) {
+        MessagePtr m(rd_kafka_consumer_poll(c.get(), 100));
+        if (m && !m->err) {
+            fn({static_cast<const char*>(m->key), m->key_len}, {static_cast<const char*>(m->payload), m->len});
+            ++n;
+        }
+        if (m && n % 1000 != 0) continue;
+        // Transaction markers take offsets too, so "done" is the position, not the last record.
+        rd_kafka_position(c.get(), pos.get());
+        if (pos->elems[0].offset >= hi) break;
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error("changelog " + topic + "/" + std::to_string(partition) + " not readable to its end");
+    }
+    rd_kafka_consumer_close(c.get());
+    return n;
+}
+
+}  // namespace turnout::kafka
