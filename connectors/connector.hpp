@@ -55,6 +55,9 @@ private:
     std::map<std::string, std::unique_ptr<ConnectorFactory>> factories_;
 };
 
+// Keys every channel has whatever its kind (read by the config loader); a factory skips them.
+inline bool is_common_channel_key(const std::string& key) { return key == "id" || key == "kind" || key == "circuit"; }
+
 // Validates every channel of the config against its factory; throws ConfigError.
 void validate_channels(const Config& cfg);
 std::unique_ptr<Connector> make_connector(const ChannelConfig& channel);

@@ -14,7 +14,13 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       connector_(make_connector(channel)),
       probe_("connector"),
       latency_(latency_histogram(Metrics::get().channel_latency, {{"channel", channel.id}})),
-      e2e_(latency_histogram(Metrics::get().end_to_end_latency, {{"channel", channel.id}})) {}
+      e2e_(latency_histogram(Metrics::get().end_to_end_latency, {{"channel", channel.id}})),
+      breaker_({channel.circuit_failure_threshold, int64_t{channel.circuit_open_seconds} * 1000}),
+      circuit_state_(Metrics::get().circuit_state.Add({{"channel", channel.id}})),
+      calls_approved_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "approved"}})),
+      calls_declined_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "declined"}})),
+      calls_soft_failure_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "soft_failure"}})),
+      calls_circuit_open_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "circuit_open"}})) {}
 
 void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
@@ -34,16 +40,35 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     }
     if (payments.empty()) return;
 
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto outcomes = connector_->call(payments);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<ChannelOutcome> outcomes;
+    double secs = 0;
+    const int64_t before = now_ms();
+    const bool called = breaker_.allow(before);
+    if (called) {
+        const auto t0 = std::chrono::steady_clock::now();
+        outcomes = connector_->call(payments);
+        secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+        // Circuit open: the request never leaves, so the next channel of the plan may try it.
+        outcomes.assign(payments.size(), {ChannelOutcome::Kind::soft_failure, "circuit_open", "channel circuit is open", "", ""});
+        calls_circuit_open_.Increment(static_cast<double>(payments.size()));
+    }
 
     const int64_t now = now_ms();
+    if (called)
+        for (const auto& o : outcomes) {
+            breaker_.record(o.kind != ChannelOutcome::Kind::soft_failure, now);
+            (o.kind == ChannelOutcome::Kind::approved   ? calls_approved_
+             : o.kind == ChannelOutcome::Kind::declined ? calls_declined_
+                                                        : calls_soft_failure_)
+                .Increment();
+        }
+    circuit_state_.Set(static_cast<double>(breaker_.state()));
     for (size_t i = 0; i < payments.size(); ++i) {
         auto& p = payments[i];
         const auto& o = outcomes[i];
         const auto tp = sources[i]->header(kafka::kTraceparent);
-        latency_.Observe(secs);
+        if (called) latency_.Observe(secs);
         using K = ChannelOutcome::Kind;
         const char* outcome = o.kind == K::approved ? "approved" : o.kind == K::declined ? "declined" : "soft_failure";
         p.route.attempts.push_back({channel_.id, outcome, o.code});

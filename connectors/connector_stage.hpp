@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "circuit_breaker.hpp"
 #include "connector.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
@@ -22,6 +23,12 @@ private:
     StageProbe probe_;
     prometheus::Histogram& latency_;
     prometheus::Histogram& e2e_;
+    CircuitBreaker breaker_;
+    prometheus::Gauge& circuit_state_;
+    prometheus::Counter& calls_approved_;
+    prometheus::Counter& calls_declined_;
+    prometheus::Counter& calls_soft_failure_;
+    prometheus::Counter& calls_circuit_open_;
 };
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance);

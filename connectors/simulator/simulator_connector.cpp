@@ -82,7 +82,7 @@ public:
             const auto m = kv.second.Mark();
             const std::string at = ch.source.substr(0, ch.source.find(':')) + ":" + std::to_string(m.line + 1) + ":" +
                                    std::to_string(m.column + 1);
-            if (key == "id" || key == "kind") continue;
+            if (is_common_channel_key(key)) continue;
             if (key == "latency_ms") {
                 if (!YAML::convert<int>::decode(kv.second, latency) || latency < 0 || latency > 60000)
                     throw ConfigError(at + ": latency_ms must be an integer 0..60000");

@@ -163,6 +163,11 @@ Config parse_config(const std::string& text, const std::string& source) {
             cc.id = r.str(e, "id", "", true);
             cc.kind = r.str(e, "kind", "", true);
             cc.settings = static_cast<const YAML::Node&>(e);
+            if (auto cb = e["circuit"]) {
+                r.only_keys(cb, "channels[].circuit", {"failure_threshold", "open_seconds"});
+                cc.circuit_failure_threshold = static_cast<int>(r.integer(cb, "failure_threshold", 20, 1, 1'000'000));
+                cc.circuit_open_seconds = static_cast<int>(r.integer(cb, "open_seconds", 5, 1, 3600));
+            }
             cc.source = r.where(e);
             bool ok = !cc.id.empty() && cc.id.size() <= 64;
             for (char x : cc.id) ok = ok && (std::isalnum(static_cast<unsigned char>(x)) || x == '-' || x == '_');

@@ -57,6 +57,8 @@ struct RiskConfig {
 struct ChannelConfig {
     std::string id;
     std::string kind;
+    int circuit_failure_threshold = 20;  // consecutive soft failures that open the circuit
+    int circuit_open_seconds = 5;        // before a half-open probe
     YAML::Node settings;  // the whole entry; the connector factory validates its own keys
     std::string source;   // "file:line:col" of the entry, for connector config errors
 };

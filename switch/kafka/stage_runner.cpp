@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
+#include "metrics/metrics.hpp"
 #include "model/time.hpp"
 
 namespace turnout::kafka {
@@ -36,8 +39,18 @@ PartitionSet to_set(const rd_kafka_topic_partition_list_t* l) {
 }
 }  // namespace
 
+namespace {
+// "connector.acq-eu" → "connector": metric labels come from a small fixed set.
+std::string stage_label(const std::string& name) { return name.substr(0, name.find('.')); }
+}  // namespace
+
 StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& logic)
-    : cfg_(cfg), opts_(std::move(opts)), logic_(logic) {
+    : cfg_(cfg),
+      opts_(std::move(opts)),
+      logic_(logic),
+      record_age_(latency_histogram(Metrics::get().stage_latency, {{"stage", stage_label(opts_.name)}})),
+      commits_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "commit"}})),
+      aborts_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})) {
     Properties p{{"transactional.id", opts_.transactional_id},
                  {"client.id", opts_.name},
                  {"linger.ms", "5"},
@@ -55,10 +68,12 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
                  {"auto.offset.reset", "earliest"},
                  {"enable.partition.eof", "false"},
                  {"session.timeout.ms", "10000"},
-                 {"heartbeat.interval.ms", "1000"}};
+                 {"heartbeat.interval.ms", "1000"},
+                 {"statistics.interval.ms", "5000"}};
     for (const auto& [k, v] : opts_.consumer_overrides) c[k] = v;
     consumer_ = make_consumer(cfg_, c, [this](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_rebalance_cb(conf, &StageRunner::rebalance_cb);
+        rd_kafka_conf_set_stats_cb(conf, &StageRunner::stats_cb);
         rd_kafka_conf_set_opaque(conf, this);
     });
     queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
@@ -84,6 +99,33 @@ void StageRunner::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka
     }
     self->logic_.on_revoke(to_set(parts));
     rd_kafka_assign(rk, nullptr);
+}
+
+int StageRunner::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
+    // Consumer lag per assigned partition, from librdkafka's statistics (served on this thread).
+    auto* self = static_cast<StageRunner*>(opaque);
+    boost::json::error_code ec;
+    auto doc = boost::json::parse(std::string_view(json, len), ec);
+    if (ec || !doc.is_object()) return 0;
+    auto* topics = doc.get_object().if_contains("topics");
+    if (!topics || !topics->is_object()) return 0;
+    const std::string stage = stage_label(self->opts_.name);
+    for (const auto& [topic, t] : topics->get_object()) {
+        auto* parts = t.is_object() ? t.get_object().if_contains("partitions") : nullptr;
+        if (!parts || !parts->is_object()) continue;
+        for (const auto& [pid, p] : parts->get_object()) {
+            if (pid == "-1" || !p.is_object()) continue;
+            const auto& po = p.get_object();
+            auto* lag = po.if_contains("consumer_lag_stored");
+            if (!lag || !lag->is_int64()) lag = po.if_contains("consumer_lag");
+            auto* fetch = po.if_contains("fetch_state");
+            if (!lag || !lag->is_int64() || !fetch || !fetch->is_string() || fetch->get_string() == "none") continue;
+            Metrics::get()
+                .consumer_lag.Add({{"stage", stage}, {"topic", std::string(topic)}, {"partition", std::string(pid)}})
+                .Set(static_cast<double>(std::max<int64_t>(0, lag->get_int64())));
+        }
+    }
+    return 0;  // librdkafka frees the JSON
 }
 
 void StageRunner::begin_if_needed() {
@@ -141,11 +183,13 @@ void StageRunner::commit() {
     }
     txn_open_ = false;
     uncommitted_ = 0;
+    commits_.Increment();
     logic_.on_commit();
 }
 
 void StageRunner::abort_and_rewind() {
     if (txn_open_) {
+        aborts_.Increment();
         if (ErrorPtr e{rd_kafka_abort_transaction(producer_.get(), -1)})
             throw KafkaError(opts_.name + ": abort_transaction: " + rd_kafka_error_string(e.get()), true, false, false);
     }
@@ -197,8 +241,13 @@ int StageRunner::run(const std::atomic<bool>& stop) {
                 }
             }
             batch.clear();
+            const int64_t now_consumed = now_ms();
             for (ssize_t i = 0; i < n; ++i) {
                 auto* m = msgs[static_cast<size_t>(i)];
+                if (!m->err) {
+                    const int64_t ts = rd_kafka_message_timestamp(m, nullptr);
+                    if (ts > 0) record_age_.Observe(static_cast<double>(std::max<int64_t>(0, now_consumed - ts)) / 1000.0);
+                }
                 if (m->err) {
                     if (m->err == RD_KAFKA_RESP_ERR__FATAL)
                         throw KafkaError(opts_.name + ": consumer fatal error", true, false, false);

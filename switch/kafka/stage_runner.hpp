@@ -11,6 +11,11 @@
 
 #include "kafka/client.hpp"
 
+namespace prometheus {
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
 namespace turnout::kafka {
 
 // A consumed record, valid during the call it is handed to.
@@ -74,6 +79,7 @@ private:
     class TxnEmitter;
     static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                              void* opaque);
+    static int stats_cb(rd_kafka_t* rk, char* json, size_t len, void* opaque);
     void begin_if_needed();
     void commit();
     void abort_and_rewind();
@@ -90,6 +96,9 @@ private:
     bool retry_commit_ = false;
     int64_t txn_started_ms_ = 0;
     size_t uncommitted_ = 0;
+    prometheus::Histogram& record_age_;
+    prometheus::Counter& commits_;
+    prometheus::Counter& aborts_;
 };
 
 }  // namespace turnout::kafka

@@ -53,7 +53,35 @@ Metrics::Metrics()
       settled_minor(prometheus::BuildCounter()
                         .Name("turnout_settlement_records_total")
                         .Help("Clearing records assigned to a batch, by channel and currency")
-                        .Register(*registry)) {}
+                        .Register(*registry)),
+      stage_latency(prometheus::BuildHistogram()
+                        .Name("turnout_stage_latency_seconds")
+                        .Help("Age of a record (since it was written) when a stage processes it")
+                        .Register(*registry)),
+      consumer_lag(prometheus::BuildGauge()
+                       .Name("turnout_consumer_lag")
+                       .Help("Records between a stage's committed position and the partition end (librdkafka statistics)")
+                       .Register(*registry)),
+      transactions(prometheus::BuildCounter()
+                       .Name("turnout_transactions_total")
+                       .Help("Kafka transactions ended by a stage, by outcome (commit, abort)")
+                       .Register(*registry)),
+      circuit_state(prometheus::BuildGauge()
+                        .Name("turnout_channel_circuit_state")
+                        .Help("Channel circuit breaker: 0 closed, 1 half-open, 2 open")
+                        .Register(*registry)),
+      settled_amount(prometheus::BuildCounter()
+                         .Name("turnout_settlement_amount_minor_total")
+                         .Help("Minor units assigned to settlement batches, by channel, currency and direction")
+                         .Register(*registry)),
+      open_batches(prometheus::BuildGauge()
+                       .Name("turnout_settlement_open_batches")
+                       .Help("Settlement batches open in this process")
+                       .Register(*registry)),
+      overdue_batches(prometheus::BuildGauge()
+                          .Name("turnout_settlement_overdue_batches")
+                          .Help("Open settlement batches whose window end + grace has passed")
+                          .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

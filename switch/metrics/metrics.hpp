@@ -36,6 +36,13 @@ public:
     prometheus::Family<prometheus::Histogram>& channel_latency;
     prometheus::Family<prometheus::Counter>& batches_closed;
     prometheus::Family<prometheus::Counter>& settled_minor;
+    prometheus::Family<prometheus::Histogram>& stage_latency;
+    prometheus::Family<prometheus::Gauge>& consumer_lag;
+    prometheus::Family<prometheus::Counter>& transactions;
+    prometheus::Family<prometheus::Gauge>& circuit_state;
+    prometheus::Family<prometheus::Counter>& settled_amount;
+    prometheus::Family<prometheus::Gauge>& open_batches;
+    prometheus::Family<prometheus::Gauge>& overdue_batches;
 
 private:
     Metrics();

@@ -97,6 +97,12 @@ std::vector<Batch> BatchBook::close_due(int64_t now_ms) {
     return due;
 }
 
+size_t BatchBook::overdue_batches(int64_t now_ms) const {
+    size_t n = 0;
+    for (const auto& [key, b] : open_) n += b.summary.window_end_ms + grace_ms_ < now_ms;
+    return n;
+}
+
 void BatchBook::checkpoint() {
     added_.clear();
     closed_since_.clear();

@@ -49,6 +49,8 @@ public:
     void checkpoint();
     void rollback();
     size_t open_batches() const { return open_.size(); }
+    // Open batches whose window end + grace has passed (closing is overdue).
+    size_t overdue_batches(int64_t now_ms) const;
 
 private:
     using Key = std::tuple<std::string, std::string, int64_t>;  // channel, currency, window start

@@ -11,7 +11,10 @@
 
 namespace turnout {
 
-SettlementStage::SettlementStage(const Config& cfg) : cfg_(cfg) {}
+SettlementStage::SettlementStage(const Config& cfg)
+    : cfg_(cfg),
+      open_gauge_(Metrics::get().open_batches.Add({})),
+      overdue_gauge_(Metrics::get().overdue_batches.Add({})) {}
 
 BatchBook& SettlementStage::book(int32_t partition) {
     auto it = books_.find(partition);
@@ -39,10 +42,14 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
         BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
         out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(e), {}, rec.partition});
         Metrics::get().settled_minor.Add({{"channel", cr->channel}, {"currency", cr->currency}}).Increment();
+        Metrics::get()
+            .settled_amount.Add({{"channel", cr->channel}, {"currency", cr->currency}, {"direction", cr->amount > 0 ? "debit" : "credit"}})
+            .Increment(static_cast<double>(cr->amount > 0 ? cr->amount : -cr->amount));
     }
 }
 
 void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
+    size_t open = 0, overdue = 0;
     for (auto& [partition, bk] : books_) {
         for (auto& b : bk.close_due(now_ms)) {
             write_clearing_file(cfg_.settlement.output_dir, b);
@@ -57,7 +64,11 @@ void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
             spdlog::info("settlement: closed batch {} records={} net={} {}", b.summary.batch_id, b.summary.record_count,
                          b.summary.net, b.summary.currency);
         }
+        open += bk.open_batches();
+        overdue += bk.overdue_batches(now_ms);
     }
+    open_gauge_.Set(static_cast<double>(open));
+    overdue_gauge_.Set(static_cast<double>(overdue));
 }
 
 void SettlementStage::on_commit() {

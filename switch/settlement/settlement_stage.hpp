@@ -30,6 +30,8 @@ private:
     const Config& cfg_;
     std::map<int32_t, BatchBook> books_;  // by results partition
     StageProbe probe_{"settlement"};
+    prometheus::Gauge& open_gauge_;
+    prometheus::Gauge& overdue_gauge_;
 };
 
 kafka::StageOptions settlement_options(const Config& cfg, const std::string& instance);

@@ -87,3 +87,31 @@ TEST_CASE("channel ledger: a payment is executed once, across processes sharing 
     CHECK(lines == 2);
     std::filesystem::remove(path);
 }
+
+#include "circuit_breaker.hpp"
+
+TEST_CASE("circuit breaker: opens on consecutive failures, probes half-open, closes on success") {
+    CircuitBreaker cb({3, 1000});
+    using S = CircuitBreaker::State;
+    struct Step {
+        int64_t at;
+        const char* action;  // "ok", "fail", "allow?"
+        bool allowed;
+        S state;
+    };
+    const Step steps[] = {
+        {0, "fail", true, S::closed},      {1, "fail", true, S::closed},     {2, "ok", true, S::closed},
+        {3, "fail", true, S::closed},      {4, "fail", true, S::closed},     {5, "fail", true, S::open},
+        {500, "allow?", false, S::open},   {1004, "allow?", false, S::open}, {1005, "allow?", true, S::half_open},
+        {1006, "fail", true, S::open},     {1500, "allow?", false, S::open}, {2006, "allow?", true, S::half_open},
+        {2007, "ok", true, S::closed},     {2008, "allow?", true, S::closed},
+    };
+    for (const auto& s : steps) {
+        CAPTURE(s.at);
+        if (std::string(s.action) == "allow?")
+            CHECK(cb.allow(s.at) == s.allowed);
+        else
+            cb.record(std::string(s.action) == "ok", s.at);
+        CHECK(cb.state() == s.state);
+    }
+}
