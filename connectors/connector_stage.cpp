@@ -4,6 +4,7 @@
 
 #include "codec/messages.hpp"
 #include "kafka/records.hpp"
+#include "metrics/log.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -88,6 +89,9 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         Reason reason = o.kind == K::soft_failure
                             ? Reason{"channels_exhausted", "every channel of the plan failed; last: " + o.code + " " + o.message}
                             : Reason{o.code, o.message};
+        log_payment_event(status == ResultStatus::failed ? spdlog::level::info : spdlog::level::debug, "payment_result",
+                          p.request.payment_id, tp,
+                          {{"status", to_string(status)}, {"channel", channel_.id}, {"code", reason.code}});
         auto res = result_for(p, status, std::move(reason), now);
         res.channel = channel_.id;
         res.channel_ref = o.channel_ref;

@@ -14,6 +14,7 @@
 #include "connector.hpp"
 #include "kafka/client.hpp"
 #include "loadgen/loadgen.hpp"
+#include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "security/card_vault.hpp"
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     std::string log_level = "info";
     int metrics_port = -1;
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+    std::string log_format = "text";
+    app.add_option("--log-format", log_format, "text or json (one JSON object per line)")->capture_default_str();
 
     auto add_role = [&](const char* name, const char* help) {
         auto* s = app.add_subcommand(name, help);
@@ -82,8 +85,12 @@ int main(int argc, char** argv) {
     loadgen->add_flag("--no-settlement", no_settlement, "do not wait for settlement batches");
 
     CLI11_PARSE(app, argc, argv);
-    spdlog::set_level(spdlog::level::from_str(log_level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+    try {
+        turnout::setup_logging(log_level, log_format);
+    } catch (const std::exception& e) {
+        std::cerr << "turnout: " << e.what() << "\n";
+        return 2;
+    }
 
     try {
         const auto cfg = load_checked(config_path);
@@ -116,9 +123,10 @@ int main(int argc, char** argv) {
 
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
-        turnout::Metrics::get().serve(metrics_port >= 0 ? metrics_port : cfg.metrics_port);
+        const int port = metrics_port >= 0 ? metrics_port : cfg.metrics_port;
+        turnout::Metrics::get().serve(port);
         spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,
-                     cfg.kafka.bootstrap_servers, cfg.metrics_port);
+                     cfg.kafka.bootstrap_servers, port);
         const int rc = turnout::run_roles(cfg, vault, roles, instance, g_stop);
         spdlog::info("turnout stopped (exit {})", rc);
         return rc;

@@ -8,6 +8,7 @@
 #include "codec/request_decoder.hpp"
 #include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
+#include "metrics/log.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -54,6 +55,9 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
             out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "router", rj.code, boost::json::serialize(env)));
             probe_.dlq(rj.code);
         }
+        log_payment_event(spdlog::level::info, to_dlq ? "request_dead_lettered" : "request_rejected", rj.payment_id, tp,
+                          {{"reason", rj.code}, {"partition", std::to_string(rec.partition)},
+                           {"offset", std::to_string(rec.offset)}});
         if (!rj.payment_id.empty()) {
             auto res = make_rejected_result(rj.payment_id, rj.root_id, {rj.code, rj.message}, now);
             out.emit(kafka::result_record(cfg_.kafka.topics, res, tp));

@@ -79,3 +79,11 @@ TEST_CASE("base64 round trip for every length") {
         s += static_cast<char>(i * 37);
     }
 }
+
+#include "metrics/log.hpp"
+
+TEST_CASE("log helpers: JSON escaping and trace ids") {
+    CHECK(json_escape("a\"b\\c\nd\x01") == "a\\\"b\\\\c\\nd\\u0001");
+    CHECK(trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == "4bf92f3577b34da6a3ce929d0e0e4736");
+    CHECK(trace_id_of("garbage").empty());
+}
