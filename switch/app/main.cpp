@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "connector.hpp"
 #include "kafka/client.hpp"
+#include "bench/pipe_bench.hpp"
 #include "loadgen/loadgen.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -84,6 +85,15 @@ int main(int argc, char** argv) {
     bool no_settlement = false;
     loadgen->add_flag("--no-settlement", no_settlement, "do not wait for settlement batches");
 
+    auto* pipe = app.add_subcommand("bench-pipe", "benchmark: the plain Kafka pipe (copy workers through N hops)");
+    pipe->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    turnout::PipeBenchOptions po;
+    pipe->add_option("--count,-n", po.count, "records")->capture_default_str();
+    pipe->add_option("--hops", po.hops, "copy workers in a row")->capture_default_str();
+    pipe->add_option("--bytes", po.record_bytes, "record size")->capture_default_str();
+    bool no_txn = false;
+    pipe->add_flag("--no-transactions", no_txn, "plain idempotent producers, offsets committed after a flush");
+
     CLI11_PARSE(app, argc, argv);
     try {
         turnout::setup_logging(log_level, log_format);
@@ -103,6 +113,14 @@ int main(int argc, char** argv) {
             turnout::kafka::ensure_topics(cfg);
             std::cout << "topics ready on " << cfg.kafka.bootstrap_servers << "\n";
             return 0;
+        }
+        if (*pipe) {
+            po.transactional = !no_txn;
+            const auto r = turnout::run_pipe_bench(cfg, po);
+            std::cout << "{\"hops\":" << po.hops << ",\"transactional\":" << (po.transactional ? "true" : "false")
+                      << ",\"records\":" << r.delivered << ",\"seconds\":" << r.seconds
+                      << ",\"records_per_s\":" << r.records_per_s << "}\n";
+            return r.delivered == po.count ? 0 : 1;
         }
         if (*loadgen) {
             lo.wait_settlement = !no_settlement;

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "codec/json_writer.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -28,26 +29,11 @@ const json::object* obj(const json::object& o, std::string_view key) {
     return v ? v->if_object() : nullptr;
 }
 
-json::object money_json(const Money& m) { return {{"value", m.value}, {"currency", m.currency}}; }
-
 std::optional<Money> money_from(const json::object* o) {
     if (!o) return std::nullopt;
     auto* v = o->if_contains("value");
     if (!v || !v->is_int64()) return std::nullopt;
     return Money{v->get_int64(), str(*o, "currency")};
-}
-
-json::object times_json(const StageTimes& t) {
-    json::object o;
-    auto put = [&](const char* k, int64_t ms) {
-        if (ms) o[k] = format_rfc3339(ms);
-    };
-    put("created_at", t.created_at);
-    put("received_at", t.received_at);
-    put("routed_at", t.routed_at);
-    put("scored_at", t.scored_at);
-    put("completed_at", t.completed_at);
-    return o;
 }
 
 StageTimes times_from(const json::object* o) {
@@ -62,15 +48,6 @@ StageTimes times_from(const json::object* o) {
     return t;
 }
 
-json::object route_json(const RoutePlan& r) {
-    json::array plan;
-    for (const auto& c : r.channels) plan.emplace_back(c);
-    json::array attempts;
-    for (const auto& a : r.attempts)
-        attempts.emplace_back(json::object{{"channel", a.channel}, {"outcome", a.outcome}, {"reason", a.reason}});
-    return {{"rule", r.rule}, {"plan", std::move(plan)}, {"attempts", std::move(attempts)}};
-}
-
 RoutePlan route_from(const json::object& o) {
     RoutePlan r;
     r.rule = str(o, "rule");
@@ -83,12 +60,6 @@ RoutePlan route_from(const json::object& o) {
     return r;
 }
 
-json::object risk_json(const RiskAssessment& r) {
-    json::array hits;
-    for (const auto& h : r.rules_hit) hits.emplace_back(h);
-    return {{"score", r.score}, {"decision", r.decision}, {"rules_hit", std::move(hits)}};
-}
-
 RiskAssessment risk_from(const json::object& o) {
     RiskAssessment r;
     r.score = static_cast<int>(int_or(o, "score"));
@@ -97,10 +68,6 @@ RiskAssessment risk_from(const json::object& o) {
         for (const auto& h : a->get_array())
             if (h.is_string()) r.rules_hit.emplace_back(h.get_string());
     return r;
-}
-
-json::object original_json(const OriginalRef& o) {
-    return {{"payment_id", o.payment_id}, {"channel", o.channel}, {"channel_ref", o.channel_ref}};
 }
 
 OriginalRef original_from(const json::object& o) {
@@ -117,47 +84,84 @@ std::optional<json::value> parse_doc(std::string_view bytes, T& mr) {
 
 }  // namespace
 
+namespace {
+void write_money(JsonWriter& w, std::string_view k, const Money& m) {
+    w.key(k).begin_object().field("value", m.value).field("currency", m.currency).end_object();
+}
+
+void write_times(JsonWriter& w, const StageTimes& t) {
+    w.key("timestamps").begin_object();
+    auto put = [&](const char* k, int64_t ms) {
+        if (ms) w.field(k, format_rfc3339(ms));
+    };
+    put("created_at", t.created_at);
+    put("received_at", t.received_at);
+    put("routed_at", t.routed_at);
+    put("scored_at", t.scored_at);
+    put("completed_at", t.completed_at);
+    w.end_object();
+}
+
+void write_route(JsonWriter& w, const RoutePlan& r) {
+    w.key("route").begin_object().field("rule", r.rule).key("plan").begin_array();
+    for (const auto& c : r.channels) w.value(c);
+    w.end_array().key("attempts").begin_array();
+    for (const auto& a : r.attempts)
+        w.begin_object().field("channel", a.channel).field("outcome", a.outcome).field("reason", a.reason).end_object();
+    w.end_array().end_object();
+}
+
+void write_risk(JsonWriter& w, const RiskAssessment& r) {
+    w.key("risk").begin_object().field("score", r.score).field("decision", r.decision).key("rules_hit").begin_array();
+    for (const auto& h : r.rules_hit) w.value(h);
+    w.end_array().end_object();
+}
+
+void write_original(JsonWriter& w, const OriginalRef& o) {
+    w.key("original")
+        .begin_object()
+        .field("payment_id", o.payment_id)
+        .field("channel", o.channel)
+        .field("channel_ref", o.channel_ref)
+        .end_object();
+}
+}  // namespace
+
 std::string encode_routed(const RoutedPayment& p) {
     const auto& q = p.request;
-    json::object o;
-    o["payment_id"] = q.payment_id;
-    o["root_id"] = q.root_id();
-    o["type"] = to_string(q.type);
-    json::object m{{"id", q.merchant.id}};
-    if (!q.merchant.mcc.empty()) m["mcc"] = q.merchant.mcc;
-    if (!q.merchant.country.empty()) m["country"] = q.merchant.country;
-    o["merchant"] = std::move(m);
-    o["amount"] = money_json(q.amount);
+    JsonWriter w(900);
+    w.begin_object().field("payment_id", q.payment_id).field("root_id", q.root_id()).field("type", to_string(q.type));
+    w.key("merchant").begin_object().field("id", q.merchant.id);
+    w.optional_field("mcc", q.merchant.mcc).optional_field("country", q.merchant.country).end_object();
+    write_money(w, "amount", q.amount);
     if (q.instrument) {
         const auto& in = *q.instrument;
-        json::object io{{"kind", to_string(in.kind)}, {"fingerprint", in.fingerprint}};
-        if (!in.bin.empty()) io["bin"] = in.bin;
-        if (!in.last4.empty()) io["last4"] = in.last4;
-        if (!in.expiry.empty()) io["expiry"] = in.expiry;
-        if (!in.provider.empty()) io["provider"] = in.provider;
+        w.key("instrument").begin_object().field("kind", to_string(in.kind)).field("fingerprint", in.fingerprint);
+        w.optional_field("bin", in.bin).optional_field("last4", in.last4).optional_field("expiry", in.expiry);
+        w.optional_field("provider", in.provider);
         if (in.sealed_pan)
-            io["sealed_pan"] = json::object{{"key_id", in.sealed_pan->key_id},
-                                            {"nonce", in.sealed_pan->nonce},
-                                            {"ciphertext", in.sealed_pan->ciphertext}};
-        o["instrument"] = std::move(io);
+            w.key("sealed_pan")
+                .begin_object()
+                .field("key_id", in.sealed_pan->key_id)
+                .field("nonce", in.sealed_pan->nonce)
+                .field("ciphertext", in.sealed_pan->ciphertext)
+                .end_object();
+        w.end_object();
     }
     if (q.customer) {
-        json::object c;
-        if (!q.customer->id.empty()) c["id"] = q.customer->id;
-        if (!q.customer->ip.empty()) c["ip"] = q.customer->ip;
-        if (!q.customer->country.empty()) c["country"] = q.customer->country;
-        o["customer"] = std::move(c);
+        w.key("customer").begin_object().optional_field("id", q.customer->id).optional_field("ip", q.customer->ip);
+        w.optional_field("country", q.customer->country).end_object();
     }
     if (!q.metadata.empty()) {
-        json::object md;
-        for (const auto& [k, v] : q.metadata) md[k] = v;
-        o["metadata"] = std::move(md);
+        w.key("metadata").begin_object();
+        for (const auto& [k, v] : q.metadata) w.field(k, v);
+        w.end_object();
     }
-    if (q.original) o["original"] = original_json(*q.original);
-    o["route"] = route_json(p.route);
-    if (p.risk) o["risk"] = risk_json(*p.risk);
-    o["timestamps"] = times_json(p.times);
-    return json::serialize(o);
+    if (q.original) write_original(w, *q.original);
+    write_route(w, p.route);
+    if (p.risk) write_risk(w, *p.risk);
+    write_times(w, p.times);
+    return w.end_object().take();
 }
 
 std::optional<RoutedPayment> decode_routed(std::string_view bytes) {
@@ -202,28 +206,24 @@ std::optional<RoutedPayment> decode_routed(std::string_view bytes) {
 }
 
 std::string encode_result(const PaymentResult& r) {
-    json::object o;
-    o["payment_id"] = r.payment_id;
-    o["root_id"] = r.root_id;
-    if (r.type) o["type"] = to_string(*r.type);
-    o["status"] = to_string(r.status);
-    o["reason"] = json::object{{"code", r.reason.code}, {"message", r.reason.message}};
-    if (r.amount) o["amount"] = money_json(*r.amount);
-    if (!r.merchant_id.empty()) o["merchant_id"] = r.merchant_id;
-    if (!r.channel.empty()) o["channel"] = r.channel;
-    if (!r.channel_ref.empty()) o["channel_ref"] = r.channel_ref;
-    if (!r.approval_code.empty()) o["approval_code"] = r.approval_code;
-    if (r.risk) o["risk"] = risk_json(*r.risk);
-    if (r.route) o["route"] = route_json(*r.route);
+    JsonWriter w(900);
+    w.begin_object().field("payment_id", r.payment_id).field("root_id", r.root_id);
+    if (r.type) w.field("type", to_string(*r.type));
+    w.field("status", to_string(r.status));
+    w.key("reason").begin_object().field("code", r.reason.code).field("message", r.reason.message).end_object();
+    if (r.amount) write_money(w, "amount", *r.amount);
+    w.optional_field("merchant_id", r.merchant_id).optional_field("channel", r.channel);
+    w.optional_field("channel_ref", r.channel_ref).optional_field("approval_code", r.approval_code);
+    if (r.risk) write_risk(w, *r.risk);
+    if (r.route) write_route(w, *r.route);
     if (r.instrument) {
-        json::object io{{"kind", to_string(r.instrument->kind)}, {"fingerprint", r.instrument->fingerprint}};
-        if (!r.instrument->bin.empty()) io["bin"] = r.instrument->bin;
-        if (!r.instrument->last4.empty()) io["last4"] = r.instrument->last4;
-        o["instrument"] = std::move(io);
+        w.key("instrument").begin_object().field("kind", to_string(r.instrument->kind));
+        w.field("fingerprint", r.instrument->fingerprint).optional_field("bin", r.instrument->bin);
+        w.optional_field("last4", r.instrument->last4).end_object();
     }
-    if (r.original) o["original"] = original_json(*r.original);
-    o["timestamps"] = times_json(r.times);
-    return json::serialize(o);
+    if (r.original) write_original(w, *r.original);
+    write_times(w, r.times);
+    return w.end_object().take();
 }
 
 std::optional<PaymentResult> decode_result(std::string_view bytes) {

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "codec/json_writer.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
 
@@ -262,49 +263,39 @@ DecodeOutcome decode_request(std::string_view bytes, size_t max_record_bytes) {
 }
 
 std::string encode_request(const PaymentRequest& r) {
-    json::object o;
-    o["payment_id"] = r.payment_id;
-    o["type"] = to_string(r.type);
-    json::object m{{"id", r.merchant.id}};
-    if (!r.merchant.mcc.empty()) m["mcc"] = r.merchant.mcc;
-    if (!r.merchant.country.empty()) m["country"] = r.merchant.country;
-    o["merchant"] = std::move(m);
-    o["amount"] = json::object{{"value", r.amount.value}, {"currency", r.amount.currency}};
+    JsonWriter w(600);
+    w.begin_object().field("payment_id", r.payment_id).field("type", to_string(r.type));
+    w.key("merchant").begin_object().field("id", r.merchant.id);
+    w.optional_field("mcc", r.merchant.mcc).optional_field("country", r.merchant.country).end_object();
+    w.key("amount").begin_object().field("value", r.amount.value).field("currency", r.amount.currency).end_object();
     if (r.instrument) {
         const auto& in = *r.instrument;
-        json::object io{{"kind", to_string(in.kind)}};
+        w.key("instrument").begin_object().field("kind", to_string(in.kind));
         switch (in.kind) {
-            case InstrumentKind::card:
-                io["pan"] = in.pan;
-                io["expiry"] = in.expiry;
-                break;
-            case InstrumentKind::wallet:
-                io["provider"] = in.provider;
-                io["token"] = in.token;
-                break;
-            default:
-                io["token"] = in.token;
+            case InstrumentKind::card: w.field("pan", in.pan).field("expiry", in.expiry); break;
+            case InstrumentKind::wallet: w.field("provider", in.provider).field("token", in.token); break;
+            default: w.field("token", in.token);
         }
-        o["instrument"] = std::move(io);
+        w.end_object();
     }
     if (r.customer) {
-        json::object c;
-        if (!r.customer->id.empty()) c["id"] = r.customer->id;
-        if (!r.customer->ip.empty()) c["ip"] = r.customer->ip;
-        if (!r.customer->country.empty()) c["country"] = r.customer->country;
-        o["customer"] = std::move(c);
+        w.key("customer").begin_object().optional_field("id", r.customer->id).optional_field("ip", r.customer->ip);
+        w.optional_field("country", r.customer->country).end_object();
     }
     if (!r.metadata.empty()) {
-        json::object md;
-        for (const auto& [k, v] : r.metadata) md[k] = v;
-        o["metadata"] = std::move(md);
+        w.key("metadata").begin_object();
+        for (const auto& [k, v] : r.metadata) w.field(k, v);
+        w.end_object();
     }
     if (r.original)
-        o["original"] = json::object{{"payment_id", r.original->payment_id},
-                                     {"channel", r.original->channel},
-                                     {"channel_ref", r.original->channel_ref}};
-    o["created_at"] = format_rfc3339(r.created_at_ms);
-    return json::serialize(o);
+        w.key("original")
+            .begin_object()
+            .field("payment_id", r.original->payment_id)
+            .field("channel", r.original->channel)
+            .field("channel_ref", r.original->channel_ref)
+            .end_object();
+    w.field("created_at", format_rfc3339(r.created_at_ms));
+    return w.end_object().take();
 }
 
 }  // namespace turnout

@@ -51,7 +51,8 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
       record_age_(latency_histogram(Metrics::get().stage_latency, {{"stage", stage_label(opts_.name)}})),
       commits_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "commit"}})),
       aborts_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})) {
-    Properties p{{"transactional.id", opts_.transactional_id},
+    Properties p{{opts_.transactional ? "transactional.id" : "enable.idempotence",
+                  opts_.transactional ? opts_.transactional_id : "true"},
                  {"client.id", opts_.name},
                  {"linger.ms", "5"},
                  {"queue.buffering.max.messages", "1000000"},
@@ -130,6 +131,11 @@ int StageRunner::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
 
 void StageRunner::begin_if_needed() {
     if (txn_open_) return;
+    if (!opts_.transactional) {
+        txn_open_ = true;  // "work since the last commit", nothing to begin
+        txn_started_ms_ = now_ms();
+        return;
+    }
     if (ErrorPtr e{rd_kafka_begin_transaction(producer_.get())})
         throw KafkaError(std::string("begin_transaction: ") + rd_kafka_error_string(e.get()), true, false, false);
     txn_open_ = true;
@@ -153,6 +159,15 @@ void StageRunner::handle_txn_error(rd_kafka_error_t* raw, const char* what) {
 
 void StageRunner::commit() {
     if (!txn_open_) return;
+    if (!opts_.transactional) {
+        rd_kafka_flush(producer_.get(), 30000);
+        rd_kafka_commit(consumer_.get(), nullptr, 1);
+        txn_open_ = false;
+        uncommitted_ = 0;
+        commits_.Increment();
+        logic_.on_commit();
+        return;
+    }
     if (txn_failed_) {
         abort_and_rewind();
         return;
@@ -212,7 +227,7 @@ void StageRunner::abort_and_rewind() {
 
 int StageRunner::run(const std::atomic<bool>& stop) {
     try {
-        for (int attempt = 0;; ++attempt) {
+        for (int attempt = 0; opts_.transactional; ++attempt) {
             ErrorPtr e{rd_kafka_init_transactions(producer_.get(), 30000)};
             if (!e) break;
             if (!rd_kafka_error_is_retriable(e.get()) || attempt > 20)

@@ -62,6 +62,9 @@ struct StageOptions {
     size_t max_batch = 1000;
     Properties consumer_overrides;
     Properties producer_overrides;
+    // false only for benchmarks of the plain Kafka limit: an idempotent producer, offsets
+    // committed after a flush (at-least-once), no transactions.
+    bool transactional = true;
 };
 
 class StageRunner {

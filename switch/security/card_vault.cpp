@@ -1,7 +1,9 @@
 #include "security/card_vault.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <yaml-cpp/yaml.h>
 
@@ -86,7 +88,23 @@ VaultKeys load_vault_keys(const std::string& path) {
     return keys;
 }
 
-CardVault::CardVault(VaultKeys keys) : keys_(std::move(keys)) {}
+CardVault::CardVault(VaultKeys keys) : keys_(std::move(keys)) {
+    cipher_ = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (!cipher_ || !mac) throw std::runtime_error("OpenSSL lacks AES-256-GCM or HMAC");
+    mac_template_ = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    if (!mac_template_ ||
+        EVP_MAC_init(mac_template_, keys_.fingerprint_key.data(), keys_.fingerprint_key.size(), params) != 1)
+        throw std::runtime_error("cannot initialise HMAC-SHA256");
+}
+
+CardVault::~CardVault() {
+    EVP_MAC_CTX_free(mac_template_);
+    EVP_CIPHER_free(cipher_);
+}
 
 SealedData CardVault::seal(std::string_view plaintext) const {
     const Key256& key = keys_.pan_keys.at(keys_.active_pan_key);
@@ -98,7 +116,7 @@ SealedData CardVault::seal(std::string_view plaintext) const {
     auto* o = reinterpret_cast<unsigned char*>(out.data());
     // The key id is authenticated data, so an envelope cannot be moved to another key id.
     const auto& kid = keys_.active_pan_key;
-    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
+    if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher_, key.data(), nonce, nullptr) != 1 ||
         EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kid.data()),
                           static_cast<int>(kid.size())) != 1 ||
         EVP_EncryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
@@ -126,8 +144,8 @@ std::optional<std::string> CardVault::open(const SealedData& sealed) const {
     int len = 0;
     const auto& kid = sealed.key_id;
     if (!ctx ||
-        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key->second.data(),
-                           reinterpret_cast<const unsigned char*>(nonce->data())) != 1 ||
+        EVP_DecryptInit_ex2(ctx.get(), cipher_, key->second.data(),
+                            reinterpret_cast<const unsigned char*>(nonce->data()), nullptr) != 1 ||
         EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kid.data()),
                           static_cast<int>(kid.size())) != 1 ||
         EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
@@ -143,9 +161,11 @@ std::string CardVault::fingerprint(std::string_view kind, std::string_view value
     msg.reserve(kind.size() + 1 + value.size());
     msg.append(kind).append(":").append(value);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    HMAC(EVP_sha256(), keys_.fingerprint_key.data(), static_cast<int>(keys_.fingerprint_key.size()),
-         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &mac_len);
+    size_t mac_len = 0;
+    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(mac_template_), EVP_MAC_CTX_free);
+    if (!ctx || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) != 1 ||
+        EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof mac) != 1 || mac_len < 16)
+        throw std::runtime_error("HMAC-SHA256 failed");
     std::string hex(32, '0');
     for (size_t i = 0; i < 16; ++i) {
         hex[2 * i] = kHex[mac[i] >> 4];

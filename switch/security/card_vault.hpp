@@ -1,6 +1,8 @@
 #pragma once
 // Card data protection (DESIGN.md §6): AES-256-GCM envelopes with key ids for the PAN,
 // an HMAC-SHA256 fingerprint for matching instruments without the PAN, masking for logs.
+#include <openssl/types.h>
+
 #include <array>
 #include <cstdint>
 #include <map>
@@ -31,6 +33,9 @@ VaultKeys load_vault_keys(const std::string& path);
 class CardVault {
 public:
     explicit CardVault(VaultKeys keys);
+    ~CardVault();
+    CardVault(const CardVault&) = delete;
+    CardVault& operator=(const CardVault&) = delete;
 
     SealedData seal(std::string_view plaintext) const;
     // nullopt if the key id is unknown or the tag does not verify.
@@ -40,6 +45,9 @@ public:
 
 private:
     VaultKeys keys_;
+    // Fetched once: OpenSSL 3's implicit fetch on every call takes global locks.
+    EVP_CIPHER* cipher_ = nullptr;
+    EVP_MAC_CTX* mac_template_ = nullptr;  // HMAC-SHA256 keyed with the fingerprint key
 };
 
 std::string base64_encode(std::string_view bytes);

@@ -102,3 +102,20 @@ TEST_CASE("RFC 3339 times") {
     const int64_t t = 1795674805123;
     CHECK(parse_rfc3339(format_rfc3339(t)) == t);
 }
+
+#include <boost/json.hpp>
+
+#include "codec/json_writer.hpp"
+
+TEST_CASE("JsonWriter: nesting, commas and escaping give what a JSON parser reads back") {
+    JsonWriter w;
+    w.begin_object().field("s", std::string_view("q\"b\\n\n\t\x01é")).field("n", int64_t{-9223372036854775807 - 1});
+    w.key("a").begin_array().value("x").value(int64_t{0}).begin_object().end_object().begin_array().end_array().end_array();
+    w.key("o").begin_object().field("t", true).optional_field("skip", "").end_object();
+    const auto text = w.end_object().take();
+    const auto v = boost::json::parse(text);
+    CHECK(v.at("s").as_string() == "q\"b\\n\n\t\x01é");
+    CHECK(v.at("n").as_int64() == INT64_MIN);
+    CHECK(v.at("a").as_array().size() == 4);
+    CHECK(v.at("o").as_object().size() == 1);
+}

@@ -1,0 +1,106 @@
+#include "bench/pipe_bench.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "kafka/client.hpp"
+#include "kafka/stage_runner.hpp"
+#include "model/time.hpp"
+
+namespace turnout {
+namespace {
+
+class CopyLogic : public kafka::StageLogic {
+public:
+    explicit CopyLogic(std::string to) : to_(std::move(to)) {}
+    void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override {
+        for (const auto& r : batch) out.emit({to_, std::string(r.key), std::string(r.value), {}});
+    }
+
+private:
+    std::string to_;
+};
+
+}  // namespace
+
+PipeBenchResult run_pipe_bench(const Config& base, const PipeBenchOptions& o) {
+    Config cfg = base;
+    const std::string run = "bench" + std::to_string(now_ms()) + (o.transactional ? "tx" : "plain");
+    auto topic = [&](int i) { return cfg.kafka.name_prefix + "pipe." + run + ".h" + std::to_string(i); };
+    {
+        // Create the hop topics with the config's partition count.
+        Config topics_cfg = cfg;
+        topics_cfg.kafka.topics = {};
+        auto rk = kafka::make_producer(cfg.kafka, {});
+        std::vector<kafka::NewTopicPtr> owned;
+        std::vector<rd_kafka_NewTopic_t*> raw;
+        char err[256];
+        for (int i = 0; i <= o.hops; ++i) {
+            owned.emplace_back(rd_kafka_NewTopic_new(topic(i).c_str(), cfg.kafka.partitions, cfg.kafka.replication_factor,
+                                                     err, sizeof err));
+            raw.push_back(owned.back().get());
+        }
+        kafka::QueuePtr q(rd_kafka_queue_new(rk.get()));
+        rd_kafka_CreateTopics(rk.get(), raw.data(), raw.size(), nullptr, q.get());
+        kafka::EventPtr ev(rd_kafka_queue_poll(q.get(), 30000));
+        for (int i = 0; i <= o.hops; ++i) (void)kafka::partitions_of(rk.get(), topic(i));
+    }
+
+    std::atomic<bool> stop{false};
+    std::vector<std::unique_ptr<CopyLogic>> logics;
+    std::vector<std::unique_ptr<kafka::StageRunner>> runners;
+    for (int i = 0; i < o.hops; ++i) {
+        kafka::StageOptions so;
+        so.name = "pipe.h" + std::to_string(i);
+        so.group_id = cfg.kafka.name_prefix + "turnout.pipe." + run + "." + std::to_string(i);
+        so.transactional_id = so.group_id + ".0";
+        so.topics = {topic(i)};
+        so.commit_every_records = cfg.kafka.commit_every_records;
+        so.commit_every_ms = cfg.kafka.commit_every_ms;
+        so.transactional = o.transactional;
+        logics.push_back(std::make_unique<CopyLogic>(topic(i + 1)));
+        runners.push_back(std::make_unique<kafka::StageRunner>(cfg.kafka, so, *logics.back()));
+    }
+    std::vector<std::thread> threads;
+    for (auto& r : runners) threads.emplace_back([&, raw = r.get()] { raw->run(stop); });
+
+    // The sink reads the last hop from the start; the clock starts at the first produce.
+    auto sink = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.pipe.sink." + run},
+                                                 {"enable.auto.commit", "false"},
+                                                 {"isolation.level", "read_committed"},
+                                                 {"fetch.wait.max.ms", "10"}});
+    auto from = kafka::end_offsets(sink.get(), {topic(o.hops)});
+    rd_kafka_assign(sink.get(), from.get());
+    kafka::QueuePtr sq(rd_kafka_queue_get_consumer(sink.get()));
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // let the workers join their groups
+
+    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"linger.ms", "5"},
+                                                    {"queue.buffering.max.messages", "1000000"}});
+    const std::string value(o.record_bytes, 'x');
+    PipeBenchResult res;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto deadline = t0 + std::chrono::seconds(o.timeout_s);
+    int64_t sent = 0;
+    std::vector<rd_kafka_message_t*> msgs(1000);
+    while (res.delivered < o.count && std::chrono::steady_clock::now() < deadline) {
+        for (int i = 0; i < 2000 && sent < o.count; ++i, ++sent)
+            kafka::produce(producer.get(), {topic(0), "k" + std::to_string(sent), value, {}});
+        rd_kafka_poll(producer.get(), 0);
+        const ssize_t n = rd_kafka_consume_batch_queue(sq.get(), sent < o.count ? 0 : 50, msgs.data(), msgs.size());
+        for (ssize_t i = 0; i < n; ++i) {
+            if (!msgs[static_cast<size_t>(i)]->err) ++res.delivered;
+            rd_kafka_message_destroy(msgs[static_cast<size_t>(i)]);
+        }
+    }
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    res.records_per_s = res.seconds > 0 ? static_cast<double>(res.delivered) / res.seconds : 0;
+    stop = true;
+    for (auto& t : threads) t.join();
+    return res;
+}
+
+}  // namespace turnout
