@@ -385,7 +385,19 @@ def main() -> int:
                                           "--storage.tsdb.retention.time=1h", "--log.level=warn"],
                            run_dir / "prometheus.log")
         wait_http(prom_url + "/-/ready", prom, "prometheus")
-        log(f"prometheus ready on {prom_url}")
+        # Prometheus applies new scrape targets on a 5 s tick: wait for the first scrapes, so
+        # that every counter has a sample from before the load (else rate() sees no increase).
+        deadline = time.monotonic() + 30
+        while True:
+            _, body = http_get(prom_url + "/api/v1/targets")
+            active = json.loads(body)["data"]["activeTargets"]
+            if active and all(t["health"] == "up" for t in active):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"prometheus has not scraped the switch: {active}")
+            time.sleep(0.25)
+        time.sleep(2)
+        log(f"prometheus ready on {prom_url} and scraping the switch")
 
         # 4. load
         lg = run([TURNOUT, "loadgen", "--config", cfg, "--count", str(COUNT), "--rate", RATE, "--timeout", "60",
