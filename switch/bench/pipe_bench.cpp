@@ -31,24 +31,9 @@ PipeBenchResult run_pipe_bench(const Config& base, const PipeBenchOptions& o) {
     Config cfg = base;
     const std::string run = "bench" + std::to_string(now_ms()) + (o.transactional ? "tx" : "plain");
     auto topic = [&](int i) { return cfg.kafka.name_prefix + "pipe." + run + ".h" + std::to_string(i); };
-    {
-        // Create the hop topics with the config's partition count.
-        Config topics_cfg = cfg;
-        topics_cfg.kafka.topics = {};
-        auto rk = kafka::make_producer(cfg.kafka, {});
-        std::vector<kafka::NewTopicPtr> owned;
-        std::vector<rd_kafka_NewTopic_t*> raw;
-        char err[256];
-        for (int i = 0; i <= o.hops; ++i) {
-            owned.emplace_back(rd_kafka_NewTopic_new(topic(i).c_str(), cfg.kafka.partitions, cfg.kafka.replication_factor,
-                                                     err, sizeof err));
-            raw.push_back(owned.back().get());
-        }
-        kafka::QueuePtr q(rd_kafka_queue_new(rk.get()));
-        rd_kafka_CreateTopics(rk.get(), raw.data(), raw.size(), nullptr, q.get());
-        kafka::EventPtr ev(rd_kafka_queue_poll(q.get(), 30000));
-        for (int i = 0; i <= o.hops; ++i) (void)kafka::partitions_of(rk.get(), topic(i));
-    }
+    std::vector<kafka::TopicSpec> specs;
+    for (int i = 0; i <= o.hops; ++i) specs.push_back({topic(i), {}});
+    kafka::create_topics(cfg.kafka, specs);
 
     std::atomic<bool> stop{false};
     std::vector<std::unique_ptr<CopyLogic>> logics;

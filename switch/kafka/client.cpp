@@ -85,12 +85,8 @@ std::string_view header(const rd_kafka_message_t* m, const char* name) {
 
 void ensure_topics(const Config& cfg, int timeout_ms) {
     const auto& t = cfg.kafka.topics;
-    struct Spec {
-        std::string name;
-        std::vector<std::pair<const char*, std::string>> config;
-    };
     const auto hours_ms = [](int h) { return std::to_string(int64_t{h} * 3600 * 1000); };
-    std::vector<Spec> topics{{t.requests, {}},
+    std::vector<TopicSpec> topics{{t.requests, {}},
                              {t.routed, {}},
                              {t.results, {}},
                              {t.dlq, {}},
@@ -101,15 +97,18 @@ void ensure_topics(const Config& cfg, int timeout_ms) {
                              {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}}};
     for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});
 
-    auto rk = make_producer(cfg.kafka, {});
+    create_topics(cfg.kafka, topics, timeout_ms);
+}
+
+void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics, int timeout_ms) {
+    auto rk = make_producer(kcfg, {});
     std::vector<NewTopicPtr> owned;
     std::vector<rd_kafka_NewTopic_t*> raw;
     char err[512];
     for (const auto& [name, topic_config] : topics) {
-        NewTopicPtr nt(rd_kafka_NewTopic_new(name.c_str(), cfg.kafka.partitions, cfg.kafka.replication_factor, err,
-                                             sizeof err));
+        NewTopicPtr nt(rd_kafka_NewTopic_new(name.c_str(), kcfg.partitions, kcfg.replication_factor, err, sizeof err));
         if (!nt) throw std::runtime_error("topic " + name + ": " + err);
-        for (const auto& [k, v] : topic_config) rd_kafka_NewTopic_set_config(nt.get(), k, v.c_str());
+        for (const auto& [k, v] : topic_config) rd_kafka_NewTopic_set_config(nt.get(), k.c_str(), v.c_str());
         raw.push_back(nt.get());
         owned.push_back(std::move(nt));
     }

@@ -39,6 +39,15 @@ rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r);
 // Header value of a consumed message, empty if absent.
 std::string_view header(const rd_kafka_message_t* m, const char* name);
 
+struct TopicSpec {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> config;  // topic configs, e.g. cleanup.policy
+};
+
+// Creates the topics that do not exist yet (kcfg.partitions, kcfg.replication_factor) and
+// waits until every partition has a leader. Throws on any other failure.
+void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics, int timeout_ms = 30000);
+
 // Creates every topic the config names (requests, routed, results, dlq, batches, health,
 // state, one per channel) that does not exist yet. Throws on any other failure.
 void ensure_topics(const Config& cfg, int timeout_ms = 30000);
