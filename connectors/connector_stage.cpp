@@ -104,14 +104,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
 }
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance) {
-    kafka::StageOptions o;
-    o.name = "connector." + channel_id;
-    o.group_id = cfg.kafka.name_prefix + "turnout.connector." + channel_id;
-    o.transactional_id = cfg.kafka.name_prefix + "turnout.connector." + channel_id + "." + instance;
-    o.topics = {cfg.kafka.topics.channel(channel_id)};
-    o.commit_every_records = cfg.kafka.commit_every_records;
-    o.commit_every_ms = cfg.kafka.commit_every_ms;
-    return o;
+    return kafka::stage_options(cfg.kafka, "connector." + channel_id, instance, {cfg.kafka.topics.channel(channel_id)});
 }
 
 }  // namespace turnout

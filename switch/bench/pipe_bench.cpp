@@ -39,13 +39,7 @@ PipeBenchResult run_pipe_bench(const Config& base, const PipeBenchOptions& o) {
     std::vector<std::unique_ptr<CopyLogic>> logics;
     std::vector<std::unique_ptr<kafka::StageRunner>> runners;
     for (int i = 0; i < o.hops; ++i) {
-        kafka::StageOptions so;
-        so.name = "pipe.h" + std::to_string(i);
-        so.group_id = cfg.kafka.name_prefix + "turnout.pipe." + run + "." + std::to_string(i);
-        so.transactional_id = so.group_id + ".0";
-        so.topics = {topic(i)};
-        so.commit_every_records = cfg.kafka.commit_every_records;
-        so.commit_every_ms = cfg.kafka.commit_every_ms;
+        auto so = kafka::stage_options(cfg.kafka, "pipe." + run + ".h" + std::to_string(i), "0", {topic(i)});
         so.transactional = o.transactional;
         logics.push_back(std::make_unique<CopyLogic>(topic(i + 1)));
         runners.push_back(std::make_unique<kafka::StageRunner>(cfg.kafka, so, *logics.back()));

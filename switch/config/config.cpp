@@ -114,7 +114,8 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
     if (auto x = k["transactions"]) {
-        r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms"});
+        r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms", "commit_linger_ms"});
+        c.commit_linger_ms = static_cast<int>(r.integer(x, "commit_linger_ms", 5, 0, 60'000));
         c.commit_every_records = static_cast<int>(r.integer(x, "commit_every_records", 2000, 1, 1'000'000));
         c.commit_every_ms = static_cast<int>(r.integer(x, "commit_every_ms", 100, 1, 60'000));
     }

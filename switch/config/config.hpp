@@ -36,6 +36,7 @@ struct KafkaConfig {
     TopicNames topics;
     int commit_every_records = 2000;
     int commit_every_ms = 100;
+    int commit_linger_ms = 5;  // commit this soon once the input is drained
 };
 
 struct RouteRule {

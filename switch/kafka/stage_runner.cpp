@@ -44,6 +44,19 @@ namespace {
 std::string stage_label(const std::string& name) { return name.substr(0, name.find('.')); }
 }  // namespace
 
+StageOptions stage_options(const KafkaConfig& cfg, const std::string& name, const std::string& instance,
+                           std::vector<std::string> topics) {
+    StageOptions o;
+    o.name = name;
+    o.group_id = cfg.name_prefix + "turnout." + name;
+    o.transactional_id = o.group_id + "." + instance;
+    o.topics = std::move(topics);
+    o.commit_every_records = cfg.commit_every_records;
+    o.commit_every_ms = cfg.commit_every_ms;
+    o.commit_linger_ms = cfg.commit_linger_ms;
+    return o;
+}
+
 StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& logic)
     : cfg_(cfg),
       opts_(std::move(opts)),
@@ -286,8 +299,10 @@ int StageRunner::run(const std::atomic<bool>& stop) {
                 logic_.on_tick(now, emitter);
                 next_tick = now + opts_.tick_ms;
             }
+            const bool drained = static_cast<size_t>(n) < msgs.size();
             if (txn_open_ && (uncommitted_ >= static_cast<size_t>(opts_.commit_every_records) ||
-                              now - txn_started_ms_ >= opts_.commit_every_ms || txn_failed_))
+                              now - txn_started_ms_ >= opts_.commit_every_ms || txn_failed_ ||
+                              (drained && now - txn_started_ms_ >= opts_.commit_linger_ms)))
                 commit();
         }
         // Drain: commit what is done, then leave the group.

@@ -58,6 +58,9 @@ struct StageOptions {
     std::vector<std::string> topics;
     int commit_every_records = 2000;
     int commit_every_ms = 100;
+    // When the input is drained, commit once the transaction is this old: at low load each
+    // record waits about one commit, at high load transactions grow to N records / T ms.
+    int commit_linger_ms = 5;
     int tick_ms = 200;
     size_t max_batch = 1000;
     Properties consumer_overrides;
@@ -66,6 +69,11 @@ struct StageOptions {
     // committed after a flush (at-least-once), no transactions.
     bool transactional = true;
 };
+
+// The options of a Turnout stage: group `<prefix>turnout.<name>`, transactional id
+// `<group>.<instance>`, commit settings from kafka.transactions.
+StageOptions stage_options(const KafkaConfig& cfg, const std::string& name, const std::string& instance,
+                           std::vector<std::string> topics);
 
 class StageRunner {
 public:

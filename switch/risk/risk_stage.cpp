@@ -42,14 +42,7 @@ void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& ou
 }
 
 kafka::StageOptions risk_options(const Config& cfg, const std::string& instance) {
-    kafka::StageOptions o;
-    o.name = "risk";
-    o.group_id = cfg.kafka.name_prefix + "turnout.risk";
-    o.transactional_id = cfg.kafka.name_prefix + "turnout.risk." + instance;
-    o.topics = {cfg.kafka.topics.routed};
-    o.commit_every_records = cfg.kafka.commit_every_records;
-    o.commit_every_ms = cfg.kafka.commit_every_ms;
-    return o;
+    return kafka::stage_options(cfg.kafka, "risk", instance, {cfg.kafka.topics.routed});
 }
 
 }  // namespace turnout

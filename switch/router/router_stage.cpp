@@ -107,14 +107,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
 }
 
 kafka::StageOptions router_options(const Config& cfg, const std::string& instance) {
-    kafka::StageOptions o;
-    o.name = "router";
-    o.group_id = cfg.kafka.name_prefix + "turnout.router";
-    o.transactional_id = cfg.kafka.name_prefix + "turnout.router." + instance;
-    o.topics = {cfg.kafka.topics.requests};
-    o.commit_every_records = cfg.kafka.commit_every_records;
-    o.commit_every_ms = cfg.kafka.commit_every_ms;
-    return o;
+    return kafka::stage_options(cfg.kafka, "router", instance, {cfg.kafka.topics.requests});
 }
 
 }  // namespace turnout

@@ -104,14 +104,7 @@ void SettlementStage::on_revoke(const kafka::PartitionSet& parts) {
 }
 
 kafka::StageOptions settlement_options(const Config& cfg, const std::string& instance) {
-    kafka::StageOptions o;
-    o.name = "settlement";
-    o.group_id = cfg.kafka.name_prefix + "turnout.settlement";
-    o.transactional_id = cfg.kafka.name_prefix + "turnout.settlement." + instance;
-    o.topics = {cfg.kafka.topics.results};
-    o.commit_every_records = cfg.kafka.commit_every_records;
-    o.commit_every_ms = cfg.kafka.commit_every_ms;
-    return o;
+    return kafka::stage_options(cfg.kafka, "settlement", instance, {cfg.kafka.topics.results});
 }
 
 }  // namespace turnout
