@@ -8,6 +8,31 @@
 
 namespace turnout {
 
+// Appends `s` escaped for the inside of a JSON string literal.
+inline void append_json_escaped(std::string& out, std::string_view s) {
+    size_t start = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + start, i - start);
+        start = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default: {
+                static const char hex[] = "0123456789abcdef";
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            }
+        }
+    }
+    out.append(s.data() + start, s.size() - start);
+}
+
 class JsonWriter {
 public:
     explicit JsonWriter(size_t reserve = 512) { out_.reserve(reserve); }
@@ -84,27 +109,7 @@ private:
     }
     void string_literal(std::string_view s) {
         out_ += '"';
-        size_t start = 0;
-        for (size_t i = 0; i < s.size(); ++i) {
-            const unsigned char c = static_cast<unsigned char>(s[i]);
-            if (c >= 0x20 && c != '"' && c != '\\') continue;
-            out_.append(s.data() + start, i - start);
-            start = i + 1;
-            switch (c) {
-                case '"': out_ += "\\\""; break;
-                case '\\': out_ += "\\\\"; break;
-                case '\n': out_ += "\\n"; break;
-                case '\r': out_ += "\\r"; break;
-                case '\t': out_ += "\\t"; break;
-                default: {
-                    static const char hex[] = "0123456789abcdef";
-                    out_ += "\\u00";
-                    out_ += hex[c >> 4];
-                    out_ += hex[c & 15];
-                }
-            }
-        }
-        out_.append(s.data() + start, s.size() - start);
+        append_json_escaped(out_, s);
         out_ += '"';
     }
 

@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "codec/json_writer.hpp"
+#include "codec/message_parts.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -85,10 +85,6 @@ std::optional<json::value> parse_doc(std::string_view bytes, T& mr) {
 }  // namespace
 
 namespace {
-void write_money(JsonWriter& w, std::string_view k, const Money& m) {
-    w.key(k).begin_object().field("value", m.value).field("currency", m.currency).end_object();
-}
-
 void write_times(JsonWriter& w, const StageTimes& t) {
     w.key("timestamps").begin_object();
     auto put = [&](const char* k, int64_t ms) {
@@ -117,23 +113,14 @@ void write_risk(JsonWriter& w, const RiskAssessment& r) {
     w.end_array().end_object();
 }
 
-void write_original(JsonWriter& w, const OriginalRef& o) {
-    w.key("original")
-        .begin_object()
-        .field("payment_id", o.payment_id)
-        .field("channel", o.channel)
-        .field("channel_ref", o.channel_ref)
-        .end_object();
-}
 }  // namespace
 
 std::string encode_routed(const RoutedPayment& p) {
     const auto& q = p.request;
     JsonWriter w(900);
     w.begin_object().field("payment_id", q.payment_id).field("root_id", q.root_id()).field("type", to_string(q.type));
-    w.key("merchant").begin_object().field("id", q.merchant.id);
-    w.optional_field("mcc", q.merchant.mcc).optional_field("country", q.merchant.country).end_object();
-    write_money(w, "amount", q.amount);
+    json_parts::merchant(w, q.merchant);
+    json_parts::money(w, "amount", q.amount);
     if (q.instrument) {
         const auto& in = *q.instrument;
         w.key("instrument").begin_object().field("kind", to_string(in.kind)).field("fingerprint", in.fingerprint);
@@ -148,16 +135,7 @@ std::string encode_routed(const RoutedPayment& p) {
                 .end_object();
         w.end_object();
     }
-    if (q.customer) {
-        w.key("customer").begin_object().optional_field("id", q.customer->id).optional_field("ip", q.customer->ip);
-        w.optional_field("country", q.customer->country).end_object();
-    }
-    if (!q.metadata.empty()) {
-        w.key("metadata").begin_object();
-        for (const auto& [k, v] : q.metadata) w.field(k, v);
-        w.end_object();
-    }
-    if (q.original) write_original(w, *q.original);
+    json_parts::request_extras(w, q);
     write_route(w, p.route);
     if (p.risk) write_risk(w, *p.risk);
     write_times(w, p.times);
@@ -211,7 +189,7 @@ std::string encode_result(const PaymentResult& r) {
     if (r.type) w.field("type", to_string(*r.type));
     w.field("status", to_string(r.status));
     w.key("reason").begin_object().field("code", r.reason.code).field("message", r.reason.message).end_object();
-    if (r.amount) write_money(w, "amount", *r.amount);
+    if (r.amount) json_parts::money(w, "amount", *r.amount);
     w.optional_field("merchant_id", r.merchant_id).optional_field("channel", r.channel);
     w.optional_field("channel_ref", r.channel_ref).optional_field("approval_code", r.approval_code);
     if (r.risk) write_risk(w, *r.risk);
@@ -221,7 +199,13 @@ std::string encode_result(const PaymentResult& r) {
         w.field("fingerprint", r.instrument->fingerprint).optional_field("bin", r.instrument->bin);
         w.optional_field("last4", r.instrument->last4).end_object();
     }
-    if (r.original) write_original(w, *r.original);
+    if (r.original)
+        w.key("original")
+            .begin_object()
+            .field("payment_id", r.original->payment_id)
+            .field("channel", r.original->channel)
+            .field("channel_ref", r.original->channel_ref)
+            .end_object();
     write_times(w, r.times);
     return w.end_object().take();
 }

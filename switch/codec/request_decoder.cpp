@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "codec/json_writer.hpp"
+#include "codec/message_parts.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
 
@@ -265,9 +265,8 @@ DecodeOutcome decode_request(std::string_view bytes, size_t max_record_bytes) {
 std::string encode_request(const PaymentRequest& r) {
     JsonWriter w(600);
     w.begin_object().field("payment_id", r.payment_id).field("type", to_string(r.type));
-    w.key("merchant").begin_object().field("id", r.merchant.id);
-    w.optional_field("mcc", r.merchant.mcc).optional_field("country", r.merchant.country).end_object();
-    w.key("amount").begin_object().field("value", r.amount.value).field("currency", r.amount.currency).end_object();
+    json_parts::merchant(w, r.merchant);
+    json_parts::money(w, "amount", r.amount);
     if (r.instrument) {
         const auto& in = *r.instrument;
         w.key("instrument").begin_object().field("kind", to_string(in.kind));
@@ -278,22 +277,7 @@ std::string encode_request(const PaymentRequest& r) {
         }
         w.end_object();
     }
-    if (r.customer) {
-        w.key("customer").begin_object().optional_field("id", r.customer->id).optional_field("ip", r.customer->ip);
-        w.optional_field("country", r.customer->country).end_object();
-    }
-    if (!r.metadata.empty()) {
-        w.key("metadata").begin_object();
-        for (const auto& [k, v] : r.metadata) w.field(k, v);
-        w.end_object();
-    }
-    if (r.original)
-        w.key("original")
-            .begin_object()
-            .field("payment_id", r.original->payment_id)
-            .field("channel", r.original->channel)
-            .field("channel_ref", r.original->channel_ref)
-            .end_object();
+    json_parts::request_extras(w, r);
     w.field("created_at", format_rfc3339(r.created_at_ms));
     return w.end_object().take();
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/pattern_formatter.h>
 
+#include "codec/json_writer.hpp"
+
 #include <cstdio>
 #include <stdexcept>
 
@@ -25,23 +27,7 @@ public:
 std::string json_escape(std::string_view s) {
     std::string out;
     out.reserve(s.size() + 8);
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
+    append_json_escaped(out, s);
     return out;
 }
 
