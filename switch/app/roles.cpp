@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -54,14 +55,29 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
     // A role that fails stops the others, so the process exits non-zero instead of limping on.
     std::atomic<bool> any_failed{false};
     std::atomic<bool> stop_all{false};
+    std::atomic<size_t> finished{0};
     std::vector<std::thread> threads;
     for (auto& r : running)
         threads.emplace_back([&, raw = r.get()] {
             raw->rc = raw->runner->run(stop_all);
             if (raw->rc != 0) any_failed = true;
+            ++finished;
         });
     while (!stop.load() && !any_failed.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop_all = true;
+    if (any_failed) {
+        // Fail fast: the others get a bounded drain; a client stuck on a broken broker
+        // connection must not keep a failed process alive. Kafka aborts what was not
+        // committed, and a restart resumes from the committed offsets.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (finished < threads.size() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        int rc = 0;
+        for (auto& r : running) rc = rc ? rc : r->rc;
+        spdlog::critical("a role failed (exit {}); exiting without waiting for Kafka clients to close", rc ? rc : 1);
+        spdlog::shutdown();
+        std::_Exit(rc ? rc : 1);
+    }
     for (auto& t : threads) t.join();
     int rc = 0;
     for (auto& r : running) rc = rc ? rc : r->rc;

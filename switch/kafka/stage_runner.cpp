@@ -218,8 +218,13 @@ void StageRunner::commit() {
 void StageRunner::abort_and_rewind() {
     if (txn_open_) {
         aborts_.Increment();
-        if (ErrorPtr e{rd_kafka_abort_transaction(producer_.get(), -1)})
-            throw KafkaError(opts_.name + ": abort_transaction: " + rd_kafka_error_string(e.get()), true, false, false);
+        for (int attempt = 0;; ++attempt) {
+            ErrorPtr e{rd_kafka_abort_transaction(producer_.get(), 30000)};
+            if (!e) break;
+            if (!rd_kafka_error_is_retriable(e.get()) || attempt >= 10)
+                throw KafkaError(opts_.name + ": abort_transaction: " + rd_kafka_error_string(e.get()), true, false, false);
+            spdlog::warn("{}: abort_transaction: {}; retrying", opts_.name, rd_kafka_error_string(e.get()));
+        }
     }
     txn_open_ = false;
     txn_failed_ = false;
