@@ -147,7 +147,11 @@ int main(int argc, char** argv) {
                      cfg.kafka.bootstrap_servers, port);
         const int rc = turnout::run_roles(cfg, vault, roles, instance, g_stop);
         spdlog::info("turnout stopped (exit {})", rc);
-        return rc;
+        // Everything that matters is committed to Kafka or fsynced by now; skip static
+        // destructors so library teardown order can never turn a clean stop into a crash.
+        spdlog::shutdown();
+        std::fflush(nullptr);
+        std::_Exit(rc);
     } catch (const turnout::ConfigError& e) {
         std::cerr << e.what() << "\n";
         return 2;
