@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """Create the Kafka topics named in a Turnout config, if they are missing.
 
-usage: topics.py [--bootstrap HOST:PORT] [--config FILE] [--prefix P]
-                 [--wait SECONDS] [--list | --ping]
+usage: topics.py [--bootstrap HOST:PORT[,...]] [--config FILE] [--prefix P]
+                 [--replication-factor N] [--wait SECONDS]
+                 [--list | --ping [--min-brokers N] [--broker-id ID]]
 
 Topics: every name under kafka.topics except channel_prefix, plus
 <channel_prefix><id> for each entry of `channels:`; all with kafka.partitions
-partitions and kafka.replication_factor replicas. payments.state and
-channels.health (kafka.topics.state / .health) are compacted. --prefix P is
-put in front of every name (tests use it to stay apart). Existing topics are
-left alone. Without --bootstrap the config's kafka.bootstrap_servers and
+partitions and kafka.replication_factor replicas (--replication-factor
+overrides it). payments.state and channels.health (kafka.topics.state /
+.health) are compacted; payments.dedupe and settlement.log (kafka.topics.dedupe
+/ .settlement_log) keep router.dedupe_window_hours and
+settlement.log_retention_hours. kafka.name_prefix and --prefix P are put in front of
+every name (tests use --prefix to stay apart; P comes first). Existing topics
+are left alone. Without --bootstrap the config's kafka.bootstrap_servers and
 kafka.properties are used. --wait retries until the broker answers; --ping
-only waits for that; --list only prints the topic names.
+only waits for that (with --min-brokers N: until the metadata lists N
+brokers; with --broker-id ID: until it lists broker ID); --list only prints
+the topic names.
 Exit status: 0 ok, 1 error, 2 bad usage or config.
 """
 import argparse
@@ -25,6 +31,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPACTED = ("state", "health")
+# Changelog topics kept for a time window: kafka.topics key -> (config section,
+# key, default hours), as the switch creates them (turnout topics).
+RETAINED = {"dedupe": ("router", "dedupe_window_hours", 24),
+            "settlement_log": ("settlement", "log_retention_hours", 168)}
 QUIET = {"log_level": 2}  # connection failures are reported by the calls below
 
 
@@ -47,13 +57,26 @@ def load_config(path):
 
 def wanted_topics(cfg, prefix):
     """Return {name: {config}} for every topic the config needs."""
+    name_prefix = cfg["kafka"].get("name_prefix") or ""
+    if not isinstance(name_prefix, str):
+        fail("kafka.name_prefix: expected a string")
+    prefix += name_prefix
     names = dict(cfg["kafka"]["topics"])
     channel_prefix = names.pop("channel_prefix", None)
     topics = {}
     for key, name in names.items():
         if not isinstance(name, str) or not name:
             fail(f"kafka.topics.{key}: expected a topic name")
-        topics[prefix + name] = {"cleanup.policy": "compact"} if key in COMPACTED else {}
+        if key in COMPACTED:
+            topics[prefix + name] = {"cleanup.policy": "compact"}
+        elif key in RETAINED:
+            section, hkey, default = RETAINED[key]
+            hours = (cfg.get(section) or {}).get(hkey, default)
+            if not isinstance(hours, int) or isinstance(hours, bool) or hours < 1:
+                fail(f"{section}.{hkey}: expected a positive number of hours")
+            topics[prefix + name] = {"retention.ms": str(hours * 3600 * 1000)}
+        else:
+            topics[prefix + name] = {}
     channels = cfg.get("channels") or []
     if channels and not channel_prefix:
         fail("kafka.topics.channel_prefix: required when channels are configured")
@@ -64,18 +87,23 @@ def wanted_topics(cfg, prefix):
     return topics
 
 
-def list_topics(admin, wait):
+def list_topics(admin, wait, min_brokers=1, broker_id=None):
     deadline = time.monotonic() + wait
+    seen = set()
     while True:
         try:
             md = admin.list_topics(timeout=max(1.0, min(5.0, deadline - time.monotonic())))
-            if md.brokers:
+            seen = set(md.brokers)
+            if len(seen) >= min_brokers and (broker_id is None or broker_id in seen):
                 return set(md.topics)
         except KafkaException as e:
             if time.monotonic() >= deadline:
                 fail(f"broker not reachable: {e}", 1)
         if time.monotonic() >= deadline:
-            fail("broker not reachable: no brokers in metadata", 1)
+            if not seen:
+                fail("broker not reachable: no brokers in metadata", 1)
+            want = f"broker {broker_id}" if broker_id is not None else f"{min_brokers} brokers"
+            fail(f"metadata lists brokers {sorted(seen)}, waiting for {want}", 1)
         time.sleep(0.5)
 
 
@@ -85,15 +113,24 @@ def main():
     ap.add_argument("--config", default=os.environ.get("TURNOUT_CONFIG")
                     or os.path.join(ROOT, "config", "turnout.yaml"))
     ap.add_argument("--prefix", default="", help="prepended to every topic name")
+    ap.add_argument("--replication-factor", type=int, metavar="N",
+                    help="replicas per partition (default: kafka.replication_factor of the config)")
     ap.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                     help="keep retrying until the broker answers (default: 0)")
+    ap.add_argument("--min-brokers", type=int, default=1, metavar="N",
+                    help="with --ping: wait until the metadata lists N brokers (default: 1)")
+    ap.add_argument("--broker-id", type=int, metavar="ID",
+                    help="with --ping: wait until the metadata lists broker ID")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="only print the topic names")
     mode.add_argument("--ping", action="store_true", help="only check that the broker answers")
     args = ap.parse_args()
 
+    if args.replication_factor is not None and args.replication_factor < 1:
+        fail("--replication-factor: expected a positive number")
     if args.ping and args.bootstrap:
-        list_topics(AdminClient({"bootstrap.servers": args.bootstrap, **QUIET}), args.wait)
+        list_topics(AdminClient({"bootstrap.servers": args.bootstrap, **QUIET}), args.wait,
+                    args.min_brokers, args.broker_id)
         return 0
 
     cfg = load_config(args.config)
@@ -110,10 +147,10 @@ def main():
         conf.update({str(k): str(v) for k, v in (kafka.get("properties") or {}).items()})
         conf["bootstrap.servers"] = kafka.get("bootstrap_servers") or "127.0.0.1:9092"
     partitions = int(kafka.get("partitions", 6))
-    replication = int(kafka.get("replication_factor", 1))
+    replication = args.replication_factor or int(kafka.get("replication_factor", 1))
 
     admin = AdminClient({**QUIET, **conf})
-    existing = list_topics(admin, args.wait)
+    existing = list_topics(admin, args.wait, args.min_brokers, args.broker_id)
     if args.ping:
         return 0
     missing = [NewTopic(name, num_partitions=partitions, replication_factor=replication, config=tc)
@@ -132,7 +169,7 @@ def main():
                 print(f"topics.py: {name}: {err.str()}", file=sys.stderr)
                 errors += 1
     print(f"topics: {len(topics) - errors}/{len(topics)} present "
-          f"({created} created) on {conf['bootstrap.servers']}")
+          f"({created} created, replication factor {replication}) on {conf['bootstrap.servers']}")
     return 1 if errors else 0
 
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -172,14 +173,16 @@ std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int
 void watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t& lo, int64_t& hi, int timeout_ms) {
     rd_kafka_resp_err_t err;
     // A topic created a moment ago may not have its leaders elected yet; a broker that
-    // just failed over answers "not leader" for a moment.
-    for (int waited = 0;; waited += 200) {
-        err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
+    // just failed over answers "not leader" or not at all for a while. Short tries under
+    // one overall deadline, so a dead leader cannot eat the whole budget in one call.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, std::min(timeout_ms, 2000));
         const bool transient = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
                                err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
                                err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
                                err == RD_KAFKA_RESP_ERR__TIMED_OUT;
-        if (!transient || waited > timeout_ms) break;
+        if (!transient || std::chrono::steady_clock::now() >= deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     if (err) throw std::runtime_error("watermarks of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(err));

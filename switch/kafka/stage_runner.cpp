@@ -20,9 +20,14 @@ public:
         r_.begin_if_needed();
         const auto err = produce(r_.producer_.get(), rec);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            char reason[512];
+            if (err == RD_KAFKA_RESP_ERR__FATAL ||
+                rd_kafka_fatal_error(r_.producer_.get(), reason, sizeof reason) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                throw KafkaError(r_.opts_.name + ": producer fatal error: " + rd_kafka_err2str(err), true, false, false);
             // The transaction cannot hold this record: abort it at the next commit point and replay.
-            spdlog::warn("{}: produce to {} failed: {}; transaction will abort", r_.opts_.name, rec.topic,
-                         rd_kafka_err2str(err));
+            if (!r_.txn_failed_)
+                spdlog::warn("{}: produce to {} failed: {}; transaction will abort", r_.opts_.name, rec.topic,
+                             rd_kafka_err2str(err));
             r_.txn_failed_ = true;
         }
     }
@@ -98,6 +103,18 @@ StageRunner::~StageRunner() = default;
 void StageRunner::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                                void* opaque) {
     auto* self = static_cast<StageRunner*>(opaque);
+    // Called from librdkafka's C code: an exception must not cross it. A failure is kept
+    // and raised by run() once the consume call returns.
+    try {
+        self->on_rebalance(rk, err, parts);
+    } catch (const std::exception& e) {
+        if (self->fatal_.empty()) self->fatal_ = e.what();
+        if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) rd_kafka_assign(rk, nullptr);
+    }
+}
+
+void StageRunner::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+    auto* self = this;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         spdlog::info("{}: assigned {} partitions", self->opts_.name, parts->cnt);
         rd_kafka_assign(rk, parts);
@@ -265,6 +282,7 @@ int StageRunner::run(const std::atomic<bool>& stop) {
         batch.reserve(opts_.max_batch);
         int64_t next_tick = now_ms() + opts_.tick_ms;
         while (!stop.load(std::memory_order_relaxed)) {
+            if (!fatal_.empty()) throw KafkaError(opts_.name + ": " + fatal_, true, false, false);
             // Take what is already fetched without waiting; block (briefly) only when idle.
             ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, msgs.data(), msgs.size());
             if (n == 0) {
@@ -274,6 +292,10 @@ int StageRunner::run(const std::atomic<bool>& stop) {
                 }
             }
             batch.clear();
+            if (!fatal_.empty()) {
+                for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(msgs[static_cast<size_t>(i)]);
+                throw KafkaError(opts_.name + ": " + fatal_, true, false, false);
+            }
             const int64_t now_consumed = now_ms();
             for (ssize_t i = 0; i < n; ++i) {
                 auto* m = msgs[static_cast<size_t>(i)];

@@ -91,6 +91,7 @@ private:
     static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                              void* opaque);
     static int stats_cb(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+    void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
     void begin_if_needed();
     void commit();
     void abort_and_rewind();
@@ -107,6 +108,7 @@ private:
     bool retry_commit_ = false;
     int64_t txn_started_ms_ = 0;
     size_t uncommitted_ = 0;
+    std::string fatal_;  // a failure inside a librdkafka callback, raised by run()
     prometheus::Histogram& record_age_;
     prometheus::Counter& commits_;
     prometheus::Counter& aborts_;
