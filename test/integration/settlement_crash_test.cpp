@@ -88,8 +88,8 @@ TEST_CASE("settlement after SIGKILL mid-window: Σ net = Σ results, one batch p
 
     auto first = std::make_unique<SwitchProcess>(config_file, dir / "switch-1.log");
     LoadgenOptions lo;
-    lo.count = 6000;
-    lo.rate = 1500;
+    lo.count = 8000;
+    lo.rate = 1000;
     lo.seed = 11;
     lo.run_id = run_id;
     lo.progress = false;
@@ -99,11 +99,20 @@ TEST_CASE("settlement after SIGKILL mid-window: Σ net = Σ results, one batch p
     LoadgenReport report;
     std::thread load([&] { report = run_loadgen(cfg, lo); });
 
-    // Kill the switch while payments are in flight and its batches are open, then restart it
-    // with the same instance id (its transactional ids fence the dead process's transactions).
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    // Kill the switch while payments are in flight and its batches are open with committed
+    // records (adds on settlement.log), then restart it with the same instance id (its
+    // transactional ids fence the dead process's open transactions).
+    size_t adds_before_kill = 0;
+    for (const int64_t until = now_ms() + 60000; now_ms() < until && adds_before_kill < 300;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        adds_before_kill = 0;
+        for (const auto& r : read_all(cfg, {t.settlement_log}))
+            adds_before_kill += r.value.find("\"op\":\"add\"") != std::string::npos;
+    }
     first->kill_hard();
-    std::cout << "settlement crash test: switch killed with SIGKILL mid-window" << std::endl;
+    std::cout << "settlement crash test: switch killed with SIGKILL with " << adds_before_kill
+              << " committed batch assignments" << std::endl;
+    CHECK(adds_before_kill >= 300);
     std::this_thread::sleep_for(std::chrono::seconds(1));
     SwitchProcess second(config_file, dir / "switch-2.log");
     load.join();
