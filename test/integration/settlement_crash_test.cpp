@@ -153,6 +153,11 @@ TEST_CASE("settlement after SIGKILL mid-window: Σ net = Σ results, one batch p
         std::this_thread::sleep_for(std::chrono::seconds(2));
     }
     CHECK(second.stop() == 0);
+    for (const auto& r : read_all(cfg, {t.batches}))  // one summary for the operator's eye
+        if (r.value.find("\"channel\":\"acq-eu\",\"currency\":\"EUR\"") != std::string::npos) {
+            std::cout << "sample batch summary: " << r.value << std::endl;
+            break;
+        }
     CHECK(!expected_net.empty());
     CHECK(settled_net == expected_net);  // the money invariant, per currency, to the minor unit
     CHECK(settled_fees == expected_fees);
