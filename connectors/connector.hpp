@@ -56,7 +56,7 @@ private:
 };
 
 // Keys every channel has whatever its kind (read by the config loader); a factory skips them.
-inline bool is_common_channel_key(const std::string& key) { return key == "id" || key == "kind" || key == "circuit"; }
+inline bool is_common_channel_key(const std::string& key) { return key == "id" || key == "kind" || key == "circuit" || key == "fees"; }
 
 // Validates every channel of the config against its factory; throws ConfigError.
 void validate_channels(const Config& cfg);

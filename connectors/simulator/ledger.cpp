@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -70,7 +71,8 @@ std::vector<ChannelOutcome> ChannelLedger::execute(std::span<const RoutedPayment
             auto o = decide(p);
             if (o.kind != ChannelOutcome::Kind::soft_failure) {
                 append += p.request.payment_id + ' ' + kind_name(o.kind) + ' ' + field(o.code) + ' ' +
-                          field(o.channel_ref) + ' ' + field(o.approval_code) + '\n';
+                          field(o.channel_ref) + ' ' + field(o.approval_code) + ' ' + std::string(to_string(p.request.type)) + ' ' +
+                          std::to_string(p.request.amount.value) + ' ' + field(p.request.amount.currency) + '\n';
                 known_[p.request.payment_id] = o;
             }
             out.push_back(std::move(o));
@@ -87,6 +89,32 @@ std::vector<ChannelOutcome> ChannelLedger::execute(std::span<const RoutedPayment
         throw;
     }
     ::flock(fd_, LOCK_UN);
+    return out;
+}
+
+std::vector<ChannelReportLine> channel_report_from_ledger(const std::string& path, size_t& without_amount) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read channel ledger " + path);
+    std::vector<ChannelReportLine> out;
+    without_amount = 0;
+    for (std::string text; std::getline(in, text);) {
+        std::istringstream line(text);
+        std::string id, kind, code, ref, approval, type_name, currency;
+        int64_t amount = 0;
+        if (!(line >> id >> kind >> code >> ref >> approval)) continue;
+        if (kind != "approved") continue;
+        if (!(line >> type_name >> amount >> currency)) {
+            ++without_amount;  // a line from before amounts were recorded
+            continue;
+        }
+        auto type = parse_payment_type(type_name);
+        if (!type) continue;
+        int64_t sign = 0;
+        if (*type == PaymentType::sale || *type == PaymentType::capture) sign = 1;
+        if (*type == PaymentType::refund) sign = -1;
+        if (sign == 0) continue;  // authorizations and voids move no money
+        out.push_back({id, *type, sign * amount, unfield(currency), unfield(ref)});
+    }
     return out;
 }
 

@@ -9,9 +9,13 @@
 #include <vector>
 
 #include "connector.hpp"
+#include "settlement/reconcile.hpp"
 
 namespace turnout {
 
+// Ledger line: `<payment_id> <approved|declined> <code> <channel_ref> <approval_code> <type>
+// <amount_minor> <currency>` ("-" for an empty field); lines written before the last three
+// fields existed are still read (they answer retries but carry no amount).
 class ChannelLedger {
 public:
     explicit ChannelLedger(std::string path);
@@ -35,5 +39,10 @@ private:
     std::string partial_;
     std::unordered_map<std::string, ChannelOutcome> known_;
 };
+
+// The channel's settlement report: every approved sale, capture (+amount) and refund
+// (−amount) in the ledger, in execution order. `without_amount` counts approved lines too old
+// to carry an amount (left out).
+std::vector<ChannelReportLine> channel_report_from_ledger(const std::string& path, size_t& without_amount);
 
 }  // namespace turnout

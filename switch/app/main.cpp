@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <unistd.h>
 
 #include "app/roles.hpp"
@@ -17,7 +18,10 @@
 #include "loadgen/loadgen.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "model/time.hpp"
 #include "security/card_vault.hpp"
+#include "settlement/reconcile.hpp"
+#include "simulator/ledger.hpp"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -65,6 +69,21 @@ int main(int argc, char** argv) {
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
     topics->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+
+    auto* sim_report = app.add_subcommand("sim-report", "write a simulator channel's settlement report from its ledger");
+    sim_report->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    std::string report_channel, sim_report_out;
+    sim_report->add_option("--channel", report_channel, "channel id (a simulator channel with ledger_file)")->required();
+    sim_report->add_option("--out", sim_report_out, "report file (CSV)")->required();
+
+    auto* reconcile = app.add_subcommand("reconcile", "match a channel's settlement report against the clearing files");
+    reconcile->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    reconcile->add_option("--channel", report_channel, "channel id")->required();
+    std::string channel_report, recon_out, recon_metrics, clearing_dir;
+    reconcile->add_option("--report", channel_report, "the channel's settlement report (CSV)")->required();
+    reconcile->add_option("--clearing-dir", clearing_dir, "clearing files (default: settlement.output_dir)");
+    reconcile->add_option("--out", recon_out, "reconciliation report (JSON)")->required();
+    reconcile->add_option("--metrics-file", recon_metrics, "metrics in Prometheus text format (default: <out>.prom)");
 
     auto* loadgen = app.add_subcommand("loadgen", "publish N payments, wait for their results, print a summary");
     loadgen->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
@@ -122,6 +141,39 @@ int main(int argc, char** argv) {
                       << ",\"records_per_s\":" << r.records_per_s << "}\n";
             return r.delivered == po.count ? 0 : 1;
         }
+        if (*sim_report) {
+            const auto* ch = cfg.channel(report_channel);
+            if (!ch) throw turnout::ConfigError(config_path + ": no channel `" + report_channel + "` in channels");
+            const auto ledger = ch->settings["ledger_file"];
+            if (ch->kind != "simulator" || !ledger)
+                throw turnout::ConfigError(ch->source + ": channel `" + report_channel +
+                                           "` is not a simulator channel with a ledger_file");
+            size_t old_lines = 0;
+            const auto lines = turnout::channel_report_from_ledger(ledger.as<std::string>(), old_lines);
+            turnout::write_file_atomically(sim_report_out, turnout::render_channel_report(lines));
+            std::cout << sim_report_out << ": " << lines.size() << " settled executions of channel " << report_channel
+                      << "\n";
+            if (old_lines) std::cerr << "turnout: " << old_lines << " ledger lines without an amount left out\n";
+            return 0;
+        }
+        if (*reconcile) {
+            const turnout::CardVault v(turnout::load_vault_keys(keys_path(cfg)));
+            std::ifstream in(channel_report, std::ios::binary);
+            if (!in) throw std::runtime_error("cannot read " + channel_report);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            std::string why;
+            auto report = turnout::parse_channel_report(ss.str(), why);
+            if (!report) throw std::runtime_error(channel_report + ": " + why);
+            const auto files = turnout::load_clearing_files(
+                clearing_dir.empty() ? cfg.settlement.output_dir : clearing_dir, report_channel, v.settlement_key());
+            const auto result = turnout::reconcile(report_channel, files, *report);
+            turnout::write_file_atomically(recon_out, turnout::reconciliation_json(result, turnout::now_ms()));
+            turnout::write_file_atomically(recon_metrics.empty() ? recon_out + ".prom" : recon_metrics,
+                                           turnout::reconciliation_metrics(result));
+            std::cout << turnout::reconciliation_text(result);
+            return result.breaks.empty() ? 0 : 1;
+        }
         if (*loadgen) {
             lo.wait_settlement = !no_settlement;
             std::signal(SIGINT, on_signal);
@@ -155,6 +207,9 @@ int main(int argc, char** argv) {
     } catch (const turnout::ConfigError& e) {
         std::cerr << e.what() << "\n";
         return 2;
+    } catch (const std::runtime_error& e) {
+        std::cerr << "turnout: " << e.what() << "\n";
+        return *reconcile || *sim_report ? 2 : 1;  // reconcile: 1 means breaks, 2 means it could not run
     } catch (const std::exception& e) {
         std::cerr << "turnout: " << e.what() << "\n";
         return 1;

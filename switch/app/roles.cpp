@@ -44,7 +44,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             r->logic = std::make_unique<ConnectorStage>(cfg, *ch);
             opts = connector_options(cfg, spec.channel, instance);
         } else if (spec.role == "settlement") {
-            r->logic = std::make_unique<SettlementStage>(cfg);
+            r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key());
             opts = settlement_options(cfg, instance);
         } else {
             throw std::invalid_argument("unknown role " + spec.role);

@@ -244,7 +244,12 @@ std::optional<PaymentResult> decode_result(std::string_view bytes) {
 namespace turnout {
 
 std::string encode_batch_summary(const BatchSummary& b) {
+    json::array merchants;
+    for (const auto& m : b.merchants)
+        merchants.push_back(json::object{{"merchant_id", m.merchant_id}, {"record_count", m.record_count},
+                                         {"debit", m.debit}, {"credit", m.credit}, {"fees", m.fees}, {"net", m.net}});
     json::object o{{"batch_id", b.batch_id},
+                   {"status", b.status},
                    {"channel", b.channel},
                    {"currency", b.currency},
                    {"window_start", format_rfc3339(b.window_start_ms)},
@@ -253,21 +258,27 @@ std::string encode_batch_summary(const BatchSummary& b) {
                    {"debit_total", b.debit_total},
                    {"credit_total", b.credit_total},
                    {"net", b.net},
+                   {"fee_total", b.fee_total},
+                   {"merchants", std::move(merchants)},
                    {"file", b.file},
                    {"sha256", b.sha256},
+                   {"fixed_width_file", b.fixed_width_file},
+                   {"fixed_width_sha256", b.fixed_width_sha256},
                    {"closed_at", format_rfc3339(b.closed_at_ms)}};
+    if (b.status == "settled") o["settled_at"] = format_rfc3339(b.settled_at_ms);
     return json::serialize(o);
 }
 
 std::optional<BatchSummary> decode_batch_summary(std::string_view bytes) {
-    unsigned char buf[4096];
-    json::monotonic_resource mr(buf, sizeof buf);
-    auto doc = parse_doc(bytes, mr);
-    if (!doc) return std::nullopt;
-    const auto& o = doc->get_object();
+    json::error_code ec;
+    auto doc = json::parse(bytes, ec);
+    if (ec || !doc.is_object()) return std::nullopt;
+    const auto& o = doc.get_object();
     BatchSummary b;
     b.batch_id = str(o, "batch_id");
     if (b.batch_id.empty() || !o.contains("net")) return std::nullopt;
+    b.status = str(o, "status");
+    if (b.status.empty()) b.status = "closed";  // summaries from before the status field
     b.channel = str(o, "channel");
     b.currency = str(o, "currency");
     b.window_start_ms = parse_rfc3339(str(o, "window_start")).value_or(0);
@@ -276,9 +287,18 @@ std::optional<BatchSummary> decode_batch_summary(std::string_view bytes) {
     b.debit_total = int_or(o, "debit_total");
     b.credit_total = int_or(o, "credit_total");
     b.net = int_or(o, "net");
+    b.fee_total = int_or(o, "fee_total");
+    if (auto* ms = o.if_contains("merchants"); ms && ms->is_array())
+        for (const auto& m : ms->get_array())
+            if (const auto* mo = m.if_object())
+                b.merchants.push_back({str(*mo, "merchant_id"), int_or(*mo, "record_count"), int_or(*mo, "debit"),
+                                       int_or(*mo, "credit"), int_or(*mo, "fees"), int_or(*mo, "net")});
     b.file = str(o, "file");
     b.sha256 = str(o, "sha256");
+    b.fixed_width_file = str(o, "fixed_width_file");
+    b.fixed_width_sha256 = str(o, "fixed_width_sha256");
     b.closed_at_ms = parse_rfc3339(str(o, "closed_at")).value_or(0);
+    b.settled_at_ms = parse_rfc3339(str(o, "settled_at")).value_or(0);
     return b;
 }
 

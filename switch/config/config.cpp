@@ -124,6 +124,23 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
 
 }  // namespace
 
+std::optional<int> parse_time_of_day(std::string_view s) {
+    if (s.size() != 5 || s[2] != ':') return std::nullopt;
+    for (size_t i : {0, 1, 3, 4})
+        if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    const int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59) return std::nullopt;
+    return h * 60 + m;
+}
+
+std::optional<int> parse_utc_offset(std::string_view s) {
+    if (s == "UTC" || s == "Z" || s == "Etc/UTC") return 0;
+    if (s.size() != 6 || (s[0] != '+' && s[0] != '-')) return std::nullopt;
+    auto hm = parse_time_of_day(s.substr(1));
+    if (!hm || *hm > 14 * 60) return std::nullopt;
+    return s[0] == '-' ? -*hm : *hm;
+}
+
 const ChannelConfig* Config::channel(const std::string& id) const {
     for (const auto& c : channels)
         if (c.id == id) return &c;
@@ -164,6 +181,24 @@ Config parse_config(const std::string& text, const std::string& source) {
             cc.id = r.str(e, "id", "", true);
             cc.kind = r.str(e, "kind", "", true);
             cc.settings = static_cast<const YAML::Node&>(e);
+            if (auto f = e["fees"]) {
+                auto rule = [&](const YAML::Node& n, const std::string& ctx, bool top) {
+                    if (top)
+                        r.only_keys(n, ctx, {"fixed_minor", "bps", "per_currency"});
+                    else
+                        r.only_keys(n, ctx, {"fixed_minor", "bps"});
+                    return FeeRule{r.integer(n, "fixed_minor", 0, 0, kMaxAmountMinor), r.integer(n, "bps", 0, 0, 10000)};
+                };
+                cc.fees = rule(f, "channels[].fees", true);
+                if (auto pc = f["per_currency"]) {
+                    if (!pc.IsMap()) r.fail(pc, "expected a mapping currency → {fixed_minor, bps}");
+                    for (const auto& kv : pc) {
+                        auto cur = kv.first.as<std::string>();
+                        if (!find_currency(cur)) r.fail(kv.first, "unknown ISO 4217 currency `" + cur + "`");
+                        cc.fees_per_currency[cur] = rule(kv.second, "channels[].fees.per_currency." + cur, false);
+                    }
+                }
+            }
             if (auto cb = e["circuit"]) {
                 r.only_keys(cb, "channels[].circuit", {"failure_threshold", "open_seconds"});
                 cc.circuit_failure_threshold = static_cast<int>(r.integer(cb, "failure_threshold", 20, 1, 1'000'000));
@@ -233,11 +268,44 @@ Config parse_config(const std::string& text, const std::string& source) {
         }
 
         if (auto s = root["settlement"]) {
-            r.only_keys(s, "settlement", {"window_seconds", "grace_seconds", "output_dir", "log_retention_hours"});
+            r.only_keys(s, "settlement",
+                        {"window_seconds", "grace_seconds", "output_dir", "log_retention_hours", "cutoffs"});
             c.settlement.log_retention_hours = static_cast<int>(r.integer(s, "log_retention_hours", 168, 1, 24 * 3650));
             c.settlement.window_seconds = static_cast<int>(r.integer(s, "window_seconds", 10, 1, 86400));
             c.settlement.grace_seconds = static_cast<int>(r.integer(s, "grace_seconds", 2, 0, 86400));
             c.settlement.output_dir = r.str(s, "output_dir", "var/settlement");
+            if (auto cl = s["cutoffs"]) {
+                if (!cl.IsSequence()) r.fail(cl, "expected a list of cut-off rules for `settlement.cutoffs`");
+                std::set<std::string> seen;
+                for (const auto& e : cl) {
+                    r.only_keys(e, "settlement.cutoffs[]", {"channel", "interval_seconds", "daily_at", "time_zone"});
+                    CutoffRule rule;
+                    rule.channel = r.str(e, "channel", "", true);
+                    if (!ids.count(rule.channel)) r.fail(e["channel"], "cut-off names unknown channel `" + rule.channel + "`");
+                    if (!seen.insert(rule.channel).second)
+                        r.fail(e["channel"], "a second cut-off rule for channel `" + rule.channel + "`");
+                    const bool interval = static_cast<bool>(e["interval_seconds"]);
+                    const bool daily = static_cast<bool>(e["daily_at"]);
+                    if (interval == daily) r.fail(e, "a cut-off rule needs exactly one of `interval_seconds` and `daily_at`");
+                    if (interval) {
+                        if (e["time_zone"]) r.fail(e["time_zone"], "`time_zone` goes with `daily_at` only");
+                        rule.interval_seconds = r.integer(e, "interval_seconds", 0, 1, 86400);
+                    } else {
+                        const auto at = r.str(e, "daily_at", "");
+                        auto minute = parse_time_of_day(at);
+                        if (!minute) r.fail(e["daily_at"], "expected `daily_at` as HH:MM (00:00 … 23:59)");
+                        rule.daily_at_minute = *minute;
+                        const auto tz = r.str(e, "time_zone", "UTC");
+                        auto offset = parse_utc_offset(tz);
+                        if (!offset)
+                            r.fail(e["time_zone"] ? e["time_zone"] : e,
+                                   "expected `time_zone` as UTC or a fixed offset ±HH:MM (named zones such as "
+                                   "Europe/Berlin are not supported: their offset changes with daylight saving)");
+                        rule.utc_offset_minutes = *offset;
+                    }
+                    c.settlement.cutoffs.push_back(std::move(rule));
+                }
+            }
         }
         if (auto m = root["metrics"]) {
             r.only_keys(m, "metrics", {"port"});

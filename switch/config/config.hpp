@@ -3,6 +3,8 @@
 // throws ConfigError naming file:line:column and what was expected.
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,20 +57,40 @@ struct RiskConfig {
     int bin_blocklist_score = 100;
 };
 
+// A channel's fee for one debit (sale or capture): fixed_minor + amount × bps / 10 000,
+// the percentage rounded half-up to the minor unit. Refunds carry no fee.
+struct FeeRule {
+    int64_t fixed_minor = 0;
+    int64_t bps = 0;  // basis points, 0 … 10 000
+};
+
 struct ChannelConfig {
     std::string id;
     std::string kind;
     int circuit_failure_threshold = 20;  // consecutive soft failures that open the circuit
     int circuit_open_seconds = 5;        // before a half-open probe
+    FeeRule fees;                                    // `fees`, any currency without its own rule
+    std::map<std::string, FeeRule> fees_per_currency;  // `fees.per_currency`
     YAML::Node settings;  // the whole entry; the connector factory validates its own keys
     std::string source;   // "file:line:col" of the entry, for connector config errors
 };
 
+// `settlement.cutoffs[]`: when a channel's windows end. Either fixed intervals from the epoch
+// (`interval_seconds`) or one window a day ending at `daily_at` local time, where local time
+// is a fixed UTC offset (`time_zone`: "UTC" or "±HH:MM"; named zones are not supported).
+struct CutoffRule {
+    std::string channel;
+    int64_t interval_seconds = 0;  // > 0 for interval windows
+    int daily_at_minute = -1;      // ≥ 0 for daily windows: minutes after local midnight
+    int utc_offset_minutes = 0;    // of daily_at
+};
+
 struct SettlementConfig {
-    int window_seconds = 10;
+    int window_seconds = 10;  // channels without a cut-off rule: intervals of this length
     int grace_seconds = 2;
     std::string output_dir = "var/settlement";
     int log_retention_hours = 168;
+    std::vector<CutoffRule> cutoffs;
 };
 
 struct Config {
@@ -91,5 +113,10 @@ struct Config {
 // kafka.bootstrap_servers. Relative paths inside (keys_file, output_dir) stay relative to the cwd.
 Config load_config(const std::string& path);
 Config parse_config(const std::string& yaml_text, const std::string& source_name);
+
+// "22:00" → 1320 (minutes after midnight); nullopt unless HH:MM with HH < 24, MM < 60.
+std::optional<int> parse_time_of_day(std::string_view s);
+// "UTC" → 0, "+01:00" → 60, "-05:30" → -330 (minutes east of UTC, at most ±14:00).
+std::optional<int> parse_utc_offset(std::string_view s);
 
 }  // namespace turnout

@@ -220,7 +220,8 @@ private:
             if (m && !m->err) {
                 const std::string topic = rd_kafka_topic_name(m->rkt);
                 if (topic == cfg_.kafka.topics.batches) {
-                    if (auto b = decode_batch_summary({static_cast<const char*>(m->payload), m->len})) {
+                    auto b = decode_batch_summary({static_cast<const char*>(m->payload), m->len});
+                    if (b && b->status == "closed") {  // a `settled` update repeats a batch already counted
                         ++r_.batches;
                         r_.settled_records += b->record_count;
                         r_.settled_net[b->currency] += b->net;

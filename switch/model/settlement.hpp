@@ -2,6 +2,7 @@
 // Settlement messages: clearing records and batch summaries (DESIGN.md §4).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/payment.hpp"
 
@@ -17,10 +18,24 @@ struct ClearingRecord {
     int64_t amount = 0;  // signed minor units
     std::string channel_ref;
     int64_t event_time_ms = 0;
+    int64_t fee = 0;  // the channel's fee for this record, minor units (≥ 0), fixed when assigned
+};
+
+// Netting of one merchant inside a batch. `net` is before fees (debit − credit), so the
+// money invariant of DESIGN.md §4 holds on nets; fees are a separate total.
+struct MerchantLine {
+    std::string merchant_id;
+    int64_t record_count = 0;
+    int64_t debit = 0;
+    int64_t credit = 0;
+    int64_t fees = 0;
+    int64_t net = 0;
+    bool operator==(const MerchantLine&) const = default;
 };
 
 struct BatchSummary {
     std::string batch_id;
+    std::string status = "closed";  // closed (files written) | settled (reconciled without breaks)
     std::string channel;
     std::string currency;
     int64_t window_start_ms = 0;
@@ -29,9 +44,14 @@ struct BatchSummary {
     int64_t debit_total = 0;   // Σ sale + capture
     int64_t credit_total = 0;  // Σ refund
     int64_t net = 0;           // debit − credit
-    std::string file;
+    int64_t fee_total = 0;     // Σ fees of the records
+    std::vector<MerchantLine> merchants;  // by merchant_id, ascending
+    std::string file;                     // the CSV clearing file
     std::string sha256;
+    std::string fixed_width_file;         // the same batch in the fixed-width layout
+    std::string fixed_width_sha256;
     int64_t closed_at_ms = 0;
+    int64_t settled_at_ms = 0;  // status settled only
 };
 
 }  // namespace turnout

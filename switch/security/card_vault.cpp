@@ -85,6 +85,11 @@ VaultKeys load_vault_keys(const std::string& path) {
     auto fp = parse_key_hex(root["fingerprint_key_hex"].as<std::string>());
     if (!fp) fail(root["fingerprint_key_hex"], "expected 64 hex digits");
     keys.fingerprint_key = *fp;
+    if (auto sk = root["settlement_hmac_key_hex"]) {
+        auto k = parse_key_hex(sk.as<std::string>());
+        if (!k) fail(sk, "expected 64 hex digits for `settlement_hmac_key_hex`");
+        keys.settlement_hmac_key = *k;
+    }
     return keys;
 }
 
@@ -104,6 +109,12 @@ CardVault::CardVault(VaultKeys keys) : keys_(std::move(keys)) {
 CardVault::~CardVault() {
     EVP_MAC_CTX_free(mac_template_);
     EVP_CIPHER_free(cipher_);
+}
+
+std::string CardVault::settlement_key() const {
+    if (!keys_.settlement_hmac_key)
+        throw std::runtime_error("the keys file has no `settlement_hmac_key_hex` to sign clearing files with");
+    return std::string(reinterpret_cast<const char*>(keys_.settlement_hmac_key->data()), keys_.settlement_hmac_key->size());
 }
 
 SealedData CardVault::seal(std::string_view plaintext) const {

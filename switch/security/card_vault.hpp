@@ -24,9 +24,13 @@ struct VaultKeys {
     std::map<std::string, Key256> pan_keys;  // key id → AES-256 key
     std::string active_pan_key;              // id used to seal; all ids can open
     Key256 fingerprint_key{};
+    // HMAC-SHA256 key that signs clearing files (`settlement_hmac_key_hex`); the settlement
+    // role and `turnout reconcile` refuse to run without it.
+    std::optional<Key256> settlement_hmac_key;
 };
 
-// Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex).
+// Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex,
+// settlement_hmac_key_hex).
 // Throws std::runtime_error naming the file and what is wrong.
 VaultKeys load_vault_keys(const std::string& path);
 
@@ -42,6 +46,9 @@ public:
     std::optional<std::string> open(const SealedData& sealed) const;
     // Hex HMAC-SHA256 of `kind:value` under the fingerprint key, 32 hex chars.
     std::string fingerprint(std::string_view kind, std::string_view value) const;
+    // The clearing-file signing key as raw bytes; throws std::runtime_error if the keys file
+    // has none.
+    std::string settlement_key() const;
 
 private:
     VaultKeys keys_;

@@ -20,13 +20,11 @@ std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r) {
                           r.amount->currency, sign * r.amount->value, r.channel_ref, r.times.completed_at};
 }
 
-BatchBook::BatchBook(int64_t window_ms, int64_t grace_ms, std::string id_suffix)
-    : window_ms_(window_ms), grace_ms_(grace_ms), id_suffix_(std::move(id_suffix)) {}
+BatchBook::BatchBook(CutoffPlan cutoffs, int64_t grace_ms, std::string id_suffix)
+    : cutoffs_(std::move(cutoffs)), grace_ms_(grace_ms), id_suffix_(std::move(id_suffix)) {}
 
-CutoffWindow BatchBook::window_of(int64_t event_ms) const {
-    int64_t start = event_ms - ((event_ms % window_ms_) + window_ms_) % window_ms_;
-    return {start, start + window_ms_};
-}
+BatchBook::BatchBook(int64_t window_ms, int64_t grace_ms, std::string id_suffix)
+    : BatchBook(CutoffPlan({window_ms, 0}), grace_ms, std::move(id_suffix)) {}
 
 Batch& BatchBook::batch_for(const ClearingRecord& rec, CutoffWindow w) {
     Key key{rec.channel, rec.currency, w.start_ms};
@@ -45,12 +43,12 @@ Batch& BatchBook::batch_for(const ClearingRecord& rec, CutoffWindow w) {
 }
 
 const Batch& BatchBook::add(const ClearingRecord& rec, int64_t now_ms) {
-    CutoffWindow w = window_of(rec.event_time_ms);
+    CutoffWindow w = window_of(rec.channel, rec.event_time_ms);
     if (w.end_ms + grace_ms_ <= now_ms || closed_windows_.count({rec.channel, rec.currency, w.start_ms}))
-        w = window_of(now_ms);
+        w = window_of(rec.channel, now_ms);
     // A late record whose "now" window is closed already (possible only with a clock far
     // behind) moves on to the first open window.
-    while (closed_windows_.count({rec.channel, rec.currency, w.start_ms})) w = window_of(w.end_ms);
+    while (closed_windows_.count({rec.channel, rec.currency, w.start_ms})) w = window_of(rec.channel, w.end_ms);
     return place(rec, w);
 }
 
@@ -68,14 +66,37 @@ Batch& BatchBook::place(const ClearingRecord& rec, CutoffWindow w) {
 }
 
 void BatchBook::replay_add(const ClearingRecord& rec, int64_t window_start_ms) {
-    place(rec, {window_start_ms, window_start_ms + window_ms_});
+    // The window recorded in the changelog wins; its end follows the channel's cut-off rule.
+    place(rec, {window_start_ms, window_of(rec.channel, window_start_ms).end_ms});
     added_.pop_back();  // committed history: nothing to roll back
 }
 
 void BatchBook::replay_close(const std::string& channel, const std::string& currency, int64_t window_start_ms) {
     Key k{channel, currency, window_start_ms};
     open_.erase(k);
-    closed_windows_[k] = window_start_ms;
+    closed_windows_[k] = window_of(channel, window_start_ms).end_ms;
+}
+
+void net_by_merchant(Batch& b) {
+    std::map<std::string, MerchantLine> lines;
+    int64_t fees = 0;
+    auto add = [](int64_t& into, int64_t v) {
+        if (!checked_add(into, v, into)) throw std::overflow_error("settlement total overflows int64");
+    };
+    for (const auto& r : b.records) {
+        auto& l = lines[r.merchant_id];
+        l.merchant_id = r.merchant_id;
+        ++l.record_count;
+        add(r.amount > 0 ? l.debit : l.credit, r.amount > 0 ? r.amount : -r.amount);
+        add(l.fees, r.fee);
+        add(fees, r.fee);
+    }
+    b.summary.merchants.clear();
+    for (auto& [id, l] : lines) {
+        if (__builtin_sub_overflow(l.debit, l.credit, &l.net)) throw std::overflow_error("merchant net overflows int64");
+        b.summary.merchants.push_back(std::move(l));
+    }
+    b.summary.fee_total = fees;
 }
 
 std::vector<Batch> BatchBook::close_due(int64_t now_ms) {
@@ -83,7 +104,8 @@ std::vector<Batch> BatchBook::close_due(int64_t now_ms) {
     std::set<Key> touched(added_.begin(), added_.end());
     for (auto it = open_.begin(); it != open_.end();) {
         if (it->second.summary.window_end_ms + grace_ms_ <= now_ms && !touched.count(it->first)) {
-            closed_windows_[it->first] = now_ms;
+            closed_windows_[it->first] = it->second.summary.window_end_ms;
+            net_by_merchant(it->second);
             closed_since_.emplace_back(it->first, it->second);
             due.push_back(std::move(it->second));
             it = open_.erase(it);
@@ -93,7 +115,9 @@ std::vector<Batch> BatchBook::close_due(int64_t now_ms) {
     }
     // Forget closed windows long past: no record can be routed to them any more.
     for (auto it = closed_windows_.begin(); it != closed_windows_.end();)
-        it = (std::get<2>(it->first) + 10 * window_ms_ + grace_ms_ < now_ms) ? closed_windows_.erase(it) : std::next(it);
+        it = (it->second + 10 * cutoffs_.spec(std::get<0>(it->first)).period_ms + grace_ms_ < now_ms)
+                 ? closed_windows_.erase(it)
+                 : std::next(it);
     return due;
 }
 

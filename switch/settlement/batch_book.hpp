@@ -11,17 +11,12 @@
 
 #include "model/payment.hpp"
 #include "model/settlement.hpp"
+#include "settlement/cutoff.hpp"
 
 namespace turnout {
 
 // Approved sale/capture (+) and refund (−) become clearing records; nothing else does.
 std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r);
-
-struct CutoffWindow {
-    int64_t start_ms = 0;
-    int64_t end_ms = 0;
-    auto operator<=>(const CutoffWindow&) const = default;
-};
 
 struct Batch {
     BatchSummary summary;  // file, sha256 and closed_at are set when the batch is written
@@ -30,15 +25,21 @@ struct Batch {
 
 class BatchBook {
 public:
+    BatchBook(CutoffPlan cutoffs, int64_t grace_ms, std::string id_suffix);
+    // Every channel on intervals of window_ms.
     BatchBook(int64_t window_ms, int64_t grace_ms, std::string id_suffix);
 
-    CutoffWindow window_of(int64_t event_ms) const;
-    // Adds a record to the batch of its event-time window; a record whose window has already
-    // closed goes to the window of `now_ms` (late results roll into the next open batch).
+    CutoffWindow window_of(const std::string& channel, int64_t event_ms) const {
+        return cutoffs_.window(channel, event_ms);
+    }
+    // Adds a record to the batch of its event-time window. A record arriving after its
+    // window's cut-off + grace (or whose batch has closed) goes to the window of `now_ms`,
+    // i.e. the next window still open (late results roll into the next batch).
     const Batch& add(const ClearingRecord& rec, int64_t now_ms);
-    // Closes and returns every batch whose window end + grace is at or before now_ms. A batch
-    // with records added since the last checkpoint waits for the next call, so a closed batch
-    // holds only committed records and is identical when rebuilt after a crash.
+    // Closes and returns every batch whose window end + grace is at or before now_ms, with its
+    // fee total and per-merchant lines filled in. A batch with records added since the last
+    // checkpoint waits for the next call, so a closed batch holds only committed records and
+    // is identical when rebuilt after a crash.
     std::vector<Batch> close_due(int64_t now_ms);
 
     // Rebuilding from the changelog (committed history): an add into its recorded window,
@@ -57,7 +58,8 @@ private:
     Batch& batch_for(const ClearingRecord& rec, CutoffWindow w);
     Batch& place(const ClearingRecord& rec, CutoffWindow w);
 
-    int64_t window_ms_, grace_ms_;
+    CutoffPlan cutoffs_;
+    int64_t grace_ms_;
     std::string id_suffix_;
     std::map<Key, Batch> open_;
     std::map<Key, int64_t> closed_windows_;  // batches already closed, to route late records
@@ -65,5 +67,9 @@ private:
     std::vector<Key> added_;
     std::vector<std::pair<Key, Batch>> closed_since_;
 };
+
+// Fills fee_total and the per-merchant netting lines (ascending merchant_id) from the
+// batch's records; throws std::overflow_error if a total does not fit int64.
+void net_by_merchant(Batch& b);
 
 }  // namespace turnout

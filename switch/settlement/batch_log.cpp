@@ -14,7 +14,8 @@ std::string encode_batch_log(const BatchLogEntry& e) {
         const auto& r = e.record;
         o["record"] = json::object{{"payment_id", r.payment_id},   {"type", to_string(r.type)},
                                    {"merchant_id", r.merchant_id}, {"amount", r.amount},
-                                   {"channel_ref", r.channel_ref}, {"event_time_ms", r.event_time_ms}};
+                                   {"channel_ref", r.channel_ref}, {"event_time_ms", r.event_time_ms},
+                                   {"fee", r.fee}};
     }
     return json::serialize(o);
 }
@@ -52,7 +53,7 @@ std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes) {
     auto at = num(r, "event_time_ms");
     if (!type || !amount || !at) return std::nullopt;
     e.record = ClearingRecord{str(r, "payment_id"), *type, e.channel, str(r, "merchant_id"), e.currency,
-                              *amount, str(r, "channel_ref"), *at};
+                              *amount, str(r, "channel_ref"), *at, num(r, "fee").value_or(0)};
     return e;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,45 +14,86 @@
 #include "model/time.hpp"
 
 namespace turnout {
+namespace fs = std::filesystem;
+namespace {
 
-std::string render_clearing_csv(const Batch& b) {
-    std::string out = "batch_id,payment_id,type,channel,merchant_id,currency,amount_minor,channel_ref,event_time\n";
-    for (const auto& r : b.records) {
-        out += b.summary.batch_id;
-        out += ',' + r.payment_id + ',' + std::string(to_string(r.type)) + ',' + r.channel + ',' + r.merchant_id + ',' +
-               r.currency + ',' + std::to_string(r.amount) + ',' + r.channel_ref + ',' + format_rfc3339(r.event_time_ms) +
-               '\n';
-    }
-    const auto& s = b.summary;
-    out += "TRAILER," + std::to_string(s.record_count) + ',' + std::to_string(s.debit_total) + ',' +
-           std::to_string(s.credit_total) + ',' + std::to_string(s.net) + '\n';
-    return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static const char hex[] = "0123456789abcdef";
+std::string hex(const unsigned char* p, size_t n) {
+    static const char digits[] = "0123456789abcdef";
     std::string out;
-    for (unsigned i = 0; i < len; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
+    for (size_t i = 0; i < n; ++i) out += {digits[p[i] >> 4], digits[p[i] & 15]};
     return out;
 }
 
-void write_clearing_file(const std::string& dir, Batch& b) {
-    namespace fs = std::filesystem;
-    fs::create_directories(dir);
-    const std::string body = render_clearing_csv(b);
-    const fs::path final_path = fs::path(dir) / (b.summary.batch_id + ".csv");
-    const fs::path tmp = fs::path(dir) / ("." + b.summary.batch_id + ".csv.tmp");
-    b.summary.file = final_path.filename().string();
-    b.summary.sha256 = sha256_hex(body);
+std::string csv_field(std::string_view s) {
+    if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + '"';
+}
+
+std::vector<std::string> csv_split(std::string_view line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+            else if (c == '"') quoted = false;
+            else out.back() += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            out.emplace_back();
+        } else {
+            out.back() += c;
+        }
+    }
+    return out;
+}
+
+// Left-aligned text, space-padded, cut to `width` bytes (only free-form references can be
+// longer than their field; the CSV keeps them whole).
+std::string text(std::string_view s, size_t width) {
+    std::string out(s.substr(0, width));
+    out.resize(width, ' ');
+    return out;
+}
+
+// Right-aligned zero-padded digits of |v|.
+std::string digits(int64_t v, size_t width) {
+    const uint64_t a = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    std::string d = std::to_string(a);
+    if (d.size() > width) throw std::overflow_error("amount does not fit the fixed-width field");
+    return std::string(width - d.size(), '0') + d;
+}
+
+std::string compact_ms(int64_t ms) {  // YYYYMMDDHHMMSSmmm + Z, 18 bytes
+    const auto t = format_rfc3339(ms);  // 2026-11-26T06:33:25.123Z
+    std::string out;
+    for (char c : t)
+        if (c >= '0' && c <= '9') out += c;
+    return out + 'Z';
+}
+
+std::string record_line(std::string body) {
+    body.resize(kFixedWidthRecord, ' ');
+    return body + '\n';
+}
+
+std::string read_whole(const fs::path& p, bool& ok) {
+    std::ifstream in(p, std::ios::binary);
+    ok = static_cast<bool>(in);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_atomic(const fs::path& dir, const std::string& name, const std::string& body, bool replace = false) {
+    const fs::path final_path = dir / name;
+    const fs::path tmp = dir / ("." + name + ".tmp");
     // Closing again after a crash (the file was renamed, the transaction never committed)
     // rebuilds the same batch: the file already there is the one to keep.
-    if (fs::exists(final_path)) {
-        std::ifstream in(final_path, std::ios::binary);
-        std::string existing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (existing == body) return;
+    if (!replace && fs::exists(final_path)) {
+        bool ok = false;
+        if (read_whole(final_path, ok) == body) return;
         throw std::runtime_error("clearing file " + final_path.string() + " exists with other contents");
     }
     // Written, flushed to disk, then renamed: a reader sees the whole file or none.
@@ -68,10 +110,171 @@ void write_clearing_file(const std::string& dir, Batch& b) {
     }
     if (::fsync(fd) != 0 || ::close(fd) != 0) throw std::runtime_error("cannot flush " + tmp.string());
     fs::rename(tmp, final_path);
+}
+
+void sync_dir(const fs::path& dir) {
     if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);
     }
+}
+
+}  // namespace
+
+std::string render_clearing_csv(const Batch& b) {
+    const auto& s = b.summary;
+    std::string out = "HEADER,turnout-clearing-csv,1," + csv_field(s.batch_id) + ',' + csv_field(s.channel) + ',' +
+                      s.currency + ',' + format_rfc3339(s.window_start_ms) + ',' + format_rfc3339(s.window_end_ms) + '\n';
+    out += "batch_id,payment_id,type,channel,merchant_id,currency,amount_minor,fee_minor,channel_ref,event_time\n";
+    int64_t fees = 0;
+    for (const auto& r : b.records) {
+        out += csv_field(s.batch_id) + ',' + csv_field(r.payment_id) + ',' + std::string(to_string(r.type)) + ',' +
+               csv_field(r.channel) + ',' + csv_field(r.merchant_id) + ',' + r.currency + ',' + std::to_string(r.amount) +
+               ',' + std::to_string(r.fee) + ',' + csv_field(r.channel_ref) + ',' + format_rfc3339(r.event_time_ms) + '\n';
+        if (!checked_add(fees, r.fee, fees)) throw std::overflow_error("fee total overflows int64");
+    }
+    out += "TRAILER," + std::to_string(s.record_count) + ',' + std::to_string(s.debit_total) + ',' +
+           std::to_string(s.credit_total) + ',' + std::to_string(s.net) + ',' + std::to_string(fees) + '\n';
+    return out;
+}
+
+std::string render_clearing_fixed_width(const Batch& b) {
+    const auto& s = b.summary;
+    std::string out = record_line("H" + text(s.batch_id, 64) + text(s.channel, 64) + text(s.currency, 3) +
+                                  text(format_compact_utc(s.window_start_ms), 16) +
+                                  text(format_compact_utc(s.window_end_ms), 16) + "01");
+    int64_t fees = 0;
+    for (const auto& r : b.records) {
+        out += record_line("D" + text(r.payment_id, 64) + text(to_string(r.type), 8) + text(r.merchant_id, 64) +
+                           (r.amount < 0 ? "-" : "+") + digits(r.amount, 18) + digits(r.fee, 18) +
+                           text(r.channel_ref, 64) + compact_ms(r.event_time_ms));
+        if (!checked_add(fees, r.fee, fees)) throw std::overflow_error("fee total overflows int64");
+    }
+    out += record_line("T" + digits(s.record_count, 18) + digits(s.debit_total, 18) + digits(s.credit_total, 18) +
+                       (s.net < 0 ? "-" : "+") + digits(s.net, 18) + digits(fees, 18));
+    return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    return hex(md, len);
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), md, &len);
+    return hex(md, len);
+}
+
+void write_clearing_files(const std::string& dir, Batch& b, std::string_view hmac_key) {
+    fs::create_directories(dir);
+    if (hmac_key.empty()) throw std::runtime_error("no settlement HMAC key to sign clearing files with");
+    const std::string csv = render_clearing_csv(b);
+    const std::string fixed = render_clearing_fixed_width(b);
+    auto& s = b.summary;
+    s.file = s.batch_id + ".csv";
+    s.sha256 = sha256_hex(csv);
+    s.fixed_width_file = s.batch_id + ".txt";
+    s.fixed_width_sha256 = sha256_hex(fixed);
+    const fs::path d(dir);
+    write_atomic(d, s.file, csv);
+    write_atomic(d, s.fixed_width_file, fixed);
+    // sha256sum -c reads these; the signatures are written last: a `.sig` means the set is whole.
+    write_atomic(d, s.file + ".sha256", s.sha256 + "  " + s.file + "\n");
+    write_atomic(d, s.fixed_width_file + ".sha256", s.fixed_width_sha256 + "  " + s.fixed_width_file + "\n");
+    write_atomic(d, s.file + ".sig", hmac_sha256_hex(hmac_key, csv) + "  " + s.file + "\n");
+    write_atomic(d, s.fixed_width_file + ".sig", hmac_sha256_hex(hmac_key, fixed) + "  " + s.fixed_width_file + "\n");
+    sync_dir(d);
+}
+
+void write_file_atomically(const std::string& path, const std::string& body) {
+    const fs::path p(path);
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    fs::create_directories(dir);
+    write_atomic(dir, p.filename().string(), body, /*replace=*/true);  // rename replaces a previous report
+    sync_dir(dir);
+}
+
+bool verify_clearing_file(const std::string& path, std::string_view hmac_key, std::string& why) {
+    bool ok = false;
+    const std::string body = read_whole(path, ok);
+    if (!ok) return why = "cannot read " + path, false;
+    const std::string name = fs::path(path).filename().string();
+    const std::string digest = read_whole(path + ".sha256", ok);
+    if (!ok) return why = "no " + name + ".sha256", false;
+    if (digest != sha256_hex(body) + "  " + name + "\n") return why = name + ": SHA-256 does not match", false;
+    const std::string sig = read_whole(path + ".sig", ok);
+    if (!ok) return why = "no " + name + ".sig", false;
+    if (sig != hmac_sha256_hex(hmac_key, body) + "  " + name + "\n")
+        return why = name + ": HMAC signature does not verify", false;
+    return true;
+}
+
+std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::string& why) {
+    ClearingFile f;
+    auto& s = f.summary;
+    size_t pos = 0, line_no = 0;
+    bool trailer = false;
+    int64_t fees = 0, debit = 0, credit = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string_view::npos) return why = "last line not terminated", std::nullopt;
+        const auto fields = csv_split(text.substr(pos, nl - pos));
+        pos = nl + 1;
+        ++line_no;
+        const std::string at = "line " + std::to_string(line_no) + ": ";
+        if (trailer) return why = at + "data after the trailer", std::nullopt;
+        if (line_no == 1) {
+            if (fields.size() != 8 || fields[0] != "HEADER" || fields[1] != "turnout-clearing-csv" || fields[2] != "1")
+                return why = at + "expected HEADER,turnout-clearing-csv,1,…", std::nullopt;
+            s.batch_id = fields[3];
+            s.channel = fields[4];
+            s.currency = fields[5];
+            auto ws = parse_rfc3339(fields[6]), we = parse_rfc3339(fields[7]);
+            if (!ws || !we) return why = at + "bad window times", std::nullopt;
+            s.window_start_ms = *ws;
+            s.window_end_ms = *we;
+            continue;
+        }
+        if (line_no == 2) continue;  // column names
+        if (fields[0] == "TRAILER") {
+            if (fields.size() != 6) return why = at + "expected TRAILER with 5 totals", std::nullopt;
+            try {
+                s.record_count = std::stoll(fields[1]);
+                s.debit_total = std::stoll(fields[2]);
+                s.credit_total = std::stoll(fields[3]);
+                s.net = std::stoll(fields[4]);
+                s.fee_total = std::stoll(fields[5]);
+            } catch (const std::exception&) {
+                return why = at + "trailer totals are not integers", std::nullopt;
+            }
+            trailer = true;
+            continue;
+        }
+        if (fields.size() != 10) return why = at + "expected 10 fields", std::nullopt;
+        ClearingRecord r;
+        auto type = parse_payment_type(fields[2]);
+        auto t = parse_rfc3339(fields[9]);
+        if (!type || !t) return why = at + "bad type or event time", std::nullopt;
+        try {
+            r = {fields[1], *type, fields[3], fields[4], fields[5], std::stoll(fields[6]), fields[8], *t, std::stoll(fields[7])};
+        } catch (const std::exception&) {
+            return why = at + "amount or fee is not an integer", std::nullopt;
+        }
+        if (!checked_add(r.amount > 0 ? debit : credit, r.amount > 0 ? r.amount : -r.amount, r.amount > 0 ? debit : credit) ||
+            !checked_add(fees, r.fee, fees))
+            return why = at + "totals overflow", std::nullopt;
+        f.records.push_back(std::move(r));
+    }
+    if (line_no < 2 || !trailer) return why = "no trailer", std::nullopt;
+    if (s.record_count != static_cast<int64_t>(f.records.size()) || s.debit_total != debit || s.credit_total != credit ||
+        s.net != debit - credit || s.fee_total != fees)
+        return why = "trailer totals disagree with the records", std::nullopt;
+    return f;
 }
 
 }  // namespace turnout

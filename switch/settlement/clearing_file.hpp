@@ -1,19 +1,47 @@
 #pragma once
-// Clearing files: one CSV per batch, written under a temporary name and renamed into place,
-// so a reader never sees a half-written file.
+// Clearing files: each closed batch is written twice, as CSV and in a fixed-width layout
+// (docs/settlement.md), each with a `.sha256` digest file and a `.sig` HMAC-SHA256 signature
+// file next to it. Every file is written under a temporary name, flushed and renamed, so a
+// reader never sees a half-written file; the `.sig` files come last.
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "settlement/batch_book.hpp"
 
 namespace turnout {
 
-// CSV layout: a header row, one row per clearing record, and a trailer row
-// `TRAILER,<record count>,<debit total>,<credit total>,<net>`.
+// CSV layout (RFC 4180 quoting where a field needs it):
+//   HEADER,turnout-clearing-csv,1,<batch_id>,<channel>,<currency>,<window_start>,<window_end>
+//   batch_id,payment_id,type,channel,merchant_id,currency,amount_minor,fee_minor,channel_ref,event_time
+//   one row per clearing record (amount signed: refunds negative)
+//   TRAILER,<record count>,<debit total>,<credit total>,<net>,<fee total>
 std::string render_clearing_csv(const Batch& b);
+// Fixed-width layout: 256-byte ASCII records + LF; H header, D detail, T trailer.
+inline constexpr size_t kFixedWidthRecord = 256;
+std::string render_clearing_fixed_width(const Batch& b);
 
-// Writes `<dir>/<batch_id>.csv` atomically; fills summary.file and summary.sha256.
-void write_clearing_file(const std::string& dir, Batch& b);
+// Writes `<batch_id>.csv`, `<batch_id>.txt` and their `.sha256` and `.sig` files into `dir`
+// atomically; fills summary.file/sha256 and fixed_width_file/fixed_width_sha256. A file
+// already there with the same bytes is kept (closing again after a crash); other bytes are
+// refused with std::runtime_error. `hmac_key` signs the files (raw key bytes).
+void write_clearing_files(const std::string& dir, Batch& b, std::string_view hmac_key);
 
 std::string sha256_hex(std::string_view data);
+// Any file (reports too): temporary name in the same folder, fsync, rename.
+void write_file_atomically(const std::string& path, const std::string& body);
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
+// Checks `<path>.sha256` and `<path>.sig` against the file's bytes; on failure says why.
+bool verify_clearing_file(const std::string& path, std::string_view hmac_key, std::string& why);
+
+// A clearing CSV read back: its header, records and trailer (checked against the records).
+struct ClearingFile {
+    BatchSummary summary;  // batch id, channel, currency, window, totals from the trailer
+    std::vector<ClearingRecord> records;
+};
+// nullopt with `why` set when the file is malformed or its trailer disagrees with its rows.
+std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::string& why);
 
 }  // namespace turnout

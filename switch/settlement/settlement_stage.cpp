@@ -11,8 +11,11 @@
 
 namespace turnout {
 
-SettlementStage::SettlementStage(const Config& cfg)
+SettlementStage::SettlementStage(const Config& cfg, std::string hmac_key)
     : cfg_(cfg),
+      hmac_key_(std::move(hmac_key)),
+      cutoffs_(CutoffPlan::from(cfg.settlement)),
+      fees_(cfg.channels),
       open_gauge_(Metrics::get().open_batches.Add({})),
       overdue_gauge_(Metrics::get().overdue_batches.Add({})) {}
 
@@ -20,8 +23,8 @@ BatchBook& SettlementStage::book(int32_t partition) {
     auto it = books_.find(partition);
     if (it == books_.end())
         it = books_
-                 .try_emplace(partition, int64_t{cfg_.settlement.window_seconds} * 1000,
-                              int64_t{cfg_.settlement.grace_seconds} * 1000, "p" + std::to_string(partition))
+                 .try_emplace(partition, cutoffs_, int64_t{cfg_.settlement.grace_seconds} * 1000,
+                              "p" + std::to_string(partition))
                  .first;
     return it->second;
 }
@@ -38,6 +41,7 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
         }
         auto cr = clearing_record_for(*res);
         if (!cr) continue;
+        cr->fee = fees_.fee_for(*cr);  // fixed at assignment and logged, so a replay keeps it
         const auto& b = book(rec.partition).add(*cr, now);
         BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
         out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(e), {}, rec.partition});
@@ -52,7 +56,7 @@ void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
     size_t open = 0, overdue = 0;
     for (auto& [partition, bk] : books_) {
         for (auto& b : bk.close_due(now_ms)) {
-            write_clearing_file(cfg_.settlement.output_dir, b);
+            write_clearing_files(cfg_.settlement.output_dir, b, hmac_key_);
             b.summary.closed_at_ms = now_ms;
             out.emit({cfg_.kafka.topics.batches, b.summary.batch_id, encode_batch_summary(b.summary),
                       kafka::descend_headers(std::string_view{})});
@@ -61,8 +65,8 @@ void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
             out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(close), {}, partition});
             probe_.out();
             Metrics::get().batches_closed.Add({{"channel", b.summary.channel}, {"currency", b.summary.currency}}).Increment();
-            spdlog::info("settlement: closed batch {} records={} net={} {}", b.summary.batch_id, b.summary.record_count,
-                         b.summary.net, b.summary.currency);
+            spdlog::info("settlement: closed batch {} records={} net={} fees={} {}", b.summary.batch_id,
+                         b.summary.record_count, b.summary.net, b.summary.fee_total, b.summary.currency);
         }
         open += bk.open_batches();
         overdue += bk.overdue_batches(now_ms);

@@ -11,12 +11,14 @@
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 #include "settlement/batch_book.hpp"
+#include "settlement/fees.hpp"
 
 namespace turnout {
 
 class SettlementStage : public kafka::StageLogic {
 public:
-    explicit SettlementStage(const Config& cfg);
+    // `hmac_key` signs the clearing files (raw bytes, from the keys file).
+    SettlementStage(const Config& cfg, std::string hmac_key);
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
     void on_commit() override;
@@ -28,6 +30,9 @@ private:
     BatchBook& book(int32_t partition);
 
     const Config& cfg_;
+    std::string hmac_key_;
+    CutoffPlan cutoffs_;
+    FeeSchedule fees_;
     std::map<int32_t, BatchBook> books_;  // by results partition
     StageProbe probe_{"settlement"};
     prometheus::Gauge& open_gauge_;

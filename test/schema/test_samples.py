@@ -169,13 +169,22 @@ RESULT_DUPLICATE = dict(RESULT_REJECTED, payment_id="it1795675769397-r20001", ro
 BATCH = {
     "batch_id": "acq-us.USD.20261126T064930Z.0", "channel": "acq-us", "currency": "USD",
     "window_start": "2026-11-26T06:49:30.000Z", "window_end": "2026-11-26T06:49:33.000Z",
-    "record_count": 71, "debit_total": 6223364, "credit_total": 0, "net": 6223364,
+    "status": "closed",
+    "record_count": 71, "debit_total": 6223364, "credit_total": 0, "net": 6223364, "fee_total": 94060,
+    "merchants": [{"merchant_id": "m-17", "record_count": 40, "debit": 3500000, "credit": 0, "fees": 52900, "net": 3500000},
+                  {"merchant_id": "m-43", "record_count": 31, "debit": 2723364, "credit": 0, "fees": 41160, "net": 2723364}],
     "file": "acq-us.USD.20261126T064930Z.0.csv",
     "sha256": "6a45063f1e3b5b266a54c72d76e777bf4051a3a40138bd265a5990f887d0ef04",
+    "fixed_width_file": "acq-us.USD.20261126T064930Z.0.txt",
+    "fixed_width_sha256": "0b5a9d0c8a3f7d6f2c9e1b4a5d6c7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d",
     "closed_at": "2026-11-26T06:49:34.018Z",
 }
+BATCH_SETTLED = dict(BATCH, status="settled", settled_at="2026-11-26T07:10:00.000Z")
 BATCH_REFUNDS = dict(BATCH, batch_id="psp-global.GBP.20261126T065000Z", file="psp-global.GBP.20261126T065000Z.csv",
-                     channel="psp-global", currency="GBP", record_count=2, debit_total=100, credit_total=700, net=-600)
+                     fixed_width_file="psp-global.GBP.20261126T065000Z.txt",
+                     channel="psp-global", currency="GBP", record_count=2, debit_total=100, credit_total=700, net=-600,
+                     fee_total=0, merchants=[{"merchant_id": "m-3", "record_count": 2, "debit": 100, "credit": 700,
+                                              "fees": 0, "net": -600}])
 
 DLQ = {"sealed": {"key_id": "dev-2026-11", "nonce": "5XyEGyP8c2EEIW9T",
                   "ciphertext": "JwFRDej/dWyzmMcScmOpr+05ecTosMwsccPO1+BafNR7qxhf4Wo7Djp73GiwyWAYTU0181jX1bLp6Cde"}}
@@ -419,6 +428,7 @@ CASES = {
         "valid": [
             ("batch summary (encode_batch_summary)", BATCH),
             ("refunds outweigh: negative net, no instance suffix", BATCH_REFUNDS),
+            ("settled after reconciliation", BATCH_SETTLED),
         ],
         "invalid": [
             ("sha256 in upper case", change(BATCH, "sha256", BATCH["sha256"].upper())),
@@ -434,6 +444,14 @@ CASES = {
             ("window_start without milliseconds", change(BATCH, "window_start", "2026-11-26T06:49:30Z")),
             ("closed_at missing", drop(BATCH, "closed_at")),
             ("unknown currency", change(BATCH, "currency", "XXX")),
+            ("status open (open batches are not published)", change(BATCH, "status", "open")),
+            ("settled without settled_at", drop(BATCH_SETTLED, "settled_at")),
+            ("settled_at on a closed batch", change(BATCH, "settled_at", "2026-11-26T07:10:00.000Z")),
+            ("fee_total missing", drop(BATCH, "fee_total")),
+            ("fee_total negative", change(BATCH, "fee_total", -1)),
+            ("merchant line without fees", change(BATCH, "merchants", [{"merchant_id": "m-1", "record_count": 1,
+                                                                       "debit": 1, "credit": 0, "net": 1}])),
+            ("fixed-width file not a .txt", change(BATCH, "fixed_width_file", "acq-us.USD.20261126T064930Z.0.csv")),
             ("unknown member", change(BATCH, "records", [])),
         ],
     },

@@ -85,13 +85,32 @@ TEST_CASE("result round trip") {
 }
 
 TEST_CASE("batch summary round trip") {
-    BatchSummary b{"acq-eu.EUR.20261126T063000Z.0", "acq-eu", "EUR", 1795674600000, 1795674610000, 3, 5000, 1200, 3800,
-                   "acq-eu.EUR.20261126T063000Z.0.csv", "00ff", 1795674612000};
+    BatchSummary b;
+    b.batch_id = "acq-eu.EUR.20261126T063000Z.0";
+    b.channel = "acq-eu";
+    b.currency = "EUR";
+    b.window_start_ms = 1795674600000;
+    b.window_end_ms = 1795674610000;
+    b.record_count = 3;
+    b.debit_total = 5000;
+    b.credit_total = 1200;
+    b.net = 3800;
+    b.fee_total = 95;
+    b.merchants = {{"m-1", 2, 5000, 0, 95, 5000}, {"m-2", 1, 0, 1200, 0, -1200}};
+    b.file = "acq-eu.EUR.20261126T063000Z.0.csv";
+    b.sha256 = "00ff";
+    b.closed_at_ms = 1795674612000;
     const auto back = decode_batch_summary(encode_batch_summary(b));
     REQUIRE(back);
+    CHECK(back->status == "closed");
     CHECK(back->net == 3800);
+    CHECK(back->fee_total == 95);
+    CHECK(back->merchants == b.merchants);
     CHECK(back->window_end_ms == b.window_end_ms);
     CHECK(back->sha256 == "00ff");
+    b.status = "settled";
+    b.settled_at_ms = 1795674700000;
+    CHECK(decode_batch_summary(encode_batch_summary(b))->settled_at_ms == 1795674700000);
 }
 
 TEST_CASE("RFC 3339 times") {

@@ -87,3 +87,50 @@ TEST_CASE("config errors: location and expectation") {
     }
     CHECK(error_of(kBase).empty());
 }
+
+TEST_CASE("settlement cut-offs and channel fees") {
+    const auto ok = kBase + R"(    fees: {fixed_minor: 10, bps: 150, per_currency: {JPY: {bps: 100}}}
+settlement:
+  window_seconds: 5
+  cutoffs:
+    - channel: sim-a
+      daily_at: "22:00"
+      time_zone: "+01:00"
+)";
+    const auto cfg = parse_config(ok, "t.yaml");
+    validate_channels(cfg);
+    REQUIRE(cfg.settlement.cutoffs.size() == 1);
+    CHECK(cfg.settlement.cutoffs[0].daily_at_minute == 22 * 60);
+    CHECK(cfg.settlement.cutoffs[0].utc_offset_minutes == 60);
+    CHECK(cfg.channels[0].fees.fixed_minor == 10);
+    CHECK(cfg.channels[0].fees.bps == 150);
+    CHECK(cfg.channels[0].fees_per_currency.at("JPY").bps == 100);
+    CHECK(cfg.channels[0].fees_per_currency.at("JPY").fixed_minor == 0);
+
+    struct Case {
+        std::string from, to;
+        const char* expected;
+    };
+    const Case cases[] = {
+        {"daily_at: \"22:00\"", "daily_at: \"24:00\"", "expected `daily_at` as HH:MM"},
+        {"time_zone: \"+01:00\"", "time_zone: Europe/Berlin", "named zones such as Europe/Berlin are not supported"},
+        {"      daily_at: \"22:00\"\n      time_zone: \"+01:00\"\n", "      interval_seconds: 0\n", "between 1 and 86400"},
+        {"      time_zone: \"+01:00\"\n", "      interval_seconds: 10\n", "exactly one of `interval_seconds` and `daily_at`"},
+        {"channel: sim-a\n      daily", "channel: sim-z\n      daily", "cut-off names unknown channel `sim-z`"},
+        {"bps: 150", "bps: 10001", "`bps` must be between 0 and 10000"},
+        {"fixed_minor: 10", "fixed: 10", "unknown key `channels[].fees.fixed`"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.expected);
+        auto yaml = ok;
+        auto pos = yaml.find(c.from);
+        REQUIRE(pos != std::string::npos);
+        yaml.replace(pos, c.from.size(), c.to);
+        const auto err = error_of(yaml);
+        CHECK_MESSAGE(err.find(c.expected) != std::string::npos, err);
+    }
+    CHECK(parse_utc_offset("-05:30") == -330);
+    CHECK(parse_utc_offset("UTC") == 0);
+    CHECK_FALSE(parse_utc_offset("+15:00"));
+    CHECK_FALSE(parse_time_of_day("7:00"));
+}

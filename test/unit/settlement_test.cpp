@@ -8,6 +8,9 @@
 #include "settlement/batch_book.hpp"
 #include "settlement/batch_log.hpp"
 #include "settlement/clearing_file.hpp"
+#include "settlement/fees.hpp"
+#include "settlement/reconcile.hpp"
+#include "model/time.hpp"
 
 using namespace turnout;
 
@@ -145,27 +148,317 @@ TEST_CASE("batch changelog entries round trip") {
     CHECK_FALSE(decode_batch_log("{\"op\":\"add\"}"));
 }
 
-TEST_CASE("clearing file: header, rows, trailer, digest, atomic name") {
+TEST_CASE("clearing files: CSV and fixed-width, digests and signatures, atomic names") {
     BatchBook book(10'000, 0, "0");
-    book.add(*clearing_record_for(approved(PaymentType::sale, 1250)), 1'000'000);
+    auto sale = *clearing_record_for(approved(PaymentType::sale, 1250));
+    sale.fee = 29;
+    book.add(sale, 1'000'000);
     book.add(*clearing_record_for(approved(PaymentType::refund, 250)), 1'000'000);
     book.checkpoint();
     auto batches = book.close_due(1'010'000);
     REQUIRE(batches.size() == 1);
     const auto dir = std::filesystem::temp_directory_path() / "turnout-clearing-test";
     std::filesystem::remove_all(dir);
-    write_clearing_file(dir.string(), batches[0]);
-    std::ifstream f(dir / batches[0].summary.file);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    const auto body = ss.str();
-    CHECK(body.rfind("batch_id,payment_id,type", 0) == 0);
-    CHECK(body.find("TRAILER,2,1250,250,1000\n") != std::string::npos);
+    const std::string key = "k3y";
+    write_clearing_files(dir.string(), batches[0], key);
+    auto slurp = [](const std::filesystem::path& p) {
+        std::ifstream f(p, std::ios::binary);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        return ss.str();
+    };
+    const auto body = slurp(dir / batches[0].summary.file);
+    CHECK(body.rfind("HEADER,turnout-clearing-csv,1,acq-eu.EUR.19700101T001640Z.0,acq-eu,EUR,"
+                     "1970-01-01T00:16:40.000Z,1970-01-01T00:16:50.000Z\n"
+                     "batch_id,payment_id,type",
+                     0) == 0);
+    CHECK(body.find("TRAILER,2,1250,250,1000,29\n") != std::string::npos);
     CHECK(batches[0].summary.sha256 == sha256_hex(body));
-    CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 1);  // no temp file left behind
-    // Closing the same batch again (after a crash) keeps the file; other contents are refused.
-    CHECK_NOTHROW(write_clearing_file(dir.string(), batches[0]));
+    CHECK(batches[0].summary.fee_total == 29);
+    const auto fixed = slurp(dir / batches[0].summary.fixed_width_file);
+    CHECK(fixed.size() == 4 * (kFixedWidthRecord + 1));
+    CHECK(batches[0].summary.fixed_width_sha256 == sha256_hex(fixed));
+    std::string why;
+    CHECK(verify_clearing_file((dir / batches[0].summary.file).string(), key, why));
+    CHECK(verify_clearing_file((dir / batches[0].summary.fixed_width_file).string(), key, why));
+    CHECK_FALSE(verify_clearing_file((dir / batches[0].summary.file).string(), "other key", why));
+    CHECK(why.find("HMAC") != std::string::npos);
+    // csv, txt, and a .sha256 and .sig for each; no temp file left behind.
+    CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 6);
+    // Closing the same batch again (after a crash) keeps the files; other contents are refused.
+    CHECK_NOTHROW(write_clearing_files(dir.string(), batches[0], key));
+    auto parsed = parse_clearing_csv(body, why);
+    REQUIRE(parsed);
+    CHECK(parsed->records.size() == 2);
+    CHECK(parsed->records[0].fee == 29);
+    CHECK(parsed->summary.net == 1000);
+    CHECK(parsed->summary.window_end_ms == 1'010'000);
+    CHECK_FALSE(parse_clearing_csv(std::string(body).replace(body.find("TRAILER,2,1250"), 14, "TRAILER,2,1251"), why));
     batches[0].records.pop_back();
-    CHECK_THROWS(write_clearing_file(dir.string(), batches[0]));
+    CHECK_THROWS(write_clearing_files(dir.string(), batches[0], key));
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("fixed-width layout: positions of header, detail and trailer fields") {
+    Batch b;
+    b.summary.batch_id = "acq-eu.EUR.20261126T063000Z.p3";
+    b.summary.channel = "acq-eu";
+    b.summary.currency = "EUR";
+    b.summary.window_start_ms = *parse_rfc3339("2026-11-26T06:30:00Z");
+    b.summary.window_end_ms = *parse_rfc3339("2026-11-26T06:30:10Z");
+    b.records = {{"pay-1", PaymentType::refund, "acq-eu", "m-17", "EUR", -500, "acq-eu-5c1e", 1795674605123, 0}};
+    b.summary.record_count = 1;
+    b.summary.credit_total = 500;
+    b.summary.net = -500;
+    const auto out = render_clearing_fixed_width(b);
+    const auto h = out.substr(0, 257), d = out.substr(257, 257), t = out.substr(514, 257);
+    // 1-based positions as documented in docs/settlement.md.
+    auto at = [](const std::string& rec, size_t pos, size_t len) { return rec.substr(pos - 1, len); };
+    CHECK(at(h, 1, 1) == "H");
+    CHECK(at(h, 2, 64).rfind("acq-eu.EUR.20261126T063000Z.p3 ", 0) == 0);
+    CHECK(at(h, 130, 3) == "EUR");
+    CHECK(at(h, 133, 16) == "20261126T063000Z");
+    CHECK(at(h, 149, 16) == "20261126T063010Z");
+    CHECK(at(h, 165, 2) == "01");
+    CHECK(at(d, 1, 1) == "D");
+    CHECK(at(d, 2, 6) == "pay-1 ");
+    CHECK(at(d, 66, 8) == "refund  ");
+    CHECK(at(d, 74, 5) == "m-17 ");
+    CHECK(at(d, 138, 19) == "-000000000000000500");
+    CHECK(at(d, 157, 18) == "000000000000000000");
+    CHECK(at(d, 175, 12) == "acq-eu-5c1e ");
+    CHECK(at(d, 239, 18) == "20261126063005123Z");
+    CHECK(at(t, 1, 19) == "T000000000000000001");
+    CHECK(at(t, 20, 18) == "000000000000000000");
+    CHECK(at(t, 38, 18) == "000000000000000500");
+    CHECK(at(t, 56, 19) == "-000000000000000500");
+    CHECK(t.size() == 257);
+    CHECK(t.back() == '\n');
+}
+
+TEST_CASE("cut-off windows: (event time, rule) → window") {
+    auto t = [](const char* s) { return *parse_rfc3339(s); };
+    CutoffRule every10s{"c", 10, -1, 0};
+    CutoffRule daily22utc{"c", 0, 22 * 60, 0};
+    CutoffRule daily22berlin_winter{"c", 0, 22 * 60, 60};  // +01:00: 22:00 local = 21:00 UTC
+    CutoffRule daily0030minus5{"c", 0, 30, -300};           // -05:00: 00:30 local = 05:30 UTC
+    struct Case {
+        CutoffRule rule;
+        const char* event;
+        const char* start;
+        const char* end;
+    };
+    const Case cases[] = {
+        {every10s, "2026-11-26T06:30:00.000Z", "2026-11-26T06:30:00Z", "2026-11-26T06:30:10Z"},
+        {every10s, "2026-11-26T06:30:09.999Z", "2026-11-26T06:30:00Z", "2026-11-26T06:30:10Z"},
+        {every10s, "2026-11-26T06:30:10.000Z", "2026-11-26T06:30:10Z", "2026-11-26T06:30:20Z"},
+        {daily22utc, "2026-11-26T21:59:59.999Z", "2026-11-25T22:00:00Z", "2026-11-26T22:00:00Z"},
+        {daily22utc, "2026-11-26T22:00:00.000Z", "2026-11-26T22:00:00Z", "2026-11-27T22:00:00Z"},
+        {daily22berlin_winter, "2026-11-26T20:59:59.999Z", "2026-11-25T21:00:00Z", "2026-11-26T21:00:00Z"},
+        {daily22berlin_winter, "2026-11-26T21:00:00.000Z", "2026-11-26T21:00:00Z", "2026-11-27T21:00:00Z"},
+        {daily22berlin_winter, "2026-12-31T23:30:00.000Z", "2026-12-31T21:00:00Z", "2027-01-01T21:00:00Z"},
+        {daily0030minus5, "2026-11-26T05:29:00.000Z", "2026-11-25T05:30:00Z", "2026-11-26T05:30:00Z"},
+        {daily0030minus5, "2026-11-26T05:30:00.000Z", "2026-11-26T05:30:00Z", "2026-11-27T05:30:00Z"},
+        {every10s, "1969-12-31T23:59:55.000Z", "1969-12-31T23:59:50Z", "1970-01-01T00:00:00Z"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.event);
+        const auto w = window_at(cutoff_spec(c.rule), t(c.event));
+        CHECK(format_rfc3339(w.start_ms) == format_rfc3339(t(c.start)));
+        CHECK(format_rfc3339(w.end_ms) == format_rfc3339(t(c.end)));
+    }
+    // Per-channel plan with the interval fallback, and the batch book using it.
+    SettlementConfig sc;
+    sc.window_seconds = 10;
+    sc.cutoffs = {{"acq-eu", 0, 22 * 60, 60}};
+    const auto plan = CutoffPlan::from(sc);
+    CHECK(plan.window("acq-eu", t("2026-11-26T12:00:00Z")).start_ms == t("2026-11-25T21:00:00Z"));
+    CHECK(plan.window("psp-global", t("2026-11-26T12:00:05Z")).start_ms == t("2026-11-26T12:00:00Z"));
+    BatchBook book(plan, 60'000, "p0");
+    const auto& b = book.add(*clearing_record_for(approved(PaymentType::sale, 10, "EUR", "acq-eu", t("2026-11-26T12:00:00Z"))),
+                             t("2026-11-26T12:00:01Z"));
+    CHECK(b.summary.batch_id == "acq-eu.EUR.20261125T210000Z.p0");
+    // A result after cut-off + grace goes to the next window; within grace it stays.
+    const auto late = clearing_record_for(approved(PaymentType::sale, 20, "EUR", "acq-eu", t("2026-11-26T20:59:59Z")));
+    CHECK(book.add(*late, t("2026-11-26T21:00:30Z")).summary.window_start_ms == t("2026-11-25T21:00:00Z"));
+    CHECK(book.add(*late, t("2026-11-26T21:01:00Z")).summary.window_start_ms == t("2026-11-26T21:00:00Z"));
+}
+
+TEST_CASE("fees: fixed + basis points, half-up on the minor unit; refunds free") {
+    struct Case {
+        FeeRule rule;
+        int64_t amount;
+        int64_t fee;
+    };
+    const Case cases[] = {
+        {{0, 150}, 10000, 150},     // 1.5 % of 100.00 = 1.50
+        {{10, 150}, 10000, 160},    // + 0.10 fixed
+        {{0, 150}, 100, 2},         // 1.5 exactly half → up
+        {{0, 150}, 99, 1},          // 1.485 → 1
+        {{0, 150}, 33, 0},          // 0.495 → 0
+        {{0, 150}, 34, 1},          // 0.51 → 1
+        {{0, 1}, 5000, 1},          // 0.5 → 1
+        {{0, 1}, 4999, 0},          // 0.4999 → 0
+        {{0, 10000}, 777, 777},     // 100 %
+        {{25, 0}, 1, 25},           // fixed only
+        {{10, 150}, -10000, 0},     // refund
+        {{0, 10000}, 1'000'000'000'000, 1'000'000'000'000},
+    };
+    for (const auto& c : cases) {
+        ClearingRecord r;
+        r.amount = c.amount;
+        INFO(c.amount << " bps " << c.rule.bps);
+        CHECK(fee_for(c.rule, r) == c.fee);
+    }
+    CHECK(percentage_fee(INT64_MAX, 10000) == INT64_MAX);
+    CHECK_THROWS_AS(fee_for(FeeRule{INT64_MAX, 1}, ClearingRecord{.amount = 10000}), std::overflow_error);
+    ChannelConfig ch;
+    ch.id = "acq-eu";
+    ch.fees = {10, 150};
+    ch.fees_per_currency["JPY"] = {0, 100};
+    const FeeSchedule fs({ch});
+    CHECK(fs.fee_for({.channel = "acq-eu", .currency = "EUR", .amount = 10000}) == 160);
+    CHECK(fs.fee_for({.channel = "acq-eu", .currency = "JPY", .amount = 10000}) == 100);
+    CHECK(fs.fee_for({.channel = "other", .currency = "EUR", .amount = 10000}) == 0);
+}
+
+TEST_CASE("netting per merchant: debit, credit, fees, net before fees; Σ merchant net = batch net") {
+    BatchBook book(10'000, 0, "0");
+    struct Row {
+        const char* merchant;
+        PaymentType type;
+        int64_t amount, fee;
+    };
+    const Row rows[] = {{"m-2", PaymentType::sale, 1000, 25},  {"m-1", PaymentType::sale, 500, 18},
+                        {"m-2", PaymentType::refund, 300, 0},  {"m-1", PaymentType::capture, 200, 13},
+                        {"m-3", PaymentType::refund, 700, 0}};
+    int i = 0;
+    for (const auto& row : rows) {
+        auto r = approved(row.type, row.amount);
+        r.payment_id = "p" + std::to_string(++i);
+        r.merchant_id = row.merchant;
+        auto cr = *clearing_record_for(r);
+        cr.fee = row.fee;
+        book.add(cr, 1'000'000);
+    }
+    book.checkpoint();
+    auto closed = book.close_due(1'010'000);
+    REQUIRE(closed.size() == 1);
+    const auto& s = closed[0].summary;
+    const std::vector<MerchantLine> expected{
+        {"m-1", 2, 700, 0, 31, 700}, {"m-2", 2, 1000, 300, 25, 700}, {"m-3", 1, 0, 700, 0, -700}};
+    CHECK(s.merchants == expected);
+    CHECK(s.fee_total == 56);
+    int64_t sum = 0;
+    for (const auto& m : s.merchants) sum += m.net;
+    CHECK(sum == s.net);
+    CHECK(s.net == 700);
+}
+
+namespace {
+ClearingFile clearing(const std::string& batch, const std::string& channel,
+                      std::vector<std::tuple<const char*, int64_t, const char*>> rows) {
+    ClearingFile f;
+    f.summary.batch_id = batch;
+    f.summary.channel = channel;
+    f.summary.currency = "EUR";
+    for (const auto& [id, amount, cur] : rows) {
+        f.records.push_back({id, amount > 0 ? PaymentType::sale : PaymentType::refund, channel, "m", cur, amount, "", 0, 0});
+        f.summary.net += amount;
+    }
+    f.summary.record_count = static_cast<int64_t>(rows.size());
+    return f;
+}
+}  // namespace
+
+TEST_CASE("reconciliation: each injected break is found, and nothing else") {
+    const std::vector<ClearingFile> files{
+        clearing("acq-eu.EUR.A", "acq-eu", {{"p1", 100, "EUR"}, {"p2", 200, "EUR"}, {"p3", -50, "EUR"}}),
+        clearing("acq-eu.EUR.B", "acq-eu", {{"p4", 400, "EUR"}, {"p5", 500, "EUR"}}),
+        clearing("acq-eu.EUR.C", "acq-eu", {{"p6", 600, "EUR"}}),
+        clearing("acq-us.USD.A", "acq-us", {{"u1", 1, "USD"}}),  // another channel: ignored
+    };
+    auto line = [](const char* id, int64_t amount, const char* cur = "EUR") {
+        return ChannelReportLine{id, amount > 0 ? PaymentType::sale : PaymentType::refund, amount, cur, "ref"};
+    };
+    const std::vector<ChannelReportLine> clean{line("p1", 100), line("p2", 200), line("p3", -50),
+                                               line("p4", 400), line("p5", 500), line("p6", 600)};
+    {
+        const auto r = reconcile("acq-eu", files, clean);
+        CHECK(r.breaks.empty());
+        CHECK(r.matched == 6);
+        CHECK(r.turnout_records == 6);
+        REQUIRE(r.batches.size() == 3);
+        for (const auto& b : r.batches) CHECK(b.settled());
+    }
+    struct Case {
+        const char* name;
+        std::vector<ChannelReportLine> report;
+        std::vector<ReconBreak> breaks;
+        std::vector<std::string> settled;
+    };
+    const Case cases[] = {
+        {"missing at the channel",
+         {line("p1", 100), line("p3", -50), line("p4", 400), line("p5", 500), line("p6", 600)},
+         {{BreakKind::missing_at_channel, "p2", "acq-eu.EUR.A", 200, std::nullopt, "EUR", ""}},
+         {"acq-eu.EUR.B", "acq-eu.EUR.C"}},
+        {"missing in Turnout",
+         {line("p1", 100), line("p2", 200), line("p3", -50), line("p4", 400), line("p5", 500), line("p6", 600),
+          line("x9", 999)},
+         {{BreakKind::missing_in_turnout, "x9", "", std::nullopt, 999, "", "EUR"}},
+         {"acq-eu.EUR.A", "acq-eu.EUR.B", "acq-eu.EUR.C"}},
+        {"amount mismatch",
+         {line("p1", 100), line("p2", 200), line("p3", -50), line("p4", 401), line("p5", 500), line("p6", 600)},
+         {{BreakKind::amount_mismatch, "p4", "acq-eu.EUR.B", 400, 401, "EUR", "EUR"}},
+         {"acq-eu.EUR.A", "acq-eu.EUR.C"}},
+        {"currency mismatch counts as an amount mismatch",
+         {line("p1", 100), line("p2", 200), line("p3", -50), line("p4", 400), line("p5", 500), line("p6", 600, "USD")},
+         {{BreakKind::amount_mismatch, "p6", "acq-eu.EUR.C", 600, 600, "EUR", "USD"}},
+         {"acq-eu.EUR.A", "acq-eu.EUR.B"}},
+        {"one of each kind at once",
+         {line("p1", 100), line("p3", -50), line("p4", 401), line("p5", 500), line("p6", 600), line("x9", 999)},
+         {{BreakKind::missing_at_channel, "p2", "acq-eu.EUR.A", 200, std::nullopt, "EUR", ""},
+          {BreakKind::missing_in_turnout, "x9", "", std::nullopt, 999, "", "EUR"},
+          {BreakKind::amount_mismatch, "p4", "acq-eu.EUR.B", 400, 401, "EUR", "EUR"}},
+         {"acq-eu.EUR.C"}},
+        {"a payment the channel reports twice",
+         {line("p1", 100), line("p2", 200), line("p3", -50), line("p4", 400), line("p5", 500), line("p6", 600),
+          line("p6", 600)},
+         {{BreakKind::duplicate_at_channel, "p6", "acq-eu.EUR.C", std::nullopt, 600, "", "EUR"}},
+         {"acq-eu.EUR.A", "acq-eu.EUR.B"}},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        const auto r = reconcile("acq-eu", files, c.report);
+        CHECK(r.breaks == c.breaks);
+        std::vector<std::string> settled;
+        for (const auto& b : r.batches)
+            if (b.settled()) settled.push_back(b.batch_id);
+        CHECK(settled == c.settled);
+        CHECK(r.matched + static_cast<int64_t>(r.breaks.size()) ==
+              std::max(r.turnout_records, r.channel_records) + (r.count(BreakKind::missing_at_channel) &&
+                                                                 r.count(BreakKind::missing_in_turnout)));
+    }
+    // The report file, the metrics and the printed summary name every break.
+    const auto r = reconcile("acq-eu", files, cases[4].report);
+    const auto json = reconciliation_json(r, 0);
+    CHECK(json.find("\"result\":\"breaks\"") != std::string::npos);
+    CHECK(json.find("\"missing_at_channel\":1") != std::string::npos);
+    const auto metrics = reconciliation_metrics(r);
+    CHECK(metrics.find("turnout_reconciliation_breaks_total{channel=\"acq-eu\",kind=\"amount_mismatch\"} 1\n") !=
+          std::string::npos);
+    CHECK(metrics.find("turnout_reconciliation_matched_total{channel=\"acq-eu\"} 4\n") != std::string::npos);
+    CHECK(reconciliation_text(r).find("BREAKS: 3") != std::string::npos);
+}
+
+TEST_CASE("channel report CSV round trip") {
+    const std::vector<ChannelReportLine> lines{{"p1", PaymentType::sale, 1299, "EUR", "acq-eu-1"},
+                                               {"p1:r", PaymentType::refund, -500, "EUR", "acq-eu-2"}};
+    std::string why;
+    auto back = parse_channel_report(render_channel_report(lines), why);
+    REQUIRE(back);
+    CHECK(back->size() == 2);
+    CHECK((*back)[1].amount == -500);
+    CHECK((*back)[1].type == PaymentType::refund);
+    CHECK_FALSE(parse_channel_report("payment_id,type,amount_minor,currency,channel_ref\np1,sale,12.5,EUR,r\n", why));
 }
