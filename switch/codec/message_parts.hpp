@@ -14,6 +14,15 @@ inline void merchant(JsonWriter& w, const Merchant& m) {
     w.optional_field("mcc", m.mcc).optional_field("country", m.country).end_object();
 }
 
+inline void original(JsonWriter& w, const OriginalRef& o) {
+    w.key("original")
+        .begin_object()
+        .field("payment_id", o.payment_id)
+        .field("channel", o.channel)
+        .field("channel_ref", o.channel_ref)
+        .end_object();
+}
+
 // customer, metadata and original: written only when present.
 inline void request_extras(JsonWriter& w, const PaymentRequest& r) {
     if (r.customer) {
@@ -25,13 +34,7 @@ inline void request_extras(JsonWriter& w, const PaymentRequest& r) {
         for (const auto& [k, v] : r.metadata) w.field(k, v);
         w.end_object();
     }
-    if (r.original)
-        w.key("original")
-            .begin_object()
-            .field("payment_id", r.original->payment_id)
-            .field("channel", r.original->channel)
-            .field("channel_ref", r.original->channel_ref)
-            .end_object();
+    if (r.original) original(w, *r.original);
 }
 
 }  // namespace turnout::json_parts

@@ -199,13 +199,7 @@ std::string encode_result(const PaymentResult& r) {
         w.field("fingerprint", r.instrument->fingerprint).optional_field("bin", r.instrument->bin);
         w.optional_field("last4", r.instrument->last4).end_object();
     }
-    if (r.original)
-        w.key("original")
-            .begin_object()
-            .field("payment_id", r.original->payment_id)
-            .field("channel", r.original->channel)
-            .field("channel_ref", r.original->channel_ref)
-            .end_object();
+    if (r.original) json_parts::original(w, *r.original);
     write_times(w, r.times);
     return w.end_object().take();
 }

@@ -116,8 +116,8 @@ public:
         }
         rd_kafka_flush(producer_.get(), 10000);
         r_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        if (o_.progress) progress(r_.seconds, true);
         r_.throughput = r_.seconds > 0 ? static_cast<double>(r_.received) / r_.seconds : 0;
+        if (o_.progress) progress(r_.seconds, true);
         r_.missing = static_cast<int64_t>(inflight_.size());
         r_.missing += static_cast<int64_t>(dup_pending_.size());
         for (const auto& [id, f] : inflight_) {
@@ -189,13 +189,27 @@ private:
         return original;
     }
 
+    // The live view: totals, the rate and p99 latency since the last line, statuses so far.
     void progress(double elapsed, bool final) {
-        std::fprintf(stderr, "%s  sent %lld/%lld  results %lld  in flight %zu  %.0f results/s  %.1fs%s",
-                     isatty(2) ? "\r" : "", static_cast<long long>(r_.sent), static_cast<long long>(o_.count),
-                     static_cast<long long>(r_.received), inflight_.size(),
-                     elapsed > 0 ? static_cast<double>(r_.received) / elapsed : 0.0, elapsed,
+        const size_t since = std::min(latencies_.size(), last_progress_count_);
+        std::vector<double> recent(latencies_.begin() + static_cast<std::ptrdiff_t>(since), latencies_.end());
+        std::sort(recent.begin(), recent.end());
+        const double interval = elapsed - last_progress_at_;
+        const double rate = interval > 0 ? static_cast<double>(recent.size()) / interval : 0.0;
+        auto count = [&](const char* s) {
+            auto it = r_.by_status.find(s);
+            return static_cast<long long>(it == r_.by_status.end() ? 0 : it->second);
+        };
+        std::fprintf(stderr,
+                     "%s  %5.1fs  sent %lld/%lld  results %lld  in flight %zu  %6.0f/s  p99 %6.0f ms  "
+                     "approved %lld declined %lld failed %lld rejected %lld%s",
+                     isatty(2) ? "\r" : "", elapsed, static_cast<long long>(r_.sent), static_cast<long long>(o_.count),
+                     static_cast<long long>(r_.received), inflight_.size(), final ? r_.throughput : rate,
+                     percentile(recent, 0.99), count("approved"), count("declined"), count("failed"), count("rejected"),
                      isatty(2) && !final ? "   " : "\n");
         std::fflush(stderr);
+        last_progress_count_ = latencies_.size();
+        last_progress_at_ = elapsed;
     }
 
     void await_settlement() {
@@ -255,6 +269,8 @@ private:
     std::unordered_map<std::string, int> dup_pending_;  // duplicates sent, not yet answered
     std::mt19937_64 dup_rng_{12345};
     std::vector<double> latencies_;
+    size_t last_progress_count_ = 0;
+    double last_progress_at_ = 0;
     LoadgenReport r_;
 };
 
