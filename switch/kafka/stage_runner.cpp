@@ -270,6 +270,13 @@ int StageRunner::run(const std::atomic<bool>& stop) {
                                  false);
             spdlog::warn("{}: init_transactions: {}; retrying", opts_.name, rd_kafka_error_string(e.get()));
         }
+        for (const auto& t : opts_.output_topics) {
+            try {
+                (void)partitions_of(producer_.get(), t, 5000);
+            } catch (const std::exception& e) {
+                spdlog::warn("{}: no metadata for output topic {} yet: {}", opts_.name, t, e.what());
+            }
+        }
         PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(opts_.topics.size())));
         for (const auto& t : opts_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
         if (auto err = rd_kafka_subscribe(consumer_.get(), topics.get()))

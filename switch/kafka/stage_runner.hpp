@@ -68,6 +68,9 @@ struct StageOptions {
     // false only for benchmarks of the plain Kafka limit: an idempotent producer, offsets
     // committed after a flush (at-least-once), no transactions.
     bool transactional = true;
+    // Topics this stage may write: their metadata is fetched at start, so the first records
+    // do not wait for a metadata round trip per topic.
+    std::vector<std::string> output_topics;
 };
 
 // The options of a Turnout stage: group `<prefix>turnout.<name>`, transactional id

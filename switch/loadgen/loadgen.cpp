@@ -51,6 +51,7 @@ public:
         // Everything published from now on: results, and later the DLQ and batches of this run.
         auto from = kafka::end_offsets(results_.get(), {t.results});
         after_ = kafka::end_offsets(results_.get(), {t.dlq, t.batches});
+        (void)kafka::partitions_of(producer_.get(), t.requests);  // metadata before the clock starts
         if (auto err = rd_kafka_assign(results_.get(), from.get()))
             throw std::runtime_error(std::string("assign results: ") + rd_kafka_err2str(err));
         queue_.reset(rd_kafka_queue_get_consumer(results_.get()));
