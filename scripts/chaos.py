@@ -793,23 +793,22 @@ def summarize(run, lg_rc, report, executed, doubles, lines, topic):
         sample = "; ".join(f"{pid} {ex}" for pid, ex in list(doubles.items())[:5])
         breaks.append(f"{len(doubles)} payments executed more than once at a channel ({sample})")
     if topic:
-        if topic["doubled"]:
-            breaks.append(f"{topic['doubled']} payment_ids with two final results in the results topic "
-                          f"({', '.join(topic['doubled_sample'][:5])})")
-        if topic["doubled_batches"]:
-            breaks.append(f"{topic['doubled_batches']} settlement batches published twice "
-                          f"({', '.join(topic['doubled_batches_sample'][:5])})")
+        # (count key, sample key, how many samples, separator, what the break says)
+        checks = [
+            ("doubled", "doubled_sample", 5, ", ", "payment_ids with two final results in the results topic"),
+            ("doubled_batches", "doubled_batches_sample", 5, ", ", "settlement batches published twice"),
+            ("executed_without_result", "executed_without_result_sample", 5, ", ",
+             "channel executions without a result"),
+            ("ledger_result_mismatch", "ledger_result_mismatch_sample", 3, "; ",
+             "results disagree with the channel ledger"),
+            ("approved_without_execution", "approved_without_execution_sample", 5, ", ",
+             "approved results the channel never executed"),
+        ]
+        for count, sample_key, n, sep, what in checks:
+            if topic[count]:
+                breaks.append(f"{topic[count]} {what} ({sep.join(topic[sample_key][:n])})")
         if topic["settlement_difference"]:
             breaks.append(f"settlement.batches minus results topic: {money(topic['settlement_difference'])}")
-        if topic["executed_without_result"]:
-            breaks.append(f"{topic['executed_without_result']} channel executions without a result "
-                          f"({', '.join(topic['executed_without_result_sample'][:5])})")
-        if topic["ledger_result_mismatch"]:
-            breaks.append(f"{topic['ledger_result_mismatch']} results disagree with the channel ledger "
-                          f"({'; '.join(topic['ledger_result_mismatch_sample'][:3])})")
-        if topic["approved_without_execution"]:
-            breaks.append(f"{topic['approved_without_execution']} approved results the channel never executed "
-                          f"({', '.join(topic['approved_without_execution_sample'][:5])})")
     else:
         breaks.append("the results and batches topics could not be read back")
     breaks += run.crash_notes

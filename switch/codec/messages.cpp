@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "codec/json_read.hpp"
 #include "codec/message_parts.hpp"
 #include "model/time.hpp"
 
@@ -10,24 +11,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::string str(const json::object& o, std::string_view key) {
-    if (auto* v = o.if_contains(key))
-        if (auto* s = v->if_string()) return std::string(*s);
-    return {};
-}
-
-int64_t int_or(const json::object& o, std::string_view key, int64_t def = 0) {
-    if (auto* v = o.if_contains(key)) {
-        if (v->is_int64()) return v->get_int64();
-        if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-    }
-    return def;
-}
-
-const json::object* obj(const json::object& o, std::string_view key) {
-    auto* v = o.if_contains(key);
-    return v ? v->if_object() : nullptr;
-}
+using json_read::int_or;
+using json_read::obj;
+using json_read::str;
 
 std::optional<Money> money_from(const json::object* o) {
     if (!o) return std::nullopt;

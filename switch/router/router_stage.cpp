@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
 
+#include "codec/json_writer.hpp"
 #include "codec/messages.hpp"
 #include "codec/request_decoder.hpp"
 #include "kafka/changelog.hpp"
@@ -49,10 +49,10 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
         if (to_dlq) {
             // A request may hold card data: the DLQ keeps it sealed, never in clear.
             const auto sealed = vault_.seal(rec.value);
-            boost::json::object env{{"sealed", boost::json::object{{"key_id", sealed.key_id},
-                                                                  {"nonce", sealed.nonce},
-                                                                  {"ciphertext", sealed.ciphertext}}}};
-            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "router", rj.code, boost::json::serialize(env)));
+            JsonWriter env(256);
+            env.begin_object().key("sealed").begin_object().field("key_id", sealed.key_id);
+            env.field("nonce", sealed.nonce).field("ciphertext", sealed.ciphertext).end_object().end_object();
+            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "router", rj.code, env.take()));
             probe_.dlq(rj.code);
         }
         log_payment_event(spdlog::level::info, to_dlq ? "request_dead_lettered" : "request_rejected", rj.payment_id, tp,

@@ -2,22 +2,23 @@
 
 #include <boost/json.hpp>
 
+#include "codec/json_read.hpp"
+#include "codec/json_writer.hpp"
+
 namespace turnout {
 namespace json = boost::json;
 
 std::string encode_batch_log(const BatchLogEntry& e) {
-    json::object o{{"op", e.op == BatchLogEntry::Op::add ? "add" : "close"},
-                   {"channel", e.channel},
-                   {"currency", e.currency},
-                   {"window_start_ms", e.window_start_ms}};
+    JsonWriter w(320);
+    w.begin_object().field("op", e.op == BatchLogEntry::Op::add ? "add" : "close").field("channel", e.channel);
+    w.field("currency", e.currency).field("window_start_ms", e.window_start_ms);
     if (e.op == BatchLogEntry::Op::add) {
         const auto& r = e.record;
-        o["record"] = json::object{{"payment_id", r.payment_id},   {"type", to_string(r.type)},
-                                   {"merchant_id", r.merchant_id}, {"amount", r.amount},
-                                   {"channel_ref", r.channel_ref}, {"event_time_ms", r.event_time_ms},
-                                   {"fee", r.fee}};
+        w.key("record").begin_object().field("payment_id", r.payment_id).field("type", to_string(r.type));
+        w.field("merchant_id", r.merchant_id).field("amount", r.amount).field("channel_ref", r.channel_ref);
+        w.field("event_time_ms", r.event_time_ms).field("fee", r.fee).end_object();
     }
-    return json::serialize(o);
+    return w.end_object().take();
 }
 
 std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes) {
@@ -25,15 +26,8 @@ std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes) {
     auto v = json::parse(bytes, ec);
     if (ec || !v.is_object()) return std::nullopt;
     const auto& o = v.get_object();
-    auto str = [](const json::object& x, const char* k) -> std::string {
-        auto* p = x.if_contains(k);
-        return p && p->is_string() ? std::string(p->get_string()) : std::string();
-    };
-    auto num = [](const json::object& x, const char* k) -> std::optional<int64_t> {
-        auto* p = x.if_contains(k);
-        if (p && p->is_int64()) return p->get_int64();
-        return std::nullopt;
-    };
+    using json_read::str;
+    const auto num = [](const json::object& x, const char* k) { return json_read::int_of(x, k); };
     BatchLogEntry e;
     const auto op = str(o, "op");
     auto ws = num(o, "window_start_ms");
