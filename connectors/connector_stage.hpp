@@ -29,6 +29,8 @@ private:
     prometheus::Counter& calls_declined_;
     prometheus::Counter& calls_soft_failure_;
     prometheus::Counter& calls_circuit_open_;
+    prometheus::Counter& calls_reversed_;
+    prometheus::Counter& calls_failed_;
 };
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance);
