@@ -1,6 +1,7 @@
 #include "risk/risk_rules.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 namespace turnout {
@@ -55,7 +56,9 @@ RiskAssessment RiskScorer::assess(const RoutedPayment& p, const VelocityBook* bo
         return a;
     }
     const Instrument* in = q.instrument ? &*q.instrument : nullptr;
-    std::vector<std::pair<int, const std::string*>> hits;
+    // Hits are few: a fixed buffer keeps scoring free of allocations until the names are copied.
+    std::array<std::pair<int, const std::string*>, 32> hits;
+    size_t n_hits = 0;
     for (const auto& rule : p_.rules) {
         bool hit = false;
         switch (rule.kind) {
@@ -104,14 +107,15 @@ RiskAssessment RiskScorer::assess(const RoutedPayment& p, const VelocityBook* bo
         }
         if (!hit) continue;
         // The short form's per-currency limits share one name: count it once.
-        if (std::any_of(hits.begin(), hits.end(), [&](const auto& h) { return *h.second == rule.name; })) continue;
+        if (std::any_of(hits.begin(), hits.begin() + n_hits, [&](const auto& h) { return *h.second == rule.name; })) continue;
         a.score += rule.score;
-        hits.emplace_back(rule.score, &rule.name);
+        if (n_hits < hits.size()) hits[n_hits++] = {rule.score, &rule.name};
     }
-    // Highest score first: the first hit names the decline reason (risk_<rule>).
-    std::stable_sort(hits.begin(), hits.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-    a.rules_hit.reserve(hits.size());
-    for (const auto& h : hits) a.rules_hit.push_back(*h.second);
+    // Highest score first, ties in rule order: the first hit names the decline reason (risk_<rule>).
+    for (size_t i = 1; i < n_hits; ++i)
+        for (size_t j = i; j > 0 && hits[j].first > hits[j - 1].first; --j) std::swap(hits[j], hits[j - 1]);
+    a.rules_hit.reserve(n_hits);
+    for (size_t i = 0; i < n_hits; ++i) a.rules_hit.push_back(*hits[i].second);
     a.decision = a.score >= p_.decline_score                             ? "decline"
                  : p_.review_score > 0 && a.score >= p_.review_score ? "review"
                                                                          : "approve";

@@ -36,7 +36,7 @@ bool decode_velocity_entry(std::string_view key, std::string_view value, Velocit
     return true;
 }
 
-const std::deque<VelocityBook::Event>* VelocityBook::find(const Index& idx, std::string_view key) {
+const std::vector<VelocityBook::Event>* VelocityBook::find(const Index& idx, std::string_view key) {
     auto it = idx.find(key);
     return it == idx.end() ? nullptr : &it->second;
 }
@@ -64,12 +64,12 @@ void VelocityBook::add(const VelocityEntry& e) {
     auto put = [&](Index& idx, bool per_merchant, const std::string& key) {
         if (key.empty()) return;
         auto it = idx.find(std::string_view(key));
-        if (it == idx.end()) it = idx.emplace(key, std::deque<Event>{}).first;
+        if (it == idx.end()) it = idx.emplace(key, std::vector<Event>{}).first;
         // Kept in time order; a late entry (clock step) goes where it belongs.
         auto& q = it->second;
         if (q.empty() || q.back().at_ms <= ev.at_ms) q.push_back(ev);
         else q.insert(std::upper_bound(q.begin(), q.end(), ev.at_ms, [](int64_t t, const Event& x) { return t < x.at_ms; }), ev);
-        pending_.emplace_back(per_merchant, key);
+        pending_.emplace_back(per_merchant, &*it);
     };
     put(instrument_, false, e.fingerprint);
     put(merchant_, true, e.merchant_id);
@@ -79,10 +79,10 @@ void VelocityBook::abort() {
     // Uncommitted events are the newest of their key: undo them newest first.
     for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
         auto& idx = it->first ? merchant_ : instrument_;
-        auto q = idx.find(std::string_view(it->second));
-        if (q == idx.end() || q->second.empty()) continue;
-        q->second.pop_back();
-        if (q->second.empty()) idx.erase(q);
+        auto& q = it->second->second;
+        if (!q.empty()) q.pop_back();
+        // Newest first: a key empties only at its oldest uncommitted event, the last use of its node.
+        if (q.empty()) idx.erase(idx.find(std::string_view(it->second->first)));
     }
     pending_.clear();
 }
@@ -92,7 +92,7 @@ void VelocityBook::expire(int64_t before_ms) {
     for (auto* idx : {&instrument_, &merchant_})
         for (auto it = idx->begin(); it != idx->end();) {
             auto& q = it->second;
-            while (!q.empty() && q.front().at_ms < before_ms) q.pop_front();
+            q.erase(q.begin(), std::find_if(q.begin(), q.end(), [&](const Event& e) { return e.at_ms >= before_ms; }));
             it = q.empty() ? idx->erase(it) : std::next(it);
         }
 }

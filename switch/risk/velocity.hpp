@@ -6,7 +6,6 @@
 // transaction), from which the book is rebuilt when the partition is assigned.
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,10 +48,13 @@ private:
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
-    using Index = std::unordered_map<std::string, std::deque<Event>, Hash, std::equal_to<>>;
-    static const std::deque<Event>* find(const Index& idx, std::string_view key);
+    // Oldest first; most keys hold a handful of events, so a vector beats a deque (whose
+    // empty state alone allocates a map and a block).
+    using Index = std::unordered_map<std::string, std::vector<Event>, Hash, std::equal_to<>>;
+    static const std::vector<Event>* find(const Index& idx, std::string_view key);
     Index instrument_, merchant_;
-    std::vector<std::pair<bool, std::string>> pending_;  // (per_merchant, key) of each uncommitted event
+    // The key node (stable in an unordered_map) of each uncommitted event.
+    std::vector<std::pair<bool, Index::value_type*>> pending_;
 };
 
 }  // namespace turnout

@@ -20,6 +20,13 @@ const ChannelHealth* fresh(const HealthMap* health, const std::string& channel, 
     return &it->second;
 }
 
+// A stable insertion sort: plans hold a few channels, and std::stable_sort allocates.
+template <typename Less>
+void small_stable_sort(std::vector<std::string>& v, Less less) {
+    for (size_t i = 1; i < v.size(); ++i)
+        for (size_t j = i; j > 0 && less(v[j], v[j - 1]); --j) std::swap(v[j], v[j - 1]);
+}
+
 }  // namespace
 
 uint64_t stable_hash(std::string_view s) {
@@ -107,9 +114,7 @@ std::optional<RoutePlan> RoutePlanner::plan(const PaymentRequest& r, const Healt
             break;
         }
         case RouteAction::least_cost:
-            std::stable_sort(out.begin(), out.end(), [&](const std::string& a, const std::string& b) {
-                return fee(a, r.amount) < fee(b, r.amount);
-            });
+            small_stable_sort(out, [&](const std::string& a, const std::string& b) { return fee(a, r.amount) < fee(b, r.amount); });
             break;
         case RouteAction::health: {
             // Best success rate first, then lowest latency; channels without a fresh report
@@ -118,7 +123,7 @@ std::optional<RoutePlan> RoutePlanner::plan(const PaymentRequest& r, const Healt
                 const auto* s = fresh(health, c, now);
                 return s ? std::tuple<int, int, int>{0, -s->success_permille, s->latency_ms} : std::tuple<int, int, int>{1, 0, 0};
             };
-            std::stable_sort(out.begin(), out.end(), [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
+            small_stable_sort(out, [&](const std::string& a, const std::string& b) { return key(a) < key(b); });
             // Exploration: a small, hash-chosen share goes to another channel first, so a
             // recovered channel gets traffic again and its figures stay current.
             if (out.size() > 1 && static_cast<int>((h >> 8) % 100) < rule->explore_percent) {
@@ -130,7 +135,11 @@ std::optional<RoutePlan> RoutePlanner::plan(const PaymentRequest& r, const Healt
         }
     }
     // Leave out channels whose circuit is open, while at least one channel remains.
-    if (health) {
+    const auto down = [&](const std::string& c) {
+        const auto* s = fresh(health, c, now);
+        return s && s->circuit == ChannelHealth::Circuit::open;
+    };
+    if (health && std::any_of(out.begin(), out.end(), down)) {
         std::vector<std::string> up;
         for (const auto& c : out) {
             const auto* s = fresh(health, c, now);
