@@ -13,11 +13,7 @@ namespace {
 
 std::atomic<uint64_t> g_reload_requests{0};
 
-struct FileStamp {
-    std::filesystem::file_time_type mtime{};
-    uintmax_t size = 0;
-    bool operator==(const FileStamp&) const = default;
-};
+using FileStamp = RulesSource::FileStamp;
 
 std::optional<FileStamp> stamp_of(const std::string& path) {
     std::error_code ec;
@@ -83,7 +79,10 @@ bool RulesSource::reload(std::string* error) {
 void RulesSource::watch(int poll_ms) {
     if (thread_.joinable()) return;
     stop_ = false;
-    thread_ = std::thread([this, poll_ms] { run(poll_ms); });
+    // Taken here, not in the thread: a change made right after watch() returns is seen.
+    const uint64_t requests = g_reload_requests.load();
+    auto stamp = stamp_of(cfg_.path);
+    thread_ = std::thread([this, poll_ms, requests, stamp] { run(poll_ms, requests, stamp); });
 }
 
 void RulesSource::stop() {
@@ -91,9 +90,7 @@ void RulesSource::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
-void RulesSource::run(int poll_ms) {
-    uint64_t seen_requests = g_reload_requests.load();
-    auto last = stamp_of(cfg_.path);
+void RulesSource::run(int poll_ms, uint64_t seen_requests, std::optional<FileStamp> last) {
     while (!stop_.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
         const uint64_t requests = g_reload_requests.load();

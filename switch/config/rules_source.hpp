@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,8 +43,14 @@ public:
     void watch(int poll_ms = 500);
     void stop();
 
+    struct FileStamp {
+        std::filesystem::file_time_type mtime{};
+        uintmax_t size = 0;
+        bool operator==(const FileStamp&) const = default;
+    };
+
 private:
-    void run(int poll_ms);
+    void run(int poll_ms, uint64_t seen_requests, std::optional<FileStamp> last);
     const Config& cfg_;
     std::atomic<std::shared_ptr<const RuleSet>> current_;
     std::atomic<bool> stop_{false};
