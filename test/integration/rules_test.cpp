@@ -156,6 +156,8 @@ TEST_CASE("a card velocity limit holds across a restart of the workers") {
         }
         // Another card is not limited by the first card's payments.
         CHECK(res.at(run + "-b1").status == ResultStatus::approved);
+        MESSAGE("declined: " << encode_result(res.at(run + "-a4")));
+        MESSAGE("approved: " << encode_result(res.at(run + "-b1")));
         CHECK(sw.finish() == 0);
     }
 }
@@ -237,6 +239,8 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
         if (seq >= first_after_reload.load() && r.route->rule != "eur-cards-v2") ++late_on_old;
         CHECK(r.status == ResultStatus::approved);
     }
+    MESSAGE(res.size() << " results: " << old_rule << " on eur-cards, " << new_rule << " on eur-cards-v2; reload applied at payment "
+                    << first_after_reload.load());
     CHECK(doubled == 0);
     // Payments sent before the reload may be routed just after it; those sent after may not
     // be routed before it.
