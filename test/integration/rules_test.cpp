@@ -259,3 +259,72 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
     }
     CHECK(reported == std::set<std::string>{"acq-eu", "acq-us", "psp-global"});
 }
+
+TEST_CASE("the router leaves a channel that channels.health reports down out of the plan") {
+    const std::string run = "ith" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    auto producer = kafka::make_producer(cfg.kafka, {});
+
+    // acq-eu's connector does not run here, so this report is the latest one about it.
+    ChannelHealth down;
+    down.channel = "acq-eu";
+    down.circuit = ChannelHealth::Circuit::open;
+    down.success_permille = 0;
+    down.updated_at_ms = now_ms();
+    REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.health, "acq-eu", encode_channel_health(down), {}}) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_flush(producer.get(), 10000);
+
+    std::atomic<bool> stop{false};
+    int rc = -1;
+    std::vector<RoleSpec> roles{{"router", ""}, {"risk", ""}, {"connector", "acq-us"}, {"connector", "psp-global"}};
+    std::thread t([&] { rc = run_roles(cfg, vault, roles, "0", stop); });
+    struct Stop {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~Stop() {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+    } stopper{stop, t};
+
+    // The router reads channels.health in the background: once one payment shows the
+    // report taken into account, every later one must too.
+    int i = 0;
+    bool seen = false;
+    for (; i < 40 && !seen; ++i) {
+        auto r = eur_token_sale(run + "-w" + std::to_string(i), 1000);
+        send(producer.get(), cfg, r);
+        rd_kafka_flush(producer.get(), 10000);
+        const auto res = results_of(cfg, {r.payment_id});
+        REQUIRE(res.size() == 1);
+        const auto& route = *res.at(r.payment_id).route;
+        seen = route.skipped == std::vector<std::string>{"acq-eu"};
+    }
+    REQUIRE(seen);
+    std::set<std::string> ids;
+    for (int k = 0; k < 20; ++k) {
+        auto r = eur_token_sale(run + "-x" + std::to_string(k), 1000);
+        send(producer.get(), cfg, r);
+        ids.insert(r.payment_id);
+    }
+    rd_kafka_flush(producer.get(), 10000);
+    const auto res = results_of(cfg, ids);
+    REQUIRE(res.size() == ids.size());
+    for (const auto& [id, r] : res) {
+        CAPTURE(id);
+        CHECK(r.status == ResultStatus::approved);
+        CHECK(r.channel == "psp-global");
+        CHECK(r.route->rule == "eur-cards");
+        CHECK(r.route->channels == std::vector<std::string>{"psp-global"});
+        CHECK(r.route->skipped == std::vector<std::string>{"acq-eu"});
+    }
+    MESSAGE("routed around acq-eu: " << encode_result(res.begin()->second));
+    stop = true;
+    t.join();
+    CHECK(rc == 0);
+}
