@@ -109,23 +109,20 @@ std::optional<CountryByCidr> parse_cidr(const std::string& s) {
     const auto slash = s.find('/');
     if (slash == std::string::npos) return std::nullopt;
     uint32_t addr = 0;
-    int parts = 0;
-    size_t pos = 0;
-    const std::string ip = s.substr(0, slash);
-    while (pos <= ip.size() && parts < 4) {
-        const auto dot = ip.find('.', pos);
-        const std::string octet = ip.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-        if (octet.empty() || octet.size() > 3 || octet.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-        const int v = std::stoi(octet);
+    std::string_view ip(s.data(), slash);
+    for (int part = 0; part < 4; ++part) {
+        const auto dot = ip.find('.');
+        if ((part < 3) != (dot != std::string_view::npos)) return std::nullopt;  // exactly four octets
+        const auto octet = ip.substr(0, dot);
+        if (octet.empty() || octet.size() > 3 || octet.find_first_not_of("0123456789") != std::string_view::npos)
+            return std::nullopt;
+        const int v = std::stoi(std::string(octet));
         if (v > 255) return std::nullopt;
         addr = (addr << 8) | static_cast<uint32_t>(v);
-        ++parts;
-        if (dot == std::string::npos) break;
-        pos = dot + 1;
+        ip = dot == std::string_view::npos ? std::string_view{} : ip.substr(dot + 1);
     }
     const std::string len = s.substr(slash + 1);
-    if (parts != 4 || len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
+    if (len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
     const int bits = std::stoi(len);
     if (bits > 32) return std::nullopt;
     const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
