@@ -1,5 +1,6 @@
 #include "connector_stage.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "codec/messages.hpp"
@@ -23,7 +24,12 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       calls_soft_failure_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "soft_failure"}})),
       calls_circuit_open_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "circuit_open"}})),
       calls_reversed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "reversed"}})),
-      calls_failed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "failed"}})) {}
+      calls_failed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "failed"}})),
+      health_(cfg, channel) {}
+
+void ConnectorStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now_ms, out);
+}
 
 void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
@@ -70,6 +76,14 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
                 .Increment();
         }
     circuit_state_.Set(static_cast<double>(breaker_.state()));
+    if (called) {
+        // Reversed and failed calls count against the channel's success rate like soft failures.
+        const auto soft = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
+            return o.kind != ChannelOutcome::Kind::approved && o.kind != ChannelOutcome::Kind::declined;
+        });
+        health_.record_call(static_cast<int64_t>(outcomes.size()) - soft, soft, secs);
+    }
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
     for (size_t i = 0; i < payments.size(); ++i) {
         auto& p = payments[i];
         const auto& o = outcomes[i];
