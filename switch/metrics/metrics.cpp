@@ -81,7 +81,24 @@ Metrics::Metrics()
       overdue_batches(prometheus::BuildGauge()
                           .Name("turnout_settlement_overdue_batches")
                           .Help("Open settlement batches whose window end + grace has passed")
-                          .Register(*registry)) {}
+                          .Register(*registry)),
+      channel_reversals(prometheus::BuildCounter()
+                            .Name("turnout_channel_reversals_total")
+                            .Help("Reversals of unanswered channel requests, by channel and outcome "
+                                  "(sent, acknowledged, unanswered)")
+                            .Register(*registry)),
+      channel_late_responses(prometheus::BuildCounter()
+                                 .Name("turnout_channel_late_responses_total")
+                                 .Help("Channel responses that arrived after their request timed out")
+                                 .Register(*registry)),
+      channel_protocol_errors(prometheus::BuildCounter()
+                                  .Name("turnout_channel_protocol_errors_total")
+                                  .Help("Unreadable or unmatched messages from a channel, by channel and kind")
+                                  .Register(*registry)),
+      channel_connections(prometheus::BuildGauge()
+                              .Name("turnout_channel_connections")
+                              .Help("Open connections to a channel's host")
+                              .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

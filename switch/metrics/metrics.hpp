@@ -43,6 +43,11 @@ public:
     prometheus::Family<prometheus::Counter>& settled_amount;
     prometheus::Family<prometheus::Gauge>& open_batches;
     prometheus::Family<prometheus::Gauge>& overdue_batches;
+    // ISO 8583 channels (connectors/iso8583).
+    prometheus::Family<prometheus::Counter>& channel_reversals;
+    prometheus::Family<prometheus::Counter>& channel_late_responses;
+    prometheus::Family<prometheus::Counter>& channel_protocol_errors;
+    prometheus::Family<prometheus::Gauge>& channel_connections;
 
 private:
     Metrics();
