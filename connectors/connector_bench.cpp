@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "connector.hpp"
 #include "model/time.hpp"
@@ -55,8 +56,10 @@ ConnectorBenchReport run_connector_bench(const Config& cfg, const ConnectorBench
                                                  : "soft_failure"];
         }
     }
+    const auto t1 = std::chrono::steady_clock::now();
+    if (opts.linger_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts.linger_ms));
     r.payments = sent;
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.seconds = std::chrono::duration<double>(t1 - t0).count();
     r.payments_per_s = r.seconds > 0 ? static_cast<double>(sent) / r.seconds : 0;
     return r;
 }

@@ -15,6 +15,7 @@ struct ConnectorBenchOptions {
     int inflight = 100;          // payments handed to one Connector::call
     std::string run_id;          // payment_id prefix; default from the clock
     int64_t amount_minor = 1000; // every sale's amount (its last two digits pick the simulator's answer)
+    int linger_ms = 0;           // keep the connector (and its idle connections) this long after the run
 };
 
 struct ConnectorBenchReport {

@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
     cbench->add_option("--count,-n", cbo.count, "payments")->capture_default_str();
     cbench->add_option("--inflight", cbo.inflight, "payments in flight (one call)")->capture_default_str();
     cbench->add_option("--amount", cbo.amount_minor, "amount of every sale, minor units")->capture_default_str();
+    cbench->add_option("--linger-ms", cbo.linger_ms, "keep the idle connections open this long after the run")
+        ->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
     try {
