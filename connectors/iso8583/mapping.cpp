@@ -23,9 +23,8 @@ bool is_digits(std::string_view s) {
 }  // namespace
 
 std::string format_channel_ref(const OriginalData& o) {
-    std::string r = "iso8583:mti=" + o.mti + ";stan=" + o.stan + ";dt=" + o.transmission + ";rrn=" + o.rrn +
-                    ";tid=" + o.terminal + ";acq=" + o.acquirer;
-    if (!o.approval.empty()) r += ";auth=" + o.approval;
+    std::string r = "iso8583:" + o.mti + ":" + o.stan + ":" + o.transmission + ":" + o.rrn + ":" + o.terminal;
+    if (!o.approval.empty()) r += ":" + o.approval;
     return r;
 }
 
@@ -33,26 +32,18 @@ std::optional<OriginalData> parse_channel_ref(std::string_view ref) {
     constexpr std::string_view prefix = "iso8583:";
     if (ref.substr(0, prefix.size()) != prefix) return std::nullopt;
     ref.remove_prefix(prefix.size());
-    OriginalData o;
-    while (!ref.empty()) {
-        const auto semi = ref.find(';');
-        const auto item = ref.substr(0, semi);
-        ref = semi == std::string_view::npos ? std::string_view() : ref.substr(semi + 1);
-        const auto eq = item.find('=');
-        if (eq == std::string_view::npos) return std::nullopt;
-        const auto k = item.substr(0, eq);
-        const std::string v(item.substr(eq + 1));
-        if (k == "mti") o.mti = v;
-        else if (k == "stan") o.stan = v;
-        else if (k == "dt") o.transmission = v;
-        else if (k == "rrn") o.rrn = v;
-        else if (k == "tid") o.terminal = v;
-        else if (k == "acq") o.acquirer = v;
-        else if (k == "auth") o.approval = v;
+    std::vector<std::string> parts;
+    while (true) {
+        const auto colon = ref.find(':');
+        parts.emplace_back(ref.substr(0, colon));
+        if (colon == std::string_view::npos) break;
+        ref.remove_prefix(colon + 1);
     }
+    if (parts.size() != 5 && parts.size() != 6) return std::nullopt;
+    OriginalData o{parts[0], parts[1], parts[2], parts[3], parts[4], "", parts.size() == 6 ? parts[5] : ""};
     if (o.mti.size() != 4 || !is_digits(o.mti) || o.stan.size() != 6 || !is_digits(o.stan) ||
         o.transmission.size() != 10 || !is_digits(o.transmission) || o.rrn.empty() || o.rrn.size() > 12 ||
-        o.acquirer.size() > 11 || (!o.acquirer.empty() && !is_digits(o.acquirer)))
+        o.terminal.size() > 8 || o.approval.size() > 6)
         return std::nullopt;
     return o;
 }
@@ -104,6 +95,7 @@ std::optional<IsoMessage> request_for(const RoutedPayment& p, const std::string&
     m.set(42, r.merchant.id.substr(0, 15));
     if (const auto cur = find_currency(r.amount.currency)) m.set(49, digits(cur->numeric, 3));
     if (orig) {
+        if (orig->acquirer.empty()) orig->acquirer = s.acquirer_id;
         m.set(90, original_data_elements(*orig));
         if (!orig->approval.empty()) m.set(38, orig->approval);
     }

@@ -17,9 +17,10 @@ struct MessageSettings {
     bool capture_as_advice = true;         // capture → 0220 (true) or 0200
 };
 
-// What a follow-up needs of its original, carried in the result's channel_ref as
-// `iso8583:mti=0100;stan=000123;dt=1126091500;rrn=K3X9Q0ZT1ABC;tid=TN4F2K9Q;acq=12345678;auth=A1B2C3`
-// (auth only when approved). Keys may come in any order; unknown keys are ignored.
+// What a follow-up needs of its original, carried in the result's channel_ref (at most 64
+// characters, DESIGN.md §4) as `iso8583:<mti>:<stan>:<transmission MMDDhhmmss>:<rrn>:<terminal>[:<approval>]`,
+// e.g. `iso8583:0200:000123:1126091500:K3X9Q0ZT1ABC:EU4F2K9Q:A1B2C3`. The acquirer id of
+// field 90 is the channel's own (a follow-up goes to the original's channel).
 struct OriginalData {
     std::string mti, stan, transmission, rrn, terminal, acquirer, approval;
 };

@@ -240,7 +240,8 @@ TEST_CASE("iso8583: payments map to messages per DESIGN.md §9") {
     Instrument in;
     in.expiry = "2812";
     p.request.instrument = in;
-    OriginalData orig{"0100", "000042", "1126091500", "ABCDEF123456", "TNXYZ123", "12345678", "A1B2C3"};
+    OriginalData orig{"0100", "000042", "1126091500", "ABCDEF123456", "TNXYZ123", "", "A1B2C3"};
+    s.acquirer_id = "12345678";
     struct Case {
         PaymentType type;
         bool advice;
@@ -322,6 +323,9 @@ TEST_CASE("iso8583: response codes map to outcomes; channel_ref round-trips; rev
     CHECK(response_mti("0210").empty());
     CHECK(rrn_for("a") != rrn_for("b"));
     CHECK(rrn_for("a").size() == 12);
-    for (const char* bad : {"", "iso8583:", "iso8583:mti=0100", "other:mti=0100;stan=000001;dt=1126091500;rrn=X"})
+    for (const char* bad : {"", "iso8583:", "iso8583:0100", "other:0100:000001:1126091500:X:T",
+                             "iso8583:0100:00001:1126091500:X:T", "iso8583:0100:000001:1126091500:X:T:A:B"})
         CHECK_FALSE(parse_channel_ref(bad));
+    const OriginalData longest{"0200", "999999", "1231235959", "ZZZZZZZZZZZZ", "ZZZZZZZZ", "", "ZZZZZZ"};
+    CHECK(format_channel_ref(longest).size() <= 64);  // DESIGN.md §4: channel_ref fits original.channel_ref
 }
