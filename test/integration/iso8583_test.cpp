@@ -236,6 +236,8 @@ TEST_CASE("iso8583 channel: approvals, declines by amount and share, 96 fails ov
             CHECK(res.approval_code.size() == 6);
         }
     }
+    MESSAGE("declines: " << a.size() << " payments → approved on acq-eu " << approved_eu << ", declined 05 " << d05
+                         << ", declined 51 " << d51 << ", failed over to psp-global " << on_psp << ", reversals 0");
     CHECK(on_psp == 5);
     CHECK(d51 == 5);
     CHECK(d05 == declined05);
@@ -259,7 +261,8 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
             r0400 += l.mti == "0400";
             r0401 += l.mti == "0401";
         }
-    INFO("statuses approved " << n["approved"] << " reversed " << n["reversed"]);
+    MESSAGE("timeouts: 40 payments → approved " << n["approved"] << ", reversed " << n["reversed"] << "; host got 0400 "
+                                              << r0400 << ", 0401 " << r0401);
     CHECK(n["reversed"] > 0);
     CHECK(n["approved"] + n["reversed"] == 40);
     CHECK(r0400 == n["reversed"]);  // one 0400 per timed-out payment, acknowledged at once
@@ -282,7 +285,8 @@ TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment 
             r0400 += l.mti == "0400";
             r0401 += l.mti == "0401";
         }
-    INFO("statuses approved " << n["approved"] << " failed " << n["failed"]);
+    MESSAGE("unanswered reversals: 30 payments → approved " << n["approved"] << ", failed " << n["failed"]
+                                                          << "; host got 0400 " << r0400 << ", 0401 " << r0401);
     CHECK(n["failed"] > 0);
     CHECK(n["approved"] + n["failed"] == 30);
     CHECK(r0400 == n["failed"]);
@@ -305,6 +309,8 @@ TEST_CASE("iso8583 channel: late responses are matched and counted, and the reve
     CHECK(n["reversed"] > 0);
     CHECK(n["approved"] + n["reversed"] == 40);
     // The late answers reach a connector that already reversed: counted, nothing changes.
+    MESSAGE("late responses: 40 payments → approved " << n["approved"] << ", reversed " << n["reversed"]
+                                                    << "; late responses counted " << late_count() - before);
     CHECK(late_count() - before == doctest::Approx(n["reversed"]));
     r.stop_sim();
 }
@@ -322,7 +328,10 @@ TEST_CASE("iso8583 channel: dropped connections reconnect; nothing is executed w
         if (l.kind == "R") reversed_rrn.insert(l.rrn);
     }
     auto n = by_status(results);
-    INFO("approved " << n["approved"] << " reversed " << n["reversed"]);
+    int moved = 0;
+    for (const auto& [id, res] : results) moved += res.channel == "psp-global";
+    MESSAGE("dropped connections: 60 payments → approved " << n["approved"] << " (" << moved << " on psp-global), reversed "
+                                                         << n["reversed"] << "; host reversals " << reversed_rrn.size());
     CHECK(n["approved"] > 0);
     CHECK(n["approved"] + n["reversed"] == 60);
     for (const auto& [id, res] : results) {
