@@ -7,6 +7,7 @@
 #include <random>
 
 #include "config/config.hpp"
+#include "connector.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/message.hpp"
 
@@ -328,4 +329,43 @@ TEST_CASE("iso8583: response codes map to outcomes; channel_ref round-trips; rev
         CHECK_FALSE(parse_channel_ref(bad));
     const OriginalData longest{"0200", "999999", "1231235959", "ZZZZZZZZZZZZ", "ZZZZZZZZ", "", "ZZZZZZ"};
     CHECK(format_channel_ref(longest).size() <= 64);  // DESIGN.md §4: channel_ref fits original.channel_ref
+}
+
+TEST_CASE("iso8583: channel settings are validated with file, line and column") {
+    const std::string base = R"(kafka: {bootstrap_servers: x, topics: {}}
+security: {keys_file: k}
+router: {routes: [{name: r, plan: [eu]}]}
+risk: {}
+channels:
+  - id: eu
+    kind: iso8583
+)";
+    const std::string layout = "    layout: " + std::string(TURNOUT_SOURCE_DIR) + "/config/iso8583/iso87-ascii.yaml\n";
+    struct Case {
+        std::string settings;
+        const char* error;
+    };
+    const Case cases[] = {
+        {layout, "needs endpoint: HOST:PORT"},
+        {layout + "    endpoint: nowhere\n", "t.yaml:9:15: endpoint must be HOST:PORT"},
+        {layout + "    endpoint: 127.0.0.1:1\n    length_header: ascii2\n", "length_header must be binary2, binary4 or ascii4"},
+        {layout + "    endpoint: 127.0.0.1:1\n    connections: 0\n", "connections must be an integer 1..64"},
+        {layout + "    endpoint: 127.0.0.1:1\n    capture_mti: \"0100\"\n", "capture_mti must be"},
+        {layout + "    endpoint: 127.0.0.1:1\n    acquirer_id: abc\n", "acquirer_id must be 1..11 digits"},
+        {layout + "    endpoint: 127.0.0.1:1\n    colour: red\n", "unknown key `colour` for iso8583 channel `eu`"},
+        {"    endpoint: 127.0.0.1:1\n    layout: {fields: {2: {type: n, length: 19, prefix: LL}}}\n", "lacks field 3"},
+        {"    endpoint: 127.0.0.1:1\n    layout: /nonexistent/layout.yaml\n", "cannot read the ISO 8583 layout file"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.settings);
+        try {
+            validate_channels(parse_config(base + c.settings, "t.yaml"));
+            FAIL("accepted");
+        } catch (const ConfigError& e) {
+            CHECK_MESSAGE(std::string(e.what()).find(c.error) != std::string::npos, e.what());
+        }
+    }
+    CHECK_NOTHROW(validate_channels(parse_config(base + layout + "    endpoint: 127.0.0.1:1\n", "t.yaml")));
+    // The shipped config's channels validate.
+    CHECK_NOTHROW(validate_channels(load_config(std::string(TURNOUT_SOURCE_DIR) + "/config/turnout.yaml")));
 }
