@@ -82,8 +82,10 @@ struct IsoRun {
     int port = 0;
     pid_t sim = -1;
 
-    IsoRun(const std::string& name, const std::vector<std::string>& faults, const std::string& extra_settings = "",
-           bool with_kafka = true) {
+    // Timeouts are generous where the test needs none, so a slow shared machine cannot turn
+    // an answer into a reversal; the counts asserted hold either way where they are short.
+    IsoRun(const std::string& name, const std::vector<std::string>& faults, int timeout_ms = 400,
+           int reversal_timeout_ms = 1500, bool with_kafka = true) {
         run = "iso" + name + std::to_string(now_ms());
         dir = fs::path(kSource) / "var" / "test" / run;
         fs::create_directories(dir);
@@ -92,10 +94,10 @@ struct IsoRun {
         replace_channel(yaml, "acq-eu",
                         "kind: iso8583\n    endpoint: 127.0.0.1:" + std::to_string(port) + "\n    layout: " + kSource +
                             "/config/iso8583/iso87-ascii.yaml\n    keys_file: " + kSource +
-                            "/config/dev-keys.yaml\n    connections: 2\n    timeout_ms: 400\n"
-                            "    reversal_timeout_ms: 300\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
-                            "    reconnect_min_ms: 50\n    terminal_prefix: IT\n" +
-                            extra_settings);
+                            "/config/dev-keys.yaml\n    connections: 2\n    timeout_ms: " + std::to_string(timeout_ms) +
+                            "\n    reversal_timeout_ms: " + std::to_string(reversal_timeout_ms) +
+                            "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
+                            "    reconnect_min_ms: 50\n    terminal_prefix: IT\n");
         std::ofstream(dir / "turnout.yaml") << yaml;
         cfg = isolated_config(run, dir, yaml);
         if (with_kafka) kafka::ensure_topics(cfg);
@@ -208,7 +210,7 @@ double late_count() { return Metrics::get().channel_late_responses.Add({{"channe
 }  // namespace
 
 TEST_CASE("iso8583 channel: approvals, declines by amount and share, 96 fails over to the next channel") {
-    IsoRun r("decl", {"decline_share=0.2", "latency_ms=20"});
+    IsoRun r("decl", {"decline_share=0.2", "latency_ms=20"}, 5000);
     auto a = amounts(40);
     for (int i = 0; i < 5; ++i) a.push_back(2051 + i * 100);  // ..51 declined 51
     for (int i = 0; i < 5; ++i) a.push_back(3096 + i * 100);  // ..96 soft on acq-eu → psp-global
@@ -272,7 +274,7 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
 }
 
 TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment fails") {
-    IsoRun r("unrev", {"timeout_share=0.2", "unanswered_reversals=1"});
+    IsoRun r("unrev", {"timeout_share=0.2", "unanswered_reversals=1"}, 400, 400);
     const auto a = amounts(30);
     const auto results = r.pay(a);
     r.stop_sim();
@@ -297,7 +299,7 @@ TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment 
 
 TEST_CASE("iso8583 channel: late responses are matched and counted, and the reversal decides") {
     const double before = late_count();
-    IsoRun r("late", {"late_share=0.25", "late_ms=900"});
+    IsoRun r("late", {"late_share=0.25", "late_ms=1500"}, 400);
     const auto a = amounts(40);
     const auto results = r.pay(a, [&](const IsoRun::Results& res) {
         int reversed = 0;
@@ -316,7 +318,7 @@ TEST_CASE("iso8583 channel: late responses are matched and counted, and the reve
 }
 
 TEST_CASE("iso8583 channel: dropped connections reconnect; nothing is executed without its result") {
-    IsoRun r("drop", {"drop_share=0.1"});
+    IsoRun r("drop", {"drop_share=0.1"}, 5000);
     const auto a = amounts(60);
     const auto results = r.pay(a);
     r.stop_sim();
@@ -350,7 +352,7 @@ TEST_CASE("iso8583 channel: dropped connections reconnect; nothing is executed w
 TEST_CASE("iso8583 channel: a payment sent again after a restart is answered from the host's ledger") {
     // No broker: the connector is driven directly, as the connector stage would after a
     // crash re-delivered its batch; the host process is restarted in between.
-    IsoRun r("idem", {}, "", false);
+    IsoRun r("idem", {}, 5000, 1500, false);
     std::vector<RoutedPayment> batch;
     for (int i = 0; i < 30; ++i) {
         RoutedPayment p;
@@ -396,4 +398,23 @@ TEST_CASE("iso8583 channel: a payment sent again after a restart is answered fro
     ss << log.rdbuf();
     CHECK(ss.str().find("30 executed payments in the ledger") != std::string::npos);
     CHECK(ss.str().find("replayed 30") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: with the host down, every payment moves to the next channel of its plan") {
+    IsoRun r("down", {}, 5000);
+    r.stop_sim();  // nothing listens: connects fail, no request leaves
+    const auto a = amounts(20);
+    const auto results = r.pay(a);
+    check_one_result_each(results, a.size());
+    int on_psp = 0;
+    for (const auto& [id, res] : results) {
+        CHECK(res.status == ResultStatus::approved);
+        on_psp += res.channel == "psp-global";
+        REQUIRE(res.route);
+        REQUIRE(!res.route->attempts.empty());
+        CHECK(res.route->attempts.front().channel == "acq-eu");
+        CHECK(res.route->attempts.front().outcome == "soft_failure");
+    }
+    MESSAGE("host down: 20 payments → approved on psp-global " << on_psp);
+    CHECK(on_psp == 20);
 }
