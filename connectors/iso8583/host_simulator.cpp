@@ -193,7 +193,8 @@ public:
             return answer(ses, r, 0);
         }
         if (cls == '4') {
-            const std::string orig = m->get(90).substr(4, 16);  // original STAN + transmission time
+            const std::string f90 = m->get(90);
+            const std::string orig = f90.size() >= 20 ? f90.substr(4, 16) : "-";  // original STAN + transmission time
             if (picked(faults_.unanswered_reversals, rrn, "unanswered_reversals")) {
                 ++stats_.reversals_unanswered;
                 record("R " + rrn + " " + m->mti + " unanswered " + orig);
