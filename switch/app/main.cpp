@@ -119,7 +119,9 @@ int main(int argc, char** argv) {
     turnout::ConnectorBenchOptions cbo;
     cbench->add_option("--channel", cbo.channel, "channel id")->required();
     cbench->add_option("--count,-n", cbo.count, "payments")->capture_default_str();
-    cbench->add_option("--inflight", cbo.inflight, "payments in flight (one call)")->capture_default_str();
+    cbench->add_option("--inflight", cbo.inflight, "payments in flight (one call)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cbench->add_option("--amount", cbo.amount_minor, "amount of every sale, minor units")->capture_default_str();
     cbench->add_option("--linger-ms", cbo.linger_ms, "keep the idle connections open this long after the run")
         ->capture_default_str();
