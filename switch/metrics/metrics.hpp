@@ -47,6 +47,11 @@ public:
     prometheus::Family<prometheus::Counter>& risk_rule_hits;
     prometheus::Family<prometheus::Counter>& route_plans;
     prometheus::Family<prometheus::Counter>& health_reports;
+    // ISO 8583 channels (connectors/iso8583).
+    prometheus::Family<prometheus::Counter>& channel_reversals;
+    prometheus::Family<prometheus::Counter>& channel_late_responses;
+    prometheus::Family<prometheus::Counter>& channel_protocol_errors;
+    prometheus::Family<prometheus::Gauge>& channel_connections;
 
 private:
     Metrics();
