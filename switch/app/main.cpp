@@ -22,6 +22,9 @@
 #include "security/card_vault.hpp"
 #include "settlement/reconcile.hpp"
 #include "simulator/ledger.hpp"
+#include "state/life_cycle.hpp"
+#include "state/status_query.hpp"
+#include "state/status_server.hpp"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -64,7 +67,15 @@ int main(int argc, char** argv) {
     auto* connector = add_role("connector", "carry payments to one channel");
     connector->add_option("--channel", channel, "channel id")->required();
     auto* settlement = add_role("settlement", "batch cleared payments and write clearing files");
+    auto* state = add_role("state", "keep each payment's life cycle in payments.state and serve GET /payments/{id}");
     auto* all = add_role("all", "every role in one process");
+    auto* status = app.add_subcommand("status", "where is payment ID? (its life cycle from payments.state)");
+    status->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    std::string status_id, status_url;
+    bool status_json = false;
+    status->add_option("id", status_id, "payment_id of the sale or authorize (with --url also of a follow-up)")->required();
+    status->add_option("--url", status_url, "ask a running state role (host:port) instead of reading payments.state");
+    status->add_flag("--json", status_json, "print the payments.state JSON");
     auto* check = app.add_subcommand("check-config", "validate the configuration and exit");
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
@@ -174,6 +185,27 @@ int main(int argc, char** argv) {
             std::cout << turnout::reconciliation_text(result);
             return result.breaks.empty() ? 0 : 1;
         }
+        if (*status) {
+            std::optional<std::string> value;
+            if (!status_url.empty()) {
+                const auto colon = status_url.rfind(':');
+                if (colon == std::string::npos) throw std::runtime_error("--url expects host:port");
+                const auto reply = turnout::fetch_payment_status(status_url.substr(0, colon),
+                                                                 std::stoi(status_url.substr(colon + 1)), status_id);
+                if (reply.status == 200) value = reply.body;
+                else if (reply.status != 404) throw std::runtime_error("state role answered " + std::to_string(reply.status) + ": " + reply.body);
+            } else {
+                value = turnout::read_payment_state(cfg.kafka, status_id);
+            }
+            if (!value) {
+                std::cerr << "turnout: no payment " << status_id << " in " << cfg.kafka.topics.state << "\n";
+                return 3;
+            }
+            const auto lc = turnout::decode_life_cycle(*value);
+            if (status_json || !lc) std::cout << *value << "\n";
+            else std::cout << turnout::render_life_cycle(*lc);
+            return 0;
+        }
         if (*loadgen) {
             lo.wait_settlement = !no_settlement;
             std::signal(SIGINT, on_signal);
@@ -189,6 +221,7 @@ int main(int argc, char** argv) {
         if (*risk) roles = {{"risk", ""}};
         if (*connector) roles = {{"connector", channel}};
         if (*settlement) roles = {{"settlement", ""}};
+        if (*state) roles = {{"state", ""}};
         if (*all) roles = turnout::all_roles(cfg);
 
         std::signal(SIGTERM, on_signal);

@@ -100,7 +100,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
                 {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
-                 "settlement_log"});
+                 "settlement_log", "lifecycle"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
     n.requests = pre + r.str(t, "requests", "payments.requests");
@@ -113,6 +113,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
     n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
+    n.lifecycle = pre + r.str(t, "lifecycle", "payments.lifecycle");
     if (auto x = k["transactions"]) {
         r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms", "commit_linger_ms"});
         c.commit_linger_ms = static_cast<int>(r.integer(x, "commit_linger_ms", 5, 0, 60'000));
@@ -160,7 +161,7 @@ Config parse_config(const std::string& text, const std::string& source) {
     Config c;
     c.path = source;
     try {
-        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics"});
+        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics", "state"});
         c.kafka = read_kafka(r, r.section(root, "kafka"));
 
         auto sec = r.section(root, "security");
@@ -306,6 +307,12 @@ Config parse_config(const std::string& text, const std::string& source) {
                     c.settlement.cutoffs.push_back(std::move(rule));
                 }
             }
+        }
+        if (auto st = root["state"]) {
+            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds"});
+            c.state.http_address = r.str(st, "http_address", "127.0.0.1");
+            c.state.http_port = static_cast<int>(r.integer(st, "http_port", 9470, 0, 65535));
+            c.state.original_wait_seconds = static_cast<int>(r.integer(st, "original_wait_seconds", 60, 1, 86400));
         }
         if (auto m = root["metrics"]) {
             r.only_keys(m, "metrics", {"port"});

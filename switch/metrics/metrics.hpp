@@ -43,6 +43,9 @@ public:
     prometheus::Family<prometheus::Counter>& settled_amount;
     prometheus::Family<prometheus::Gauge>& open_batches;
     prometheus::Family<prometheus::Gauge>& overdue_batches;
+    prometheus::Family<prometheus::Counter>& life_cycle_rejections;
+    prometheus::Family<prometheus::Gauge>& held_follow_ups;
+    prometheus::Family<prometheus::Counter>& status_queries;
 
 private:
     Metrics();

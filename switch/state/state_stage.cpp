@@ -1,0 +1,159 @@
+#include "state/state_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "codec/json_writer.hpp"
+#include "codec/messages.hpp"
+#include "kafka/changelog.hpp"
+#include "kafka/records.hpp"
+#include "state/status_query.hpp"
+
+namespace turnout {
+namespace {
+std::string error_body(std::string_view code, std::string_view message) {
+    JsonWriter w(128);
+    return w.begin_object().field("error", code).field("message", message).end_object().take();
+}
+}  // namespace
+
+StateStage::StateStage(const Config& cfg, bool serve_http) : cfg_(cfg) {
+    if (serve_http) {
+        server_ = std::make_unique<StatusServer>(cfg.state.http_address, cfg.state.http_port,
+                                                 [this](std::string_view id) { return lookup(id); });
+        spdlog::info("state: serving GET /payments/{{id}} on {}:{}", cfg.state.http_address, server_->port());
+    }
+}
+
+StateStage::~StateStage() { server_.reset(); }  // the HTTP thread stops before the tables go
+
+void StateStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
+    probe_.in(batch.size());
+    std::set<std::pair<int32_t, std::string>> changed;
+    for (const auto& rec : batch) {
+        auto res = decode_result(rec.value);
+        if (!res) {
+            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "state", "undecodable_result", std::string(rec.value)));
+            probe_.dlq("undecodable_result");
+            continue;
+        }
+        if (res->root_id.empty()) res->root_id = res->payment_id;
+        auto& table = tables_[rec.partition].payments;
+        auto it = table.find(res->root_id);
+        if (it == table.end()) {
+            auto fresh = life_cycle_from_result(*res);
+            if (!fresh) continue;  // a duplicate answer, or a follow-up of an original never seen
+            it = table.emplace(res->root_id, std::move(*fresh)).first;
+        }
+        if (apply_result(it->second, *res, true)) changed.emplace(rec.partition, res->root_id);
+    }
+    for (const auto& [p, root] : changed) {
+        auto value = encode_life_cycle(tables_[p].payments.at(root));
+        out.emit({cfg_.kafka.topics.state, root, value, kafka::descend_headers(std::string_view{}), p});
+        pending_[root] = {p, std::move(value)};
+        probe_.out();
+    }
+}
+
+void StateStage::on_commit() {
+    std::lock_guard lock(mu_);
+    for (auto& [root, pv] : pending_) {
+        auto& table = tables_[pv.first].payments;
+        if (auto it = table.find(root); it != table.end())
+            for (const auto& e : it->second.history)
+                if (e.payment_id != root) follow_up_root_[e.payment_id] = root;
+        published_[root] = std::move(pv.second);
+    }
+    pending_.clear();
+}
+
+void StateStage::on_abort() {
+    // Back to the committed view: the aborted results are delivered again.
+    std::lock_guard lock(mu_);
+    for (const auto& [root, pv] : pending_) {
+        auto& table = tables_[pv.first].payments;
+        auto pub = published_.find(root);
+        std::optional<PaymentLifeCycle> before = pub == published_.end() ? std::nullopt : decode_life_cycle(pub->second);
+        if (before)
+            table.insert_or_assign(root, std::move(*before));
+        else
+            table.erase(root);
+    }
+    pending_.clear();
+}
+
+void StateStage::on_assign(const kafka::PartitionSet& parts) {
+    if (partitions_ == 0) partitions_ = partition_count(cfg_.kafka, cfg_.kafka.topics.results);
+    for (const auto& [topic, p] : parts) {
+        auto& table = tables_.insert_or_assign(p, Table{}).first->second;
+        std::unordered_map<std::string, std::string> latest;
+        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.state, p,
+                                                 [&](std::string_view key, std::string_view value) {
+                                                     latest.insert_or_assign(std::string(key), std::string(value));
+                                                 });
+        std::lock_guard lock(mu_);
+        for (auto& [root, value] : latest) {
+            auto lc = decode_life_cycle(value);
+            if (!lc) continue;
+            for (const auto& e : lc->history)
+                if (e.payment_id != root) follow_up_root_[e.payment_id] = root;
+            table.payments.insert_or_assign(root, std::move(*lc));
+            published_[root] = std::move(value);
+        }
+        owned_.insert(p);
+        spdlog::info("state: partition {} rebuilt from {} payments.state records ({} payments)", p, n,
+                     table.payments.size());
+    }
+}
+
+void StateStage::on_revoke(const kafka::PartitionSet& parts) {
+    std::lock_guard lock(mu_);
+    for (const auto& [topic, p] : parts) {
+        auto t = tables_.find(p);
+        if (t == tables_.end()) continue;
+        for (const auto& [root, lc] : t->second.payments) {
+            published_.erase(root);
+            for (const auto& e : lc.history) follow_up_root_.erase(e.payment_id);
+        }
+        tables_.erase(t);
+        owned_.erase(p);
+    }
+}
+
+StatusReply StateStage::lookup(std::string_view id) {
+    auto& queries = Metrics::get().status_queries;
+    const std::string key(id);
+    int32_t partition = -1;
+    {
+        std::lock_guard lock(mu_);
+        auto it = published_.find(key);
+        if (it == published_.end())
+            if (auto f = follow_up_root_.find(key); f != follow_up_root_.end()) it = published_.find(f->second);
+        if (it != published_.end()) {
+            queries.Add({{"outcome", "found"}}).Increment();
+            return {200, it->second};
+        }
+        if (partitions_ > 0) partition = partition_for_key(id, partitions_);
+        if (partition >= 0 && owned_.count(partition)) {
+            queries.Add({{"outcome", "unknown"}}).Increment();
+            return {404, error_body("unknown_payment", "no payment with this id has a result yet")};
+        }
+    }
+    // Another instance owns the partition: its committed state is in payments.state.
+    try {
+        if (auto v = read_payment_state(cfg_.kafka, id)) {
+            queries.Add({{"outcome", "found"}}).Increment();
+            return {200, std::move(*v)};
+        }
+        queries.Add({{"outcome", "unknown"}}).Increment();
+        return {404, error_body("unknown_payment", "no payment with this root id in payments.state")};
+    } catch (const std::exception& e) {
+        queries.Add({{"outcome", "error"}}).Increment();
+        return {503, error_body("state_unavailable", e.what())};
+    }
+}
+
+kafka::StageOptions state_options(const Config& cfg, const std::string& instance) {
+    return kafka::stage_options(cfg.kafka, "state", instance, {cfg.kafka.topics.results});
+}
+
+}  // namespace turnout

@@ -1,0 +1,277 @@
+// Life-cycle rules as a table of sequences: an original (authorize or sale) and its
+// follow-ups, each checked by the router's ledger, with the expected verdict.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "state/life_cycle.hpp"
+#include "state/life_cycle_ledger.hpp"
+
+using namespace turnout;
+
+namespace {
+
+PaymentRequest request(const std::string& id, PaymentType type, int64_t amount, const std::string& root = {},
+                       const std::string& currency = "EUR", const std::string& channel = "acq-eu") {
+    PaymentRequest r;
+    r.payment_id = id;
+    r.type = type;
+    r.merchant.id = "m-1";
+    r.amount = {amount, currency};
+    if (is_follow_up(type)) r.original = OriginalRef{root, channel, "acq-eu-ref"};
+    return r;
+}
+
+PaymentResult result(const PaymentRequest& r, ResultStatus s, int64_t at = 1000) {
+    PaymentResult res;
+    res.payment_id = r.payment_id;
+    res.root_id = r.root_id();
+    res.type = r.type;
+    res.status = s;
+    res.reason = {s == ResultStatus::approved ? "00" : "05", ""};
+    res.amount = r.amount;
+    res.merchant_id = r.merchant.id;
+    res.channel = "acq-eu";
+    res.channel_ref = "acq-eu-" + r.payment_id;
+    res.approval_code = s == ResultStatus::approved ? "a1b2c3" : "";
+    res.times.completed_at = at;
+    return res;
+}
+
+// Runs a sequence written as `step | step | ...` through one ledger. The first step is the
+// original: `authorize 10000 approved` (or declined / pending), or `-` for none. Then
+// `<type> <amount>[@CUR][>channel] <expect>` with expect `ok` (accepted, approved result
+// arrives), `ok~` (accepted, result still outstanding), `hold`, or a rejection code;
+// `results approved|declined` answers every follow-up still outstanding; `original approved`
+// answers a pending original. Returns the verdicts joined by " | " for comparison.
+std::string run(const std::string& sequence) {
+    LifeCycleLedger ledger;
+    std::vector<PaymentRequest> outstanding;
+    std::optional<PaymentRequest> original;
+    std::string out;
+    std::stringstream steps(sequence);
+    std::string step;
+    int n = 0;
+    auto verdict = [&](const std::string& v) { out += (out.empty() ? "" : " | ") + v; };
+    while (std::getline(steps, step, '|')) {
+        std::stringstream ss(step);
+        std::string type, amount_s, expect;
+        ss >> type >> amount_s >> expect;
+        if (n++ == 0) {
+            if (type == "-") continue;
+            original = request("root", *parse_payment_type(type), std::stoll(amount_s));
+            ledger.admit(*original, 0);
+            if (expect != "pending") ledger.apply(result(*original, *parse_result_status(expect)));
+            continue;
+        }
+        if (type == "results") {
+            for (const auto& f : outstanding) ledger.apply(result(f, *parse_result_status(amount_s)));
+            outstanding.clear();
+            continue;
+        }
+        if (type == "original") {
+            const auto released = ledger.apply(result(*original, *parse_result_status(amount_s)));
+            verdict("released " + std::to_string(released.size()));
+            continue;
+        }
+        std::string currency = "EUR", channel = "acq-eu";
+        if (auto at = amount_s.find('>'); at != std::string::npos) {
+            channel = amount_s.substr(at + 1);
+            amount_s.resize(at);
+        }
+        if (auto at = amount_s.find('@'); at != std::string::npos) {
+            currency = amount_s.substr(at + 1);
+            amount_s.resize(at);
+        }
+        auto f = request("f" + std::to_string(n), *parse_payment_type(type), std::stoll(amount_s), "root", currency,
+                         channel);
+        if (ledger.must_hold(f)) {
+            ledger.hold({"root", f.payment_id, "{}", "", 0});
+            verdict("hold");
+            continue;
+        }
+        const auto d = ledger.check(f);
+        if (d.verdict != FollowUpVerdict::accept) {
+            verdict(d.verdict == FollowUpVerdict::hold ? "hold" : d.reason.code);
+            continue;
+        }
+        ledger.admit(f, 0);
+        if (expect == "ok~") {
+            outstanding.push_back(f);
+            verdict("ok~");
+        } else {
+            ledger.apply(result(f, ResultStatus::approved));
+            verdict("ok");
+        }
+    }
+    return out;
+}
+
+std::string expected_of(const std::string& sequence) {
+    std::string out;
+    std::stringstream steps(sequence);
+    std::string step;
+    int n = 0;
+    while (std::getline(steps, step, '|')) {
+        std::stringstream ss(step);
+        std::string type, a, expect;
+        ss >> type >> a >> expect;
+        if (n++ == 0 || type == "results") continue;
+        out += (out.empty() ? "" : " | ") + (type == "original" ? expect : expect);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("life-cycle sequences: what the router lets through and what it refuses") {
+    struct Case {
+        const char* name;
+        const char* sequence;
+    };
+    // `original <status> released N`: the original's result frees N held follow-ups.
+    const Case cases[] = {
+        {"full capture", "authorize 10000 approved | capture 10000 ok"},
+        {"two partial captures then a refund", "authorize 10000 approved | capture 6000 ok | capture 4000 ok | refund 2500 ok"},
+        {"partial captures beyond the authorized amount",
+         "authorize 10000 approved | capture 6000 ok | capture 3000 ok | capture 2000 capture_exceeds_authorized | capture 1000 ok"},
+        {"one capture above the authorized amount", "authorize 10000 approved | capture 10001 capture_exceeds_authorized"},
+        {"two captures in flight cannot both pass",
+         "authorize 10000 approved | capture 6000 ok~ | capture 6000 capture_exceeds_authorized | results approved | capture 4000 ok"},
+        {"a declined capture frees its amount",
+         "authorize 10000 approved | capture 6000 ok~ | results declined | capture 10000 ok"},
+        {"capture of a declined authorization", "authorize 10000 declined | capture 100 original_not_approved"},
+        {"capture of a sale", "sale 5000 approved | capture 100 capture_not_authorization"},
+        {"void, then capture", "authorize 10000 approved | void 10000 ok | capture 100 capture_after_void"},
+        {"capture while a void is in flight", "authorize 10000 approved | void 10000 ok~ | capture 100 capture_after_void"},
+        {"void twice", "authorize 10000 approved | void 10000 ok | void 10000 already_voided"},
+        {"void after a partial capture", "authorize 10000 approved | capture 100 ok | void 10000 void_after_capture"},
+        {"void while a capture is in flight", "authorize 10000 approved | capture 100 ok~ | void 10000 void_after_capture"},
+        {"void of a sale", "sale 5000 approved | void 5000 void_not_authorization"},
+        {"refunds up to the sale amount",
+         "sale 5000 approved | refund 2000 ok | refund 3000 ok | refund 1 refund_exceeds_captured"},
+        {"refunds in flight count", "sale 5000 approved | refund 4000 ok~ | refund 2000 refund_exceeds_captured"},
+        {"refund of an uncaptured authorization", "authorize 10000 approved | refund 100 refund_exceeds_captured"},
+        {"refund up to the captured amount only",
+         "authorize 10000 approved | capture 3000 ok | refund 3001 refund_exceeds_captured | refund 3000 ok"},
+        {"refund after void", "authorize 10000 approved | void 10000 ok | refund 100 refund_exceeds_captured"},
+        {"follow-up of an unknown original", "- | capture 100 original_unknown"},
+        {"refund of an unknown original", "- | refund 100 original_unknown"},
+        {"follow-up in another currency", "authorize 10000 approved | capture 100@USD currency_mismatch"},
+        {"follow-up to another channel", "authorize 10000 approved | capture 100>psp-global original_channel_mismatch"},
+        {"follow-ups wait for a pending original",
+         "authorize 10000 pending | capture 4000 hold | void 0 hold | original approved released_2 | capture 4000 ok | void 0 void_after_capture"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        std::string want = expected_of(c.sequence);
+        for (auto pos = want.find("released_"); pos != std::string::npos; pos = want.find("released_"))
+            want[pos + 8] = ' ';
+        CHECK(run(c.sequence) == want);
+    }
+}
+
+TEST_CASE("the state view: amounts, status and history from results") {
+    auto auth = request("A1", PaymentType::authorize, 10000);
+    auto c1 = request("C1", PaymentType::capture, 6000, "A1");
+    auto c2 = request("C2", PaymentType::capture, 4000, "A1");
+    auto c3 = request("C3", PaymentType::capture, 1, "A1");
+    auto r1 = request("R1", PaymentType::refund, 2500, "A1");
+    auto lc = life_cycle_from_result(result(auth, ResultStatus::approved, 1000));
+    REQUIRE(lc);
+    CHECK(lc->status() == "pending");
+    CHECK(apply_result(*lc, result(auth, ResultStatus::approved, 1000), true));
+    CHECK(lc->status() == "authorized");
+    CHECK(lc->authorized == 10000);
+    CHECK(lc->approval_code == "a1b2c3");
+    CHECK(lc->channel_ref == "acq-eu-A1");
+    CHECK(apply_result(*lc, result(c1, ResultStatus::approved, 2000), true));
+    CHECK(lc->status() == "partially_captured");
+    CHECK_FALSE(apply_result(*lc, result(c1, ResultStatus::approved, 2000), true));  // the same result again
+    CHECK(apply_result(*lc, result(c2, ResultStatus::approved, 3000), true));
+    CHECK(lc->status() == "captured");
+    auto refused = result(c3, ResultStatus::rejected, 3500);
+    refused.reason.code = "capture_exceeds_authorized";
+    CHECK(apply_result(*lc, refused, true));
+    CHECK(lc->captured == 10000);
+    CHECK(apply_result(*lc, result(r1, ResultStatus::approved, 4000), true));
+    CHECK(lc->status() == "partially_refunded");
+    CHECK(lc->refunded == 2500);
+    auto dup = result(r1, ResultStatus::rejected, 5000);
+    dup.reason.code = "duplicate_request";
+    CHECK_FALSE(apply_result(*lc, dup, true));
+    REQUIRE(lc->history.size() == 5);
+    CHECK(lc->history[3].reason_code == "capture_exceeds_authorized");
+    CHECK(lc->updated_at_ms == 4000);
+
+    const auto back = decode_life_cycle(encode_life_cycle(*lc));
+    REQUIRE(back);
+    CHECK(back->status() == "partially_refunded");
+    CHECK(back->captured == 10000);
+    CHECK(back->history.size() == 5);
+    CHECK(back->history[1].payment_id == "C1");
+    CHECK(encode_life_cycle(*back) == encode_life_cycle(*lc));
+    CHECK(render_life_cycle(*lc).find("partially_refunded") != std::string::npos);
+
+    // A voided authorization.
+    auto a2 = request("A2", PaymentType::authorize, 700);
+    auto v2 = request("V2", PaymentType::void_, 700, "A2");
+    auto lc2 = *life_cycle_from_result(result(a2, ResultStatus::approved));
+    apply_result(lc2, result(a2, ResultStatus::approved), true);
+    apply_result(lc2, result(v2, ResultStatus::approved), true);
+    CHECK(lc2.status() == "voided");
+    CHECK(lc2.voided == 700);
+    // A follow-up of a payment never seen, and duplicate answers, open nothing.
+    CHECK_FALSE(life_cycle_from_result(result(c1, ResultStatus::approved)));
+}
+
+TEST_CASE("the router's ledger: abort undoes, the changelog replays, held follow-ups survive") {
+    LifeCycleLedger ledger;
+    auto auth = request("A1", PaymentType::authorize, 10000);
+    ledger.admit(auth, 0);
+    ledger.apply(result(auth, ResultStatus::approved));
+    auto changes = ledger.take_changes();
+    REQUIRE(changes.size() == 1);
+    ledger.commit();
+
+    // A capture accepted, then the transaction aborts: it is no longer in flight.
+    auto c1 = request("C1", PaymentType::capture, 8000, "A1");
+    ledger.admit(c1, 0);
+    CHECK(ledger.check(request("C2", PaymentType::capture, 8000, "A1")).verdict == FollowUpVerdict::reject);
+    ledger.abort();
+    CHECK(ledger.check(request("C2", PaymentType::capture, 8000, "A1")).verdict == FollowUpVerdict::accept);
+
+    // Committed in flight, and a pending original with a held capture, survive a replay.
+    ledger.admit(c1, 0);
+    auto a2 = request("A2", PaymentType::authorize, 500);
+    ledger.admit(a2, 0);
+    auto c2 = request("C9", PaymentType::capture, 500, "A2");
+    REQUIRE(ledger.must_hold(c2));
+    ledger.hold({"A2", "C9", "{\"payment_id\":\"C9\"}", "00-abc-def-01", 42});
+    changes = ledger.take_changes();
+    CHECK(changes.size() == 2);
+    ledger.commit();
+
+    LifeCycleLedger rebuilt;
+    for (const auto& [root, value] : changes) rebuilt.replay(value);
+    CHECK(rebuilt.check(request("C2", PaymentType::capture, 2001, "A1")).reason.code == "capture_exceeds_authorized");
+    CHECK(rebuilt.check(request("C2", PaymentType::capture, 2000, "A1")).verdict == FollowUpVerdict::accept);
+    CHECK(rebuilt.held() == 1);
+    auto released = rebuilt.apply(result(a2, ResultStatus::approved));
+    REQUIRE(released.size() == 1);
+    CHECK(released[0].request == "{\"payment_id\":\"C9\"}");
+    CHECK(released[0].traceparent == "00-abc-def-01");
+    CHECK(rebuilt.held() == 0);
+
+    // Held too long: handed back for a final decision, in arrival order.
+    LifeCycleLedger waiting;
+    auto a3 = request("A3", PaymentType::authorize, 500);
+    waiting.admit(a3, 0);
+    waiting.hold({"A3", "C1", "{}", "", 100});
+    waiting.hold({"A3", "C2", "{}", "", 200});
+    CHECK(waiting.expire(1000, 60000).empty());
+    auto expired = waiting.expire(60100, 60000);
+    REQUIRE(expired.size() == 2);
+    CHECK(expired[0].payment_id == "C1");
+    CHECK(waiting.held() == 0);
+}
