@@ -110,6 +110,21 @@ int main(int argc, char** argv) {
     loadgen->add_option("--duplicate-share", lo.duplicate_share,
                         "share of valid requests sent again with the same payment_id")
         ->capture_default_str();
+    loadgen->add_option("--authorize-share", lo.mix.authorize_share, "share of originals that are authorizations")
+        ->capture_default_str();
+    loadgen->add_option("--void-share", lo.mix.void_share, "share of approved authorizations then voided")
+        ->capture_default_str();
+    loadgen->add_option("--split-capture-share", lo.mix.split_capture_share,
+                        "share of captured authorizations captured in two or three parts")
+        ->capture_default_str();
+    loadgen->add_option("--capture-refund-share", lo.mix.capture_refund_share,
+                        "share of captured authorizations then partly refunded")
+        ->capture_default_str();
+    loadgen->add_option("--refund-share", lo.mix.refund_share, "share of approved sales then partly refunded")
+        ->capture_default_str();
+    loadgen->add_option("--invalid-step-share", lo.mix.invalid_step_share,
+                        "share of life cycles ending with a step the router must refuse")
+        ->capture_default_str();
     std::string report_path;
     loadgen->add_option("--report-json", report_path, "also write the summary as JSON to this file");
     bool no_settlement = false;
