@@ -55,9 +55,12 @@ void LifeCycleGate::on_result(const kafka::Record& rec, const RouteAgain& route_
     if (!l.find(std::string(rec.key))) return;  // a root this router never accepted
     auto res = decode_result(rec.value);
     if (!res) return;  // settlement dead-letters it
-    auto released = l.apply(*res);
+    if (!l.apply(*res)) return;
+    // Held follow-ups, one at a time: one that goes on to its channel is in flight, and the
+    // next waits for its result.
     deciding_again_ = true;
-    for (const auto& h : released) route_again(rec.partition, h.request, h.traceparent);
+    const std::string root(rec.key);
+    while (auto h = l.release_next(root)) route_again(rec.partition, h->request, h->traceparent);
     deciding_again_ = false;
 }
 

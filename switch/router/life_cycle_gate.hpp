@@ -3,9 +3,10 @@
 // also consumes payments.results (co-partitioned with payments.requests by root id), so for
 // requests partition P it knows every root it accepted there and the results of the root
 // and its follow-ups. A capture, void or refund is checked against that ledger before it
-// reaches a channel; one whose original has no result yet is held (in the changelog too)
-// and decided when the result arrives, or refused as `original_pending` after
-// `state.original_wait_seconds`.
+// reaches a channel. One whose original, or an earlier follow-up of the same payment, has no
+// result yet is held (in the changelog too) and decided when that result arrives; after
+// `state.original_wait_seconds` it is decided anyway (refused as `original_pending` when
+// the original still has no result).
 #include <functional>
 #include <string_view>
 #include <unordered_map>
@@ -21,7 +22,8 @@ class LifeCycleGate {
 public:
     explicit LifeCycleGate(const Config& cfg);
 
-    // Before dedupe: true when the follow-up was held until its original has a result.
+    // Before dedupe: true when the follow-up was held (its original or an earlier follow-up
+    // has no result yet).
     bool hold_if_waiting(int32_t partition, const kafka::Record& rec, const PaymentRequest& req,
                          std::string_view traceparent);
     // After dedupe: true when a life-cycle rule refuses the follow-up (its `rejected` result,

@@ -13,7 +13,8 @@ namespace turnout {
 bool LifeCycleLedger::must_hold(const PaymentRequest& f) const {
     auto it = entries_.find(f.root_id());
     if (it == entries_.end() || !it->second.lc) return false;
-    return !it->second.lc->original_status || !it->second.held.empty();
+    const auto& e = it->second;
+    return !e.lc->original_status || !e.lc->in_flight.empty() || !e.held.empty();
 }
 
 void LifeCycleLedger::hold(HeldFollowUp h) {
@@ -36,18 +37,27 @@ void LifeCycleLedger::admit(const PaymentRequest& r, int64_t now_ms) {
     if (e.lc) reserve(*e.lc, r);
 }
 
-std::vector<HeldFollowUp> LifeCycleLedger::apply(const PaymentResult& r) {
+bool LifeCycleLedger::apply(const PaymentResult& r) {
     const std::string& root = r.root_id.empty() ? r.payment_id : r.root_id;
     auto it = entries_.find(root);
-    if (it == entries_.end() || !it->second.lc) return {};
+    if (it == entries_.end() || !it->second.lc) return false;
     {
         PaymentLifeCycle probe = *it->second.lc;  // change nothing (and log nothing) for a no-op
-        if (!apply_result(probe, r, false)) return {};
+        if (!apply_result(probe, r, false)) return false;
     }
+    apply_result(*touch(root).lc, r, false);
+    return true;
+}
+
+std::optional<HeldFollowUp> LifeCycleLedger::release_next(const std::string& root) {
+    auto it = entries_.find(root);
+    if (it == entries_.end() || !it->second.lc || it->second.held.empty()) return std::nullopt;
+    const auto& lc = *it->second.lc;
+    if (!lc.original_status || !lc.in_flight.empty()) return std::nullopt;
     auto& e = touch(root);
-    apply_result(*e.lc, r, false);
-    if (!e.lc->original_status) return {};
-    return std::exchange(e.held, {});
+    HeldFollowUp h = std::move(e.held.front());
+    e.held.erase(e.held.begin());
+    return h;
 }
 
 std::vector<HeldFollowUp> LifeCycleLedger::expire(int64_t now_ms, int64_t wait_ms) {

@@ -29,17 +29,22 @@ struct HeldFollowUp {
 
 class LifeCycleLedger {
 public:
-    // True when this follow-up must wait: its original has no result yet, or earlier
-    // follow-ups of the same payment are still waiting (order is kept per payment).
+    // True when this follow-up must wait: its original has no result yet, an earlier
+    // follow-up of the same payment has no result yet, or earlier ones are still waiting.
+    // So each payment's follow-ups are decided one at a time, on the amounts their
+    // predecessors actually reached (a refund right behind a capture is not refused because
+    // the capture's result is not read yet).
     bool must_hold(const PaymentRequest& follow_up) const;
     void hold(HeldFollowUp h);
 
     FollowUpDecision check(const PaymentRequest& follow_up) const;
     // A request the router sent on: a root opens its life cycle, a follow-up is in flight.
     void admit(const PaymentRequest& r, int64_t now_ms);
-    // Applies a result; returns the held follow-ups of that payment that can now be decided,
-    // in arrival order (the caller routes them again).
-    std::vector<HeldFollowUp> apply(const PaymentResult& r);
+    // Applies a result (of a root this ledger knows); false when it changed nothing.
+    bool apply(const PaymentResult& r);
+    // The next held follow-up of `root_id` once it can be decided (the original has a result
+    // and no follow-up is in flight), taken off the hold; the caller routes it again.
+    std::optional<HeldFollowUp> release_next(const std::string& root_id);
     // Held follow-ups waiting longer than `wait_ms` (their original is still pending), in order.
     std::vector<HeldFollowUp> expire(int64_t now_ms, int64_t wait_ms);
 
