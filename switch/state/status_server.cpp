@@ -124,23 +124,36 @@ StatusServer::~StatusServer() {
 int bound_status_port() { return g_bound_port.load(); }
 
 StatusReply fetch_payment_status(const std::string& host, int port, std::string_view payment_id, int timeout_ms) {
+    // Asynchronous operations under one deadline: a server that accepts and never answers
+    // cannot hang the caller.
     asio::io_context io;
     beast::tcp_stream stream(io);
     tcp::resolver resolver(io);
-    beast::error_code ec;
-    const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
-    if (ec) throw std::runtime_error("resolve " + host + ": " + ec.message());
-    stream.expires_after(std::chrono::milliseconds(timeout_ms));
-    stream.connect(endpoints, ec);
-    if (ec) throw std::runtime_error("connect " + host + ":" + std::to_string(port) + ": " + ec.message());
     http::request<http::empty_body> req{http::verb::get, "/payments/" + std::string(payment_id), 11};
     req.set(http::field::host, host);
-    http::write(stream, req, ec);
     beast::flat_buffer buf;
     http::response<http::string_body> res;
-    if (!ec) http::read(stream, buf, res, ec);
-    if (ec) throw std::runtime_error("GET /payments/" + std::string(payment_id) + ": " + ec.message());
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::error_code failure;
+    std::string step = "resolve";
+    stream.expires_after(std::chrono::milliseconds(timeout_ms));
+    resolver.async_resolve(host, std::to_string(port), [&](beast::error_code ec, tcp::resolver::results_type eps) {
+        if (ec) return void(failure = ec);
+        step = "connect";
+        stream.async_connect(eps, [&](beast::error_code ec, const tcp::endpoint&) {
+            if (ec) return void(failure = ec);
+            step = "request";
+            http::async_write(stream, req, [&](beast::error_code ec, size_t) {
+                if (ec) return void(failure = ec);
+                http::async_read(stream, buf, res, [&](beast::error_code ec, size_t) { failure = ec; });
+            });
+        });
+    });
+    io.run_for(std::chrono::milliseconds(timeout_ms + 1000));
+    if (!io.stopped()) failure = asio::error::timed_out;
+    if (failure)
+        throw std::runtime_error(step + " " + host + ":" + std::to_string(port) + ": " + failure.message());
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return {static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
