@@ -42,7 +42,6 @@ bool LifeCycleGate::refuse(int32_t partition, const PaymentRequest& req, std::st
     res.times.created_at = req.created_at_ms;
     out.emit(kafka::result_record(cfg_.kafka.topics, res, traceparent));
     Metrics::get().life_cycle_rejections.Add({{"reason", d.reason.code}}).Increment();
-    Metrics::get().results.Add({{"status", "rejected"}, {"channel", "none"}}).Increment();
     log_payment_event(spdlog::level::info, "request_rejected", req.payment_id, traceparent,
                       {{"reason", d.reason.code}, {"original", req.root_id()}});
     return true;

@@ -108,7 +108,11 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
     }
     // Remembered in the same transaction as this record's offset.
     out.emit({cfg_.kafka.topics.dedupe, req.payment_id, {}, {}, rec.partition});
-    if (life_cycle_.refuse(rec.partition, req, tp, out)) return;
+    if (life_cycle_.refuse(rec.partition, req, tp, out)) {
+        probe_.result("rejected", "");
+        probe_.out();
+        return;
+    }
     if (is_follow_up(req.type) && !cfg_.channel(req.original->channel)) {
         reject_with({"unknown_channel", "original.channel names no configured channel", req.payment_id, req.root_id()},
                     false);

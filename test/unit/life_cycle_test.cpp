@@ -3,11 +3,15 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
+#include <stdexcept>
 #include <sstream>
 #include <utility>
 
 #include "state/life_cycle.hpp"
 #include "state/life_cycle_ledger.hpp"
+#include "state/status_query.hpp"
+#include "state/status_server.hpp"
 
 using namespace turnout;
 
@@ -295,4 +299,37 @@ TEST_CASE("the router's ledger: abort undoes, the changelog replays, held follow
     REQUIRE(expired.size() == 2);
     CHECK(expired[0].payment_id == "C1");
     CHECK(waiting.held() == 0);
+}
+
+TEST_CASE("GET /payments/{id}: the handler's answer, 404 for unknown ids, 400 for malformed ones") {
+    StatusServer server("127.0.0.1", 0, [](std::string_view id) {
+        if (id == "ord-1001:1") return StatusReply{200, "{\"root_id\":\"ord-1001:1\"}"};
+        return StatusReply{404, "{\"error\":\"unknown_payment\"}"};
+    });
+    REQUIRE(server.port() > 0);
+    auto found = fetch_payment_status("127.0.0.1", server.port(), "ord-1001:1");
+    CHECK(found.status == 200);
+    CHECK(found.body == "{\"root_id\":\"ord-1001:1\"}");
+    CHECK(fetch_payment_status("127.0.0.1", server.port(), "ord-1002:1").status == 404);
+    CHECK(fetch_payment_status("127.0.0.1", server.port(), "bad%20id").status == 400);
+    CHECK(fetch_payment_status("127.0.0.1", server.port(), "").status == 400);
+    CHECK_THROWS_AS(fetch_payment_status("127.0.0.1", 1, "x", 500), std::runtime_error);
+}
+
+TEST_CASE("partition of a root id: murmur2 as the producers hash keys") {
+    // Within range; the integration test checks it against where the broker actually put each
+    // result and state record.
+    for (int32_t n : {1, 6, 12, 64}) {
+        const int32_t p = partition_for_key("ord-1001:1", n);
+        CHECK(p >= 0);
+        CHECK(p < n);
+        CHECK(partition_for_key("ord-1001:1", n) == p);
+    }
+    // The Java client's Utils.murmur2 test values (made positive): the same partitioner.
+    CHECK(partition_for_key("21", INT32_MAX) == (-973932308 & 0x7fffffff));
+    CHECK(partition_for_key("foobar", INT32_MAX) == (-790332482 & 0x7fffffff));
+    CHECK(partition_for_key("abc", INT32_MAX) == 479470107);
+    std::set<int32_t> spread;
+    for (int i = 0; i < 100; ++i) spread.insert(partition_for_key("p-" + std::to_string(i), 6));
+    CHECK(spread.size() == 6);
 }
