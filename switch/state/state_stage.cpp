@@ -28,7 +28,7 @@ StateStage::~StateStage() { server_.reset(); }  // the HTTP thread stops before 
 
 void StateStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
-    std::set<std::pair<int32_t, std::string>> changed;
+    std::set<std::string> changed;
     for (const auto& rec : batch) {
         auto res = decode_result(rec.value);
         if (!res) {
@@ -37,17 +37,22 @@ void StateStage::process(std::span<const kafka::Record> batch, kafka::Emitter& o
             continue;
         }
         if (res->root_id.empty()) res->root_id = res->payment_id;
-        auto& table = tables_[rec.partition].payments;
-        auto it = table.find(res->root_id);
-        if (it == table.end()) {
-            auto fresh = life_cycle_from_result(*res);
-            if (!fresh) continue;  // a duplicate answer, or a follow-up of an original never seen
-            it = table.emplace(res->root_id, std::move(*fresh)).first;
+        auto w = working_.find(res->root_id);
+        if (w == working_.end()) {
+            std::optional<PaymentLifeCycle> lc;
+            {
+                std::lock_guard lock(mu_);
+                if (auto it = published_.find(res->root_id); it != published_.end()) lc = decode_life_cycle(it->second.json);
+            }
+            if (!lc) lc = life_cycle_from_result(*res);
+            if (!lc) continue;  // a duplicate answer, or a follow-up of an original never seen
+            w = working_.emplace(res->root_id, std::make_pair(rec.partition, std::move(*lc))).first;
         }
-        if (apply_result(it->second, *res, true)) changed.emplace(rec.partition, res->root_id);
+        if (apply_result(w->second.second, *res, true)) changed.insert(res->root_id);
     }
-    for (const auto& [p, root] : changed) {
-        auto value = encode_life_cycle(tables_[p].payments.at(root));
+    for (const auto& root : changed) {
+        const auto& [p, lc] = working_.at(root);
+        auto value = encode_life_cycle(lc);
         out.emit({cfg_.kafka.topics.state, root, value, kafka::descend_headers(std::string_view{}), p});
         pending_[root] = {p, std::move(value)};
         probe_.out();
@@ -56,35 +61,25 @@ void StateStage::process(std::span<const kafka::Record> batch, kafka::Emitter& o
 
 void StateStage::on_commit() {
     std::lock_guard lock(mu_);
-    for (auto& [root, pv] : pending_) {
-        auto& table = tables_[pv.first].payments;
-        if (auto it = table.find(root); it != table.end())
-            for (const auto& e : it->second.history)
+    for (auto& [root, stored] : pending_) {
+        if (auto w = working_.find(root); w != working_.end())
+            for (const auto& e : w->second.second.history)
                 if (e.payment_id != root) follow_up_root_[e.payment_id] = root;
-        published_[root] = std::move(pv.second);
+        published_[root] = std::move(stored);
     }
     pending_.clear();
+    working_.clear();
 }
 
 void StateStage::on_abort() {
     // Back to the committed view: the aborted results are delivered again.
-    std::lock_guard lock(mu_);
-    for (const auto& [root, pv] : pending_) {
-        auto& table = tables_[pv.first].payments;
-        auto pub = published_.find(root);
-        std::optional<PaymentLifeCycle> before = pub == published_.end() ? std::nullopt : decode_life_cycle(pub->second);
-        if (before)
-            table.insert_or_assign(root, std::move(*before));
-        else
-            table.erase(root);
-    }
     pending_.clear();
+    working_.clear();
 }
 
 void StateStage::on_assign(const kafka::PartitionSet& parts) {
     if (partitions_ == 0) partitions_ = partition_count(cfg_.kafka, cfg_.kafka.topics.results);
     for (const auto& [topic, p] : parts) {
-        auto& table = tables_.insert_or_assign(p, Table{}).first->second;
         std::unordered_map<std::string, std::string> latest;
         const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.state, p,
                                                  [&](std::string_view key, std::string_view value) {
@@ -96,27 +91,24 @@ void StateStage::on_assign(const kafka::PartitionSet& parts) {
             if (!lc) continue;
             for (const auto& e : lc->history)
                 if (e.payment_id != root) follow_up_root_[e.payment_id] = root;
-            table.payments.insert_or_assign(root, std::move(*lc));
-            published_[root] = std::move(value);
+            published_[root] = {p, std::move(value)};
         }
         owned_.insert(p);
-        spdlog::info("state: partition {} rebuilt from {} payments.state records ({} payments)", p, n,
-                     table.payments.size());
+        spdlog::info("state: partition {} rebuilt from {} payments.state records ({} payments)", p, n, latest.size());
     }
 }
 
 void StateStage::on_revoke(const kafka::PartitionSet& parts) {
+    std::set<int32_t> gone;
+    for (const auto& [topic, p] : parts) gone.insert(p);
     std::lock_guard lock(mu_);
-    for (const auto& [topic, p] : parts) {
-        auto t = tables_.find(p);
-        if (t == tables_.end()) continue;
-        for (const auto& [root, lc] : t->second.payments) {
-            published_.erase(root);
-            for (const auto& e : lc.history) follow_up_root_.erase(e.payment_id);
-        }
-        tables_.erase(t);
-        owned_.erase(p);
-    }
+    for (auto it = published_.begin(); it != published_.end();)
+        it = gone.count(it->second.partition) ? published_.erase(it) : std::next(it);
+    for (auto it = follow_up_root_.begin(); it != follow_up_root_.end();)
+        it = published_.count(it->second) ? std::next(it) : follow_up_root_.erase(it);
+    for (int32_t p : gone) owned_.erase(p);
+    working_.clear();
+    pending_.clear();
 }
 
 StatusReply StateStage::lookup(std::string_view id) {
@@ -130,7 +122,7 @@ StatusReply StateStage::lookup(std::string_view id) {
             if (auto f = follow_up_root_.find(key); f != follow_up_root_.end()) it = published_.find(f->second);
         if (it != published_.end()) {
             queries.Add({{"outcome", "found"}}).Increment();
-            return {200, it->second};
+            return {200, it->second.json};
         }
         if (partitions_ > 0) partition = partition_for_key(id, partitions_);
         if (partition >= 0 && owned_.count(partition)) {

@@ -2,7 +2,8 @@
 // The state role: payments.results → each payment's life cycle (amounts, channel and
 // references, status, history) in the compacted payments.state topic (key = root id, same
 // partition as the result). The table is partition-local: on assignment a partition's
-// table is replayed from payments.state. It serves `GET /payments/{id}` from what is
+// table is replayed from payments.state. It keeps each payment as its committed JSON and
+// decodes only the ones a transaction touches. It serves `GET /payments/{id}` from what is
 // committed; an id whose partition another instance owns is read from payments.state.
 #include <memory>
 #include <mutex>
@@ -35,17 +36,19 @@ public:
     int http_port() const { return server_ ? server_->port() : 0; }
 
 private:
-    struct Table {
-        std::unordered_map<std::string, PaymentLifeCycle> payments;  // by root id
+    struct Stored {
+        int32_t partition = 0;
+        std::string json;  // the payments.state value
     };
 
     const Config& cfg_;
-    std::unordered_map<int32_t, Table> tables_;  // by results partition
-    std::unordered_map<std::string, std::pair<int32_t, std::string>> pending_;  // root → (partition, JSON) since commit
+    // Payments touched since the last commit, decoded; the rest live only as their JSON.
+    std::unordered_map<std::string, std::pair<int32_t, PaymentLifeCycle>> working_;
+    std::unordered_map<std::string, Stored> pending_;  // written since the last commit
 
     // Committed view, shared with the HTTP thread.
     std::mutex mu_;
-    std::unordered_map<std::string, std::string> published_;       // root id → payments.state JSON
+    std::unordered_map<std::string, Stored> published_;            // root id → committed state
     std::unordered_map<std::string, std::string> follow_up_root_;  // follow-up payment_id → root id
     std::set<int32_t> owned_;
     int32_t partitions_ = 0;
