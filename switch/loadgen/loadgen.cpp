@@ -218,6 +218,10 @@ private:
         }
         apply_result(lc->second, res, true);
         lc->second.history.clear();  // each result arrives here once; only the amounts matter
+        if (++steps_of_[root] > longest_ && lc->second.original_status == ResultStatus::approved) {
+            longest_ = steps_of_[root];
+            r_.sample_payment = root;
+        }
     }
 
     // The live view: totals, the rate and p99 latency since the last line, statuses so far.
@@ -296,6 +300,8 @@ private:
     std::unordered_map<std::string, InFlight> inflight_;
     std::unordered_set<std::string> done_;
     std::unordered_map<std::string, PaymentLifeCycle> payments_;  // by root id
+    std::unordered_map<std::string, int> steps_of_;               // results per root id
+    int longest_ = 0;
     std::deque<GeneratedRequest> follow_ups_;
     std::deque<GeneratedRequest> duplicates_;
     std::unordered_map<std::string, int> dup_pending_;  // duplicates sent, not yet answered
@@ -347,6 +353,7 @@ void print_report(const LoadgenReport& r, std::ostream& out) {
         for (const auto& [st, n] : r.payment_states) out << " " << st << "=" << n;
         out << "\nlife-cycle rules     " << r.refused_as_planned << " of " << r.refusals_planned
             << " invalid steps refused, " << r.steps_unexpected << " unexpected outcomes";
+        if (!r.sample_payment.empty()) out << "\nlongest life cycle   turnout status " << r.sample_payment;
     }
     out << "\nduplicates sent " << r.duplicates_sent << ", answered duplicate_request " << r.duplicate_answers;
     out << "\nmissing " << r.missing << "  doubled " << r.doubled << "  unexpected " << r.unexpected << "  send errors "
@@ -403,6 +410,7 @@ std::string report_json(const LoadgenReport& r) {
     o["refusals_planned"] = r.refusals_planned;
     o["refused_as_planned"] = r.refused_as_planned;
     o["steps_unexpected"] = r.steps_unexpected;
+    o["sample_payment"] = r.sample_payment;
     o["expected_net"] = to_obj(r.expected_net);
     o["settled_net"] = to_obj(r.settled_net);
     boost::json::array missing;

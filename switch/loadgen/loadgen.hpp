@@ -57,6 +57,7 @@ struct LoadgenReport {
     int64_t refusals_planned = 0;
     int64_t refused_as_planned = 0;
     int64_t steps_unexpected = 0;  // a valid step not approved, or a planned refusal that passed
+    std::string sample_payment;    // root id of a payment with one of the longest life cycles
 
     bool ok() const {
         return missing == 0 && doubled == 0 && send_errors == 0 && (!settlement_checked || settlement_matches);
