@@ -41,12 +41,15 @@ bool LifeCycleLedger::apply(const PaymentResult& r) {
     const std::string& root = r.root_id.empty() ? r.payment_id : r.root_id;
     auto it = entries_.find(root);
     if (it == entries_.end() || !it->second.lc) return false;
-    {
-        PaymentLifeCycle probe = *it->second.lc;  // change nothing (and log nothing) for a no-op
-        if (!apply_result(probe, r, false)) return false;
-    }
-    apply_result(*touch(root).lc, r, false);
-    return true;
+    // What apply_result(…, false) would act on; anything else changes (and logs) nothing.
+    const auto& lc = *it->second.lc;
+    if (r.status == ResultStatus::rejected && r.reason.code == "duplicate_request") return false;
+    const bool acts = r.payment_id == root
+                          ? !lc.original_status
+                          : std::any_of(lc.in_flight.begin(), lc.in_flight.end(),
+                                        [&](const auto& f) { return f.payment_id == r.payment_id; });
+    if (!acts) return false;
+    return apply_result(*touch(root).lc, r, false);
 }
 
 std::optional<HeldFollowUp> LifeCycleLedger::release_next(const std::string& root) {
