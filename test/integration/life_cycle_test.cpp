@@ -395,3 +395,42 @@ TEST_CASE("status inquiry during and after a load run matches the results topic"
     CHECK(misplaced == 0);
     CHECK(sw.stop() == 0);
 }
+
+TEST_CASE("life-cycle rules hold when a second router leaves and its partitions move") {
+    const std::string run = "lr" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    Client client(cfg);
+    SwitchThread sw(cfg, vault);
+    // A second router instance shares the requests and results partitions with the first.
+    std::atomic<bool> stop_second{false};
+    int second_rc = -1;
+    std::thread second([&] { second_rc = run_roles(cfg, vault, {{"router", ""}}, "second", stop_second); });
+
+    // Authorizations spread over the partitions (so over both routers), each captured in part.
+    std::vector<PaymentResult> auths;
+    for (int i = 0; i < 12; ++i) {
+        auto a = client.send_and_await(client.original(run + "-A" + std::to_string(i), PaymentType::authorize, 10000));
+        REQUIRE(outcome(a) == "approved");
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-C" + std::to_string(i), PaymentType::capture, 6000, a))) ==
+              "approved");
+        auths.push_back(a);
+    }
+    stop_second = true;  // leaves the group: its partitions (and their ledgers) move to the first router
+    second.join();
+    CHECK(second_rc == 0);
+    for (size_t i = 0; i < auths.size(); ++i) {
+        CAPTURE(i);
+        const auto& a = auths[i];
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-D" + std::to_string(i), PaymentType::capture, 5000, a))) ==
+              "capture_exceeds_authorized");
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-E" + std::to_string(i), PaymentType::capture, 4000, a))) ==
+              "approved");
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-V" + std::to_string(i), PaymentType::void_, 10000, a))) ==
+              "void_after_capture");
+    }
+    CHECK(sw.stop() == 0);
+}
