@@ -78,7 +78,11 @@ void StateStage::on_abort() {
 }
 
 void StateStage::on_assign(const kafka::PartitionSet& parts) {
-    if (partitions_ == 0) partitions_ = partition_count(cfg_.kafka, cfg_.kafka.topics.results);
+    if (partitions_ == 0) {
+        const int32_t n = partition_count(cfg_.kafka, cfg_.kafka.topics.results);
+        std::lock_guard lock(mu_);
+        partitions_ = n;
+    }
     for (const auto& [topic, p] : parts) {
         std::unordered_map<std::string, std::string> latest;
         const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.state, p,
