@@ -14,7 +14,7 @@
 namespace turnout {
 
 RouterStage::RouterStage(const Config& cfg, const CardVault& vault)
-    : cfg_(cfg), vault_(vault), planner_(cfg.routes), life_cycle_(cfg) {}
+    : cfg_(cfg), vault_(vault), planner_(cfg.routes) {}
 
 void RouterStage::on_commit() {
     for (auto& [p, d] : dedupe_) d.commit();
@@ -43,16 +43,9 @@ void RouterStage::on_revoke(const kafka::PartitionSet& parts) {
 }
 
 void RouterStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
-    const auto again = [&](int32_t p, std::string_view v, std::string_view tp) { route_held(p, v, tp, out); };
-    for (const auto& rec : batch) {
-        if (rec.topic == cfg_.kafka.topics.results) {
-            life_cycle_.on_result(rec, again);
-            continue;
-        }
-        probe_.in();
-        route_one(rec, out);
-    }
-    life_cycle_.flush(out);
+    probe_.in(batch.size());
+    for (const auto& rec : batch) route_one(rec, out);
+    life_cycle_.flush(out);  // the ledger changes of this batch, in its transaction
 }
 
 void RouterStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
@@ -67,6 +60,10 @@ void RouterStage::route_held(int32_t partition, std::string_view value, std::str
 }
 
 void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::string_view held_traceparent) {
+    if (rec.topic == cfg_.kafka.topics.results) {  // a result: the life-cycle ledger's input
+        life_cycle_.on_result(rec, [&](int32_t p, std::string_view v, std::string_view tp) { route_held(p, v, tp, out); });
+        return;
+    }
     const int64_t now = now_ms();
     const auto tp = held_traceparent.empty() ? rec.header(kafka::kTraceparent) : held_traceparent;
     auto reject_with = [&](const Rejection& rj, bool to_dlq) {

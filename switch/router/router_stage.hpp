@@ -37,7 +37,7 @@ private:
     RoutePlanner planner_;
     std::unordered_map<int32_t, PaymentIdDedupe> dedupe_;  // by requests partition
     StageProbe probe_{"router"};
-    LifeCycleGate life_cycle_;
+    LifeCycleGate life_cycle_{cfg_};
 };
 
 kafka::StageOptions router_options(const Config& cfg, const std::string& instance);

@@ -369,7 +369,7 @@ TEST_CASE("status inquiry during and after a load run matches the results topic"
         if (stored.size() >= expected.size()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    CHECK(expected.size() > 2500);
+    CHECK(expected.size() > 2000);
     CHECK(stored.size() == expected.size());
     int mismatches = 0, compared = 0;
     for (const auto& [root, want] : expected) {
