@@ -213,7 +213,10 @@ int main(int argc, char** argv) {
                 value = turnout::read_payment_state(cfg.kafka, status_id);
             }
             if (!value) {
-                std::cerr << "turnout: no payment " << status_id << " in " << cfg.kafka.topics.state << "\n";
+                std::cerr << "turnout: no payment " << status_id << " in " << cfg.kafka.topics.state
+                          << (status_url.empty() ? " (for a capture, void or refund give its original's payment_id, "
+                                                   "or ask a state role with --url)\n"
+                                                 : "\n");
                 return 3;
             }
             const auto lc = turnout::decode_life_cycle(*value);
