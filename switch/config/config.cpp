@@ -100,7 +100,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
                 {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
-                 "settlement_log", "velocity"});
+                 "settlement_log", "velocity", "lifecycle"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
     n.requests = pre + r.str(t, "requests", "payments.requests");
@@ -114,6 +114,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
     n.velocity = pre + r.str(t, "velocity", "payments.velocity");
+    n.lifecycle = pre + r.str(t, "lifecycle", "payments.lifecycle");
     if (auto x = k["transactions"]) {
         r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms", "commit_linger_ms"});
         c.commit_linger_ms = static_cast<int>(r.integer(x, "commit_linger_ms", 5, 0, 60'000));
@@ -161,7 +162,7 @@ Config parse_config(const std::string& text, const std::string& source) {
     Config c;
     c.path = source;
     try {
-        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics"});
+        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics", "state"});
         c.kafka = read_kafka(r, r.section(root, "kafka"));
 
         auto sec = r.section(root, "security");
@@ -259,6 +260,12 @@ Config parse_config(const std::string& text, const std::string& source) {
                     c.settlement.cutoffs.push_back(std::move(rule));
                 }
             }
+        }
+        if (auto st = root["state"]) {
+            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds"});
+            c.state.http_address = r.str(st, "http_address", "127.0.0.1");
+            c.state.http_port = static_cast<int>(r.integer(st, "http_port", 9470, 0, 65535));
+            c.state.original_wait_seconds = static_cast<int>(r.integer(st, "original_wait_seconds", 60, 1, 86400));
         }
         if (auto m = root["metrics"]) {
             r.only_keys(m, "metrics", {"port"});

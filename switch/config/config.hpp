@@ -26,6 +26,7 @@ struct TopicNames {
     std::string dedupe;          // router changelog: payment_ids seen, per requests partition
     std::string settlement_log;  // settlement changelog: batch assignments and closes
     std::string velocity;        // risk changelog: payments forwarded, per routed partition
+    std::string lifecycle;       // router changelog: life-cycle ledger per root id (compacted)
     std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }
 };
 
@@ -79,6 +80,14 @@ struct SettlementConfig {
     std::vector<CutoffRule> cutoffs;
 };
 
+// `state:` the state role's status endpoint, and how long the router holds a capture, void
+// or refund whose original has no result yet.
+struct StateConfig {
+    std::string http_address = "127.0.0.1";
+    int http_port = 9470;  // GET /payments/{id}; 0 = an ephemeral port
+    int original_wait_seconds = 60;
+};
+
 struct Config {
     std::string path;
     KafkaConfig kafka;
@@ -90,6 +99,7 @@ struct Config {
     RiskPolicy risk;
     std::vector<ChannelConfig> channels;
     SettlementConfig settlement;
+    StateConfig state;
     int metrics_port = 9464;
 
     const ChannelConfig* channel(const std::string& id) const;

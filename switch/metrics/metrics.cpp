@@ -114,7 +114,19 @@ Metrics::Metrics()
       channel_connections(prometheus::BuildGauge()
                               .Name("turnout_channel_connections")
                               .Help("Open connections to a channel's host")
-                              .Register(*registry)) {}
+                              .Register(*registry)),
+      life_cycle_rejections(prometheus::BuildCounter()
+                                .Name("turnout_life_cycle_rejections_total")
+                                .Help("Captures, voids and refunds the router refused by a life-cycle rule, by reason")
+                                .Register(*registry)),
+      held_follow_ups(prometheus::BuildGauge()
+                          .Name("turnout_life_cycle_held_follow_ups")
+                          .Help("Captures, voids and refunds the router holds until their original has a result")
+                          .Register(*registry)),
+      status_queries(prometheus::BuildCounter()
+                         .Name("turnout_status_queries_total")
+                         .Help("GET /payments/{id} requests served by the state role, by outcome")
+                         .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

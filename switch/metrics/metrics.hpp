@@ -52,6 +52,9 @@ public:
     prometheus::Family<prometheus::Counter>& channel_late_responses;
     prometheus::Family<prometheus::Counter>& channel_protocol_errors;
     prometheus::Family<prometheus::Gauge>& channel_connections;
+    prometheus::Family<prometheus::Counter>& life_cycle_rejections;
+    prometheus::Family<prometheus::Gauge>& held_follow_ups;
+    prometheus::Family<prometheus::Counter>& status_queries;
 
 private:
     Metrics();

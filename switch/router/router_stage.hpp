@@ -16,6 +16,7 @@
 #include "metrics/metrics.hpp"
 #include "router/channel_health.hpp"
 #include "router/dedupe.hpp"
+#include "router/life_cycle_gate.hpp"
 #include "router/route_planner.hpp"
 #include "security/card_vault.hpp"
 
@@ -30,9 +31,12 @@ public:
     void on_abort() override;
     void on_assign(const kafka::PartitionSet& parts) override;
     void on_revoke(const kafka::PartitionSet& parts) override;
+    void on_tick(int64_t now_ms, kafka::Emitter& out) override;
 
 private:
-    void route_one(const kafka::Record& rec, kafka::Emitter& out);
+    // `held_traceparent`: set when a held follow-up is routed again (its record is gone).
+    void route_one(const kafka::Record& rec, kafka::Emitter& out, std::string_view held_traceparent = {});
+    void route_held(int32_t partition, std::string_view value, std::string_view traceparent, kafka::Emitter& out);
 
     const Config& cfg_;
     const CardVault& vault_;
@@ -44,6 +48,7 @@ private:
     std::map<std::string, prometheus::Counter*, std::less<>> plans_by_action_;
     std::unordered_map<int32_t, PaymentIdDedupe> dedupe_;  // by requests partition
     StageProbe probe_{"router"};
+    LifeCycleGate life_cycle_{cfg_};
 };
 
 kafka::StageOptions router_options(const Config& cfg, const std::string& instance);

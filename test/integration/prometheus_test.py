@@ -358,6 +358,7 @@ def main() -> int:
         c["security"]["keys_file"] = str(keys if keys.is_absolute() else ROOT / keys)
         metrics_port = free_port()
         c["metrics"]["port"] = metrics_port
+        c.setdefault("state", {})["http_port"] = 0  # the state role's status endpoint: any free port
         cfg.write_text(yaml.safe_dump(c, sort_keys=False))
         channels = [ch["id"] for ch in c["channels"]]
 

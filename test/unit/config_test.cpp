@@ -134,3 +134,15 @@ settlement:
     CHECK_FALSE(parse_utc_offset("+15:00"));
     CHECK_FALSE(parse_time_of_day("7:00"));
 }
+
+TEST_CASE("state: status endpoint and the router's wait for an original") {
+    const auto defaults = parse_config(kBase, "t.yaml");
+    CHECK(defaults.state.http_port == 9470);
+    CHECK(defaults.state.original_wait_seconds == 60);
+    CHECK(defaults.kafka.topics.lifecycle == "payments.lifecycle");
+    const auto cfg = parse_config(kBase + "state:\n  http_port: 0\n  original_wait_seconds: 5\n", "t.yaml");
+    CHECK(cfg.state.http_port == 0);
+    CHECK(cfg.state.original_wait_seconds == 5);
+    CHECK(error_of(kBase + "state:\n  http_port: 70000\n").find("t.yaml:") != std::string::npos);
+    CHECK(error_of(kBase + "state:\n  wait: 5\n").find("unknown key") != std::string::npos);
+}
