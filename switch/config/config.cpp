@@ -100,7 +100,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
                 {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
-                 "settlement_log"});
+                 "settlement_log", "pending"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
     n.requests = pre + r.str(t, "requests", "payments.requests");
@@ -113,6 +113,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
     n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
+    n.pending = pre + r.str(t, "pending", "payments.pending");
     if (auto x = k["transactions"]) {
         r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms", "commit_linger_ms"});
         c.commit_linger_ms = static_cast<int>(r.integer(x, "commit_linger_ms", 5, 0, 60'000));

@@ -81,7 +81,23 @@ Metrics::Metrics()
       overdue_batches(prometheus::BuildGauge()
                           .Name("turnout_settlement_overdue_batches")
                           .Help("Open settlement batches whose window end + grace has passed")
-                          .Register(*registry)) {}
+                          .Register(*registry)),
+      pending_payments(prometheus::BuildGauge()
+                           .Name("turnout_pending_payments")
+                           .Help("Payments a channel answered pending and that have no final result yet")
+                           .Register(*registry)),
+      webhooks(prometheus::BuildCounter()
+                   .Name("turnout_webhooks_total")
+                   .Help("Webhook deliveries received, by channel and outcome (accepted or why rejected)")
+                   .Register(*registry)),
+      channel_events(prometheus::BuildCounter()
+                         .Name("turnout_channel_events_total")
+                         .Help("Channel events read by the connector stage, by outcome (resolved, duplicate)")
+                         .Register(*registry)),
+      status_queries(prometheus::BuildCounter()
+                         .Name("turnout_status_queries_total")
+                         .Help("Status queries for pending payments, by outcome (resolved, still_pending, expired)")
+                         .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

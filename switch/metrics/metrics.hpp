@@ -43,6 +43,11 @@ public:
     prometheus::Family<prometheus::Counter>& settled_amount;
     prometheus::Family<prometheus::Gauge>& open_batches;
     prometheus::Family<prometheus::Gauge>& overdue_batches;
+    // Asynchronous channels (http_json): pending payments, webhooks, status queries.
+    prometheus::Family<prometheus::Gauge>& pending_payments;
+    prometheus::Family<prometheus::Counter>& webhooks;
+    prometheus::Family<prometheus::Counter>& channel_events;
+    prometheus::Family<prometheus::Counter>& status_queries;
 
 private:
     Metrics();

@@ -42,6 +42,16 @@ inline std::string isolated_yaml(const std::string& run, const fs::path& dir) {
     replace_once(yaml, "output_dir: var/settlement", "output_dir: " + (dir / "settlement").string());
     replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
     replace_once(yaml, "port: 9464", "port: 0");
+    // The whole-switch tests play every channel in process: psp-global (http_json in the
+    // shipped config) becomes a simulator channel; test/integration/psp_connector_test.cpp
+    // covers the real http_json connector.
+    {
+        const auto from = yaml.find("  - id: psp-global\n");
+        const auto to = yaml.find("    fees: { bps: 200 }", from);
+        REQUIRE(from != std::string::npos);
+        REQUIRE(to != std::string::npos);
+        yaml.replace(from, to - from, "  - id: psp-global\n    kind: simulator\n    latency_ms: 5\n");
+    }
     // Each simulated channel keeps its ledger of executed payments under the test folder.
     for (const char* ch : {"acq-eu", "acq-us", "psp-global"})
         replace_once(yaml, std::string("id: ") + ch + "\n    kind: simulator\n",
