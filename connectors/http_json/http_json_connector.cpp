@@ -135,7 +135,12 @@ private:
         for (;;) {
             const size_t i = next++;
             if (i >= batch.size()) co_return;
-            out[i] = query ? co_await status(batch[i]) : co_await pay(batch[i]);
+            ChannelOutcome o;
+            if (query)
+                o = co_await status(batch[i]);
+            else
+                o = co_await pay(batch[i]);
+            out[i] = std::move(o);
         }
     }
 
@@ -161,7 +166,8 @@ private:
         if (ex.phase == Exchange::Phase::not_sent) co_return ChannelOutcome{K::soft_failure, "unreachable", ex.error, "", ""};
         unknown_.Increment();
         spdlog::debug("connector {}: {}: no answer ({}); asking the PSP", s_.channel_id, p.request.payment_id, ex.error);
-        co_return co_await status(p);
+        ChannelOutcome o = co_await status(p);
+        co_return o;
     }
 
     asio::awaitable<ChannelOutcome> status(const RoutedPayment& p) {
