@@ -206,7 +206,8 @@ void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
             const auto* pp = pending_.find(due[i]);
             const auto& a = answers[i];
             using K = ChannelOutcome::Kind;
-            if (a.kind == K::pending || (a.kind == K::failed && now - pp->since_ms < policy_.give_up_after_ms)) {
+            // Still pending, or the query went unanswered: ask again, until the give-up age.
+            if (a.kind == K::pending || a.kind == K::failed) {
                 if (now - pp->since_ms >= policy_.give_up_after_ms) {
                     pending_expired_.Increment();
                     resolve_pending(due[i], {K::failed, "pending_expired", "no final outcome from the channel in time", "", ""},

@@ -138,6 +138,13 @@ def main():
     cfg["settlement"]["output_dir"] = os.path.join(outdir, "settlement")
     cfg["security"]["keys_file"] = os.path.join(ROOT, "config", "dev-keys.yaml")
     cfg["metrics"]["port"] = 0
+    for ch in cfg["channels"]:
+        if ch.get("kind") in ("http_json",):
+            # The switch benchmark measures Turnout, not a channel simulator's HTTPS stack
+            # (`turnout bench-connector` measures that): remote channels run in process.
+            for key in [k for k in ch if k not in ("id", "kind", "circuit", "fees")]:
+                del ch[key]
+            ch.update(kind="simulator", latency_ms=5)
     config = os.path.join(outdir, "turnout.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
     run([TURNOUT, "topics", "--config", config])

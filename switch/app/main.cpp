@@ -15,6 +15,7 @@
 #include "connector.hpp"
 #include "kafka/client.hpp"
 #include "bench/pipe_bench.hpp"
+#include "http_json/bench_connector.hpp"
 #include "loadgen/loadgen.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -113,6 +114,14 @@ int main(int argc, char** argv) {
     bool no_txn = false;
     pipe->add_flag("--no-transactions", no_txn, "plain idempotent producers, offsets committed after a flush");
 
+    auto* bench_conn = app.add_subcommand("bench-connector", "benchmark: one channel's connector against its host, no Kafka");
+    bench_conn->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    turnout::ConnectorBenchOptions cbo;
+    bench_conn->add_option("--channel", cbo.channel, "channel id")->required();
+    bench_conn->add_option("--count,-n", cbo.count, "payments")->capture_default_str();
+    bench_conn->add_option("--inflight", cbo.inflight, "payments in flight (http_json: keep-alive connections)")
+        ->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
     try {
         turnout::setup_logging(log_level, log_format);
@@ -133,6 +142,7 @@ int main(int argc, char** argv) {
             std::cout << "topics ready on " << cfg.kafka.bootstrap_servers << "\n";
             return 0;
         }
+        if (*bench_conn) return turnout::run_connector_bench(cfg, cbo, std::cout);
         if (*pipe) {
             po.transactional = !no_txn;
             const auto r = turnout::run_pipe_bench(cfg, po);
