@@ -368,3 +368,69 @@ TEST_CASE("psp fault no_webhook + query_timeout: a pending payment nobody resolv
         CHECK(r.reason.code == "pending_expired");
     }
 }
+
+TEST_CASE("psp pending across a restart: payments.pending is replayed and each payment still gets one result") {
+    const std::string run = "psp-restart-" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    auto yaml = psp_yaml(run, dir);
+    // Long enough that no status query happens before the restart.
+    replace_once(yaml, "query_after_seconds: 3,", "query_after_seconds: 4,");
+    { std::ofstream(dir / "turnout.yaml") << yaml; }
+    auto cfg = isolated_config(run, dir, yaml);
+    kafka::ensure_topics(cfg);
+    auto sim = start_sim(dir / "turnout.yaml", dir, {"no_webhook=1"});
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const auto ps = wallets("rs-", 6);
+
+    auto run_connectors = [&](const std::function<void()>& while_running) {
+        std::atomic<bool> stop{false};
+        int rc = -1;
+        std::thread roles([&] { rc = run_roles(cfg, vault, {{"connector", "psp-global"}, {"connector", "acq-eu"}}, "0", stop); });
+        while_running();
+        stop = true;
+        roles.join();
+        CHECK(rc == 0);
+    };
+    // First life: every payment goes pending (no webhook will come), then the connector stops.
+    run_connectors([&] {
+        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        for (const auto& p : ps) {
+            const auto r = routed(p);
+            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.channel("psp-global"), r.request.root_id(),
+                                                    encode_routed(r), kafka::descend_headers(std::string_view{})}) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+        REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        for (int i = 0; i < 100 && read_all(cfg, {cfg.kafka.topics.pending}).size() < ps.size(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    });
+    CHECK(read_all(cfg, {cfg.kafka.topics.pending}).size() == ps.size());
+    CHECK(read_all(cfg, {cfg.kafka.topics.results}).empty());
+
+    // Second life: the pending payments come back from payments.pending and are resolved by
+    // status queries; the pending records are tombstoned in the same transactions.
+    std::map<std::string, int> results;
+    run_connectors([&] {
+        for (int i = 0; i < 60; ++i) {
+            results.clear();
+            for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) ++results[decode_result(r.value)->payment_id];
+            if (results.size() >= ps.size()) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    });
+    results.clear();
+    for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) {
+        auto res = decode_result(r.value);
+        ++results[res->payment_id];
+        CHECK(res->status == ResultStatus::approved);
+    }
+    CHECK(results.size() == ps.size());
+    for (const auto& [id, n] : results) CHECK_MESSAGE(n == 1, id);
+    int tombstones = 0;
+    for (const auto& r : read_all(cfg, {cfg.kafka.topics.pending})) tombstones += r.value.empty();
+    CHECK(tombstones == static_cast<int>(ps.size()));
+    sim.stop();
+    CHECK(sim.totals()["queries"] == static_cast<int64_t>(ps.size()));
+}
