@@ -344,7 +344,10 @@ class HttpJsonFactory : public ConnectorFactory {
 public:
     std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
         auto s = parse_http_json_settings(ch);
-        return [s] { return std::make_unique<HttpJsonConnector>(s); };
+        return [s]() mutable {
+            load_http_json_keys(s);
+            return std::make_unique<HttpJsonConnector>(s);
+        };
     }
 };
 

@@ -262,7 +262,9 @@ class PspSimulator {
 public:
     PspSimulator(const SimulatorArgs& args)
         : args_(args), s_(parse_http_json_settings(args.channel)), faults_(parse_faults(args.faults)),
-          tls_(ssl::context::tls_server), keys_{{s_.request_key}} {
+          tls_(ssl::context::tls_server) {
+        load_http_json_keys(s_);
+        keys_.keys = {s_.request_key};
         const auto files = ensure_certificates(s_);
         tls_.set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         tls_.use_certificate_chain_file(files.cert.string());

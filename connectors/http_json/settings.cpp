@@ -107,24 +107,28 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
     if (s.keys_file.empty()) throw ConfigError(ch.source + ": http_json channel `" + ch.id + "` needs keys_file");
     if (s.server_name.empty()) s.server_name = s.host;
     if (s.callback_url.empty() && !s.webhook_listen.empty()) s.callback_url = "http://" + s.webhook_listen + "/webhooks/" + ch.id;
+    return s;
+}
+
+void load_http_json_keys(HttpJsonSettings& s) {
+    const auto& ch_id = s.channel_id;
     // keys_file: `channels: { <id>: { request_hmac_key_hex, webhook_hmac_key_hex } }`
     YAML::Node keys;
     try {
         keys = YAML::LoadFile(s.keys_file);
     } catch (const std::exception& e) {
-        throw ConfigError(ch.source + ": keys_file " + s.keys_file + ": " + e.what());
+        throw ConfigError("channel " + ch_id + ": keys_file " + s.keys_file + ": " + e.what());
     }
-    const auto entry = keys["channels"] ? keys["channels"][ch.id] : YAML::Node();
-    if (!entry || !entry.IsMap()) throw ConfigError(s.keys_file + ": no entry channels." + ch.id);
+    const auto entry = keys["channels"] ? keys["channels"][ch_id] : YAML::Node();
+    if (!entry || !entry.IsMap()) throw ConfigError(s.keys_file + ": no entry channels." + ch_id);
     auto key_of = [&](const char* name) {
         const auto n = entry[name];
         const auto raw = n && n.IsScalar() ? from_hex(n.as<std::string>()) : std::string();
-        if (raw.size() < 16) throw ConfigError(s.keys_file + ": channels." + ch.id + "." + name + " must be at least 16 bytes of hex");
+        if (raw.size() < 16) throw ConfigError(s.keys_file + ": channels." + ch_id + "." + name + " must be at least 16 bytes of hex");
         return raw;
     };
     s.request_key = key_of("request_hmac_key_hex");
     s.webhook_key = key_of("webhook_hmac_key_hex");
-    return s;
 }
 
 }  // namespace turnout::psp

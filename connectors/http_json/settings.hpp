@@ -28,7 +28,10 @@ struct HttpJsonSettings {
     PendingPolicy pending;
 };
 
-// Throws ConfigError (file:line:column) on a bad or unknown key, or unreadable keys.
+// Throws ConfigError (file:line:column) on a bad or unknown key. The keys are not read yet.
 HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch);
+// Reads request_key and webhook_key from keys_file (relative paths from the working
+// directory, like security.keys_file), when the connector or simulator starts. Throws ConfigError.
+void load_http_json_keys(HttpJsonSettings& s);
 
 }  // namespace turnout::psp
