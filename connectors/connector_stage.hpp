@@ -16,6 +16,8 @@ namespace turnout {
 class ConnectorStage : public kafka::StageLogic {
 public:
     ConnectorStage(const Config& cfg, const ChannelConfig& channel);
+    // The connector (and its webhook listener) stops before the event publisher it feeds.
+    ~ConnectorStage() override { connector_.reset(); }
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     // Asynchronous channels: pending payments are replayed from payments.pending, resolved
     // by channel events on the channel topic or, past their deadline, by a status query.

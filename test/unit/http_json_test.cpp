@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "http_json/psp_protocol.hpp"
+#include "http_json/settings.hpp"
 #include "http_json/signature.hpp"
 #include "pending_book.hpp"
 
@@ -157,4 +158,56 @@ TEST_CASE("pending book: abort undoes adds and removals since the last commit; r
     REQUIRE(de);
     CHECK(de->outcome.kind == ChannelOutcome::Kind::approved);
     CHECK(de->outcome.approval_code == "a1");
+}
+
+TEST_CASE("http_json settings: errors name the place and what was expected") {
+    auto channel = [](const std::string& entry) {
+        return parse_config(R"(kafka: {bootstrap_servers: x, topics: {}}
+security: {keys_file: k}
+router: {routes: [{name: r, plan: [psp]}]}
+risk: {}
+channels:
+  - id: psp
+    kind: http_json
+)" + entry,
+                            "t.yaml");
+    };
+    const std::string ok = "    endpoint: https://psp.example:8443/api/\n    tls: { ca_file: ca.pem }\n    keys_file: keys.yaml\n";
+    {
+        const auto cfg = channel(ok + "    webhook: { listen: 127.0.0.1:9604 }\n");
+        CHECK_NOTHROW(validate_channels(cfg));
+        const auto s = parse_http_json_settings(cfg.channels[0]);
+        CHECK(s.host == "psp.example");
+        CHECK(s.port == "8443");
+        CHECK(s.base_path == "/api");
+        CHECK(s.server_name == "psp.example");
+        CHECK(s.callback_url == "http://127.0.0.1:9604/webhooks/psp");
+    }
+    struct Case {
+        const char* name;
+        std::string entry;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"plain http", "    endpoint: http://psp.example:80\n    tls: { ca_file: ca.pem }\n    keys_file: k\n", "t.yaml:8:15: endpoint must start with https://"},
+        {"no port", "    endpoint: https://psp.example\n    tls: { ca_file: ca.pem }\n    keys_file: k\n", "expected host:port"},
+        {"no CA", "    endpoint: https://psp.example:443\n    keys_file: k\n", "needs tls.ca_file"},
+        {"no keys", "    endpoint: https://psp.example:443\n    tls: { ca_file: ca.pem }\n", "needs keys_file"},
+        {"unknown key", ok + "    verify: false\n", "unknown key `verify`"},
+        {"unknown tls key", "    endpoint: https://psp.example:443\n    tls: { ca_file: ca.pem, insecure: true }\n    keys_file: k\n", "unknown key `tls.insecure`"},
+        {"timeout zero", ok + "    timeout_ms: 0\n", "timeout_ms must be an integer 1..600000"},
+        {"bad listen", ok + "    webhook: { listen: nowhere }\n", "expected host:port"},
+        {"unknown pending key", ok + "    pending: { wait_seconds: 3 }\n", "unknown key `pending.wait_seconds`"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        const auto cfg = channel(c.entry);
+        std::string err;
+        try {
+            validate_channels(cfg);
+        } catch (const ConfigError& e) {
+            err = e.what();
+        }
+        CHECK_MESSAGE(err.find(c.message) != std::string::npos, err);
+    }
 }
