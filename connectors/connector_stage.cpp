@@ -36,7 +36,8 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       events_duplicate_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "duplicate"}})),
       queries_resolved_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
       queries_pending_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "still_pending"}})),
-      pending_expired_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "expired"}})) {
+      pending_expired_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "expired"}})),
+      health_(cfg, channel) {
     if (connector_->asynchronous()) {
         events_ = std::make_unique<ChannelEventPublisher>(cfg, channel);
         connector_->start_events(
@@ -101,6 +102,15 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
                 .Increment();
         }
     circuit_state_.Set(static_cast<double>(breaker_.state()));
+    if (called) {
+        // Reversed and failed calls count against the channel's success rate like soft failures.
+        const auto soft = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
+            return o.kind != ChannelOutcome::Kind::approved && o.kind != ChannelOutcome::Kind::declined &&
+                   o.kind != ChannelOutcome::Kind::pending;
+        });
+        health_.record_call(static_cast<int64_t>(outcomes.size()) - soft, soft, secs);
+    }
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
     for (size_t i = 0; i < payments.size(); ++i) {
         auto& p = payments[i];
         const auto& o = outcomes[i];
@@ -196,6 +206,7 @@ void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& 
 }
 
 void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
     if (pending_.size() == 0) return;
     const auto due = pending_.due(now, 256);
     if (!due.empty()) {

@@ -8,6 +8,7 @@
 #include "channel_events.hpp"
 #include "connector.hpp"
 #include "pending_book.hpp"
+#include "health_publisher.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 
@@ -58,6 +59,7 @@ private:
     prometheus::Counter& queries_resolved_;
     prometheus::Counter& queries_pending_;
     prometheus::Counter& pending_expired_;
+    ChannelHealthPublisher health_;
 };
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance);

@@ -238,6 +238,9 @@ def main():
         TARGETS["inproc_records_per_s_per_core"], "higher")
     print(f"      {report['inproc']['ns_per_record']:.0f} ns and {report['inproc']['allocations_per_record']:.1f} "
           f"allocations per record")
+    if "route_score_ns_per_record" in report["inproc"]:
+        print(f"      route + score alone: {report['inproc']['route_score_ns_per_record']:.0f} ns and "
+              f"{report['inproc']['route_score_allocations_per_record']:.2f} allocations per record")
     print(f"  (e) resident memory per role ({report['memory_note']}), MiB: start → end (max; 2nd-half − 1st-half)")
     for name, m in report["memory"].items():
         print(f"      {name:<24} {m['start_mib']:>7.1f} → {m['end_mib']:>7.1f}  (max {m['max_mib']:.1f}; "

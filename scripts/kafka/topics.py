@@ -9,9 +9,9 @@ Topics: every name under kafka.topics except channel_prefix, plus
 <channel_prefix><id> for each entry of `channels:`; all with kafka.partitions
 partitions and kafka.replication_factor replicas (--replication-factor
 overrides it). payments.state and channels.health (kafka.topics.state /
-.health) are compacted; payments.dedupe and settlement.log (kafka.topics.dedupe
-/ .settlement_log) keep router.dedupe_window_hours and
-settlement.log_retention_hours. kafka.name_prefix and --prefix P are put in front of
+.health) are compacted; payments.dedupe, settlement.log and payments.velocity
+(kafka.topics.dedupe / .settlement_log / .velocity) keep router.dedupe_window_hours,
+settlement.log_retention_hours and risk.velocity_retention_hours. kafka.name_prefix and --prefix P are put in front of
 every name (tests use --prefix to stay apart; P comes first). Existing topics
 are left alone. Without --bootstrap the config's kafka.bootstrap_servers and
 kafka.properties are used. --wait retries until the broker answers; --ping
@@ -34,7 +34,8 @@ COMPACTED = ("state", "health", "pending")
 # Changelog topics kept for a time window: kafka.topics key -> (config section,
 # key, default hours), as the switch creates them (turnout topics).
 RETAINED = {"dedupe": ("router", "dedupe_window_hours", 24),
-            "settlement_log": ("settlement", "log_retention_hours", 168)}
+            "settlement_log": ("settlement", "log_retention_hours", 168),
+            "velocity": ("risk", "velocity_retention_hours", 24)}
 QUIET = {"log_level": 2}  # connection failures are reported by the calls below
 
 

@@ -12,6 +12,7 @@
 
 #include "app/roles.hpp"
 #include "config/config.hpp"
+#include "config/rules_source.hpp"
 #include "connector.hpp"
 #include "kafka/client.hpp"
 #include "bench/pipe_bench.hpp"
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
 
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
+        std::signal(SIGHUP, [](int) { turnout::request_rules_reload(); });
         const int port = metrics_port >= 0 ? metrics_port : cfg.metrics_port;
         turnout::Metrics::get().serve(port);
         spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,

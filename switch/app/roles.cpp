@@ -29,14 +29,22 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         int rc = 0;
     };
     std::vector<std::unique_ptr<Running>> running;
+    // One rule set per process, shared by its router and risk stages, reloaded on SIGHUP
+    // or when the config file changes.
+    auto rules = std::make_shared<RulesSource>(cfg);
+    for (const auto& spec : roles)
+        if (spec.role == "router" || spec.role == "risk") {
+            rules->watch();
+            break;
+        }
     for (const auto& spec : roles) {
         auto r = std::make_unique<Running>();
         kafka::StageOptions opts;
         if (spec.role == "router") {
-            r->logic = std::make_unique<RouterStage>(cfg, vault);
+            r->logic = std::make_unique<RouterStage>(cfg, vault, rules);
             opts = router_options(cfg, instance);
         } else if (spec.role == "risk") {
-            r->logic = std::make_unique<RiskStage>(cfg);
+            r->logic = std::make_unique<RiskStage>(cfg, rules);
             opts = risk_options(cfg, instance);
         } else if (spec.role == "connector") {
             const auto* ch = cfg.channel(spec.channel);
@@ -50,7 +58,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             throw std::invalid_argument("unknown role " + spec.role);
         }
         const auto& t = cfg.kafka.topics;
-        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.dedupe, t.settlement_log, t.pending};
+        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.dedupe, t.settlement_log, t.velocity, t.health, t.pending};
         for (const auto& ch : cfg.channels) opts.output_topics.push_back(t.channel(ch.id));
         r->runner = std::make_unique<kafka::StageRunner>(cfg.kafka, std::move(opts), *r->logic);
         running.push_back(std::move(r));

@@ -82,6 +82,22 @@ Metrics::Metrics()
                           .Name("turnout_settlement_overdue_batches")
                           .Help("Open settlement batches whose window end + grace has passed")
                           .Register(*registry)),
+      rules_reloads(prometheus::BuildCounter()
+                        .Name("turnout_rules_reloads_total")
+                        .Help("Hot reloads of the routing and risk rules, by outcome (applied, refused)")
+                        .Register(*registry)),
+      risk_rule_hits(prometheus::BuildCounter()
+                         .Name("turnout_risk_rule_hits_total")
+                         .Help("Risk rules hit, by rule name")
+                         .Register(*registry)),
+      route_plans(prometheus::BuildCounter()
+                      .Name("turnout_route_plans_total")
+                      .Help("Route plans chosen, by action")
+                      .Register(*registry)),
+      health_reports(prometheus::BuildCounter()
+                         .Name("turnout_channel_health_reports_total")
+                         .Help("Channel health reports published on channels.health, by channel")
+                         .Register(*registry)),
       pending_payments(prometheus::BuildGauge()
                            .Name("turnout_pending_payments")
                            .Help("Payments a channel answered pending and that have no final result yet")

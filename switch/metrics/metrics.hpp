@@ -43,6 +43,10 @@ public:
     prometheus::Family<prometheus::Counter>& settled_amount;
     prometheus::Family<prometheus::Gauge>& open_batches;
     prometheus::Family<prometheus::Gauge>& overdue_batches;
+    prometheus::Family<prometheus::Counter>& rules_reloads;
+    prometheus::Family<prometheus::Counter>& risk_rule_hits;
+    prometheus::Family<prometheus::Counter>& route_plans;
+    prometheus::Family<prometheus::Counter>& health_reports;
     // Asynchronous channels (http_json): pending payments, webhooks, status queries.
     prometheus::Family<prometheus::Gauge>& pending_payments;
     prometheus::Family<prometheus::Counter>& webhooks;

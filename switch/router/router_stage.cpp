@@ -13,8 +13,12 @@
 
 namespace turnout {
 
-RouterStage::RouterStage(const Config& cfg, const CardVault& vault)
-    : cfg_(cfg), vault_(vault), planner_(cfg.routes) {}
+RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules)
+    : cfg_(cfg), vault_(vault), rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)), health_(cfg.kafka) {
+    for (const char* a : {"fallback", "split", "least_cost", "health", "health_explore", "original_channel"})
+        plans_by_action_[a] = &Metrics::get().route_plans.Add({{"action", a}});
+    health_.start();
+}
 
 void RouterStage::on_commit() {
     for (auto& [p, d] : dedupe_) d.commit();
@@ -39,6 +43,12 @@ void RouterStage::on_revoke(const kafka::PartitionSet& parts) {
 
 void RouterStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
+    // Rules are swapped between batches only: one batch is routed by one rule set.
+    if (auto rs = rules_->current(); rs != rules_in_force_) {
+        planner_.emplace(rs->routes, cfg_.channels);
+        rules_in_force_ = std::move(rs);
+    }
+    health_now_ = health_.snapshot();
     for (const auto& rec : batch) route_one(rec, out);
 }
 
@@ -88,12 +98,13 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
                     false);
         return;
     }
-    auto plan = planner_.plan(req);
+    auto plan = planner_->plan(req, health_now_.get(), now);
     if (!plan) {
         reject_with({"no_route", "no routing rule matches this payment", req.payment_id, req.root_id()}, false);
         return;
     }
     if (req.instrument) protect_instrument(*req.instrument, vault_);
+    if (auto it = plans_by_action_.find(plan->action); it != plans_by_action_.end()) it->second->Increment();
 
     RoutedPayment routed{std::move(req), std::move(*plan), std::nullopt, {}};
     routed.times.created_at = routed.request.created_at_ms;

@@ -119,6 +119,8 @@ CHANNEL_CAPTURE = {
     "timestamps": {"created_at": T0, "received_at": T1, "routed_at": T1, "scored_at": T2},
 }
 
+HEALTH = {"channel": "acq-eu", "circuit": "closed", "success_rate_permille": 996, "latency_ms": 3, "calls": 41,
+          "updated_at": T3}
 RESULT_APPROVED = {
     "payment_id": "it1795675769397-s10", "root_id": "it1795675769397-s10", "type": "sale",
     "status": "approved", "reason": {"code": "00", "message": "approved"},
@@ -334,6 +336,9 @@ CASES = {
             ("capture to the original channel, risk skipped", CHANNEL_CAPTURE),
             ("capture on payments.routed", drop(change(CHANNEL_CAPTURE, "timestamps", {"received_at": T1, "routed_at": T1}), "risk")),
             ("no created_at (request created at the epoch)", drop(ROUTED, "timestamps.created_at")),
+            ("route with action and skipped channels", change(change(ROUTED, "route.action", "health"), "route.skipped", ["acq-eu"])),
+            ("risk review with named rules", change(change(change(CHANNEL, "risk.decision", "review"), "risk.score", 70),
+                                                   "risk.rules_hit", ["card_velocity", "country_mismatch"])),
         ],
         "invalid": [
             ("instrument with a clear pan", change(ROUTED, "instrument.pan", "4242422511019230")),
@@ -359,7 +364,10 @@ CASES = {
             ("capture routed by a rule instead of to its original channel", change(CHANNEL_CAPTURE, "route.rule", "default")),
             ("capture scored", change(CHANNEL_CAPTURE, "risk", {"score": 0, "decision": "approve", "rules_hit": []})),
             ("risk decline on a channel topic", change(CHANNEL, "risk", {"score": 100, "decision": "decline", "rules_hit": ["bin_blocklist"]})),
-            ("risk rule unknown", change(CHANNEL, "risk.rules_hit", ["velocity"])),
+            ("risk rule name not in [a-z0-9_]", change(CHANNEL, "risk.rules_hit", ["Card-Velocity"])),
+            ("route action unknown", change(ROUTED, "route.action", "cheapest")),
+            ("route skipped empty", change(ROUTED, "route.skipped", [])),
+            ("risk decline forwarded to a channel", change(CHANNEL, "risk.decision", "decline")),
             ("risk score a float", change(CHANNEL, "risk.score", 0.0)),
             ("risk without scored_at", change(CHANNEL, "timestamps", ROUTED["timestamps"])),
             ("scored_at without risk", change(ROUTED, "timestamps", CHANNEL["timestamps"])),
@@ -393,9 +401,13 @@ CASES = {
             ("rejected before decoding: only the five members", RESULT_REJECTED),
             ("rejected duplicate keyed by its root", RESULT_DUPLICATE),
             ("approved without approval code or channel_ref", drop(drop(RESULT_APPROVED, "approval_code"), "channel_ref")),
+            ("route by least cost, risk review", change(change(change(RESULT_APPROVED, "route.action", "least_cost"),
+                                                               "risk.decision", "review"), "risk.rules_hit", ["country_mismatch"])),
         ],
         "invalid": [
             ("status unknown", change(RESULT_APPROVED, "status", "pending")),
+            ("route action unknown", change(RESULT_APPROVED, "route.action", "random")),
+            ("risk decision unknown", change(RESULT_APPROVED, "risk.decision", "maybe")),
             ("status missing", drop(RESULT_APPROVED, "status")),
             ("reason missing", drop(RESULT_REJECTED, "reason")),
             ("reason without message", drop(RESULT_REJECTED, "reason.message")),
@@ -477,6 +489,19 @@ CASES = {
             ("nonce with padding", change(DLQ, "sealed.nonce", "5XyEGyP8c2EEIW==")),
             ("an extra member next to sealed", change(DLQ, "reason", "invalid_json")),
             ("an extra member inside sealed", change(DLQ, "sealed.pan", "4242422511019230")),
+        ],
+    },
+    "channel-health.schema.json": {
+        "valid": [
+            ("closed circuit (encode_channel_health)", HEALTH),
+            ("open circuit, no calls", dict(HEALTH, circuit="open", success_rate_permille=0, calls=0)),
+        ],
+        "invalid": [
+            ("circuit unknown", change(HEALTH, "circuit", "broken")),
+            ("success rate as a fraction", change(HEALTH, "success_rate_permille", 0.98)),
+            ("success rate above 1000", change(HEALTH, "success_rate_permille", 1001)),
+            ("updated_at missing", drop(HEALTH, "updated_at")),
+            ("channel id with a dot", change(HEALTH, "channel", "acq.eu")),
         ],
     },
     "pending-payment.schema.json": {

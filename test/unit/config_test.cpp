@@ -69,7 +69,7 @@ TEST_CASE("config errors: location and expectation") {
         {"unknown top-level key", "risk:", "rsik: {}\nrisk:", "t.yaml:10:1: unknown key `.rsik`"},
         {"plan names unknown channel", "plan: [sim-a]", "plan: [sim-b]", "t.yaml:9:14: route plan names unknown channel `sim-b`"},
         {"bad partitions", "  topics: {}", "  partitions: many\n  topics: {}", "t.yaml:3:15: expected an integer for `partitions`"},
-        {"bad BIN", "[\"400009\"]", "[\"4000\"]", "t.yaml:11:19: a BIN in the blocklist is 6 digits"},
+        {"bad BIN", "[\"400009\"]", "[\"4000\"]", "t.yaml:11:19: expected a BIN as 6 digits"},
         {"unknown connector kind", "kind: simulator", "kind: telex", "channel `sim-a` has unknown kind `telex`"},
         {"connector rejects its own bad key", "latency_ms: 1", "latency: 1", "unknown key `latency` for simulator channel"},
         {"missing keys file", "  keys_file: k.yaml\n", "  {}\n", "missing required key `keys_file`"},
