@@ -22,6 +22,16 @@ TARGETS = {
 }
 
 
+def as_simulator_channels(cfg):
+    """Remote-host channels (iso8583, http_json) become in-process `simulator` channels with
+    their fees and circuit: this run needs no host simulator processes or fixed ports."""
+    for i, ch in enumerate(cfg.get("channels") or []):
+        if ch.get("kind") in ("iso8583", "http_json"):
+            cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
+            cfg["channels"][i].update(kind="simulator", latency_ms=2)
+    return cfg
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
@@ -132,19 +142,12 @@ def main():
     bootstrap = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:" + os.environ.get("TURNOUT_KAFKA_PORT", "9092"))
     os.environ["TURNOUT_BOOTSTRAP"] = bootstrap
 
-    cfg = yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml")))
+    cfg = as_simulator_channels(yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml"))))
     cfg["kafka"]["name_prefix"] = f"bench{stamp}."
     cfg["kafka"]["bootstrap_servers"] = bootstrap
     cfg["settlement"]["output_dir"] = os.path.join(outdir, "settlement")
     cfg["security"]["keys_file"] = os.path.join(ROOT, "config", "dev-keys.yaml")
     cfg["metrics"]["port"] = 0
-    for ch in cfg["channels"]:
-        if ch.get("kind") in ("http_json",):
-            # The switch benchmark measures Turnout, not a channel simulator's HTTPS stack
-            # (`turnout bench-connector` measures that): remote channels run in process.
-            for key in [k for k in ch if k not in ("id", "kind", "circuit", "fees")]:
-                del ch[key]
-            ch.update(kind="simulator", latency_ms=5)
     config = os.path.join(outdir, "turnout.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
     run([TURNOUT, "topics", "--config", config])

@@ -331,14 +331,13 @@ class Run:
         s["grace_seconds"] = 2
         s["output_dir"] = os.path.join(self.dir, "settlement")
         self.ledgers = {}
+        # The channel ledgers count double executions: every channel is an in-process
+        # simulator here (remote-host kinds have their own fault tests).
+        for i, ch in enumerate(cfg.get("channels") or []):
+            if ch.get("kind") in ("iso8583", "http_json"):
+                ch = cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
+                ch.update(kind="simulator", latency_ms=2)
         for ch in cfg.get("channels") or []:
-            if ch.get("kind") in ("http_json",):
-                # Remote channels are played in process here: two connector instances per
-                # channel could not share one webhook port, and the host simulators are
-                # tested on their own (test/integration/psp_connector_test.cpp).
-                for key in [k for k in ch if k not in ("id", "kind", "circuit", "fees")]:
-                    del ch[key]
-                ch.update(kind="simulator", latency_ms=5)
             if ch.get("kind") == "simulator":
                 ch["ledger_file"] = os.path.join(self.dir, f"ledger-{ch['id']}.log")
                 self.ledgers[ch["id"]] = ch["ledger_file"]

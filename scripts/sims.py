@@ -81,7 +81,9 @@ def main(argv):
             if running(pidfile):
                 continue
             log = open(os.path.join(sdir, cid + ".log"), "ab")
-            p = subprocess.Popen([binary, kind, "--config", config, "--channel", cid] + extra,
+            # Each host keeps a ledger of what it executed, so a restarted one answers retries.
+            ledger = [] if "--ledger" in extra else ["--ledger", os.path.join(sdir, cid + ".ledger")]
+            p = subprocess.Popen([binary, kind, "--config", config, "--channel", cid] + ledger + extra,
                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True)
             open(pidfile, "w").write(str(p.pid))

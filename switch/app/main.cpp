@@ -16,7 +16,6 @@
 #include "connector.hpp"
 #include "kafka/client.hpp"
 #include "bench/pipe_bench.hpp"
-#include "http_json/bench_connector.hpp"
 #include "loadgen/loadgen.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -24,6 +23,7 @@
 #include "security/card_vault.hpp"
 #include "settlement/reconcile.hpp"
 #include "simulator/ledger.hpp"
+#include "connector_bench.hpp"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -115,12 +115,16 @@ int main(int argc, char** argv) {
     bool no_txn = false;
     pipe->add_flag("--no-transactions", no_txn, "plain idempotent producers, offsets committed after a flush");
 
-    auto* bench_conn = app.add_subcommand("bench-connector", "benchmark: one channel's connector against its host, no Kafka");
-    bench_conn->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    auto* cbench = app.add_subcommand("bench-connector", "benchmark: one channel's connector against its host, no Kafka");
+    cbench->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     turnout::ConnectorBenchOptions cbo;
-    bench_conn->add_option("--channel", cbo.channel, "channel id")->required();
-    bench_conn->add_option("--count,-n", cbo.count, "payments")->capture_default_str();
-    bench_conn->add_option("--inflight", cbo.inflight, "payments in flight (http_json: keep-alive connections)")
+    cbench->add_option("--channel", cbo.channel, "channel id")->required();
+    cbench->add_option("--count,-n", cbo.count, "payments")->capture_default_str();
+    cbench->add_option("--inflight", cbo.inflight, "payments in flight (one call)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cbench->add_option("--amount", cbo.amount_minor, "amount of every sale, minor units")->capture_default_str();
+    cbench->add_option("--linger-ms", cbo.linger_ms, "keep the idle connections open this long after the run")
         ->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
@@ -143,7 +147,6 @@ int main(int argc, char** argv) {
             std::cout << "topics ready on " << cfg.kafka.bootstrap_servers << "\n";
             return 0;
         }
-        if (*bench_conn) return turnout::run_connector_bench(cfg, cbo, std::cout);
         if (*pipe) {
             po.transactional = !no_txn;
             const auto r = turnout::run_pipe_bench(cfg, po);
@@ -151,6 +154,11 @@ int main(int argc, char** argv) {
                       << ",\"records\":" << r.delivered << ",\"seconds\":" << r.seconds
                       << ",\"records_per_s\":" << r.records_per_s << "}\n";
             return r.delivered == po.count ? 0 : 1;
+        }
+        if (*cbench) {
+            const auto r = turnout::run_connector_bench(cfg, cbo);
+            std::cout << r.json() << "\n";
+            return r.payments == cbo.count ? 0 : 1;
         }
         if (*sim_report) {
             const auto* ch = cfg.channel(report_channel);

@@ -98,6 +98,23 @@ Metrics::Metrics()
                          .Name("turnout_channel_health_reports_total")
                          .Help("Channel health reports published on channels.health, by channel")
                          .Register(*registry)),
+      channel_reversals(prometheus::BuildCounter()
+                            .Name("turnout_channel_reversals_total")
+                            .Help("Reversals of unanswered channel requests, by channel and outcome "
+                                  "(sent, acknowledged, unanswered)")
+                            .Register(*registry)),
+      channel_late_responses(prometheus::BuildCounter()
+                                 .Name("turnout_channel_late_responses_total")
+                                 .Help("Channel responses that arrived after their request timed out")
+                                 .Register(*registry)),
+      channel_protocol_errors(prometheus::BuildCounter()
+                                  .Name("turnout_channel_protocol_errors_total")
+                                  .Help("Unreadable or unmatched messages from a channel, by channel and kind")
+                                  .Register(*registry)),
+      channel_connections(prometheus::BuildGauge()
+                              .Name("turnout_channel_connections")
+                              .Help("Open connections to a channel's host")
+                              .Register(*registry)),
       pending_payments(prometheus::BuildGauge()
                            .Name("turnout_pending_payments")
                            .Help("Payments a channel answered pending and that have no final result yet")

@@ -52,6 +52,11 @@ public:
     prometheus::Family<prometheus::Counter>& webhooks;
     prometheus::Family<prometheus::Counter>& channel_events;
     prometheus::Family<prometheus::Counter>& status_queries;
+    // ISO 8583 channels (connectors/iso8583).
+    prometheus::Family<prometheus::Counter>& channel_reversals;
+    prometheus::Family<prometheus::Counter>& channel_late_responses;
+    prometheus::Family<prometheus::Counter>& channel_protocol_errors;
+    prometheus::Family<prometheus::Gauge>& channel_connections;
 
 private:
     Metrics();

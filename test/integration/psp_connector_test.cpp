@@ -33,16 +33,18 @@ constexpr int kSimPort = 9311;      // turnout-sim psp (HTTPS)
 constexpr int kWebhookPort = 9312;  // the connector's webhook listener
 
 // The shipped config, isolated, with psp-global pointing at this test's simulator, short
-// timeouts and pending deadlines, and acq-eu (a simulator channel) behind it.
+// timeouts and pending deadlines, and acq-eu (played by the in-process simulator) behind it.
 std::string psp_yaml(const std::string& run, const fs::path& dir) {
     std::string yaml = read_file(kSource + "/config/turnout.yaml");
     replace_once(yaml, "kafka:\n", "kafka:\n  name_prefix: " + run + ".\n");
     replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
     replace_once(yaml, "port: 9464", "port: 0");
+    // The channel behind the PSP in the plans is played in process.
+    replace_channel(yaml, "acq-eu", "kind: simulator\n    latency_ms: 2\n");
     replace_once(yaml, "endpoint: https://127.0.0.1:9603", "endpoint: https://127.0.0.1:" + std::to_string(kSimPort));
     replace_once(yaml, "ca_file: var/psp-certs/ca.pem", "ca_file: " + (dir / "certs" / "ca.pem").string());
     replace_once(yaml, "keys_file: config/dev-psp-keys.yaml", "keys_file: " + kSource + "/config/dev-psp-keys.yaml");
-    replace_once(yaml, "timeout_ms: 2000", "timeout_ms: 800");
+    replace_once(yaml, "timeout_ms: 2000                            # no answer", "timeout_ms: 800  # no answer");
     replace_once(yaml, "listen: 127.0.0.1:9604", "listen: 127.0.0.1:" + std::to_string(kWebhookPort));
     replace_once(yaml, "pending: { query_after_seconds: 30, query_every_seconds: 10, give_up_after_seconds: 600 }",
                  "pending: { query_after_seconds: 3, query_every_seconds: 1, give_up_after_seconds: 8 }");
