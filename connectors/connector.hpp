@@ -1,6 +1,7 @@
 #pragma once
 // The connector interface: a channel kind (bank host, acquirer, PSP, wallet) plugs into
 // Turnout as a Connector built by a ConnectorFactory registered under its kind name.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +22,8 @@ struct ChannelOutcome {
         reversed,      // sent, no answer in time, reversal acknowledged: result `reversed`
         failed,        // outcome unknown or broken at the channel (e.g. reversal unanswered):
                        // result `failed`, never retried on another channel
+        pending,       // accepted, the final outcome follows asynchronously (webhook or status
+                       // query): the stage records the payment in payments.pending, no result yet
     };
     Kind kind = Kind::approved;
     std::string code;     // channel response code ("00", "51", ...)
@@ -29,9 +32,36 @@ struct ChannelOutcome {
     std::string approval_code;
 };
 
+// A final outcome a channel reports on its own, later (a PSP webhook), for a payment it had
+// answered `pending`.
+struct ChannelEvent {
+    std::string event_id;
+    std::string payment_id;
+    std::string root_id;
+    ChannelOutcome outcome;
+};
+// Records an event durably; `done(true)` once it is (the channel may then be acknowledged),
+// `done(false)` if it could not be. `done` may run on any thread.
+using ChannelEventSink = std::function<void(const ChannelEvent&, std::function<void(bool)> done)>;
+
+// How long a pending payment waits for its event before the stage asks the channel.
+struct PendingPolicy {
+    int64_t query_after_ms = 30'000;
+    int64_t query_every_ms = 10'000;
+    int64_t give_up_after_ms = 600'000;  // then the result is `failed` (outcome unknown)
+};
+
 class Connector {
 public:
     virtual ~Connector() = default;
+    // Channels that answer `pending` and report outcomes later return true and get the sink.
+    virtual bool asynchronous() const { return false; }
+    virtual void start_events(ChannelEventSink /*sink*/) {}
+    virtual PendingPolicy pending_policy() const { return {}; }
+    // Asks the channel for the current outcome of pending payments (status query), in order.
+    virtual std::vector<ChannelOutcome> query(std::span<const RoutedPayment> batch) {
+        return std::vector<ChannelOutcome>(batch.size(), ChannelOutcome{ChannelOutcome::Kind::pending});
+    }
     // Sends every payment of the batch to the channel (concurrently where the channel allows)
     // and returns one outcome per payment, in order. The same payment_id sent again must be
     // answered idempotently by the channel.

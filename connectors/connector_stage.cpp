@@ -1,9 +1,13 @@
 #include "connector_stage.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "codec/messages.hpp"
+#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "metrics/log.hpp"
 #include "model/time.hpp"
@@ -25,10 +29,20 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       calls_circuit_open_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "circuit_open"}})),
       calls_reversed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "reversed"}})),
       calls_failed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "failed"}})),
-      health_(cfg, channel) {}
-
-void ConnectorStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
-    health_.maybe_publish(static_cast<int>(breaker_.state()), now_ms, out);
+      calls_pending_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "pending"}})),
+      policy_(connector_->pending_policy()),
+      pending_gauge_(Metrics::get().pending_payments.Add({{"channel", channel.id}})),
+      events_resolved_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
+      events_duplicate_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "duplicate"}})),
+      queries_resolved_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
+      queries_pending_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "still_pending"}})),
+      pending_expired_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "expired"}})),
+      health_(cfg, channel) {
+    if (connector_->asynchronous()) {
+        events_ = std::make_unique<ChannelEventPublisher>(cfg, channel);
+        connector_->start_events(
+            [ev = events_.get()](const ChannelEvent& e, std::function<void(bool)> done) { ev->publish(e, std::move(done)); });
+    }
 }
 
 void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
@@ -36,8 +50,15 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     const auto& topics = cfg_.kafka.topics;
     std::vector<RoutedPayment> payments;
     std::vector<const kafka::Record*> sources;
+    std::vector<const kafka::Record*> events;
     payments.reserve(batch.size());
     for (const auto& rec : batch) {
+        if (rec.header(kRecordKindHeader) == kChannelEventKind) {
+            // Resolved after this batch's calls, so an event finds a payment the same batch
+            // made pending (possible when a batch is processed again after an abort).
+            events.push_back(&rec);
+            continue;
+        }
         auto p = decode_routed(rec.value);
         if (!p || p->route.channels.empty()) {
             out.emit(kafka::dlq_record(topics, rec, "connector", "undecodable_routed_payment", std::string(rec.value)));
@@ -47,7 +68,11 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         payments.push_back(std::move(*p));
         sources.push_back(&rec);
     }
-    if (payments.empty()) return;
+    if (payments.empty()) {
+        const int64_t now = now_ms();
+        for (const auto* e : events) on_channel_event(*e, out, now);
+        return;
+    }
 
     std::vector<ChannelOutcome> outcomes;
     double secs = 0;
@@ -67,11 +92,12 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     if (called)
         for (const auto& o : outcomes) {
             using K = ChannelOutcome::Kind;
-            breaker_.record(o.kind == K::approved || o.kind == K::declined, now);
+            breaker_.record(o.kind == K::approved || o.kind == K::declined || o.kind == K::pending, now);
             (o.kind == K::approved   ? calls_approved_
              : o.kind == K::declined ? calls_declined_
              : o.kind == K::reversed ? calls_reversed_
              : o.kind == K::failed   ? calls_failed_
+             : o.kind == K::pending  ? calls_pending_
                                      : calls_soft_failure_)
                 .Increment();
         }
@@ -79,7 +105,8 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     if (called) {
         // Reversed and failed calls count against the channel's success rate like soft failures.
         const auto soft = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
-            return o.kind != ChannelOutcome::Kind::approved && o.kind != ChannelOutcome::Kind::declined;
+            return o.kind != ChannelOutcome::Kind::approved && o.kind != ChannelOutcome::Kind::declined &&
+                   o.kind != ChannelOutcome::Kind::pending;
         });
         health_.record_call(static_cast<int64_t>(outcomes.size()) - soft, soft, secs);
     }
@@ -89,6 +116,30 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         const auto& o = outcomes[i];
         const auto tp = sources[i]->header(kafka::kTraceparent);
         if (called) latency_.Observe(secs);
+        if (o.kind == ChannelOutcome::Kind::pending) {
+            // No result yet: the payment waits in payments.pending (same transaction) for
+            // its webhook or, past the deadline, a status query.
+            PendingPayment pp{p, sources[i]->partition, now, now + policy_.query_after_ms, o.channel_ref, std::string(tp)};
+            if (pp.payment.request.instrument) {
+                pp.payment.request.instrument->pan.clear();
+                pp.payment.request.instrument->sealed_pan.reset();
+            }
+            out.emit({cfg_.kafka.topics.pending, p.request.payment_id, encode_pending(pp, channel_.id),
+                      kafka::descend_headers(tp), sources[i]->partition});
+            pending_.add(p.request.payment_id, std::move(pp));
+            probe_.out();
+            continue;
+        }
+        conclude(p, o, tp, out, now);
+    }
+    for (const auto* e : events) on_channel_event(*e, out, now);
+    pending_gauge_.Set(static_cast<double>(pending_.size()));
+}
+
+void ConnectorStage::conclude(RoutedPayment& p, const ChannelOutcome& o, std::string_view tp, kafka::Emitter& out,
+                              int64_t now) {
+    const auto& topics = cfg_.kafka.topics;
+    {
         using K = ChannelOutcome::Kind;
         const char* outcome = o.kind == K::approved   ? "approved"
                               : o.kind == K::declined ? "declined"
@@ -103,7 +154,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
             if (next < plan.size()) {
                 out.emit({topics.channel(plan[next]), p.request.root_id(), encode_routed(p), kafka::descend_headers(tp)});
                 probe_.out();
-                continue;
+                return;
             }
         }
         ResultStatus status = o.kind == K::approved   ? ResultStatus::approved
@@ -125,6 +176,93 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         probe_.result(std::string(to_string(status)), channel_.id);
         if (p.times.created_at > 0) e2e_.Observe(static_cast<double>(now - p.times.created_at) / 1000.0);
     }
+}
+
+void ConnectorStage::resolve_pending(const std::string& payment_id, const ChannelOutcome& o, kafka::Emitter& out,
+                                     int64_t now) {
+    auto pp = pending_.take(payment_id);
+    if (!pp) return;
+    // The final result and the tombstone of the pending record commit together.
+    out.emit({cfg_.kafka.topics.pending, payment_id, "", kafka::descend_headers(pp->traceparent), pp->partition});
+    ChannelOutcome final = o;
+    if (final.channel_ref.empty()) final.channel_ref = pp->channel_ref;
+    conclude(pp->payment, final, pp->traceparent, out, now);
+}
+
+void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& out, int64_t now) {
+    auto e = decode_channel_event(rec.value);
+    if (!e) {
+        out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "connector", "undecodable_channel_event", std::string(rec.value)));
+        probe_.dlq("undecodable_channel_event");
+        return;
+    }
+    if (!pending_.contains(e->payment_id)) {
+        // Already final (an earlier delivery, or a status query got there first): ignored.
+        events_duplicate_.Increment();
+        return;
+    }
+    events_resolved_.Increment();
+    resolve_pending(e->payment_id, e->outcome, out, now);
+}
+
+void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
+    if (pending_.size() == 0) return;
+    const auto due = pending_.due(now, 256);
+    if (!due.empty()) {
+        std::vector<RoutedPayment> batch;
+        for (const auto& id : due) batch.push_back(pending_.find(id)->payment);
+        const auto answers = connector_->query(batch);
+        for (size_t i = 0; i < due.size(); ++i) {
+            const auto* pp = pending_.find(due[i]);
+            const auto& a = answers[i];
+            using K = ChannelOutcome::Kind;
+            // Still pending, or the query went unanswered: ask again, until the give-up age.
+            if (a.kind == K::pending || a.kind == K::failed) {
+                if (now - pp->since_ms >= policy_.give_up_after_ms) {
+                    pending_expired_.Increment();
+                    resolve_pending(due[i], {K::failed, "pending_expired", "no final outcome from the channel in time", "", ""},
+                                    out, now);
+                } else {
+                    queries_pending_.Increment();
+                    pending_.reschedule(due[i], now + policy_.query_every_ms);
+                }
+                continue;
+            }
+            queries_resolved_.Increment();
+            resolve_pending(due[i], a, out, now);
+        }
+    }
+    pending_gauge_.Set(static_cast<double>(pending_.size()));
+}
+
+void ConnectorStage::on_assign(const kafka::PartitionSet& parts) {
+    if (!connector_->asynchronous()) return;
+    const int64_t now = now_ms();
+    for (const auto& [topic, p] : parts) {
+        std::map<std::string, std::string> latest;
+        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.pending, p,
+                                                 [&](std::string_view key, std::string_view value) {
+                                                     if (value.empty())
+                                                         latest.erase(std::string(key));
+                                                     else
+                                                         latest[std::string(key)] = std::string(value);
+                                                 });
+        for (const auto& [id, value] : latest)
+            if (auto pp = decode_pending(value, p)) {
+                // Waited while unassigned: ask the channel soon rather than wait a full deadline.
+                pp->next_query_ms = std::min(now + policy_.query_every_ms, pp->since_ms + policy_.query_after_ms);
+                pending_.add(id, std::move(*pp));
+            }
+        pending_.commit();
+        spdlog::info("connector {}: partition {}: {} pending payments from {} records", channel_.id, p, latest.size(), n);
+    }
+    pending_gauge_.Set(static_cast<double>(pending_.size()));
+}
+
+void ConnectorStage::on_revoke(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) pending_.drop_partition(p);
+    pending_gauge_.Set(static_cast<double>(pending_.size()));
 }
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance) {

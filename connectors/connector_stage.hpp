@@ -5,7 +5,9 @@
 
 #include "config/config.hpp"
 #include "circuit_breaker.hpp"
+#include "channel_events.hpp"
 #include "connector.hpp"
+#include "pending_book.hpp"
 #include "health_publisher.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
@@ -15,10 +17,24 @@ namespace turnout {
 class ConnectorStage : public kafka::StageLogic {
 public:
     ConnectorStage(const Config& cfg, const ChannelConfig& channel);
+    // The connector (and its webhook listener) stops before the event publisher it feeds.
+    ~ConnectorStage() override { connector_.reset(); }
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
+    // Asynchronous channels: pending payments are replayed from payments.pending, resolved
+    // by channel events on the channel topic or, past their deadline, by a status query.
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
+    void on_commit() override { pending_.commit(); }
+    void on_abort() override { pending_.abort(); }
+    void on_assign(const kafka::PartitionSet& parts) override;
+    void on_revoke(const kafka::PartitionSet& parts) override;
 
 private:
+    // The result, or on a soft failure the next channel of the plan.
+    void conclude(RoutedPayment& p, const ChannelOutcome& o, std::string_view traceparent, kafka::Emitter& out,
+                  int64_t now);
+    void resolve_pending(const std::string& payment_id, const ChannelOutcome& o, kafka::Emitter& out, int64_t now);
+    void on_channel_event(const kafka::Record& rec, kafka::Emitter& out, int64_t now);
+
     const Config& cfg_;
     const ChannelConfig& channel_;
     std::unique_ptr<Connector> connector_;
@@ -33,6 +49,16 @@ private:
     prometheus::Counter& calls_circuit_open_;
     prometheus::Counter& calls_reversed_;
     prometheus::Counter& calls_failed_;
+    prometheus::Counter& calls_pending_;
+    PendingBook pending_;
+    PendingPolicy policy_;
+    std::unique_ptr<ChannelEventPublisher> events_;
+    prometheus::Gauge& pending_gauge_;
+    prometheus::Counter& events_resolved_;
+    prometheus::Counter& events_duplicate_;
+    prometheus::Counter& queries_resolved_;
+    prometheus::Counter& queries_pending_;
+    prometheus::Counter& pending_expired_;
     ChannelHealthPublisher health_;
 };
 

@@ -30,7 +30,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMPACTED = ("state", "health", "lifecycle")
+COMPACTED = ("state", "health", "lifecycle", "pending")
 # Changelog topics kept for a time window: kafka.topics key -> (config section,
 # key, default hours), as the switch creates them (turnout topics).
 RETAINED = {"dedupe": ("router", "dedupe_window_hours", 24),

@@ -100,7 +100,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
                 {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
-                 "settlement_log", "velocity", "lifecycle"});
+                 "settlement_log", "velocity", "lifecycle", "pending"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
     n.requests = pre + r.str(t, "requests", "payments.requests");
@@ -113,6 +113,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
     n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
+    n.pending = pre + r.str(t, "pending", "payments.pending");
     n.velocity = pre + r.str(t, "velocity", "payments.velocity");
     n.lifecycle = pre + r.str(t, "lifecycle", "payments.lifecycle");
     if (auto x = k["transactions"]) {

@@ -25,6 +25,7 @@ struct TopicNames {
     std::string requests, routed, results, dlq, batches, health, state, channel_prefix;
     std::string dedupe;          // router changelog: payment_ids seen, per requests partition
     std::string settlement_log;  // settlement changelog: batch assignments and closes
+    std::string pending;         // payments a channel answered pending (compacted, key payment_id)
     std::string velocity;        // risk changelog: payments forwarded, per routed partition
     std::string lifecycle;       // router changelog: life-cycle ledger per root id (compacted)
     std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }

@@ -45,6 +45,16 @@ HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides) {
     return make_client(RD_KAFKA_PRODUCER, make_conf(cfg, p));
 }
 
+HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides,
+                        const std::function<void(rd_kafka_conf_t*)>& customize) {
+    Properties p{{"partitioner", "murmur2_random"}};
+    for (const auto& [k, v] : cfg.properties) p[k] = v;
+    for (const auto& [k, v] : overrides) p[k] = v;
+    auto conf = make_conf(cfg, p);
+    if (customize) customize(conf.get());
+    return make_client(RD_KAFKA_PRODUCER, std::move(conf));
+}
+
 HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
                         const std::function<void(rd_kafka_conf_t*)>& customize) {
     auto conf = make_conf(cfg, overrides);
@@ -66,7 +76,7 @@ rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r) {
         const rd_kafka_resp_err_t err = rd_kafka_producev(
             producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+            RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(r.value.empty() ? nullptr : const_cast<char*>(r.value.data()), r.value.size()),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;  // headers now owned by the message
         if (hdrs) rd_kafka_headers_destroy(hdrs);
@@ -95,6 +105,7 @@ void ensure_topics(const Config& cfg, int timeout_ms) {
                              {t.health, {{"cleanup.policy", "compact"}}},
                              {t.state, {{"cleanup.policy", "compact"}}},
                              {t.lifecycle, {{"cleanup.policy", "compact"}}},
+                             {t.pending, {{"cleanup.policy", "compact"}}},
                              {t.dedupe, {{"retention.ms", hours_ms(cfg.dedupe_window_hours)}}},
                              {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
                              {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};

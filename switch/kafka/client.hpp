@@ -18,6 +18,9 @@ using Properties = std::map<std::string, std::string>;
 // with murmur2 (`partitioner=murmur2_random`), as the Java client does, so records keyed by
 // root id land in the same partition whichever client wrote them (co-partitioning).
 HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides);
+// The same, with a hook to set callbacks (delivery reports, opaque) before it is built.
+HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides,
+                        const std::function<void(rd_kafka_conf_t*)>& customize);
 // `customize` may set callbacks (rebalance, opaque) on the conf before the client is built.
 HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
                         const std::function<void(rd_kafka_conf_t*)>& customize = {});
@@ -26,7 +29,7 @@ HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
 struct OutRecord {
     std::string topic;
     std::string key;
-    std::string value;
+    std::string value;  // empty = null (a tombstone on a compacted topic)
     std::vector<std::pair<std::string, std::string>> headers;
     // Explicit partition for partition-local changelogs; by default the key decides.
     int32_t partition = RD_KAFKA_PARTITION_UA;

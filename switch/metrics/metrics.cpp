@@ -123,9 +123,25 @@ Metrics::Metrics()
                           .Name("turnout_life_cycle_held_follow_ups")
                           .Help("Captures, voids and refunds the router holds until their original has a result")
                           .Register(*registry)),
+      payment_inquiries(prometheus::BuildCounter()
+                            .Name("turnout_payment_inquiries_total")
+                            .Help("GET /payments/{id} requests served by the state role, by outcome")
+                            .Register(*registry)),
+      pending_payments(prometheus::BuildGauge()
+                           .Name("turnout_pending_payments")
+                           .Help("Payments a channel answered pending and that have no final result yet")
+                           .Register(*registry)),
+      webhooks(prometheus::BuildCounter()
+                   .Name("turnout_webhooks_total")
+                   .Help("Webhook deliveries received, by channel and outcome (accepted or why rejected)")
+                   .Register(*registry)),
+      channel_events(prometheus::BuildCounter()
+                         .Name("turnout_channel_events_total")
+                         .Help("Channel events read by the connector stage, by outcome (resolved, duplicate)")
+                         .Register(*registry)),
       status_queries(prometheus::BuildCounter()
                          .Name("turnout_status_queries_total")
-                         .Help("GET /payments/{id} requests served by the state role, by outcome")
+                         .Help("Status queries for pending payments, by outcome (resolved, still_pending, expired)")
                          .Register(*registry)) {}
 
 void Metrics::serve(int port) {

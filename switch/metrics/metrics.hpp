@@ -47,6 +47,11 @@ public:
     prometheus::Family<prometheus::Counter>& risk_rule_hits;
     prometheus::Family<prometheus::Counter>& route_plans;
     prometheus::Family<prometheus::Counter>& health_reports;
+    // Asynchronous channels (http_json): pending payments, webhooks, status queries.
+    prometheus::Family<prometheus::Gauge>& pending_payments;
+    prometheus::Family<prometheus::Counter>& webhooks;
+    prometheus::Family<prometheus::Counter>& channel_events;
+    prometheus::Family<prometheus::Counter>& payment_inquiries;  // GET /payments/{id}
     // ISO 8583 channels (connectors/iso8583).
     prometheus::Family<prometheus::Counter>& channel_reversals;
     prometheus::Family<prometheus::Counter>& channel_late_responses;

@@ -116,7 +116,7 @@ void StateStage::on_revoke(const kafka::PartitionSet& parts) {
 }
 
 StatusReply StateStage::lookup(std::string_view id) {
-    auto& queries = Metrics::get().status_queries;
+    auto& queries = Metrics::get().payment_inquiries;
     const std::string key(id);
     int32_t partition = -1;
     {

@@ -255,6 +255,14 @@ def drop(doc, path):
     return change(doc, path, delete=True)
 
 
+PENDING = {"payment_id": "w-1", "root_id": "w-1", "channel": "psp-global", "channel_ref": "psp_0a1b",
+           "pending_since_ms": 1795685324273, "pending_since": "2026-11-26T09:28:44.273Z",
+           "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+           "routed": {"payment_id": "w-1", "root_id": "w-1", "type": "sale"}}
+EVENT = {"event_id": "evt_1", "payment_id": "w-1", "root_id": "w-1", "status": "approved", "code": "approved",
+         "message": "approved", "channel_ref": "psp_0a1b", "approval_code": "a1b2c3"}
+
+
 CASES = {
     "payment-request.schema.json": {
         "valid": [
@@ -560,6 +568,21 @@ CASES = {
             ("success rate above 1000", change(HEALTH, "success_rate_permille", 1001)),
             ("updated_at missing", drop(HEALTH, "updated_at")),
             ("channel id with a dot", change(HEALTH, "channel", "acq.eu")),
+        ],
+    },
+    "pending-payment.schema.json": {
+        "valid": [("a wallet payment waiting for its webhook", PENDING)],
+        "invalid": [
+            ("no routed payment", drop(PENDING, "routed")),
+            ("a float time", change(PENDING, "pending_since_ms", 1.5)),
+            ("an unknown member", change(PENDING, "status", "pending")),
+        ],
+    },
+    "channel-event.schema.json": {
+        "valid": [("an approval from a webhook", EVENT)],
+        "invalid": [
+            ("a pending status", change(EVENT, "status", "pending")),
+            ("no event id", drop(EVENT, "event_id")),
         ],
     },
 }

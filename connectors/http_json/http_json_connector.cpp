@@ -1,0 +1,360 @@
+// The `http_json` channel kind: a REST/JSON PSP over HTTPS (psp_protocol.hpp has the wire
+// format). One io_context thread per connector carries every payment of a batch
+// concurrently over a pool of keep-alive TLS connections (one request in flight per
+// connection), and serves the webhook listener.
+//
+// Outcomes: an answer maps by psp_protocol; a failure before the request left (connect,
+// TLS handshake, write on a fresh connection) is a soft failure; no answer after the
+// request left is an unknown outcome, so the PSP is asked (GET by idempotency key) before
+// anything is answered, and what it still cannot say is `failed`. A reused keep-alive
+// connection that turns out closed before any answer byte is retried once on a fresh
+// connection: the Idempotency-Key makes that resend safe.
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <thread>
+
+#include "connector.hpp"
+#include "http_json/psp_protocol.hpp"
+#include "http_json/settings.hpp"
+#include "http_json/signature.hpp"
+#include "metrics/metrics.hpp"
+#include "model/time.hpp"
+
+namespace turnout::psp {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+constexpr auto use = asio::as_tuple(asio::use_awaitable);
+using K = ChannelOutcome::Kind;
+
+bool is_ip(const std::string& host) {
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+struct Exchange {
+    enum class Phase { answered, not_sent, unknown } phase = Phase::not_sent;
+    unsigned status = 0;
+    std::string body;
+    std::string error;
+};
+
+class HttpJsonConnector : public Connector {
+public:
+    explicit HttpJsonConnector(HttpJsonSettings s)
+        : s_(std::move(s)),
+          tls_(ssl::context::tls_client),
+          keys_{{s_.webhook_key}},
+          replays_(s_.replay_window_ms),
+          unknown_(Metrics::get().channel_calls.Add({{"channel", s_.channel_id}, {"outcome", "unknown_queried"}})) {
+        tls_.set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        tls_.set_verify_mode(ssl::verify_peer);
+        boost::system::error_code ec;
+        tls_.load_verify_file(s_.ca_file, ec);
+        if (ec) throw ConfigError("channel " + s_.channel_id + ": cannot read tls.ca_file " + s_.ca_file + ": " + ec.message());
+        tcp::resolver resolver(ioc_);
+        endpoints_ = resolver.resolve(s_.host, s_.port, ec);
+        if (ec) throw ConfigError("channel " + s_.channel_id + ": cannot resolve " + s_.host + ": " + ec.message());
+        for (const char* o : {"accepted", "bad_signature", "missing_signature", "bad_timestamp", "outside_window",
+                              "replayed", "malformed_body", "not_final", "unrecorded"})
+            webhooks_[o] = &Metrics::get().webhooks.Add({{"channel", s_.channel_id}, {"outcome", o}});
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+
+    ~HttpJsonConnector() override {
+        asio::post(ioc_, [this] {
+            if (acceptor_) acceptor_->close();
+            idle_.clear();
+        });
+        work_.reset();
+        ioc_.stop();
+        thread_.join();
+    }
+
+    bool asynchronous() const override { return !s_.webhook_listen.empty(); }
+    PendingPolicy pending_policy() const override { return s_.pending; }
+
+    void start_events(ChannelEventSink sink) override {
+        if (s_.webhook_listen.empty()) return;
+        std::promise<std::string> started;
+        asio::post(ioc_, [this, sink = std::move(sink), &started]() mutable {
+            sink_ = std::move(sink);
+            try {
+                const auto colon = s_.webhook_listen.rfind(':');
+                tcp::endpoint ep(asio::ip::make_address(s_.webhook_listen.substr(0, colon)),
+                                 static_cast<unsigned short>(std::stoi(s_.webhook_listen.substr(colon + 1))));
+                acceptor_ = std::make_unique<tcp::acceptor>(ioc_, ep, true);
+                asio::co_spawn(ioc_, accept_loop(), asio::detached);
+                started.set_value("");
+            } catch (const std::exception& e) {
+                started.set_value(e.what());
+            }
+        });
+        const auto err = started.get_future().get();
+        if (!err.empty()) throw std::runtime_error("channel " + s_.channel_id + ": webhook listener on " + s_.webhook_listen + ": " + err);
+        spdlog::info("connector {}: webhook listener on {} (callback {})", s_.channel_id, s_.webhook_listen, s_.callback_url);
+    }
+
+    std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override { return run(batch, false); }
+    std::vector<ChannelOutcome> query(std::span<const RoutedPayment> batch) override { return run(batch, true); }
+
+private:
+    std::vector<ChannelOutcome> run(std::span<const RoutedPayment> batch, bool query) {
+        std::vector<ChannelOutcome> out(batch.size());
+        if (batch.empty()) return out;
+        const size_t workers = std::min(batch.size(), static_cast<size_t>(s_.max_connections));
+        std::promise<void> done;
+        size_t next = 0, finished = 0;
+        asio::post(ioc_, [&] {
+            for (size_t w = 0; w < workers; ++w)
+                asio::co_spawn(ioc_, worker(batch, out, next, query), [&](std::exception_ptr e) {
+                    if (e) spdlog::error("connector {}: worker failed", s_.channel_id);
+                    if (++finished == workers) done.set_value();
+                });
+        });
+        done.get_future().wait();
+        return out;
+    }
+
+    asio::awaitable<void> worker(std::span<const RoutedPayment> batch, std::vector<ChannelOutcome>& out, size_t& next,
+                                 bool query) {
+        for (;;) {
+            const size_t i = next++;
+            if (i >= batch.size()) co_return;
+            ChannelOutcome o;
+            if (query)
+                o = co_await status(batch[i]);
+            else
+                o = co_await pay(batch[i]);
+            out[i] = std::move(o);
+        }
+    }
+
+    http::request<http::string_body> signed_request(http::verb verb, const std::string& target, std::string body,
+                                                    const std::string& idempotency_key) const {
+        http::request<http::string_body> req{verb, target, 11};
+        req.set(http::field::host, s_.server_name);
+        req.set(http::field::content_type, "application/json");
+        req.set("Idempotency-Key", idempotency_key);
+        const auto ts = std::to_string(now_ms());
+        req.set(kTimestampHeader, ts);
+        req.set(kSignatureHeader, sign(s_.request_key, ts, body));
+        req.keep_alive(true);
+        req.body() = std::move(body);
+        req.prepare_payload();
+        return req;
+    }
+
+    asio::awaitable<ChannelOutcome> pay(const RoutedPayment& p) {
+        auto ex = co_await exchange(signed_request(http::verb::post, s_.base_path + "/v1/payments",
+                                                   payment_body(p, s_.callback_url), p.request.payment_id));
+        if (ex.phase == Exchange::Phase::answered) co_return outcome_of_payment_answer(static_cast<int>(ex.status), ex.body);
+        if (ex.phase == Exchange::Phase::not_sent) co_return ChannelOutcome{K::soft_failure, "unreachable", ex.error, "", ""};
+        unknown_.Increment();
+        spdlog::debug("connector {}: {}: no answer ({}); asking the PSP", s_.channel_id, p.request.payment_id, ex.error);
+        ChannelOutcome o = co_await status(p);
+        co_return o;
+    }
+
+    asio::awaitable<ChannelOutcome> status(const RoutedPayment& p) {
+        auto ex = co_await exchange(
+            signed_request(http::verb::get, s_.base_path + "/v1/payments/" + p.request.payment_id, "", p.request.payment_id));
+        if (ex.phase == Exchange::Phase::answered) co_return outcome_of_status_answer(static_cast<int>(ex.status), ex.body);
+        co_return ChannelOutcome{K::failed, "unknown_outcome", "no answer from the PSP, nor to the status query: " + ex.error, "", ""};
+    }
+
+    asio::awaitable<std::unique_ptr<Stream>> connect(std::string& error) {
+        auto s = std::make_unique<Stream>(ioc_, tls_);
+        SSL* ssl = s->native_handle();
+        X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+        if (is_ip(s_.server_name)) {
+            X509_VERIFY_PARAM_set1_ip_asc(param, s_.server_name.c_str());
+        } else {
+            SSL_set_tlsext_host_name(ssl, s_.server_name.c_str());
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            X509_VERIFY_PARAM_set1_host(param, s_.server_name.c_str(), 0);
+        }
+        auto& tcp_layer = beast::get_lowest_layer(*s);
+        tcp_layer.expires_after(std::chrono::milliseconds(s_.connect_timeout_ms));
+        auto [ec, ep] = co_await tcp_layer.async_connect(endpoints_, use);
+        if (ec) {
+            error = "connect: " + ec.message();
+            co_return nullptr;
+        }
+        tcp_layer.socket().set_option(tcp::no_delay(true));
+        auto [ec2] = co_await s->async_handshake(ssl::stream_base::client, use);
+        if (ec2) {
+            error = "tls handshake: " + ec2.message();
+            co_return nullptr;
+        }
+        co_return s;
+    }
+
+    asio::awaitable<Exchange> exchange(http::request<http::string_body> req) {
+        for (int attempt = 0;; ++attempt) {
+            std::unique_ptr<Stream> s;
+            const bool reused = !idle_.empty() && attempt == 0;
+            if (reused) {
+                s = std::move(idle_.back());
+                idle_.pop_back();
+            } else {
+                std::string error;
+                s = co_await connect(error);
+                if (!s) co_return Exchange{Exchange::Phase::not_sent, 0, {}, error};
+            }
+            beast::get_lowest_layer(*s).expires_after(std::chrono::milliseconds(s_.timeout_ms));
+            auto [ec, n] = co_await http::async_write(*s, req, use);
+            if (ec) {
+                if (reused) continue;  // stale keep-alive connection
+                co_return Exchange{Exchange::Phase::not_sent, 0, {}, "write: " + ec.message()};
+            }
+            beast::flat_buffer buf;
+            http::response_parser<http::string_body> parser;
+            parser.body_limit(1 << 20);
+            auto [ec2, n2] = co_await http::async_read(*s, buf, parser, use);
+            if (ec2) {
+                // Closed before a single byte of an answer on a connection from the pool: it
+                // was closed while idle; send again on a fresh one (same Idempotency-Key).
+                const bool nothing = buf.size() == 0 && !parser.got_some();
+                if (reused && nothing && ec2 != beast::error::timeout) continue;
+                co_return Exchange{Exchange::Phase::unknown, 0, {}, "read: " + ec2.message()};
+            }
+            auto res = parser.release();
+            if (res.keep_alive() && idle_.size() < static_cast<size_t>(s_.max_connections)) idle_.push_back(std::move(s));
+            co_return Exchange{Exchange::Phase::answered, res.result_int(), std::move(res.body()), {}};
+        }
+    }
+
+    // --- webhook listener -------------------------------------------------------------
+
+    asio::awaitable<void> accept_loop() {
+        for (;;) {
+            auto [ec, sock] = co_await acceptor_->async_accept(use);
+            if (ec) {
+                if (ec == asio::error::operation_aborted) co_return;
+                continue;
+            }
+            asio::co_spawn(ioc_, serve(std::move(sock)), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> serve(tcp::socket sock) {
+        beast::tcp_stream s(std::move(sock));
+        beast::flat_buffer buf;
+        for (;;) {
+            s.expires_after(std::chrono::seconds(60));
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(64 * 1024);
+            auto [ec, n] = co_await http::async_read(s, buf, parser, use);
+            if (ec) co_return;
+            auto req = parser.release();
+            auto res = co_await on_webhook(req);
+            res.keep_alive(req.keep_alive());
+            res.prepare_payload();
+            auto [ec2, n2] = co_await http::async_write(s, res, use);
+            if (ec2 || !req.keep_alive()) co_return;
+        }
+    }
+
+    static http::response<http::string_body> answer(http::status st, std::string_view text) {
+        http::response<http::string_body> res{st, 11};
+        res.set(http::field::content_type, "application/json");
+        res.body() = "{\"result\":\"" + std::string(text) + "\"}";
+        return res;
+    }
+
+    asio::awaitable<http::response<http::string_body>> on_webhook(const http::request<http::string_body>& req) {
+        if (req.method() != http::verb::post || req.target() != "/webhooks/" + s_.channel_id)
+            co_return answer(http::status::not_found, "not_found");
+        std::string event_id;
+        const auto ts = std::string(req[kTimestampHeader]);
+        const auto check = verify_webhook(keys_, ts, req[kSignatureHeader], req.body(), now_ms(), replays_, &event_id);
+        if (check != WebhookCheck::ok) {
+            webhooks_[to_string(check)]->Increment();
+            spdlog::warn("connector {}: webhook rejected: {}", s_.channel_id, to_string(check));
+            co_return answer(check == WebhookCheck::replayed ? http::status::conflict
+                             : check == WebhookCheck::malformed_body ? http::status::bad_request
+                                                                     : http::status::unauthorized,
+                             to_string(check));
+        }
+        auto ev = parse_webhook(req.body());
+        if (!ev) {
+            webhooks_["malformed_body"]->Increment();
+            co_return answer(http::status::bad_request, "malformed_body");
+        }
+        if (ev->outcome.kind == K::pending) {
+            webhooks_["not_final"]->Increment();
+            co_return answer(http::status::ok, "ignored");
+        }
+        // Acknowledge only once the event is on the channel topic: otherwise the PSP
+        // redelivers (with a fresh timestamp, so the replay check lets it through).
+        bool recorded = false;
+        if (sink_) {
+            auto timer = std::make_shared<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
+            auto result = std::make_shared<bool>(false);
+            sink_(ChannelEvent{ev->event_id, ev->payment_id, ev->root_id, ev->outcome},
+                  [this, timer, result](bool ok) {
+                      asio::post(ioc_, [timer, result, ok] {
+                          *result = ok;
+                          timer->cancel();
+                      });
+                  });
+            co_await timer->async_wait(use);
+            recorded = *result;
+        }
+        if (!recorded) {
+            replays_.forget(event_id + "@" + ts);
+            webhooks_["unrecorded"]->Increment();
+            co_return answer(http::status::service_unavailable, "not_recorded");
+        }
+        webhooks_["accepted"]->Increment();
+        co_return answer(http::status::ok, "recorded");
+    }
+
+    HttpJsonSettings s_;
+    asio::io_context ioc_{1};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
+    ssl::context tls_;
+    tcp::resolver::results_type endpoints_;
+    std::vector<std::unique_ptr<Stream>> idle_;  // io thread only
+    WebhookKeys keys_;
+    ReplayCache replays_;  // io thread only
+    ChannelEventSink sink_;
+    std::unique_ptr<tcp::acceptor> acceptor_;
+    std::map<std::string, prometheus::Counter*> webhooks_;
+    prometheus::Counter& unknown_;
+    std::thread thread_;
+};
+
+class HttpJsonFactory : public ConnectorFactory {
+public:
+    std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
+        auto s = parse_http_json_settings(ch);
+        return [s]() mutable {
+            load_http_json_keys(s);
+            return std::make_unique<HttpJsonConnector>(s);
+        };
+    }
+};
+
+}  // namespace
+}  // namespace turnout::psp
+
+namespace turnout {
+using HttpJsonFactory = psp::HttpJsonFactory;
+TURNOUT_REGISTER_CONNECTOR("http_json", HttpJsonFactory);
+}  // namespace turnout

@@ -1,0 +1,122 @@
+#include "pending_book.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "codec/json_read.hpp"
+#include "codec/json_writer.hpp"
+#include "codec/messages.hpp"
+#include "model/time.hpp"
+
+namespace turnout {
+
+void PendingBook::add(const std::string& payment_id, PendingPayment p) {
+    auto it = entries_.find(payment_id);
+    journal_.emplace_back(payment_id, it == entries_.end() ? std::nullopt : std::optional<PendingPayment>(it->second));
+    entries_.insert_or_assign(payment_id, std::move(p));
+}
+
+std::optional<PendingPayment> PendingBook::take(const std::string& payment_id) {
+    auto it = entries_.find(payment_id);
+    if (it == entries_.end()) return std::nullopt;
+    journal_.emplace_back(payment_id, it->second);
+    auto out = std::move(it->second);
+    entries_.erase(it);
+    return out;
+}
+
+std::vector<std::string> PendingBook::due(int64_t now_ms, size_t limit) const {
+    std::vector<std::pair<int64_t, std::string>> d;
+    for (const auto& [id, e] : entries_)
+        if (e.next_query_ms <= now_ms) d.emplace_back(e.next_query_ms, id);
+    std::sort(d.begin(), d.end());
+    std::vector<std::string> out;
+    for (size_t i = 0; i < d.size() && i < limit; ++i) out.push_back(std::move(d[i].second));
+    return out;
+}
+
+const PendingPayment* PendingBook::find(const std::string& payment_id) const {
+    auto it = entries_.find(payment_id);
+    return it == entries_.end() ? nullptr : &it->second;
+}
+
+void PendingBook::reschedule(const std::string& payment_id, int64_t next_query_ms) {
+    auto it = entries_.find(payment_id);
+    if (it != entries_.end()) it->second.next_query_ms = next_query_ms;
+}
+
+void PendingBook::abort() {
+    for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
+        if (it->second)
+            entries_.insert_or_assign(it->first, std::move(*it->second));
+        else
+            entries_.erase(it->first);
+    }
+    journal_.clear();
+}
+
+void PendingBook::drop_partition(int32_t partition) {
+    std::erase_if(entries_, [&](const auto& kv) { return kv.second.partition == partition; });
+}
+
+std::string encode_pending(const PendingPayment& p, const std::string& channel) {
+    JsonWriter w(128);
+    w.begin_object().field("payment_id", p.payment.request.payment_id).field("root_id", p.payment.request.root_id());
+    w.field("channel", channel).field("channel_ref", p.channel_ref).field("pending_since_ms", p.since_ms);
+    w.field("pending_since", format_rfc3339(p.since_ms));
+    if (!p.traceparent.empty()) w.field("traceparent", p.traceparent);
+    std::string head = w.take();  // the object left open: the routed payment is spliced in as is
+    return head + ",\"routed\":" + encode_routed(p.payment) + "}";
+}
+
+std::optional<PendingPayment> decode_pending(std::string_view value, int32_t partition) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(value, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.get_object();
+    const auto* routed = o.if_contains("routed");
+    if (!routed || !routed->is_object()) return std::nullopt;
+    auto p = decode_routed(boost::json::serialize(*routed));
+    if (!p) return std::nullopt;
+    PendingPayment out;
+    out.payment = std::move(*p);
+    out.partition = partition;
+    out.since_ms = json_read::int_or(o, "pending_since_ms");
+    out.channel_ref = json_read::str(o, "channel_ref");
+    out.traceparent = json_read::str(o, "traceparent");
+    return out;
+}
+
+std::string encode_channel_event(const ChannelEvent& e) {
+    using K = ChannelOutcome::Kind;
+    const auto& o = e.outcome;
+    const char* status = o.kind == K::approved ? "approved" : o.kind == K::declined ? "declined" : "failed";
+    JsonWriter w(256);
+    w.begin_object().field("event_id", e.event_id).field("payment_id", e.payment_id).field("root_id", e.root_id);
+    w.field("status", status).field("code", o.code).field("message", o.message);
+    w.field("channel_ref", o.channel_ref).field("approval_code", o.approval_code).end_object();
+    return w.take();
+}
+
+std::optional<ChannelEvent> decode_channel_event(std::string_view value) {
+    using K = ChannelOutcome::Kind;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(value, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.get_object();
+    ChannelEvent e;
+    e.event_id = json_read::str(o, "event_id");
+    e.payment_id = json_read::str(o, "payment_id");
+    e.root_id = json_read::str(o, "root_id");
+    const auto status = json_read::str(o, "status");
+    e.outcome.kind = status == "approved" ? K::approved : status == "declined" ? K::declined : K::failed;
+    e.outcome.code = json_read::str(o, "code");
+    e.outcome.message = json_read::str(o, "message");
+    e.outcome.channel_ref = json_read::str(o, "channel_ref");
+    e.outcome.approval_code = json_read::str(o, "approval_code");
+    if (e.payment_id.empty()) return std::nullopt;
+    return e;
+}
+
+}  // namespace turnout

@@ -1,0 +1,58 @@
+#pragma once
+// Payments a channel answered `pending`, per input partition, with the time of their next
+// status query. Changes since the last commit can be undone (the stage's transaction
+// aborted), so the book always matches what payments.pending holds once committed.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "connector.hpp"
+#include "model/payment.hpp"
+
+namespace turnout {
+
+struct PendingPayment {
+    RoutedPayment payment;  // as it reached the channel, before this channel's attempt
+    int32_t partition = 0;
+    int64_t since_ms = 0;
+    int64_t next_query_ms = 0;
+    std::string channel_ref;
+    std::string traceparent;
+};
+
+class PendingBook {
+public:
+    void add(const std::string& payment_id, PendingPayment p);
+    // Removes and returns the entry (a final outcome arrived); nullopt if not pending.
+    std::optional<PendingPayment> take(const std::string& payment_id);
+    bool contains(const std::string& payment_id) const { return entries_.count(payment_id) > 0; }
+    // Ids whose next query time has come, oldest first, at most `limit`.
+    std::vector<std::string> due(int64_t now_ms, size_t limit) const;
+    const PendingPayment* find(const std::string& payment_id) const;
+    // Timing only: not part of the committed state.
+    void reschedule(const std::string& payment_id, int64_t next_query_ms);
+    void commit() { journal_.clear(); }
+    void abort();
+    void drop_partition(int32_t partition);
+    size_t size() const { return entries_.size(); }
+
+private:
+    std::unordered_map<std::string, PendingPayment> entries_;
+    // Undo log since the last commit: id and the entry it replaced (nullopt = absent).
+    std::vector<std::pair<std::string, std::optional<PendingPayment>>> journal_;
+};
+
+// payments.pending record value (schemas/pending-payment.schema.json).
+std::string encode_pending(const PendingPayment& p, const std::string& channel);
+std::optional<PendingPayment> decode_pending(std::string_view value, int32_t partition);
+
+// A channel event on the channel topic (header turnout.record = channel_event).
+inline constexpr const char* kRecordKindHeader = "turnout.record";
+inline constexpr const char* kChannelEventKind = "channel_event";
+std::string encode_channel_event(const ChannelEvent& e);
+std::optional<ChannelEvent> decode_channel_event(std::string_view value);
+
+}  // namespace turnout

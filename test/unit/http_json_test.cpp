@@ -1,0 +1,213 @@
+// The http_json channel's pure parts: webhook/request signatures, the PSP protocol mapping,
+// the pending book and its records.
+#include <doctest/doctest.h>
+
+#include "http_json/psp_protocol.hpp"
+#include "http_json/settings.hpp"
+#include "http_json/signature.hpp"
+#include "pending_book.hpp"
+
+using namespace turnout;
+using namespace turnout::psp;
+
+TEST_CASE("webhook signature: valid, wrong key, tampered body, outside the window, replayed, malformed") {
+    const std::string key = "webhook-key-0123456789", other = "another-key-0123456789";
+    const WebhookKeys keys{{key}};
+    const int64_t now = 1'790'000'000'000;
+    const std::string body = R"({"event_id":"evt_1","type":"payment.updated","payment":{"payment_id":"p1","status":"approved"}})";
+    const auto ts = std::to_string(now - 1000);
+    struct Case {
+        const char* name;
+        std::string ts, sig, body;
+        int64_t now;
+        WebhookCheck want;
+    };
+    const Case cases[] = {
+        {"valid", ts, sign(key, ts, body), body, now, WebhookCheck::ok},
+        {"valid, second of two signatures (rotation)", ts, sign(other, ts, body) + "," + sign(key, ts, body), body, now,
+         WebhookCheck::ok},
+        {"wrong key", ts, sign(other, ts, body), body, now, WebhookCheck::bad_signature},
+        {"tampered body", ts, sign(key, ts, body), R"({"event_id":"evt_1","payment":{"payment_id":"p1","status":"declined"}})",
+         now, WebhookCheck::bad_signature},
+        {"timestamp changed after signing", std::to_string(now - 999), sign(key, ts, body), body, now,
+         WebhookCheck::bad_signature},
+        {"too old", ts, sign(key, ts, body), body, now + 301'000, WebhookCheck::outside_window},
+        {"from the future", ts, sign(key, ts, body), body, now - 302'000, WebhookCheck::outside_window},
+        {"no signature", ts, "", body, now, WebhookCheck::missing_signature},
+        {"no timestamp", "", sign(key, ts, body), body, now, WebhookCheck::missing_signature},
+        {"timestamp not a number", "12ab", sign(key, "12ab", body), body, now, WebhookCheck::bad_timestamp},
+        {"truncated signature", ts, sign(key, ts, body).substr(0, 20), body, now, WebhookCheck::bad_signature},
+        {"signed but no event_id", ts, sign(key, ts, "{}"), "{}", now, WebhookCheck::malformed_body},
+        {"signed but not JSON", ts, sign(key, ts, "nope"), "nope", now, WebhookCheck::malformed_body},
+    };
+    for (const auto& c : cases) {
+        ReplayCache cache(300'000);
+        CAPTURE(c.name);
+        CHECK(verify_webhook(keys, c.ts, c.sig, c.body, c.now, cache) == c.want);
+    }
+
+    // Replays: the same bytes twice are refused; a redelivery signed afresh passes.
+    ReplayCache cache(300'000);
+    std::string event_id;
+    CHECK(verify_webhook(keys, ts, sign(key, ts, body), body, now, cache, &event_id) == WebhookCheck::ok);
+    CHECK(event_id == "evt_1");
+    CHECK(verify_webhook(keys, ts, sign(key, ts, body), body, now + 10, cache) == WebhookCheck::replayed);
+    const auto ts2 = std::to_string(now + 500);
+    CHECK(verify_webhook(keys, ts2, sign(key, ts2, body), body, now + 600, cache) == WebhookCheck::ok);
+    // A delivery that could not be recorded is forgotten, so the sender's retry passes.
+    cache.forget("evt_1@" + ts2);
+    CHECK(verify_webhook(keys, ts2, sign(key, ts2, body), body, now + 700, cache) == WebhookCheck::ok);
+    // Requests (PSP side) are checked without replay state.
+    CHECK(verify_signed({{key}}, ts, sign(key, ts, ""), "", now, 300'000) == WebhookCheck::ok);
+    CHECK(verify_signed({{key}}, ts, sign(key, ts, ""), "x", now, 300'000) == WebhookCheck::bad_signature);
+}
+
+TEST_CASE("PSP answers map to outcomes: 2xx by body, 4xx/5xx soft failure, status query 404 not received") {
+    using K = ChannelOutcome::Kind;
+    struct Case {
+        const char* name;
+        bool query;
+        int status;
+        const char* body;
+        K kind;
+        const char* code;
+    };
+    const Case cases[] = {
+        {"approved", false, 200, R"({"id":"psp_1","status":"approved","code":"approved","approval_code":"a1"})", K::approved, "approved"},
+        {"declined", false, 200, R"({"id":"psp_1","status":"declined","code":"insufficient_funds"})", K::declined, "insufficient_funds"},
+        {"pending", false, 202, R"({"id":"psp_1","status":"pending"})", K::pending, "pending"},
+        {"2xx unreadable = unknown", false, 200, "<html>", K::failed, "unknown_outcome"},
+        {"2xx unknown status = unknown", false, 201, R"({"status":"maybe"})", K::failed, "unknown_outcome"},
+        {"503 = not executed", false, 503, "", K::soft_failure, "http_503"},
+        {"500 = not executed", false, 500, "{}", K::soft_failure, "http_500"},
+        {"422 = refused", false, 422, "{}", K::soft_failure, "http_422"},
+        {"query approved", true, 200, R"({"id":"psp_1","status":"approved"})", K::approved, "approved"},
+        {"query still pending", true, 200, R"({"id":"psp_1","status":"pending"})", K::pending, "pending"},
+        {"query 404 = never received", true, 404, "", K::soft_failure, "not_received"},
+        {"query 503 = still unknown", true, 503, "", K::failed, "unknown_outcome"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        const auto o = c.query ? outcome_of_status_answer(c.status, c.body) : outcome_of_payment_answer(c.status, c.body);
+        CHECK(o.kind == c.kind);
+        CHECK(o.code == c.code);
+    }
+    const auto a = outcome_of_payment_answer(200, R"({"id":"psp_9","status":"approved","approval_code":"x7"})");
+    CHECK(a.channel_ref == "psp_9");
+    CHECK(a.approval_code == "x7");
+}
+
+TEST_CASE("PSP request body carries no card data; webhooks round-trip with the root id") {
+    RoutedPayment p;
+    p.request.payment_id = "cap-1";
+    p.request.type = PaymentType::capture;
+    p.request.amount = {1250, "EUR"};
+    p.request.merchant.id = "m-1";
+    p.request.original = OriginalRef{"auth-1", "psp-global", "psp_abc"};
+    Instrument in;
+    in.kind = InstrumentKind::card;
+    in.pan = "4111111111111111";
+    in.fingerprint = "fp";
+    in.last4 = "1111";
+    p.request.instrument = in;
+    const auto body = payment_body(p, "http://127.0.0.1:1/webhooks/x");
+    CHECK(body.find("4111111111111111") == std::string::npos);
+    CHECK(body.find(R"("root_id":"auth-1")") != std::string::npos);
+    CHECK(body.find(R"("value":1250)") != std::string::npos);
+
+    PspPayment pay{"cap-1", "auth-1", "declined", "do_not_honor", "do not honor", "psp_1", ""};
+    const auto ev = parse_webhook(webhook_json("evt_9", pay));
+    REQUIRE(ev);
+    CHECK(ev->event_id == "evt_9");
+    CHECK(ev->root_id == "auth-1");
+    CHECK(ev->outcome.kind == ChannelOutcome::Kind::declined);
+    CHECK(ev->outcome.code == "do_not_honor");
+    CHECK_FALSE(parse_webhook(R"({"event_id":"e","payment":{"status":"approved"}})"));
+}
+
+TEST_CASE("pending book: abort undoes adds and removals since the last commit; records round-trip") {
+    PendingBook book;
+    RoutedPayment p;
+    p.request.payment_id = "w-1";
+    p.request.amount = {700, "GBP"};
+    p.route.channels = {"psp-global"};
+    book.add("w-1", {p, 2, 1000, 31000, "psp_1", ""});
+    book.commit();
+    book.add("w-2", {p, 3, 1000, 31000, "psp_2", ""});
+    CHECK(book.take("w-1"));
+    CHECK_FALSE(book.take("w-1"));
+    book.abort();
+    CHECK(book.contains("w-1"));
+    CHECK_FALSE(book.contains("w-2"));
+    CHECK(book.due(30999, 10).empty());
+    CHECK(book.due(31000, 10) == std::vector<std::string>{"w-1"});
+    book.drop_partition(2);
+    CHECK(book.size() == 0);
+
+    PendingPayment pp{p, 4, 1234, 0, "psp_7", "00-abc-def-01"};
+    const auto back = decode_pending(encode_pending(pp, "psp-global"), 4);
+    REQUIRE(back);
+    CHECK(back->payment.request.payment_id == "w-1");
+    CHECK(back->payment.request.amount.value == 700);
+    CHECK(back->since_ms == 1234);
+    CHECK(back->channel_ref == "psp_7");
+    CHECK(back->traceparent == "00-abc-def-01");
+
+    ChannelEvent e{"evt_1", "w-1", "w-1", {ChannelOutcome::Kind::approved, "approved", "ok", "psp_7", "a1"}};
+    const auto de = decode_channel_event(encode_channel_event(e));
+    REQUIRE(de);
+    CHECK(de->outcome.kind == ChannelOutcome::Kind::approved);
+    CHECK(de->outcome.approval_code == "a1");
+}
+
+TEST_CASE("http_json settings: errors name the place and what was expected") {
+    auto channel = [](const std::string& entry) {
+        return parse_config(R"(kafka: {bootstrap_servers: x, topics: {}}
+security: {keys_file: k}
+router: {routes: [{name: r, plan: [psp]}]}
+risk: {}
+channels:
+  - id: psp
+    kind: http_json
+)" + entry,
+                            "t.yaml");
+    };
+    const std::string ok = "    endpoint: https://psp.example:8443/api/\n    tls: { ca_file: ca.pem }\n    keys_file: keys.yaml\n";
+    {
+        const auto cfg = channel(ok + "    webhook: { listen: 127.0.0.1:9604 }\n");
+        CHECK_NOTHROW(validate_channels(cfg));
+        const auto s = parse_http_json_settings(cfg.channels[0]);
+        CHECK(s.host == "psp.example");
+        CHECK(s.port == "8443");
+        CHECK(s.base_path == "/api");
+        CHECK(s.server_name == "psp.example");
+        CHECK(s.callback_url == "http://127.0.0.1:9604/webhooks/psp");
+    }
+    struct Case {
+        const char* name;
+        std::string entry;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"plain http", "    endpoint: http://psp.example:80\n    tls: { ca_file: ca.pem }\n    keys_file: k\n", "t.yaml:8:15: endpoint must start with https://"},
+        {"no port", "    endpoint: https://psp.example\n    tls: { ca_file: ca.pem }\n    keys_file: k\n", "expected host:port"},
+        {"no CA", "    endpoint: https://psp.example:443\n    keys_file: k\n", "needs tls.ca_file"},
+        {"no keys", "    endpoint: https://psp.example:443\n    tls: { ca_file: ca.pem }\n", "needs keys_file"},
+        {"unknown key", ok + "    verify: false\n", "unknown key `verify`"},
+        {"unknown tls key", "    endpoint: https://psp.example:443\n    tls: { ca_file: ca.pem, insecure: true }\n    keys_file: k\n", "unknown key `tls.insecure`"},
+        {"timeout zero", ok + "    timeout_ms: 0\n", "timeout_ms must be an integer 1..600000"},
+        {"bad listen", ok + "    webhook: { listen: nowhere }\n", "expected host:port"},
+        {"unknown pending key", ok + "    pending: { wait_seconds: 3 }\n", "unknown key `pending.wait_seconds`"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        const auto cfg = channel(c.entry);
+        std::string err;
+        try {
+            validate_channels(cfg);
+        } catch (const ConfigError& e) {
+            err = e.what();
+        }
+        CHECK_MESSAGE(err.find(c.message) != std::string::npos, err);
+    }
+}
