@@ -47,18 +47,19 @@ public:
     prometheus::Family<prometheus::Counter>& risk_rule_hits;
     prometheus::Family<prometheus::Counter>& route_plans;
     prometheus::Family<prometheus::Counter>& health_reports;
-    // Asynchronous channels (http_json): pending payments, webhooks, status queries.
-    prometheus::Family<prometheus::Gauge>& pending_payments;
-    prometheus::Family<prometheus::Counter>& webhooks;
-    prometheus::Family<prometheus::Counter>& channel_events;
-    prometheus::Family<prometheus::Counter>& payment_inquiries;  // GET /payments/{id}
     // ISO 8583 channels (connectors/iso8583).
     prometheus::Family<prometheus::Counter>& channel_reversals;
     prometheus::Family<prometheus::Counter>& channel_late_responses;
     prometheus::Family<prometheus::Counter>& channel_protocol_errors;
     prometheus::Family<prometheus::Gauge>& channel_connections;
+    // Payment life cycle (router) and status inquiry (state role).
     prometheus::Family<prometheus::Counter>& life_cycle_rejections;
     prometheus::Family<prometheus::Gauge>& held_follow_ups;
+    prometheus::Family<prometheus::Counter>& payment_inquiries;  // GET /payments/{id}
+    // Asynchronous channels (http_json): pending payments, webhooks, status queries.
+    prometheus::Family<prometheus::Gauge>& pending_payments;
+    prometheus::Family<prometheus::Counter>& webhooks;
+    prometheus::Family<prometheus::Counter>& channel_events;
     prometheus::Family<prometheus::Counter>& status_queries;
 
 private:
