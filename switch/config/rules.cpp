@@ -1,4 +1,5 @@
 #include "config/rules.hpp"
+#include "config/yaml_reader.hpp"
 
 #include <algorithm>
 #include <set>
@@ -8,40 +9,12 @@
 namespace turnout {
 namespace {
 
-class RuleReader {
+class RuleReader : public YamlReader {
 public:
-    explicit RuleReader(const std::string& source) : source_(source) {}
-
-    [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
-        const auto m = n.Mark();
-        if (m.is_null()) throw ConfigError(source_ + ": " + what);
-        throw ConfigError(source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + what);
-    }
-
-    void only_keys(const YAML::Node& map, const std::string& ctx, std::initializer_list<const char*> allowed) const {
-        if (!map.IsMap()) fail(map, "expected a mapping for `" + ctx + "`");
-        for (const auto& kv : map) {
-            const auto key = kv.first.as<std::string>();
-            if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
-                std::string list;
-                for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-                fail(kv.first, "unknown key `" + ctx + "." + key + "` (expected one of: " + list + ")");
-            }
-        }
-    }
-
+    using YamlReader::YamlReader;
+    using YamlReader::integer;
     int64_t integer(const YAML::Node& n, const std::string& what, int64_t lo, int64_t hi) const {
-        int64_t v = 0;
-        if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v) ||
-            n.as<std::string>().find_first_of(".eE") != std::string::npos)
-            fail(n, "expected an integer for `" + what + "`");
-        if (v < lo || v > hi) fail(n, "`" + what + "` must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-        return v;
-    }
-
-    int64_t integer(const YAML::Node& parent, const char* key, int64_t def, int64_t lo, int64_t hi) const {
-        auto n = parent[key];
-        return n ? integer(n, key, lo, hi) : def;
+        return integer_value(n, what, lo, hi);
     }
 
     // A scalar or a list of scalars (`currency: EUR` and `currency: [EUR, USD]` both work).
@@ -100,9 +73,6 @@ public:
         for (size_t i = 0; i < v.size(); ++i) out.push_back(bin_range(at(n, i), v[i]));
         return out;
     }
-
-private:
-    const std::string& source_;
 };
 
 std::optional<CountryByCidr> parse_cidr(const std::string& s) {

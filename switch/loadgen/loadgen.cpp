@@ -312,18 +312,6 @@ private:
     LoadgenReport r_;
 };
 
-std::string money_str(int64_t minor, const std::string& currency) {
-    const auto c = find_currency(currency);
-    const int exp = c ? c->exponent : 2;
-    if (exp == 0) return std::to_string(minor) + " " + currency;
-    int64_t div = 1;
-    for (int i = 0; i < exp; ++i) div *= 10;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s%lld.%0*lld %s", minor < 0 ? "-" : "", std::llabs(minor) / div, exp,
-                  std::llabs(minor) % div, currency.c_str());
-    return buf;
-}
-
 }  // namespace
 
 LoadgenReport run_loadgen(const Config& cfg, const LoadgenOptions& opts) { return Run(cfg, opts).run(); }
@@ -369,7 +357,7 @@ void print_report(const LoadgenReport& r, std::ostream& out) {
         for (const auto& [c, unused] : currencies) {
             const int64_t exp = r.expected_net.count(c) ? r.expected_net.at(c) : 0;
             const int64_t got = r.settled_net.count(c) ? r.settled_net.at(c) : 0;
-            out << "  " << c << "  settled net " << money_str(got, c) << "  results net " << money_str(exp, c)
+            out << "  " << c << "  settled net " << format_money(got, c) << "  results net " << format_money(exp, c)
                 << "  difference " << (got - exp) << "\n";
         }
         out << "settlement " << (r.settlement_matches ? "MATCHES" : "DOES NOT MATCH") << " the results to the minor unit\n";

@@ -1,5 +1,8 @@
 #include "model/money.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <unordered_map>
 
 namespace turnout {
@@ -44,6 +47,19 @@ std::optional<Currency> find_currency(std::string_view alpha) {
     auto it = index.find(alpha);
     if (it == index.end()) return std::nullopt;
     return it->second;
+}
+
+std::string format_money(int64_t minor, std::string_view currency) {
+    const auto c = find_currency(currency);
+    const int exp = c ? c->exponent : 2;
+    const std::string cur(currency);
+    if (exp == 0) return std::to_string(minor) + " " + cur;
+    int64_t div = 1;
+    for (int i = 0; i < exp; ++i) div *= 10;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%lld.%0*lld %s", minor < 0 ? "-" : "", std::llabs(minor) / div, exp,
+                  std::llabs(minor) % div, cur.c_str());
+    return buf;
 }
 
 }  // namespace turnout

@@ -16,6 +16,9 @@ struct Currency {
 // ISO 4217 lookup; nullopt for an unknown code.
 std::optional<Currency> find_currency(std::string_view alpha);
 
+// "1298.90 EUR", "50000 JPY": minor units shown with the currency's exponent (2 if unknown).
+std::string format_money(int64_t minor, std::string_view currency);
+
 struct Money {
     int64_t value = 0;  // minor units
     std::string currency;

@@ -236,20 +236,6 @@ std::optional<PaymentLifeCycle> decode_life_cycle(std::string_view bytes) {
     return lc;
 }
 
-namespace {
-std::string amount_text(int64_t minor, const std::string& currency) {
-    const auto c = find_currency(currency);
-    const int exp = c ? c->exponent : 2;
-    if (exp == 0) return std::to_string(minor) + " " + currency;
-    int64_t div = 1;
-    for (int i = 0; i < exp; ++i) div *= 10;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s%lld.%0*lld %s", minor < 0 ? "-" : "", std::llabs(minor) / div, exp,
-                  std::llabs(minor) % div, currency.c_str());
-    return buf;
-}
-}  // namespace
-
 std::string render_life_cycle(const PaymentLifeCycle& lc) {
     std::string out;
     char line[512];
@@ -263,17 +249,17 @@ std::string render_life_cycle(const PaymentLifeCycle& lc) {
     if (!lc.channel.empty())
         add("channel", lc.channel + (lc.channel_ref.empty() ? "" : "  ref " + lc.channel_ref) +
                            (lc.approval_code.empty() ? "" : "  approval " + lc.approval_code));
-    add("amount", amount_text(lc.amount, lc.currency));
-    add("authorized", amount_text(lc.authorized, lc.currency));
-    add("captured", amount_text(lc.captured, lc.currency));
-    add("refunded", amount_text(lc.refunded, lc.currency));
-    add("voided", amount_text(lc.voided, lc.currency));
+    add("amount", format_money(lc.amount, lc.currency));
+    add("authorized", format_money(lc.authorized, lc.currency));
+    add("captured", format_money(lc.captured, lc.currency));
+    add("refunded", format_money(lc.refunded, lc.currency));
+    add("voided", format_money(lc.voided, lc.currency));
     add("updated", format_rfc3339(lc.updated_at_ms));
     out += "history\n";
     for (const auto& e : lc.history) {
         std::snprintf(line, sizeof line, "  %s  %-9s %-28s %-9s %14s  %s\n", format_rfc3339(e.at_ms).c_str(),
                       e.type ? std::string(to_string(*e.type)).c_str() : "-", e.payment_id.c_str(),
-                      std::string(to_string(e.status)).c_str(), amount_text(e.amount, lc.currency).c_str(),
+                      std::string(to_string(e.status)).c_str(), format_money(e.amount, lc.currency).c_str(),
                       e.reason_code.c_str());
         out += line;
     }
