@@ -36,5 +36,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(again.request->payment_id == r.payment_id && again.request->amount.value == r.amount.value &&
             again.request->amount.currency == r.amount.currency && again.request->type == r.type &&
             again.request->created_at_ms == r.created_at_ms);
+    const auto& a = *again.request;
+    require(a.merchant.id == r.merchant.id && a.merchant.mcc == r.merchant.mcc && a.metadata == r.metadata);
+    require(a.instrument.has_value() == r.instrument.has_value());
+    if (r.instrument) require(a.instrument->pan == r.instrument->pan && a.instrument->token == r.instrument->token);
+    require(a.original.has_value() == r.original.has_value());
+    if (r.original)
+        require(a.original->payment_id == r.original->payment_id && a.original->channel_ref == r.original->channel_ref);
+    // What goes into clearing-file lines carries no line breaks or other control characters.
+    for (const std::string* s : {&r.merchant.id, r.original ? &r.original->channel_ref : &r.merchant.id})
+        for (unsigned char c : *s) require(c >= 0x20 && c != 0x7f);
     return 0;
 }
