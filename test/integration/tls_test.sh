@@ -13,6 +13,8 @@ DIR=$ROOT/var/tls-test
 KAFKA=(--dir "$DIR/kafka" --port "$PORT")
 
 "$ROOT/scripts/tls-ca" --dir "$DIR/tls" --days 2
+# A fresh broker each run (stops one a previous run may have left behind).
+"$ROOT/scripts/kafka-local" reset "${KAFKA[@]}"
 trap '"$ROOT/scripts/kafka-local" stop "${KAFKA[@]}"' EXIT
 "$ROOT/scripts/kafka-local" start "${KAFKA[@]}" --controller-port $((PORT + 2)) \
   --tls --tls-port $((PORT + 1)) --tls-dir "$DIR/tls"
