@@ -18,6 +18,9 @@ struct ChannelOutcome {
         approved,
         declined,
         soft_failure,  // the request did not take effect: the next channel of the plan may try
+        reversed,      // sent, no answer in time, reversal acknowledged: result `reversed`
+        failed,        // outcome unknown or broken at the channel (e.g. reversal unanswered):
+                       // result `failed`, never retried on another channel
     };
     Kind kind = Kind::approved;
     std::string code;     // channel response code ("00", "51", ...)

@@ -1,5 +1,6 @@
 #include "connector_stage.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "codec/messages.hpp"
@@ -21,7 +22,14 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       calls_approved_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "approved"}})),
       calls_declined_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "declined"}})),
       calls_soft_failure_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "soft_failure"}})),
-      calls_circuit_open_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "circuit_open"}})) {}
+      calls_circuit_open_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "circuit_open"}})),
+      calls_reversed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "reversed"}})),
+      calls_failed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "failed"}})),
+      health_(cfg, channel) {}
+
+void ConnectorStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now_ms, out);
+}
 
 void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
@@ -58,20 +66,35 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     const int64_t now = now_ms();
     if (called)
         for (const auto& o : outcomes) {
-            breaker_.record(o.kind != ChannelOutcome::Kind::soft_failure, now);
-            (o.kind == ChannelOutcome::Kind::approved   ? calls_approved_
-             : o.kind == ChannelOutcome::Kind::declined ? calls_declined_
-                                                        : calls_soft_failure_)
+            using K = ChannelOutcome::Kind;
+            breaker_.record(o.kind == K::approved || o.kind == K::declined, now);
+            (o.kind == K::approved   ? calls_approved_
+             : o.kind == K::declined ? calls_declined_
+             : o.kind == K::reversed ? calls_reversed_
+             : o.kind == K::failed   ? calls_failed_
+                                     : calls_soft_failure_)
                 .Increment();
         }
     circuit_state_.Set(static_cast<double>(breaker_.state()));
+    if (called) {
+        // Reversed and failed calls count against the channel's success rate like soft failures.
+        const auto soft = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
+            return o.kind != ChannelOutcome::Kind::approved && o.kind != ChannelOutcome::Kind::declined;
+        });
+        health_.record_call(static_cast<int64_t>(outcomes.size()) - soft, soft, secs);
+    }
+    health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
     for (size_t i = 0; i < payments.size(); ++i) {
         auto& p = payments[i];
         const auto& o = outcomes[i];
         const auto tp = sources[i]->header(kafka::kTraceparent);
         if (called) latency_.Observe(secs);
         using K = ChannelOutcome::Kind;
-        const char* outcome = o.kind == K::approved ? "approved" : o.kind == K::declined ? "declined" : "soft_failure";
+        const char* outcome = o.kind == K::approved   ? "approved"
+                              : o.kind == K::declined ? "declined"
+                              : o.kind == K::reversed ? "reversed"
+                              : o.kind == K::failed   ? "failed"
+                                                      : "soft_failure";
         p.route.attempts.push_back({channel_.id, outcome, o.code});
         if (o.kind == K::soft_failure) {
             // Try the next channel of the plan that has not been tried yet.
@@ -83,8 +106,9 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
                 continue;
             }
         }
-        ResultStatus status = o.kind == K::approved ? ResultStatus::approved
+        ResultStatus status = o.kind == K::approved   ? ResultStatus::approved
                               : o.kind == K::declined ? ResultStatus::declined
+                              : o.kind == K::reversed ? ResultStatus::reversed
                                                       : ResultStatus::failed;
         Reason reason = o.kind == K::soft_failure
                             ? Reason{"channels_exhausted", "every channel of the plan failed; last: " + o.code + " " + o.message}

@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "circuit_breaker.hpp"
 #include "connector.hpp"
+#include "health_publisher.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 
@@ -15,6 +16,7 @@ class ConnectorStage : public kafka::StageLogic {
 public:
     ConnectorStage(const Config& cfg, const ChannelConfig& channel);
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
+    void on_tick(int64_t now_ms, kafka::Emitter& out) override;
 
 private:
     const Config& cfg_;
@@ -29,6 +31,9 @@ private:
     prometheus::Counter& calls_declined_;
     prometheus::Counter& calls_soft_failure_;
     prometheus::Counter& calls_circuit_open_;
+    prometheus::Counter& calls_reversed_;
+    prometheus::Counter& calls_failed_;
+    ChannelHealthPublisher health_;
 };
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance);

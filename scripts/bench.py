@@ -22,6 +22,16 @@ TARGETS = {
 }
 
 
+def as_simulator_channels(cfg):
+    """Remote-host channels (iso8583, http_json) become in-process `simulator` channels with
+    their fees and circuit: this run needs no host simulator processes or fixed ports."""
+    for i, ch in enumerate(cfg.get("channels") or []):
+        if ch.get("kind") in ("iso8583", "http_json"):
+            cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
+            cfg["channels"][i].update(kind="simulator", latency_ms=2)
+    return cfg
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
@@ -132,7 +142,7 @@ def main():
     bootstrap = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:" + os.environ.get("TURNOUT_KAFKA_PORT", "9092"))
     os.environ["TURNOUT_BOOTSTRAP"] = bootstrap
 
-    cfg = yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml")))
+    cfg = as_simulator_channels(yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml"))))
     cfg["kafka"]["name_prefix"] = f"bench{stamp}."
     cfg["kafka"]["bootstrap_servers"] = bootstrap
     cfg["settlement"]["output_dir"] = os.path.join(outdir, "settlement")
@@ -231,6 +241,9 @@ def main():
         TARGETS["inproc_records_per_s_per_core"], "higher")
     print(f"      {report['inproc']['ns_per_record']:.0f} ns and {report['inproc']['allocations_per_record']:.1f} "
           f"allocations per record")
+    if "route_score_ns_per_record" in report["inproc"]:
+        print(f"      route + score alone: {report['inproc']['route_score_ns_per_record']:.0f} ns and "
+              f"{report['inproc']['route_score_allocations_per_record']:.2f} allocations per record")
     print(f"  (e) resident memory per role ({report['memory_note']}), MiB: start → end (max; 2nd-half − 1st-half)")
     for name, m in report["memory"].items():
         print(f"      {name:<24} {m['start_mib']:>7.1f} → {m['end_mib']:>7.1f}  (max {m['max_mib']:.1f}; "

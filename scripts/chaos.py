@@ -331,6 +331,12 @@ class Run:
         s["grace_seconds"] = 2
         s["output_dir"] = os.path.join(self.dir, "settlement")
         self.ledgers = {}
+        # The channel ledgers count double executions: every channel is an in-process
+        # simulator here (remote-host kinds have their own fault tests).
+        for i, ch in enumerate(cfg.get("channels") or []):
+            if ch.get("kind") in ("iso8583", "http_json"):
+                ch = cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
+                ch.update(kind="simulator", latency_ms=2)
         for ch in cfg.get("channels") or []:
             if ch.get("kind") == "simulator":
                 ch["ledger_file"] = os.path.join(self.dir, f"ledger-{ch['id']}.log")

@@ -8,10 +8,10 @@ usage: topics.py [--bootstrap HOST:PORT[,...]] [--config FILE] [--prefix P]
 Topics: every name under kafka.topics except channel_prefix, plus
 <channel_prefix><id> for each entry of `channels:`; all with kafka.partitions
 partitions and kafka.replication_factor replicas (--replication-factor
-overrides it). payments.state and channels.health (kafka.topics.state /
-.health) are compacted; payments.dedupe and settlement.log (kafka.topics.dedupe
-/ .settlement_log) keep router.dedupe_window_hours and
-settlement.log_retention_hours. kafka.name_prefix and --prefix P are put in front of
+overrides it). payments.state, payments.lifecycle and channels.health
+(kafka.topics.state / .lifecycle / .health) are compacted; payments.dedupe, settlement.log and
+payments.velocity (kafka.topics.dedupe / .settlement_log / .velocity) keep router.dedupe_window_hours,
+settlement.log_retention_hours and risk.velocity_retention_hours. kafka.name_prefix and --prefix P are put in front of
 every name (tests use --prefix to stay apart; P comes first). Existing topics
 are left alone. Without --bootstrap the config's kafka.bootstrap_servers and
 kafka.properties are used. --wait retries until the broker answers; --ping
@@ -30,11 +30,12 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMPACTED = ("state", "health")
+COMPACTED = ("state", "health", "lifecycle")
 # Changelog topics kept for a time window: kafka.topics key -> (config section,
 # key, default hours), as the switch creates them (turnout topics).
 RETAINED = {"dedupe": ("router", "dedupe_window_hours", 24),
-            "settlement_log": ("settlement", "log_retention_hours", 168)}
+            "settlement_log": ("settlement", "log_retention_hours", 168),
+            "velocity": ("risk", "velocity_retention_hours", 24)}
 QUIET = {"log_level": 2}  # connection failures are reported by the calls below
 
 

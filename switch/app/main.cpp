@@ -12,6 +12,7 @@
 
 #include "app/roles.hpp"
 #include "config/config.hpp"
+#include "config/rules_source.hpp"
 #include "connector.hpp"
 #include "kafka/client.hpp"
 #include "bench/pipe_bench.hpp"
@@ -22,6 +23,10 @@
 #include "security/card_vault.hpp"
 #include "settlement/reconcile.hpp"
 #include "simulator/ledger.hpp"
+#include "connector_bench.hpp"
+#include "state/life_cycle.hpp"
+#include "state/status_query.hpp"
+#include "state/status_server.hpp"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -64,7 +69,15 @@ int main(int argc, char** argv) {
     auto* connector = add_role("connector", "carry payments to one channel");
     connector->add_option("--channel", channel, "channel id")->required();
     auto* settlement = add_role("settlement", "batch cleared payments and write clearing files");
+    auto* state = add_role("state", "keep each payment's life cycle in payments.state and serve GET /payments/{id}");
     auto* all = add_role("all", "every role in one process");
+    auto* status = app.add_subcommand("status", "where is payment ID? (its life cycle from payments.state)");
+    status->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    std::string status_id, status_url;
+    bool status_json = false;
+    status->add_option("id", status_id, "payment_id of the sale or authorize (with --url also of a follow-up)")->required();
+    status->add_option("--url", status_url, "ask a running state role (host:port) instead of reading payments.state");
+    status->add_flag("--json", status_json, "print the payments.state JSON");
     auto* check = app.add_subcommand("check-config", "validate the configuration and exit");
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
@@ -99,6 +112,21 @@ int main(int argc, char** argv) {
     loadgen->add_option("--duplicate-share", lo.duplicate_share,
                         "share of valid requests sent again with the same payment_id")
         ->capture_default_str();
+    loadgen->add_option("--authorize-share", lo.mix.authorize_share, "share of originals that are authorizations")
+        ->capture_default_str();
+    loadgen->add_option("--void-share", lo.mix.void_share, "share of approved authorizations then voided")
+        ->capture_default_str();
+    loadgen->add_option("--split-capture-share", lo.mix.split_capture_share,
+                        "share of captured authorizations captured in two or three parts")
+        ->capture_default_str();
+    loadgen->add_option("--capture-refund-share", lo.mix.capture_refund_share,
+                        "share of captured authorizations then partly refunded")
+        ->capture_default_str();
+    loadgen->add_option("--refund-share", lo.mix.refund_share, "share of approved sales then partly refunded")
+        ->capture_default_str();
+    loadgen->add_option("--invalid-step-share", lo.mix.invalid_step_share,
+                        "share of life cycles ending with a step the router must refuse")
+        ->capture_default_str();
     std::string report_path;
     loadgen->add_option("--report-json", report_path, "also write the summary as JSON to this file");
     bool no_settlement = false;
@@ -112,6 +140,18 @@ int main(int argc, char** argv) {
     pipe->add_option("--bytes", po.record_bytes, "record size")->capture_default_str();
     bool no_txn = false;
     pipe->add_flag("--no-transactions", no_txn, "plain idempotent producers, offsets committed after a flush");
+
+    auto* cbench = app.add_subcommand("bench-connector", "benchmark: one channel's connector against its host, no Kafka");
+    cbench->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    turnout::ConnectorBenchOptions cbo;
+    cbench->add_option("--channel", cbo.channel, "channel id")->required();
+    cbench->add_option("--count,-n", cbo.count, "payments")->capture_default_str();
+    cbench->add_option("--inflight", cbo.inflight, "payments in flight (one call)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cbench->add_option("--amount", cbo.amount_minor, "amount of every sale, minor units")->capture_default_str();
+    cbench->add_option("--linger-ms", cbo.linger_ms, "keep the idle connections open this long after the run")
+        ->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
     try {
@@ -140,6 +180,11 @@ int main(int argc, char** argv) {
                       << ",\"records\":" << r.delivered << ",\"seconds\":" << r.seconds
                       << ",\"records_per_s\":" << r.records_per_s << "}\n";
             return r.delivered == po.count ? 0 : 1;
+        }
+        if (*cbench) {
+            const auto r = turnout::run_connector_bench(cfg, cbo);
+            std::cout << r.json() << "\n";
+            return r.payments == cbo.count ? 0 : 1;
         }
         if (*sim_report) {
             const auto* ch = cfg.channel(report_channel);
@@ -174,6 +219,30 @@ int main(int argc, char** argv) {
             std::cout << turnout::reconciliation_text(result);
             return result.breaks.empty() ? 0 : 1;
         }
+        if (*status) {
+            std::optional<std::string> value;
+            if (!status_url.empty()) {
+                const auto colon = status_url.rfind(':');
+                if (colon == std::string::npos) throw std::runtime_error("--url expects host:port");
+                const auto reply = turnout::fetch_payment_status(status_url.substr(0, colon),
+                                                                 std::stoi(status_url.substr(colon + 1)), status_id);
+                if (reply.status == 200) value = reply.body;
+                else if (reply.status != 404) throw std::runtime_error("state role answered " + std::to_string(reply.status) + ": " + reply.body);
+            } else {
+                value = turnout::read_payment_state(cfg.kafka, status_id);
+            }
+            if (!value) {
+                std::cerr << "turnout: no payment " << status_id << " in " << cfg.kafka.topics.state
+                          << (status_url.empty() ? " (for a capture, void or refund give its original's payment_id, "
+                                                   "or ask a state role with --url)\n"
+                                                 : "\n");
+                return 3;
+            }
+            const auto lc = turnout::decode_life_cycle(*value);
+            if (status_json || !lc) std::cout << *value << "\n";
+            else std::cout << turnout::render_life_cycle(*lc);
+            return 0;
+        }
         if (*loadgen) {
             lo.wait_settlement = !no_settlement;
             std::signal(SIGINT, on_signal);
@@ -189,10 +258,12 @@ int main(int argc, char** argv) {
         if (*risk) roles = {{"risk", ""}};
         if (*connector) roles = {{"connector", channel}};
         if (*settlement) roles = {{"settlement", ""}};
+        if (*state) roles = {{"state", ""}};
         if (*all) roles = turnout::all_roles(cfg);
 
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
+        std::signal(SIGHUP, [](int) { turnout::request_rules_reload(); });
         const int port = metrics_port >= 0 ? metrics_port : cfg.metrics_port;
         turnout::Metrics::get().serve(port);
         spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,

@@ -11,6 +11,8 @@
 #include "risk/risk_stage.hpp"
 #include "router/router_stage.hpp"
 #include "settlement/settlement_stage.hpp"
+#include "state/state_stage.hpp"
+#include "state/status_query.hpp"
 
 namespace turnout {
 
@@ -18,6 +20,7 @@ std::vector<RoleSpec> all_roles(const Config& cfg) {
     std::vector<RoleSpec> r{{"router", ""}, {"risk", ""}};
     for (const auto& ch : cfg.channels) r.push_back({"connector", ch.id});
     r.push_back({"settlement", ""});
+    r.push_back({"state", ""});
     return r;
 }
 
@@ -29,14 +32,27 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         int rc = 0;
     };
     std::vector<std::unique_ptr<Running>> running;
+    // One rule set per process, shared by its router and risk stages, reloaded on SIGHUP
+    // or when the config file changes.
+    auto rules = std::make_shared<RulesSource>(cfg);
+    for (const auto& spec : roles)
+        if (spec.role == "router" || spec.role == "risk") {
+            rules->watch();
+            break;
+        }
+    for (const auto& spec : roles)
+        if (spec.role == "router" || spec.role == "state") {
+            require_co_partitioned(cfg.kafka);
+            break;
+        }
     for (const auto& spec : roles) {
         auto r = std::make_unique<Running>();
         kafka::StageOptions opts;
         if (spec.role == "router") {
-            r->logic = std::make_unique<RouterStage>(cfg, vault);
+            r->logic = std::make_unique<RouterStage>(cfg, vault, rules);
             opts = router_options(cfg, instance);
         } else if (spec.role == "risk") {
-            r->logic = std::make_unique<RiskStage>(cfg);
+            r->logic = std::make_unique<RiskStage>(cfg, rules);
             opts = risk_options(cfg, instance);
         } else if (spec.role == "connector") {
             const auto* ch = cfg.channel(spec.channel);
@@ -46,11 +62,14 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         } else if (spec.role == "settlement") {
             r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key());
             opts = settlement_options(cfg, instance);
+        } else if (spec.role == "state") {
+            r->logic = std::make_unique<StateStage>(cfg);
+            opts = state_options(cfg, instance);
         } else {
             throw std::invalid_argument("unknown role " + spec.role);
         }
         const auto& t = cfg.kafka.topics;
-        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.dedupe, t.settlement_log};
+        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.dedupe, t.settlement_log, t.velocity, t.health, t.state, t.lifecycle};
         for (const auto& ch : cfg.channels) opts.output_topics.push_back(t.channel(ch.id));
         r->runner = std::make_unique<kafka::StageRunner>(cfg.kafka, std::move(opts), *r->logic);
         running.push_back(std::move(r));

@@ -43,6 +43,10 @@ RoutePlan route_from(const json::object& o) {
     if (auto* a = o.if_contains("attempts"); a && a->is_array())
         for (const auto& e : a->get_array())
             if (auto* eo = e.if_object()) r.attempts.push_back({str(*eo, "channel"), str(*eo, "outcome"), str(*eo, "reason")});
+    r.action = str(o, "action");
+    if (auto* s = o.if_contains("skipped"); s && s->is_array())
+        for (const auto& c : s->get_array())
+            if (c.is_string()) r.skipped.emplace_back(c.get_string());
     return r;
 }
 
@@ -90,7 +94,14 @@ void write_route(JsonWriter& w, const RoutePlan& r) {
     w.end_array().key("attempts").begin_array();
     for (const auto& a : r.attempts)
         w.begin_object().field("channel", a.channel).field("outcome", a.outcome).field("reason", a.reason).end_object();
-    w.end_array().end_object();
+    w.end_array();
+    w.optional_field("action", r.action);
+    if (!r.skipped.empty()) {
+        w.key("skipped").begin_array();
+        for (const auto& c : r.skipped) w.value(c);
+        w.end_array();
+    }
+    w.end_object();
 }
 
 void write_risk(JsonWriter& w, const RiskAssessment& r) {

@@ -100,7 +100,7 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
                 {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
-                 "settlement_log"});
+                 "settlement_log", "velocity", "lifecycle"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
     n.requests = pre + r.str(t, "requests", "payments.requests");
@@ -113,6 +113,8 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
     n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
+    n.velocity = pre + r.str(t, "velocity", "payments.velocity");
+    n.lifecycle = pre + r.str(t, "lifecycle", "payments.lifecycle");
     if (auto x = k["transactions"]) {
         r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms", "commit_linger_ms"});
         c.commit_linger_ms = static_cast<int>(r.integer(x, "commit_linger_ms", 5, 0, 60'000));
@@ -160,7 +162,7 @@ Config parse_config(const std::string& text, const std::string& source) {
     Config c;
     c.path = source;
     try {
-        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics"});
+        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics", "state"});
         c.kafka = read_kafka(r, r.section(root, "kafka"));
 
         auto sec = r.section(root, "security");
@@ -216,56 +218,8 @@ Config parse_config(const std::string& text, const std::string& source) {
         r.only_keys(router, "router", {"dedupe_capacity", "dedupe_window_hours", "routes"});
         c.dedupe_capacity = static_cast<size_t>(r.integer(router, "dedupe_capacity", 2'000'000, 1000, 1'000'000'000));
         c.dedupe_window_hours = static_cast<int>(r.integer(router, "dedupe_window_hours", 24, 1, 24 * 365));
-        auto routes = r.section(router, "routes");
-        if (!routes.IsSequence() || routes.size() == 0) r.fail(routes, "expected a non-empty list of routes");
-        for (const auto& e : routes) {
-            r.only_keys(e, "router.routes[]", {"name", "when", "plan"});
-            RouteRule rule;
-            rule.name = r.str(e, "name", "", true);
-            if (auto w = e["when"]) {
-                r.only_keys(w, "router.routes[].when", {"currency", "instrument"});
-                rule.currencies = r.strings(w["currency"], "when.currency");
-                for (size_t i = 0; i < rule.currencies.size(); ++i)
-                    if (!find_currency(rule.currencies[i])) r.fail(w["currency"][i], "unknown ISO 4217 currency `" + rule.currencies[i] + "`");
-                auto kinds = r.strings(w["instrument"], "when.instrument");
-                for (size_t i = 0; i < kinds.size(); ++i) {
-                    auto k = parse_instrument_kind(kinds[i]);
-                    if (!k) r.fail(w["instrument"][i], "unknown instrument kind `" + kinds[i] + "` (card, card_token, wallet, bank_account)");
-                    rule.instrument_kinds.push_back(*k);
-                }
-            }
-            auto plan = r.section(e, "plan");
-            rule.plan = r.strings(plan, "plan");
-            if (rule.plan.empty()) r.fail(plan, "a route plan needs at least one channel");
-            for (size_t i = 0; i < rule.plan.size(); ++i)
-                if (!ids.count(rule.plan[i])) r.fail(plan[i], "route plan names unknown channel `" + rule.plan[i] + "`");
-            c.routes.push_back(std::move(rule));
-        }
-
-        auto risk = r.section(root, "risk");
-        r.only_keys(risk, "risk", {"decline_score", "amount_limits", "amount_limit_score", "bin_blocklist",
-                                   "bin_blocklist_score"});
-        c.risk.decline_score = static_cast<int>(r.integer(risk, "decline_score", 100, 1, 1'000'000));
-        c.risk.amount_limit_score = static_cast<int>(r.integer(risk, "amount_limit_score", 100, 0, 1'000'000));
-        c.risk.bin_blocklist_score = static_cast<int>(r.integer(risk, "bin_blocklist_score", 100, 0, 1'000'000));
-        if (auto al = risk["amount_limits"]) {
-            r.only_keys(al, "risk.amount_limits", {"default", "per_currency"});
-            c.risk.default_amount_limit = r.integer(al, "default", 0, 0, kMaxAmountMinor);
-            if (auto pc = al["per_currency"]) {
-                if (!pc.IsMap()) r.fail(pc, "expected a mapping currency → limit");
-                for (const auto& kv : pc) {
-                    auto cur = kv.first.as<std::string>();
-                    if (!find_currency(cur)) r.fail(kv.first, "unknown ISO 4217 currency `" + cur + "`");
-                    c.risk.amount_limit_per_currency[cur] = r.integer_value(kv.second, "per_currency." + cur, 1, kMaxAmountMinor);
-                }
-            }
-        }
-        c.risk.bin_blocklist = r.strings(risk["bin_blocklist"], "bin_blocklist");
-        for (size_t i = 0; i < c.risk.bin_blocklist.size(); ++i) {
-            const auto& b = c.risk.bin_blocklist[i];
-            if (b.size() != 6 || b.find_first_not_of("0123456789") != std::string::npos)
-                r.fail(risk["bin_blocklist"][i], "a BIN in the blocklist is 6 digits");
-        }
+        c.routes = parse_routing_rules(r.section(router, "routes"), source, c.channels).rules;
+        c.risk = parse_risk_rules(r.section(root, "risk"), source);
 
         if (auto s = root["settlement"]) {
             r.only_keys(s, "settlement",
@@ -306,6 +260,12 @@ Config parse_config(const std::string& text, const std::string& source) {
                     c.settlement.cutoffs.push_back(std::move(rule));
                 }
             }
+        }
+        if (auto st = root["state"]) {
+            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds"});
+            c.state.http_address = r.str(st, "http_address", "127.0.0.1");
+            c.state.http_port = static_cast<int>(r.integer(st, "http_port", 9470, 0, 65535));
+            c.state.original_wait_seconds = static_cast<int>(r.integer(st, "original_wait_seconds", 60, 1, 86400));
         }
         if (auto m = root["metrics"]) {
             r.only_keys(m, "metrics", {"port"});

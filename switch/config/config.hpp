@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "config/rules.hpp"
 #include "model/payment.hpp"
 
 namespace turnout {
@@ -24,6 +25,8 @@ struct TopicNames {
     std::string requests, routed, results, dlq, batches, health, state, channel_prefix;
     std::string dedupe;          // router changelog: payment_ids seen, per requests partition
     std::string settlement_log;  // settlement changelog: batch assignments and closes
+    std::string velocity;        // risk changelog: payments forwarded, per routed partition
+    std::string lifecycle;       // router changelog: life-cycle ledger per root id (compacted)
     std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }
 };
 
@@ -39,22 +42,6 @@ struct KafkaConfig {
     int commit_every_records = 2000;
     int commit_every_ms = 100;
     int commit_linger_ms = 5;  // commit this soon once the input is drained
-};
-
-struct RouteRule {
-    std::string name;
-    std::vector<std::string> currencies;          // empty = any
-    std::vector<InstrumentKind> instrument_kinds;  // empty = any
-    std::vector<std::string> plan;
-};
-
-struct RiskConfig {
-    int decline_score = 100;
-    int64_t default_amount_limit = 0;
-    std::map<std::string, int64_t> amount_limit_per_currency;
-    int amount_limit_score = 100;
-    std::vector<std::string> bin_blocklist;
-    int bin_blocklist_score = 100;
 };
 
 // A channel's fee for one debit (sale or capture): fixed_minor + amount × bps / 10 000,
@@ -93,6 +80,14 @@ struct SettlementConfig {
     std::vector<CutoffRule> cutoffs;
 };
 
+// `state:` the state role's status endpoint, and how long the router holds a capture, void
+// or refund whose original has no result yet.
+struct StateConfig {
+    std::string http_address = "127.0.0.1";
+    int http_port = 9470;  // GET /payments/{id}; 0 = an ephemeral port
+    int original_wait_seconds = 60;
+};
+
 struct Config {
     std::string path;
     KafkaConfig kafka;
@@ -100,10 +95,11 @@ struct Config {
     size_t max_record_bytes = 65536;
     size_t dedupe_capacity = 2'000'000;  // per partition
     int dedupe_window_hours = 24;       // retention of the dedupe changelog
-    std::vector<RouteRule> routes;
-    RiskConfig risk;
+    std::vector<RouteRule> routes;  // router.routes (config/rules.hpp)
+    RiskPolicy risk;
     std::vector<ChannelConfig> channels;
     SettlementConfig settlement;
+    StateConfig state;
     int metrics_port = 9464;
 
     const ChannelConfig* channel(const std::string& id) const;

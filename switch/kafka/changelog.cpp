@@ -1,5 +1,6 @@
 #include "kafka/changelog.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -8,7 +9,8 @@
 namespace turnout::kafka {
 
 size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_t partition,
-                        const std::function<void(std::string_view, std::string_view)>& fn, int timeout_ms) {
+                        const std::function<void(std::string_view, std::string_view)>& fn, int timeout_ms,
+                        int64_t from_timestamp_ms) {
     auto c = make_consumer(cfg, {{"group.id", "turnout.changelog-reader"},
                                  {"enable.auto.commit", "false"},
                                  {"enable.auto.offset.store", "false"},
@@ -17,6 +19,16 @@ size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_
     int64_t lo = 0, hi = 0;
     watermarks(c.get(), topic, partition, lo, hi, 30000);
     if (hi <= lo) return 0;
+    if (from_timestamp_ms >= 0) {
+        PartitionListPtr at(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(at.get(), topic.c_str(), partition)->offset = from_timestamp_ms;
+        if (auto err = rd_kafka_offsets_for_times(c.get(), at.get(), 30000))
+            throw std::runtime_error("changelog offsets for time: " + std::string(rd_kafka_err2str(err)));
+        const int64_t o = at->elems[0].offset;
+        if (o < 0) return 0;  // nothing written since then
+        lo = std::max(lo, o);
+        if (hi <= lo) return 0;
+    }
     PartitionListPtr from(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), partition)->offset = lo;
     if (auto err = rd_kafka_assign(c.get(), from.get()))

@@ -94,8 +94,10 @@ void ensure_topics(const Config& cfg, int timeout_ms) {
                              {t.batches, {}},
                              {t.health, {{"cleanup.policy", "compact"}}},
                              {t.state, {{"cleanup.policy", "compact"}}},
+                             {t.lifecycle, {{"cleanup.policy", "compact"}}},
                              {t.dedupe, {{"retention.ms", hours_ms(cfg.dedupe_window_hours)}}},
-                             {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}}};
+                             {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
+                             {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};
     for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});
 
     create_topics(cfg.kafka, topics, timeout_ms);

@@ -19,6 +19,7 @@
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 #include "settlement/batch_book.hpp"
+#include "state/life_cycle.hpp"
 
 namespace turnout {
 namespace {
@@ -28,6 +29,8 @@ using Clock = std::chrono::steady_clock;
 struct InFlight {
     Clock::time_point sent;
     bool original = false;  // a sale or authorize that may spawn a follow-up
+    bool follow_up = false;
+    bool expect_refusal = false;
 };
 
 double percentile(std::vector<double>& sorted, double q) {
@@ -61,7 +64,9 @@ public:
         const auto start = Clock::now();
         auto last_result = start;
         auto last_progress = start;
-        const int64_t initial_budget = static_cast<int64_t>(static_cast<double>(o_.count) * 0.88);
+        // Leave room in the count for the life cycles' follow-ups (each sent after a result).
+        const int64_t initial_budget =
+            static_cast<int64_t>(static_cast<double>(o_.count) / (1 + 0.85 * expected_follow_ups(o_.mix)));
         int64_t initial_sent = 0, originals_outstanding = 0;
         bool filling = false;  // no follow-ups can come any more: the rest of the count is originals
         std::vector<rd_kafka_message_t*> msgs(2000);
@@ -130,6 +135,7 @@ public:
         r_.p95_ms = percentile(latencies_, 0.95);
         r_.p99_ms = percentile(latencies_, 0.99);
         r_.max_ms = latencies_.empty() ? 0 : latencies_.back();
+        for (const auto& [root, lc] : payments_) ++r_.payment_states[lc.status()];
         if (o_.wait_settlement) await_settlement();
         return r_;
     }
@@ -145,7 +151,9 @@ private:
         ++r_.sent_by_label[g.label];
         if (g.expects_result) {
             ++r_.expected_results;
-            inflight_.emplace(g.payment_id, InFlight{Clock::now(), original});
+            const bool follow_up = g.type && is_follow_up(*g.type) && g.label.rfind("invalid", 0) != 0;
+            inflight_.emplace(g.payment_id, InFlight{Clock::now(), original, follow_up, g.expect_refusal});
+            if (g.expect_refusal) ++r_.refusals_planned;
         }
     }
 
@@ -179,6 +187,7 @@ private:
             return false;
         }
         const bool original = it->second.original;
+        count_step(*res, it->second);
         latencies_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - it->second.sent).count());
         inflight_.erase(it);
         done_.insert(res->payment_id);
@@ -188,6 +197,31 @@ private:
         if (auto f = factory_.follow_up_for(*res); f && r_.sent + static_cast<int64_t>(follow_ups_.size()) < o_.count)
             follow_ups_.push_back(std::move(*f));
         return original;
+    }
+
+    void count_step(const PaymentResult& res, const InFlight& f) {
+        if (!res.type || (!f.original && !f.follow_up)) return;  // deliberately invalid input
+        std::string outcome(to_string(res.status));
+        if (res.status == ResultStatus::rejected) outcome += ":" + res.reason.code;
+        ++r_.steps[std::string(to_string(*res.type))][outcome];
+        if (f.follow_up) {
+            const bool refused = res.status == ResultStatus::rejected;
+            if (f.expect_refusal && refused) ++r_.refused_as_planned;
+            if (f.expect_refusal != refused || (!refused && res.status != ResultStatus::approved)) ++r_.steps_unexpected;
+        }
+        const std::string& root = res.root_id.empty() ? res.payment_id : res.root_id;
+        auto lc = payments_.find(root);
+        if (lc == payments_.end()) {
+            auto fresh = life_cycle_from_result(res);
+            if (!fresh) return;
+            lc = payments_.emplace(root, std::move(*fresh)).first;
+        }
+        apply_result(lc->second, res, true);
+        lc->second.history.clear();  // each result arrives here once; only the amounts matter
+        if (++steps_of_[root] > longest_ && lc->second.original_status == ResultStatus::approved) {
+            longest_ = steps_of_[root];
+            r_.sample_payment = root;
+        }
     }
 
     // The live view: totals, the rate and p99 latency since the last line, statuses so far.
@@ -265,6 +299,9 @@ private:
     kafka::PartitionListPtr after_;
     std::unordered_map<std::string, InFlight> inflight_;
     std::unordered_set<std::string> done_;
+    std::unordered_map<std::string, PaymentLifeCycle> payments_;  // by root id
+    std::unordered_map<std::string, int> steps_of_;               // results per root id
+    int longest_ = 0;
     std::deque<GeneratedRequest> follow_ups_;
     std::deque<GeneratedRequest> duplicates_;
     std::unordered_map<std::string, int> dup_pending_;  // duplicates sent, not yet answered
@@ -304,6 +341,20 @@ void print_report(const LoadgenReport& r, std::ostream& out) {
     for (const auto& [s, n] : r.by_status) out << " " << s << "=" << n;
     out << "\nsent by kind        ";
     for (const auto& [s, n] : r.sent_by_label) out << " " << s << "=" << n;
+    if (!r.steps.empty()) {
+        out << "\nlife cycles          (each step sent once the previous result arrived)";
+        for (const auto& [step, outcomes] : r.steps) {
+            char label[32];
+            std::snprintf(label, sizeof label, "\n  %-18s", step.c_str());
+            out << label;
+            for (const auto& [o, n] : outcomes) out << " " << o << "=" << n;
+        }
+        out << "\npayment states      ";
+        for (const auto& [st, n] : r.payment_states) out << " " << st << "=" << n;
+        out << "\nlife-cycle rules     " << r.refused_as_planned << " of " << r.refusals_planned
+            << " invalid steps refused, " << r.steps_unexpected << " unexpected outcomes";
+        if (!r.sample_payment.empty()) out << "\nlongest life cycle   turnout status " << r.sample_payment;
+    }
     out << "\nduplicates sent " << r.duplicates_sent << ", answered duplicate_request " << r.duplicate_answers;
     out << "\nmissing " << r.missing << "  doubled " << r.doubled << "  unexpected " << r.unexpected << "  send errors "
         << r.send_errors << "\n";
@@ -352,6 +403,14 @@ std::string report_json(const LoadgenReport& r) {
     o["by_status"] = to_obj(r.by_status);
     o["sent_by_label"] = to_obj(r.sent_by_label);
     o["dlq_by_reason"] = to_obj(r.dlq_by_reason);
+    boost::json::object steps;
+    for (const auto& [step, outcomes] : r.steps) steps[step] = to_obj(outcomes);
+    o["life_cycle_steps"] = std::move(steps);
+    o["payment_states"] = to_obj(r.payment_states);
+    o["refusals_planned"] = r.refusals_planned;
+    o["refused_as_planned"] = r.refused_as_planned;
+    o["steps_unexpected"] = r.steps_unexpected;
+    o["sample_payment"] = r.sample_payment;
     o["expected_net"] = to_obj(r.expected_net);
     o["settled_net"] = to_obj(r.settled_net);
     boost::json::array missing;

@@ -49,6 +49,15 @@ struct LoadgenReport {
     bool settlement_checked = false;
     bool settlement_matches = false;
     std::vector<std::string> missing_sample;
+    // Life cycles: results by step (sale, authorize, capture, void, refund) and outcome
+    // (`approved`, `declined`, ..., `rejected:<code>`), the payments' states at the end, and
+    // the steps sent to be refused (over-capture, capture after void, ...).
+    std::map<std::string, std::map<std::string, int64_t>> steps;
+    std::map<std::string, int64_t> payment_states;
+    int64_t refusals_planned = 0;
+    int64_t refused_as_planned = 0;
+    int64_t steps_unexpected = 0;  // a valid step not approved, or a planned refusal that passed
+    std::string sample_payment;    // root id of a payment with one of the longest life cycles
 
     bool ok() const {
         return missing == 0 && doubled == 0 && send_errors == 0 && (!settlement_checked || settlement_matches);

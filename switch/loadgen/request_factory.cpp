@@ -147,27 +147,79 @@ GeneratedRequest RequestFactory::invalid(PaymentRequest r) {
     return g;
 }
 
-std::optional<GeneratedRequest> RequestFactory::follow_up_for(const PaymentResult& approved) {
-    if (approved.status != ResultStatus::approved || !approved.type || !approved.amount) return std::nullopt;
+double expected_follow_ups(const FactoryMix& m) {
+    const double captured = (1 - m.void_share) * (1 + m.split_capture_share * 1.5 + m.capture_refund_share * 1.5);
+    return m.authorize_share * (m.void_share + captured) + (1 - m.authorize_share) * m.refund_share * 1.5 +
+           m.invalid_step_share;
+}
+
+std::deque<RequestFactory::Step> RequestFactory::plan_for(const PaymentResult& original) {
+    const int64_t a = original.amount->value;
+    std::deque<Step> steps;
+    const bool refuse_last = chance(mix_.invalid_step_share);
+    auto refunds = [&](int64_t captured) {
+        // One or two partial refunds, well inside the captured amount.
+        const int n = chance(0.5) ? 1 : 2;
+        for (int i = 0; i < n; ++i) steps.push_back({PaymentType::refund, std::max<int64_t>(1, captured / 4), false});
+        if (refuse_last) steps.push_back({PaymentType::refund, captured, true});  // more than is left
+    };
+    if (*original.type == PaymentType::authorize) {
+        if (chance(mix_.void_share)) {
+            steps.push_back({PaymentType::void_, a, false});
+            if (refuse_last) steps.push_back({PaymentType::capture, a, true});  // capture after void
+            return steps;
+        }
+        const int parts = chance(mix_.split_capture_share) && a >= 3 ? (chance(0.5) ? 2 : 3) : 1;
+        int64_t left = a;
+        for (int i = parts; i > 0; --i) {
+            const int64_t part = i == 1 ? left : a / parts;
+            steps.push_back({PaymentType::capture, part, false});
+            left -= part;
+        }
+        if (chance(mix_.capture_refund_share)) {
+            refunds(a);
+        } else if (refuse_last) {
+            // More than was authorized, or a void after the capture.
+            steps.push_back(chance(0.5) ? Step{PaymentType::capture, 1, true} : Step{PaymentType::void_, a, true});
+        }
+    } else if (*original.type == PaymentType::sale && chance(mix_.refund_share)) {
+        refunds(a);
+    }
+    return steps;
+}
+
+GeneratedRequest RequestFactory::make_follow_up(const PaymentResult& original, const Step& step) {
     PaymentRequest r;
-    if (*approved.type == PaymentType::authorize) {
-        r.type = chance(mix_.void_share) ? PaymentType::void_ : PaymentType::capture;
-    } else if (*approved.type == PaymentType::sale && chance(mix_.refund_share)) {
-        r.type = PaymentType::refund;
-    } else {
-        return std::nullopt;
-    }
+    r.type = step.type;
     r.payment_id = next_id(r.type == PaymentType::capture ? "c" : r.type == PaymentType::void_ ? "v" : "r");
-    r.merchant = {approved.merchant_id, "", ""};
-    r.amount = *approved.amount;
-    if (r.type == PaymentType::refund) {
-        // A partial refund, kept clear of the simulator's magic endings.
-        r.amount.value = std::max<int64_t>(100, (approved.amount->value / 200) * 100);
-    }
-    r.original = OriginalRef{approved.payment_id, approved.channel, approved.channel_ref};
+    r.merchant = {original.merchant_id, "", ""};
+    r.amount = {step.amount, original.amount->currency};
+    r.original = OriginalRef{original.payment_id, original.channel, original.channel_ref};
     r.created_at_ms = now_ms();
-    return GeneratedRequest{r.payment_id, approved.payment_id, encode_request(r), std::string(to_string(r.type)), true,
-                            r.type, r.amount};
+    GeneratedRequest g{r.payment_id, original.payment_id, encode_request(r), std::string(to_string(r.type)), true,
+                       r.type, r.amount};
+    g.expect_refusal = step.expect_refusal;
+    return g;
+}
+
+std::optional<GeneratedRequest> RequestFactory::follow_up_for(const PaymentResult& result) {
+    const std::string& root = result.root_id.empty() ? result.payment_id : result.root_id;
+    auto it = plans_.find(root);
+    if (it == plans_.end()) {
+        if (result.payment_id != root || result.status != ResultStatus::approved || !result.type ||
+            is_follow_up(*result.type) || !result.amount)
+            return std::nullopt;
+        auto steps = plan_for(result);
+        if (steps.empty()) return std::nullopt;
+        it = plans_.emplace(root, LifePlan{result, std::move(steps)}).first;
+    } else if (result.payment_id == root) {
+        return std::nullopt;  // the original's result again: its plan is under way
+    }
+    auto& plan = it->second;
+    auto g = make_follow_up(plan.original, plan.steps.front());
+    plan.steps.pop_front();
+    if (plan.steps.empty()) plans_.erase(it);
+    return g;
 }
 
 }  // namespace turnout

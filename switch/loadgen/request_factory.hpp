@@ -4,8 +4,10 @@
 // purpose, and follow-ups (capture, void, refund) of approved originals.
 #include <cstdint>
 #include <optional>
+#include <deque>
 #include <random>
 #include <string>
+#include <unordered_map>
 
 #include "model/payment.hpp"
 
@@ -19,6 +21,7 @@ struct GeneratedRequest {
     bool expects_result = true;
     std::optional<PaymentType> type;
     Money amount;
+    bool expect_refusal = false;  // a life-cycle step the router must refuse (over-capture, ...)
 };
 
 struct FactoryMix {
@@ -26,15 +29,24 @@ struct FactoryMix {
     double authorize_share = 0.3;
     double refund_share = 0.1;  // of approved sales
     double void_share = 0.2;    // of approved authorizes (the rest are captured)
+    double split_capture_share = 0.3;   // of captured authorizes: two or three partial captures
+    double capture_refund_share = 0.2;  // of captured authorizes: then one or two partial refunds
+    double invalid_step_share = 0.03;   // of life cycles: a last step the router must refuse
 };
+
+// Follow-ups an approved original is expected to spawn, on average, under `mix`.
+double expected_follow_ups(const FactoryMix& mix);
 
 class RequestFactory {
 public:
     RequestFactory(uint64_t seed, std::string run_id, FactoryMix mix = {});
 
     GeneratedRequest next_initial();
-    // A follow-up for an approved sale or authorize, or nullopt when the mix says none.
-    std::optional<GeneratedRequest> follow_up_for(const PaymentResult& approved);
+    // The next step of a payment's life cycle once `result` (of its original or of its
+    // previous step) has arrived: an approved sale or authorize gets a plan from the mix
+    // (captures, a void, refunds, maybe a last step the router must refuse), sent one step
+    // per result. nullopt when the life cycle has no further step.
+    std::optional<GeneratedRequest> follow_up_for(const PaymentResult& result);
 
     static std::string luhn_complete(std::string digits_without_check);
 
@@ -43,6 +55,19 @@ private:
     std::string next_id(const char* prefix);
     bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
+    struct Step {
+        PaymentType type;
+        int64_t amount;
+        bool expect_refusal;
+    };
+    struct LifePlan {
+        PaymentResult original;
+        std::deque<Step> steps;
+    };
+    std::deque<Step> plan_for(const PaymentResult& original);
+    GeneratedRequest make_follow_up(const PaymentResult& original, const Step& step);
+
+    std::unordered_map<std::string, LifePlan> plans_;  // by root id, while steps remain
     std::mt19937_64 rng_;
     std::string run_id_;
     FactoryMix mix_;

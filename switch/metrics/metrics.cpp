@@ -81,7 +81,52 @@ Metrics::Metrics()
       overdue_batches(prometheus::BuildGauge()
                           .Name("turnout_settlement_overdue_batches")
                           .Help("Open settlement batches whose window end + grace has passed")
-                          .Register(*registry)) {}
+                          .Register(*registry)),
+      rules_reloads(prometheus::BuildCounter()
+                        .Name("turnout_rules_reloads_total")
+                        .Help("Hot reloads of the routing and risk rules, by outcome (applied, refused)")
+                        .Register(*registry)),
+      risk_rule_hits(prometheus::BuildCounter()
+                         .Name("turnout_risk_rule_hits_total")
+                         .Help("Risk rules hit, by rule name")
+                         .Register(*registry)),
+      route_plans(prometheus::BuildCounter()
+                      .Name("turnout_route_plans_total")
+                      .Help("Route plans chosen, by action")
+                      .Register(*registry)),
+      health_reports(prometheus::BuildCounter()
+                         .Name("turnout_channel_health_reports_total")
+                         .Help("Channel health reports published on channels.health, by channel")
+                         .Register(*registry)),
+      channel_reversals(prometheus::BuildCounter()
+                            .Name("turnout_channel_reversals_total")
+                            .Help("Reversals of unanswered channel requests, by channel and outcome "
+                                  "(sent, acknowledged, unanswered)")
+                            .Register(*registry)),
+      channel_late_responses(prometheus::BuildCounter()
+                                 .Name("turnout_channel_late_responses_total")
+                                 .Help("Channel responses that arrived after their request timed out")
+                                 .Register(*registry)),
+      channel_protocol_errors(prometheus::BuildCounter()
+                                  .Name("turnout_channel_protocol_errors_total")
+                                  .Help("Unreadable or unmatched messages from a channel, by channel and kind")
+                                  .Register(*registry)),
+      channel_connections(prometheus::BuildGauge()
+                              .Name("turnout_channel_connections")
+                              .Help("Open connections to a channel's host")
+                              .Register(*registry)),
+      life_cycle_rejections(prometheus::BuildCounter()
+                                .Name("turnout_life_cycle_rejections_total")
+                                .Help("Captures, voids and refunds the router refused by a life-cycle rule, by reason")
+                                .Register(*registry)),
+      held_follow_ups(prometheus::BuildGauge()
+                          .Name("turnout_life_cycle_held_follow_ups")
+                          .Help("Captures, voids and refunds the router holds until their original has a result")
+                          .Register(*registry)),
+      status_queries(prometheus::BuildCounter()
+                         .Name("turnout_status_queries_total")
+                         .Help("GET /payments/{id} requests served by the state role, by outcome")
+                         .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

@@ -43,6 +43,18 @@ public:
     prometheus::Family<prometheus::Counter>& settled_amount;
     prometheus::Family<prometheus::Gauge>& open_batches;
     prometheus::Family<prometheus::Gauge>& overdue_batches;
+    prometheus::Family<prometheus::Counter>& rules_reloads;
+    prometheus::Family<prometheus::Counter>& risk_rule_hits;
+    prometheus::Family<prometheus::Counter>& route_plans;
+    prometheus::Family<prometheus::Counter>& health_reports;
+    // ISO 8583 channels (connectors/iso8583).
+    prometheus::Family<prometheus::Counter>& channel_reversals;
+    prometheus::Family<prometheus::Counter>& channel_late_responses;
+    prometheus::Family<prometheus::Counter>& channel_protocol_errors;
+    prometheus::Family<prometheus::Gauge>& channel_connections;
+    prometheus::Family<prometheus::Counter>& life_cycle_rejections;
+    prometheus::Family<prometheus::Gauge>& held_follow_ups;
+    prometheus::Family<prometheus::Counter>& status_queries;
 
 private:
     Metrics();

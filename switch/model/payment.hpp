@@ -92,11 +92,13 @@ struct RoutePlan {
     std::string rule;
     std::vector<std::string> channels;
     std::vector<RouteAttempt> attempts;
+    std::string action;                // fallback, split, least_cost, health, original_channel
+    std::vector<std::string> skipped;  // channels of the rule left out because they were down
 };
 
 struct RiskAssessment {
     int score = 0;
-    std::string decision;  // approve | decline | skipped
+    std::string decision;  // approve | review | decline | skipped
     std::vector<std::string> rules_hit;
 };
 

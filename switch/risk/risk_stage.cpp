@@ -1,21 +1,75 @@
 #include "risk/risk_stage.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "codec/messages.hpp"
+#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
 
-RiskStage::RiskStage(const Config& cfg)
+RiskStage::RiskStage(const Config& cfg, std::shared_ptr<RulesSource> rules)
     : cfg_(cfg),
-      rules_(cfg.risk),
+      rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)),
       approve_(Metrics::get().risk_decisions.Add({{"decision", "approve"}})),
+      review_(Metrics::get().risk_decisions.Add({{"decision", "review"}})),
       decline_(Metrics::get().risk_decisions.Add({{"decision", "decline"}})),
       skipped_(Metrics::get().risk_decisions.Add({{"decision", "skipped"}})) {}
+
+void RiskStage::on_commit() {
+    for (auto& [p, b] : books_) b.commit();
+}
+
+void RiskStage::on_abort() {
+    for (auto& [p, b] : books_) b.abort();
+}
+
+void RiskStage::rebuild(int32_t partition, const RiskPolicy& policy) {
+    auto& book = books_.insert_or_assign(partition, VelocityBook{}).first->second;
+    const int64_t window = policy.max_velocity_window_ms();
+    if (window <= 0) return;  // no velocity rule in force: nothing to count
+    const int64_t since = now_ms() - window;
+    VelocityEntry e;
+    size_t bad = 0;
+    const size_t n = kafka::replay_partition(
+        cfg_.kafka, cfg_.kafka.topics.velocity, partition,
+        [&](std::string_view key, std::string_view value) {
+            if (!decode_velocity_entry(key, value, e)) {
+                ++bad;
+                return;
+            }
+            if (e.at_ms >= since) book.add(e);
+        },
+        60000, since);
+    book.commit();
+    if (bad) spdlog::warn("risk: partition {} velocity changelog: {} unreadable records skipped", partition, bad);
+    spdlog::info("risk: partition {} velocity rebuilt from {} changelog records ({} keys)", partition, n, book.keys());
+}
+
+void RiskStage::on_assign(const kafka::PartitionSet& parts) {
+    const auto rules = rules_->current();
+    for (const auto& [topic, p] : parts) rebuild(p, rules->risk);
+}
+
+void RiskStage::on_revoke(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) books_.erase(p);
+}
+
+void RiskStage::on_tick(int64_t now, kafka::Emitter&) {
+    if (now - last_expiry_ms_ < 10'000) return;
+    last_expiry_ms_ = now;
+    const int64_t window = rules_->current()->risk.max_velocity_window_ms();
+    for (auto& [p, b] : books_) b.expire(now - window);
+}
 
 void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
     const auto& topics = cfg_.kafka.topics;
+    // Rules are swapped between batches only: one batch is scored by one rule set.
+    const auto rules = rules_->current();
+    const RiskScorer scorer(rules->risk);
+    const bool count_velocity = rules->risk.has_velocity();
     for (const auto& rec : batch) {
         auto p = decode_routed(rec.value);
         if (!p) {
@@ -23,8 +77,15 @@ void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& ou
             probe_.dlq("undecodable_routed_payment");
             continue;
         }
-        p->risk = rules_.assess(*p);
-        p->times.scored_at = now_ms();
+        const int64_t now = now_ms();
+        auto& book = books_[rec.partition];
+        p->risk = scorer.assess(*p, &book, now);
+        p->times.scored_at = now;
+        for (const auto& hit : p->risk->rules_hit) {
+            auto& c = hits_[hit];
+            if (!c) c = &Metrics::get().risk_rule_hits.Add({{"rule", hit}});
+            c->Increment();
+        }
         const auto tp = rec.header(kafka::kTraceparent);
         if (p->risk->decision == "decline") {
             decline_.Increment();
@@ -33,7 +94,15 @@ void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& ou
             out.emit(kafka::result_record(topics, res, tp));
             probe_.result("declined", "");
         } else {
-            (p->risk->decision == "approve" ? approve_ : skipped_).Increment();
+            const auto& d = p->risk->decision;
+            (d == "approve" ? approve_ : d == "review" ? review_ : skipped_).Increment();
+            if (count_velocity && d != "skipped") {
+                // Counted in the same transaction as this record's offset.
+                VelocityEntry e{now, p->request.amount.value, p->request.amount.currency, p->request.merchant.id,
+                                p->request.instrument ? p->request.instrument->fingerprint : std::string()};
+                book.add(e);
+                out.emit({topics.velocity, e.fingerprint, encode_velocity_entry(e), {}, rec.partition});
+            }
             const auto& channel = p->route.channels.front();
             out.emit({topics.channel(channel), p->request.root_id(), encode_routed(*p), kafka::descend_headers(tp)});
         }

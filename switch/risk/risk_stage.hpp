@@ -1,25 +1,47 @@
 #pragma once
 // The risk stage: payments.routed → score → the first channel of the plan, or a `declined`
-// result with reason risk_<rule>.
+// result with reason risk_<rule>. Velocity state is partition-local (payments.routed is
+// keyed by instrument fingerprint): every payment let through is written to the same
+// partition of the velocity changelog in the same transaction, and a partition's book is
+// replayed from it when the partition is assigned, so a limit holds across restarts and
+// rebalances.
+#include <map>
+#include <memory>
+#include <unordered_map>
+
 #include "config/config.hpp"
+#include "config/rules_source.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 #include "risk/risk_rules.hpp"
+#include "risk/velocity.hpp"
 
 namespace turnout {
 
 class RiskStage : public kafka::StageLogic {
 public:
-    explicit RiskStage(const Config& cfg);
+    // `rules` may be shared with the router of the process; null = the config's rules, fixed.
+    explicit RiskStage(const Config& cfg, std::shared_ptr<RulesSource> rules = {});
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
+    void on_tick(int64_t now_ms, kafka::Emitter& out) override;
+    void on_commit() override;
+    void on_abort() override;
+    void on_assign(const kafka::PartitionSet& parts) override;
+    void on_revoke(const kafka::PartitionSet& parts) override;
 
 private:
+    void rebuild(int32_t partition, const RiskPolicy& policy);
+
     const Config& cfg_;
-    RiskRules rules_;
+    std::shared_ptr<RulesSource> rules_;
+    std::unordered_map<int32_t, VelocityBook> books_;  // by payments.routed partition
+    int64_t last_expiry_ms_ = 0;
     StageProbe probe_{"risk"};
     prometheus::Counter& approve_;
+    prometheus::Counter& review_;
     prometheus::Counter& decline_;
     prometheus::Counter& skipped_;
+    std::map<std::string, prometheus::Counter*, std::less<>> hits_;
 };
 
 kafka::StageOptions risk_options(const Config& cfg, const std::string& instance);

@@ -13,19 +13,27 @@
 
 namespace turnout {
 
-RouterStage::RouterStage(const Config& cfg, const CardVault& vault)
-    : cfg_(cfg), vault_(vault), planner_(cfg.routes) {}
+RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules)
+    : cfg_(cfg), vault_(vault), rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)), health_(cfg.kafka) {
+    for (const char* a : {"fallback", "split", "least_cost", "health", "health_explore", "original_channel"})
+        plans_by_action_[a] = &Metrics::get().route_plans.Add({{"action", a}});
+    health_.start();
+}
 
 void RouterStage::on_commit() {
     for (auto& [p, d] : dedupe_) d.commit();
+    life_cycle_.on_commit();
 }
 
 void RouterStage::on_abort() {
     for (auto& [p, d] : dedupe_) d.abort();
+    life_cycle_.on_abort();
 }
 
 void RouterStage::on_assign(const kafka::PartitionSet& parts) {
+    life_cycle_.on_assign(parts);
     for (const auto& [topic, p] : parts) {
+        if (topic != cfg_.kafka.topics.requests) continue;  // results partitions: read by the life-cycle gate
         auto& d = dedupe_.insert_or_assign(p, PaymentIdDedupe(cfg_.dedupe_capacity)).first->second;
         const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.dedupe, p,
                                                  [&](std::string_view key, std::string_view) { d.remember(key); });
@@ -34,17 +42,40 @@ void RouterStage::on_assign(const kafka::PartitionSet& parts) {
 }
 
 void RouterStage::on_revoke(const kafka::PartitionSet& parts) {
+    life_cycle_.on_revoke(parts);
     for (const auto& [topic, p] : parts) dedupe_.erase(p);
 }
 
 void RouterStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
+    // Rules are swapped between batches only: one batch is routed by one rule set.
+    if (auto rs = rules_->current(); rs != rules_in_force_) {
+        planner_.emplace(rs->routes, cfg_.channels);
+        rules_in_force_ = std::move(rs);
+    }
+    health_now_ = health_.snapshot();
     for (const auto& rec : batch) route_one(rec, out);
+    life_cycle_.flush(out);  // the ledger changes of this batch, in its transaction
 }
 
-void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
+void RouterStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
+    life_cycle_.on_tick(now_ms, [&](int32_t p, std::string_view v, std::string_view tp) { route_held(p, v, tp, out); });
+    life_cycle_.flush(out);
+}
+
+void RouterStage::route_held(int32_t partition, std::string_view value, std::string_view traceparent,
+                             kafka::Emitter& out) {
+    kafka::Record rec{cfg_.kafka.topics.requests, partition, -1, {}, value, nullptr};
+    route_one(rec, out, traceparent);
+}
+
+void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::string_view held_traceparent) {
+    if (rec.topic == cfg_.kafka.topics.results) {  // a result: the life-cycle ledger's input
+        life_cycle_.on_result(rec, [&](int32_t p, std::string_view v, std::string_view tp) { route_held(p, v, tp, out); });
+        return;
+    }
     const int64_t now = now_ms();
-    const auto tp = rec.header(kafka::kTraceparent);
+    const auto tp = held_traceparent.empty() ? rec.header(kafka::kTraceparent) : held_traceparent;
     auto reject_with = [&](const Rejection& rj, bool to_dlq) {
         if (to_dlq) {
             // A request may hold card data: the DLQ keeps it sealed, never in clear.
@@ -72,6 +103,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
         return;
     }
     auto& req = *decoded.request;
+    if (life_cycle_.hold_if_waiting(rec.partition, rec, req, tp)) return;  // its original has no result yet
     auto d = dedupe_.find(rec.partition);
     if (d == dedupe_.end()) d = dedupe_.emplace(rec.partition, PaymentIdDedupe(cfg_.dedupe_capacity)).first;
     if (!d->second.first_time(req.payment_id)) {
@@ -83,17 +115,23 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
     }
     // Remembered in the same transaction as this record's offset.
     out.emit({cfg_.kafka.topics.dedupe, req.payment_id, {}, {}, rec.partition});
+    if (life_cycle_.refuse(rec.partition, req, tp, out)) {
+        probe_.result("rejected", "");
+        probe_.out();
+        return;
+    }
     if (is_follow_up(req.type) && !cfg_.channel(req.original->channel)) {
         reject_with({"unknown_channel", "original.channel names no configured channel", req.payment_id, req.root_id()},
                     false);
         return;
     }
-    auto plan = planner_.plan(req);
+    auto plan = planner_->plan(req, health_now_.get(), now);
     if (!plan) {
         reject_with({"no_route", "no routing rule matches this payment", req.payment_id, req.root_id()}, false);
         return;
     }
     if (req.instrument) protect_instrument(*req.instrument, vault_);
+    if (auto it = plans_by_action_.find(plan->action); it != plans_by_action_.end()) it->second->Increment();
 
     RoutedPayment routed{std::move(req), std::move(*plan), std::nullopt, {}};
     routed.times.created_at = routed.request.created_at_ms;
@@ -102,12 +140,17 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out) {
     const auto& q = routed.request;
     // Keyed by instrument so velocity state for a card lives in one risk partition.
     std::string key = q.instrument && !q.instrument->fingerprint.empty() ? q.instrument->fingerprint : q.root_id();
-    out.emit({cfg_.kafka.topics.routed, std::move(key), encode_routed(routed), kafka::descend_headers(rec)});
+    life_cycle_.admitted(rec.partition, q);
+    out.emit({cfg_.kafka.topics.routed, std::move(key), encode_routed(routed), kafka::descend_headers(tp)});
     probe_.out();
 }
 
 kafka::StageOptions router_options(const Config& cfg, const std::string& instance) {
-    return kafka::stage_options(cfg.kafka, "router", instance, {cfg.kafka.topics.requests});
+    // payments.results too (the life-cycle gate); range assignment gives one instance the
+    // same partition of both topics.
+    auto o = kafka::stage_options(cfg.kafka, "router", instance, {cfg.kafka.topics.requests, cfg.kafka.topics.results});
+    o.consumer_overrides["partition.assignment.strategy"] = "range";
+    return o;
 }
 
 }  // namespace turnout

@@ -5,12 +5,18 @@
 // the same partition of the dedupe changelog in the same transaction, and a partition's
 // set is replayed from it when the partition is assigned, so it holds across restarts and
 // rebalances.
+#include <map>
+#include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "config/config.hpp"
+#include "config/rules_source.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
+#include "router/channel_health.hpp"
 #include "router/dedupe.hpp"
+#include "router/life_cycle_gate.hpp"
 #include "router/route_planner.hpp"
 #include "security/card_vault.hpp"
 
@@ -18,21 +24,31 @@ namespace turnout {
 
 class RouterStage : public kafka::StageLogic {
 public:
-    RouterStage(const Config& cfg, const CardVault& vault);
+    // `rules` may be shared with the risk stage of the process; null = the config's rules, fixed.
+    RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules = {});
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     void on_commit() override;
     void on_abort() override;
     void on_assign(const kafka::PartitionSet& parts) override;
     void on_revoke(const kafka::PartitionSet& parts) override;
+    void on_tick(int64_t now_ms, kafka::Emitter& out) override;
 
 private:
-    void route_one(const kafka::Record& rec, kafka::Emitter& out);
+    // `held_traceparent`: set when a held follow-up is routed again (its record is gone).
+    void route_one(const kafka::Record& rec, kafka::Emitter& out, std::string_view held_traceparent = {});
+    void route_held(int32_t partition, std::string_view value, std::string_view traceparent, kafka::Emitter& out);
 
     const Config& cfg_;
     const CardVault& vault_;
-    RoutePlanner planner_;
+    std::shared_ptr<RulesSource> rules_;
+    std::shared_ptr<const RuleSet> rules_in_force_;  // the planner below was built from these
+    std::optional<RoutePlanner> planner_;
+    ChannelHealthTable health_;
+    std::shared_ptr<const HealthMap> health_now_;  // this batch's view of channels.health
+    std::map<std::string, prometheus::Counter*, std::less<>> plans_by_action_;
     std::unordered_map<int32_t, PaymentIdDedupe> dedupe_;  // by requests partition
     StageProbe probe_{"router"};
+    LifeCycleGate life_cycle_{cfg_};
 };
 
 kafka::StageOptions router_options(const Config& cfg, const std::string& instance);

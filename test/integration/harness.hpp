@@ -33,6 +33,23 @@ inline void replace_once(std::string& s, const std::string& from, const std::str
     s.replace(pos, from.size(), to);
 }
 
+// Replaces the settings of channel `id` in a config text by `settings` (lines indented by
+// four spaces), keeping its `fees` and `circuit` lines.
+inline void replace_channel(std::string& yaml, const std::string& id, const std::string& settings) {
+    const std::string head = "  - id: " + id + "\n";
+    const auto start = yaml.find(head);
+    REQUIRE_MESSAGE(start != std::string::npos, head);
+    size_t pos = start + head.size();
+    std::string kept;
+    while (pos < yaml.size() && yaml.compare(pos, 4, "    ") == 0) {
+        const auto eol = yaml.find('\n', pos);
+        const std::string line = yaml.substr(pos, eol - pos + 1);
+        if (line.rfind("    fees:", 0) == 0 || line.rfind("    circuit:", 0) == 0) kept += line;
+        pos = eol + 1;
+    }
+    yaml.replace(start, pos - start, head + "    " + settings + kept);
+}
+
 // The shipped config, isolated: its own topic/group names, settlement folder and short windows.
 inline std::string isolated_yaml(const std::string& run, const fs::path& dir) {
     std::string yaml = read_file(kSource + "/config/turnout.yaml");
@@ -42,11 +59,13 @@ inline std::string isolated_yaml(const std::string& run, const fs::path& dir) {
     replace_once(yaml, "output_dir: var/settlement", "output_dir: " + (dir / "settlement").string());
     replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
     replace_once(yaml, "port: 9464", "port: 0");
-    // Each simulated channel keeps its ledger of executed payments under the test folder.
+    replace_once(yaml, "http_port: 9470", "http_port: 0");  // the state role's status endpoint
+    // Each channel is played by the in-process simulator, which keeps its ledger of executed
+    // payments under the test folder (ISO 8583 and PSP channels have their own tests).
     for (const char* ch : {"acq-eu", "acq-us", "psp-global"})
-        replace_once(yaml, std::string("id: ") + ch + "\n    kind: simulator\n",
-                     std::string("id: ") + ch + "\n    kind: simulator\n    ledger_file: " + (dir / "ledger-").string() +
-                         ch + ".log\n");
+        replace_channel(yaml, ch,
+                        std::string("kind: simulator\n    latency_ms: 2\n    ledger_file: ") + (dir / "ledger-").string() +
+                            ch + ".log\n");
     return yaml;
 }
 

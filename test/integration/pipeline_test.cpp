@@ -68,6 +68,9 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
     CHECK(report.unexpected == 0);
     CHECK(report.duplicates_sent > 100);
     CHECK(report.duplicate_answers == report.duplicates_sent);
+    // Life cycles: every planned refusal refused, every valid capture, void and refund approved.
+    CHECK(report.refused_as_planned == report.refusals_planned);
+    CHECK(report.steps_unexpected == 0);
     CHECK(report.by_status.at("approved") > 10000);
     CHECK(report.by_status.count("declined") == 1);
     CHECK(report.by_status.count("failed") == 1);

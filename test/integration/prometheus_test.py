@@ -79,6 +79,16 @@ T0 = time.monotonic()
 failures: list[str] = []
 
 
+def as_simulator_channels(cfg):
+    """Remote-host channels (iso8583, http_json) become in-process `simulator` channels with
+    their fees and circuit: this run needs no host simulator processes or fixed ports."""
+    for i, ch in enumerate(cfg.get("channels") or []):
+        if ch.get("kind") in ("iso8583", "http_json"):
+            cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
+            cfg["channels"][i].update(kind="simulator", latency_ms=2)
+    return cfg
+
+
 def log(msg: str) -> None:
     print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
 
@@ -340,7 +350,7 @@ def main() -> int:
                 fail("promtool test rules failed")
 
         # 2. isolated switch configuration, topics, `turnout all`
-        c = yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text())
+        c = as_simulator_channels(yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text()))
         c["kafka"]["bootstrap_servers"] = BOOTSTRAP
         c["kafka"]["name_prefix"] = prefix
         c["settlement"].update(window_seconds=3, grace_seconds=1, output_dir=str(run_dir / "settlement"))
@@ -348,6 +358,7 @@ def main() -> int:
         c["security"]["keys_file"] = str(keys if keys.is_absolute() else ROOT / keys)
         metrics_port = free_port()
         c["metrics"]["port"] = metrics_port
+        c.setdefault("state", {})["http_port"] = 0  # the state role's status endpoint: any free port
         cfg.write_text(yaml.safe_dump(c, sort_keys=False))
         channels = [ch["id"] for ch in c["channels"]]
 

@@ -120,6 +120,7 @@ TEST_CASE("settlement after SIGKILL mid-window: Σ net = Σ results, one batch p
     CHECK(report.missing == 0);
     CHECK(report.doubled == 0);
     CHECK(report.received == report.expected_results);
+    CHECK(report.steps_unexpected == 0);  // life-cycle rules unchanged by the crash
 
     // Wait until every window has closed: Σ net of the closed batches = Σ approved results.
     std::map<std::string, int64_t> expected_net, settled_net;

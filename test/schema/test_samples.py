@@ -119,6 +119,8 @@ CHANNEL_CAPTURE = {
     "timestamps": {"created_at": T0, "received_at": T1, "routed_at": T1, "scored_at": T2},
 }
 
+HEALTH = {"channel": "acq-eu", "circuit": "closed", "success_rate_permille": 996, "latency_ms": 3, "calls": 41,
+          "updated_at": T3}
 RESULT_APPROVED = {
     "payment_id": "it1795675769397-s10", "root_id": "it1795675769397-s10", "type": "sale",
     "status": "approved", "reason": {"code": "00", "message": "approved"},
@@ -165,6 +167,47 @@ RESULT_REJECTED = {  # make_rejected_result(): nothing but these five
 }
 RESULT_DUPLICATE = dict(RESULT_REJECTED, payment_id="it1795675769397-r20001", root_id="it1795675769397-s10",
                         reason={"code": "duplicate_request", "message": "payment_id was already received"})
+
+RESULT_LIFE_CYCLE_REJECTED = {  # a capture refused by a life-cycle rule (LifeCycleGate::refuse)
+    "payment_id": "lc1795685247962-C4", "root_id": "lc1795685247962-A1", "type": "capture", "status": "rejected",
+    "reason": {"code": "capture_exceeds_authorized", "message": "at most 1000 minor units are left to capture"},
+    "amount": {"value": 1001, "currency": "EUR"}, "merchant_id": "m-lc",
+    "original": {"payment_id": "lc1795685247962-A1", "channel": "acq-eu", "channel_ref": "acq-eu-8ddca3df8aa3b459"},
+    "timestamps": {"created_at": T0, "received_at": T1, "completed_at": T1},
+}
+
+STATE = {  # encode_life_cycle: an authorize, two partial captures, refused steps, a refund
+    "root_id": "lc1795685247962-A1", "kind": "authorize", "status": "partially_refunded",
+    "original_status": "approved", "merchant_id": "m-lc", "currency": "EUR", "amount": 10000,
+    "authorized": 10000, "captured": 9000, "refunded": 5000, "voided": 0, "channel": "acq-eu",
+    "channel_ref": "acq-eu-8ddca3df8aa3b459", "approval_code": "a9be48", "created_at": T0, "updated_at": T3,
+    "history": [
+        {"payment_id": "lc1795685247962-A1", "type": "authorize", "status": "approved", "amount": 10000,
+         "reason_code": "00", "channel": "acq-eu", "channel_ref": "acq-eu-8ddca3df8aa3b459", "approval_code": "a9be48",
+         "at": T1},
+        {"payment_id": "lc1795685247962-C2", "type": "capture", "status": "rejected", "amount": 6000,
+         "reason_code": "capture_exceeds_authorized", "at": T1},
+        {"payment_id": "lc1795685247962-C1", "type": "capture", "status": "approved", "amount": 6000,
+         "reason_code": "00", "channel": "acq-eu", "channel_ref": "acq-eu-644753df8aea4459", "approval_code": "4e0895",
+         "at": T2},
+        {"payment_id": "lc1795685247962-C3", "type": "capture", "status": "approved", "amount": 3000,
+         "reason_code": "00", "channel": "acq-eu", "channel_ref": "acq-eu-0e0753df8aca4459", "approval_code": "70afa2",
+         "at": T2},
+        {"payment_id": "lc1795685247962-R1", "type": "refund", "status": "approved", "amount": 5000,
+         "reason_code": "00", "channel": "acq-eu", "channel_ref": "acq-eu-317c06df8aaa7759", "approval_code": "9116e3",
+         "at": T3},
+    ],
+}
+STATE_VOIDED = dict(STATE, root_id="lc1795685247962-A2", status="voided", captured=0, refunded=0, voided=10000,
+                    history=STATE["history"][:1] + [{"payment_id": "lc1795685247962-V2", "type": "void",
+                                                     "status": "approved", "amount": 10000, "reason_code": "00",
+                                                     "channel": "acq-eu", "at": T2}])
+STATE_REJECTED = {  # an original rejected before its type could be read: no kind, no channel
+    "root_id": "it1795675769397-s396", "status": "rejected", "original_status": "rejected", "currency": "",
+    "amount": 0, "authorized": 0, "captured": 0, "refunded": 0, "voided": 0, "created_at": T1, "updated_at": T1,
+    "history": [{"payment_id": "it1795675769397-s396", "status": "rejected", "amount": 0,
+                 "reason_code": "amount_not_integer", "at": T1}],
+}
 
 BATCH = {
     "batch_id": "acq-us.USD.20261126T064930Z.0", "channel": "acq-us", "currency": "USD",
@@ -326,6 +369,9 @@ CASES = {
             ("capture to the original channel, risk skipped", CHANNEL_CAPTURE),
             ("capture on payments.routed", drop(change(CHANNEL_CAPTURE, "timestamps", {"received_at": T1, "routed_at": T1}), "risk")),
             ("no created_at (request created at the epoch)", drop(ROUTED, "timestamps.created_at")),
+            ("route with action and skipped channels", change(change(ROUTED, "route.action", "health"), "route.skipped", ["acq-eu"])),
+            ("risk review with named rules", change(change(change(CHANNEL, "risk.decision", "review"), "risk.score", 70),
+                                                   "risk.rules_hit", ["card_velocity", "country_mismatch"])),
         ],
         "invalid": [
             ("instrument with a clear pan", change(ROUTED, "instrument.pan", "4242422511019230")),
@@ -351,7 +397,10 @@ CASES = {
             ("capture routed by a rule instead of to its original channel", change(CHANNEL_CAPTURE, "route.rule", "default")),
             ("capture scored", change(CHANNEL_CAPTURE, "risk", {"score": 0, "decision": "approve", "rules_hit": []})),
             ("risk decline on a channel topic", change(CHANNEL, "risk", {"score": 100, "decision": "decline", "rules_hit": ["bin_blocklist"]})),
-            ("risk rule unknown", change(CHANNEL, "risk.rules_hit", ["velocity"])),
+            ("risk rule name not in [a-z0-9_]", change(CHANNEL, "risk.rules_hit", ["Card-Velocity"])),
+            ("route action unknown", change(ROUTED, "route.action", "cheapest")),
+            ("route skipped empty", change(ROUTED, "route.skipped", [])),
+            ("risk decline forwarded to a channel", change(CHANNEL, "risk.decision", "decline")),
             ("risk score a float", change(CHANNEL, "risk.score", 0.0)),
             ("risk without scored_at", change(CHANNEL, "timestamps", ROUTED["timestamps"])),
             ("scored_at without risk", change(ROUTED, "timestamps", CHANNEL["timestamps"])),
@@ -384,15 +433,25 @@ CASES = {
             ("approved capture with original", RESULT_CAPTURE),
             ("rejected before decoding: only the five members", RESULT_REJECTED),
             ("rejected duplicate keyed by its root", RESULT_DUPLICATE),
+            ("capture refused by a life-cycle rule", RESULT_LIFE_CYCLE_REJECTED),
             ("approved without approval code or channel_ref", drop(drop(RESULT_APPROVED, "approval_code"), "channel_ref")),
+            ("route by least cost, risk review", change(change(change(RESULT_APPROVED, "route.action", "least_cost"),
+                                                               "risk.decision", "review"), "risk.rules_hit", ["country_mismatch"])),
         ],
         "invalid": [
             ("status unknown", change(RESULT_APPROVED, "status", "pending")),
+            ("route action unknown", change(RESULT_APPROVED, "route.action", "random")),
+            ("risk decision unknown", change(RESULT_APPROVED, "risk.decision", "maybe")),
             ("status missing", drop(RESULT_APPROVED, "status")),
             ("reason missing", drop(RESULT_REJECTED, "reason")),
             ("reason without message", drop(RESULT_REJECTED, "reason.message")),
             ("reason.code a number", change(RESULT_APPROVED, "reason.code", 0)),
             ("rejected with a type", change(RESULT_REJECTED, "type", "sale")),
+            ("life-cycle refusal of a sale", change(RESULT_LIFE_CYCLE_REJECTED, "type", "sale")),
+            ("life-cycle refusal without original", drop(RESULT_LIFE_CYCLE_REJECTED, "original")),
+            ("life-cycle refusal with a route", change(RESULT_LIFE_CYCLE_REJECTED, "route",
+                                                       {"rule": "original_channel", "plan": ["acq-eu"], "attempts": []})),
+            ("router rejection code with an amount", change(RESULT_REJECTED, "amount", {"value": 1, "currency": "EUR"})),
             ("rejected with an amount", change(RESULT_REJECTED, "amount", {"value": 518, "currency": "USD"})),
             ("rejected with a routed_at", change(RESULT_REJECTED, "timestamps.routed_at", T1)),
             ("rejected for a reason that never gets a result", change(RESULT_REJECTED, "reason.code", "invalid_json")),
@@ -455,6 +514,25 @@ CASES = {
             ("unknown member", change(BATCH, "records", [])),
         ],
     },
+    "payment-state.schema.json": {
+        "valid": [
+            ("authorize, partial captures, refund (encode_life_cycle)", STATE),
+            ("voided authorization", STATE_VOIDED),
+            ("original rejected unreadable", STATE_REJECTED),
+        ],
+        "invalid": [
+            ("status unknown", change(STATE, "status", "settled")),
+            ("amount a float", change(STATE, "captured", 9000.0)),
+            ("negative refund", change(STATE, "refunded", -1)),
+            ("history empty", change(STATE, "history", [])),
+            ("history entry without status", drop(STATE, "history.0.status")),
+            ("kind capture", change(STATE, "kind", "capture")),
+            ("router fields (in_flight) on payments.state", change(STATE, "in_flight", [])),
+            ("a clear card number", change(STATE, "pan", "4242422511019230")),
+            ("updated_at not RFC 3339", change(STATE, "updated_at", "26/11/2026")),
+            ("captured missing", drop(STATE, "captured")),
+        ],
+    },
     "dlq-sealed-record.schema.json": {
         "valid": [
             ("router DLQ envelope", DLQ),
@@ -469,6 +547,19 @@ CASES = {
             ("nonce with padding", change(DLQ, "sealed.nonce", "5XyEGyP8c2EEIW==")),
             ("an extra member next to sealed", change(DLQ, "reason", "invalid_json")),
             ("an extra member inside sealed", change(DLQ, "sealed.pan", "4242422511019230")),
+        ],
+    },
+    "channel-health.schema.json": {
+        "valid": [
+            ("closed circuit (encode_channel_health)", HEALTH),
+            ("open circuit, no calls", dict(HEALTH, circuit="open", success_rate_permille=0, calls=0)),
+        ],
+        "invalid": [
+            ("circuit unknown", change(HEALTH, "circuit", "broken")),
+            ("success rate as a fraction", change(HEALTH, "success_rate_permille", 0.98)),
+            ("success rate above 1000", change(HEALTH, "success_rate_permille", 1001)),
+            ("updated_at missing", drop(HEALTH, "updated_at")),
+            ("channel id with a dot", change(HEALTH, "channel", "acq.eu")),
         ],
     },
 }
@@ -561,6 +652,10 @@ def run_schema_checks(schema_dir: Path) -> dict:
         report(sorted(in_schema) == sorted(expected),
                "rejected reason codes agree with the decoder and the router",
                f"schema {sorted(set(in_schema) ^ set(expected))}")
+        life_cycle_hpp = source("switch/state/life_cycle.hpp") or ""
+        lc_codes = [c for _, c in re.findall(r'inline constexpr std::string_view (\w+) = "(\w+)"', life_cycle_hpp)]
+        report(lc_codes and res["$defs"]["life_cycle_code"]["enum"] == lc_codes,
+               "life-cycle rejection codes agree with switch/state/life_cycle.hpp", f"{lc_codes}")
     return schemas
 
 

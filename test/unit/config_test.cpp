@@ -69,7 +69,7 @@ TEST_CASE("config errors: location and expectation") {
         {"unknown top-level key", "risk:", "rsik: {}\nrisk:", "t.yaml:10:1: unknown key `.rsik`"},
         {"plan names unknown channel", "plan: [sim-a]", "plan: [sim-b]", "t.yaml:9:14: route plan names unknown channel `sim-b`"},
         {"bad partitions", "  topics: {}", "  partitions: many\n  topics: {}", "t.yaml:3:15: expected an integer for `partitions`"},
-        {"bad BIN", "[\"400009\"]", "[\"4000\"]", "t.yaml:11:19: a BIN in the blocklist is 6 digits"},
+        {"bad BIN", "[\"400009\"]", "[\"4000\"]", "t.yaml:11:19: expected a BIN as 6 digits"},
         {"unknown connector kind", "kind: simulator", "kind: telex", "channel `sim-a` has unknown kind `telex`"},
         {"connector rejects its own bad key", "latency_ms: 1", "latency: 1", "unknown key `latency` for simulator channel"},
         {"missing keys file", "  keys_file: k.yaml\n", "  {}\n", "missing required key `keys_file`"},
@@ -133,4 +133,16 @@ settlement:
     CHECK(parse_utc_offset("UTC") == 0);
     CHECK_FALSE(parse_utc_offset("+15:00"));
     CHECK_FALSE(parse_time_of_day("7:00"));
+}
+
+TEST_CASE("state: status endpoint and the router's wait for an original") {
+    const auto defaults = parse_config(kBase, "t.yaml");
+    CHECK(defaults.state.http_port == 9470);
+    CHECK(defaults.state.original_wait_seconds == 60);
+    CHECK(defaults.kafka.topics.lifecycle == "payments.lifecycle");
+    const auto cfg = parse_config(kBase + "state:\n  http_port: 0\n  original_wait_seconds: 5\n", "t.yaml");
+    CHECK(cfg.state.http_port == 0);
+    CHECK(cfg.state.original_wait_seconds == 5);
+    CHECK(error_of(kBase + "state:\n  http_port: 70000\n").find("t.yaml:") != std::string::npos);
+    CHECK(error_of(kBase + "state:\n  wait: 5\n").find("unknown key") != std::string::npos);
 }

@@ -6,6 +6,7 @@
 #include "codec/request_decoder.hpp"
 #include "loadgen/request_factory.hpp"
 #include "security/card_vault.hpp"
+#include "state/life_cycle.hpp"
 
 using namespace turnout;
 
@@ -40,7 +41,7 @@ TEST_CASE("generated requests: valid ones validate, invalid ones are rejected wi
 }
 
 TEST_CASE("follow-ups reference the approved original and are keyed by it") {
-    RequestFactory f(7, "t", FactoryMix{0, 0.3, 1.0, 0.0});
+    RequestFactory f(7, "t", FactoryMix{0, 0.3, 1.0, 0.0, 0.0, 0.0, 0.0});
     PaymentResult auth;
     auth.payment_id = "t-a1";
     auth.type = PaymentType::authorize;
@@ -59,6 +60,50 @@ TEST_CASE("follow-ups reference the approved original and are keyed by it") {
     CHECK(out.request->amount.value == 5000);
     auth.status = ResultStatus::declined;
     CHECK_FALSE(f.follow_up_for(auth));
+}
+
+TEST_CASE("life cycles: each step follows the previous result and stays within the rules, except planned refusals") {
+    // Everything captured in parts and refunded, and every life cycle ends with a refused step.
+    RequestFactory f(11, "t", FactoryMix{0, 1.0, 1.0, 0.2, 1.0, 1.0, 1.0});
+    int voids = 0, captures = 0, refunds = 0, refusals = 0;
+    for (int i = 0; i < 200; ++i) {
+        PaymentResult res;
+        res.payment_id = res.root_id = "t-a" + std::to_string(i);
+        res.type = PaymentType::authorize;
+        res.status = ResultStatus::approved;
+        res.amount = Money{10001 + i, "EUR"};
+        res.merchant_id = "m-1";
+        res.channel = "acq-eu";
+        res.channel_ref = "ref";
+        auto lc = *life_cycle_from_result(res);
+        apply_result(lc, res, true);
+        int steps = 0;
+        for (auto g = f.follow_up_for(res); g; g = f.follow_up_for(res)) {
+            REQUIRE(++steps < 10);
+            CHECK(g->key == lc.root_id);
+            const auto out = decode_request(g->value, 65536);
+            REQUIRE(out.request);
+            const auto d = check_follow_up(&lc, *out.request);
+            CHECK(g->expect_refusal == (d.verdict == FollowUpVerdict::reject));
+            refusals += g->expect_refusal;
+            voids += g->type == PaymentType::void_;
+            captures += g->type == PaymentType::capture;
+            refunds += g->type == PaymentType::refund;
+            res = PaymentResult{};
+            res.payment_id = out.request->payment_id;
+            res.root_id = lc.root_id;
+            res.type = out.request->type;
+            res.status = d.verdict == FollowUpVerdict::accept ? ResultStatus::approved : ResultStatus::rejected;
+            res.amount = out.request->amount;
+            apply_result(lc, res, true);
+        }
+        CHECK(steps >= 2);
+        if (lc.voided == 0) CHECK(lc.captured == lc.authorized);
+    }
+    CHECK(refusals == 200);
+    CHECK(voids > 10);
+    CHECK(captures > 300);
+    CHECK(refunds > 150);
 }
 
 TEST_CASE("luhn_complete makes valid numbers") {

@@ -1,0 +1,570 @@
+// The `iso8583` channel kind: a card host spoken to in ISO 8583:1987 over persistent TCP
+// connections (DESIGN.md §9, docs/connectors.md).
+//
+// One io_context thread per connector owns every socket, timer and pending request, so
+// nothing below takes a lock; call() hands a batch over and waits for its outcomes.
+// - A pool of `connections` connections, each with its own terminal id (field 41: prefix +
+//   random characters, drawn anew on every connect) and STAN sequence (field 11), so
+//   STAN + terminal matches a response to its request without colliding with other
+//   processes or earlier runs. Requests are spread round-robin, many in flight each.
+// - A request not answered within timeout_ms (or in flight on a connection that dropped) is
+//   reversed: 0400 with field 90, repeated as 0401 up to reversal_retries times; a 0410 ends
+//   the payment `reversed`, silence `failed`. A response arriving after its timeout is
+//   matched, logged and counted, and changes nothing.
+// - A request that could not leave (no connection within connect_timeout_ms, the connection
+//   broke before it was written) is a soft failure: the next channel of the plan may try it.
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <deque>
+#include <future>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "connector.hpp"
+#include "iso8583/mapping.hpp"
+#include "iso8583/settings.hpp"
+#include "metrics/metrics.hpp"
+#include "model/time.hpp"
+#include "security/card_vault.hpp"
+
+namespace turnout::iso8583 {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using K = ChannelOutcome::Kind;
+
+struct Batch {
+    std::vector<ChannelOutcome> outcomes;
+    size_t remaining = 0;
+    std::promise<void> done;
+};
+
+struct Connection;
+
+struct Pending {
+    enum class State { queued, sent, reversing, done };
+    std::shared_ptr<Batch> batch;
+    size_t index = 0;
+    IsoMessage request;   // stamped when sent
+    IsoMessage reversal;  // built on the first timeout
+    bool is_void = false;  // a void is itself a 0400: on timeout it is repeated, not reversed
+    State state = State::queued;
+    int reversal_attempts = 0;
+    Clock::time_point wait_until;  // queued: soft failure if no connection by then
+    std::string key;               // STAN + terminal of the message awaiting an answer
+    Connection* conn = nullptr;
+    bool written = false;
+    std::unique_ptr<asio::steady_timer> timer;
+};
+using PendingPtr = std::shared_ptr<Pending>;
+
+struct Connection {
+    explicit Connection(asio::io_context& io) : socket(io), echo_timer(io), retry_timer(io) {}
+    tcp::socket socket;
+    asio::steady_timer echo_timer, retry_timer;
+    enum class State { down, connecting, up } state = State::down;
+    uint64_t generation = 0;  // handlers of an earlier socket compare and return
+    std::string terminal;
+    uint32_t stan = 0;
+    int backoff_ms = 0;
+    uint8_t header[4] = {};
+    std::vector<uint8_t> body;
+    struct Out {
+        std::vector<uint8_t> bytes;
+        std::weak_ptr<Pending> pending;
+    };
+    std::deque<Out> writes;
+    bool writing = false;
+    Clock::time_point last_activity;
+    std::string echo_stan;  // non-empty while an 0800 awaits its 0810
+    Clock::time_point echo_sent;
+};
+
+class IsoConnector : public Connector {
+public:
+    IsoConnector(std::string channel, ChannelSettings s)
+        : channel_(std::move(channel)),
+          s_(std::move(s)),
+          tick_(io_),
+          rng_(std::random_device{}()),
+          reversals_sent_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "sent"}})),
+          reversals_acked_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "acknowledged"}})),
+          reversals_unanswered_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "unanswered"}})),
+          late_(Metrics::get().channel_late_responses.Add({{"channel", channel_}})),
+          malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
+          unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
+          connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
+        if (!s_.keys_file.empty()) vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file));
+        for (int i = 0; i < s_.connections; ++i) pool_.push_back(std::make_unique<Connection>(io_));
+        asio::post(io_, [this] {
+            for (auto& c : pool_) connect(*c);
+            arm_tick();
+        });
+        thread_ = std::thread([this] { io_.run(); });
+    }
+
+    ~IsoConnector() override {
+        // No call() is running: close everything on the I/O thread, then let it end.
+        asio::post(io_, [this] {
+            stopping_ = true;
+            tick_.cancel();
+            for (auto& c : pool_) {
+                boost::system::error_code ec;
+                c->socket.close(ec);
+                c->echo_timer.cancel();
+                c->retry_timer.cancel();
+            }
+            outstanding_.clear();
+            queue_.clear();
+            io_.stop();
+        });
+        if (thread_.joinable()) thread_.join();
+    }
+
+    std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override {
+        auto b = std::make_shared<Batch>();
+        b->outcomes.resize(batch.size());
+        std::vector<PendingPtr> ready;
+        for (size_t i = 0; i < batch.size(); ++i) {
+            std::string why;
+            auto msg = request_for(batch[i], pan_of(batch[i]), s_.message, &why);
+            if (!msg) {
+                b->outcomes[i] = {K::declined, "invalid_original", why, "", ""};
+                continue;
+            }
+            auto p = std::make_shared<Pending>();
+            p->batch = b;
+            p->index = i;
+            p->is_void = batch[i].request.type == PaymentType::void_;
+            p->request = std::move(*msg);
+            ready.push_back(std::move(p));
+        }
+        if (ready.empty()) return std::move(b->outcomes);
+        b->remaining = ready.size();
+        auto done = b->done.get_future();
+        asio::post(io_, [this, ready = std::move(ready)] {
+            const auto until = Clock::now() + std::chrono::milliseconds(s_.connect_timeout_ms);
+            for (const auto& p : ready) {
+                p->wait_until = until;
+                queue_.push_back(p);
+            }
+            pump();
+        });
+        done.wait();
+        return std::move(b->outcomes);
+    }
+
+private:
+    std::string pan_of(const RoutedPayment& p) const {
+        if (!p.request.instrument) return {};
+        const auto& in = *p.request.instrument;
+        if (!in.pan.empty()) return in.pan;
+        if (in.sealed_pan && vault_)
+            if (auto pan = vault_->open(*in.sealed_pan)) return *pan;
+        return {};
+    }
+
+    // ---- connections ----------------------------------------------------------------------
+
+    std::string new_terminal() {
+        static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        std::string t = s_.terminal_prefix;
+        std::uniform_int_distribution<int> d(0, 35);
+        while (t.size() < 8) t.push_back(alphabet[d(rng_)]);
+        return t;
+    }
+
+    void connect(Connection& c) {
+        if (stopping_) return;
+        c.state = Connection::State::connecting;
+        const uint64_t gen = ++c.generation;
+        c.socket = tcp::socket(io_);
+        boost::system::error_code ec;
+        tcp::resolver resolver(io_);
+        const auto endpoints = resolver.resolve(s_.host, std::to_string(s_.port), ec);
+        if (ec) return connect_failed(c, gen, ec);
+        c.retry_timer.expires_after(std::chrono::milliseconds(s_.connect_timeout_ms));
+        c.retry_timer.async_wait([this, &c, gen](const boost::system::error_code& e) {
+            if (!e && c.generation == gen && c.state == Connection::State::connecting) {
+                boost::system::error_code ignore;
+                c.socket.close(ignore);  // the pending async_connect completes with an error
+            }
+        });
+        asio::async_connect(c.socket, endpoints, [this, &c, gen](const boost::system::error_code& e, const tcp::endpoint&) {
+            if (c.generation != gen || stopping_) return;
+            c.retry_timer.cancel();
+            if (e) return connect_failed(c, gen, e);
+            boost::system::error_code ignore;
+            c.socket.set_option(tcp::no_delay(true), ignore);
+            c.state = Connection::State::up;
+            c.terminal = new_terminal();
+            c.stan = 0;
+            c.backoff_ms = 0;
+            c.last_activity = Clock::now();
+            c.echo_stan.clear();
+            connections_up_.Increment();
+            spdlog::info("channel {}: connected to {}:{} as terminal {}", channel_, s_.host, s_.port, c.terminal);
+            read_header(c, gen);
+            arm_echo(c, gen);
+            pump();
+        });
+    }
+
+    void connect_failed(Connection& c, uint64_t gen, const boost::system::error_code& e) {
+        if (c.generation != gen) return;
+        c.state = Connection::State::down;
+        c.backoff_ms = c.backoff_ms ? std::min(c.backoff_ms * 2, s_.reconnect_max_ms) : s_.reconnect_min_ms;
+        spdlog::warn("channel {}: cannot connect to {}:{}: {} (retry in {} ms)", channel_, s_.host, s_.port, e.message(),
+                     c.backoff_ms);
+        schedule_reconnect(c);
+    }
+
+    void schedule_reconnect(Connection& c) {
+        const uint64_t gen = c.generation;
+        c.retry_timer.expires_after(std::chrono::milliseconds(c.backoff_ms));
+        c.retry_timer.async_wait([this, &c, gen](const boost::system::error_code& e) {
+            if (!e && c.generation == gen && !stopping_) connect(c);
+        });
+    }
+
+    // The connection broke: what was written may have reached the host (reverse it), what
+    // was not can go to the next channel.
+    void connection_lost(Connection& c, uint64_t gen, const std::string& why) {
+        if (c.generation != gen || c.state != Connection::State::up) return;
+        ++c.generation;
+        c.state = Connection::State::down;
+        connections_up_.Decrement();
+        boost::system::error_code ignore;
+        c.socket.close(ignore);
+        c.echo_timer.cancel();
+        c.writes.clear();
+        c.writing = false;
+        spdlog::warn("channel {}: connection (terminal {}) lost: {}", channel_, c.terminal, why);
+        std::vector<PendingPtr> affected;
+        for (auto it = outstanding_.begin(); it != outstanding_.end();) {
+            if (it->second->conn == &c) {
+                affected.push_back(it->second);
+                it = outstanding_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        for (auto& p : affected) {
+            --in_flight_;
+            p->timer->cancel();
+            p->conn = nullptr;
+            if (p->state == Pending::State::sent && !p->written)
+                finish(*p, {K::soft_failure, "connection_lost", "the connection broke before the request left", "", ""});
+            else
+                no_answer(p);
+        }
+        c.backoff_ms = s_.reconnect_min_ms;
+        schedule_reconnect(c);
+        pump();
+    }
+
+    Connection* pick() {
+        for (size_t i = 0; i < pool_.size(); ++i) {
+            auto& c = *pool_[(next_conn_ + i) % pool_.size()];
+            if (c.state == Connection::State::up) {
+                next_conn_ = (next_conn_ + i + 1) % pool_.size();
+                return &c;
+            }
+        }
+        return nullptr;
+    }
+
+    // ---- writing and reading --------------------------------------------------------------
+
+    // Stamps, packs and writes `m` on `c`; registers `p` as awaiting the answer. False if
+    // the message does not pack.
+    bool send(Connection& c, IsoMessage& m, const PendingPtr& p, int timeout_ms) {
+        c.stan = c.stan % 999999 + 1;  // 000001..999999
+        stamp(m, c.stan, c.terminal, now_ms());
+        std::string error;
+        auto body = pack(s_.layout, m, &error);
+        std::optional<std::vector<uint8_t>> framed;
+        if (body) framed = frame(s_.length_header, *body);
+        if (!framed) {
+            spdlog::warn("channel {}: {} does not pack: {}", channel_, m.mti, body ? "too long for the length header" : error);
+            return false;
+        }
+        p->key = m.get(11) + c.terminal;
+        p->conn = &c;
+        p->written = false;
+        outstanding_[p->key] = p;
+        ++in_flight_;
+        c.writes.push_back({std::move(*framed), p});
+        if (!c.writing) write_next(c, c.generation);
+        p->timer->expires_after(std::chrono::milliseconds(timeout_ms));
+        p->timer->async_wait([this, p, key = p->key](const boost::system::error_code& e) {
+            if (e || p->key != key || p->state == Pending::State::done) return;
+            auto it = outstanding_.find(key);
+            if (it == outstanding_.end() || it->second != p) return;
+            outstanding_.erase(it);
+            --in_flight_;
+            remember_late(key);
+            p->conn = nullptr;
+            no_answer(p);
+            pump();
+        });
+        return true;
+    }
+
+    void write_next(Connection& c, uint64_t gen) {
+        if (c.writes.empty()) {
+            c.writing = false;
+            return;
+        }
+        c.writing = true;
+        asio::async_write(c.socket, asio::buffer(c.writes.front().bytes),
+                          [this, &c, gen](const boost::system::error_code& e, size_t) {
+                              if (c.generation != gen) return;
+                              if (e) return connection_lost(c, gen, "write: " + e.message());
+                              if (auto p = c.writes.front().pending.lock()) p->written = true;
+                              c.writes.pop_front();
+                              c.last_activity = Clock::now();
+                              write_next(c, gen);
+                          });
+    }
+
+    void write_raw(Connection& c, std::vector<uint8_t> bytes) {
+        c.writes.push_back({std::move(bytes), {}});
+        if (!c.writing) write_next(c, c.generation);
+    }
+
+    void read_header(Connection& c, uint64_t gen) {
+        asio::async_read(c.socket, asio::buffer(c.header, header_size(s_.length_header)),
+                         [this, &c, gen](const boost::system::error_code& e, size_t) {
+                             if (c.generation != gen) return;
+                             if (e) return connection_lost(c, gen, "read: " + e.message());
+                             const auto n = body_length(s_.length_header, {c.header, header_size(s_.length_header)});
+                             if (!n || *n == 0 || *n > kMaxMessage) {
+                                 malformed_.Increment();
+                                 return connection_lost(c, gen, "bad length header");
+                             }
+                             c.body.resize(*n);
+                             asio::async_read(c.socket, asio::buffer(c.body),
+                                              [this, &c, gen](const boost::system::error_code& e2, size_t) {
+                                                  if (c.generation != gen) return;
+                                                  if (e2) return connection_lost(c, gen, "read: " + e2.message());
+                                                  c.last_activity = Clock::now();
+                                                  on_message(c);
+                                                  if (c.generation == gen) read_header(c, gen);
+                                              });
+                         });
+    }
+
+    void on_message(Connection& c) {
+        std::string error;
+        auto m = unpack(s_.layout, c.body, &error);
+        if (!m) {
+            malformed_.Increment();
+            spdlog::warn("channel {}: unreadable message from the host ({}); ignored", channel_, error);
+            return;
+        }
+        if (m->mti == "0810") {
+            if (m->get(11) == c.echo_stan) c.echo_stan.clear();
+            return;
+        }
+        if (m->mti == "0800") {  // the host's own echo: answer it
+            IsoMessage r = *m;
+            r.mti = "0810";
+            r.set(39, "00");
+            if (auto body = pack(s_.layout, r, nullptr))
+                if (auto f = frame(s_.length_header, *body)) write_raw(c, std::move(*f));
+            return;
+        }
+        const std::string key = m->get(11) + m->get(41);
+        auto it = outstanding_.find(key);
+        if (it == outstanding_.end()) {
+            auto late = late_keys_.find(key);
+            if (late != late_keys_.end()) {
+                late_keys_.erase(late);
+                late_.Increment();
+                spdlog::warn("channel {}: late {} (STAN {}, terminal {}, code {}) after its request timed out; ignored",
+                             channel_, m->mti, m->get(11), m->get(41), m->get(39));
+            } else {
+                unmatched_.Increment();
+                spdlog::warn("channel {}: {} matches no request (STAN {}, terminal {}); ignored", channel_, m->mti,
+                             m->get(11), m->get(41));
+            }
+            return;
+        }
+        PendingPtr p = it->second;
+        outstanding_.erase(it);
+        --in_flight_;
+        p->timer->cancel();
+        p->conn = nullptr;
+        if (p->state == Pending::State::reversing && !p->is_void) {
+            reversals_acked_.Increment();
+            ChannelOutcome o{K::reversed, "no_response", "no answer in time; reversal acknowledged (" + m->get(39) + ")", "", ""};
+            o.channel_ref = reference_of(p->request);
+            finish(*p, std::move(o));
+        } else {
+            finish(*p, outcome_for_response(p->state == Pending::State::reversing ? p->reversal : p->request, *m));
+        }
+        pump();
+    }
+
+    std::string reference_of(const IsoMessage& r) const {
+        return format_channel_ref({r.mti, r.get(11), r.get(7), r.get(37), r.get(41), r.get(32), ""});
+    }
+
+    // ---- requests, timeouts, reversals -----------------------------------------------------
+
+    void pump() {
+        while (!queue_.empty() && in_flight_ < s_.max_in_flight) {
+            Connection* c = pick();
+            if (!c) return;
+            PendingPtr p = queue_.front();
+            queue_.pop_front();
+            if (p->state == Pending::State::done) continue;
+            p->timer = std::make_unique<asio::steady_timer>(io_);
+            p->state = Pending::State::sent;
+            if (!send(*c, p->request, p, s_.timeout_ms))
+                finish(*p, {K::declined, "format_error", "the payment does not fit the channel's message layout", "", ""});
+        }
+    }
+
+    // Sent (or possibly sent) and not answered: reverse it, or repeat the void.
+    void no_answer(const PendingPtr& p) {
+        if (p->state == Pending::State::sent) {
+            p->state = Pending::State::reversing;
+            p->reversal = p->is_void ? p->request : reversal_for(p->request);
+            p->reversal_attempts = 0;
+        }
+        if (p->reversal_attempts > s_.reversal_retries) {
+            if (p->is_void) {
+                finish(*p, {K::failed, "void_unanswered", "the void was never answered", reference_of(p->request), ""});
+            } else {
+                reversals_unanswered_.Increment();
+                spdlog::warn("channel {}: payment reversal unanswered after {} attempts (RRN {})", channel_,
+                             p->reversal_attempts, p->request.get(37));
+                finish(*p, {K::failed, "reversal_unanswered", "no answer in time and the reversal was not acknowledged",
+                            reference_of(p->request), ""});
+            }
+            return;
+        }
+        ++p->reversal_attempts;
+        IsoMessage m = p->reversal;
+        if (p->reversal_attempts > 1) m.mti = "0401";  // repeat
+        if (!p->is_void) reversals_sent_.Increment();
+        Connection* c = pick();
+        if (c && send(*c, m, p, s_.reversal_timeout_ms)) return;
+        // No connection now: this attempt counts; try again after the reversal timeout.
+        p->timer->expires_after(std::chrono::milliseconds(s_.reversal_timeout_ms));
+        p->key.clear();
+        p->timer->async_wait([this, p](const boost::system::error_code& e) {
+            if (!e && p->state != Pending::State::done && p->key.empty()) no_answer(p);
+        });
+    }
+
+    void finish(Pending& p, ChannelOutcome o) {
+        if (p.state == Pending::State::done) return;
+        p.state = Pending::State::done;
+        if (p.timer) p.timer->cancel();
+        p.batch->outcomes[p.index] = std::move(o);
+        if (--p.batch->remaining == 0) p.batch->done.set_value();
+    }
+
+    void remember_late(const std::string& key) {
+        late_keys_.insert(key);
+        late_order_.push_back(key);
+        while (late_order_.size() > kLateMemory) {
+            late_keys_.erase(late_order_.front());
+            late_order_.pop_front();
+        }
+    }
+
+    void arm_tick() {
+        tick_.expires_after(std::chrono::milliseconds(50));
+        tick_.async_wait([this](const boost::system::error_code& e) {
+            if (e || stopping_) return;
+            const auto now = Clock::now();
+            while (!queue_.empty() && (queue_.front()->state == Pending::State::done || queue_.front()->wait_until <= now)) {
+                auto p = queue_.front();
+                queue_.pop_front();
+                finish(*p, {K::soft_failure, "channel_unavailable", "no connection to the channel's host", "", ""});
+            }
+            arm_tick();
+        });
+    }
+
+    void arm_echo(Connection& c, uint64_t gen) {
+        if (s_.echo_interval_ms <= 0) return;
+        c.echo_timer.expires_after(std::chrono::milliseconds(std::min(s_.echo_interval_ms, 1000)));
+        c.echo_timer.async_wait([this, &c, gen](const boost::system::error_code& e) {
+            if (e || c.generation != gen || stopping_) return;
+            const auto now = Clock::now();
+            if (!c.echo_stan.empty()) {
+                if (now - c.echo_sent > std::chrono::milliseconds(s_.timeout_ms))
+                    return connection_lost(c, gen, "echo test unanswered");
+            } else if (now - c.last_activity >= std::chrono::milliseconds(s_.echo_interval_ms)) {
+                IsoMessage m;
+                m.mti = "0800";
+                m.set(70, "301");
+                c.stan = c.stan % 999999 + 1;
+                stamp(m, c.stan, c.terminal, now_ms());
+                m.fields.erase(12);
+                m.fields.erase(13);
+                if (auto body = pack(s_.layout, m, nullptr))
+                    if (auto f = frame(s_.length_header, *body)) {
+                        c.echo_stan = m.get(11);
+                        c.echo_sent = now;
+                        write_raw(c, std::move(*f));
+                    }
+            }
+            arm_echo(c, gen);
+        });
+    }
+
+    static constexpr size_t kMaxMessage = 65536;
+    static constexpr size_t kLateMemory = 100000;  // timed-out keys remembered to recognise late answers
+
+    std::string channel_;
+    ChannelSettings s_;
+    std::unique_ptr<CardVault> vault_;
+    asio::io_context io_;
+    asio::steady_timer tick_;
+    std::vector<std::unique_ptr<Connection>> pool_;
+    size_t next_conn_ = 0;
+    std::deque<PendingPtr> queue_;
+    std::unordered_map<std::string, PendingPtr> outstanding_;  // STAN + terminal → awaiting answer
+    int in_flight_ = 0;
+    std::unordered_set<std::string> late_keys_;
+    std::deque<std::string> late_order_;
+    std::mt19937_64 rng_;
+    bool stopping_ = false;
+    std::thread thread_;
+    prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_;
+    prometheus::Gauge& connections_up_;
+};
+
+class IsoConnectorFactory : public ConnectorFactory {
+public:
+    std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
+        auto s = parse_channel_settings(ch);
+        if (!s.keys_file.empty()) {
+            try {
+                load_vault_keys(s.keys_file);
+            } catch (const std::exception& e) {
+                throw ConfigError(ch.source + ": channel `" + ch.id + "` keys_file: " + e.what());
+            }
+        }
+        return [id = ch.id, s] { return std::make_unique<IsoConnector>(id, s); };
+    }
+};
+
+}  // namespace
+
+TURNOUT_REGISTER_CONNECTOR("iso8583", IsoConnectorFactory);
+
+}  // namespace turnout::iso8583

@@ -1,0 +1,110 @@
+#include "router/life_cycle_gate.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "codec/messages.hpp"
+#include "kafka/changelog.hpp"
+#include "kafka/records.hpp"
+#include "metrics/log.hpp"
+#include "model/time.hpp"
+
+namespace turnout {
+
+LifeCycleGate::LifeCycleGate(const Config& cfg) : cfg_(cfg), held_gauge_(Metrics::get().held_follow_ups.Add({})) {}
+
+LifeCycleLedger& LifeCycleGate::ledger(int32_t partition) { return ledgers_[partition]; }
+
+bool LifeCycleGate::hold_if_waiting(int32_t partition, const kafka::Record& rec, const PaymentRequest& req,
+                                    std::string_view traceparent) {
+    if (!is_follow_up(req.type) || deciding_again_) return false;
+    auto& l = ledger(partition);
+    if (!l.must_hold(req)) return false;
+    l.hold({req.root_id(), req.payment_id, std::string(rec.value), std::string(traceparent), now_ms()});
+    log_payment_event(spdlog::level::debug, "follow_up_held", req.payment_id, traceparent,
+                      {{"original", req.root_id()}});
+    return true;
+}
+
+bool LifeCycleGate::refuse(int32_t partition, const PaymentRequest& req, std::string_view traceparent,
+                           kafka::Emitter& out) {
+    if (!is_follow_up(req.type)) return false;
+    auto d = ledger(partition).check(req);
+    if (d.verdict == FollowUpVerdict::accept) return false;
+    if (d.verdict == FollowUpVerdict::hold)  // only after the wait: the original still has no result
+        d.reason = {std::string(life_cycle_code::original_pending),
+                    "the original has no result after " + std::to_string(cfg_.state.original_wait_seconds) + " s"};
+    const int64_t now = now_ms();
+    auto res = make_rejected_result(req.payment_id, req.root_id(), d.reason, now);
+    res.type = req.type;
+    res.amount = req.amount;
+    res.merchant_id = req.merchant.id;
+    res.original = req.original;
+    res.times.created_at = req.created_at_ms;
+    out.emit(kafka::result_record(cfg_.kafka.topics, res, traceparent));
+    Metrics::get().life_cycle_rejections.Add({{"reason", d.reason.code}}).Increment();
+    log_payment_event(spdlog::level::info, "request_rejected", req.payment_id, traceparent,
+                      {{"reason", d.reason.code}, {"original", req.root_id()}});
+    return true;
+}
+
+void LifeCycleGate::admitted(int32_t partition, const PaymentRequest& req) { ledger(partition).admit(req, now_ms()); }
+
+void LifeCycleGate::on_result(const kafka::Record& rec, const RouteAgain& route_again) {
+    auto& l = ledger(rec.partition);
+    if (!l.find(std::string(rec.key))) return;  // a root this router never accepted
+    auto res = decode_result(rec.value);
+    if (!res) return;  // settlement dead-letters it
+    if (!l.apply(*res)) return;
+    // Held follow-ups, one at a time: one that goes on to its channel is in flight, and the
+    // next waits for its result.
+    deciding_again_ = true;
+    const std::string root(rec.key);
+    while (auto h = l.release_next(root)) route_again(rec.partition, h->request, h->traceparent);
+    deciding_again_ = false;
+}
+
+void LifeCycleGate::on_tick(int64_t now_ms, const RouteAgain& route_again) {
+    const int64_t wait_ms = int64_t{cfg_.state.original_wait_seconds} * 1000;
+    for (auto& [p, l] : ledgers_) {
+        auto expired = l.expire(now_ms, wait_ms);
+        deciding_again_ = true;
+        for (const auto& h : expired) route_again(p, h.request, h.traceparent);
+        deciding_again_ = false;
+    }
+}
+
+void LifeCycleGate::flush(kafka::Emitter& out) {
+    size_t held = 0;
+    for (auto& [p, l] : ledgers_) {
+        for (auto& [root, value] : l.take_changes())
+            out.emit({cfg_.kafka.topics.lifecycle, root, std::move(value), {}, p});
+        held += l.held();
+    }
+    held_gauge_.Set(static_cast<double>(held));
+}
+
+void LifeCycleGate::on_assign(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts) {
+        if (topic != cfg_.kafka.topics.requests) continue;
+        auto& l = ledgers_.insert_or_assign(p, LifeCycleLedger{}).first->second;
+        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.lifecycle, p,
+                                                 [&](std::string_view, std::string_view value) { l.replay(value); });
+        spdlog::info("router: partition {} life-cycle ledger rebuilt from {} changelog records ({} payments, {} held)",
+                     p, n, l.size(), l.held());
+    }
+}
+
+void LifeCycleGate::on_revoke(const kafka::PartitionSet& parts) {
+    for (const auto& [topic, p] : parts)
+        if (topic == cfg_.kafka.topics.requests) ledgers_.erase(p);
+}
+
+void LifeCycleGate::on_commit() {
+    for (auto& [p, l] : ledgers_) l.commit();
+}
+
+void LifeCycleGate::on_abort() {
+    for (auto& [p, l] : ledgers_) l.abort();
+}
+
+}  // namespace turnout

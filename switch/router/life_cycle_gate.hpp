@@ -1,0 +1,58 @@
+#pragma once
+// The router's binding of the life-cycle rules (state/life_cycle.hpp) to Kafka. The router
+// also consumes payments.results (co-partitioned with payments.requests by root id), so for
+// requests partition P it knows every root it accepted there and the results of the root
+// and its follow-ups. A capture, void or refund is checked against that ledger before it
+// reaches a channel. One whose original, or an earlier follow-up of the same payment, has no
+// result yet is held (in the changelog too) and decided when that result arrives; after
+// `state.original_wait_seconds` it is decided anyway (refused as `original_pending` when
+// the original still has no result).
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+
+#include "config/config.hpp"
+#include "kafka/stage_runner.hpp"
+#include "metrics/metrics.hpp"
+#include "state/life_cycle_ledger.hpp"
+
+namespace turnout {
+
+class LifeCycleGate {
+public:
+    explicit LifeCycleGate(const Config& cfg);
+
+    // Before dedupe: true when the follow-up was held (its original or an earlier follow-up
+    // has no result yet).
+    bool hold_if_waiting(int32_t partition, const kafka::Record& rec, const PaymentRequest& req,
+                         std::string_view traceparent);
+    // After dedupe: true when a life-cycle rule refuses the follow-up (its `rejected` result,
+    // with type, amount and original, is already emitted).
+    bool refuse(int32_t partition, const PaymentRequest& req, std::string_view traceparent, kafka::Emitter& out);
+    // The request went on to risk and a channel.
+    void admitted(int32_t partition, const PaymentRequest& req);
+
+    // A payments.results record. `route_again(partition, value, traceparent)` is called for
+    // each held follow-up that can now be decided.
+    using RouteAgain = std::function<void(int32_t, std::string_view, std::string_view)>;
+    void on_result(const kafka::Record& rec, const RouteAgain& route_again);
+    // Held follow-ups past the wait are decided again; still pending, they are refused.
+    void on_tick(int64_t now_ms, const RouteAgain& route_again);
+    // Writes the changed ledgers to the changelog (call at the end of each batch and tick).
+    void flush(kafka::Emitter& out);
+
+    void on_assign(const kafka::PartitionSet& parts);
+    void on_revoke(const kafka::PartitionSet& parts);
+    void on_commit();
+    void on_abort();
+
+private:
+    LifeCycleLedger& ledger(int32_t partition);
+
+    const Config& cfg_;
+    std::unordered_map<int32_t, LifeCycleLedger> ledgers_;  // by requests partition
+    bool deciding_again_ = false;  // routing a released follow-up: never hold it a second time
+    prometheus::Gauge& held_gauge_;
+};
+
+}  // namespace turnout

@@ -1,0 +1,169 @@
+#include "state/life_cycle_ledger.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "codec/json_read.hpp"
+#include "codec/json_writer.hpp"
+#include "model/time.hpp"
+
+namespace turnout {
+
+bool LifeCycleLedger::must_hold(const PaymentRequest& f) const {
+    auto it = entries_.find(f.root_id());
+    if (it == entries_.end() || !it->second.lc) return false;
+    const auto& e = it->second;
+    return !e.lc->original_status || !e.lc->in_flight.empty() || !e.held.empty();
+}
+
+void LifeCycleLedger::hold(HeldFollowUp h) {
+    const std::string root = h.root_id;
+    touch(root).held.push_back(std::move(h));
+    holding_.insert(root);
+}
+
+FollowUpDecision LifeCycleLedger::check(const PaymentRequest& f) const {
+    auto it = entries_.find(f.root_id());
+    return check_follow_up(it == entries_.end() || !it->second.lc ? nullptr : &*it->second.lc, f);
+}
+
+void LifeCycleLedger::admit(const PaymentRequest& r, int64_t now_ms) {
+    auto& e = touch(r.root_id());
+    if (!is_follow_up(r.type)) {
+        if (!e.lc) e.lc = open_life_cycle(r, now_ms);
+        return;
+    }
+    if (e.lc) reserve(*e.lc, r);
+}
+
+bool LifeCycleLedger::apply(const PaymentResult& r) {
+    const std::string& root = r.root_id.empty() ? r.payment_id : r.root_id;
+    auto it = entries_.find(root);
+    if (it == entries_.end() || !it->second.lc) return false;
+    // What apply_result(…, false) would act on; anything else changes (and logs) nothing.
+    const auto& lc = *it->second.lc;
+    if (r.status == ResultStatus::rejected && r.reason.code == "duplicate_request") return false;
+    const bool acts = r.payment_id == root
+                          ? !lc.original_status
+                          : std::any_of(lc.in_flight.begin(), lc.in_flight.end(),
+                                        [&](const auto& f) { return f.payment_id == r.payment_id; });
+    if (!acts) return false;
+    return apply_result(*touch(root).lc, r, false);
+}
+
+std::optional<HeldFollowUp> LifeCycleLedger::release_next(const std::string& root) {
+    auto it = entries_.find(root);
+    if (it == entries_.end() || !it->second.lc || it->second.held.empty()) return std::nullopt;
+    const auto& lc = *it->second.lc;
+    if (!lc.original_status || !lc.in_flight.empty()) return std::nullopt;
+    auto& e = touch(root);
+    HeldFollowUp h = std::move(e.held.front());
+    e.held.erase(e.held.begin());
+    return h;
+}
+
+std::vector<HeldFollowUp> LifeCycleLedger::expire(int64_t now_ms, int64_t wait_ms) {
+    std::vector<std::string> roots;
+    for (auto it = holding_.begin(); it != holding_.end();) {
+        auto e = entries_.find(*it);
+        if (e == entries_.end() || e->second.held.empty()) {
+            it = holding_.erase(it);
+            continue;
+        }
+        if (now_ms - e->second.held.front().held_at_ms >= wait_ms) roots.push_back(*it);
+        ++it;
+    }
+    std::vector<HeldFollowUp> out;
+    for (const auto& root : roots) {
+        auto& e = touch(root);
+        for (auto& h : e.held) out.push_back(std::move(h));
+        e.held.clear();
+    }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.held_at_ms < b.held_at_ms; });
+    return out;
+}
+
+LifeCycleLedger::Entry& LifeCycleLedger::touch(const std::string& root) {
+    auto it = entries_.find(root);
+    if (!undo_.count(root)) undo_.emplace(root, it == entries_.end() ? std::nullopt : std::optional<Entry>(it->second));
+    changed_.insert(root);
+    if (it == entries_.end()) it = entries_.emplace(root, Entry{}).first;
+    return it->second;
+}
+
+std::string LifeCycleLedger::encode_entry(const PaymentLifeCycle& lc, const std::vector<HeldFollowUp>& held) {
+    std::string s = encode_life_cycle(lc, true);
+    s.pop_back();  // the closing brace: the held follow-ups go inside the same object
+    JsonWriter w(128);
+    w.begin_array();
+    for (const auto& h : held)
+        w.begin_object()
+            .field("payment_id", h.payment_id)
+            .field("request", h.request)
+            .optional_field("traceparent", h.traceparent)
+            .field("held_at", format_rfc3339(h.held_at_ms))
+            .end_object();
+    w.end_array();
+    s += ",\"held\":";
+    s += w.take();
+    s += '}';
+    return s;
+}
+
+std::vector<std::pair<std::string, std::string>> LifeCycleLedger::take_changes() {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& root : changed_) {
+        auto it = entries_.find(root);
+        if (it != entries_.end() && it->second.lc) out.emplace_back(root, encode_entry(*it->second.lc, it->second.held));
+    }
+    changed_.clear();
+    return out;
+}
+
+void LifeCycleLedger::replay(std::string_view value) {
+    auto lc = decode_life_cycle(value);
+    if (!lc) return;
+    Entry e;
+    boost::json::error_code ec;
+    auto doc = boost::json::parse(value, ec);
+    if (!ec && doc.is_object())
+        if (auto* h = doc.get_object().if_contains("held"); h && h->is_array())
+            for (const auto& v : h->get_array())
+                if (const auto* o = v.if_object())
+                    e.held.push_back({lc->root_id, json_read::str(*o, "payment_id"), json_read::str(*o, "request"),
+                                      json_read::str(*o, "traceparent"),
+                                      parse_rfc3339(json_read::str(*o, "held_at")).value_or(0)});
+    const std::string root = lc->root_id;
+    if (!e.held.empty()) holding_.insert(root);
+    e.lc = std::move(*lc);
+    entries_.insert_or_assign(root, std::move(e));
+}
+
+void LifeCycleLedger::commit() { undo_.clear(); }
+
+void LifeCycleLedger::abort() {
+    for (auto& [root, before] : undo_) {
+        holding_.insert(root);
+        if (before)
+            entries_.insert_or_assign(root, std::move(*before));
+        else
+            entries_.erase(root);
+    }
+    undo_.clear();
+    changed_.clear();
+}
+
+const PaymentLifeCycle* LifeCycleLedger::find(const std::string& root_id) const {
+    auto it = entries_.find(root_id);
+    return it == entries_.end() || !it->second.lc ? nullptr : &*it->second.lc;
+}
+
+size_t LifeCycleLedger::held() const {
+    size_t n = 0;
+    for (const auto& root : holding_)
+        if (auto e = entries_.find(root); e != entries_.end()) n += e->second.held.size();
+    return n;
+}
+
+}  // namespace turnout

@@ -1,0 +1,76 @@
+#pragma once
+// The router's life-cycle ledger for one requests partition: every root it accepted, the
+// results of the root and its follow-ups (payments.results is co-partitioned), follow-ups
+// in flight, and follow-ups held until their original has a result. Transactional like the
+// dedupe: changes since the last commit are undone on abort; each changed root's snapshot
+// goes to the same partition of the router's compacted changelog (kafka.topics.lifecycle)
+// in the same transaction, and a partition's ledger is replayed from it on assignment.
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "state/life_cycle.hpp"
+
+namespace turnout {
+
+// A follow-up request kept (as its original bytes) until its original has a result.
+struct HeldFollowUp {
+    std::string root_id;
+    std::string payment_id;
+    std::string request;  // the request record's value
+    std::string traceparent;
+    int64_t held_at_ms = 0;
+};
+
+class LifeCycleLedger {
+public:
+    // True when this follow-up must wait: its original has no result yet, an earlier
+    // follow-up of the same payment has no result yet, or earlier ones are still waiting.
+    // So each payment's follow-ups are decided one at a time, on the amounts their
+    // predecessors actually reached (a refund right behind a capture is not refused because
+    // the capture's result is not read yet).
+    bool must_hold(const PaymentRequest& follow_up) const;
+    void hold(HeldFollowUp h);
+
+    FollowUpDecision check(const PaymentRequest& follow_up) const;
+    // A request the router sent on: a root opens its life cycle, a follow-up is in flight.
+    void admit(const PaymentRequest& r, int64_t now_ms);
+    // Applies a result (of a root this ledger knows); false when it changed nothing.
+    bool apply(const PaymentResult& r);
+    // The next held follow-up of `root_id` once it can be decided (the original has a result
+    // and no follow-up is in flight), taken off the hold; the caller routes it again.
+    std::optional<HeldFollowUp> release_next(const std::string& root_id);
+    // Held follow-ups waiting longer than `wait_ms` (their original is still pending), in order.
+    std::vector<HeldFollowUp> expire(int64_t now_ms, int64_t wait_ms);
+
+    // Snapshots of the roots changed since the last call: (root id, changelog value).
+    std::vector<std::pair<std::string, std::string>> take_changes();
+    void replay(std::string_view value);  // a changelog record
+    void commit();
+    void abort();
+
+    const PaymentLifeCycle* find(const std::string& root_id) const;
+    size_t size() const { return entries_.size(); }
+    size_t held() const;
+
+    static std::string encode_entry(const PaymentLifeCycle& lc, const std::vector<HeldFollowUp>& held);
+
+private:
+    struct Entry {
+        std::optional<PaymentLifeCycle> lc;  // absent: only held follow-ups of an unknown root
+        std::vector<HeldFollowUp> held;
+    };
+    Entry& touch(const std::string& root);
+
+    std::unordered_map<std::string, Entry> entries_;
+    std::unordered_map<std::string, std::optional<Entry>> undo_;  // as of the last commit
+    std::set<std::string> changed_;
+    std::set<std::string> holding_;  // roots that may have held follow-ups (cleaned lazily)
+};
+
+}  // namespace turnout

@@ -1,0 +1,50 @@
+#include "state/status_query.hpp"
+
+#include <stdexcept>
+
+#include "kafka/changelog.hpp"
+#include "kafka/client.hpp"
+
+namespace turnout {
+
+int32_t partition_for_key(std::string_view key, int32_t partition_count) {
+    // With a key, murmur2_random never looks at the topic handle.
+    return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partition_count, nullptr, nullptr);
+}
+
+int32_t partition_count(const KafkaConfig& cfg, const std::string& topic) {
+    auto p = kafka::make_producer(cfg, {});
+    return static_cast<int32_t>(kafka::partitions_of(p.get(), topic).size());
+}
+
+std::optional<std::string> read_payment_state(const KafkaConfig& cfg, std::string_view root_id) {
+    const int32_t n = partition_count(cfg, cfg.topics.state);
+    std::optional<std::string> latest;
+    kafka::replay_partition(cfg, cfg.topics.state, partition_for_key(root_id, n),
+                            [&](std::string_view key, std::string_view value) {
+                                if (key != root_id) return;
+                                if (value.empty())
+                                    latest.reset();  // a tombstone
+                                else
+                                    latest = std::string(value);
+                            });
+    return latest;
+}
+
+void require_co_partitioned(const KafkaConfig& cfg) {
+    auto p = kafka::make_producer(cfg, {});
+    const auto& t = cfg.topics;
+    const size_t requests = kafka::partitions_of(p.get(), t.requests).size();
+    std::string counts;
+    bool same = true;
+    for (const auto* topic : {&t.requests, &t.results, &t.state, &t.lifecycle}) {
+        const size_t n = kafka::partitions_of(p.get(), *topic).size();
+        counts += (counts.empty() ? "" : ", ") + *topic + "=" + std::to_string(n);
+        same = same && n == requests;
+    }
+    if (!same)
+        throw std::runtime_error("a payment's life cycle must stay in one partition: these topics need the same "
+                                 "partition count (" + counts + ")");
+}
+
+}  // namespace turnout

@@ -1,0 +1,102 @@
+"""An ISO 8583 card host built on pyiso8583, an implementation independent of Turnout's.
+
+It decodes every message the connector sends with pyiso8583's own `default_ascii` spec
+(ISO 8583:1987, ASCII, hex bitmaps: the layout of config/iso8583/iso87-ascii.yaml), checks
+that re-encoding gives the same bytes, and builds its replies with pyiso8583:
+  0800 → 0810 (39=00); 0100/0200/0220 → 0110/0210/0230 with 39 = 51 when the amount ends
+  in 51, else 00 + approval code; every --silent-every'th financial request unanswered (so
+  the connector reverses it); 0400/0401 → 0410 (39=00).
+Messages are framed with a 2-byte big-endian length. On SIGTERM it writes a JSON summary
+(messages by MTI, decode errors, re-encode mismatches, fields seen per MTI) to --summary.
+
+usage: iso8583_peer.py --port PORT --summary FILE [--silent-every N]
+"""
+import argparse
+import asyncio
+import copy
+import json
+import signal
+import sys
+
+import iso8583
+from iso8583.specs import default_ascii
+
+SPEC = copy.deepcopy(default_ascii)
+
+stats = {"by_mti": {}, "decode_errors": [], "reencode_mismatches": 0, "fields": {}, "financial": 0}
+
+
+def reply_for(doc, args):
+    mti = doc["t"]
+    if mti[2] not in "02":
+        return None
+    out = {"t": mti[:2] + chr(ord(mti[2]) + 1) + "0"}
+    for f in ("3", "4", "7", "11", "12", "13", "32", "37", "41", "42", "49", "70", "90"):
+        if f in doc:
+            out[f] = doc[f]
+    if mti[1] == "8" or mti[1] == "4":
+        out["39"] = "00"
+        return out
+    stats["financial"] += 1
+    if args.silent_every and stats["financial"] % args.silent_every == 0:
+        return None
+    if doc.get("4", "").endswith("51"):
+        out["39"] = "51"
+    else:
+        out["39"] = "00"
+        out["38"] = "PY" + doc["11"][-4:]
+    return out
+
+
+async def serve(reader, writer, args):
+    try:
+        while True:
+            head = await reader.readexactly(2)
+            raw = await reader.readexactly(int.from_bytes(head, "big"))
+            try:
+                doc, _ = iso8583.decode(raw, SPEC)
+            except Exception as e:  # pyiso8583 raises DecodeError; anything else is a failure too
+                stats["decode_errors"].append(f"{e}: {raw[:80]!r}")
+                continue
+            mti = doc["t"]
+            stats["by_mti"][mti] = stats["by_mti"].get(mti, 0) + 1
+            seen = stats["fields"].setdefault(mti, [])
+            for k in doc:
+                if k not in ("t", "p", "1") and int(k) not in seen:
+                    seen.append(int(k))
+            again, _ = iso8583.encode(copy.deepcopy(doc), SPEC)
+            if bytes(again) != raw:
+                stats["reencode_mismatches"] += 1
+            out = reply_for(doc, args)
+            if out is not None:
+                body, _ = iso8583.encode(out, SPEC)
+                writer.write(len(body).to_bytes(2, "big") + bytes(body))
+                await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--summary", required=True)
+    ap.add_argument("--silent-every", type=int, default=0)
+    args = ap.parse_args()
+    server = await asyncio.start_server(lambda r, w: serve(r, w, args), "127.0.0.1", args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    print(f"iso8583 peer on 127.0.0.1:{args.port}", flush=True)
+    async with server:
+        await stop.wait()
+    for v in stats["fields"].values():
+        v.sort()
+    with open(args.summary, "w") as f:
+        json.dump(stats, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,420 @@
+// The iso8583 connector on the real broker against a `turnout-sim iso8583` process, one
+// test per fault mode of the host: every payment ends with exactly one result, and the
+// host saw the reversal traffic the mode calls for.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "app/roles.hpp"
+#include "connector.hpp"
+#include "codec/messages.hpp"
+#include "iso8583/mapping.hpp"
+#include "kafka/client.hpp"
+#include "metrics/metrics.hpp"
+#include "model/time.hpp"
+#include "security/card_vault.hpp"
+#include "harness.hpp"
+
+using namespace turnout;
+using namespace turnout::it;
+namespace fs = std::filesystem;
+
+namespace {
+
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+bool accepts(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+std::string luhn_pan(int i) {
+    std::string p = "411111" + std::to_string(100000000 + i);  // 15 digits + check digit
+    int sum = 0;
+    for (int k = 0; k < 15; ++k) {
+        int d = p[14 - k] - '0';
+        if (k % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+    }
+    return p + static_cast<char>('0' + (10 - sum % 10) % 10);
+}
+
+struct LedgerLine {
+    std::string kind, rrn, mti, code;
+};
+
+// One run: an isolated switch whose acq-eu is an iso8583 channel played by a turnout-sim
+// process with the given faults.
+struct IsoRun {
+    std::string run;
+    fs::path dir;
+    Config cfg;
+    int port = 0;
+    pid_t sim = -1;
+
+    // Timeouts are generous where the test needs none, so a slow shared machine cannot turn
+    // an answer into a reversal; the counts asserted hold either way where they are short.
+    IsoRun(const std::string& name, const std::vector<std::string>& faults, int timeout_ms = 400,
+           int reversal_timeout_ms = 1500, bool with_kafka = true) {
+        run = "iso" + name + std::to_string(now_ms());
+        dir = fs::path(kSource) / "var" / "test" / run;
+        fs::create_directories(dir);
+        port = free_port();
+        std::string yaml = isolated_yaml(run, dir);
+        replace_channel(yaml, "acq-eu",
+                        "kind: iso8583\n    endpoint: 127.0.0.1:" + std::to_string(port) + "\n    layout: " + kSource +
+                            "/config/iso8583/iso87-ascii.yaml\n    keys_file: " + kSource +
+                            "/config/dev-keys.yaml\n    connections: 2\n    timeout_ms: " + std::to_string(timeout_ms) +
+                            "\n    reversal_timeout_ms: " + std::to_string(reversal_timeout_ms) +
+                            "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
+                            "    reconnect_min_ms: 50\n    terminal_prefix: IT\n");
+        std::ofstream(dir / "turnout.yaml") << yaml;
+        cfg = isolated_config(run, dir, yaml);
+        if (with_kafka) kafka::ensure_topics(cfg);
+        start_sim(faults);
+    }
+    ~IsoRun() { stop_sim(); }
+
+    void start_sim(const std::vector<std::string>& faults) {
+        std::vector<std::string> args{TURNOUT_SIM_BINARY, "iso8583", "--config", (dir / "turnout.yaml").string(),
+                                      "--channel", "acq-eu", "--listen", "127.0.0.1:" + std::to_string(port),
+                                      "--ledger", (dir / "host.ledger").string()};
+        for (const auto& f : faults) args.insert(args.end(), {"--fault", f});
+        sim = ::fork();
+        if (sim == 0) {
+            const int fd = ::open((dir / "sim.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        for (int i = 0; i < 200 && !accepts(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        REQUIRE_MESSAGE(accepts(port), "turnout-sim listens; see " << (dir / "sim.log").string());
+    }
+
+    void stop_sim() {
+        if (sim <= 0) return;
+        ::kill(sim, SIGTERM);
+        int st = 0;
+        ::waitpid(sim, &st, 0);
+        sim = -1;
+    }
+
+    // Publishes sales (EUR cards, so acq-eu first, psp-global second), runs the switch until
+    // each has a result, and returns the results by payment_id (every one, to count doubles).
+    // `until`, when given, keeps the switch running after the last result until it holds.
+    using Results = std::multimap<std::string, PaymentResult>;
+    Results pay(const std::vector<int64_t>& amounts, const std::function<bool(const Results&)>& until = {}) {
+        const CardVault vault(load_vault_keys(cfg.keys_file));
+        std::atomic<bool> stop{false};
+        int rc = -1;
+        std::thread roles([&] { rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });
+        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        for (size_t i = 0; i < amounts.size(); ++i) {
+            const std::string id = run + "-" + std::to_string(i);
+            std::ostringstream v;
+            v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)"
+              << amounts[i] << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(static_cast<int>(i))
+              << R"(","expiry":"3012"},"created_at":"2026-11-26T09:00:00.000Z"})";
+            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
+        }
+        rd_kafka_flush(producer.get(), 10000);
+        std::multimap<std::string, PaymentResult> results;
+        const int64_t deadline = now_ms() + 120000;
+        while (now_ms() < deadline) {
+            results.clear();
+            std::set<std::string> ids;
+            for (const auto& r : read_all(cfg, {cfg.kafka.topics.results}))
+                if (auto res = decode_result(r.value)) {
+                    ids.insert(res->payment_id);
+                    results.emplace(res->payment_id, *res);
+                }
+            if (ids.size() >= amounts.size()) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+        for (const int64_t linger = now_ms() + 20000; until && !until(results) && now_ms() < linger;)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        stop = true;
+        roles.join();
+        CHECK_MESSAGE(rc == 0, "the switch drained and stopped cleanly");
+        return results;
+    }
+
+    std::vector<LedgerLine> ledger() const {
+        std::vector<LedgerLine> out;
+        std::ifstream f(dir / "host.ledger");
+        for (std::string line; std::getline(f, line);) {
+            std::istringstream ss(line);
+            LedgerLine l;
+            ss >> l.kind >> l.rrn >> l.mti >> l.code;
+            out.push_back(l);
+        }
+        return out;
+    }
+};
+
+std::map<std::string, int> by_status(const std::multimap<std::string, PaymentResult>& results) {
+    std::map<std::string, int> n;
+    for (const auto& [id, r] : results) ++n[std::string(to_string(r.status))];
+    return n;
+}
+
+void check_one_result_each(const std::multimap<std::string, PaymentResult>& results, size_t payments) {
+    std::set<std::string> ids;
+    for (const auto& [id, r] : results) ids.insert(id);
+    CHECK(ids.size() == payments);
+    CHECK(results.size() == payments);  // no payment answered twice
+}
+
+std::vector<int64_t> amounts(int n, int64_t cents = 0) {
+    std::vector<int64_t> a;
+    for (int i = 0; i < n; ++i) a.push_back(1000 + i * 100 + cents);
+    return a;
+}
+
+double late_count() { return Metrics::get().channel_late_responses.Add({{"channel", "acq-eu"}}).Value(); }
+
+}  // namespace
+
+TEST_CASE("iso8583 channel: approvals, declines by amount and share, 96 fails over to the next channel") {
+    IsoRun r("decl", {"decline_share=0.2", "latency_ms=20"}, 5000);
+    auto a = amounts(40);
+    for (int i = 0; i < 5; ++i) a.push_back(2051 + i * 100);  // ..51 declined 51
+    for (int i = 0; i < 5; ++i) a.push_back(3096 + i * 100);  // ..96 soft on acq-eu → psp-global
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    const auto ledger = r.ledger();
+    int declined05 = 0, approved_host = 0;
+    for (const auto& l : ledger) {
+        CHECK(l.kind == "X");  // no reversals
+        declined05 += l.code == "05";
+        approved_host += l.code == "00";
+    }
+    int on_psp = 0, d51 = 0, d05 = 0, approved_eu = 0;
+    for (const auto& [id, res] : results) {
+        if (res.channel == "psp-global") ++on_psp;
+        if (res.status == ResultStatus::declined && res.reason.code == "51") ++d51;
+        if (res.status == ResultStatus::declined && res.reason.code == "05") ++d05;
+        if (res.status == ResultStatus::approved && res.channel == "acq-eu") {
+            ++approved_eu;
+            const auto ref = iso8583::parse_channel_ref(res.channel_ref);
+            REQUIRE_MESSAGE(ref, res.channel_ref);
+            CHECK(ref->rrn == iso8583::rrn_for(id));
+            CHECK(ref->approval == res.approval_code);
+            CHECK(res.approval_code.size() == 6);
+        }
+    }
+    MESSAGE("declines: " << a.size() << " payments → approved on acq-eu " << approved_eu << ", declined 05 " << d05
+                         << ", declined 51 " << d51 << ", failed over to psp-global " << on_psp << ", reversals 0");
+    CHECK(on_psp == 5);
+    CHECK(d51 == 5);
+    CHECK(d05 == declined05);
+    CHECK(d05 > 0);
+    CHECK(approved_eu == approved_host);
+    CHECK(approved_eu + d05 + d51 + on_psp == static_cast<int>(a.size()));
+}
+
+TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends reversed") {
+    IsoRun r("tmo", {"timeout_share=0.2"});
+    const auto a = amounts(40);
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    auto n = by_status(results);
+    std::map<std::string, int> reversals_per_rrn;
+    int r0400 = 0, r0401 = 0;
+    for (const auto& l : r.ledger())
+        if (l.kind == "R") {
+            ++reversals_per_rrn[l.rrn];
+            r0400 += l.mti == "0400";
+            r0401 += l.mti == "0401";
+        }
+    MESSAGE("timeouts: 40 payments → approved " << n["approved"] << ", reversed " << n["reversed"] << "; host got 0400 "
+                                              << r0400 << ", 0401 " << r0401);
+    CHECK(n["reversed"] > 0);
+    CHECK(n["approved"] + n["reversed"] == 40);
+    CHECK(r0400 == n["reversed"]);  // one 0400 per timed-out payment, acknowledged at once
+    CHECK(r0401 == 0);
+    for (const auto& [id, res] : results)
+        if (res.status == ResultStatus::reversed) CHECK(reversals_per_rrn[iso8583::rrn_for(id)] == 1);
+}
+
+TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment fails") {
+    IsoRun r("unrev", {"timeout_share=0.2", "unanswered_reversals=1"}, 400, 400);
+    const auto a = amounts(30);
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    auto n = by_status(results);
+    int r0400 = 0, r0401 = 0;
+    for (const auto& l : r.ledger())
+        if (l.kind == "R") {
+            CHECK(l.code == "unanswered");
+            r0400 += l.mti == "0400";
+            r0401 += l.mti == "0401";
+        }
+    MESSAGE("unanswered reversals: 30 payments → approved " << n["approved"] << ", failed " << n["failed"]
+                                                          << "; host got 0400 " << r0400 << ", 0401 " << r0401);
+    CHECK(n["failed"] > 0);
+    CHECK(n["approved"] + n["failed"] == 30);
+    CHECK(r0400 == n["failed"]);
+    CHECK(r0401 == 2 * n["failed"]);  // reversal_retries: 2
+    for (const auto& [id, res] : results)
+        if (res.status == ResultStatus::failed) CHECK(res.reason.code == "reversal_unanswered");
+}
+
+TEST_CASE("iso8583 channel: late responses are matched and counted, and the reversal decides") {
+    const double before = late_count();
+    IsoRun r("late", {"late_share=0.25", "late_ms=1500"}, 400);
+    const auto a = amounts(40);
+    const auto results = r.pay(a, [&](const IsoRun::Results& res) {
+        int reversed = 0;
+        for (const auto& [id, x] : res) reversed += x.status == ResultStatus::reversed;
+        return late_count() - before >= reversed;
+    });
+    check_one_result_each(results, a.size());
+    auto n = by_status(results);
+    CHECK(n["reversed"] > 0);
+    CHECK(n["approved"] + n["reversed"] == 40);
+    // The late answers reach a connector that already reversed: counted, nothing changes.
+    MESSAGE("late responses: 40 payments → approved " << n["approved"] << ", reversed " << n["reversed"]
+                                                    << "; late responses counted " << late_count() - before);
+    CHECK(late_count() - before == doctest::Approx(n["reversed"]));
+    r.stop_sim();
+}
+
+TEST_CASE("iso8583 channel: dropped connections reconnect; nothing is executed without its result") {
+    IsoRun r("drop", {"drop_share=0.1"}, 5000);
+    const auto a = amounts(60);
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    std::map<std::string, std::string> host_code;  // RRN → code of live executions
+    std::set<std::string> reversed_rrn;
+    for (const auto& l : r.ledger()) {
+        if (l.kind == "X") host_code[l.rrn] = l.code;
+        if (l.kind == "R") reversed_rrn.insert(l.rrn);
+    }
+    auto n = by_status(results);
+    int moved = 0;
+    for (const auto& [id, res] : results) moved += res.channel == "psp-global";
+    MESSAGE("dropped connections: 60 payments → approved " << n["approved"] << " (" << moved << " on psp-global), reversed "
+                                                         << n["reversed"] << "; host reversals " << reversed_rrn.size());
+    CHECK(n["approved"] > 0);
+    CHECK(n["approved"] + n["reversed"] == 60);
+    for (const auto& [id, res] : results) {
+        const auto rrn = iso8583::rrn_for(id);
+        if (res.status == ResultStatus::reversed) {
+            CHECK(reversed_rrn.count(rrn) == 1);
+        } else if (res.channel == "acq-eu") {
+            CHECK(host_code[rrn] == "00");
+        } else {
+            // Moved on to psp-global: acq-eu never executed it, or reversed it.
+            CHECK((host_code.count(rrn) == 0 || reversed_rrn.count(rrn) == 1));
+        }
+    }
+}
+
+TEST_CASE("iso8583 channel: a payment sent again after a restart is answered from the host's ledger") {
+    // No broker: the connector is driven directly, as the connector stage would after a
+    // crash re-delivered its batch; the host process is restarted in between.
+    IsoRun r("idem", {}, 5000, 1500, false);
+    std::vector<RoutedPayment> batch;
+    for (int i = 0; i < 30; ++i) {
+        RoutedPayment p;
+        p.request.payment_id = r.run + "-" + std::to_string(i);
+        p.request.type = PaymentType::sale;
+        p.request.merchant.id = "m-1";
+        p.request.amount = {1000 + i * 100 + (i % 10 == 0 ? 51 : 0), "EUR"};
+        Instrument in;
+        in.pan = luhn_pan(i);
+        in.expiry = "3012";
+        p.request.instrument = in;
+        p.route.channels = {"acq-eu"};
+        batch.push_back(p);
+    }
+    std::vector<ChannelOutcome> first, second;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        first = conn->call(batch);
+    }
+    r.stop_sim();
+    r.start_sim({});
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        second = conn->call(batch);
+    }
+    r.stop_sim();
+    REQUIRE(first.size() == batch.size());
+    REQUIRE(second.size() == batch.size());
+    int declined = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        CAPTURE(i);
+        CHECK(first[i].kind == second[i].kind);
+        CHECK(first[i].code == second[i].code);
+        CHECK(first[i].approval_code == second[i].approval_code);
+        declined += first[i].kind == ChannelOutcome::Kind::declined;
+    }
+    CHECK(declined == 3);
+    int executions = 0;
+    for (const auto& l : r.ledger()) executions += l.kind == "X";
+    CHECK(executions == 30);  // each payment executed once, answered twice
+    std::ifstream log(r.dir / "sim.log");
+    std::stringstream ss;
+    ss << log.rdbuf();
+    CHECK(ss.str().find("30 executed payments in the ledger") != std::string::npos);
+    CHECK(ss.str().find("replayed 30") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: with the host down, every payment moves to the next channel of its plan") {
+    IsoRun r("down", {}, 5000);
+    r.stop_sim();  // nothing listens: connects fail, no request leaves
+    const auto a = amounts(20);
+    const auto results = r.pay(a);
+    check_one_result_each(results, a.size());
+    int on_psp = 0;
+    for (const auto& [id, res] : results) {
+        CHECK(res.status == ResultStatus::approved);
+        on_psp += res.channel == "psp-global";
+        REQUIRE(res.route);
+        REQUIRE(!res.route->attempts.empty());
+        CHECK(res.route->attempts.front().channel == "acq-eu");
+        CHECK(res.route->attempts.front().outcome == "soft_failure");
+    }
+    MESSAGE("host down: 20 payments → approved on psp-global " << on_psp);
+    CHECK(on_psp == 20);
+}

@@ -1,0 +1,436 @@
+// Payment life cycles on the real broker: the router's rules (partial captures, in-flight
+// captures, voids, refunds, unknown originals), follow-ups held until their original has a
+// result, status inquiry (GET /payments/{id}, payments.state, `turnout status`), and a
+// restart of the whole switch between an authorization and its captures.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "app/roles.hpp"
+#include "codec/messages.hpp"
+#include "codec/request_decoder.hpp"
+#include "harness.hpp"
+#include "kafka/client.hpp"
+#include "kafka/records.hpp"
+#include "loadgen/loadgen.hpp"
+#include "model/time.hpp"
+#include "state/life_cycle.hpp"
+#include "state/status_query.hpp"
+#include "state/status_server.hpp"
+
+using namespace turnout;
+using namespace turnout::it;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The whole switch (`turnout all`) on a thread of this process.
+class SwitchThread {
+public:
+    SwitchThread(const Config& cfg, const CardVault& vault) {
+        thread_ = std::thread([&, this] { rc_ = run_roles(cfg, vault, all_roles(cfg), "0", stop_); });
+    }
+    ~SwitchThread() { stop(); }
+    int stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        return rc_;
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    int rc_ = -1;
+    std::thread thread_;
+};
+
+// Publishes requests keyed by root id and waits for their results.
+class Client {
+public:
+    explicit Client(const Config& cfg) : cfg_(cfg) {
+        producer_ = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"linger.ms", "1"}});
+        results_ = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.lifecycle." + std::to_string(now_ms())},
+                                                    {"enable.auto.commit", "false"},
+                                                    {"isolation.level", "read_committed"},
+                                                    {"fetch.wait.max.ms", "10"}});
+        auto from = kafka::end_offsets(results_.get(), {cfg.kafka.topics.results});
+        REQUIRE(rd_kafka_assign(results_.get(), from.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+
+    PaymentRequest original(const std::string& id, PaymentType type, int64_t amount) {
+        PaymentRequest r;
+        r.payment_id = id;
+        r.type = type;
+        r.merchant = {"m-lc", "5411", "DE"};
+        r.amount = {amount, "EUR"};
+        Instrument in;
+        in.kind = InstrumentKind::card;
+        in.pan = "4111111111111111";
+        in.expiry = "2912";
+        r.instrument = in;
+        r.created_at_ms = now_ms();
+        return r;
+    }
+
+    PaymentRequest follow_up(const std::string& id, PaymentType type, int64_t amount, const PaymentResult& orig) {
+        PaymentRequest r;
+        r.payment_id = id;
+        r.type = type;
+        r.merchant = {"m-lc", "", ""};
+        r.amount = {amount, "EUR"};
+        r.original = OriginalRef{orig.payment_id, orig.channel, orig.channel_ref};
+        r.created_at_ms = now_ms();
+        return r;
+    }
+
+    void send(const PaymentRequest& r) {
+        REQUIRE(kafka::produce(producer_.get(),
+                               {cfg_.kafka.topics.requests, r.root_id(), encode_request(r),
+                                kafka::descend_headers(std::string_view{})}) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_flush(producer_.get(), 10000);
+    }
+
+    PaymentResult await(const std::string& payment_id, int timeout_ms = 60000) {
+        for (const int64_t until = now_ms() + timeout_ms; now_ms() < until;) {
+            if (auto it = seen_.find(payment_id); it != seen_.end()) return it->second;
+            kafka::MessagePtr m(rd_kafka_consumer_poll(results_.get(), 100));
+            if (!m || m->err) continue;
+            auto r = decode_result({static_cast<const char*>(m->payload), m->len});
+            REQUIRE(r);
+            CHECK_MESSAGE(!seen_.count(r->payment_id), "a second result for " << r->payment_id);
+            CHECK(std::string(static_cast<const char*>(m->key), m->key_len) == r->root_id);
+            seen_[r->payment_id] = *r;
+        }
+        FAIL("no result for " << payment_id);
+        return {};
+    }
+
+    PaymentResult send_and_await(const PaymentRequest& r) {
+        send(r);
+        return await(r.payment_id);
+    }
+
+private:
+    const Config& cfg_;
+    kafka::HandlePtr producer_, results_;
+    std::map<std::string, PaymentResult> seen_;
+};
+
+std::string outcome(const PaymentResult& r) {
+    return r.status == ResultStatus::rejected ? r.reason.code : std::string(to_string(r.status));
+}
+
+// GET /payments/{id} until `ready` holds for the life cycle it returns (the state role
+// publishes once its transaction commits).
+std::optional<PaymentLifeCycle> status_until(const std::string& id, const std::function<bool(const PaymentLifeCycle&)>& ready) {
+    std::optional<PaymentLifeCycle> lc;
+    for (const int64_t until = now_ms() + 30000; now_ms() < until;) {
+        const auto reply = fetch_payment_status("127.0.0.1", bound_status_port(), id);
+        if (reply.status == 200) {
+            lc = decode_life_cycle(reply.body);
+            if (lc && ready(*lc)) return lc;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return lc;
+}
+
+int run_status_command(const fs::path& config_file, const std::string& id, const fs::path& out) {
+    const std::string cmd = std::string(TURNOUT_BINARY) + " status " + id + " --config " + config_file.string() +
+                            " > " + out.string() + " 2>&1";
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("life cycle on the real broker: rules with named rejections, held follow-ups, status inquiry, restart") {
+    const std::string run = "lc" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const std::string yaml = isolated_yaml(run, dir);
+    const fs::path config_file = dir / "turnout.yaml";
+    std::ofstream(config_file) << yaml;
+    const Config cfg = isolated_config(run, dir, yaml);
+    kafka::ensure_topics(cfg);
+    require_co_partitioned(cfg.kafka);  // throws unless the four topics have one partition count
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    Client client(cfg);
+    auto sw = std::make_unique<SwitchThread>(cfg, vault);
+
+    const auto a1 = client.send_and_await(client.original(run + "-A1", PaymentType::authorize, 10000));
+    REQUIRE(outcome(a1) == "approved");
+    CHECK(a1.channel == "acq-eu");
+    CHECK_FALSE(a1.channel_ref.empty());
+    CHECK_FALSE(a1.approval_code.empty());
+
+    // Two captures of 6,000 sent together: the first is in flight when the second is checked.
+    auto c1 = client.follow_up(run + "-C1", PaymentType::capture, 6000, a1);
+    auto c2 = client.follow_up(run + "-C2", PaymentType::capture, 6000, a1);
+    client.send(c1);
+    client.send(c2);
+    CHECK(outcome(client.await(c1.payment_id)) == "approved");
+    const auto r2 = client.await(c2.payment_id);
+    CHECK(outcome(r2) == "capture_exceeds_authorized");
+    CHECK(r2.type == PaymentType::capture);
+    CHECK(r2.root_id == a1.payment_id);
+    const auto c1r = client.await(c1.payment_id);
+    CHECK(c1r.channel == a1.channel);  // a follow-up goes to the channel holding the original
+
+    struct Step {
+        const char* id;
+        PaymentType type;
+        int64_t amount;
+        const char* expect;
+    };
+    const Step steps[] = {
+        {"C3", PaymentType::capture, 3000, "approved"},
+        {"C4", PaymentType::capture, 1001, "capture_exceeds_authorized"},
+        {"R1", PaymentType::refund, 5000, "approved"},
+        {"R2", PaymentType::refund, 4001, "refund_exceeds_captured"},
+        {"V1", PaymentType::void_, 10000, "void_after_capture"},
+    };
+    for (const auto& s : steps) {
+        CAPTURE(s.id);
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-" + s.id, s.type, s.amount, a1))) == s.expect);
+    }
+    PaymentResult nobody;
+    nobody.payment_id = run + "-nobody";
+    nobody.channel = "acq-eu";
+    nobody.channel_ref = "x";
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-X1", PaymentType::capture, 100, nobody))) ==
+          "original_unknown");
+
+    const auto a2 = client.send_and_await(client.original(run + "-A2", PaymentType::authorize, 5000));
+    REQUIRE(outcome(a2) == "approved");
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-V2", PaymentType::void_, 5000, a2))) == "approved");
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-C5", PaymentType::capture, 100, a2))) ==
+          "capture_after_void");
+
+    // A capture sent right behind its authorization (before any result): held, then decided.
+    const auto a3 = client.original(run + "-A3", PaymentType::authorize, 2000);
+    PaymentResult a3_expected;  // the simulator's reference is derived from the payment_id
+    a3_expected.payment_id = a3.payment_id;
+    a3_expected.channel = "acq-eu";
+    a3_expected.channel_ref = "not-known-yet";
+    client.send(a3);
+    client.send(client.follow_up(run + "-C6", PaymentType::capture, 2000, a3_expected));
+    CHECK(outcome(client.await(a3.payment_id)) == "approved");
+    CHECK(outcome(client.await(run + "-C6")) == "approved");
+
+    // Status inquiry: the endpoint, by root id and by a follow-up's id.
+    REQUIRE(bound_status_port() > 0);
+    auto lc = status_until(a1.payment_id, [](const PaymentLifeCycle& l) { return l.history.size() == 8; });
+    REQUIRE(lc);
+    CHECK(lc->status() == "partially_refunded");
+    CHECK(lc->authorized == 10000);
+    CHECK(lc->captured == 9000);
+    CHECK(lc->refunded == 5000);
+    CHECK(lc->voided == 0);
+    CHECK(lc->channel == a1.channel);
+    CHECK(lc->channel_ref == a1.channel_ref);
+    CHECK(lc->approval_code == a1.approval_code);
+    CHECK(lc->history[0].payment_id == a1.payment_id);
+    const auto by_follow_up = status_until(run + "-R1", [](const PaymentLifeCycle& l) { return l.history.size() == 8; });
+    REQUIRE(by_follow_up);
+    CHECK(by_follow_up->root_id == a1.payment_id);
+    auto lc2 = status_until(a2.payment_id, [](const PaymentLifeCycle& l) { return l.history.size() == 3; });
+    REQUIRE(lc2);
+    CHECK(lc2->status() == "voided");
+    CHECK(lc2->voided == 5000);
+    const auto unknown = fetch_payment_status("127.0.0.1", bound_status_port(), run + "-nobody");
+    CHECK(unknown.status == 404);
+    CHECK(fetch_payment_status("127.0.0.1", bound_status_port(), "bad%21id").status == 400);
+
+    // The same from payments.state directly, and from `turnout status`.
+    const auto stored = read_payment_state(cfg.kafka, a1.payment_id);
+    REQUIRE(stored);
+    CHECK(decode_life_cycle(*stored)->captured == 9000);
+    CHECK(run_status_command(config_file, a1.payment_id, dir / "status-a1.txt") == 0);
+    const std::string text = read_file(dir / "status-a1.txt");
+    std::cout << text;
+    CHECK(text.find("partially_refunded") != std::string::npos);
+    CHECK(text.find("capture_exceeds_authorized") != std::string::npos);
+    CHECK(run_status_command(config_file, run + "-nobody", dir / "status-nobody.txt") == 3);
+
+    // An authorization, then the whole switch restarts, then its captures.
+    const auto a4 = client.send_and_await(client.original(run + "-A4", PaymentType::authorize, 8000));
+    REQUIRE(outcome(a4) == "approved");
+    CHECK(sw->stop() == 0);
+    sw.reset();
+    sw = std::make_unique<SwitchThread>(cfg, vault);
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-C7", PaymentType::capture, 5000, a4))) == "approved");
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-C8", PaymentType::capture, 3001, a4))) ==
+          "capture_exceeds_authorized");
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-C9", PaymentType::capture, 3000, a4))) == "approved");
+    // The earlier payments' rules survive the restart too.
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-C10", PaymentType::capture, 1001, a1))) ==
+          "capture_exceeds_authorized");
+    CHECK(outcome(client.send_and_await(client.follow_up(run + "-R3", PaymentType::refund, 4000, a1))) == "approved");
+    auto lc4 = status_until(a4.payment_id, [](const PaymentLifeCycle& l) { return l.history.size() == 4; });
+    REQUIRE(lc4);
+    CHECK(lc4->status() == "captured");
+    CHECK(lc4->captured == 8000);
+    CHECK(sw->stop() == 0);
+}
+
+TEST_CASE("status inquiry during and after a load run matches the results topic") {
+    const std::string run = "ls" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+
+    LoadgenOptions lo;
+    lo.count = 4000;
+    lo.rate = 800;
+    lo.seed = 9;
+    lo.run_id = run;
+    lo.progress = false;
+    lo.wait_settlement = false;
+    lo.mix.invalid_step_share = 0.2;
+    LoadgenReport report;
+    std::atomic<bool> done{false};
+    std::thread load([&] {
+        report = run_loadgen(cfg, lo);
+        done = true;
+    });
+
+    // During the run: every answer is a consistent life cycle that includes its own result.
+    auto tail = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.tail." + run},
+                                                 {"enable.auto.commit", "false"},
+                                                 {"isolation.level", "read_committed"},
+                                                 {"fetch.wait.max.ms", "10"}});
+    {
+        kafka::PartitionListPtr from(rd_kafka_topic_partition_list_new(cfg.kafka.partitions));
+        for (int32_t p = 0; p < cfg.kafka.partitions; ++p)
+            rd_kafka_topic_partition_list_add(from.get(), cfg.kafka.topics.results.c_str(), p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        REQUIRE(rd_kafka_assign(tail.get(), from.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    int answered = 0;
+    while (!done && answered < 300) {
+        kafka::MessagePtr m(rd_kafka_consumer_poll(tail.get(), 100));
+        if (!m || m->err) continue;
+        auto res = decode_result({static_cast<const char*>(m->payload), m->len});
+        if (!res || res->payment_id != res->root_id || res->status != ResultStatus::approved) continue;
+        const auto reply = fetch_payment_status("127.0.0.1", bound_status_port(), res->payment_id);
+        if (reply.status != 200) continue;  // its result is not committed by the state role yet
+        auto lc = decode_life_cycle(reply.body);
+        REQUIRE(lc);
+        CHECK(lc->captured <= lc->authorized);
+        CHECK(lc->refunded <= lc->captured);
+        CHECK(lc->history.at(0).payment_id == res->payment_id);
+        ++answered;
+    }
+    load.join();
+    print_report(report, std::cout);
+    CHECK(answered > 20);
+    CHECK(report.missing == 0);
+    CHECK(report.doubled == 0);
+    CHECK(report.steps_unexpected == 0);
+    CHECK(report.refusals_planned > 20);
+    CHECK(report.refused_as_planned == report.refusals_planned);
+
+    // After the run: payments.state holds, for every payment, what its results add up to.
+    // Co-partitioned by root id: a result sits in the partition the producers' murmur2 gives
+    // its root id, and so does the payment's state (which `turnout status` relies on).
+    const int32_t partitions = partition_count(cfg.kafka, cfg.kafka.topics.results);
+    int misplaced = 0;
+    std::map<std::string, PaymentLifeCycle> expected;
+    for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) {
+        auto res = decode_result(r.value);
+        REQUIRE(res);
+        misplaced += r.key != res->root_id || r.partition != partition_for_key(res->root_id, partitions);
+        auto it = expected.find(res->root_id);
+        if (it == expected.end()) {
+            auto fresh = life_cycle_from_result(*res);
+            if (!fresh) continue;
+            it = expected.emplace(res->root_id, *fresh).first;
+        }
+        apply_result(it->second, *res, true);
+    }
+    std::map<std::string, PaymentLifeCycle> stored;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        stored.clear();
+        for (const auto& r : read_all(cfg, {cfg.kafka.topics.state}))
+            if (auto lc = decode_life_cycle(r.value)) {
+                misplaced += r.partition != partition_for_key(r.key, partitions);
+                stored.insert_or_assign(r.key, *lc);
+            }
+        if (stored.size() >= expected.size()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    CHECK(expected.size() > 2000);
+    CHECK(stored.size() == expected.size());
+    int mismatches = 0, compared = 0;
+    for (const auto& [root, want] : expected) {
+        auto it = stored.find(root);
+        if (it == stored.end()) {
+            ++mismatches;
+            continue;
+        }
+        const auto& got = it->second;
+        const bool same = got.status() == want.status() && got.authorized == want.authorized &&
+                          got.captured == want.captured && got.refunded == want.refunded && got.voided == want.voided &&
+                          got.history.size() == want.history.size() && got.channel_ref == want.channel_ref;
+        if (!same && mismatches < 5) std::cout << "mismatch " << root << ": " << encode_life_cycle(got) << "\n";
+        mismatches += !same;
+        // And the endpoint answers the same for a sample.
+        if (compared++ < 100) {
+            const auto reply = fetch_payment_status("127.0.0.1", bound_status_port(), root);
+            CHECK(reply.status == 200);
+            CHECK(decode_life_cycle(reply.body)->status() == want.status());
+        }
+    }
+    CHECK(mismatches == 0);
+    CHECK(misplaced == 0);
+    CHECK(sw.stop() == 0);
+}
+
+TEST_CASE("life-cycle rules hold when a second router leaves and its partitions move") {
+    const std::string run = "lr" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    Client client(cfg);
+    SwitchThread sw(cfg, vault);
+    // A second router instance shares the requests and results partitions with the first.
+    std::atomic<bool> stop_second{false};
+    int second_rc = -1;
+    std::thread second([&] { second_rc = run_roles(cfg, vault, {{"router", ""}}, "second", stop_second); });
+
+    // Authorizations spread over the partitions (so over both routers), each captured in part.
+    std::vector<PaymentResult> auths;
+    for (int i = 0; i < 12; ++i) {
+        auto a = client.send_and_await(client.original(run + "-A" + std::to_string(i), PaymentType::authorize, 10000));
+        REQUIRE(outcome(a) == "approved");
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-C" + std::to_string(i), PaymentType::capture, 6000, a))) ==
+              "approved");
+        auths.push_back(a);
+    }
+    stop_second = true;  // leaves the group: its partitions (and their ledgers) move to the first router
+    second.join();
+    CHECK(second_rc == 0);
+    for (size_t i = 0; i < auths.size(); ++i) {
+        CAPTURE(i);
+        const auto& a = auths[i];
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-D" + std::to_string(i), PaymentType::capture, 5000, a))) ==
+              "capture_exceeds_authorized");
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-E" + std::to_string(i), PaymentType::capture, 4000, a))) ==
+              "approved");
+        CHECK(outcome(client.send_and_await(client.follow_up(run + "-V" + std::to_string(i), PaymentType::void_, 10000, a))) ==
+              "void_after_capture");
+    }
+    CHECK(sw.stop() == 0);
+}
