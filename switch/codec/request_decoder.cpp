@@ -1,6 +1,7 @@
 #include "codec/request_decoder.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <boost/json.hpp>
 
@@ -32,6 +33,53 @@ bool is_digits(std::string_view s) {
     return true;
 }
 
+// Text that ends up in clearing-file lines, logs and CSV cells must not carry control
+// characters: a line break in a merchant id would split a record in two.
+bool has_control_char(std::string_view s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7f) return true;
+    return false;
+}
+
+// A member name quoted in a rejection message: callers put anything there, card numbers
+// included, and the message travels on payments.results, so only letters and '_' survive.
+std::string name_for_message(std::string_view name) {
+    std::string out(name.substr(0, 64));
+    for (char& c : out)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')) c = '?';
+    return out;
+}
+
+// Members named in the text, counted by a scan of the (already validated) JSON text.
+size_t members_in_text(std::string_view text) {
+    size_t n = 0;
+    bool in_string = false;
+    size_t after_string = std::string_view::npos;  // index just past the last closing quote
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') { in_string = false; after_string = i + 1; }
+            continue;
+        }
+        if (c == '"') in_string = true;
+        else if (c == ':' && after_string != std::string_view::npos) { ++n; after_string = std::string_view::npos; }
+        else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_string = std::string_view::npos;
+    }
+    return n;
+}
+
+size_t members_in_tree(const json::value& v) {
+    size_t n = 0;
+    if (auto* o = v.if_object()) {
+        n += o->size();
+        for (const auto& kv : *o) n += members_in_tree(kv.value());
+    } else if (auto* a = v.if_array()) {
+        for (const auto& e : *a) n += members_in_tree(e);
+    }
+    return n;
+}
+
 const json::string* get_string(const json::object& o, std::string_view key) {
     auto* v = o.if_contains(key);
     return v ? v->if_string() : nullptr;
@@ -53,9 +101,10 @@ std::optional<Invalid> read_merchant(const json::object& o, Merchant& m) {
     if (!mo) return Invalid{reject::invalid_merchant, "merchant must be an object with an id"};
     for (const auto& kv : *mo)
         if (kv.key() != "id" && kv.key() != "mcc" && kv.key() != "country")
-            return Invalid{reject::invalid_merchant, "unknown merchant field `" + std::string(kv.key()) + "`"};
+            return Invalid{reject::invalid_merchant, "unknown merchant field `" + name_for_message(kv.key()) + "`"};
     auto* id = get_string(*mo, "id");
-    if (!id || id->empty() || id->size() > 64) return Invalid{reject::invalid_merchant, "merchant.id must be 1-64 characters"};
+    if (!id || id->empty() || id->size() > 64 || has_control_char(*id))
+        return Invalid{reject::invalid_merchant, "merchant.id must be 1-64 characters without control characters"};
     m.id.assign(id->data(), id->size());
     if (!optional_short_string(*mo, "mcc", m.mcc, 4) || (!m.mcc.empty() && (m.mcc.size() != 4 || !is_digits(m.mcc))))
         return Invalid{reject::invalid_merchant, "merchant.mcc must be 4 digits"};
@@ -71,12 +120,13 @@ std::optional<Invalid> read_amount(const json::object& o, Money& m) {
     if (!ao) return Invalid{reject::missing_amount, "amount must be an object {value, currency}"};
     for (const auto& kv : *ao)
         if (kv.key() != "value" && kv.key() != "currency")
-            return Invalid{reject::unknown_field, "unknown amount field `" + std::string(kv.key()) + "`"};
+            return Invalid{reject::unknown_field, "unknown amount field `" + name_for_message(kv.key()) + "`"};
     auto* val = ao->if_contains("value");
     if (!val) return Invalid{reject::missing_amount, "amount.value is required"};
     if (val->is_int64()) {
         m.value = val->get_int64();
-    } else if (val->is_uint64()) {
+    } else if (val->is_uint64() || (val->is_double() && std::abs(val->get_double()) > double(kMaxAmountMinor))) {
+        // Beyond uint64 the parser gives a double; a number that large is out of range first.
         return Invalid{reject::amount_out_of_range, "amount.value must be 1 .. 10^12 minor units"};
     } else {
         return Invalid{reject::amount_not_integer, "amount.value must be an integer count of minor units"};
@@ -98,7 +148,7 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
     auto allowed = [&](std::initializer_list<std::string_view> keys) -> std::optional<Invalid> {
         for (const auto& kv : io)
             if (kv.key() != "kind" && std::find(keys.begin(), keys.end(), kv.key()) == keys.end())
-                return Invalid{reject::invalid_instrument, "unknown instrument field `" + std::string(kv.key()) + "`"};
+                return Invalid{reject::invalid_instrument, "unknown instrument field `" + name_for_message(kv.key()) + "`"};
         return std::nullopt;
     };
     switch (in.kind) {
@@ -120,7 +170,7 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
         case InstrumentKind::bank_account: {
             if (auto bad = allowed({"token"})) return bad;
             auto* tok = get_string(io, "token");
-            if (!tok || tok->empty() || tok->size() > 128)
+            if (!tok || tok->empty() || tok->size() > 128 || has_control_char(*tok))
                 return Invalid{reject::invalid_instrument, "instrument.token must be 1-128 characters"};
             in.token.assign(tok->data(), tok->size());
             break;
@@ -129,7 +179,8 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
             if (auto bad = allowed({"token", "provider"})) return bad;
             auto* tok = get_string(io, "token");
             auto* prov = get_string(io, "provider");
-            if (!tok || tok->empty() || tok->size() > 128 || !prov || prov->empty() || prov->size() > 32)
+            if (!tok || tok->empty() || tok->size() > 128 || !prov || prov->empty() || prov->size() > 32 ||
+                has_control_char(*tok) || has_control_char(*prov))
                 return Invalid{reject::invalid_instrument, "a wallet needs provider (1-32) and token (1-128)"};
             in.token.assign(tok->data(), tok->size());
             in.provider.assign(prov->data(), prov->size());
@@ -144,7 +195,7 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
                                                    "customer",   "metadata", "original", "created_at"};
     for (const auto& kv : o)
         if (std::find(std::begin(kFields), std::end(kFields), kv.key()) == std::end(kFields))
-            return Invalid{reject::unknown_field, "unknown field `" + std::string(kv.key().substr(0, 64)) + "`"};
+            return Invalid{reject::unknown_field, "unknown field `" + name_for_message(kv.key()) + "`"};
 
     auto* type = get_string(o, "type");
     auto t = type ? parse_payment_type(*type) : std::nullopt;
@@ -170,8 +221,8 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
         auto* pid = oo ? get_string(*oo, "payment_id") : nullptr;
         auto* ch = oo ? get_string(*oo, "channel") : nullptr;
         auto* ref = oo ? get_string(*oo, "channel_ref") : nullptr;
-        if (!pid || !valid_payment_id(*pid) || !ch || ch->empty() || ch->size() > 64 || !ref || ref->size() > 64 ||
-            oo->size() != 3)
+        if (!pid || !valid_payment_id(*pid) || !ch || ch->empty() || ch->size() > 64 || has_control_char(*ch) || !ref ||
+            ref->size() > 64 || has_control_char(*ref) || oo->size() != 3)
             return Invalid{reject::invalid_original, "original must be {payment_id, channel, channel_ref}"};
         r.original = OriginalRef{std::string(*pid), std::string(*ch), std::string(*ref)};
     } else if (o.contains("original")) {
@@ -189,9 +240,10 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
         Customer c;
         for (const auto& kv : *co)
             if (kv.key() != "id" && kv.key() != "ip" && kv.key() != "country")
-                return Invalid{reject::invalid_customer, "unknown customer field `" + std::string(kv.key().substr(0, 64)) + "`"};
+                return Invalid{reject::invalid_customer, "unknown customer field `" + name_for_message(kv.key()) + "`"};
         if (!optional_short_string(*co, "id", c.id) || !optional_short_string(*co, "ip", c.ip, 45) ||
-            !optional_short_string(*co, "country", c.country, 2) || (!c.country.empty() && !is_upper_alpha(c.country, 2)))
+            !optional_short_string(*co, "country", c.country, 2) || (!c.country.empty() && !is_upper_alpha(c.country, 2)) ||
+            has_control_char(c.id) || has_control_char(c.ip))
             return Invalid{reject::invalid_customer, "customer fields are id, ip and an ISO 3166 alpha-2 country"};
         r.customer = std::move(c);
     }
@@ -238,6 +290,10 @@ DecodeOutcome decode_request(std::string_view bytes, size_t max_record_bytes) {
     json::error_code ec;
     json::value doc = json::parse(bytes, ec, &mr, opts);
     if (ec) return rejected(reject::invalid_json, "not valid JSON: " + ec.message());
+    // Two values for one member: readers disagree on which counts (the parser keeps the last,
+    // another system may take the first), so the record is refused as a whole.
+    if (members_in_text(bytes) != members_in_tree(doc))
+        return rejected(reject::invalid_json, "not valid JSON for a payment: a member name appears twice in one object");
     auto* o = doc.if_object();
     if (!o) return rejected(reject::not_an_object, "a payment request must be a JSON object");
 

@@ -1,6 +1,11 @@
 // Card data protection: sealing, fingerprints, masking, Luhn.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "security/card_vault.hpp"
 
 using namespace turnout;
@@ -86,4 +91,31 @@ TEST_CASE("log helpers: JSON escaping and trace ids") {
     CHECK(json_escape("a\"b\\c\nd\x01") == "a\\\"b\\\\c\\nd\\u0001");
     CHECK(trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == "4bf92f3577b34da6a3ce929d0e0e4736");
     CHECK(trace_id_of("garbage").empty());
+}
+
+TEST_CASE("rotation through the keys file: a new current key is added, old envelopes still open") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("turnout-keys-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string k1 = "fe376360888fa99dd2be657f69d510f9fd9170fbf2c7e39df1b43a26d7efa403";
+    const std::string k2 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const std::string fp = "b69e354b704772a975919b92d7d272fcd565422a6c98c581d23b16b9db5cf19d";
+    std::ofstream(dir / "before.yaml") << "pan_keys:\n  - {id: k-2026-10, key_hex: " << k1
+                                       << "}\nactive_pan_key: k-2026-10\nfingerprint_key_hex: " << fp << "\n";
+    std::ofstream(dir / "after.yaml") << "pan_keys:\n  - {id: k-2026-10, key_hex: " << k1
+                                      << "}\n  - {id: k-2026-11, key_hex: " << k2
+                                      << "}\nactive_pan_key: k-2026-11\nfingerprint_key_hex: " << fp << "\n";
+    const CardVault before(load_vault_keys((dir / "before.yaml").string()));
+    const CardVault after(load_vault_keys((dir / "after.yaml").string()));
+    const auto old_envelope = before.seal("4111111111111111");
+    const auto new_envelope = after.seal("4111111111111111");
+    CHECK(old_envelope.key_id == "k-2026-10");
+    CHECK(new_envelope.key_id == "k-2026-11");
+    CHECK(after.open(old_envelope) == "4111111111111111");
+    CHECK(after.open(new_envelope) == "4111111111111111");
+    // A vault that never had the new key cannot open what was sealed under it.
+    CHECK(before.open(new_envelope) == std::nullopt);
+    // Fingerprints do not change with the PAN key: instruments still match after rotation.
+    CHECK(before.fingerprint("card", "4111111111111111") == after.fingerprint("card", "4111111111111111"));
+    fs::remove_all(dir);
 }

@@ -1,0 +1,480 @@
+// Hostile and careless input on the real broker, card data never in clear, and Kafka over TLS:
+//  - the bad-input corpus (test/data/bad-requests) mixed with good requests through the switch;
+//  - a load through `turnout all` as a child process, then every record of every topic but
+//    payments.requests, every log line and every file of the run scanned for the PANs sent;
+//  - the whole pipeline on a TLS listener (scripts/kafka-local --tls; test/integration/tls_test.sh).
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <iostream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "app/roles.hpp"
+#include "codec/messages.hpp"
+#include "harness.hpp"
+#include "loadgen/loadgen.hpp"
+#include "security/card_vault.hpp"
+
+using namespace turnout;
+using namespace turnout::it;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct BadCase {
+    std::string name, reason, key, bytes;
+    bool result = false;
+    std::string trace_id;  // 32 hex digits; the DLQ record and the result carry it on
+};
+
+const fs::path kCorpus = fs::path(kSource) / "test" / "data" / "bad-requests";
+
+std::vector<BadCase> load_corpus() {
+    std::vector<BadCase> out;
+    std::ifstream f(kCorpus / "MANIFEST.tsv");
+    for (std::string line; std::getline(f, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ss(line);
+        BadCase c;
+        std::string result;
+        std::getline(ss, c.name, '\t');
+        std::getline(ss, c.reason, '\t');
+        std::getline(ss, result, '\t');
+        std::getline(ss, c.key, '\t');
+        c.result = result == "yes";
+        c.bytes = read_file(kCorpus / (c.name + ".json"));
+        char trace[33];
+        std::snprintf(trace, sizeof trace, "bad0%028zx", out.size() + 1);
+        c.trace_id = trace;
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+std::string trace_of(const std::string& traceparent) {
+    return traceparent.size() >= 35 ? traceparent.substr(3, 32) : std::string();
+}
+
+// A sale the simulator approves (amount ends in 00), each on a card of its own so that no
+// velocity rule of the shipped config declines it.
+std::string good_request(const std::string& id, int n) {
+    // Digits that look like a real card's, so that the PAN scan cannot meet them by chance in
+    // the zero-padded numbers of a fixed-width clearing file.
+    std::mt19937_64 digits(static_cast<uint64_t>(n) + 1);
+    char body[16];
+    std::snprintf(body, sizeof body, "4539%011llu", static_cast<unsigned long long>(digits() % 100000000000ULL));
+    std::string pan = body;
+    for (char check = '0'; check <= '9'; ++check)
+        if (luhn_valid(pan + check)) {
+            pan += check;
+            break;
+        }
+    return R"({"payment_id":")" + id + R"(","type":"sale","merchant":{"id":"m-good"},"amount":{"value":)" +
+           std::to_string(1000 + 100 * (n % 50)) +
+           R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" + pan +
+           R"(","expiry":"2812"},"created_at":"2026-11-26T06:33:25.123Z"})";
+}
+
+// Publishes every corpus case (with its key, a traceparent naming the case) between good
+// requests, then `tail` more good requests after the last bad one. Returns the good ids.
+std::vector<std::string> publish_mix(const Config& cfg, const std::vector<BadCase>& corpus, const std::string& run,
+                                     int tail) {
+    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    std::vector<std::string> good;
+    auto send_good = [&] {
+        const std::string id = run + "-good-" + std::to_string(good.size());
+        REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, good_request(id, int(good.size())), {}}) ==
+                0);
+        good.push_back(id);
+    };
+    for (const auto& c : corpus) {
+        send_good();
+        const std::string tp = "00-" + c.trace_id + "-00f067aa0ba902b7-01";
+        rd_kafka_headers_t* hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, "traceparent", -1, tp.data(), static_cast<ssize_t>(tp.size()));
+        const std::string key = c.key == "id" ? "bad-" + c.name : std::string();
+        const void* key_ptr = c.key == "null" ? nullptr : key.data();
+        const auto err = rd_kafka_producev(
+            producer.get(), RD_KAFKA_V_TOPIC(cfg.kafka.topics.requests.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key_ptr, key.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(c.bytes.data()), c.bytes.size()), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_END);
+        if (err) rd_kafka_headers_destroy(hdrs);
+        REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR, c.name);
+    }
+    for (int i = 0; i < tail; ++i) send_good();
+    REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    return good;
+}
+
+// Reads results and the DLQ until every good id and every corpus case is accounted for.
+std::vector<Consumed> await_outcomes(const Config& cfg, const std::vector<std::string>& good,
+                                     const std::vector<BadCase>& corpus) {
+    const auto& t = cfg.kafka.topics;
+    size_t want_results = good.size(), want_dlq = corpus.size();
+    for (const auto& c : corpus) want_results += c.result;
+    std::vector<Consumed> records;
+    const int64_t deadline = now_ms() + 120000;
+    while (now_ms() < deadline) {
+        records = read_all(cfg, {t.results, t.dlq});
+        size_t results = 0, dlq = 0;
+        for (const auto& r : records) (r.topic == t.dlq ? dlq : results)++;
+        if (results >= want_results && dlq >= want_dlq) break;
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    return records;
+}
+
+std::optional<SealedData> sealed_of(const std::string& value) {
+    boost::json::error_code ec;
+    auto doc = boost::json::parse(value, ec);
+    if (ec || !doc.is_object()) return std::nullopt;
+    auto* s = doc.as_object().if_contains("sealed");
+    if (!s || !s->is_object()) return std::nullopt;
+    auto str = [&](const char* k) {
+        auto* v = s->as_object().if_contains(k);
+        return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    return SealedData{str("key_id"), str("nonce"), str("ciphertext")};
+}
+
+// Checks the outcome of a corpus run: each case in the DLQ once with its reason and intact
+// (sealed) bytes, a rejected result exactly where the payment_id is readable, and exactly
+// one result for every good request.
+void check_outcomes(const Config& cfg, const CardVault& vault, const std::vector<BadCase>& corpus,
+                    const std::vector<std::string>& good, const std::vector<Consumed>& records) {
+    const auto& t = cfg.kafka.topics;
+    std::map<std::string, const BadCase*> by_trace;
+    for (const auto& c : corpus) by_trace[c.trace_id] = &c;
+    std::map<std::string, int> dlq_of, results_of, good_results;
+    for (const auto& r : records) {
+        if (r.topic == t.dlq) {
+            auto it = by_trace.find(trace_of(r.header("traceparent")));
+            if (it == by_trace.end()) {
+                FAIL_CHECK("a DLQ record that is no corpus case, reason " << r.header("turnout.error.reason"));
+                continue;
+            }
+            const BadCase& c = *it->second;
+            CAPTURE(c.name);
+            ++dlq_of[c.name];
+            CHECK(r.header("turnout.error.reason") == c.reason);
+            CHECK(r.header("turnout.error.stage") == "router");
+            CHECK(r.header("turnout.error.topic") == t.requests);
+            CHECK(!r.header("turnout.error.partition").empty());
+            CHECK(!r.header("turnout.error.offset").empty());
+            CHECK(r.key == (c.key == "id" ? "bad-" + c.name : std::string()));
+            // Sealed, never in clear; the key holder gets the exact original bytes back.
+            const auto sealed = sealed_of(r.value);
+            REQUIRE(sealed);
+            CHECK(vault.open(*sealed) == c.bytes);
+            continue;
+        }
+        auto res = decode_result(r.value);
+        REQUIRE(res);
+        if (auto it = by_trace.find(trace_of(r.header("traceparent"))); it != by_trace.end()) {
+            CAPTURE(it->second->name);
+            ++results_of[it->second->name];
+            CHECK(res->status == ResultStatus::rejected);
+            CHECK(res->reason.code == it->second->reason);
+        } else {
+            ++good_results[res->payment_id];
+            CAPTURE(res->reason.code);
+            CHECK(res->status == ResultStatus::approved);
+        }
+    }
+    int dlq_wrong = 0, result_wrong = 0;
+    for (const auto& c : corpus) {
+        if (dlq_of[c.name] != 1) {
+            ++dlq_wrong;
+            MESSAGE(c.name << ": " << dlq_of[c.name] << " DLQ records");
+        }
+        if (results_of[c.name] != (c.result ? 1 : 0)) {
+            ++result_wrong;
+            MESSAGE(c.name << ": " << results_of[c.name] << " rejected results");
+        }
+    }
+    CHECK(dlq_wrong == 0);
+    CHECK(result_wrong == 0);
+    int good_wrong = 0;
+    for (const auto& id : good) good_wrong += good_results[id] != 1;
+    CHECK(good_results.size() == good.size());
+    CHECK(good_wrong == 0);
+}
+
+const std::string kTurnout = TURNOUT_BINARY;
+
+// A `turnout` child process with standard output and error in `log`.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        std::vector<char*> argv{const_cast<char*>("turnout")};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(kTurnout.c_str(), argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+int wait_exit(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Every PAN of `text`, in any digit run, also when written with spaces or dashes between
+// digit groups. `where` names the place for the failure message.
+int count_pans(const std::set<std::string>& pans, std::string_view text, const std::string& where,
+               std::vector<std::string>& found) {
+    int hits = 0;
+    auto scan = [&](std::string_view v) {
+        for (size_t i = 0; i < v.size();) {
+            size_t j = i;
+            while (j < v.size() && v[j] >= '0' && v[j] <= '9') ++j;
+            for (size_t a = i; j - i >= 12 && a + 12 <= j; ++a)
+                for (size_t len = 12; a + len <= j && len <= 19; ++len)
+                    if (pans.count(std::string(v.substr(a, len)))) {
+                        ++hits;
+                        if (found.size() < 20) found.push_back(where + ": " + mask_pan(v.substr(a, len)));
+                    }
+            i = j == i ? i + 1 : j;
+        }
+    };
+    scan(text);
+    // The same text with single spaces and dashes between digits taken out.
+    std::string joined;
+    joined.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if ((c == ' ' || c == '-') && i > 0 && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i - 1])) &&
+            std::isdigit(static_cast<unsigned char>(text[i + 1])))
+            continue;
+        joined += c;
+    }
+    if (joined.size() != text.size()) scan(joined);
+    return hits;
+}
+
+// The run's topics (its name prefix), as the broker lists them.
+std::vector<std::string> run_topics(const Config& cfg, const std::string& prefix) {
+    auto c = kafka::make_producer(cfg.kafka, {});
+    const rd_kafka_metadata_t* md = nullptr;
+    REQUIRE(rd_kafka_metadata(c.get(), 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::vector<std::string> out;
+    for (int i = 0; i < md->topic_cnt; ++i)
+        if (std::string_view(md->topics[i].topic).rfind(prefix, 0) == 0) out.emplace_back(md->topics[i].topic);
+    rd_kafka_metadata_destroy(md);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("hostile input: every bad-input case dead-lettered with its reason, good requests answered once") {
+    const std::string run = "hi" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const auto corpus = load_corpus();
+    REQUIRE(corpus.size() >= 60);
+
+    std::atomic<bool> stop{false};
+    std::atomic<bool> roles_ended{false};
+    int roles_rc = -1;
+    std::thread roles([&] {
+        roles_rc = run_roles(cfg, vault, all_roles(cfg), "0", stop);
+        roles_ended = true;
+    });
+    struct StopRoles {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~StopRoles() {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+    } stop_roles{stop, roles};
+
+    const auto good = publish_mix(cfg, corpus, run, 50);
+    const auto records = await_outcomes(cfg, good, corpus);
+    // The workers kept running through all of it: nothing ended before the stop.
+    CHECK_FALSE(roles_ended.load());
+    stop = true;
+    roles.join();
+    CHECK(roles_rc == 0);
+    check_outcomes(cfg, vault, corpus, good, records);
+}
+
+TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and files of a run") {
+    const std::string run = "pl" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const std::string yaml = isolated_yaml(run, dir);
+    const fs::path config = dir / "turnout.yaml";
+    std::ofstream(config) << yaml;
+    const Config cfg = isolated_config(run, dir, yaml);
+    kafka::ensure_topics(cfg);
+    const auto corpus = load_corpus();
+
+    // The switch as its own process, logging everything it would log at debug level.
+    const std::string bootstrap = cfg.kafka.bootstrap_servers;
+    ::setenv("TURNOUT_BOOTSTRAP", bootstrap.c_str(), 1);
+    const pid_t sw = spawn({"--log-level", "debug", "all", "--config", config.string(), "--instance", "0",
+                            "--metrics-port", "0"},
+                           dir / "switch.log");
+    struct Reap {
+        pid_t pid;
+        ~Reap() {
+            if (pid > 0) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+            }
+        }
+    } reap{sw};
+    // A load with invalid requests, duplicates and follow-ups, from the load generator process.
+    const int lg = wait_exit(spawn({"--log-level", "debug", "loadgen", "--config", config.string(), "--count", "4000",
+                                    "--seed", "88", "--run-id", run, "--duplicate-share", "0.02", "--report-json",
+                                    (dir / "loadgen.json").string()},
+                                   dir / "loadgen.log"));
+    CHECK(lg == 0);
+    // The bad-input corpus too: many of its cases hold card numbers the switch must refuse.
+    const auto good = publish_mix(cfg, corpus, run, 10);
+    await_outcomes(cfg, good, corpus);
+    ::kill(sw, SIGTERM);
+    CHECK(wait_exit(sw) == 0);
+    reap.pid = -1;
+
+    // The PANs sent: every "pan" member of every request, digits only.
+    const auto& t = cfg.kafka.topics;
+    std::set<std::string> pans;
+    const auto requests = read_all(cfg, {t.requests});
+    for (const auto& r : requests)
+        for (size_t pos = r.value.find("\"pan\""); pos != std::string::npos; pos = r.value.find("\"pan\"", pos + 1)) {
+            std::string digits;
+            for (size_t i = pos + 5; i < r.value.size() && i < pos + 60 && r.value[i] != ',' && r.value[i] != '}'; ++i)
+                if (std::isdigit(static_cast<unsigned char>(r.value[i]))) digits += r.value[i];
+            if (digits.size() >= 12 && digits.size() <= 19) pans.insert(digits);
+        }
+    CHECK(pans.size() > 1000);
+
+    int leaks = 0;
+    std::vector<std::string> found;
+    {  // The scanner itself finds a PAN written plainly, in groups with spaces and with dashes.
+        const std::string pan = *pans.begin();
+        std::string spaced, dashed;
+        for (size_t i = 0; i < pan.size(); ++i) {
+            if (i && i % 4 == 0) spaced += ' ', dashed += '-';
+            spaced += pan[i], dashed += pan[i];
+        }
+        std::vector<std::string> probe;
+        CHECK(count_pans(pans, "a" + pan + "b", "probe", probe) >= 1);
+        CHECK(count_pans(pans, "card " + spaced + ".", "probe", probe) >= 1);
+        CHECK(count_pans(pans, "\"" + dashed + "\"", "probe", probe) >= 1);
+    }
+    // Every record of every other topic of the run: key, value, header names and values.
+    std::vector<std::string> scanned;
+    for (const auto& topic : run_topics(cfg, run + "."))
+        if (topic != t.requests) scanned.push_back(topic);
+    CHECK(scanned.size() >= 8);
+    size_t records_scanned = 0;
+    for (const auto& r : read_all(cfg, scanned)) {
+        ++records_scanned;
+        leaks += count_pans(pans, r.key, r.topic + " key", found);
+        leaks += count_pans(pans, r.value, r.topic + " value", found);
+        for (const auto& [k, v] : r.headers) leaks += count_pans(pans, k + ":" + v, r.topic + " header " + k, found);
+    }
+    CHECK(records_scanned > 8000);
+    // Every file of the run: the processes' logs, clearing files, ledgers, reports.
+    size_t files = 0, log_lines = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        if (!e.is_regular_file()) continue;
+        ++files;
+        const auto body = read_file(e.path());
+        if (e.path().extension() == ".log") log_lines += std::count(body.begin(), body.end(), '\n');
+        leaks += count_pans(pans, body, e.path().filename().string(), found);
+    }
+    MESSAGE("scanned " << records_scanned << " records of " << scanned.size() << " topics, " << files << " files, "
+                       << log_lines << " log lines for " << pans.size() << " PANs");
+    CHECK(files > 5);
+    CHECK(log_lines > 10);
+    for (const auto& f : found) MESSAGE("clear PAN in " << f);
+    CHECK(leaks == 0);
+}
+
+TEST_CASE("the whole pipeline over Kafka TLS (scripts/kafka-local --tls)") {
+    // Run by test/integration/tls_test.sh, which starts a TLS broker and names it here.
+    const char* bootstrap = std::getenv("TURNOUT_TLS_BOOTSTRAP");
+    const char* tls_dir = std::getenv("TURNOUT_TLS_DIR");
+    if (!bootstrap || !*bootstrap || !tls_dir || !*tls_dir) {
+        MESSAGE("skipped: TURNOUT_TLS_BOOTSTRAP and TURNOUT_TLS_DIR are not set (test/integration/tls_test.sh sets them)");
+        return;
+    }
+    const std::string run = "tls" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    std::string yaml = isolated_yaml(run, dir);
+    // Plain librdkafka properties from the config, as an operator would write them.
+    const std::string d = tls_dir;
+    replace_once(yaml, "  properties: {}\n",
+                 "  properties:\n    security.protocol: SSL\n    ssl.ca.location: " + d + "/ca.pem\n"
+                 "    ssl.certificate.location: " + d + "/client.pem\n    ssl.key.location: " + d + "/client.key\n");
+    Config cfg = isolated_config(run, dir, yaml);
+    cfg.kafka.bootstrap_servers = bootstrap;
+    REQUIRE(cfg.kafka.properties.at("security.protocol") == "SSL");
+    kafka::ensure_topics(cfg);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+
+    std::atomic<bool> stop{false};
+    int roles_rc = -1;
+    std::thread roles([&] { roles_rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });
+    struct StopRoles {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~StopRoles() {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+    } stop_roles{stop, roles};
+
+    LoadgenOptions lo;
+    lo.count = 2000;
+    lo.seed = 443;
+    lo.run_id = run;
+    lo.progress = false;
+    lo.result_timeout_s = 60;
+    lo.duplicate_share = 0.02;
+    const auto report = run_loadgen(cfg, lo);
+    print_report(report, std::cout);
+    stop = true;
+    roles.join();
+    CHECK(roles_rc == 0);
+    CHECK(report.sent == 2000);
+    CHECK(report.missing == 0);
+    CHECK(report.doubled == 0);
+    CHECK(report.received == report.expected_results);
+    CHECK(report.duplicate_answers == report.duplicates_sent);
+    CHECK(report.settlement_matches);
+    CHECK(report.batches > 0);
+
+    // A client without a certificate is turned away: the listener really is mutual TLS.
+    Config no_cert = cfg;
+    no_cert.kafka.properties.erase("ssl.certificate.location");
+    no_cert.kafka.properties.erase("ssl.key.location");
+    no_cert.kafka.properties["log_level"] = "0";  // the refusals are expected; keep the output short
+    auto p = kafka::make_producer(no_cert.kafka, {});
+    const rd_kafka_metadata_t* md = nullptr;
+    CHECK(rd_kafka_metadata(p.get(), 1, nullptr, &md, 3000) != RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (md) rd_kafka_metadata_destroy(md);
+}
