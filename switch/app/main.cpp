@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "config/rules_source.hpp"
 #include "connector.hpp"
+#include "dlq/dlq_tool.hpp"
 #include "kafka/client.hpp"
 #include "bench/pipe_bench.hpp"
 #include "loadgen/loadgen.hpp"
@@ -78,6 +79,23 @@ int main(int argc, char** argv) {
     status->add_option("id", status_id, "payment_id of the sale or authorize (with --url also of a follow-up)")->required();
     status->add_option("--url", status_url, "ask a running state role (host:port) instead of reading payments.state");
     status->add_flag("--json", status_json, "print the payments.state JSON");
+    auto* dlq = app.add_subcommand("dlq", "inspect payments.dlq (card data masked) and replay fixed requests");
+    dlq->require_subcommand(1);
+    turnout::dlq::ListOptions dlq_list_opts;
+    std::string dlq_pos, dlq_from_file;
+    auto* dlq_list = dlq->add_subcommand("list", "one line per DLQ record, then a count by reason");
+    dlq_list->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    dlq_list->add_option("--reason", dlq_list_opts.reason, "only records dead-lettered with this reason");
+    dlq_list->add_option("--stage", dlq_list_opts.stage, "only records dead-lettered by this stage");
+    dlq_list->add_option("--limit", dlq_list_opts.limit, "print at most N records (the counts cover all)");
+    dlq_list->add_flag("--json", dlq_list_opts.json, "one JSON object per record");
+    auto* dlq_show = dlq->add_subcommand("show", "one DLQ record: headers and the request unsealed, PANs masked");
+    dlq_show->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    dlq_show->add_option("position", dlq_pos, "PARTITION:OFFSET")->required();
+    auto* dlq_replay = dlq->add_subcommand("replay", "send a DLQ record (or a fixed version) to payments.requests");
+    dlq_replay->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    dlq_replay->add_option("position", dlq_pos, "PARTITION:OFFSET")->required();
+    dlq_replay->add_option("--from-file", dlq_from_file, "send this fixed request instead of the original bytes");
     auto* check = app.add_subcommand("check-config", "validate the configuration and exit");
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
@@ -242,6 +260,14 @@ int main(int argc, char** argv) {
             if (status_json || !lc) std::cout << *value << "\n";
             else std::cout << turnout::render_life_cycle(*lc);
             return 0;
+        }
+        if (*dlq) {
+            const turnout::CardVault v(turnout::load_vault_keys(keys_path(cfg)));
+            if (*dlq_list) return turnout::dlq::list(cfg, v, dlq_list_opts, std::cout);
+            const auto pos = turnout::dlq::parse_position(dlq_pos);
+            if (!pos) throw std::runtime_error("position `" + dlq_pos + "`: expected PARTITION:OFFSET");
+            if (*dlq_show) return turnout::dlq::show(cfg, v, *pos, std::cout, std::cerr);
+            return turnout::dlq::replay(cfg, v, *pos, dlq_from_file, std::cout, std::cerr);
         }
         if (*loadgen) {
             lo.wait_settlement = !no_settlement;
