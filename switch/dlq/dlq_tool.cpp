@@ -149,9 +149,15 @@ std::string payment_id_of(std::string_view request_bytes) {
 }
 
 namespace {
+// Headers the switch itself writes (topic names, positions, reasons, trace ids) are shown
+// escaped but not masked: a run id of 13 digits in a topic name is not card data.
+std::string header_text(std::string_view name, std::string_view value) {
+    return name.starts_with("turnout.") || name == kafka::kTraceparent ? escape_bytes(value) : printable(value);
+}
+std::string switch_header(const Entry& e, std::string_view name) { return header_text(name, e.header(name)); }
 std::string source_of(const Entry& e) {
-    return e.header("turnout.error.topic") + ":" + e.header("turnout.error.partition") + ":" +
-           e.header("turnout.error.offset");
+    return switch_header(e, "turnout.error.topic") + ":" + switch_header(e, "turnout.error.partition") + ":" +
+           switch_header(e, "turnout.error.offset");
 }
 std::string time_of(const Entry& e) { return e.timestamp_ms >= 0 ? format_rfc3339(e.timestamp_ms) : "-"; }
 std::string or_dash(std::string s) { return s.empty() ? "-" : s; }
@@ -159,9 +165,9 @@ std::string or_dash(std::string s) { return s.empty() ? "-" : s; }
 
 std::string list_line(const Entry& e, const Original& o) {
     std::ostringstream s;
-    s << e.partition << ':' << e.offset << "  " << time_of(e) << "  stage=" << printable(or_dash(e.header("turnout.error.stage")))
-      << "  reason=" << printable(or_dash(e.header("turnout.error.reason"))) << "  from=" << printable(source_of(e))
-      << "  payment_id=" << (o.opened ? or_dash(payment_id_of(o.bytes)) : "(sealed, key unknown)")
+    s << e.partition << ':' << e.offset << "  " << time_of(e) << "  stage=" << or_dash(switch_header(e, "turnout.error.stage"))
+      << "  reason=" << or_dash(switch_header(e, "turnout.error.reason")) << "  from=" << source_of(e)
+      << "  payment_id=" << (o.opened ? or_dash(printable(payment_id_of(o.bytes))) : "(sealed, key unknown)")
       << "  bytes=" << (o.opened ? o.bytes.size() : e.value.size()) << (o.sealed ? " sealed" : "");
     return s.str();
 }
@@ -170,12 +176,12 @@ std::string list_json(const Entry& e, const Original& o) {
     JsonWriter w(256);
     w.begin_object().field("partition", int64_t{e.partition}).field("offset", e.offset);
     w.field("time", time_of(e));
-    w.field("stage", printable(e.header("turnout.error.stage")));
-    w.field("reason", printable(e.header("turnout.error.reason")));
-    w.field("source_topic", printable(e.header("turnout.error.topic")));
-    w.field("source_partition", printable(e.header("turnout.error.partition")));
-    w.field("source_offset", printable(e.header("turnout.error.offset")));
-    w.field("payment_id", o.opened ? payment_id_of(o.bytes) : std::string());
+    w.field("stage", switch_header(e, "turnout.error.stage"));
+    w.field("reason", switch_header(e, "turnout.error.reason"));
+    w.field("source_topic", switch_header(e, "turnout.error.topic"));
+    w.field("source_partition", switch_header(e, "turnout.error.partition"));
+    w.field("source_offset", switch_header(e, "turnout.error.offset"));
+    w.field("payment_id", o.opened ? printable(payment_id_of(o.bytes)) : std::string());
     w.field("bytes", static_cast<int64_t>(o.opened ? o.bytes.size() : e.value.size()));
     w.field("sealed", o.sealed).field("opened", o.opened).end_object();
     return w.take();
@@ -185,7 +191,7 @@ std::string show_text(const std::string& dlq_topic, const Entry& e, const Origin
     std::ostringstream s;
     s << "record   " << dlq_topic << ':' << e.partition << ':' << e.offset << "  " << time_of(e) << "\n";
     s << "key      " << printable(e.key) << "\n";
-    for (const auto& [k, v] : e.headers) s << "header   " << printable(k) << ": " << printable(v) << "\n";
+    for (const auto& [k, v] : e.headers) s << "header   " << printable(k) << ": " << header_text(k, v) << "\n";
     if (o.sealed && !o.opened) {
         s << "value    sealed under a key the keys file does not hold (" << e.value.size() << " bytes)\n";
         return s.str();
@@ -396,7 +402,7 @@ int replay(const Config& cfg, const CardVault& vault, Position pos, const std::s
     out << "replayed " << cfg.kafka.topics.dlq << ":" << pos.partition << ":" << pos.offset << " to " << rec.topic
         << ":" << delivery.partition << ":" << delivery.offset << "\n";
     out << "key      " << printable(rec.key) << "\n";
-    for (const auto& [k, v] : rec.headers) out << "header   " << k << ": " << printable(v) << "\n";
+    for (const auto& [k, v] : rec.headers) out << "header   " << k << ": " << header_text(k, v) << "\n";
     out << "value    " << printable(rec.value) << "\n";
     return 0;
 }

@@ -138,6 +138,16 @@ TEST_CASE("a sealed DLQ record opens with the configured keys, shows without a c
     CHECK(line.find("from=payments.requests:2:40") != std::string::npos);
     CHECK(list_json(e, o).find(R"("payment_id":"p-1")") != std::string::npos);
 
+    // Headers the switch writes are not card data (a run id in a topic name stays whole);
+    // any other header is masked.
+    Entry run = e;
+    run.headers.emplace_back("turnout.error.topic", "r1795689809860.payments.requests");
+    run.headers.emplace_back("x-note", "card 4111111111111111");
+    const auto run_text = show_text("payments.dlq", run, o);
+    CHECK(run_text.find("turnout.error.topic: r1795689809860.payments.requests") != std::string::npos);
+    CHECK(run_text.find("x-note: card 411111******1111") != std::string::npos);
+    CHECK(list_line(run, o).find("from=r1795689809860.payments.requests:2:40") != std::string::npos);
+
     // Under a key this keys file does not hold: said so, nothing printed of the value.
     CardVault other(keys("k9", 9));
     const auto o2 = original_of(e, other);
