@@ -201,10 +201,12 @@ std::string show_text(const std::string& dlq_topic, const Entry& e, const Origin
     return s.str();
 }
 
-std::optional<std::string> replay_refusal(std::string_view dlq_reason, bool from_file, std::string_view bytes,
-                                          size_t max_record_bytes) {
+std::optional<std::string> replay_refusal(std::string_view dlq_reason, bool from_requests, bool from_file,
+                                          std::string_view bytes, size_t max_record_bytes) {
     if (dlq_reason == reject::oversize_record && !from_file)
         return "dead-lettered as oversize_record: replay a fixed version with --from-file";
+    if (!from_requests && !from_file)
+        return "not a request (dead-lettered from another topic): replay a request written with --from-file";
     auto d = decode_request(bytes, max_record_bytes);
     if (d.rejection)
         return "the router would dead-letter it again: " + d.rejection->code + " (" + d.rejection->message + ")";
@@ -375,7 +377,9 @@ int replay(const Config& cfg, const CardVault& vault, Position pos, const std::s
         }
         bytes = o.bytes;
     }
-    if (auto why = replay_refusal(e->header("turnout.error.reason"), !from_file.empty(), bytes, cfg.max_record_bytes)) {
+    if (auto why = replay_refusal(e->header("turnout.error.reason"),
+                                  e->header("turnout.error.topic") == cfg.kafka.topics.requests, !from_file.empty(),
+                                  bytes, cfg.max_record_bytes)) {
         err << "turnout: not replayed: " << printable(*why) << "\n";
         return 1;
     }

@@ -67,11 +67,12 @@ std::string list_json(const Entry& e, const Original& o);
 // `dlq show`: headers, key, the original masked and escaped.
 std::string show_text(const std::string& dlq_topic, const Entry& e, const Original& o);
 
-// Why a replay is refused, nullopt when it may go: a record dead-lettered as oversize_record
-// needs a fixed version (--from-file); bytes the router would dead-letter again
-// (decode_request) are refused with that reason.
-std::optional<std::string> replay_refusal(std::string_view dlq_reason, bool from_file, std::string_view bytes,
-                                          size_t max_record_bytes);
+// Why a replay is refused, nullopt when it may go: a record dead-lettered as oversize_record,
+// or by a stage after the router (its value is no request), needs a fixed version
+// (--from-file); bytes the router would dead-letter again (decode_request) are refused with
+// that reason.
+std::optional<std::string> replay_refusal(std::string_view dlq_reason, bool from_requests, bool from_file,
+                                          std::string_view bytes, size_t max_record_bytes);
 
 // The record a replay sends: payments.requests, key = root id of the request, the DLQ
 // record's traceparent, `turnout.replayed-from: <dlq topic>:<partition>:<offset>`.

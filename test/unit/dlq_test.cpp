@@ -167,24 +167,28 @@ TEST_CASE("what a replay refuses") {
     struct Case {
         const char* name;
         std::string reason;
+        bool from_requests;
         bool from_file;
         std::string bytes;
         bool refused;
     };
     const Case cases[] = {
-        {"oversize original", "oversize_record", false, kSale, true},
-        {"oversize, fixed file", "oversize_record", true, kSale, false},
-        {"still not JSON", "invalid_json", false, "{not json", true},
-        {"fixed version", "unknown_currency", true, kSale, false},
-        {"still unknown currency", "unknown_currency", true,
+        {"oversize original", "oversize_record", true, false, kSale, true},
+        {"oversize, fixed file", "oversize_record", true, true, kSale, false},
+        {"still not JSON", "invalid_json", true, false, "{not json", true},
+        {"fixed version", "unknown_currency", true, true, kSale, false},
+        {"original that decodes now", "unknown_currency", true, false, kSale, false},
+        {"a routed payment's record", "undecodable_routed_payment", false, false, kSale, true},
+        {"a request written for it", "undecodable_routed_payment", false, true, kSale, false},
+        {"still unknown currency", "unknown_currency", true, true,
          R"({"payment_id":"p-1","type":"sale","merchant":{"id":"m1"},"amount":{"value":1000,"currency":"XXQ"},)"
          R"("instrument":{"kind":"card","pan":"4111111111111111","expiry":"2812"},"created_at":"2026-11-26T06:33:25.123Z"})",
          true},
-        {"too big for the router", "invalid_json", true, std::string(70000, ' '), true},
+        {"too big for the router", "invalid_json", true, true, std::string(70000, ' '), true},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
-        CHECK(replay_refusal(c.reason, c.from_file, c.bytes, 65536).has_value() == c.refused);
+        CHECK(replay_refusal(c.reason, c.from_requests, c.from_file, c.bytes, 65536).has_value() == c.refused);
     }
 }
 
