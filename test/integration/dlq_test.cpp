@@ -22,24 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class SwitchThread {
-public:
-    SwitchThread(const Config& cfg, const CardVault& vault) {
-        thread_ = std::thread([&, this] { rc_ = run_roles(cfg, vault, all_roles(cfg), "0", stop_); });
-    }
-    ~SwitchThread() { stop(); }
-    int stop() {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-        return rc_;
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    int rc_ = -1;
-    std::thread thread_;
-};
-
 struct Run {
     int rc = -1;
     std::string out;  // stdout and stderr

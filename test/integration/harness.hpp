@@ -3,14 +3,17 @@
 // topics to their end, and the channels' ledgers.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "app/roles.hpp"
 #include "config/config.hpp"
 #include "kafka/client.hpp"
 #include "model/time.hpp"
@@ -155,5 +158,25 @@ inline int ledger_double_executions(const fs::path& dir) {
     for (const auto& [id, n] : executed) doubles += n > 1;
     return doubles;
 }
+
+// The whole switch (`turnout all`) on a thread of this process; stopped (drained) on
+// destruction or by stop(), which returns the exit status run_roles gave.
+class SwitchThread {
+public:
+    SwitchThread(const Config& cfg, const CardVault& vault) {
+        thread_ = std::thread([&, this] { rc_ = run_roles(cfg, vault, all_roles(cfg), "0", stop_); });
+    }
+    ~SwitchThread() { stop(); }
+    int stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        return rc_;
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    int rc_ = -1;
+    std::thread thread_;
+};
 
 }  // namespace turnout::it

@@ -31,25 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The whole switch (`turnout all`) on a thread of this process.
-class SwitchThread {
-public:
-    SwitchThread(const Config& cfg, const CardVault& vault) {
-        thread_ = std::thread([&, this] { rc_ = run_roles(cfg, vault, all_roles(cfg), "0", stop_); });
-    }
-    ~SwitchThread() { stop(); }
-    int stop() {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-        return rc_;
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    int rc_ = -1;
-    std::thread thread_;
-};
-
 // Publishes requests keyed by root id and waits for their results.
 class Client {
 public:
