@@ -170,17 +170,34 @@ namespace turnout::kafka {
 std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
     std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(rd_kafka_topic_new(rk, topic.c_str(), nullptr),
                                                                           rd_kafka_topic_destroy);
-    const rd_kafka_metadata_t* md = nullptr;
-    auto err = rd_kafka_metadata(rk, 0, t.get(), &md, timeout_ms);
-    if (err) throw std::runtime_error("metadata for " + topic + ": " + rd_kafka_err2str(err));
-    std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> owned(md, rd_kafka_metadata_destroy);
-    std::vector<int32_t> ids;
-    for (int i = 0; i < md->topic_cnt; ++i) {
-        if (md->topics[i].err) throw std::runtime_error("topic " + topic + ": " + rd_kafka_err2str(md->topics[i].err));
-        for (int p = 0; p < md->topics[i].partition_cnt; ++p) ids.push_back(md->topics[i].partitions[p].id);
+    // A topic created a moment ago is unknown to the brokers that have not seen its metadata
+    // yet (a cluster propagates it in the background): retry those answers until the deadline.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        const rd_kafka_metadata_t* md = nullptr;
+        auto err = rd_kafka_metadata(rk, 0, t.get(), &md, std::max(100, std::min(timeout_ms, 2000)));
+        const bool out_of_time = std::chrono::steady_clock::now() >= deadline;
+        if (err) {
+            if ((err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT) && !out_of_time) continue;
+            throw std::runtime_error("metadata for " + topic + ": " + rd_kafka_err2str(err));
+        }
+        std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> owned(md, rd_kafka_metadata_destroy);
+        std::vector<int32_t> ids;
+        rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int i = 0; i < md->topic_cnt; ++i) {
+            if (md->topics[i].err) topic_err = md->topics[i].err;
+            for (int p = 0; p < md->topics[i].partition_cnt; ++p) ids.push_back(md->topics[i].partitions[p].id);
+        }
+        const bool transient = topic_err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                               topic_err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || (!topic_err && ids.empty());
+        if (transient && !out_of_time) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
+        if (topic_err) throw std::runtime_error("topic " + topic + ": " + rd_kafka_err2str(topic_err));
+        if (ids.empty()) throw std::runtime_error("topic " + topic + " has no partitions");
+        return ids;
     }
-    if (ids.empty()) throw std::runtime_error("topic " + topic + " has no partitions");
-    return ids;
 }
 
 void watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t& lo, int64_t& hi, int timeout_ms) {
