@@ -41,6 +41,27 @@ bool has_control_char(std::string_view s) {
     return false;
 }
 
+// A card number hidden in free text: 13-19 digits, optionally grouped by single spaces or
+// dashes ("4111 1111 1111 1111"), passing the Luhn check. Longer digit runs are not read as
+// card numbers (order numbers, bank references).
+bool holds_card_number(std::string_view s) {
+    std::string digits;
+    auto run_is_pan = [&] { return digits.size() >= 13 && digits.size() <= 19 && luhn_valid(digits); };
+    for (size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (c >= '0' && c <= '9') {
+            digits += c;
+            continue;
+        }
+        const bool separator = (c == ' ' || c == '-') && !digits.empty() && i + 1 < s.size() && s[i + 1] >= '0' &&
+                               s[i + 1] <= '9';
+        if (separator) continue;
+        if (run_is_pan()) return true;
+        digits.clear();
+    }
+    return run_is_pan();
+}
+
 // A member name quoted in a rejection message: callers put anything there, card numbers
 // included, and the message travels on payments.results, so only letters and '_' survive.
 std::string name_for_message(std::string_view name) {
@@ -190,6 +211,26 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
     return std::nullopt;
 }
 
+// Card data travels only in instrument.pan (sealed by the router); every other text field
+// that reaches payments.routed, results, logs or clearing files is refused when it holds a
+// card number. Not checked: payment_id, bank account and wallet tokens (long digit runs
+// there are account numbers and device tokens, not card numbers in the clear).
+std::optional<Invalid> free_text_card_number(const PaymentRequest& r) {
+    auto found = [](std::string_view field) {
+        return Invalid{reject::card_number_in_free_text,
+                       std::string(field) + " holds what looks like a card number; send it only as instrument.pan"};
+    };
+    if (holds_card_number(r.merchant.id)) return found("merchant.id");
+    if (r.customer && holds_card_number(r.customer->id)) return found("customer.id");
+    for (const auto& [k, v] : r.metadata)
+        if (holds_card_number(k) || holds_card_number(v)) return found("metadata");
+    if (r.instrument && r.instrument->kind == InstrumentKind::card_token && holds_card_number(r.instrument->token))
+        return found("instrument.token");
+    if (r.instrument && holds_card_number(r.instrument->provider)) return found("instrument.provider");
+    if (r.original && holds_card_number(r.original->channel_ref)) return found("original.channel_ref");
+    return std::nullopt;
+}
+
 std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
     static constexpr std::string_view kFields[] = {"payment_id", "type",     "merchant", "amount",    "instrument",
                                                    "customer",   "metadata", "original", "created_at"};
@@ -253,12 +294,13 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
         if (!mo || mo->size() > 20) return Invalid{reject::invalid_metadata, "metadata must be an object of at most 20 strings"};
         for (const auto& kv : *mo) {
             auto* s = kv.value().if_string();
-            if (!s || kv.key().size() > 64 || s->size() > 256)
-                return Invalid{reject::invalid_metadata, "metadata values must be strings (keys ≤ 64, values ≤ 256)"};
+            if (!s || kv.key().size() > 64 || s->size() > 256 || has_control_char(kv.key()) || has_control_char(*s))
+                return Invalid{reject::invalid_metadata,
+                               "metadata values must be strings without control characters (keys ≤ 64, values ≤ 256)"};
             r.metadata.emplace_back(std::string(kv.key()), std::string(*s));
         }
     }
-    return std::nullopt;
+    return free_text_card_number(r);
 }
 
 }  // namespace

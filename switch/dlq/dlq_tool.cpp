@@ -127,16 +127,24 @@ Original original_of(const Entry& e, const CardVault& vault) {
     auto doc = boost::json::parse(e.value, ec);
     const boost::json::object* s = nullptr;
     if (!ec && doc.is_object())
-        if (auto* v = doc.as_object().if_contains("sealed"); v && v->is_object() && doc.as_object().size() == 1)
-            s = &v->as_object();
+        if (auto* v = doc.as_object().if_contains("sealed"); v && v->is_object()) {
+            // The router's envelope: `sealed`, plus truncated/original_bytes/sha256 when the
+            // record was larger than any request and only its first bytes are kept.
+            bool envelope = true;
+            for (const auto& kv : doc.as_object())
+                envelope &= kv.key() == "sealed" || kv.key() == "truncated" || kv.key() == "original_bytes" ||
+                            kv.key() == "sha256";
+            if (envelope) s = &v->as_object();
+        }
     if (!s) return {e.value, false, true};
+    const bool truncated = doc.as_object().contains("truncated");
     auto str = [&](const char* k) {
         auto* v = s->if_contains(k);
         return v && v->is_string() ? std::string(v->as_string()) : std::string();
     };
     auto opened = vault.open(SealedData{str("key_id"), str("nonce"), str("ciphertext")});
-    if (!opened) return {{}, true, false};
-    return {std::move(*opened), true, true};
+    if (!opened) return {{}, true, false, truncated};
+    return {std::move(*opened), true, true, truncated};
 }
 
 std::string payment_id_of(std::string_view request_bytes) {
@@ -196,7 +204,9 @@ std::string show_text(const std::string& dlq_topic, const Entry& e, const Origin
         s << "value    sealed under a key the keys file does not hold (" << e.value.size() << " bytes)\n";
         return s.str();
     }
-    s << "value    " << (o.sealed ? "unsealed, " : "") << o.bytes.size() << " bytes, card numbers masked\n";
+    s << "value    " << (o.sealed ? "unsealed, " : "") << o.bytes.size() << " bytes"
+      << (o.truncated ? " (the first bytes only: the record was larger than any request)" : "")
+      << ", card numbers masked\n";
     s << printable(o.bytes) << "\n";
     return s.str();
 }

@@ -55,6 +55,7 @@ struct Original {
     std::string bytes;
     bool sealed = false;
     bool opened = false;  // false: sealed under a key the keys file does not hold
+    bool truncated = false;  // only the first max_record_bytes of a larger record were kept
 };
 Original original_of(const Entry& e, const CardVault& vault);
 

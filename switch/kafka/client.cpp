@@ -94,7 +94,7 @@ std::string_view header(const rd_kafka_message_t* m, const char* name) {
     return {static_cast<const char*>(val), size};
 }
 
-void ensure_topics(const Config& cfg, int timeout_ms) {
+void ensure_topics(const Config& cfg, int timeout_ms, const std::vector<std::pair<std::string, std::string>>& extra) {
     const auto& t = cfg.kafka.topics;
     const auto hours_ms = [](int h) { return std::to_string(int64_t{h} * 3600 * 1000); };
     std::vector<TopicSpec> topics{{t.requests, {}},
@@ -110,6 +110,7 @@ void ensure_topics(const Config& cfg, int timeout_ms) {
                              {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
                              {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};
     for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});
+    for (auto& spec : topics) spec.config.insert(spec.config.end(), extra.begin(), extra.end());
 
     create_topics(cfg.kafka, topics, timeout_ms);
 }

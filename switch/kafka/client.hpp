@@ -53,7 +53,9 @@ void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics
 
 // Creates every topic the config names (requests, routed, results, dlq, batches, health,
 // state, one per channel) that does not exist yet. Throws on any other failure.
-void ensure_topics(const Config& cfg, int timeout_ms = 30000);
+// `extra` is added to every topic's configs (tests raise max.message.bytes with it).
+void ensure_topics(const Config& cfg, int timeout_ms = 30000,
+                   const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 }  // namespace turnout::kafka
 

@@ -1,8 +1,11 @@
 #include "kafka/records.hpp"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "codec/json_writer.hpp"
 #include "codec/messages.hpp"
+#include "security/card_vault.hpp"
 
 namespace turnout::kafka {
 
@@ -18,8 +21,40 @@ std::string new_traceparent() {
     return s;
 }
 
+bool valid_traceparent(std::string_view tp) {
+    if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
+    for (size_t i = 0; i < tp.size(); ++i) {
+        if (i == 2 || i == 35 || i == 52) continue;
+        const char c = tp[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
+std::string sha256_hex_of(std::string_view bytes) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+    static const char hex[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(len * 2);
+    for (unsigned int i = 0; i < len; ++i) s += {hex[md[i] >> 4], hex[md[i] & 15]};
+    return s;
+}
+
+std::string bounded_copy(std::string_view bytes, size_t max_bytes, size_t excerpt) {
+    if (bytes.size() <= max_bytes) return std::string(bytes);
+    JsonWriter w(excerpt * 4 / 3 + 160);
+    w.begin_object()
+        .field("truncated", true)
+        .field("original_bytes", static_cast<int64_t>(bytes.size()))
+        .field("sha256", sha256_hex_of(bytes))
+        .field("excerpt_base64", base64_encode(bytes.substr(0, std::min(excerpt, bytes.size()))));
+    return w.end_object().take();
+}
+
 std::vector<std::pair<std::string, std::string>> descend_headers(std::string_view traceparent) {
-    return {{kTraceparent, traceparent.empty() ? new_traceparent() : std::string(traceparent)},
+    return {{kTraceparent, valid_traceparent(traceparent) ? std::string(traceparent) : new_traceparent()},
             {"content-type", "application/json"}};
 }
 
@@ -29,13 +64,24 @@ std::vector<std::pair<std::string, std::string>> descend_headers(const Record& i
 
 OutRecord dlq_record(const TopicNames& topics, const Record& in, std::string_view stage, std::string_view reason,
                      std::string value) {
-    OutRecord r{topics.dlq, std::string(in.key), std::move(value), {}};
+    std::string truncated;
+    std::string key(in.key);
+    if (key.size() > kDlqMaxKeyBytes) {
+        key = "sha256:" + sha256_hex_of(in.key);
+        truncated = "key";
+    }
+    if (value.size() > kDlqMaxValueBytes) {
+        value = bounded_copy(value);
+        truncated += truncated.empty() ? "value" : ",value";
+    }
+    OutRecord r{topics.dlq, std::move(key), std::move(value), {}};
     r.headers = {{"turnout.error.stage", std::string(stage)},
                  {"turnout.error.reason", std::string(reason)},
                  {"turnout.error.topic", std::string(in.topic)},
                  {"turnout.error.partition", std::to_string(in.partition)},
                  {"turnout.error.offset", std::to_string(in.offset)}};
-    if (auto tp = in.header(kTraceparent); !tp.empty()) r.headers.emplace_back(kTraceparent, std::string(tp));
+    if (!truncated.empty()) r.headers.emplace_back("turnout.error.truncated", truncated);
+    if (auto tp = in.header(kTraceparent); valid_traceparent(tp)) r.headers.emplace_back(kTraceparent, std::string(tp));
     return r;
 }
 

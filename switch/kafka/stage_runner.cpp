@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "kafka/records.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 
@@ -19,6 +20,12 @@ public:
     void emit(const OutRecord& rec) override {
         r_.begin_if_needed();
         const auto err = produce(r_.producer_.get(), rec);
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            // No retry can make this record fit: aborting would replay the same input and
+            // fail the same way forever. Its digest goes to the DLQ and the stage moves on.
+            r_.dead_letter_unproducible(rec, err);
+            return;
+        }
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             char reason[512];
             if (err == RD_KAFKA_RESP_ERR__FATAL ||
@@ -157,6 +164,30 @@ int StageRunner::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
         }
     }
     return 0;  // librdkafka frees the JSON
+}
+
+void StageRunner::dead_letter_unproducible(const OutRecord& rec, rd_kafka_resp_err_t err) {
+    const std::string stage = stage_label(opts_.name);
+    const size_t bytes = rec.key.size() + rec.value.size();
+    spdlog::error("{}: a record for {} ({} bytes) cannot be produced: {}; its digest goes to {}", opts_.name, rec.topic,
+                  bytes, rd_kafka_err2str(err), cfg_.topics.dlq);
+    OutRecord dlq{cfg_.topics.dlq, rec.key.size() <= kDlqMaxKeyBytes ? rec.key : "sha256:" + sha256_hex_of(rec.key),
+                  {}, {}};
+    // Only a digest: the record may carry anything the stage writes, so no excerpt of it.
+    dlq.value = "{\"unproducible\":true,\"topic\":\"" + rec.topic + "\",\"key_bytes\":" +
+                std::to_string(rec.key.size()) + ",\"value_bytes\":" + std::to_string(rec.value.size()) +
+                ",\"sha256\":\"" + sha256_hex_of(rec.value) + "\"}";
+    dlq.headers = {{"turnout.error.stage", stage},
+                   {"turnout.error.reason", "record_too_large"},
+                   {"turnout.error.topic", rec.topic},
+                   {"turnout.error.partition", std::to_string(rec.partition)},
+                   {"turnout.error.offset", "-1"}};
+    for (const auto& [k, v] : rec.headers)
+        if (k == kTraceparent && valid_traceparent(v)) dlq.headers.emplace_back(k, v);
+    Metrics::get().dlq_records.Add({{"stage", stage}, {"reason", "record_too_large"}}).Increment();
+    if (const auto e2 = produce(producer_.get(), dlq); e2 != RD_KAFKA_RESP_ERR_NO_ERROR)
+        spdlog::critical("{}: the dead-letter record for an unproducible {} record failed too: {}; skipped",
+                         opts_.name, rec.topic, rd_kafka_err2str(e2));
 }
 
 void StageRunner::begin_if_needed() {

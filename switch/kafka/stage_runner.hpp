@@ -96,6 +96,9 @@ private:
     static int stats_cb(rd_kafka_t* rk, char* json, size_t len, void* opaque);
     void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
     void begin_if_needed();
+    // A record librdkafka refuses for good (larger than message.max.bytes): dead-lettered as a
+    // digest, counted, logged; the transaction goes on.
+    void dead_letter_unproducible(const OutRecord& rec, rd_kafka_resp_err_t err);
     void commit();
     void abort_and_rewind();
     void handle_txn_error(rd_kafka_error_t* e, const char* what);

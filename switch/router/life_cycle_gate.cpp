@@ -28,8 +28,10 @@ bool LifeCycleGate::hold_if_waiting(int32_t partition, const kafka::Record& rec,
 bool LifeCycleGate::refuse(int32_t partition, const PaymentRequest& req, std::string_view traceparent,
                            kafka::Emitter& out) {
     if (!is_follow_up(req.type)) return false;
-    auto d = ledger(partition).check(req);
+    auto& l = ledger(partition);
+    auto d = l.check(req);
     if (d.verdict == FollowUpVerdict::accept) return false;
+    l.refused(req);
     if (d.verdict == FollowUpVerdict::hold)  // only after the wait: the original still has no result
         d.reason = {std::string(life_cycle_code::original_pending),
                     "the original has no result after " + std::to_string(cfg_.state.original_wait_seconds) + " s"};
@@ -45,6 +47,10 @@ bool LifeCycleGate::refuse(int32_t partition, const PaymentRequest& req, std::st
     log_payment_event(spdlog::level::info, "request_rejected", req.payment_id, traceparent,
                       {{"reason", d.reason.code}, {"original", req.root_id()}});
     return true;
+}
+
+bool LifeCycleGate::answered(int32_t partition, const PaymentRequest& req) {
+    return ledger(partition).answered(req);
 }
 
 void LifeCycleGate::admitted(int32_t partition, const PaymentRequest& req) { ledger(partition).admit(req, now_ms()); }
@@ -88,7 +94,8 @@ void LifeCycleGate::on_assign(const kafka::PartitionSet& parts) {
         if (topic != cfg_.kafka.topics.requests) continue;
         auto& l = ledgers_.insert_or_assign(p, LifeCycleLedger{}).first->second;
         const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.lifecycle, p,
-                                                 [&](std::string_view, std::string_view value) { l.replay(value); });
+                                                 [&](std::string_view key, std::string_view value) { l.replay(key, value); });
+        l.finish_replay();
         spdlog::info("router: partition {} life-cycle ledger rebuilt from {} changelog records ({} payments, {} held)",
                      p, n, l.size(), l.held());
     }

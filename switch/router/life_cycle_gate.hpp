@@ -29,6 +29,9 @@ public:
     // After dedupe: true when a life-cycle rule refuses the follow-up (its `rejected` result,
     // with type, amount and original, is already emitted).
     bool refuse(int32_t partition, const PaymentRequest& req, std::string_view traceparent, kafka::Emitter& out);
+    // After dedupe: true when the ledger answered this payment_id before (a root it opened, a
+    // follow-up answered, refused or in flight), however long ago the dedupe forgot it.
+    bool answered(int32_t partition, const PaymentRequest& req);
     // The request went on to risk and a channel.
     void admitted(int32_t partition, const PaymentRequest& req);
 

@@ -69,21 +69,35 @@ void RouterStage::route_held(int32_t partition, std::string_view value, std::str
     route_one(rec, out, traceparent);
 }
 
+std::string RouterStage::dlq_envelope(std::string_view value) const {
+    // A request may hold card data: the DLQ keeps it sealed, never in clear. A record larger
+    // than any request may be keeps only its first max_record_bytes (sealed) and the digest
+    // of the whole, so the envelope always fits a Kafka record.
+    const bool truncated = value.size() > cfg_.max_record_bytes;
+    const auto sealed = vault_.seal(truncated ? value.substr(0, cfg_.max_record_bytes) : value);
+    JsonWriter env(256);
+    env.begin_object().key("sealed").begin_object().field("key_id", sealed.key_id);
+    env.field("nonce", sealed.nonce).field("ciphertext", sealed.ciphertext).end_object();
+    if (truncated)
+        env.field("truncated", true)
+            .field("original_bytes", static_cast<int64_t>(value.size()))
+            .field("sha256", kafka::sha256_hex_of(value));
+    return env.end_object().take();
+}
+
 void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::string_view held_traceparent) {
     if (rec.topic == cfg_.kafka.topics.results) {  // a result: the life-cycle ledger's input
         life_cycle_.on_result(rec, [&](int32_t p, std::string_view v, std::string_view tp) { route_held(p, v, tp, out); });
         return;
     }
     const int64_t now = now_ms();
-    const auto tp = held_traceparent.empty() ? rec.header(kafka::kTraceparent) : held_traceparent;
+    // A header that is not a W3C traceparent (any size, any bytes) is dropped here, so it
+    // reaches no log line, held follow-up or record.
+    const auto tp_in = held_traceparent.empty() ? rec.header(kafka::kTraceparent) : held_traceparent;
+    const std::string_view tp = kafka::valid_traceparent(tp_in) ? tp_in : std::string_view{};
     auto reject_with = [&](const Rejection& rj, bool to_dlq) {
         if (to_dlq) {
-            // A request may hold card data: the DLQ keeps it sealed, never in clear.
-            const auto sealed = vault_.seal(rec.value);
-            JsonWriter env(256);
-            env.begin_object().key("sealed").begin_object().field("key_id", sealed.key_id);
-            env.field("nonce", sealed.nonce).field("ciphertext", sealed.ciphertext).end_object().end_object();
-            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "router", rj.code, env.take()));
+            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "router", rj.code, dlq_envelope(rec.value)));
             probe_.dlq(rj.code);
         }
         log_payment_event(spdlog::level::info, to_dlq ? "request_dead_lettered" : "request_rejected", rj.payment_id, tp,
@@ -103,10 +117,22 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         return;
     }
     auto& req = *decoded.request;
+    // A payment's records must all be keyed by its root id: the key picks the partition, and
+    // dedupe and the life-cycle ledger are per partition. Under another key the same
+    // payment_id would meet a ledger that never saw it. (A held follow-up routed again has no
+    // record of its own: it was checked when it arrived.)
+    if (rec.offset >= 0 && rec.key != req.root_id()) {
+        reject_with({std::string(reject::key_mismatch), "the record key must be the payment's root id",
+                     req.payment_id, req.root_id()},
+                    true);
+        return;
+    }
     if (life_cycle_.hold_if_waiting(rec.partition, rec, req, tp)) return;  // its original has no result yet
     auto d = dedupe_.find(rec.partition);
     if (d == dedupe_.end()) d = dedupe_.emplace(rec.partition, PaymentIdDedupe(cfg_.dedupe_capacity)).first;
-    if (!d->second.first_time(req.payment_id)) {
+    // The dedupe set is bounded and forgets; the ledger remembers every payment it opened or
+    // answered, so a payment_id sent again long after is still never executed twice.
+    if (!d->second.first_time(req.payment_id) || life_cycle_.answered(rec.partition, req)) {
         // No second channel call; the one final result per payment_id stays the first one.
         reject_with({std::string(reject::duplicate_request), "payment_id was already received", req.payment_id,
                      req.root_id()},

@@ -36,6 +36,7 @@ public:
 private:
     // `held_traceparent`: set when a held follow-up is routed again (its record is gone).
     void route_one(const kafka::Record& rec, kafka::Emitter& out, std::string_view held_traceparent = {});
+    std::string dlq_envelope(std::string_view value) const;
     void route_held(int32_t partition, std::string_view value, std::string_view traceparent, kafka::Emitter& out);
 
     const Config& cfg_;

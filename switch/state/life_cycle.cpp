@@ -57,6 +57,12 @@ FollowUpDecision check_follow_up(const PaymentLifeCycle* lc, const PaymentReques
     using V = FollowUpVerdict;
     const int64_t amount = f.amount.value;
     if (!lc) return {V::reject, refuse(c::original_unknown, "no sale or authorize with this original.payment_id")};
+    if (f.merchant.id != lc->merchant_id)
+        return {V::reject, refuse(c::merchant_mismatch, "the original belongs to another merchant")};
+    if (lc->answered_follow_ups.size() + lc->in_flight.size() >= kMaxFollowUpsPerPayment)
+        return {V::reject, refuse(c::too_many_follow_ups, "a payment takes at most " +
+                                                               std::to_string(kMaxFollowUpsPerPayment) +
+                                                               " captures, voids and refunds")};
     if (!lc->original_status) return {V::hold, {}};
     if (*lc->original_status != ResultStatus::approved)
         return {V::reject, refuse(c::original_not_approved, "the original was " + lc->status())};
@@ -100,8 +106,12 @@ void reserve(PaymentLifeCycle& lc, const PaymentRequest& f) {
     lc.in_flight.push_back({f.payment_id, f.type, f.amount.value});
 }
 
+bool is_duplicate_answer(const PaymentResult& r) {
+    return r.status == ResultStatus::rejected && (r.reason.code == "duplicate_request" || r.reason.code == "key_mismatch");
+}
+
 bool apply_result(PaymentLifeCycle& lc, const PaymentResult& r, bool keep_history) {
-    if (r.status == ResultStatus::rejected && r.reason.code == "duplicate_request") return false;
+    if (is_duplicate_answer(r)) return false;
     const bool is_original = r.payment_id == lc.root_id;
     if (keep_history) {
         for (const auto& e : lc.history)
@@ -130,6 +140,7 @@ bool apply_result(PaymentLifeCycle& lc, const PaymentResult& r, bool keep_histor
         const bool was_in_flight = it != lc.in_flight.end();
         if (was_in_flight) lc.in_flight.erase(it);
         if (!keep_history && !was_in_flight) return false;
+        if (!keep_history) lc.answered_follow_ups.push_back(r.payment_id);
         if (r.status == ResultStatus::approved && r.type) {
             switch (*r.type) {
                 case PaymentType::capture: lc.captured += amount; break;
@@ -149,7 +160,7 @@ bool apply_result(PaymentLifeCycle& lc, const PaymentResult& r, bool keep_histor
 }
 
 std::optional<PaymentLifeCycle> life_cycle_from_result(const PaymentResult& r) {
-    if (r.status == ResultStatus::rejected && r.reason.code == "duplicate_request") return std::nullopt;
+    if (is_duplicate_answer(r)) return std::nullopt;
     const std::string& root = r.root_id.empty() ? r.payment_id : r.root_id;
     if (r.payment_id != root) return std::nullopt;  // a follow-up of an original never seen
     if (r.type && is_follow_up(*r.type)) return std::nullopt;
@@ -184,6 +195,9 @@ std::string encode_life_cycle(const PaymentLifeCycle& lc, bool router_fields) {
         w.key("in_flight").begin_array();
         for (const auto& f : lc.in_flight)
             w.begin_object().field("payment_id", f.payment_id).field("type", to_string(f.type)).field("amount", f.amount).end_object();
+        w.end_array();
+        w.key("answered_follow_ups").begin_array();
+        for (const auto& id : lc.answered_follow_ups) w.value(id);
         w.end_array();
     }
     return w.end_object().take();
@@ -233,6 +247,9 @@ std::optional<PaymentLifeCycle> decode_life_cycle(std::string_view bytes) {
             if (const auto* e = v.if_object())
                 if (auto t = parse_payment_type(str(*e, "type")))
                     lc.in_flight.push_back({str(*e, "payment_id"), *t, int_or(*e, "amount")});
+    if (auto* a = o.if_contains("answered_follow_ups"); a && a->is_array())
+        for (const auto& v : a->get_array())
+            if (v.is_string()) lc.answered_follow_ups.emplace_back(v.get_string());
     return lc;
 }
 

@@ -27,7 +27,13 @@ inline constexpr std::string_view void_not_authorization = "void_not_authorizati
 inline constexpr std::string_view void_after_capture = "void_after_capture";
 inline constexpr std::string_view already_voided = "already_voided";
 inline constexpr std::string_view refund_exceeds_captured = "refund_exceeds_captured";
+inline constexpr std::string_view merchant_mismatch = "merchant_mismatch";
+inline constexpr std::string_view too_many_follow_ups = "too_many_follow_ups";
 }  // namespace life_cycle_code
+
+// Captures, voids and refunds one payment may have (answered, in flight and held together):
+// keeps every ledger record of a payment bounded whatever a sender does.
+inline constexpr size_t kMaxFollowUpsPerPayment = 200;
 
 // One result in a payment's history.
 struct LifeCycleEvent {
@@ -66,6 +72,9 @@ struct PaymentLifeCycle {
     std::string approval_code;
     std::vector<LifeCycleEvent> history;     // state view only
     std::vector<InFlightFollowUp> in_flight;  // router ledger only
+    // Router ledger only: follow-up payment_ids already answered (result applied or refused
+    // by a rule), so one sent again at any time later is a duplicate, not a new follow-up.
+    std::vector<std::string> answered_follow_ups;
     int64_t created_at_ms = 0;
     int64_t updated_at_ms = 0;
 
@@ -86,10 +95,15 @@ struct FollowUpDecision {
 
 // May this capture, void or refund go to the channel? `lc` is null when the router never
 // saw the original. `hold` means the original has no result yet: decide again once it has.
+// A follow-up of another merchant's payment is refused before anything else is looked at.
 FollowUpDecision check_follow_up(const PaymentLifeCycle* lc, const PaymentRequest& follow_up);
 
 // Counts an accepted follow-up as in flight.
 void reserve(PaymentLifeCycle& lc, const PaymentRequest& follow_up);
+
+// The answer to a second copy of a request (`duplicate_request`, `key_mismatch`): it says
+// nothing about the payment itself and never changes a life cycle.
+bool is_duplicate_answer(const PaymentResult& r);
 
 // Folds a result into the life cycle. The router's ledger (`keep_history` false) applies a
 // follow-up's result only when it holds that follow-up in flight; the state view keeps the

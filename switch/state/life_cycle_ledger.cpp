@@ -14,18 +14,43 @@ bool LifeCycleLedger::must_hold(const PaymentRequest& f) const {
     auto it = entries_.find(f.root_id());
     if (it == entries_.end() || !it->second.lc) return false;
     const auto& e = it->second;
+    if (f.merchant.id != e.lc->merchant_id || e.held.size() >= kMaxFollowUpsPerPayment) return false;
     return !e.lc->original_status || !e.lc->in_flight.empty() || !e.held.empty();
 }
 
 void LifeCycleLedger::hold(HeldFollowUp h) {
     const std::string root = h.root_id;
+    held_changes_.emplace_back(held_key(root, h.payment_id), encode_held(h));
     touch(root).held.push_back(std::move(h));
     holding_.insert(root);
 }
 
 FollowUpDecision LifeCycleLedger::check(const PaymentRequest& f) const {
     auto it = entries_.find(f.root_id());
+    if (it != entries_.end() && it->second.lc && f.merchant.id == it->second.lc->merchant_id &&
+        it->second.held.size() >= kMaxFollowUpsPerPayment)
+        return {FollowUpVerdict::reject,
+                {std::string(life_cycle_code::too_many_follow_ups),
+                 "a payment holds at most " + std::to_string(kMaxFollowUpsPerPayment) + " follow-ups waiting"}};
     return check_follow_up(it == entries_.end() || !it->second.lc ? nullptr : &*it->second.lc, f);
+}
+
+bool LifeCycleLedger::answered(const PaymentRequest& r) const {
+    auto it = entries_.find(r.root_id());
+    if (it == entries_.end() || !it->second.lc) return false;
+    const auto& lc = *it->second.lc;
+    if (!is_follow_up(r.type)) return r.payment_id == lc.root_id;
+    const auto same = [&](const auto& id) { return id == r.payment_id; };
+    return std::any_of(lc.answered_follow_ups.begin(), lc.answered_follow_ups.end(), same) ||
+           std::any_of(lc.in_flight.begin(), lc.in_flight.end(), [&](const auto& f) { return same(f.payment_id); });
+}
+
+void LifeCycleLedger::refused(const PaymentRequest& f) {
+    auto it = entries_.find(f.root_id());
+    // Another merchant's follow-up changes nothing of this payment (nor its record's size).
+    if (it == entries_.end() || !it->second.lc || f.merchant.id != it->second.lc->merchant_id) return;
+    if (it->second.lc->answered_follow_ups.size() >= kMaxFollowUpsPerPayment) return;
+    touch(f.root_id()).lc->answered_follow_ups.push_back(f.payment_id);
 }
 
 void LifeCycleLedger::admit(const PaymentRequest& r, int64_t now_ms) {
@@ -43,7 +68,10 @@ bool LifeCycleLedger::apply(const PaymentResult& r) {
     if (it == entries_.end() || !it->second.lc) return false;
     // What apply_result(…, false) would act on; anything else changes (and logs) nothing.
     const auto& lc = *it->second.lc;
-    if (r.status == ResultStatus::rejected && r.reason.code == "duplicate_request") return false;
+    // Every request this ledger admitted passed validation, dedupe and the rules, and only the
+    // router rejects: a `rejected` result for a payment_id admitted here answered another copy
+    // of it (a duplicate, another key, an invalid resend) and must not end the admitted one.
+    if (r.status == ResultStatus::rejected) return false;
     const bool acts = r.payment_id == root
                           ? !lc.original_status
                           : std::any_of(lc.in_flight.begin(), lc.in_flight.end(),
@@ -60,6 +88,7 @@ std::optional<HeldFollowUp> LifeCycleLedger::release_next(const std::string& roo
     auto& e = touch(root);
     HeldFollowUp h = std::move(e.held.front());
     e.held.erase(e.held.begin());
+    held_changes_.emplace_back(held_key(root, h.payment_id), std::string());
     return h;
 }
 
@@ -77,7 +106,10 @@ std::vector<HeldFollowUp> LifeCycleLedger::expire(int64_t now_ms, int64_t wait_m
     std::vector<HeldFollowUp> out;
     for (const auto& root : roots) {
         auto& e = touch(root);
-        for (auto& h : e.held) out.push_back(std::move(h));
+        for (auto& h : e.held) {
+            held_changes_.emplace_back(held_key(root, h.payment_id), std::string());
+            out.push_back(std::move(h));
+        }
         e.held.clear();
     }
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.held_at_ms < b.held_at_ms; });
@@ -94,16 +126,10 @@ LifeCycleLedger::Entry& LifeCycleLedger::touch(const std::string& root) {
 
 std::string LifeCycleLedger::encode_entry(const PaymentLifeCycle& lc, const std::vector<HeldFollowUp>& held) {
     std::string s = encode_life_cycle(lc, true);
-    s.pop_back();  // the closing brace: the held follow-ups go inside the same object
+    s.pop_back();  // the closing brace: the held follow-ups' ids go inside the same object
     JsonWriter w(128);
     w.begin_array();
-    for (const auto& h : held)
-        w.begin_object()
-            .field("payment_id", h.payment_id)
-            .field("request", h.request)
-            .optional_field("traceparent", h.traceparent)
-            .field("held_at", format_rfc3339(h.held_at_ms))
-            .end_object();
+    for (const auto& h : held) w.value(h.payment_id);
     w.end_array();
     s += ",\"held\":";
     s += w.take();
@@ -111,8 +137,21 @@ std::string LifeCycleLedger::encode_entry(const PaymentLifeCycle& lc, const std:
     return s;
 }
 
+std::string LifeCycleLedger::encode_held(const HeldFollowUp& h) {
+    JsonWriter w(h.request.size() + 256);
+    return w.begin_object()
+        .field("root_id", h.root_id)
+        .field("payment_id", h.payment_id)
+        .field("request", h.request)
+        .optional_field("traceparent", h.traceparent)
+        .field("held_at", format_rfc3339(h.held_at_ms))
+        .end_object()
+        .take();
+}
+
 std::vector<std::pair<std::string, std::string>> LifeCycleLedger::take_changes() {
-    std::vector<std::pair<std::string, std::string>> out;
+    std::vector<std::pair<std::string, std::string>> out = std::move(held_changes_);
+    held_changes_.clear();
     for (const auto& root : changed_) {
         auto it = entries_.find(root);
         if (it != entries_.end() && it->second.lc) out.emplace_back(root, encode_entry(*it->second.lc, it->second.held));
@@ -121,23 +160,57 @@ std::vector<std::pair<std::string, std::string>> LifeCycleLedger::take_changes()
     return out;
 }
 
-void LifeCycleLedger::replay(std::string_view value) {
+namespace {
+HeldFollowUp held_from(const boost::json::object& o, const std::string& root) {
+    return {root, json_read::str(o, "payment_id"), json_read::str(o, "request"), json_read::str(o, "traceparent"),
+            parse_rfc3339(json_read::str(o, "held_at")).value_or(0)};
+}
+}  // namespace
+
+void LifeCycleLedger::replay(std::string_view key, std::string_view value) {
+    if (key.find('/') != std::string_view::npos) {  // a held follow-up's request, or its tombstone
+        if (value.empty()) {
+            replayed_held_.erase(std::string(key));
+            return;
+        }
+        boost::json::error_code ec;
+        auto doc = boost::json::parse(value, ec);
+        if (ec || !doc.is_object()) return;
+        const auto& o = doc.get_object();
+        replayed_held_.insert_or_assign(std::string(key), held_from(o, json_read::str(o, "root_id")));
+        return;
+    }
     auto lc = decode_life_cycle(value);
     if (!lc) return;
     Entry e;
+    std::vector<std::string> ids;
     boost::json::error_code ec;
     auto doc = boost::json::parse(value, ec);
     if (!ec && doc.is_object())
         if (auto* h = doc.get_object().if_contains("held"); h && h->is_array())
-            for (const auto& v : h->get_array())
-                if (const auto* o = v.if_object())
-                    e.held.push_back({lc->root_id, json_read::str(*o, "payment_id"), json_read::str(*o, "request"),
-                                      json_read::str(*o, "traceparent"),
-                                      parse_rfc3339(json_read::str(*o, "held_at")).value_or(0)});
+            for (const auto& v : h->get_array()) {
+                if (const auto* o = v.if_object())  // written inline by earlier versions
+                    e.held.push_back(held_from(*o, lc->root_id));
+                else if (v.is_string())
+                    ids.emplace_back(v.get_string());
+            }
     const std::string root = lc->root_id;
-    if (!e.held.empty()) holding_.insert(root);
+    replayed_held_ids_.insert_or_assign(root, std::move(ids));
     e.lc = std::move(*lc);
     entries_.insert_or_assign(root, std::move(e));
+}
+
+void LifeCycleLedger::finish_replay() {
+    for (auto& [root, ids] : replayed_held_ids_) {
+        auto it = entries_.find(root);
+        if (it == entries_.end()) continue;
+        for (const auto& id : ids)
+            if (auto h = replayed_held_.find(held_key(root, id)); h != replayed_held_.end())
+                it->second.held.push_back(std::move(h->second));
+        if (!it->second.held.empty()) holding_.insert(root);
+    }
+    replayed_held_.clear();
+    replayed_held_ids_.clear();
 }
 
 void LifeCycleLedger::commit() { undo_.clear(); }
@@ -152,6 +225,7 @@ void LifeCycleLedger::abort() {
     }
     undo_.clear();
     changed_.clear();
+    held_changes_.clear();
 }
 
 const PaymentLifeCycle* LifeCycleLedger::find(const std::string& root_id) const {

@@ -34,10 +34,17 @@ public:
     // So each payment's follow-ups are decided one at a time, on the amounts their
     // predecessors actually reached (a refund right behind a capture is not refused because
     // the capture's result is not read yet).
+    // A follow-up of another merchant's payment, or one past the per-payment limit, is never
+    // held: it is refused at once.
     bool must_hold(const PaymentRequest& follow_up) const;
     void hold(HeldFollowUp h);
 
     FollowUpDecision check(const PaymentRequest& follow_up) const;
+    // True when this payment_id was answered before (a root this ledger opened, or a
+    // follow-up answered, refused or in flight), however long ago: it must not be executed again.
+    bool answered(const PaymentRequest& r) const;
+    // A follow-up refused by a life-cycle rule: its payment_id is answered for good.
+    void refused(const PaymentRequest& follow_up);
     // A request the router sent on: a root opens its life cycle, a follow-up is in flight.
     void admit(const PaymentRequest& r, int64_t now_ms);
     // Applies a result (of a root this ledger knows); false when it changed nothing.
@@ -48,9 +55,13 @@ public:
     // Held follow-ups waiting longer than `wait_ms` (their original is still pending), in order.
     std::vector<HeldFollowUp> expire(int64_t now_ms, int64_t wait_ms);
 
-    // Snapshots of the roots changed since the last call: (root id, changelog value).
+    // Changelog records since the last call: (key, value). A root's snapshot is keyed by its
+    // id and names its held follow-ups by payment_id; each held follow-up's request is a
+    // record of its own keyed `<root id>/<payment_id>` (a tombstone, empty value, once it is
+    // released), so no record grows with the number or size of the held requests.
     std::vector<std::pair<std::string, std::string>> take_changes();
-    void replay(std::string_view value);  // a changelog record
+    void replay(std::string_view key, std::string_view value);  // a changelog record
+    void finish_replay();  // after the last replayed record: joins held requests to their roots
     void commit();
     void abort();
 
@@ -59,6 +70,10 @@ public:
     size_t held() const;
 
     static std::string encode_entry(const PaymentLifeCycle& lc, const std::vector<HeldFollowUp>& held);
+    static std::string encode_held(const HeldFollowUp& h);
+    static std::string held_key(const std::string& root_id, const std::string& payment_id) {
+        return root_id + "/" + payment_id;  // '/' is not a payment_id character
+    }
 
 private:
     struct Entry {
@@ -71,6 +86,10 @@ private:
     std::unordered_map<std::string, std::optional<Entry>> undo_;  // as of the last commit
     std::set<std::string> changed_;
     std::set<std::string> holding_;  // roots that may have held follow-ups (cleaned lazily)
+    std::vector<std::pair<std::string, std::string>> held_changes_;  // held records since take_changes
+    // During replay: held requests by key, and each root's held payment_ids in order.
+    std::unordered_map<std::string, HeldFollowUp> replayed_held_;
+    std::unordered_map<std::string, std::vector<std::string>> replayed_held_ids_;
 };
 
 }  // namespace turnout

@@ -267,6 +267,43 @@ int count_pans(const std::set<std::string>& pans, std::string_view text, const s
     return hits;
 }
 
+// Requests that carry a card number where none belongs (metadata, customer and merchant ids,
+// a card token), each otherwise valid: the router must refuse them, so the number never
+// travels in clear. Returns the card numbers used (digits only) and the payment_ids.
+std::pair<std::set<std::string>, std::vector<std::string>> publish_free_text_pans(const Config& cfg,
+                                                                                  const std::string& run) {
+    auto pan_of = [](int n) {
+        std::string pan = "5425" + std::to_string(23000000000 + 7919 * n);
+        for (char check = '0'; check <= '9'; ++check)
+            if (luhn_valid(pan + check)) return pan + check;
+        return pan;
+    };
+    std::set<std::string> pans;
+    std::vector<std::string> ids;
+    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    const std::string head = R"(","type":"sale","amount":{"value":1000,"currency":"EUR"},)";
+    const std::string card = R"("instrument":{"kind":"card","pan":"4539578763621486","expiry":"2812"},)";
+    const std::string tail = R"("created_at":"2026-11-26T06:33:25.123Z"})";
+    for (int n = 0; n < 4; ++n) {
+        const std::string pan = pan_of(n), id = run + "-freetext-" + std::to_string(n);
+        const std::string grouped = pan.substr(0, 4) + " " + pan.substr(4, 4) + " " + pan.substr(8, 4) + " " + pan.substr(12);
+        std::string body = R"({"payment_id":")" + id + head;
+        switch (n) {
+            case 0: body += R"("merchant":{"id":"m-good"},)" + card + R"("metadata":{"note":"card )" + pan + R"("},)"; break;
+            case 1: body += R"("merchant":{"id":"m-good"},)" + card + R"("customer":{"id":")" + grouped + R"("},)"; break;
+            case 2: body += R"("merchant":{"id":"m-)" + pan + R"("},)" + card; break;
+            default:
+                body += R"("merchant":{"id":"m-good"},"instrument":{"kind":"card_token","token":")" + pan + R"("},)";
+        }
+        body += tail;
+        REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, body, {}}) == 0);
+        pans.insert(pan);
+        ids.push_back(id);
+    }
+    REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    return {pans, ids};
+}
+
 // The run's topics (its name prefix), as the broker lists them.
 std::vector<std::string> run_topics(const Config& cfg, const std::string& prefix) {
     auto c = kafka::make_producer(cfg.kafka, {});
@@ -352,6 +389,21 @@ TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and fil
     // The bad-input corpus too: many of its cases hold card numbers the switch must refuse.
     const auto good = publish_mix(cfg, corpus, run, 10);
     await_outcomes(cfg, good, corpus);
+    // Card numbers in free-text fields: refused with a named reason, never carried in clear.
+    const auto [free_text_pans, free_text_ids] = publish_free_text_pans(cfg, run);
+    std::map<std::string, std::string> free_text_outcomes;
+    for (const int64_t until = now_ms() + 60000; now_ms() < until && free_text_outcomes.size() < free_text_ids.size();) {
+        for (const auto& r : read_all(cfg, {cfg.kafka.topics.results}))
+            if (auto res = decode_result(r.value))
+                if (std::find(free_text_ids.begin(), free_text_ids.end(), res->payment_id) != free_text_ids.end())
+                    free_text_outcomes[res->payment_id] =
+                        res->status == ResultStatus::rejected ? res->reason.code : std::string(to_string(res->status));
+        if (free_text_outcomes.size() < free_text_ids.size()) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    for (const auto& id : free_text_ids) {
+        CAPTURE(id);
+        CHECK(free_text_outcomes[id] == "card_number_in_free_text");
+    }
     ::kill(sw, SIGTERM);
     CHECK(wait_exit(sw) == 0);
     reap.pid = -1;
@@ -368,6 +420,7 @@ TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and fil
             if (digits.size() >= 12 && digits.size() <= 19) pans.insert(digits);
         }
     CHECK(pans.size() > 1000);
+    pans.insert(free_text_pans.begin(), free_text_pans.end());
 
     int leaks = 0;
     std::vector<std::string> found;

@@ -2,6 +2,7 @@
 // follow-ups, each checked by the router's ledger, with the expected verdict.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -98,7 +99,11 @@ std::string run(const std::string& sequence) {
             release();
             continue;
         }
-        std::string currency = "EUR", channel = "acq-eu";
+        std::string currency = "EUR", channel = "acq-eu", merchant = "m-1";
+        if (auto at = amount_s.find('#'); at != std::string::npos) {
+            merchant = amount_s.substr(at + 1);
+            amount_s.resize(at);
+        }
         if (auto at = amount_s.find('>'); at != std::string::npos) {
             channel = amount_s.substr(at + 1);
             amount_s.resize(at);
@@ -109,6 +114,7 @@ std::string run(const std::string& sequence) {
         }
         auto f = request("f" + std::to_string(n), *parse_payment_type(type), std::stoll(amount_s), "root", currency,
                          channel);
+        f.merchant.id = merchant;
         if (ledger.must_hold(f)) {
             ledger.hold({"root", f.payment_id, "{}", "", 0});
             held.emplace(f.payment_id, f);
@@ -169,6 +175,13 @@ TEST_CASE("life-cycle sequences: what the router lets through and what it refuse
          "hold | hold | then:ok~ | then:void_after_capture"},
         {"follow-ups of a declined pending original", "authorize 10000 pending | capture 4000 | original declined",
          "hold | then:original_not_approved"},
+        {"capture of another merchant's authorization", "authorize 10000 approved | capture 100#m-2",
+         "merchant_mismatch"},
+        {"refund of another merchant's sale", "sale 5000 approved | refund 100#m-2", "merchant_mismatch"},
+        {"void of another merchant's authorization, then the owner's void",
+         "authorize 10000 approved | void 10000#m-2 | void 10000", "merchant_mismatch | ok"},
+        {"another merchant's follow-up is refused at once, not held behind a pending original",
+         "authorize 10000 pending | capture 100#m-2", "merchant_mismatch"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
@@ -272,11 +285,18 @@ TEST_CASE("the router's ledger: abort undoes, the changelog replays, held follow
     REQUIRE(ledger.must_hold(c2));
     ledger.hold({"A2", "C9", "{\"payment_id\":\"C9\"}", "00-abc-def-01", 42});
     changes = ledger.take_changes();
-    CHECK(changes.size() == 2);
+    // A1 and A2 snapshots, and the held request as a record of its own: the snapshot names it.
+    CHECK(changes.size() == 3);
+    for (const auto& [key, value] : changes) {
+        if (key == "A2") CHECK(value.find("\"held\":[\"C9\"]") != std::string::npos);
+        if (key != "A2/C9") CHECK(value.find("{\\\"payment_id\\\":\\\"C9\\\"}") == std::string::npos);
+    }
+    CHECK(std::count_if(changes.begin(), changes.end(), [](const auto& c) { return c.first == "A2/C9"; }) == 1);
     ledger.commit();
 
     LifeCycleLedger rebuilt;
-    for (const auto& [root, value] : changes) rebuilt.replay(value);
+    for (const auto& [key, value] : changes) rebuilt.replay(key, value);
+    rebuilt.finish_replay();
     CHECK(rebuilt.check(request("C2", PaymentType::capture, 2001, "A1")).reason.code == "capture_exceeds_authorized");
     CHECK(rebuilt.check(request("C2", PaymentType::capture, 2000, "A1")).verdict == FollowUpVerdict::accept);
     CHECK(rebuilt.held() == 1);
@@ -299,6 +319,99 @@ TEST_CASE("the router's ledger: abort undoes, the changelog replays, held follow
     REQUIRE(expired.size() == 2);
     CHECK(expired[0].payment_id == "C1");
     CHECK(waiting.held() == 0);
+}
+
+TEST_CASE("held follow-ups are records of their own: no ledger record grows with what is held") {
+    // A sale plus refunds padded to the largest request, all held while the sale is in flight:
+    // the root's record stays small, each held request is one record, released ones tombstoned.
+    LifeCycleLedger ledger;
+    auto sale = request("S1", PaymentType::sale, 10000);
+    ledger.admit(sale, 0);
+    const std::string padded(65536, 'x');
+    for (int i = 0; i < 9; ++i) {
+        auto r = request("R" + std::to_string(i), PaymentType::refund, 100, "S1");
+        REQUIRE(ledger.must_hold(r));
+        ledger.hold({"S1", r.payment_id, padded, "", i});
+    }
+    size_t largest = 0, total = 0;
+    for (const auto& [key, value] : ledger.take_changes()) {
+        largest = std::max(largest, key.size() + value.size());
+        total += value.size();
+    }
+    CHECK(total > 9 * 65536);
+    CHECK(largest < 65536 + 1024);
+    ledger.commit();
+    REQUIRE(ledger.apply(result(sale, ResultStatus::approved)));
+    auto first = ledger.release_next("S1");
+    REQUIRE(first);
+    bool tombstone = false;
+    for (const auto& [key, value] : ledger.take_changes()) tombstone |= key == "S1/R0" && value.empty();
+    CHECK(tombstone);
+}
+
+TEST_CASE("a payment_id the ledger answered stays answered, however long ago and after a replay") {
+    LifeCycleLedger ledger;
+    auto auth = request("A1", PaymentType::authorize, 10000);
+    CHECK_FALSE(ledger.answered(auth));
+    ledger.admit(auth, 0);
+    CHECK(ledger.answered(auth));  // in flight
+    ledger.apply(result(auth, ResultStatus::approved));
+    auto c1 = request("C1", PaymentType::capture, 4000, "A1");
+    CHECK_FALSE(ledger.answered(c1));
+    ledger.admit(c1, 0);
+    CHECK(ledger.answered(c1));  // in flight
+    ledger.apply(result(c1, ResultStatus::approved));
+    CHECK(ledger.answered(c1));  // answered
+    auto c2 = request("C2", PaymentType::capture, 9000, "A1");
+    CHECK(ledger.check(c2).reason.code == "capture_exceeds_authorized");
+    ledger.refused(c2);
+    CHECK(ledger.answered(c2));  // refused by a rule: answered too
+    auto other = request("C3", PaymentType::capture, 100, "A1");
+    CHECK_FALSE(ledger.answered(other));
+    auto mine = request("C1", PaymentType::capture, 4000, "A9");  // same id, another payment
+    CHECK_FALSE(ledger.answered(mine));
+
+    LifeCycleLedger rebuilt;
+    for (const auto& [key, value] : ledger.take_changes()) rebuilt.replay(key, value);
+    rebuilt.finish_replay();
+    CHECK(rebuilt.answered(auth));
+    CHECK(rebuilt.answered(c1));
+    CHECK(rebuilt.answered(c2));
+    CHECK_FALSE(rebuilt.answered(other));
+}
+
+TEST_CASE("a rejected answer to another copy of a payment in flight does not end it") {
+    LifeCycleLedger ledger;
+    auto auth = request("A1", PaymentType::authorize, 10000);
+    ledger.admit(auth, 0);
+    for (const char* code : {"key_mismatch", "duplicate_request", "invalid_metadata"}) {
+        auto copy = result(auth, ResultStatus::rejected);
+        copy.reason.code = code;
+        CHECK_FALSE(ledger.apply(copy));
+        CHECK_FALSE(ledger.find("A1")->original_status);
+    }
+    CHECK(ledger.apply(result(auth, ResultStatus::approved)));
+    CHECK(ledger.find("A1")->status() == "authorized");
+    // The state view ignores the answers to copies too.
+    auto copy = result(auth, ResultStatus::rejected);
+    copy.reason.code = "key_mismatch";
+    CHECK_FALSE(life_cycle_from_result(copy));
+    auto lc = *life_cycle_from_result(result(auth, ResultStatus::approved));
+    CHECK_FALSE(apply_result(lc, copy, true));
+}
+
+TEST_CASE("a payment takes a bounded number of follow-ups") {
+    LifeCycleLedger ledger;
+    auto sale = request("S1", PaymentType::sale, 1'000'000);
+    ledger.admit(sale, 0);
+    ledger.apply(result(sale, ResultStatus::approved));
+    for (size_t i = 0; i < kMaxFollowUpsPerPayment; ++i) {
+        auto r = request("R" + std::to_string(i), PaymentType::refund, 1, "S1");
+        REQUIRE(ledger.check(r).verdict == FollowUpVerdict::accept);
+        ledger.admit(r, 0);
+        ledger.apply(result(r, ResultStatus::approved));
+    }
+    CHECK(ledger.check(request("R-last", PaymentType::refund, 1, "S1")).reason.code == "too_many_follow_ups");
 }
 
 TEST_CASE("GET /payments/{id}: the handler's answer, 404 for unknown ids, 400 for malformed ones") {

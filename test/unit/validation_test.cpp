@@ -77,6 +77,21 @@ TEST_CASE("request validation: each rule accepts a good case and rejects a bad o
         {"created_at February 30", with(kSale, "2026-11-26T06:33:25.123Z", "2026-02-30T06:33:25Z"), "invalid_created_at", true},
         {"customer country lower case", with(kSale, R"("country":"DE"},"metadata")", R"("country":"de"},"metadata")"), "invalid_customer", true},
         {"metadata with a number", with(kSale, R"({"order":"o-1"})", R"({"order":1})"), "invalid_metadata", true},
+        {"metadata value with a line feed", with(kSale, R"("o-1")", R"("o-1\nX")"), "invalid_metadata", true},
+        {"metadata key with a tab", with(kSale, R"({"order":)", R"({"or\tder":)"), "invalid_metadata", true},
+        // Card numbers outside instrument.pan: refused wherever free text can carry them.
+        {"card number in metadata", with(kSale, R"("o-1")", R"("card 4111111111111111")"), "card_number_in_free_text", true},
+        {"grouped card number in metadata", with(kSale, R"("o-1")", R"("4111 1111 1111 1111")"), "card_number_in_free_text", true},
+        {"dashed card number in metadata", with(kSale, R"("o-1")", R"("4111-1111-1111-1111")"), "card_number_in_free_text", true},
+        {"card number as a metadata key", with(kSale, R"({"order":)", R"({"5500005555555559":)"), "card_number_in_free_text", true},
+        {"card number in customer.id", with(kSale, R"("id":"c-1")", R"("id":"c-4111111111111111")"), "card_number_in_free_text", true},
+        {"card number in merchant.id", with(kSale, R"("id":"m-1")", R"("id":"378282246310005")"), "card_number_in_free_text", true},
+        {"card number as a card token", with(with(kSale, "\"sale\"", "\"authorize\""), R"({"kind":"card","pan":"4111111111111111","expiry":"2812"})", R"({"kind":"card_token","token":"4111111111111111"})"), "card_number_in_free_text", true},
+        {"card number in original.channel_ref", with(kRefund, "ref-9", "6011111111111117"), "card_number_in_free_text", true},
+        {"16 digits failing Luhn in metadata", with(kSale, R"("o-1")", R"("4111111111111112")"), nullptr, true},
+        {"12 digits in metadata", with(kSale, R"("o-1")", R"("411111111111")"), nullptr, true},
+        {"a 25-digit reference in metadata", with(kSale, R"("o-1")", R"("4111111111111111000000000")"), nullptr, true},
+        {"bank account number token", with(kSale, R"({"kind":"card","pan":"4111111111111111","expiry":"2812"})", R"({"kind":"bank_account","token":"4111111111111111"})"), nullptr, true},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);

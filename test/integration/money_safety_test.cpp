@@ -1,0 +1,453 @@
+// Money safety on the real broker: no record of any size or shape on any topic Turnout reads
+// stops a stage; a payment_id is never executed twice, however late the duplicate and
+// whatever its key; a follow-up must come from the original's merchant.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/messages.hpp"
+#include "codec/request_decoder.hpp"
+#include "harness.hpp"
+#include "kafka/client.hpp"
+#include "kafka/records.hpp"
+#include "model/time.hpp"
+#include "security/card_vault.hpp"
+#include "state/life_cycle.hpp"
+#include "state/status_query.hpp"
+
+using namespace turnout;
+using namespace turnout::it;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Room on the test topics for records up to 2 MB (the broker's default is about 1 MB).
+const std::vector<std::pair<std::string, std::string>> kLargeRecords{{"max.message.bytes", "3000000"}};
+
+struct Run {
+    std::string id;
+    fs::path dir;
+    Config cfg;
+};
+
+Run make_run(const std::string& tag, const std::function<void(std::string&)>& edit = {}) {
+    Run r;
+    r.id = tag + std::to_string(now_ms());
+    r.dir = fs::path(kSource) / "var" / "test" / r.id;
+    fs::create_directories(r.dir);
+    std::string yaml = isolated_yaml(r.id, r.dir);
+    if (edit) edit(yaml);
+    r.cfg = isolated_config(r.id, r.dir, yaml);
+    kafka::ensure_topics(r.cfg, 30000, kLargeRecords);
+    return r;
+}
+
+kafka::HandlePtr producer_for(const Config& cfg) {
+    return kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"message.max.bytes", "3000000"}});
+}
+
+void send(rd_kafka_t* p, const std::string& topic, const std::string& key, const std::string& value,
+          std::vector<std::pair<std::string, std::string>> headers = {}, int32_t partition = RD_KAFKA_PARTITION_UA) {
+    kafka::OutRecord rec{topic, key, value, std::move(headers), partition};
+    REQUIRE(kafka::produce(p, rec) == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+void flush(rd_kafka_t* p) { REQUIRE(rd_kafka_flush(p, 60000) == RD_KAFKA_RESP_ERR_NO_ERROR); }
+
+PaymentRequest sale(const std::string& id, const std::string& merchant = "m-safe", int64_t amount = 1000,
+                    PaymentType type = PaymentType::sale) {
+    PaymentRequest r;
+    r.payment_id = id;
+    r.type = type;
+    r.merchant = {merchant, "5411", "DE"};
+    r.amount = {amount, "EUR"};
+    Instrument in;
+    in.kind = InstrumentKind::card;
+    // Each payment its own card: the velocity rules must not decline a test's sales.
+    std::string digits = "4" + std::to_string(100000000000000ULL + std::hash<std::string>{}(id) % 800000000000000ULL);
+    digits.resize(15);
+    int sum = 0;
+    for (int i = static_cast<int>(digits.size()) - 1, k = 1; i >= 0; --i, ++k) {
+        int d = digits[static_cast<size_t>(i)] - '0';
+        if (k % 2 == 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+    }
+    in.pan = digits + static_cast<char>('0' + (10 - sum % 10) % 10);
+    in.expiry = "2912";
+    r.instrument = in;
+    r.created_at_ms = now_ms();
+    return r;
+}
+
+PaymentRequest follow_up(const std::string& id, PaymentType type, int64_t amount, const PaymentResult& orig,
+                         const std::string& merchant = "m-safe") {
+    PaymentRequest r;
+    r.payment_id = id;
+    r.type = type;
+    r.merchant = {merchant, "", ""};
+    r.amount = {amount, "EUR"};
+    r.original = OriginalRef{orig.payment_id, orig.channel, orig.channel_ref};
+    r.created_at_ms = now_ms();
+    return r;
+}
+
+void send_request(rd_kafka_t* p, const Config& cfg, const PaymentRequest& r, const std::string& body = {}) {
+    send(p, cfg.kafka.topics.requests, r.root_id(), body.empty() ? encode_request(r) : body);
+}
+
+// Every result of the run by payment_id, read until each of `ids` has at least `min_each`.
+std::multimap<std::string, PaymentResult> await_results(const Config& cfg, const std::vector<std::string>& ids,
+                                                        size_t min_each = 1, int timeout_ms = 90000) {
+    std::multimap<std::string, PaymentResult> by_id;
+    for (const int64_t until = now_ms() + timeout_ms;;) {
+        by_id.clear();
+        for (const auto& rec : read_all(cfg, {cfg.kafka.topics.results}))
+            if (auto r = decode_result(rec.value)) by_id.emplace(r->payment_id, *r);
+        const bool done = std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return by_id.count(id) >= min_each; });
+        if (done || now_ms() > until) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    for (const auto& id : ids) CHECK_MESSAGE(by_id.count(id) >= min_each, "results for " << id);
+    return by_id;
+}
+
+std::string outcome(const PaymentResult& r) {
+    return r.status == ResultStatus::rejected ? r.reason.code : std::string(to_string(r.status));
+}
+
+std::vector<std::string> outcomes(const std::multimap<std::string, PaymentResult>& by_id, const std::string& id) {
+    std::vector<std::string> out;
+    for (auto [it, end] = by_id.equal_range(id); it != end; ++it) out.push_back(outcome(it->second));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<Consumed> dlq_with_reason(const Config& cfg, const std::string& reason) {
+    std::vector<Consumed> out;
+    for (auto& rec : read_all(cfg, {cfg.kafka.topics.dlq}))
+        if (rec.header("turnout.error.reason") == reason) out.push_back(std::move(rec));
+    return out;
+}
+
+using Marks = std::map<std::pair<std::string, int32_t>, int64_t>;
+
+// Writes one small record to every partition of `topics` and returns where each landed: a
+// stage that commits past its mark got past everything written before it.
+Marks write_marks(const Config& cfg, const std::vector<std::string>& topics) {
+    Marks marks;
+    auto p = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}}, [&](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_opaque(conf, &marks);
+        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+            if (!m->err)
+                (*static_cast<Marks*>(opaque))[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset;
+        });
+    });
+    for (const auto& topic : topics)
+        for (int32_t part = 0; part < cfg.kafka.partitions; ++part) send(p.get(), topic, "mark", "mark", {}, part);
+    flush(p.get());
+    rd_kafka_poll(p.get(), 0);
+    REQUIRE(marks.size() == topics.size() * static_cast<size_t>(cfg.kafka.partitions));
+    return marks;
+}
+
+// True once consumer group `group` has committed past the mark of every partition of `topics`.
+bool committed_past(const Config& cfg, const std::string& group, const std::vector<std::string>& topics,
+                    const Marks& marks, int timeout_ms = 60000) {
+    auto c = kafka::make_consumer(cfg.kafka, {{"group.id", group}, {"enable.auto.commit", "false"}});
+    std::string behind;
+    for (const int64_t until = now_ms() + timeout_ms; now_ms() < until;) {
+        kafka::PartitionListPtr committed(rd_kafka_topic_partition_list_new(static_cast<int>(marks.size())));
+        for (const auto& [tp, offset] : marks)
+            if (std::find(topics.begin(), topics.end(), tp.first) != topics.end())
+                rd_kafka_topic_partition_list_add(committed.get(), tp.first.c_str(), tp.second);
+        if (rd_kafka_committed(c.get(), committed.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        behind.clear();
+        for (int i = 0; i < committed->cnt; ++i) {
+            const auto& e = committed->elems[i];
+            const int64_t mark = marks.at({e.topic, e.partition});
+            if (e.offset <= mark)
+                behind += std::string(e.topic) + "/" + std::to_string(e.partition) + " at " + std::to_string(e.offset) +
+                          ", mark " + std::to_string(mark) + "; ";
+        }
+        if (behind.empty()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    MESSAGE(group << " behind: " << behind);
+    return false;
+}
+
+std::string group_of(const Config& cfg, const std::string& stage) { return cfg.kafka.name_prefix + "turnout." + stage; }
+
+// The stages of `turnout all` and the topics each consumes.
+std::vector<std::pair<std::string, std::vector<std::string>>> stage_inputs(const Config& cfg) {
+    const auto& t = cfg.kafka.topics;
+    std::vector<std::pair<std::string, std::vector<std::string>>> out{{"router", {t.requests, t.results}},
+                                                                      {"risk", {t.routed}},
+                                                                      {"settlement", {t.results}},
+                                                                      {"state", {t.results}}};
+    for (const auto& ch : cfg.channels) out.push_back({"connector." + ch.id, {t.channel(ch.id)}});
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("records too large for a dead-letter copy, giant traceparents and keys: dead-lettered bounded, the router goes on") {
+    auto run = make_run("ms-big");
+    const Config& cfg = run.cfg;
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+    auto p = producer_for(cfg);
+    const auto& t = cfg.kafka.topics;
+
+    // 800,000 bytes: sealed whole and base64-encoded, its DLQ copy would exceed message.max.bytes.
+    send(p.get(), t.requests, run.id + "-huge", std::string(800'000, 'x'));
+    // A valid request under a 600,000-byte traceparent: the header is not copied anywhere.
+    const auto giant_tp = sale(run.id + "-tp");
+    send(p.get(), t.requests, giant_tp.root_id(), encode_request(giant_tp),
+         {{"traceparent", std::string(600'000, 'f')}});
+    // A 700,000-byte key on an unreadable request.
+    send(p.get(), t.requests, std::string(700'000, 'k'), "{oops");
+    std::vector<std::string> good;
+    for (int i = 0; i < 5; ++i) {
+        good.push_back(run.id + "-g" + std::to_string(i));
+        send_request(p.get(), cfg, sale(good.back()));
+    }
+    flush(p.get());
+
+    auto ids = good;
+    ids.push_back(giant_tp.payment_id);
+    const auto results = await_results(cfg, ids);
+    for (const auto& id : ids) CHECK(outcomes(results, id) == std::vector<std::string>{"approved"});
+    for (const auto& rec : read_all(cfg, {t.results, t.routed, t.dlq}))
+        if (auto tp = rec.header("traceparent"); !tp.empty()) CHECK(kafka::valid_traceparent(tp));
+
+    const auto oversize = dlq_with_reason(cfg, "oversize_record");
+    REQUIRE(oversize.size() == 1);
+    CHECK(oversize[0].value.size() < 200'000);
+    CHECK(oversize[0].value.find("\"original_bytes\":800000") != std::string::npos);
+    CHECK(oversize[0].value.find(kafka::sha256_hex_of(std::string(800'000, 'x'))) != std::string::npos);
+    const auto unreadable = dlq_with_reason(cfg, "invalid_json");
+    REQUIRE(unreadable.size() == 1);
+    CHECK(unreadable[0].key == "sha256:" + kafka::sha256_hex_of(std::string(700'000, 'k')));
+    CHECK(unreadable[0].header("turnout.error.truncated") == "key");
+    CHECK(committed_past(cfg, group_of(cfg, "router"), {t.requests}, write_marks(cfg, {t.requests})));
+    CHECK(sw.stop() == 0);
+}
+
+TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every ledger record bounded, each answered once") {
+    // A slow channel keeps the sale in flight while its refunds arrive, so they are held.
+    auto run = make_run("ms-held", [](std::string& yaml) {
+        for (size_t pos; (pos = yaml.find("latency_ms: 2\n")) != std::string::npos;)
+            yaml.replace(pos, 14, "latency_ms: 1500\n");
+    });
+    const Config& cfg = run.cfg;
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+    auto p = producer_for(cfg);
+
+    const auto s = sale(run.id + "-S", "m-safe", 10000);
+    send_request(p.get(), cfg, s);
+    PaymentResult orig;  // the follow-ups name the original's channel; the router checks it
+    orig.payment_id = s.payment_id;
+    orig.channel = "acq-eu";
+    orig.channel_ref = "ref";
+    std::vector<std::string> ids{s.payment_id};
+    for (int i = 0; i < 9; ++i) {
+        auto r = follow_up(run.id + "-R" + std::to_string(i), PaymentType::refund, 100, orig);
+        std::string body = encode_request(r);
+        body.insert(body.size() - 1, std::string(65536 - body.size(), '\n'));  // JSON whitespace
+        REQUIRE(body.size() == 65536);
+        send_request(p.get(), cfg, r, body);
+        ids.push_back(r.payment_id);
+    }
+    flush(p.get());
+
+    const auto results = await_results(cfg, ids);
+    CHECK(outcomes(results, s.payment_id) == std::vector<std::string>{"approved"});
+    const auto channel_of_sale = results.find(s.payment_id)->second.channel;
+    for (size_t i = 1; i < ids.size(); ++i) {
+        CAPTURE(ids[i]);
+        CHECK(results.count(ids[i]) == 1);
+        // Decided once the sale's result is in: refunds on the sale's channel pass.
+        if (channel_of_sale == "acq-eu") CHECK(outcome(results.find(ids[i])->second) == "approved");
+    }
+    size_t largest = 0, held_records = 0;
+    for (const auto& rec : read_all(cfg, {cfg.kafka.topics.lifecycle})) {
+        largest = std::max(largest, rec.key.size() + rec.value.size());
+        held_records += rec.key.find('/') != std::string::npos && !rec.value.empty();
+    }
+    MESSAGE("largest payments.lifecycle record: " << largest << " bytes; held requests written: " << held_records);
+    CHECK(held_records >= 1);  // they were held, each as a record of its own
+    CHECK(largest < 200'000);
+    CHECK(dlq_with_reason(cfg, "record_too_large").empty());
+    CHECK(committed_past(cfg, group_of(cfg, "router"), {cfg.kafka.topics.requests},
+                         write_marks(cfg, {cfg.kafka.topics.requests})));
+    CHECK(sw.stop() == 0);
+}
+
+TEST_CASE("a duplicate after the dedupe window forgot it, and the same payment_id under another key, are never executed again") {
+    auto run = make_run("ms-dup");
+    Config cfg = run.cfg;
+    cfg.dedupe_capacity = 1;  // forgets an id as soon as the next one arrives in its partition
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+    auto p = producer_for(cfg);
+
+    const auto s1 = sale(run.id + "-S1");
+    const auto a1 = sale(run.id + "-A1", "m-safe", 5000, PaymentType::authorize);
+    send_request(p.get(), cfg, s1);
+    send_request(p.get(), cfg, a1);
+    flush(p.get());
+    auto first = await_results(cfg, {s1.payment_id, a1.payment_id});
+    REQUIRE(outcomes(first, s1.payment_id) == std::vector<std::string>{"approved"});
+    REQUIRE(outcomes(first, a1.payment_id) == std::vector<std::string>{"approved"});
+    const auto c1 = follow_up(run.id + "-C1", PaymentType::capture, 2000, first.find(a1.payment_id)->second);
+    send_request(p.get(), cfg, c1);
+    flush(p.get());
+    REQUIRE(outcomes(await_results(cfg, {c1.payment_id}), c1.payment_id) == std::vector<std::string>{"approved"});
+
+    // Enough new payments that every partition's dedupe has forgotten the first ones.
+    std::vector<std::string> fillers;
+    for (int i = 0; i < 60; ++i) {
+        fillers.push_back(run.id + "-f" + std::to_string(i));
+        send_request(p.get(), cfg, sale(fillers.back()));
+    }
+    flush(p.get());
+    await_results(cfg, fillers);
+
+    // The same requests again, byte for byte: answered duplicate_request, no second approval.
+    send_request(p.get(), cfg, s1);
+    send_request(p.get(), cfg, c1);
+    // The sale again under a key of another partition: refused at once, dead-lettered.
+    std::string other_key;
+    for (int i = 0; other_key.empty(); ++i)
+        if (partition_for_key("k" + std::to_string(i), cfg.kafka.partitions) !=
+            partition_for_key(s1.payment_id, cfg.kafka.partitions))
+            other_key = "k" + std::to_string(i);
+    send(p.get(), cfg.kafka.topics.requests, other_key, encode_request(s1));
+    flush(p.get());
+
+    const auto again = await_results(cfg, {s1.payment_id, c1.payment_id}, 2);
+    CHECK(outcomes(again, s1.payment_id) == std::vector<std::string>{"approved", "duplicate_request", "key_mismatch"});
+    CHECK(outcomes(again, c1.payment_id) == std::vector<std::string>{"approved", "duplicate_request"});
+    const auto refused = dlq_with_reason(cfg, "key_mismatch");
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0].key == other_key);
+    CHECK(sw.stop() == 0);
+}
+
+TEST_CASE("a capture, void or refund from another merchant is refused as merchant_mismatch") {
+    auto run = make_run("ms-merchant");
+    const Config& cfg = run.cfg;
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+    auto p = producer_for(cfg);
+
+    const auto a = sale(run.id + "-A", "m-owner", 5000, PaymentType::authorize);
+    const auto s = sale(run.id + "-S", "m-owner", 5000);
+    send_request(p.get(), cfg, a);
+    send_request(p.get(), cfg, s);
+    flush(p.get());
+    const auto originals = await_results(cfg, {a.payment_id, s.payment_id});
+    const auto& ar = originals.find(a.payment_id)->second;
+    const auto& sr = originals.find(s.payment_id)->second;
+    REQUIRE(outcome(ar) == "approved");
+    REQUIRE(outcome(sr) == "approved");
+
+    const auto steal_capture = follow_up(run.id + "-C-thief", PaymentType::capture, 5000, ar, "m-thief");
+    const auto steal_refund = follow_up(run.id + "-R-thief", PaymentType::refund, 5000, sr, "m-thief");
+    const auto steal_void = follow_up(run.id + "-V-thief", PaymentType::void_, 5000, ar, "m-thief");
+    for (const auto& r : {steal_capture, steal_refund, steal_void}) send_request(p.get(), cfg, r);
+    flush(p.get());
+    const auto stolen = await_results(cfg, {steal_capture.payment_id, steal_refund.payment_id, steal_void.payment_id});
+    for (const auto& r : {steal_capture, steal_refund, steal_void})
+        CHECK(outcomes(stolen, r.payment_id) == std::vector<std::string>{"merchant_mismatch"});
+
+    // The owner's capture still finds the whole amount open.
+    const auto own = follow_up(run.id + "-C-owner", PaymentType::capture, 5000, ar, "m-owner");
+    send_request(p.get(), cfg, own);
+    flush(p.get());
+    CHECK(outcomes(await_results(cfg, {own.payment_id}), own.payment_id) == std::vector<std::string>{"approved"});
+    CHECK(sw.stop() == 0);
+}
+
+TEST_CASE("random records of 0-2 MB on every topic Turnout reads: every stage keeps committing, before and after a restart") {
+    auto run = make_run("ms-prop");
+    const Config& cfg = run.cfg;
+    const auto& t = cfg.kafka.topics;
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    auto p = producer_for(cfg);
+    std::mt19937_64 rng(20261201);
+    auto random_bytes = [&](size_t n) {
+        std::string s(n, '\0');
+        for (auto& c : s) c = static_cast<char>(rng());
+        return s;
+    };
+    // Sizes around every boundary the switch has (request limit, DLQ bound, message.max.bytes)
+    // and random ones up to 2 MB.
+    std::vector<size_t> sizes{0, 1, 4096, 65536, 65537, 262'145, 999'000, 1'000'001, 2'000'000};
+    for (int i = 0; i < 3; ++i) sizes.push_back(std::uniform_int_distribution<size_t>(0, 2'000'000)(rng));
+    std::vector<std::string> inputs{t.requests, t.results, t.routed, t.health, t.dedupe, t.lifecycle,
+                                    t.velocity, t.pending, t.settlement_log, t.state};
+    std::vector<std::string> consumed{t.requests, t.results, t.routed};  // by a stage's consumer group
+    for (const auto& ch : cfg.channels) {
+        inputs.push_back(t.channel(ch.id));
+        consumed.push_back(t.channel(ch.id));
+    }
+
+    auto garbage = [&](const std::string& tag) {
+        size_t n = 0;
+        for (const auto& topic : inputs)
+            for (size_t sz : sizes) {
+                std::vector<std::pair<std::string, std::string>> headers;
+                if (rng() % 2) headers.emplace_back("traceparent", random_bytes(rng() % 2 ? 55 : 70'000));
+                if (rng() % 3 == 0) headers.emplace_back("turnout.record", "channel_event");
+                const std::string key = rng() % 4 == 0 ? random_bytes(rng() % 2 ? 16 : 50'000) : tag + std::to_string(n);
+                send(p.get(), topic, key, random_bytes(sz), std::move(headers));
+                ++n;
+            }
+        flush(p.get());
+        MESSAGE(tag << ": " << n << " random records on " << inputs.size() << " topics");
+    };
+    auto good = [&](const std::string& tag, int n) {
+        std::vector<std::string> ids;
+        for (int i = 0; i < n; ++i) {
+            ids.push_back(run.id + "-" + tag + std::to_string(i));
+            send_request(p.get(), cfg, sale(ids.back()));
+        }
+        flush(p.get());
+        const auto results = await_results(cfg, ids);
+        for (const auto& id : ids) CHECK(results.count(id) == 1);
+    };
+
+    {
+        SwitchThread sw(cfg, vault);
+        garbage("before-");
+        good("a", 20);
+        const auto marks = write_marks(cfg, consumed);
+        for (const auto& [stage, topics] : stage_inputs(cfg)) {
+            CAPTURE(stage);
+            CHECK(committed_past(cfg, group_of(cfg, stage), topics, marks));
+        }
+        CHECK(sw.stop() == 0);
+    }
+    // The changelogs now hold random records too: a restart replays them.
+    garbage("again-");
+    {
+        SwitchThread sw(cfg, vault);
+        good("b", 20);
+        const auto marks = write_marks(cfg, consumed);
+        for (const auto& [stage, topics] : stage_inputs(cfg)) {
+            CAPTURE(stage);
+            CHECK(committed_past(cfg, group_of(cfg, stage), topics, marks));
+        }
+        CHECK(sw.stop() == 0);
+    }
+}
