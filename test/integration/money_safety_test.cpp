@@ -451,3 +451,55 @@ TEST_CASE("random records of 0-2 MB on every topic Turnout reads: every stage ke
         CHECK(sw.stop() == 0);
     }
 }
+
+TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lettered as its digest; the stage goes on") {
+    // Clients limited to 100,000-byte records: each held refund (65,536 bytes of request with
+    // line breaks, escaped in its ledger record) no longer fits, and nothing can make it fit.
+    auto run = make_run("ms-limit", [](std::string& yaml) {
+        for (size_t pos; (pos = yaml.find("latency_ms: 2\n")) != std::string::npos;)
+            yaml.replace(pos, 14, "latency_ms: 1500\n");
+    });
+    Config cfg = run.cfg;
+    cfg.kafka.properties["message.max.bytes"] = "100000";
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+    auto p = producer_for(cfg);
+
+    const auto s = sale(run.id + "-S", "m-safe", 10000);
+    send_request(p.get(), cfg, s);
+    PaymentResult orig;
+    orig.payment_id = s.payment_id;
+    orig.channel = "acq-eu";
+    orig.channel_ref = "ref";
+    std::vector<std::string> ids{s.payment_id};
+    for (int i = 0; i < 3; ++i) {
+        auto r = follow_up(run.id + "-R" + std::to_string(i), PaymentType::refund, 100, orig);
+        std::string body = encode_request(r);
+        body.insert(body.size() - 1, std::string(65536 - body.size(), '\n'));
+        send_request(p.get(), cfg, r, body);
+        ids.push_back(r.payment_id);
+    }
+    std::vector<std::string> later;
+    for (int i = 0; i < 5; ++i) {
+        later.push_back(run.id + "-g" + std::to_string(i));
+        send_request(p.get(), cfg, sale(later.back()));
+    }
+    flush(p.get());
+
+    // Every payment is still answered (the held refunds were in memory), and the records that
+    // could not be written are in the DLQ as digests.
+    ids.insert(ids.end(), later.begin(), later.end());
+    const auto results = await_results(cfg, ids);
+    for (const auto& id : ids) CHECK(results.count(id) == 1);
+    const auto too_large = dlq_with_reason(cfg, "record_too_large");
+    CHECK(too_large.size() >= 1);
+    for (const auto& rec : too_large) {
+        CHECK(rec.header("turnout.error.stage") == "router");
+        CHECK(rec.header("turnout.error.topic") == cfg.kafka.topics.lifecycle);
+        CHECK(rec.value.find("\"sha256\":\"") != std::string::npos);
+        CHECK(rec.value.size() < 1000);
+    }
+    CHECK(committed_past(cfg, group_of(cfg, "router"), {cfg.kafka.topics.requests},
+                         write_marks(cfg, {cfg.kafka.topics.requests})));
+    CHECK(sw.stop() == 0);
+}
