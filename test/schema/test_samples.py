@@ -545,6 +545,8 @@ CASES = {
         "valid": [
             ("router DLQ envelope", DLQ),
             ("sealed empty value (16-byte tag only)", change(DLQ, "sealed.ciphertext", "AAAAAAAAAAAAAAAAAAAAAA==")),
+            ("a record larger than any request: its first bytes and the digest of the whole",
+             change(change(change(DLQ, "truncated", True), "original_bytes", 800000), "sha256", "ab" * 32)),
         ],
         "invalid": [
             ("the original request in clear", REQUEST_SALE),
@@ -555,6 +557,9 @@ CASES = {
             ("nonce with padding", change(DLQ, "sealed.nonce", "5XyEGyP8c2EEIW==")),
             ("an extra member next to sealed", change(DLQ, "reason", "invalid_json")),
             ("an extra member inside sealed", change(DLQ, "sealed.pan", "4242422511019230")),
+            ("truncated without its digest", change(change(DLQ, "truncated", True), "original_bytes", 800000)),
+            ("a digest without truncated", change(DLQ, "sha256", "ab" * 32)),
+            ("truncated false", change(change(change(DLQ, "truncated", False), "original_bytes", 1), "sha256", "ab" * 32)),
         ],
     },
     "channel-health.schema.json": {
