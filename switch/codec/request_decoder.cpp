@@ -213,8 +213,9 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
 
 // Card data travels only in instrument.pan (sealed by the router); every other text field
 // that reaches payments.routed, results, logs or clearing files is refused when it holds a
-// card number. Not checked: payment_id, bank account and wallet tokens (long digit runs
-// there are account numbers and device tokens, not card numbers in the clear).
+// card number. Not checked: payment_id, bank account and wallet tokens and
+// original.channel_ref (long digit runs there are idempotency keys, account numbers, device
+// tokens and the channel's own transaction numbers, not card numbers in the clear).
 std::optional<Invalid> free_text_card_number(const PaymentRequest& r) {
     auto found = [](std::string_view field) {
         return Invalid{reject::card_number_in_free_text,
@@ -227,7 +228,6 @@ std::optional<Invalid> free_text_card_number(const PaymentRequest& r) {
     if (r.instrument && r.instrument->kind == InstrumentKind::card_token && holds_card_number(r.instrument->token))
         return found("instrument.token");
     if (r.instrument && holds_card_number(r.instrument->provider)) return found("instrument.provider");
-    if (r.original && holds_card_number(r.original->channel_ref)) return found("original.channel_ref");
     return std::nullopt;
 }
 

@@ -36,7 +36,7 @@ inline constexpr std::string_view duplicate_request = "duplicate_request";
 // Checked by the router, not the decoder: the record key is not the payment's root id.
 inline constexpr std::string_view key_mismatch = "key_mismatch";
 // A run of 13-19 digits passing the Luhn check in a free-text field (merchant or customer
-// id, metadata, tokens, channel references): a card number must travel only in
+// id, metadata, a card token, a wallet provider): a card number must travel only in
 // instrument.pan, where the router seals it.
 inline constexpr std::string_view card_number_in_free_text = "card_number_in_free_text";
 }  // namespace reject

@@ -87,7 +87,8 @@ TEST_CASE("request validation: each rule accepts a good case and rejects a bad o
         {"card number in customer.id", with(kSale, R"("id":"c-1")", R"("id":"c-4111111111111111")"), "card_number_in_free_text", true},
         {"card number in merchant.id", with(kSale, R"("id":"m-1")", R"("id":"378282246310005")"), "card_number_in_free_text", true},
         {"card number as a card token", with(with(kSale, "\"sale\"", "\"authorize\""), R"({"kind":"card","pan":"4111111111111111","expiry":"2812"})", R"({"kind":"card_token","token":"4111111111111111"})"), "card_number_in_free_text", true},
-        {"card number in original.channel_ref", with(kRefund, "ref-9", "6011111111111117"), "card_number_in_free_text", true},
+        // A channel's own reference is often a long number: not read as a card number.
+        {"Luhn-valid digits in original.channel_ref", with(kRefund, "ref-9", "6011111111111117"), nullptr, true},
         {"16 digits failing Luhn in metadata", with(kSale, R"("o-1")", R"("4111111111111112")"), nullptr, true},
         {"12 digits in metadata", with(kSale, R"("o-1")", R"("411111111111")"), nullptr, true},
         {"a 25-digit reference in metadata", with(kSale, R"("o-1")", R"("4111111111111111000000000")"), nullptr, true},
