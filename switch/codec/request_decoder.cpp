@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -41,25 +42,54 @@ bool has_control_char(std::string_view s) {
     return false;
 }
 
-// A card number hidden in free text: 13-19 digits, optionally grouped by single spaces or
-// dashes ("4111 1111 1111 1111"), passing the Luhn check. Longer digit runs are not read as
-// card numbers (order numbers, bank references).
-bool holds_card_number(std::string_view s) {
-    std::string digits;
-    auto run_is_pan = [&] { return digits.size() >= 13 && digits.size() <= 19 && luhn_valid(digits); };
-    for (size_t i = 0; i < s.size(); ++i) {
-        const char c = s[i];
-        if (c >= '0' && c <= '9') {
-            digits += c;
+// Card numbers hidden in free text: 13-19 digits, optionally grouped by single spaces or
+// dashes ("4111 1111 1111 1111"), passing the Luhn check. A run of groups is read group by
+// group, so a card number behind another number ("1 4111111111111111") is found too; an
+// ungrouped run longer than 19 digits is not read as a card number (order numbers, bank
+// references). `on_card(begin, end, digits)` is called for each, with its byte range in `s`.
+template <typename F>
+void scan_card_numbers(std::string_view s, F&& on_card) {
+    struct Group {
+        size_t begin, end;  // bytes [begin, end) of s
+    };
+    std::vector<Group> groups;
+    auto end_run = [&] {
+        for (size_t i = 0; i < groups.size(); ++i) {
+            std::string digits;
+            for (size_t j = i; j < groups.size() && digits.size() < 19; ++j) {
+                digits.append(s.substr(groups[j].begin, groups[j].end - groups[j].begin));
+                if (digits.size() >= 13 && digits.size() <= 19 && luhn_valid(digits)) {
+                    on_card(groups[i].begin, groups[j].end, digits);
+                    i = j;
+                    break;
+                }
+            }
+        }
+        groups.clear();
+    };
+    for (size_t i = 0; i < s.size();) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            size_t j = i;
+            while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+            groups.push_back({i, j});
+            // One space or dash between two digits keeps the run going.
+            if (j + 1 < s.size() && (s[j] == ' ' || s[j] == '-') && s[j + 1] >= '0' && s[j + 1] <= '9') {
+                i = j + 1;
+                continue;
+            }
+            end_run();
+            i = j;
             continue;
         }
-        const bool separator = (c == ' ' || c == '-') && !digits.empty() && i + 1 < s.size() && s[i + 1] >= '0' &&
-                               s[i + 1] <= '9';
-        if (separator) continue;
-        if (run_is_pan()) return true;
-        digits.clear();
+        ++i;
     }
-    return run_is_pan();
+    end_run();
+}
+
+bool holds_card_number(std::string_view s) {
+    bool found = false;
+    scan_card_numbers(s, [&](size_t, size_t, const std::string&) { found = true; });
+    return found;
 }
 
 // A member name quoted in a rejection message: callers put anything there, card numbers
@@ -211,27 +241,28 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
     return std::nullopt;
 }
 
-// Card data travels only in instrument.pan (sealed by the router); every other text field
-// that reaches payments.routed, results, logs or clearing files is refused when it holds a
-// card number. Not checked: payment_id, bank account and wallet tokens and
-// original.channel_ref (long digit runs there are idempotency keys, account numbers, device
-// tokens and the channel's own transaction numbers, not card numbers in the clear).
-std::optional<Invalid> free_text_card_number(const PaymentRequest& r) {
+// Card data travels only in instrument.pan (sealed by the router). A card token or wallet
+// provider that is a card number is refused: it is a card sent as the wrong kind. Text the
+// sender writes about the payment (metadata keys and values, customer.id) keeps its card
+// numbers masked (first six and last four digits), so the payment goes on and the number
+// never leaves the router in clear. Not checked: payment_id, merchant.id (acquirers' merchant
+// ids are 15-digit numbers), original.channel_ref (the channel's own transaction number),
+// bank account and wallet tokens (account numbers and device tokens): long digit runs there
+// are identifiers, and refusing or altering them would break payments.
+std::optional<Invalid> free_text_card_number(PaymentRequest& r, size_t& masked) {
     auto found = [](std::string_view field) {
         return Invalid{reject::card_number_in_free_text,
                        std::string(field) + " holds what looks like a card number; send it only as instrument.pan"};
     };
-    if (holds_card_number(r.merchant.id)) return found("merchant.id");
-    if (r.customer && holds_card_number(r.customer->id)) return found("customer.id");
-    for (const auto& [k, v] : r.metadata)
-        if (holds_card_number(k) || holds_card_number(v)) return found("metadata");
     if (r.instrument && r.instrument->kind == InstrumentKind::card_token && holds_card_number(r.instrument->token))
         return found("instrument.token");
     if (r.instrument && holds_card_number(r.instrument->provider)) return found("instrument.provider");
+    if (r.customer) masked += mask_card_numbers(r.customer->id);
+    for (auto& [k, v] : r.metadata) masked += mask_card_numbers(k) + mask_card_numbers(v);
     return std::nullopt;
 }
 
-std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
+std::optional<Invalid> validate(const json::object& o, PaymentRequest& r, size_t& masked) {
     static constexpr std::string_view kFields[] = {"payment_id", "type",     "merchant", "amount",    "instrument",
                                                    "customer",   "metadata", "original", "created_at"};
     for (const auto& kv : o)
@@ -300,10 +331,25 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r) {
             r.metadata.emplace_back(std::string(kv.key()), std::string(*s));
         }
     }
-    return free_text_card_number(r);
+    return free_text_card_number(r, masked);
 }
 
 }  // namespace
+
+size_t mask_card_numbers(std::string& text) {
+    std::string out;
+    size_t from = 0, n = 0;
+    scan_card_numbers(text, [&](size_t begin, size_t end, const std::string& digits) {
+        out.append(text, from, begin - from);
+        out += mask_pan(digits);
+        from = end;
+        ++n;
+    });
+    if (n == 0) return 0;
+    out.append(text, from, std::string::npos);
+    text = std::move(out);
+    return n;
+}
 
 bool valid_payment_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
@@ -347,7 +393,7 @@ DecodeOutcome decode_request(std::string_view bytes, size_t max_record_bytes) {
 
     PaymentRequest r;
     r.payment_id.assign(pid->data(), pid->size());
-    if (auto bad = validate(*o, r)) {
+    if (auto bad = validate(*o, r, out.masked_card_numbers)) {
         std::string root = r.payment_id;
         // A follow-up's result is keyed by its root (original) id when that is readable.
         if (auto* ov = o->if_contains("original"); ov && ov->is_object())

@@ -35,9 +35,9 @@ inline constexpr std::string_view invalid_metadata = "invalid_metadata";
 inline constexpr std::string_view duplicate_request = "duplicate_request";
 // Checked by the router, not the decoder: the record key is not the payment's root id.
 inline constexpr std::string_view key_mismatch = "key_mismatch";
-// A run of 13-19 digits passing the Luhn check in a free-text field (merchant or customer
-// id, metadata, a card token, a wallet provider): a card number must travel only in
-// instrument.pan, where the router seals it.
+// A card token or wallet provider that is a card number (13-19 digits, also grouped by
+// spaces or dashes, passing the Luhn check): a card must travel only in instrument.pan,
+// where the router seals it. (In metadata and customer.id such numbers are masked instead.)
 inline constexpr std::string_view card_number_in_free_text = "card_number_in_free_text";
 }  // namespace reject
 
@@ -51,7 +51,12 @@ struct Rejection {
 struct DecodeOutcome {
     std::optional<PaymentRequest> request;
     std::optional<Rejection> rejection;
+    size_t masked_card_numbers = 0;  // card numbers masked in metadata and customer.id
 };
+
+// Replaces every card number in `text` (13-19 digits, also grouped by single spaces or
+// dashes, passing the Luhn check) by its masked form "411111******1111"; returns how many.
+size_t mask_card_numbers(std::string& text);
 
 bool valid_payment_id(std::string_view id);
 

@@ -142,7 +142,11 @@ Metrics::Metrics()
       status_queries(prometheus::BuildCounter()
                          .Name("turnout_status_queries_total")
                          .Help("Status queries for pending payments, by outcome (resolved, still_pending, expired)")
-                         .Register(*registry)) {}
+                         .Register(*registry)),
+      card_numbers_masked(prometheus::BuildCounter()
+                              .Name("turnout_card_numbers_masked_total")
+                              .Help("Card numbers the router masked in request metadata and customer ids")
+                              .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

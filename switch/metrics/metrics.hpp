@@ -61,6 +61,8 @@ public:
     prometheus::Family<prometheus::Counter>& webhooks;
     prometheus::Family<prometheus::Counter>& channel_events;
     prometheus::Family<prometheus::Counter>& status_queries;
+    // Card data protection (router): card numbers masked in free-text fields.
+    prometheus::Family<prometheus::Counter>& card_numbers_masked;
 
 private:
     Metrics();

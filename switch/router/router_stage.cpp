@@ -14,7 +14,11 @@
 namespace turnout {
 
 RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules)
-    : cfg_(cfg), vault_(vault), rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)), health_(cfg.kafka) {
+    : cfg_(cfg),
+      vault_(vault),
+      rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)),
+      health_(cfg.kafka),
+      masked_card_numbers_(Metrics::get().card_numbers_masked.Add({})) {
     for (const char* a : {"fallback", "split", "least_cost", "health", "health_explore", "original_channel"})
         plans_by_action_[a] = &Metrics::get().route_plans.Add({{"action", a}});
     health_.start();
@@ -117,6 +121,13 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         return;
     }
     auto& req = *decoded.request;
+    if (decoded.masked_card_numbers > 0) {
+        // A card number in metadata or customer.id: masked, so it never leaves the router in
+        // clear; the sender should be told to stop putting it there.
+        masked_card_numbers_.Increment(static_cast<double>(decoded.masked_card_numbers));
+        log_payment_event(spdlog::level::warn, "card_number_masked", req.payment_id, tp,
+                          {{"count", std::to_string(decoded.masked_card_numbers)}});
+    }
     // A payment's records must all be keyed by its root id: the key picks the partition, and
     // dedupe and the life-cycle ledger are per partition. Under another key the same
     // payment_id would meet a ledger that never saw it. (A held follow-up routed again has no

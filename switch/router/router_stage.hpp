@@ -49,6 +49,7 @@ private:
     std::map<std::string, prometheus::Counter*, std::less<>> plans_by_action_;
     std::unordered_map<int32_t, PaymentIdDedupe> dedupe_;  // by requests partition
     StageProbe probe_{"router"};
+    prometheus::Counter& masked_card_numbers_;
     LifeCycleGate life_cycle_{cfg_};
 };
 
