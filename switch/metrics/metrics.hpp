@@ -61,6 +61,9 @@ public:
     prometheus::Family<prometheus::Counter>& webhooks;
     prometheus::Family<prometheus::Counter>& channel_events;
     prometheus::Family<prometheus::Counter>& status_queries;
+    // Validation of what the stages read from internal topics.
+    prometheus::Family<prometheus::Counter>& invalid_results;
+    prometheus::Family<prometheus::Counter>& health_reports_ignored;
 
 private:
     Metrics();
