@@ -24,25 +24,6 @@ std::string hex(const unsigned char* p, size_t n) {
     return out;
 }
 
-std::vector<std::string> csv_split(std::string_view line) {
-    std::vector<std::string> out(1);
-    bool quoted = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-            else if (c == '"') quoted = false;
-            else out.back() += c;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            out.emplace_back();
-        } else {
-            out.back() += c;
-        }
-    }
-    return out;
-}
 
 // Right-aligned zero-padded digits of |v|.
 std::string digits(int64_t v, size_t width) {
@@ -143,6 +124,26 @@ std::string csv_text_cell(std::string_view s) {
     std::string out = "\"";
     for (char c : t) out += c == '"' ? std::string("\"\"") : std::string(1, c);
     return out + '"';
+}
+
+std::vector<std::string> split_csv_line(std::string_view line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+            else if (c == '"') quoted = false;
+            else out.back() += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            out.emplace_back();
+        } else {
+            out.back() += c;
+        }
+    }
+    return out;
 }
 
 std::string csv_cell_text(std::string_view cell) {
@@ -298,7 +299,7 @@ std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::strin
     while (pos < text.size()) {
         size_t nl = text.find('\n', pos);
         if (nl == std::string_view::npos) return why = "last line not terminated", std::nullopt;
-        const auto fields = csv_split(text.substr(pos, nl - pos));
+        const auto fields = split_csv_line(text.substr(pos, nl - pos));
         pos = nl + 1;
         ++line_no;
         const std::string at = "line " + std::to_string(line_no) + ": ";

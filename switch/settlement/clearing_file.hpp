@@ -21,6 +21,8 @@ namespace turnout {
 // 4180 says. csv_cell_text undoes the leading quote when a file is read back.
 std::string csv_text_cell(std::string_view s);
 std::string csv_cell_text(std::string_view cell);
+// The cells of one CSV line, RFC 4180 quotes removed (leading single quotes kept).
+std::vector<std::string> split_csv_line(std::string_view line);
 // A fixed-width text field: printable ASCII only (any other character becomes one '?'),
 // cut to `width` bytes and space-padded.
 std::string fixed_width_text(std::string_view s, size_t width);

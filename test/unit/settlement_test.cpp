@@ -465,6 +465,18 @@ TEST_CASE("channel report CSV round trip") {
     CHECK((*back)[1].amount == -500);
     CHECK((*back)[1].type == PaymentType::refund);
     CHECK_FALSE(parse_channel_report("payment_id,type,amount_minor,currency,channel_ref\np1,sale,12.5,EUR,r\n", why));
+    // Channel text in a report is written like clearing-file text: formula-safe, one line per row.
+    const std::vector<ChannelReportLine> odd{{"-p2", PaymentType::sale, 100, "EUR", "=HYPERLINK(\"x\",\"y\"),z"},
+                                             {"p3", PaymentType::sale, 200, "EUR", "a\nb"}};
+    const auto text = render_channel_report(odd);
+    CHECK(text.find("\n'-p2,") != std::string::npos);
+    CHECK(text.find("\"'=HYPERLINK(\"\"x\"\",\"\"y\"\"),z\"") != std::string::npos);
+    auto odd_back = parse_channel_report(text, why);
+    REQUIRE_MESSAGE(odd_back, why);
+    REQUIRE(odd_back->size() == 2);
+    CHECK((*odd_back)[0].payment_id == "-p2");
+    CHECK((*odd_back)[0].channel_ref == odd[0].channel_ref);
+    CHECK((*odd_back)[1].channel_ref == "a?b");
 }
 
 // ---- Record contents that try to break the clearing files ----------------------------------
