@@ -158,9 +158,9 @@ Check check_object(const json::object& o, std::optional<std::string_view> key, i
         bool w = false;
         auto* code = string_member(*ro, "code", w);
         auto* msg = string_member(*ro, "message", w);
-        if (w || !code || !text::is_code(view(code)) || !msg || msg->size() > 1024)
+        if (w || !code || !text::is_code(view(code)) || !msg || msg->size() > 4096)
             return Bad{"reason", "reason.code must be 0-64 of [A-Za-z0-9._:-] and reason.message a string of at "
-                                 "most 1024 bytes"};
+                                 "most 4096 bytes"};
     }
 
     bool has_amount = false;

@@ -48,7 +48,7 @@ struct ResultOutcome {
 // Rules: at most `max_bytes`; a JSON object (depth ≤ 16) without repeated or unknown members;
 // payment_id and root_id 1-64 of [A-Za-z0-9._:-] (root_id may be empty), equal to the key;
 // status one of approved|declined|failed|rejected|reversed; type, when present, a payment
-// type; reason {code: 0-64 of [A-Za-z0-9._:-], message: string ≤ 1024}; amount {value:
+// type; reason {code: 0-64 of [A-Za-z0-9._:-], message: string ≤ 4096}; amount {value:
 // integer 1..10^12, currency: a known ISO 4217 code}; merchant_id 1-64 bytes, channel_ref
 // 1-128, approval_code 1-64, all without control characters or line breaks; channel 1-64 of
 // [A-Za-z0-9_-]; original {payment_id, channel, channel_ref ≤ 64} by the same rules;

@@ -97,6 +97,7 @@ TEST_CASE("result validation: each rule refuses its forged case with reason and 
         {"type unknown", [] { return with(approved_sale(), [](auto& o) { o["type"] = "payout"; }); }, invalid, "type"},
         {"approved without type", [] { return with(approved_sale(), [](auto& o) { o.erase("type"); }); }, invalid, "type"},
         {"reason code with a line break", [] { return with(approved_sale(), [](auto& o) { o["reason"].as_object()["code"] = "00\n"; }); }, invalid, "reason"},
+        {"reason.message of 4097 bytes", [] { return with(approved_sale(), [](auto& o) { o["reason"].as_object()["message"] = std::string(4097, 'x'); }); }, invalid, "reason"},
         {"reason missing", [] { return with(approved_sale(), [](auto& o) { o.erase("reason"); }); }, invalid, "reason"},
         {"unknown member", [] { return with(approved_sale(), [](auto& o) { o["net_override"] = 1; }); }, invalid, "member"},
         {"completed_at in the future", [] { return with(approved_sale(), [](auto& o) {
