@@ -118,8 +118,9 @@ Check check_times(const json::object& o, int64_t now_ms) {
     }
     auto* done = t->if_contains("completed_at");
     if (!done) return Bad{"timestamps", "timestamps.completed_at is required"};
-    if (*parse_rfc3339(view(done->if_string())) > now_ms + kResultClockSkewMs)
-        return Bad{"timestamps", "timestamps.completed_at lies in the future"};
+    const int64_t completed = *parse_rfc3339(view(done->if_string()));
+    if (completed <= 0) return Bad{"timestamps", "timestamps.completed_at must be after 1970-01-01T00:00:00Z"};
+    if (completed > now_ms + kResultClockSkewMs) return Bad{"timestamps", "timestamps.completed_at lies in the future"};
     return std::nullopt;
 }
 

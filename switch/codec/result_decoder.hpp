@@ -52,7 +52,7 @@ struct ResultOutcome {
 // integer 1..10^12, currency: a known ISO 4217 code}; merchant_id 1-64 bytes, channel_ref
 // 1-128, approval_code 1-64, all without control characters or line breaks; channel 1-64 of
 // [A-Za-z0-9_-]; original {payment_id, channel, channel_ref ≤ 64} by the same rules;
-// timestamps RFC 3339 with completed_at required and not after now + skew; risk, route and
+// timestamps RFC 3339 with completed_at required, after the epoch and not after now + skew; risk, route and
 // instrument objects. Every result but `rejected` needs type, amount and merchant_id;
 // `approved` also a channel.
 ResultOutcome decode_result_checked(std::string_view bytes, std::optional<std::string_view> key, int64_t now_ms,

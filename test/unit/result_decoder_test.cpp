@@ -102,6 +102,7 @@ TEST_CASE("result validation: each rule refuses its forged case with reason and 
         {"unknown member", [] { return with(approved_sale(), [](auto& o) { o["net_override"] = 1; }); }, invalid, "member"},
         {"completed_at in the future", [] { return with(approved_sale(), [](auto& o) {
              o["timestamps"].as_object()["completed_at"] = format_rfc3339(kNow + kResultClockSkewMs + 1000); }); }, invalid, "timestamps"},
+        {"completed_at at the epoch", [] { return with(approved_sale(), [](auto& o) { o["timestamps"].as_object()["completed_at"] = "1970-01-01T00:00:00.000Z"; }); }, invalid, "timestamps"},
         {"completed_at missing", [] { return with(approved_sale(), [](auto& o) { o["timestamps"].as_object().erase("completed_at"); }); }, invalid, "timestamps"},
         {"completed_at not a time", [] { return with(approved_sale(), [](auto& o) { o["timestamps"].as_object()["completed_at"] = "yesterday"; }); }, invalid, "timestamps"},
         {"approved without channel", [] { return with(approved_sale(), [](auto& o) { o.erase("channel"); }); }, invalid, "channel"},
