@@ -4,11 +4,14 @@
 #include <boost/json.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "codec/messages.hpp"
 #include "codec/result_decoder.hpp"
 #include "model/time.hpp"
+#include "state/state_stage.hpp"
 
 using namespace turnout;
 namespace json = boost::json;
@@ -183,4 +186,64 @@ TEST_CASE("result validation: what the switch's own encoder writes is accepted")
     CHECK(out.result->original->channel_ref == "ref-1");
     // The same result filed under its payment_id instead of its root id is refused.
     CHECK(decode_result_checked(encode_result(r), std::string_view("ord-1:r1"), kNow).problem->field == "key");
+}
+
+namespace {
+struct Collect : kafka::Emitter {
+    std::vector<kafka::OutRecord> records;
+    void emit(const kafka::OutRecord& r) override { records.push_back(r); }
+};
+}  // namespace
+
+TEST_CASE("state stage: forged results are dead-lettered with reason and field; good ones still make a state") {
+    Config cfg;
+    auto& t = cfg.kafka.topics;
+    t.results = "payments.results", t.dlq = "payments.dlq", t.state = "payments.state";
+    StateStage stage(cfg, /*serve_http=*/false);
+    const std::string now = format_rfc3339(now_ms());
+    auto sale = [&](const std::string& id) {
+        auto o = approved_sale();
+        o["payment_id"] = id;
+        o["root_id"] = id;
+        o["timestamps"].as_object()["completed_at"] = now;
+        return o;
+    };
+    struct Input {
+        std::string key, value, field;
+    };
+    const std::vector<Input> inputs = {
+        {"f-neg", json::serialize(with(sale("f-neg"), [](auto& o) { o["amount"].as_object()["value"] = -5000; })), "amount"},
+        {"f-lf", json::serialize(with(sale("f-lf"), [](auto& o) { o["merchant_id"] = "m\nD"; })), "merchant_id"},
+        {"f-slash", json::serialize(with(sale("f-slash"), [](auto& o) { o["channel"] = "a/b"; })), "channel"},
+        {"other-key", json::serialize(sale("f-key")), "key"},
+        {"f-junk", "\x01not json", ""},
+        {"good-1", json::serialize(sale("good-1")), ""},
+    };
+    std::vector<kafka::Record> batch;
+    for (size_t i = 0; i < inputs.size(); ++i)
+        batch.push_back({t.results, 0, static_cast<int64_t>(i), inputs[i].key, inputs[i].value, nullptr});
+    Collect out;
+    CHECK_NOTHROW(stage.process(batch, out));
+    std::map<std::string, std::map<std::string, std::string>> dlq;  // key → header → value
+    std::vector<std::string> states;
+    for (const auto& r : out.records) {
+        if (r.topic == t.dlq) {
+            for (const auto& [k, v] : r.headers) dlq[r.key][k] = v;
+        } else {
+            CHECK(r.topic == t.state);
+            states.push_back(r.key);
+        }
+    }
+    CHECK(states == std::vector<std::string>{"good-1"});
+    CHECK(dlq.size() == 5);
+    for (const auto& in : inputs) {
+        if (in.key == "good-1") continue;
+        CAPTURE(in.key);
+        CHECK(dlq[in.key]["turnout.error.stage"] == "state");
+        CHECK(dlq[in.key]["turnout.error.reason"] == (in.field.empty() ? "undecodable_result" : "invalid_result"));
+        CHECK(dlq[in.key]["turnout.error.field"] == in.field);
+        CHECK(!dlq[in.key]["turnout.error.detail"].empty());
+    }
+    stage.on_commit();
+    CHECK(stage.lookup("good-1").status == 200);
 }
