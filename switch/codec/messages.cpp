@@ -206,7 +206,10 @@ std::optional<PaymentResult> decode_result(std::string_view bytes) {
     json::monotonic_resource mr(buf, sizeof buf);
     auto doc = parse_doc(bytes, mr);
     if (!doc) return std::nullopt;
-    const auto& o = doc->get_object();
+    return detail::result_from_object(doc->get_object());
+}
+
+std::optional<PaymentResult> detail::result_from_object(const boost::json::object& o) {
     PaymentResult r;
     r.payment_id = str(o, "payment_id");
     auto status = parse_result_status(str(o, "status"));

@@ -6,12 +6,22 @@
 
 #include "model/payment.hpp"
 
+namespace boost::json {
+class object;
+}
+
 namespace turnout {
+namespace detail {
+// The result an already parsed JSON object holds (decode_result's reading of it).
+std::optional<PaymentResult> result_from_object(const boost::json::object& o);
+}  // namespace detail
 
 std::string encode_routed(const RoutedPayment& p);
 std::optional<RoutedPayment> decode_routed(std::string_view bytes);
 
 std::string encode_result(const PaymentResult& r);
+// Lenient: a missing or mistyped member reads as empty. Stages that act on results read them
+// with decode_result_checked (codec/result_decoder.hpp), which validates first.
 std::optional<PaymentResult> decode_result(std::string_view bytes);
 
 }  // namespace turnout

@@ -3,8 +3,11 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <spdlog/spdlog.h>
+
 #include "codec/json_writer.hpp"
 #include "codec/messages.hpp"
+#include "metrics/metrics.hpp"
 #include "security/card_vault.hpp"
 
 namespace turnout::kafka {
@@ -82,6 +85,19 @@ OutRecord dlq_record(const TopicNames& topics, const Record& in, std::string_vie
                  {"turnout.error.offset", std::to_string(in.offset)}};
     if (!truncated.empty()) r.headers.emplace_back("turnout.error.truncated", truncated);
     if (auto tp = in.header(kTraceparent); valid_traceparent(tp)) r.headers.emplace_back(kTraceparent, std::string(tp));
+    return r;
+}
+
+OutRecord dead_letter_result(const TopicNames& topics, const Record& in, std::string_view stage,
+                             const ResultProblem& problem) {
+    OutRecord r = dlq_record(topics, in, stage, problem.reason, std::string(in.value));
+    if (!problem.field.empty()) r.headers.emplace_back("turnout.error.field", std::string(problem.field));
+    r.headers.emplace_back("turnout.error.detail", problem.message);
+    const std::string field = problem.field.empty() ? std::string(problem.reason) : std::string(problem.field);
+    Metrics::get().invalid_results.Add({{"stage", std::string(stage)}, {"field", field}}).Increment();
+    // The message names rules only; the record's own text stays out of the log.
+    spdlog::warn("{}: result at {}/{}:{} dead-lettered: {} ({}{}{})", stage, in.topic, in.partition, in.offset,
+                 problem.reason, problem.field, problem.field.empty() ? "" : ": ", problem.message);
     return r;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "codec/result_decoder.hpp"
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
 #include "model/payment.hpp"
@@ -40,6 +41,13 @@ std::vector<std::pair<std::string, std::string>> descend_headers(std::string_vie
 // turnout.error.truncated names which).
 OutRecord dlq_record(const TopicNames& topics, const Record& in, std::string_view stage, std::string_view reason,
                      std::string value);
+
+// A result refused by decode_result_checked, for payments.dlq: the original bytes with the
+// headers above plus `turnout.error.field` (the member at fault) and `turnout.error.detail`
+// (the rule). Counts turnout_invalid_results_total{stage,field} and logs at warn; the caller
+// counts the DLQ record on its StageProbe.
+OutRecord dead_letter_result(const TopicNames& topics, const Record& in, std::string_view stage,
+                             const ResultProblem& problem);
 
 OutRecord result_record(const TopicNames& topics, const PaymentResult& r, std::string_view traceparent);
 

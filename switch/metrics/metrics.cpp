@@ -146,7 +146,17 @@ Metrics::Metrics()
       card_numbers_masked(prometheus::BuildCounter()
                               .Name("turnout_card_numbers_masked_total")
                               .Help("Card numbers the router masked in request metadata and customer ids")
-                              .Register(*registry)) {}
+                              .Register(*registry)),
+      invalid_results(prometheus::BuildCounter()
+                          .Name("turnout_invalid_results_total")
+                          .Help("Results read from an internal topic that broke a validation rule and were dead-lettered, "
+                                "by stage and field")
+                          .Register(*registry)),
+      health_reports_ignored(prometheus::BuildCounter()
+                                 .Name("turnout_channel_health_reports_ignored_total")
+                                 .Help("channels.health reports the router left out of its table, by reason "
+                                       "(from_future, unreadable)")
+                                 .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

@@ -63,6 +63,9 @@ public:
     prometheus::Family<prometheus::Counter>& status_queries;
     // Card data protection (router): card numbers masked in free-text fields.
     prometheus::Family<prometheus::Counter>& card_numbers_masked;
+    // Validation of what the stages read from internal topics.
+    prometheus::Family<prometheus::Counter>& invalid_results;
+    prometheus::Family<prometheus::Counter>& health_reports_ignored;
 
 private:
     Metrics();

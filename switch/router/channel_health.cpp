@@ -6,7 +6,9 @@
 
 #include "codec/json_read.hpp"
 #include "codec/json_writer.hpp"
+#include "codec/text_checks.hpp"
 #include "kafka/client.hpp"
+#include "metrics/metrics.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -44,9 +46,37 @@ std::optional<ChannelHealth> decode_channel_health(std::string_view bytes) {
     h.latency_ms = static_cast<int>(std::clamp<int64_t>(json_read::int_or(o, "latency_ms", 0), 0, 3'600'000));
     h.calls = json_read::int_or(o, "calls", 0);
     auto at = parse_rfc3339(json_read::str(o, "updated_at"));
-    if (h.channel.empty() || !at) return std::nullopt;
+    if (!text::is_channel_id(h.channel) || !at) return std::nullopt;
     h.updated_at_ms = *at;
     return h;
+}
+
+std::string_view to_string(HealthUpdate u) {
+    switch (u) {
+        case HealthUpdate::apply: return "apply";
+        case HealthUpdate::older: return "older";
+        case HealthUpdate::from_future: return "from_future";
+    }
+    return "apply";
+}
+
+HealthUpdate judge_health_report(const ChannelHealth* current, const ChannelHealth& incoming, int64_t now_ms) {
+    if (incoming.updated_at_ms > now_ms + kHealthFutureSkewMs) return HealthUpdate::from_future;
+    if (current && current->updated_at_ms > incoming.updated_at_ms) return HealthUpdate::older;
+    return HealthUpdate::apply;
+}
+
+HealthUpdate ChannelHealthTable::offer(const ChannelHealth& h, int64_t now_ms) {
+    auto prev = current_.load();
+    auto it = prev->find(h.channel);
+    const auto verdict = judge_health_report(it == prev->end() ? nullptr : &it->second, h, now_ms);
+    if (verdict == HealthUpdate::apply) put(h);
+    if (verdict == HealthUpdate::from_future) {
+        Metrics::get().health_reports_ignored.Add({{"reason", "from_future"}}).Increment();
+        spdlog::warn("router: channels.health report of {} dated {} ms ahead of this clock ignored", h.channel,
+                     h.updated_at_ms - now_ms);
+    }
+    return verdict;
 }
 
 void ChannelHealthTable::put(const ChannelHealth& h) {
@@ -90,13 +120,11 @@ void ChannelHealthTable::run() {
         if (!m || m->err || !m->payload) continue;
         auto h = decode_channel_health({static_cast<const char*>(m->payload), m->len});
         if (!h) {
+            Metrics::get().health_reports_ignored.Add({{"reason", "unreadable"}}).Increment();
             spdlog::warn("router: unreadable channels.health record at {}/{}", m->partition, m->offset);
             continue;
         }
-        auto prev = current_.load();
-        auto it = prev->find(h->channel);
-        if (it != prev->end() && it->second.updated_at_ms > h->updated_at_ms) continue;  // an older report
-        put(*h);
+        offer(*h, now_ms());
     }
     rd_kafka_consumer_close(c.get());
 }

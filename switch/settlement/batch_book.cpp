@@ -8,7 +8,9 @@
 namespace turnout {
 
 std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r) {
-    if (r.status != ResultStatus::approved || !r.type || !r.amount) return std::nullopt;
+    // A result reaches here validated (decode_result_checked); a non-positive amount never
+    // makes a record, whatever its sign would give.
+    if (r.status != ResultStatus::approved || !r.type || !r.amount || r.amount->value <= 0) return std::nullopt;
     int64_t sign = 0;
     switch (*r.type) {
         case PaymentType::sale:

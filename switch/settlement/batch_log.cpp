@@ -4,9 +4,21 @@
 
 #include "codec/json_read.hpp"
 #include "codec/json_writer.hpp"
+#include "codec/request_decoder.hpp"
+#include "codec/text_checks.hpp"
 
 namespace turnout {
 namespace json = boost::json;
+
+bool valid_clearing_record(const ClearingRecord& r) {
+    const bool debit = r.type == PaymentType::sale || r.type == PaymentType::capture;
+    const bool credit = r.type == PaymentType::refund;
+    const uint64_t magnitude = r.amount < 0 ? 0 - static_cast<uint64_t>(r.amount) : static_cast<uint64_t>(r.amount);
+    return valid_payment_id(r.payment_id) && text::is_channel_id(r.channel) && text::is_currency(r.currency) &&
+           text::is_clean_text(r.merchant_id, 64, true) && text::is_clean_text(r.channel_ref, 128, true) &&
+           ((debit && r.amount > 0) || (credit && r.amount < 0)) && magnitude <= static_cast<uint64_t>(kMaxAmountMinor) && r.fee >= 0 &&
+           r.fee <= kMaxAmountMinor;
+}
 
 std::string encode_batch_log(const BatchLogEntry& e) {
     JsonWriter w(320);
@@ -33,7 +45,8 @@ std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes) {
     auto ws = num(o, "window_start_ms");
     e.channel = str(o, "channel");
     e.currency = str(o, "currency");
-    if (!ws || e.channel.empty() || e.currency.empty()) return std::nullopt;
+    // The changelog is read back, not trusted: its channel and currency name batches and files.
+    if (!ws || !text::is_channel_id(e.channel) || !text::is_currency(e.currency)) return std::nullopt;
     e.window_start_ms = *ws;
     if (op == "close") {
         e.op = BatchLogEntry::Op::close;
@@ -48,6 +61,7 @@ std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes) {
     if (!type || !amount || !at) return std::nullopt;
     e.record = ClearingRecord{str(r, "payment_id"), *type, e.channel, str(r, "merchant_id"), e.currency,
                               *amount, str(r, "channel_ref"), *at, num(r, "fee").value_or(0)};
+    if (!valid_clearing_record(e.record)) return std::nullopt;
     return e;
 }
 

@@ -9,6 +9,11 @@
 
 namespace turnout {
 
+// What a clearing record read back from the changelog must be: a valid payment id, channel id
+// and known currency; merchant_id (≤ 64) and channel_ref (≤ 128) without control characters;
+// sale/capture > 0, refund < 0, |amount| ≤ 10^12; 0 ≤ fee ≤ 10^12.
+bool valid_clearing_record(const ClearingRecord& r);
+
 struct BatchLogEntry {
     enum class Op { add, close } op = Op::add;
     std::string channel;
@@ -18,6 +23,8 @@ struct BatchLogEntry {
 };
 
 std::string encode_batch_log(const BatchLogEntry& e);
+// nullopt for an entry that is not JSON, misses a member, or whose record breaks a rule of
+// valid_clearing_record: a replay skips (and counts) it.
 std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes);
 
 }  // namespace turnout

@@ -24,40 +24,6 @@ std::string hex(const unsigned char* p, size_t n) {
     return out;
 }
 
-std::string csv_field(std::string_view s) {
-    if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + '"';
-}
-
-std::vector<std::string> csv_split(std::string_view line) {
-    std::vector<std::string> out(1);
-    bool quoted = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-            else if (c == '"') quoted = false;
-            else out.back() += c;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            out.emplace_back();
-        } else {
-            out.back() += c;
-        }
-    }
-    return out;
-}
-
-// Left-aligned text, space-padded, cut to `width` bytes (only free-form references can be
-// longer than their field; the CSV keeps them whole).
-std::string text(std::string_view s, size_t width) {
-    std::string out(s.substr(0, width));
-    out.resize(width, ' ');
-    return out;
-}
 
 // Right-aligned zero-padded digits of |v|.
 std::string digits(int64_t v, size_t width) {
@@ -121,16 +87,122 @@ void sync_dir(const fs::path& dir) {
 
 }  // namespace
 
+namespace {
+// The UTF-8 length of a control character at s[i] (C0, DEL, C1 U+0080-U+009F, U+2028/U+2029), 0 if none.
+size_t control_at(std::string_view s, size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return 1;
+    if (c == 0xc2 && i + 1 < s.size()) {
+        const auto n = static_cast<unsigned char>(s[i + 1]);
+        if (n >= 0x80 && n <= 0x9f) return 2;
+    }
+    if (c == 0xe2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80) {
+        const auto n = static_cast<unsigned char>(s[i + 2]);
+        if (n == 0xa8 || n == 0xa9) return 3;
+    }
+    return 0;
+}
+
+// A cell starting with one of these is a formula (or can become one) in a spreadsheet.
+bool formula_lead(char c) { return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r'; }
+}  // namespace
+
+std::string csv_text_cell(std::string_view s) {
+    std::string t;
+    t.reserve(s.size() + 3);
+    for (size_t i = 0; i < s.size();) {
+        if (const size_t n = control_at(s, i)) {
+            t += '?';
+            i += n;
+        } else {
+            t += s[i++];
+        }
+    }
+    // A leading quote is doubled too, so that reading back removes exactly one.
+    if (!t.empty() && (formula_lead(t[0]) || t[0] == '\'')) t.insert(t.begin(), '\'');
+    if (t.find_first_of(",\"") == std::string::npos) return t;
+    std::string out = "\"";
+    for (char c : t) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + '"';
+}
+
+std::vector<std::string> split_csv_line(std::string_view line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+            else if (c == '"') quoted = false;
+            else out.back() += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            out.emplace_back();
+        } else {
+            out.back() += c;
+        }
+    }
+    return out;
+}
+
+std::string csv_cell_text(std::string_view cell) {
+    if (!cell.empty() && cell[0] == '\'') cell.remove_prefix(1);
+    return std::string(cell);
+}
+
+std::string fixed_width_text(std::string_view s, size_t width) {
+    std::string out;
+    out.reserve(width);
+    for (size_t i = 0; i < s.size() && out.size() < width;) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+            ++i;
+            continue;
+        }
+        // A control character or any non-ASCII character (all its UTF-8 bytes): one '?'.
+        out += '?';
+        ++i;
+        if (c >= 0xc0)
+            for (int k = 0; k < 3 && i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80; ++k) ++i;
+    }
+    out.resize(width, ' ');
+    return out;
+}
+
+std::string clearing_file_stem(std::string_view batch_id) {
+    static const char hexdigits[] = "0123456789ABCDEF";
+    std::string out;
+    for (size_t i = 0; i < batch_id.size(); ++i) {
+        const auto c = static_cast<unsigned char>(batch_id[i]);
+        const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                           c == '-' || (c == '.' && i > 0);
+        if (plain) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hexdigits[c >> 4];
+            out += hexdigits[c & 15];
+        }
+    }
+    if (out.empty()) return "%";
+    // File names stay well under the 255-byte limit of common file systems.
+    if (out.size() > 200) out = out.substr(0, 160) + "~" + sha256_hex(batch_id).substr(0, 32);
+    return out;
+}
+
 std::string render_clearing_csv(const Batch& b) {
     const auto& s = b.summary;
-    std::string out = "HEADER,turnout-clearing-csv,1," + csv_field(s.batch_id) + ',' + csv_field(s.channel) + ',' +
-                      s.currency + ',' + format_rfc3339(s.window_start_ms) + ',' + format_rfc3339(s.window_end_ms) + '\n';
+    const auto cell = csv_text_cell;
+    std::string out = "HEADER,turnout-clearing-csv,1," + cell(s.batch_id) + ',' + cell(s.channel) + ',' +
+                      cell(s.currency) + ',' + format_rfc3339(s.window_start_ms) + ',' + format_rfc3339(s.window_end_ms) + '\n';
     out += "batch_id,payment_id,type,channel,merchant_id,currency,amount_minor,fee_minor,channel_ref,event_time\n";
     int64_t fees = 0;
     for (const auto& r : b.records) {
-        out += csv_field(s.batch_id) + ',' + csv_field(r.payment_id) + ',' + std::string(to_string(r.type)) + ',' +
-               csv_field(r.channel) + ',' + csv_field(r.merchant_id) + ',' + r.currency + ',' + std::to_string(r.amount) +
-               ',' + std::to_string(r.fee) + ',' + csv_field(r.channel_ref) + ',' + format_rfc3339(r.event_time_ms) + '\n';
+        out += cell(s.batch_id) + ',' + cell(r.payment_id) + ',' + std::string(to_string(r.type)) + ',' +
+               cell(r.channel) + ',' + cell(r.merchant_id) + ',' + cell(r.currency) + ',' + std::to_string(r.amount) +
+               ',' + std::to_string(r.fee) + ',' + cell(r.channel_ref) + ',' + format_rfc3339(r.event_time_ms) + '\n';
         if (!checked_add(fees, r.fee, fees)) throw std::overflow_error("fee total overflows int64");
     }
     out += "TRAILER," + std::to_string(s.record_count) + ',' + std::to_string(s.debit_total) + ',' +
@@ -140,6 +212,7 @@ std::string render_clearing_csv(const Batch& b) {
 
 std::string render_clearing_fixed_width(const Batch& b) {
     const auto& s = b.summary;
+    const auto text = fixed_width_text;
     std::string out = record_line("H" + text(s.batch_id, 64) + text(s.channel, 64) + text(s.currency, 3) +
                                   text(format_compact_utc(s.window_start_ms), 16) +
                                   text(format_compact_utc(s.window_end_ms), 16) + "01");
@@ -176,9 +249,12 @@ void write_clearing_files(const std::string& dir, Batch& b, std::string_view hma
     const std::string csv = render_clearing_csv(b);
     const std::string fixed = render_clearing_fixed_width(b);
     auto& s = b.summary;
-    s.file = s.batch_id + ".csv";
+    // The names never come from record contents unchecked: a '/' or a leading '.' in a
+    // batch id is percent-encoded, so every file lands in `dir` under a name of its own.
+    const std::string stem = clearing_file_stem(s.batch_id);
+    s.file = stem + ".csv";
     s.sha256 = sha256_hex(csv);
-    s.fixed_width_file = s.batch_id + ".txt";
+    s.fixed_width_file = stem + ".txt";
     s.fixed_width_sha256 = sha256_hex(fixed);
     const fs::path d(dir);
     write_atomic(d, s.file, csv);
@@ -223,7 +299,7 @@ std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::strin
     while (pos < text.size()) {
         size_t nl = text.find('\n', pos);
         if (nl == std::string_view::npos) return why = "last line not terminated", std::nullopt;
-        const auto fields = csv_split(text.substr(pos, nl - pos));
+        const auto fields = split_csv_line(text.substr(pos, nl - pos));
         pos = nl + 1;
         ++line_no;
         const std::string at = "line " + std::to_string(line_no) + ": ";
@@ -231,9 +307,9 @@ std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::strin
         if (line_no == 1) {
             if (fields.size() != 8 || fields[0] != "HEADER" || fields[1] != "turnout-clearing-csv" || fields[2] != "1")
                 return why = at + "expected HEADER,turnout-clearing-csv,1,…", std::nullopt;
-            s.batch_id = fields[3];
-            s.channel = fields[4];
-            s.currency = fields[5];
+            s.batch_id = csv_cell_text(fields[3]);
+            s.channel = csv_cell_text(fields[4]);
+            s.currency = csv_cell_text(fields[5]);
             auto ws = parse_rfc3339(fields[6]), we = parse_rfc3339(fields[7]);
             if (!ws || !we) return why = at + "bad window times", std::nullopt;
             s.window_start_ms = *ws;
@@ -261,7 +337,8 @@ std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::strin
         auto t = parse_rfc3339(fields[9]);
         if (!type || !t) return why = at + "bad type or event time", std::nullopt;
         try {
-            r = {fields[1], *type, fields[3], fields[4], fields[5], std::stoll(fields[6]), fields[8], *t, std::stoll(fields[7])};
+            r = {csv_cell_text(fields[1]), *type, csv_cell_text(fields[3]), csv_cell_text(fields[4]),
+                 csv_cell_text(fields[5]), std::stoll(fields[6]), csv_cell_text(fields[8]), *t, std::stoll(fields[7])};
         } catch (const std::exception&) {
             return why = at + "amount or fee is not an integer", std::nullopt;
         }

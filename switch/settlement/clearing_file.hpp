@@ -12,7 +12,26 @@
 
 namespace turnout {
 
-// CSV layout (RFC 4180 quoting where a field needs it):
+// Every text field of a clearing file is written through one of these, so no field can
+// split a record or turn into a spreadsheet formula, whatever a record holds:
+//
+// A CSV cell: control characters and line breaks (C0, DEL, C1, U+2028/U+2029) become '?';
+// a cell starting with = + - @ tab CR or a single quote gets a leading single quote (the
+// OWASP guidance on CSV injection); a cell with a comma or double quote is quoted as RFC
+// 4180 says. csv_cell_text undoes the leading quote when a file is read back.
+std::string csv_text_cell(std::string_view s);
+std::string csv_cell_text(std::string_view cell);
+// The cells of one CSV line, RFC 4180 quotes removed (leading single quotes kept).
+std::vector<std::string> split_csv_line(std::string_view line);
+// A fixed-width text field: printable ASCII only (any other character becomes one '?'),
+// cut to `width` bytes and space-padded.
+std::string fixed_width_text(std::string_view s, size_t width);
+// The file name stem of a batch id: [A-Za-z0-9_-] and '.' (not first) kept, every other byte
+// as %XX, so a name never holds a '/' or starts with '.', and different ids give different
+// names; cut with a digest beyond 200 bytes.
+std::string clearing_file_stem(std::string_view batch_id);
+
+// CSV layout (RFC 4180 quoting where a field needs it, text cells as csv_text_cell writes them):
 //   HEADER,turnout-clearing-csv,1,<batch_id>,<channel>,<currency>,<window_start>,<window_end>
 //   batch_id,payment_id,type,channel,merchant_id,currency,amount_minor,fee_minor,channel_ref,event_time
 //   one row per clearing record (amount signed: refunds negative)
@@ -22,7 +41,7 @@ std::string render_clearing_csv(const Batch& b);
 inline constexpr size_t kFixedWidthRecord = 256;
 std::string render_clearing_fixed_width(const Batch& b);
 
-// Writes `<batch_id>.csv`, `<batch_id>.txt` and their `.sha256` and `.sig` files into `dir`
+// Writes `<stem>.csv`, `<stem>.txt` (stem = clearing_file_stem(batch_id)) and their `.sha256` and `.sig` files into `dir`
 // atomically; fills summary.file/sha256 and fixed_width_file/fixed_width_sha256. A file
 // already there with the same bytes is kept (closing again after a crash); other bytes are
 // refused with std::runtime_error. `hmac_key` signs the files (raw key bytes).

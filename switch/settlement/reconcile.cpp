@@ -27,8 +27,8 @@ const char* to_string(BreakKind k) {
 std::string render_channel_report(const std::vector<ChannelReportLine>& lines) {
     std::string out = "payment_id,type,amount_minor,currency,channel_ref\n";
     for (const auto& l : lines)
-        out += l.payment_id + ',' + std::string(to_string(l.type)) + ',' + std::to_string(l.amount) + ',' + l.currency +
-               ',' + l.channel_ref + '\n';
+        out += csv_text_cell(l.payment_id) + ',' + std::string(to_string(l.type)) + ',' + std::to_string(l.amount) + ',' +
+               csv_text_cell(l.currency) + ',' + csv_text_cell(l.channel_ref) + '\n';
     return out;
 }
 
@@ -40,13 +40,10 @@ std::optional<std::vector<ChannelReportLine>> parse_channel_report(std::string_v
         return why = "line 1: expected the header payment_id,type,amount_minor,currency,channel_ref", std::nullopt;
     for (size_t n = 2; std::getline(in, line); ++n) {
         if (line.empty()) continue;
-        std::vector<std::string> f;
-        std::stringstream ss(line);
-        for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-        if (line.back() == ',') f.emplace_back();
+        const auto f = split_csv_line(line);
         auto type = f.size() == 5 ? parse_payment_type(f[1]) : std::nullopt;
         if (!type) return why = "line " + std::to_string(n) + ": expected 5 fields with a payment type", std::nullopt;
-        ChannelReportLine l{f[0], *type, 0, f[3], f[4]};
+        ChannelReportLine l{csv_cell_text(f[0]), *type, 0, csv_cell_text(f[3]), csv_cell_text(f[4])};
         try {
             size_t used = 0;
             l.amount = std::stoll(f[2], &used);

@@ -23,7 +23,8 @@ struct ChannelReportLine {
     std::string channel_ref;
 };
 
-// CSV: `payment_id,type,amount_minor,currency,channel_ref` header row, then one row each.
+// CSV: `payment_id,type,amount_minor,currency,channel_ref` header row, then one row each;
+// text cells written and read as in the clearing files (csv_text_cell / csv_cell_text).
 std::string render_channel_report(const std::vector<ChannelReportLine>& lines);
 std::optional<std::vector<ChannelReportLine>> parse_channel_report(std::string_view text, std::string& why);
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "codec/messages.hpp"
+#include "codec/result_decoder.hpp"
 #include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
@@ -33,13 +34,15 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
     probe_.in(batch.size());
     const int64_t now = now_ms();
     for (const auto& rec : batch) {
-        auto res = decode_result(rec.value);
-        if (!res) {
-            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "settlement", "undecodable_result", std::string(rec.value)));
-            probe_.dlq("undecodable_result");
+        // Validated before anything of it reaches a batch: a forged or malformed result goes to
+        // the DLQ with its reason and field, and the stage goes on.
+        auto checked = decode_result_checked(rec.value, rec.key, now);
+        if (!checked.result) {
+            out.emit(kafka::dead_letter_result(cfg_.kafka.topics, rec, "settlement", *checked.problem));
+            probe_.dlq(std::string(checked.problem->reason));
             continue;
         }
-        auto cr = clearing_record_for(*res);
+        auto cr = clearing_record_for(*checked.result);
         if (!cr) continue;
         cr->fee = fees_.fee_for(*cr);  // fixed at assignment and logged, so a replay keeps it
         const auto& b = book(rec.partition).add(*cr, now);

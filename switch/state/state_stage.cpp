@@ -4,8 +4,10 @@
 
 #include "codec/json_writer.hpp"
 #include "codec/messages.hpp"
+#include "codec/result_decoder.hpp"
 #include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
+#include "model/time.hpp"
 #include "state/status_query.hpp"
 
 namespace turnout {
@@ -29,13 +31,17 @@ StateStage::~StateStage() { server_.reset(); }  // the HTTP thread stops before 
 void StateStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
     std::set<std::string> changed;
+    const int64_t now = now_ms();
     for (const auto& rec : batch) {
-        auto res = decode_result(rec.value);
-        if (!res) {
-            out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "state", "undecodable_result", std::string(rec.value)));
-            probe_.dlq("undecodable_result");
+        // Validated before it touches a life cycle: a forged or malformed result goes to the
+        // DLQ with its reason and field, and the stage goes on.
+        auto checked = decode_result_checked(rec.value, rec.key, now);
+        if (!checked.result) {
+            out.emit(kafka::dead_letter_result(cfg_.kafka.topics, rec, "state", *checked.problem));
+            probe_.dlq(std::string(checked.problem->reason));
             continue;
         }
+        auto* res = &*checked.result;
         if (res->root_id.empty()) res->root_id = res->payment_id;
         auto w = working_.find(res->root_id);
         if (w == working_.end()) {
@@ -90,13 +96,20 @@ void StateStage::on_assign(const kafka::PartitionSet& parts) {
                                                      latest.insert_or_assign(std::string(key), std::string(value));
                                                  });
         std::lock_guard lock(mu_);
+        size_t unreadable = 0;
         for (auto& [root, value] : latest) {
+            // payments.state is read back, not trusted: a value that does not decode, or that
+            // is filed under another payment's key, is left out (and counted).
             auto lc = decode_life_cycle(value);
-            if (!lc) continue;
+            if (!lc || lc->root_id != root) {
+                unreadable += !value.empty();
+                continue;
+            }
             for (const auto& e : lc->history)
                 if (e.payment_id != root) follow_up_root_[e.payment_id] = root;
-            published_[root] = {p, std::move(value)};
+            published_[root] = {p, encode_life_cycle(*lc)};
         }
+        if (unreadable) spdlog::warn("state: partition {}: {} unreadable payments.state records left out", p, unreadable);
         owned_.insert(p);
         spdlog::info("state: partition {} rebuilt from {} payments.state records ({} payments)", p, n, latest.size());
     }
@@ -137,8 +150,15 @@ StatusReply StateStage::lookup(std::string_view id) {
     // Another instance owns the partition: its committed state is in payments.state.
     try {
         if (auto v = read_payment_state(cfg_.kafka, id)) {
+            // Served as this role writes it, never as raw topic bytes.
+            auto lc = decode_life_cycle(*v);
+            if (!lc || lc->root_id != id) {
+                queries.Add({{"outcome", "error"}}).Increment();
+                spdlog::warn("state: the payments.state record of a payment does not decode; not served");
+                return {500, error_body("unreadable_state", "the payment's state record is not readable")};
+            }
             queries.Add({{"outcome", "found"}}).Increment();
-            return {200, std::move(*v)};
+            return {200, encode_life_cycle(*lc)};
         }
         queries.Add({{"outcome", "unknown"}}).Increment();
         return {404, error_body("unknown_payment", "no payment with this root id in payments.state")};

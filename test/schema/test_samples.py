@@ -448,6 +448,15 @@ CASES = {
         ],
         "invalid": [
             ("status unknown", change(RESULT_APPROVED, "status", "pending")),
+            # What settlement and state dead-letter (switch/codec/result_decoder.cpp).
+            ("negative amount", change(RESULT_APPROVED, "amount.value", -5000)),
+            ("line feed in merchant_id", change(RESULT_APPROVED, "merchant_id", "m-1\nD0000")),
+            ("line separator in merchant_id", change(RESULT_APPROVED, "merchant_id", "m-1\u2028x")),
+            ("channel id with '/'", change(RESULT_APPROVED, "channel", "acq/../x")),
+            ("carriage return in channel_ref", change(RESULT_APPROVED, "channel_ref", "ref\r\nT000")),
+            ("channel_ref of 129 bytes", change(RESULT_APPROVED, "channel_ref", "r" * 129)),
+            ("tab in approval_code", change(RESULT_APPROVED, "approval_code", "a1\tb2")),
+            ("reason.code with a space", change(RESULT_APPROVED, "reason.code", "do not honor")),
             ("route action unknown", change(RESULT_APPROVED, "route.action", "random")),
             ("risk decision unknown", change(RESULT_APPROVED, "risk.decision", "maybe")),
             ("status missing", drop(RESULT_APPROVED, "status")),

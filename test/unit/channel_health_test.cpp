@@ -1,9 +1,12 @@
 // Channel health: the report a connector publishes and the router's reading of it.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <vector>
 
 #include "health_publisher.hpp"
+#include "metrics/metrics.hpp"
+#include "model/time.hpp"
 #include "router/channel_health.hpp"
 
 using namespace turnout;
@@ -95,4 +98,55 @@ TEST_CASE("channel health table: the latest report per channel") {
     table.put(a);
     CHECK(table.snapshot()->at("acq-eu").circuit == ChannelHealth::Circuit::closed);
     CHECK(before->at("acq-eu").circuit == ChannelHealth::Circuit::open);  // a batch's snapshot does not change under it
+}
+
+TEST_CASE("channel health table: a report from the future is ignored and counted, never pins a channel") {
+    const int64_t now = *parse_rfc3339("2026-11-26T06:49:31.220Z");
+    auto report = [](const char* channel, ChannelHealth::Circuit c, int64_t at) {
+        ChannelHealth h;
+        h.channel = channel;
+        h.circuit = c;
+        h.updated_at_ms = at;
+        return h;
+    };
+    using C = ChannelHealth::Circuit;
+    struct Case {
+        const char* name;
+        std::optional<int64_t> held_at;  // the report the table holds for the channel
+        int64_t incoming_at;
+        HealthUpdate verdict;
+    };
+    const Case cases[] = {
+        {"first report", {}, now - 100, HealthUpdate::apply},
+        {"newer report", now - 2000, now - 100, HealthUpdate::apply},
+        {"same time", now - 100, now - 100, HealthUpdate::apply},
+        {"older report", now - 100, now - 2000, HealthUpdate::older},
+        {"ahead within the skew", {}, now + kHealthFutureSkewMs, HealthUpdate::apply},
+        {"ahead beyond the skew", {}, now + kHealthFutureSkewMs + 1, HealthUpdate::from_future},
+        {"dated 2099", now - 100, *parse_rfc3339("2099-01-01T00:00:00Z"), HealthUpdate::from_future},
+    };
+    for (const auto& c : cases) {
+        const std::string name = c.name;
+        CAPTURE(name);
+        std::optional<ChannelHealth> held;
+        if (c.held_at) held = report("acq-eu", C::closed, *c.held_at);
+        CHECK(judge_health_report(held ? &*held : nullptr, report("acq-eu", C::open, c.incoming_at), now) == c.verdict);
+    }
+
+    // Through the table: a forged open circuit dated 2099 does not enter it, so the connector's
+    // next real report (closed) is applied and goes stale in time like any other.
+    KafkaConfig k;
+    ChannelHealthTable table(k);
+    auto& ignored = Metrics::get().health_reports_ignored.Add({{"reason", "from_future"}});
+    const double before = ignored.Value();
+    CHECK(table.offer(report("acq-eu", C::open, *parse_rfc3339("2099-01-01T00:00:00Z")), now) == HealthUpdate::from_future);
+    CHECK(ignored.Value() == before + 1);
+    CHECK(table.snapshot()->empty());
+    CHECK(table.offer(report("acq-eu", C::closed, now - 50), now) == HealthUpdate::apply);
+    CHECK(table.snapshot()->at("acq-eu").circuit == C::closed);
+    CHECK(table.offer(report("acq-eu", C::open, now - 500), now) == HealthUpdate::older);
+    CHECK(table.snapshot()->at("acq-eu").circuit == C::closed);
+    // A channel id that cannot be a channel is not a report.
+    CHECK_FALSE(decode_channel_health(R"({"channel":"a/b","circuit":"open","updated_at":"2026-11-26T06:49:31.220Z"})"));
+    CHECK_FALSE(decode_channel_health(R"({"channel":"a\nb","circuit":"open","updated_at":"2026-11-26T06:49:31.220Z"})"));
 }

@@ -4,12 +4,16 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
+#include "codec/messages.hpp"
+#include "codec/text_checks.hpp"
 #include "settlement/batch_book.hpp"
 #include "settlement/batch_log.hpp"
 #include "settlement/clearing_file.hpp"
 #include "settlement/fees.hpp"
 #include "settlement/reconcile.hpp"
+#include "settlement/settlement_stage.hpp"
 #include "model/time.hpp"
 
 using namespace turnout;
@@ -461,4 +465,325 @@ TEST_CASE("channel report CSV round trip") {
     CHECK((*back)[1].amount == -500);
     CHECK((*back)[1].type == PaymentType::refund);
     CHECK_FALSE(parse_channel_report("payment_id,type,amount_minor,currency,channel_ref\np1,sale,12.5,EUR,r\n", why));
+    // Channel text in a report is written like clearing-file text: formula-safe, one line per row.
+    const std::vector<ChannelReportLine> odd{{"-p2", PaymentType::sale, 100, "EUR", "=HYPERLINK(\"x\",\"y\"),z"},
+                                             {"p3", PaymentType::sale, 200, "EUR", "a\nb"}};
+    const auto text = render_channel_report(odd);
+    CHECK(text.find("\n'-p2,") != std::string::npos);
+    CHECK(text.find("\"'=HYPERLINK(\"\"x\"\",\"\"y\"\"),z\"") != std::string::npos);
+    auto odd_back = parse_channel_report(text, why);
+    REQUIRE_MESSAGE(odd_back, why);
+    REQUIRE(odd_back->size() == 2);
+    CHECK((*odd_back)[0].payment_id == "-p2");
+    CHECK((*odd_back)[0].channel_ref == odd[0].channel_ref);
+    CHECK((*odd_back)[1].channel_ref == "a?b");
+}
+
+// ---- Record contents that try to break the clearing files ----------------------------------
+
+namespace {
+// Lines of a text (each ends in '\n'); a final piece without '\n' counts as a line too.
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        const size_t nl = text.find('\n', pos);
+        out.push_back(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+        if (nl == std::string::npos) break;
+        pos = nl + 1;
+    }
+    return out;
+}
+
+// The cells of a CSV line as a spreadsheet sees them (quotes removed), not unescaped.
+std::vector<std::string> raw_cells(const std::string& line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+            else if (c == '"') quoted = false;
+            else out.back() += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            out.emplace_back();
+        } else {
+            out.back() += c;
+        }
+    }
+    return out;
+}
+
+bool formula_start(const std::string& cell) {
+    return !cell.empty() && std::string_view("=+-@\t\r").find(cell[0]) != std::string_view::npos;
+}
+
+// A batch whose records hold line breaks, formulas and quotes in every text field.
+Batch hostile_batch() {
+    Batch b;
+    b.summary.batch_id = "acq-eu.EUR.20261126T063000Z.p3";
+    b.summary.channel = "acq-eu";
+    b.summary.currency = "EUR";
+    b.summary.window_start_ms = *parse_rfc3339("2026-11-26T06:30:00Z");
+    b.summary.window_end_ms = *parse_rfc3339("2026-11-26T06:30:10Z");
+    const char* texts[] = {"m-1\nD0000000000000000000000000000000", "=HYPERLINK(\"http://x\",\"y\")",
+                           "+1+cmd|' /C calc'!A0", "@SUM(A1:A9)", "-2+3", "ref\r\nT000", "a,b\"c", "'quoted",
+                           "\tx", "x\xe2\x80\xa8y", "Caf\xc3\xa9 \xc2\x85 end"};
+    int64_t n = 0;
+    for (const char* t : texts) {
+        ++n;
+        b.records.push_back({"-p" + std::to_string(n), PaymentType::sale, "acq-eu", t, "EUR", 100 * n, t, 1795674605123, 1});
+        b.summary.record_count += 1;
+        b.summary.debit_total += 100 * n;
+    }
+    b.summary.net = b.summary.debit_total;
+    return b;
+}
+}  // namespace
+
+TEST_CASE("clearing CSV: line breaks never split a record, no cell starts a formula, text reads back") {
+    const Batch b = hostile_batch();
+    const std::string csv = render_clearing_csv(b);
+    const auto lines = lines_of(csv);
+    REQUIRE(lines.size() == b.records.size() + 3);  // header, column names, one per record, trailer
+    CHECK(csv.find('\r') == std::string::npos);
+    for (size_t i = 0; i < lines.size(); ++i) {
+        CAPTURE(lines[i]);
+        const auto cells = raw_cells(lines[i]);
+        if (i >= 2 && i + 1 < lines.size()) {
+            REQUIRE(cells.size() == 10);
+            // Text cells are never formulas; amount and fee are plain integers.
+            for (size_t c : {0u, 1u, 3u, 4u, 5u, 8u}) CHECK_FALSE(formula_start(cells[c]));
+        }
+    }
+    std::string why;
+    auto back = parse_clearing_csv(csv, why);
+    REQUIRE_MESSAGE(back, why);
+    REQUIRE(back->records.size() == b.records.size());
+    for (size_t i = 0; i < b.records.size(); ++i) {
+        const auto& in = b.records[i];
+        const auto& out = back->records[i];
+        CHECK(out.payment_id == in.payment_id);  // "-p1": its leading quote is taken off again
+        if (!text::has_control(in.merchant_id)) {
+            CHECK(out.merchant_id == in.merchant_id);
+            CHECK(out.channel_ref == in.channel_ref);
+        } else {
+            CHECK(out.merchant_id.find('\n') == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("clearing CSV cells: table of escapes") {
+    struct Case {
+        std::string in, cell;
+    };
+    const Case cases[] = {
+        {"acq-eu", "acq-eu"},
+        {"=1+1", "'=1+1"},
+        {"+41 22", "'+41 22"},
+        {"-2+3", "'-2+3"},
+        {"@SUM(A1)", "'@SUM(A1)"},
+        {"'already", "''already"},
+        {"\t=1", "?=1"},  // the tab goes first; what is left starts with '?'
+        {"\r=1", "?=1"},
+        {"a,b", "\"a,b\""},
+        {"a\"b", "\"a\"\"b\""},
+        {"=a,b", "\"'=a,b\""},
+        {"line\nbreak", "line?break"},
+        {"a\r\nb", "a??b"},
+        {"x\xe2\x80\xa8y", "x?y"},
+        {"x\xc2\x85y", "x?y"},
+        {"Caf\xc3\xa9", "Caf\xc3\xa9"},
+        {"", ""},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in);
+        CHECK(csv_text_cell(c.in) == c.cell);
+        if (!text::has_control(c.in)) CHECK(csv_cell_text(raw_cells(c.cell)[0]) == c.in);
+    }
+}
+
+TEST_CASE("fixed-width fields: printable ASCII only, exact width; hostile records keep 256-byte lines") {
+    struct Case {
+        std::string in;
+        size_t width;
+        std::string out;
+    };
+    const Case cases[] = {
+        {"abc", 5, "abc  "},
+        {"a\nb", 4, "a?b "},
+        {"a\r\nb", 4, "a??b"},
+        {"Caf\xc3\xa9!", 6, "Caf?! "},
+        {"\xe2\x80\xa8x", 3, "?x "},
+        {"\xf0\x9f\x92\xb3 card", 6, "? card"},
+        {"abcdef", 3, "abc"},
+        {"", 2, "  "},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in);
+        CHECK(fixed_width_text(c.in, c.width) == c.out);
+    }
+    const auto fixed = render_clearing_fixed_width(hostile_batch());
+    const auto lines = lines_of(fixed);
+    CHECK(lines.size() == hostile_batch().records.size() + 2);
+    CHECK(fixed.size() == lines.size() * (kFixedWidthRecord + 1));
+    for (const auto& l : lines) {
+        CHECK(l.size() == kFixedWidthRecord);
+        for (unsigned char c : l) CHECK((c >= 0x20 && c < 0x7f));
+    }
+}
+
+TEST_CASE("clearing file names: never a '/' or a leading '.', different ids different names") {
+    struct Case {
+        std::string batch_id, stem;
+    };
+    const Case cases[] = {
+        {"acq-eu.EUR.20261126T063000Z.p3", "acq-eu.EUR.20261126T063000Z.p3"},
+        {"a/b.EUR.20261126T063000Z.p0", "a%2Fb.EUR.20261126T063000Z.p0"},
+        {"../../etc/x", "%2E.%2F..%2Fetc%2Fx"},
+        {".", "%2E"},
+        {"a%2Fb", "a%252Fb"},
+        {"a b\n", "a%20b%0A"},
+        {"", "%"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.batch_id);
+        CHECK(clearing_file_stem(c.batch_id) == c.stem);
+    }
+    const auto long_stem = clearing_file_stem(std::string(300, '/'));
+    CHECK(long_stem.size() <= 200);
+    CHECK(long_stem.find('/') == std::string::npos);
+    CHECK(long_stem != clearing_file_stem(std::string(301, '/')));
+
+    // A batch whose id came from a channel id with '/' and '..' is written inside the folder.
+    BatchBook book(10'000, 0, "p0");
+    book.add(*clearing_record_for(approved(PaymentType::sale, 100, "EUR", "../../evil/ch")), 1'000'000);
+    book.checkpoint();
+    auto batches = book.close_due(1'010'000);
+    REQUIRE(batches.size() == 1);
+    const auto dir = std::filesystem::temp_directory_path() / "turnout-clearing-names";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    CHECK_NOTHROW(write_clearing_files((dir / "out").string(), batches[0], "k3y"));
+    CHECK_NOTHROW(write_clearing_files((dir / "out").string(), batches[0], "k3y"));  // closing again
+    size_t inside = 0, outside = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) (e.path().parent_path() == dir / "out" ? inside : outside)++;
+    CHECK(inside == 6);
+    CHECK(outside == 0);
+    CHECK(batches[0].summary.file.find('/') == std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+namespace {
+struct Collect : kafka::Emitter {
+    std::vector<kafka::OutRecord> records;
+    void emit(const kafka::OutRecord& r) override { records.push_back(r); }
+};
+
+std::string header_of(const kafka::OutRecord& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+        if (k == name) return v;
+    return {};
+}
+
+std::string result_json(const std::string& id, const std::string& merchant, const std::string& channel,
+                        const std::string& ref, int64_t value, int64_t completed_at) {
+    PaymentResult r;
+    r.payment_id = r.root_id = id;
+    r.type = PaymentType::sale;
+    r.status = ResultStatus::approved;
+    r.reason = {"00", "approved"};
+    r.amount = Money{value, "EUR"};
+    r.merchant_id = merchant;
+    r.channel = channel;
+    r.channel_ref = ref;
+    r.times.completed_at = completed_at;
+    return encode_result(r);
+}
+}  // namespace
+
+TEST_CASE("settlement stage: forged results go to the DLQ with reason and field, never into a batch or a file") {
+    Config cfg;
+    auto& t = cfg.kafka.topics;
+    t.results = "payments.results", t.dlq = "payments.dlq", t.batches = "settlement.batches";
+    t.settlement_log = "settlement.log";
+    cfg.settlement.window_seconds = 10;
+    cfg.settlement.grace_seconds = 0;
+    const auto dir = std::filesystem::temp_directory_path() / "turnout-settlement-forged";
+    std::filesystem::remove_all(dir);
+    cfg.settlement.output_dir = (dir / "out").string();
+    SettlementStage stage(cfg, "k3y");
+
+    const int64_t at = now_ms() - 60'000;  // its window has long closed by the tick below
+    struct Input {
+        std::string key, value, field;  // field: empty for a good result
+    };
+    const std::vector<Input> inputs = {
+        {"f-neg", result_json("f-neg", "m-1", "acq-eu", "r1", 1, at), "amount"},
+        {"f-lf", result_json("f-lf", "m-1\nD000000000000000000000", "acq-eu", "r2", 700, at), "merchant_id"},
+        {"f-slash", result_json("f-slash", "m-1", "acq/../../x", "r3", 800, at), "channel"},
+        {"good-1", result_json("good-1", "m-1", "acq-eu", "=HYPERLINK(\"http://x\",\"y\")", 900, at), ""},
+        {"-good-2", result_json("-good-2", "@m-2", "acq-eu", "+41", 1000, at), ""},
+    };
+    std::vector<std::string> values;
+    for (const auto& in : inputs) values.push_back(in.value);
+    // The negative amount is what a forger writes by hand: the encoder never does.
+    values[0].replace(values[0].find("\"value\":1,"), 10, "\"value\":-5000,");
+    std::vector<kafka::Record> batch;
+    for (size_t i = 0; i < inputs.size(); ++i)
+        batch.push_back({t.results, 0, static_cast<int64_t>(i), inputs[i].key, values[i], nullptr});
+    Collect out;
+    CHECK_NOTHROW(stage.process(batch, out));
+    std::map<std::string, std::string> dlq_field;  // key → field
+    size_t adds = 0;
+    for (const auto& r : out.records) {
+        if (r.topic == t.dlq) {
+            CHECK(header_of(r, "turnout.error.stage") == "settlement");
+            CHECK(header_of(r, "turnout.error.reason") == "invalid_result");
+            dlq_field[r.key] = header_of(r, "turnout.error.field");
+        } else {
+            CHECK(r.topic == t.settlement_log);
+            ++adds;
+        }
+    }
+    CHECK(adds == 2);
+    CHECK(dlq_field.size() == 3);
+    for (const auto& in : inputs)
+        if (!in.field.empty()) CHECK(dlq_field[in.key] == in.field);
+    stage.on_commit();
+    Collect closed;
+    CHECK_NOTHROW(stage.on_tick(now_ms() + 20'000, closed));
+    std::vector<BatchSummary> summaries;
+    for (const auto& r : closed.records)
+        if (r.topic == t.batches) summaries.push_back(*decode_batch_summary(r.value));
+    REQUIRE(summaries.size() == 1);
+    CHECK(summaries[0].channel == "acq-eu");
+    CHECK(summaries[0].record_count == 2);
+    CHECK(summaries[0].debit_total == 1900);
+    CHECK(summaries[0].credit_total == 0);
+    const auto csv = [&] {
+        std::ifstream f(dir / "out" / summaries[0].file, std::ios::binary);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        return ss.str();
+    }();
+    const auto lines = lines_of(csv);
+    CHECK(lines.size() == 5);  // header, column names, two records, trailer
+    for (size_t i = 0; i + 1 < lines.size(); ++i) {
+        CAPTURE(lines[i]);
+        const auto cells = raw_cells(lines[i]);
+        for (size_t c = 0; c < cells.size(); ++c)
+            if (i < 2 || (c != 6 && c != 7)) CHECK_FALSE(formula_start(cells[c]));  // not amount or fee
+    }
+    std::string why;
+    auto back = parse_clearing_csv(csv, why);
+    REQUIRE_MESSAGE(back, why);
+    CHECK(back->records[0].payment_id == "good-1");
+    CHECK(back->records[0].channel_ref == "=HYPERLINK(\"http://x\",\"y\")");
+    CHECK(back->records[1].payment_id == "-good-2");
+    CHECK(back->records[1].merchant_id == "@m-2");
+    std::filesystem::remove_all(dir);
 }
