@@ -70,6 +70,7 @@ struct Pending {
     std::string payment_id;
     State state = State::queued;
     int reversal_attempts = 0;
+    bool reversal_sent = false;      // a 0400 left: what follows is a repeat (0401)
     std::string last_reversal_code;  // of the last 0410 that did not settle it
     Clock::time_point wait_until;  // queued: soft failure if no connection by then
     std::string key;               // STAN + terminal of the message awaiting an answer
@@ -206,13 +207,9 @@ public:
                         spdlog::warn("channel {}: payment {} was in flight when an earlier process stopped (STAN {}, "
                                      "terminal {}): reversing it",
                                      channel_, p->payment_id, p->request.get(11), p->request.get(41));
-                        p->timer = std::make_unique<asio::steady_timer>(io_);
-                        p->state = Pending::State::sent;
-                        no_answer(p);
-                        continue;
                     }
                     p->wait_until = until;
-                    queue_.push_back(p);
+                    queue_.push_back(p);  // a recovered one is reversed once a connection is up
                 }
                 pump();
             });
@@ -574,6 +571,11 @@ private:
             if (p->state == Pending::State::done) continue;
             p->timer = std::make_unique<asio::steady_timer>(io_);
             p->state = Pending::State::sent;
+            if (p->recovered) {  // its request may be at the host already: only reverse it
+                no_answer(p);
+                ++planned;
+                continue;
+            }
             auto framed = prepare(*c, p->request);
             if (!framed) {
                 finish(*p, {K::declined, "format_error", "the payment does not fit the channel's message layout", "", ""});
@@ -634,10 +636,13 @@ private:
         }
         ++p->reversal_attempts;
         // The 0400 gets its STAN once; its repeats (0401) keep it, and its terminal.
-        if (p->reversal_attempts > 1) p->reversal.mti = "0401";
-        if (!p->is_void) reversals_sent_.Increment();
+        if (p->reversal_sent || (p->is_void && p->reversal_attempts > 1)) p->reversal.mti = "0401";
         Connection* c = pick();
-        if (c && send(*c, p->reversal, p, s_.reversal_timeout_ms)) return;
+        if (c && send(*c, p->reversal, p, s_.reversal_timeout_ms)) {
+            p->reversal_sent = true;
+            if (!p->is_void) reversals_sent_.Increment();
+            return;
+        }
         retry_reversal_later(p);
     }
 
@@ -678,6 +683,13 @@ private:
             while (!queue_.empty() && (queue_.front()->state == Pending::State::done || queue_.front()->wait_until <= now)) {
                 auto p = queue_.front();
                 queue_.pop_front();
+                if (p->recovered && p->state != Pending::State::done) {
+                    // Not a soft failure: the earlier process may have reached the host.
+                    p->timer = std::make_unique<asio::steady_timer>(io_);
+                    p->state = Pending::State::sent;
+                    no_answer(p);
+                    continue;
+                }
                 finish(*p, {K::soft_failure, "channel_unavailable", "no connection to the channel's host", "", ""});
             }
             arm_tick();
