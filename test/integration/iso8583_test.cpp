@@ -366,6 +366,19 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
     CHECK(r0401 == 0);
     for (const auto& [id, res] : results)
         if (res.status == ResultStatus::reversed) CHECK(reversals_per_rrn[iso8583::rrn_for(id)] == 1);
+    // Each request was journaled before it left and forgotten once the stage committed its
+    // outcome: nothing is left in doubt after a clean stop.
+    std::set<std::string> journaled, live;
+    for (const auto& f : fs::directory_iterator(r.dir / "journal")) {
+        if (f.path().extension() != ".journal") continue;
+        std::ifstream in(f.path());
+        for (std::string kind, id, rest; in >> kind >> id && std::getline(in, rest);) {
+            if (kind == "S") journaled.insert(id), live.insert(id);
+            if (kind == "D") live.erase(id);
+        }
+    }
+    CHECK(journaled.size() == 40);
+    CHECK(live.empty());
 }
 
 TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment fails") {
@@ -747,4 +760,83 @@ TEST_CASE("iso8583 channel: the connector's sockets have Nagle off, the host sim
     CHECK(off.second == 0);
     c2.reset();
     nagle.stop_sim();
+}
+
+TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses them after its restart, sends nothing twice") {
+    // The whole switch as a child process; the host executes every sale and never answers,
+    // the switch is killed with SIGKILL while its connector waits, then started again: the
+    // re-delivered payments must be reversed (the journal), not sent as new 0200s.
+    IsoRun r("swcrash", {"timeout_share=1"}, 60000, 1500);
+    auto start_switch = [&] {
+        const pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            const int fd = ::open((r.dir / "switch.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            ::execl(TURNOUT_BINARY, "turnout", "--log-level", "warn", "all", "--config", (r.dir / "turnout.yaml").c_str(),
+                    "--instance", "0", "--metrics-port", "0", static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        return pid;
+    };
+    const int n = 8;
+    pid_t sw = start_switch();
+    auto producer = kafka::make_producer(r.cfg.kafka, {{"enable.idempotence", "true"}});
+    for (int i = 0; i < n; ++i) {
+        const std::string id = r.run + "-" + std::to_string(i);
+        std::ostringstream v;
+        v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)" << 1000 + i * 100
+          << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(i)
+          << R"(","expiry":"3012"},"created_at":"2026-11-26T09:00:00.000Z"})";
+        REQUIRE(kafka::produce(producer.get(), {r.cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
+    }
+    rd_kafka_flush(producer.get(), 10000);
+    auto executed = [&] {
+        int x = 0;
+        for (const auto& l : r.ledger()) x += l.kind == "X";
+        return x;
+    };
+    for (int64_t until = now_ms() + 90000; now_ms() < until && executed() < n;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(sw, SIGKILL);
+    ::waitpid(sw, nullptr, 0);
+    REQUIRE_MESSAGE(executed() == n, "the host executed every sale; see " << (r.dir / "switch.log").string());
+    sw = start_switch();
+    std::multimap<std::string, PaymentResult> results;
+    for (int64_t until = now_ms() + 120000; now_ms() < until;) {
+        results.clear();
+        std::set<std::string> ids;
+        for (const auto& rec : read_all(r.cfg, {r.cfg.kafka.topics.results}))
+            if (auto res = decode_result(rec.value)) {
+                ids.insert(res->payment_id);
+                results.emplace(res->payment_id, *res);
+            }
+        if (ids.size() >= static_cast<size_t>(n)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    ::kill(sw, SIGTERM);
+    ::waitpid(sw, nullptr, 0);
+    r.stop_sim();
+    check_one_result_each(results, n);
+    std::map<std::string, int> executions;
+    int acknowledged = 0;
+    for (const auto& l : r.ledger()) {
+        if (l.kind == "X") ++executions[l.rrn];
+        acknowledged += l.kind == "R" && l.code == "acknowledged";
+    }
+    auto st = by_status(results);
+    MESSAGE("switch killed with " << n << " sales in flight: after the restart reversed " << st["reversed"]
+                                  << ", approved " << st["approved"] << "; host reversals acknowledged " << acknowledged);
+    for (const auto& [id, res] : results) {
+        CAPTURE(id);
+        CHECK(res.status == ResultStatus::reversed);
+        CHECK(res.reason.code == "no_response");
+        CHECK(res.channel == "acq-eu");
+    }
+    CHECK(executions.size() == static_cast<size_t>(n));
+    for (const auto& [rrn, k] : executions) CHECK(k == 1);
+    CHECK(acknowledged == n);
+    CHECK(r.sim_log().find("replayed 0,") != std::string::npos);  // no 0200 came again
+    CHECK(check_reversal_identification(r.ledger()) == n);
 }
