@@ -15,6 +15,7 @@
 #include "iso8583/journal.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/message.hpp"
+#include "iso8583/settings.hpp"
 
 using namespace turnout;
 using namespace turnout::iso8583;
@@ -360,6 +361,7 @@ channels:
         {layout + "    endpoint: 127.0.0.1:1\n    colour: red\n", "unknown key `colour` for iso8583 channel `eu`"},
         {"    endpoint: 127.0.0.1:1\n    layout: {fields: {2: {type: n, length: 19, prefix: LL}}}\n", "lacks field 3"},
         {"    endpoint: 127.0.0.1:1\n    layout: /nonexistent/layout.yaml\n", "cannot read the ISO 8583 layout file"},
+        {layout + "    endpoint: 127.0.0.1:1\n    journal_dir: \"\"\n", "journal_dir must be a directory path, or none"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.settings);
@@ -371,6 +373,16 @@ channels:
         }
     }
     CHECK_NOTHROW(validate_channels(parse_config(base + layout + "    endpoint: 127.0.0.1:1\n", "t.yaml")));
+    {
+        const auto cfg = parse_config(base + layout + "    endpoint: 127.0.0.1:1\n    journal_dir: none\n", "t.yaml");
+        CHECK(parse_channel_settings(*cfg.channel("eu")).journal_dir.empty());
+        const auto dflt = parse_config(base + layout + "    endpoint: 127.0.0.1:1\n", "t.yaml");
+        CHECK(parse_channel_settings(*dflt.channel("eu")).journal_dir == "var/iso8583");
+    }
+    // The jPOS layout has every field the connector sends.
+    CHECK_NOTHROW(validate_channels(parse_config(
+        base + "    layout: " + std::string(TURNOUT_SOURCE_DIR) + "/config/iso8583/iso87-jpos.yaml\n    endpoint: 127.0.0.1:1\n",
+        "t.yaml")));
     // The shipped config's channels validate.
     CHECK_NOTHROW(validate_channels(load_config(std::string(TURNOUT_SOURCE_DIR) + "/config/turnout.yaml")));
 }
