@@ -66,6 +66,11 @@ public:
     // and returns one outcome per payment, in order. The same payment_id sent again must be
     // answered idempotently by the channel.
     virtual std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) = 0;
+    // The stage committed (or aborted) the transaction holding the outcomes of every call()
+    // since the last of these; a connector that keeps per-request state until its outcome is
+    // recorded (the iso8583 in-doubt journal) releases (or keeps) it here.
+    virtual void committed() {}
+    virtual void aborted() {}
 };
 
 // Validates a channel's settings (throwing ConfigError with file:line:column) and returns

@@ -47,7 +47,9 @@ ConnectorBenchReport run_connector_bench(const Config& cfg, const ConnectorBench
             q.created_at_ms = now_ms();
             p.route.channels = {opts.channel};
         }
-        for (const auto& o : connector->call(batch)) {
+        const auto outcomes = connector->call(batch);
+        connector->committed();  // as the stage after its transaction commits
+        for (const auto& o : outcomes) {
             using K = ChannelOutcome::Kind;
             ++r.outcomes[o.kind == K::approved   ? "approved"
                          : o.kind == K::declined ? "declined"

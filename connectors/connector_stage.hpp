@@ -23,8 +23,14 @@ public:
     // Asynchronous channels: pending payments are replayed from payments.pending, resolved
     // by channel events on the channel topic or, past their deadline, by a status query.
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
-    void on_commit() override { pending_.commit(); }
-    void on_abort() override { pending_.abort(); }
+    void on_commit() override {
+        pending_.commit();
+        connector_->committed();
+    }
+    void on_abort() override {
+        pending_.abort();
+        connector_->aborted();
+    }
     void on_assign(const kafka::PartitionSet& parts) override;
     void on_revoke(const kafka::PartitionSet& parts) override;
 

@@ -7,9 +7,13 @@
 //   is the first channel of a plan; in the default config the acquirers come first.
 //   Refunds (processing code 20xxxx), captures (0220, or 0200 with field 90) are approved.
 // A request whose RRN (field 37) was executed before is answered from the ledger, not
-// executed again (a retry after a connector crash). 0400/0401 reversals are acknowledged
-// (0410, 00) and mark the original (found by field 90's STAN + transmission time, or by RRN)
-// reversed; a reversed RRN sent again is executed anew.
+// executed again (a retry after a connector crash). A 0400/0401 reversal finds its original
+// as a host matching on field 90 and the terminal would: the execution whose MTI, STAN,
+// transmission time and acquirer id (field 90) and terminal (field 41) it names. Found:
+// 0410 with 00 and the original is marked reversed (a reversed RRN sent again is executed
+// anew); not found: 0410 with 25 (unable to locate the original). Two executions with the
+// same field 90 + terminal make the reversal ambiguous (logged at warn and counted; the
+// latest is reversed).
 //
 // Faults (--fault NAME=VALUE; shares 0..1 chosen by a hash of the RRN, so reproducible):
 //   latency_ms=N          every answer N ms later
@@ -19,10 +23,14 @@
 //   decline_share=P       decline 05
 //   unanswered_reversals=P  never answer a reversal (recorded)
 //   soft96=0|1            answer ..96 with 96 (default 1)
+//   reversal_code=NN      answer every reversal with NN and undo nothing (e.g. 96, 21, 25)
+//   nagle=1               leave Nagle's algorithm on (TCP_NODELAY off) on accepted sockets,
+//                         as a host with default socket options
 //
 // Ledger (--ledger FILE, append-only, read back at start):
-//   X <rrn> <mti> <code> <approval|-> <amount> <currency> <stan+transmission>
-//   R <rrn> <mti> <acknowledged|unanswered> <original stan+transmission>
+//   X <rrn> <mti> <code> <approval|-> <amount> <currency> <stan+transmission> <terminal> <acquirer>
+//   R <rrn> <mti> <acknowledged|unanswered|not_found|ambiguous|code NN> <original stan+transmission>
+//     <reversal's stan> <reversal's terminal> <field 90>
 #include <boost/asio.hpp>
 
 #include <chrono>
@@ -51,6 +59,8 @@ struct Faults {
     double timeout_share = 0, late_share = 0, drop_share = 0, decline_share = 0, unanswered_reversals = 0;
     int late_ms = 3000;
     bool soft96 = true;
+    std::string reversal_code;  // empty: decided by finding the original
+    bool nagle = false;
 };
 
 Faults parse_faults(const std::map<std::string, std::string>& f) {
@@ -74,13 +84,19 @@ Faults parse_faults(const std::map<std::string, std::string>& f) {
         else if (k == "drop_share") share(out.drop_share);
         else if (k == "decline_share") share(out.decline_share);
         else if (k == "unanswered_reversals") share(out.unanswered_reversals);
-        else if (k == "soft96") {
+        else if (k == "reversal_code") {
+            if (v.size() != 2) throw ConfigError("--fault reversal_code must be a 2-character response code");
+            out.reversal_code = v;
+        } else if (k == "nagle") {
+            if (v != "0" && v != "1") throw ConfigError("--fault nagle must be 0 or 1");
+            out.nagle = v == "1";
+        } else if (k == "soft96") {
             if (v != "0" && v != "1") throw ConfigError("--fault soft96 must be 0 or 1");
             out.soft96 = v == "1";
         } else
             throw ConfigError("unknown --fault `" + k +
                               "` (expected: latency_ms, timeout_share, late_share, late_ms, drop_share, decline_share, "
-                              "unanswered_reversals, soft96)");
+                              "unanswered_reversals, soft96, reversal_code, nagle)");
     }
     return out;
 }
@@ -103,7 +119,7 @@ struct Executed {
 
 struct Stats {
     long executed = 0, replayed = 0, soft = 0, reversals = 0, reversals_unanswered = 0, unanswered = 0, late = 0,
-         dropped = 0, echoes = 0, malformed = 0;
+         dropped = 0, echoes = 0, malformed = 0, reversals_not_found = 0, reversals_ambiguous = 0;
 };
 
 class Host;
@@ -162,9 +178,11 @@ public:
         io_.run();
         spdlog::info(
             "stopped: executed {}, replayed {}, soft {}, reversals acknowledged {}, reversals unanswered {}, "
-            "unanswered {}, late {}, dropped {}, echoes {}, malformed {}",
+            "unanswered {}, late {}, dropped {}, echoes {}, malformed {}, reversals of an unknown original {}, "
+            "ambiguous reversals {}",
             stats_.executed, stats_.replayed, stats_.soft, stats_.reversals, stats_.reversals_unanswered, stats_.unanswered,
-            stats_.late, stats_.dropped, stats_.echoes, stats_.malformed);
+            stats_.late, stats_.dropped, stats_.echoes, stats_.malformed, stats_.reversals_not_found,
+            stats_.reversals_ambiguous);
         return 0;
     }
 
@@ -195,16 +213,34 @@ public:
         if (cls == '4') {
             const std::string f90 = m->get(90);
             const std::string orig = f90.size() >= 20 ? f90.substr(4, 16) : "-";  // original STAN + transmission time
+            const std::string seen = " " + orig + " " + m->get(11) + " " + m->get(41) + " " + (f90.empty() ? "-" : f90);
             if (picked(faults_.unanswered_reversals, rrn, "unanswered_reversals")) {
                 ++stats_.reversals_unanswered;
-                record("R " + rrn + " " + m->mti + " unanswered " + orig);
+                record("R " + rrn + " " + m->mti + " unanswered" + seen);
                 return;
             }
+            if (!faults_.reversal_code.empty()) {
+                record("R " + rrn + " " + m->mti + " code_" + faults_.reversal_code + seen);
+                r.set(39, faults_.reversal_code);
+                return answer(ses, r, faults_.latency_ms);
+            }
+            const auto [first, last] = by_original_.equal_range(original_key(f90, m->get(41)));
+            const auto matches = std::distance(first, last);
+            if (matches == 0) {
+                ++stats_.reversals_not_found;
+                record("R " + rrn + " " + m->mti + " not_found" + seen);
+                r.set(39, "25");
+                return answer(ses, r, faults_.latency_ms);
+            }
             ++stats_.reversals;
-            std::string target = rrn;
-            if (auto it = by_original_.find(orig); it != by_original_.end()) target = it->second;
+            std::string target;
+            for (auto it = first; it != last; ++it) target = it->second;  // the latest
+            if (matches > 1) {
+                ++stats_.reversals_ambiguous;
+                spdlog::warn("reversal {} (RRN {}) matches {} originals by field 90 + terminal", m->mti, rrn, matches);
+            }
             if (auto it = executed_.find(target); it != executed_.end()) it->second.reversed = true;
-            record("R " + rrn + " " + m->mti + " acknowledged " + orig);
+            record("R " + rrn + " " + m->mti + (matches > 1 ? " ambiguous" : " acknowledged") + seen);
             r.set(39, "00");
             return answer(ses, r, faults_.latency_ms);
         }
@@ -248,9 +284,10 @@ public:
         ++stats_.executed;
         executed_[rrn] = {code, approval, false};
         const std::string orig_key = m->get(11) + m->get(7);
-        by_original_[orig_key] = rrn;
+        by_original_.emplace(original_key(m->mti, m->get(11), m->get(7), m->get(32), m->get(41)), rrn);
         record("X " + rrn + " " + m->mti + " " + code + " " + (approval.empty() ? "-" : approval) + " " +
-               std::to_string(amount) + " " + (m->has(49) ? m->get(49) : "-") + " " + orig_key);
+               std::to_string(amount) + " " + (m->has(49) ? m->get(49) : "-") + " " + orig_key + " " +
+               (m->has(41) ? m->get(41) : "-") + " " + (m->has(32) ? m->get(32) : "-"));
         if (picked(faults_.timeout_share, rrn, "timeout_share")) {
             ++stats_.unanswered;
             return;
@@ -263,6 +300,18 @@ public:
     }
 
 private:
+    // What identifies an original for a reversal: field 90's MTI, STAN, transmission time and
+    // acquirer id (11 digits), and the terminal.
+    static std::string original_key(const std::string& mti, const std::string& stan, const std::string& transmission,
+                                    const std::string& acquirer, const std::string& terminal) {
+        std::string acq = acquirer;
+        if (acq.size() < 11) acq.insert(acq.begin(), 11 - acq.size(), '0');
+        return mti + stan + transmission + acq + "/" + terminal;
+    }
+    static std::string original_key(const std::string& f90, const std::string& terminal) {
+        return (f90.size() >= 31 ? f90.substr(0, 31) : f90) + "/" + terminal;
+    }
+
     void answer(const std::shared_ptr<Session>& ses, const IsoMessage& r, int delay_ms) {
         std::string error;
         auto body = pack(s_.layout, r, &error);
@@ -289,15 +338,18 @@ private:
         std::ifstream in(path);
         for (std::string line; std::getline(in, line);) {
             std::istringstream ss(line);
-            std::string kind, rrn, mti, a, b, amount, cur, orig;
+            std::string kind, rrn, mti, a, b, amount, cur, orig, terminal, acquirer, stan, rterminal, f90;
             ss >> kind >> rrn >> mti >> a >> b;
             if (kind == "X") {
-                ss >> amount >> cur >> orig;
+                ss >> amount >> cur >> orig >> terminal >> acquirer;
                 executed_[rrn] = {a, b == "-" ? "" : b, false};
-                by_original_[orig] = rrn;
-            } else if (kind == "R" && a == "acknowledged") {
-                std::string target = rrn;
-                if (auto it = by_original_.find(b); it != by_original_.end()) target = it->second;
+                if (orig.size() == 16)
+                    by_original_.emplace(original_key(mti, orig.substr(0, 6), orig.substr(6), acquirer, terminal), rrn);
+            } else if (kind == "R" && (a == "acknowledged" || a == "ambiguous")) {
+                ss >> stan >> rterminal >> f90;
+                const auto [first, last] = by_original_.equal_range(original_key(f90, rterminal));
+                std::string target;
+                for (auto it = first; it != last; ++it) target = it->second;
                 if (auto it = executed_.find(target); it != executed_.end()) it->second.reversed = true;
             }
         }
@@ -307,7 +359,7 @@ private:
         acceptor_.async_accept([this](const boost::system::error_code& e, tcp::socket sock) {
             if (e) return;
             boost::system::error_code ignore;
-            sock.set_option(tcp::no_delay(true), ignore);
+            sock.set_option(tcp::no_delay(!faults_.nagle), ignore);
             auto ses = std::make_shared<Session>(*this, std::move(sock));
             sessions_.push_back(ses);
             ses->read();
@@ -340,7 +392,7 @@ private:
     asio::steady_timer stop_timer_;
     std::vector<std::weak_ptr<Session>> sessions_;
     std::unordered_map<std::string, Executed> executed_;      // RRN → outcome
-    std::unordered_map<std::string, std::string> by_original_;  // STAN + transmission time → RRN
+    std::unordered_multimap<std::string, std::string> by_original_;  // original_key → RRN
     std::ofstream ledger_;
     Stats stats_;
 };

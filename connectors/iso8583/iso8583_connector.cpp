@@ -4,16 +4,25 @@
 // One io_context thread per connector owns every socket, timer and pending request, so
 // nothing below takes a lock; call() hands a batch over and waits for its outcomes.
 // - A pool of `connections` connections, each with its own terminal id (field 41: prefix +
-//   random characters, drawn anew on every connect) and STAN sequence (field 11), so
-//   STAN + terminal matches a response to its request without colliding with other
-//   processes or earlier runs. Requests are spread round-robin, many in flight each.
+//   random characters, drawn anew on every connect), and one STAN sequence (field 11) for
+//   the whole pool, so no two messages in flight share a STAN and field 90 (MTI, STAN,
+//   transmission time, acquirer) names exactly one original. STAN + terminal matches a
+//   response to its request. Requests are spread round-robin, many in flight each.
 // - A request not answered within timeout_ms (or in flight on a connection that dropped) is
-//   reversed: 0400 with field 90, repeated as 0401 up to reversal_retries times; a 0410 ends
-//   the payment `reversed`, silence `failed`. A response arriving after its timeout is
-//   matched, logged and counted, and changes nothing.
+//   reversed: 0400 with the original's terminal and field 90, repeated as 0401 (same STAN)
+//   up to reversal_retries times. The 0410's field 39 decides (reversal_verdict): 00 ends the
+//   payment `reversed`, 25 (original unknown to the host) too; any other code or silence
+//   repeats, and past the last repeat the payment is `failed` (`unknown_outcome`). A
+//   response arriving after its timeout is matched, logged and counted, and changes nothing.
+// - Before a request leaves it is written to the in-doubt journal (journal.hpp); once the
+//   stage has committed its outcome the entry is removed. A payment delivered again while
+//   its entry is there (the process died before the commit) is reversed, not sent again;
+//   after an aborted transaction (same process) the outcome already received is reused.
 // - A request that could not leave (no connection within connect_timeout_ms, the connection
 //   broke before it was written) is a soft failure: the next channel of the plan may try it.
 #include <boost/asio.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <chrono>
 #include <deque>
@@ -26,6 +35,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connector.hpp"
+#include "iso8583/journal.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/settings.hpp"
 #include "metrics/metrics.hpp"
@@ -42,6 +52,7 @@ using K = ChannelOutcome::Kind;
 
 struct Batch {
     std::vector<ChannelOutcome> outcomes;
+    std::vector<char> journaled;  // the payment's request is in the journal
     size_t remaining = 0;
     std::promise<void> done;
 };
@@ -55,8 +66,12 @@ struct Pending {
     IsoMessage request;   // stamped when sent
     IsoMessage reversal;  // built on the first timeout
     bool is_void = false;  // a void is itself a 0400: on timeout it is repeated, not reversed
+    bool recovered = false;  // journaled by an earlier process: reverse it, do not send it
+    std::string payment_id;
     State state = State::queued;
     int reversal_attempts = 0;
+    bool reversal_sent = false;      // a 0400 left: what follows is a repeat (0401)
+    std::string last_reversal_code;  // of the last 0410 that did not settle it
     Clock::time_point wait_until;  // queued: soft failure if no connection by then
     std::string key;               // STAN + terminal of the message awaiting an answer
     Connection* conn = nullptr;
@@ -72,7 +87,6 @@ struct Connection {
     enum class State { down, connecting, up } state = State::down;
     uint64_t generation = 0;  // handlers of an earlier socket compare and return
     std::string terminal;
-    uint32_t stan = 0;
     int backoff_ms = 0;
     uint8_t header[4] = {};
     std::vector<uint8_t> body;
@@ -94,6 +108,9 @@ public:
           s_(std::move(s)),
           tick_(io_),
           rng_(std::random_device{}()),
+          reversals_not_found_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "original_not_found"}})),
+          reversals_refused_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "refused"}})),
+          recovered_reversals_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "recovered"}})),
           reversals_sent_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "sent"}})),
           reversals_acked_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "acknowledged"}})),
           reversals_unanswered_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "unanswered"}})),
@@ -102,6 +119,17 @@ public:
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
         if (!s_.keys_file.empty()) vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file));
+        // Random start: two processes of one channel (same acquirer id) rarely give the same
+        // STAN in the same second; within the process the sequence is shared by the pool.
+        stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
+        if (!s_.journal_dir.empty()) {
+            std::string error;
+            journal_ = Journal::open(s_.journal_dir, channel_, now_ms(), kJournalKeepMs, &error);
+            // Without its journal the channel would send again what it cannot prove answered.
+            if (!journal_) throw ConfigError("channel `" + channel_ + "`: in-doubt journal: " + error);
+        } else {
+            spdlog::warn("channel {}: no journal_dir: requests in flight when the process dies are not reversed", channel_);
+        }
         for (int i = 0; i < s_.connections; ++i) pool_.push_back(std::make_unique<Connection>(io_));
         asio::post(io_, [this] {
             for (auto& c : pool_) connect(*c);
@@ -131,8 +159,16 @@ public:
     std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override {
         auto b = std::make_shared<Batch>();
         b->outcomes.resize(batch.size());
+        b->journaled.assign(batch.size(), 0);
         std::vector<PendingPtr> ready;
         for (size_t i = 0; i < batch.size(); ++i) {
+            const auto& id = batch[i].request.payment_id;
+            if (auto it = replay_.find(id); it != replay_.end()) {
+                // Answered in a transaction that aborted: the same outcome, no second request.
+                b->outcomes[i] = it->second;
+                b->journaled[i] = 1;
+                continue;
+            }
             std::string why;
             auto msg = request_for(batch[i], pan_of(batch[i]), s_.message, &why);
             if (!msg) {
@@ -142,23 +178,66 @@ public:
             auto p = std::make_shared<Pending>();
             p->batch = b;
             p->index = i;
+            p->payment_id = id;
             p->is_void = batch[i].request.type == PaymentType::void_;
             p->request = std::move(*msg);
+            if (journal_)
+                if (auto it = journal_->recovered().find(id); it != journal_->recovered().end()) {
+                    // Sent by a process that died before recording the outcome: this is the
+                    // request the host may hold.
+                    const auto& e = it->second;
+                    p->recovered = true;
+                    p->request.mti = e.mti;
+                    p->request.set(7, e.transmission);
+                    p->request.set(11, e.stan);
+                    p->request.set(41, e.terminal);
+                    if (!e.acquirer.empty()) p->request.set(32, e.acquirer);
+                    b->journaled[i] = 1;
+                }
             ready.push_back(std::move(p));
         }
-        if (ready.empty()) return std::move(b->outcomes);
-        b->remaining = ready.size();
-        auto done = b->done.get_future();
-        asio::post(io_, [this, ready = std::move(ready)] {
-            const auto until = Clock::now() + std::chrono::milliseconds(s_.connect_timeout_ms);
-            for (const auto& p : ready) {
-                p->wait_until = until;
-                queue_.push_back(p);
-            }
-            pump();
-        });
-        done.wait();
+        if (!ready.empty()) {
+            b->remaining = ready.size();
+            auto done = b->done.get_future();
+            asio::post(io_, [this, ready = std::move(ready)] {
+                const auto until = Clock::now() + std::chrono::milliseconds(s_.connect_timeout_ms);
+                for (const auto& p : ready) {
+                    if (p->recovered) {
+                        recovered_reversals_.Increment();
+                        spdlog::warn("channel {}: payment {} was in flight when an earlier process stopped (STAN {}, "
+                                     "terminal {}): reversing it",
+                                     channel_, p->payment_id, p->request.get(11), p->request.get(41));
+                    }
+                    p->wait_until = until;
+                    queue_.push_back(p);  // a recovered one is reversed once a connection is up
+                }
+                pump();
+            });
+            done.wait();
+        }
+        for (size_t i = 0; i < batch.size(); ++i)
+            if (b->journaled[i]) uncommitted_.emplace_back(batch[i].request.payment_id, b->outcomes[i]);
         return std::move(b->outcomes);
+    }
+
+    // The outcomes of every call so far are recorded: their journal entries can go.
+    void committed() override {
+        if (!journal_ || uncommitted_.empty()) return;
+        std::vector<std::string> ids;
+        ids.reserve(uncommitted_.size());
+        for (auto& [id, o] : uncommitted_) {
+            replay_.erase(id);
+            ids.push_back(std::move(id));
+        }
+        uncommitted_.clear();
+        journal_->forget(ids);
+    }
+
+    // The outcomes since the last commit were not recorded: the payments come again, and
+    // get the outcome the host already gave.
+    void aborted() override {
+        for (auto& [id, o] : uncommitted_) replay_[id] = std::move(o);
+        uncommitted_.clear();
     }
 
 private:
@@ -202,10 +281,13 @@ private:
             c.retry_timer.cancel();
             if (e) return connect_failed(c, gen, e);
             boost::system::error_code ignore;
+            // No Nagle delay on what the connector writes, and no delayed ACK on what it reads:
+            // a host that leaves Nagle on holds its next answer until the previous one is
+            // acknowledged, which a delayed ACK postpones by up to ~40 ms per batch.
             c.socket.set_option(tcp::no_delay(true), ignore);
+            quick_ack(c);
             c.state = Connection::State::up;
             c.terminal = new_terminal();
-            c.stan = 0;
             c.backoff_ms = 0;
             c.last_activity = Clock::now();
             c.echo_stan.clear();
@@ -283,25 +365,53 @@ private:
 
     // ---- writing and reading --------------------------------------------------------------
 
-    // Stamps, packs and writes `m` on `c`; registers `p` as awaiting the answer. False if
-    // the message does not pack.
-    bool send(Connection& c, IsoMessage& m, const PendingPtr& p, int timeout_ms) {
-        c.stan = c.stan % 999999 + 1;  // 000001..999999
-        stamp(m, c.stan, c.terminal, now_ms());
+    uint32_t next_stan() {
+        stan_ = stan_ % 999999 + 1;  // 000001..999999
+        return stan_;
+    }
+
+    static void quick_ack(Connection& c) {
+#ifdef TCP_QUICKACK
+        const int one = 1;
+        ::setsockopt(c.socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+        (void)c;
+#endif
+    }
+
+    // Stamps `m` unless it carries a STAN already (a repeat keeps it): the next STAN of the
+    // pool, the time, and the terminal of `c` unless `m` names one (a reversal names its
+    // original's). Then packs and frames it; nullopt if it does not pack.
+    std::optional<std::vector<uint8_t>> prepare(Connection& c, IsoMessage& m) {
+        if (!m.has(11)) {
+            const std::string terminal = m.has(41) ? m.get(41) : c.terminal;
+            stamp(m, next_stan(), terminal, now_ms());
+        }
         std::string error;
         auto body = pack(s_.layout, m, &error);
         std::optional<std::vector<uint8_t>> framed;
         if (body) framed = frame(s_.length_header, *body);
-        if (!framed) {
+        if (!framed)
             spdlog::warn("channel {}: {} does not pack: {}", channel_, m.mti, body ? "too long for the length header" : error);
-            return false;
-        }
-        p->key = m.get(11) + c.terminal;
+        return framed;
+    }
+
+    // Stamps, packs and writes `m` on `c`; registers `p` as awaiting the answer. False if
+    // the message does not pack.
+    bool send(Connection& c, IsoMessage& m, const PendingPtr& p, int timeout_ms) {
+        auto framed = prepare(c, m);
+        if (!framed) return false;
+        dispatch(c, m, p, std::move(*framed), timeout_ms);
+        return true;
+    }
+
+    void dispatch(Connection& c, const IsoMessage& m, const PendingPtr& p, std::vector<uint8_t> framed, int timeout_ms) {
+        p->key = m.get(11) + m.get(41);
         p->conn = &c;
         p->written = false;
         outstanding_[p->key] = p;
         ++in_flight_;
-        c.writes.push_back({std::move(*framed), p});
+        c.writes.push_back({std::move(framed), p});
         if (!c.writing) write_next(c, c.generation);
         p->timer->expires_after(std::chrono::milliseconds(timeout_ms));
         p->timer->async_wait([this, p, key = p->key](const boost::system::error_code& e) {
@@ -315,7 +425,6 @@ private:
             no_answer(p);
             pump();
         });
-        return true;
     }
 
     void write_next(Connection& c, uint64_t gen) {
@@ -356,6 +465,7 @@ private:
                                                   if (c.generation != gen) return;
                                                   if (e2) return connection_lost(c, gen, "read: " + e2.message());
                                                   c.last_activity = Clock::now();
+                                                  quick_ack(c);  // Linux clears it after a while
                                                   on_message(c);
                                                   if (c.generation == gen) read_header(c, gen);
                                               });
@@ -404,10 +514,33 @@ private:
         p->timer->cancel();
         p->conn = nullptr;
         if (p->state == Pending::State::reversing && !p->is_void) {
-            reversals_acked_.Increment();
-            ChannelOutcome o{K::reversed, "no_response", "no answer in time; reversal acknowledged (" + m->get(39) + ")", "", ""};
-            o.channel_ref = reference_of(p->request);
-            finish(*p, std::move(o));
+            const std::string code = m->get(39);
+            switch (reversal_verdict(code)) {
+                case ReversalVerdict::reversed: {
+                    reversals_acked_.Increment();
+                    ChannelOutcome o{K::reversed, "no_response", "no answer in time; reversal acknowledged (00)", "", ""};
+                    o.channel_ref = reference_of(p->request);
+                    finish(*p, std::move(o));
+                    break;
+                }
+                case ReversalVerdict::original_not_found: {
+                    reversals_not_found_.Increment();
+                    ChannelOutcome o{K::reversed, "original_not_found",
+                                     "no answer in time; the host has no record of the request (25): not executed", "",
+                                     ""};
+                    o.channel_ref = reference_of(p->request);
+                    finish(*p, std::move(o));
+                    break;
+                }
+                case ReversalVerdict::unknown:
+                    // The reversal did not take effect: the original may still be live.
+                    reversals_refused_.Increment();
+                    p->last_reversal_code = code.empty() ? "none" : code;
+                    spdlog::warn("channel {}: reversal {} (RRN {}) answered {}: repeating", channel_, m->mti,
+                                 p->request.get(37), p->last_reversal_code);
+                    retry_reversal_later(p);
+                    break;
+            }
         } else {
             finish(*p, outcome_for_response(p->state == Pending::State::reversing ? p->reversal : p->request, *m));
         }
@@ -420,17 +553,62 @@ private:
 
     // ---- requests, timeouts, reversals -----------------------------------------------------
 
+    // Sends what is queued, as far as connections and max_in_flight allow: stamps and packs
+    // each request, journals them all (one sync), then writes them.
     void pump() {
-        while (!queue_.empty() && in_flight_ < s_.max_in_flight) {
+        struct Out {
+            Connection* c;
+            PendingPtr p;
+            std::vector<uint8_t> bytes;
+        };
+        std::vector<Out> out;
+        int planned = in_flight_;
+        while (!queue_.empty() && planned < s_.max_in_flight) {
             Connection* c = pick();
-            if (!c) return;
+            if (!c) break;
             PendingPtr p = queue_.front();
             queue_.pop_front();
             if (p->state == Pending::State::done) continue;
             p->timer = std::make_unique<asio::steady_timer>(io_);
             p->state = Pending::State::sent;
-            if (!send(*c, p->request, p, s_.timeout_ms))
+            if (p->recovered) {  // its request may be at the host already: only reverse it
+                no_answer(p);
+                ++planned;
+                continue;
+            }
+            auto framed = prepare(*c, p->request);
+            if (!framed) {
                 finish(*p, {K::declined, "format_error", "the payment does not fit the channel's message layout", "", ""});
+                continue;
+            }
+            out.push_back({c, p, std::move(*framed)});
+            ++planned;
+        }
+        if (out.empty()) return;
+        if (journal_) {
+            std::vector<JournalEntry> entries;
+            entries.reserve(out.size());
+            const int64_t at = now_ms();
+            for (const auto& o : out) {
+                const auto& r = o.p->request;
+                entries.push_back({o.p->payment_id, r.mti, r.get(11), r.get(7), r.get(41), r.get(32), at});
+            }
+            std::string error;
+            if (!journal_->record(entries, &error)) {
+                spdlog::error("channel {}: in-doubt journal: {}; {} requests not sent", channel_, error, out.size());
+                for (auto& o : out)
+                    finish(*o.p, {K::soft_failure, "journal_unavailable", "the request could not be journaled; not sent",
+                                  "", ""});
+                return;
+            }
+            for (const auto& o : out) o.p->batch->journaled[o.p->index] = 1;
+        }
+        for (auto& o : out) {
+            if (o.c->state != Connection::State::up) {  // cannot happen within one handler; kept safe
+                finish(*o.p, {K::soft_failure, "connection_lost", "the connection broke before the request left", "", ""});
+                continue;
+            }
+            dispatch(*o.c, o.p->request, o.p, std::move(o.bytes), s_.timeout_ms);
         }
     }
 
@@ -438,32 +616,45 @@ private:
     void no_answer(const PendingPtr& p) {
         if (p->state == Pending::State::sent) {
             p->state = Pending::State::reversing;
-            p->reversal = p->is_void ? p->request : reversal_for(p->request);
-            p->reversal_attempts = 0;
+            p->reversal = p->is_void ? p->request : reversal_for(p->request);  // 41: the original's
+            // A void is a 0400 already: what follows is its repeat.
+            p->reversal_attempts = p->is_void ? 1 : 0;
         }
         if (p->reversal_attempts > s_.reversal_retries) {
             if (p->is_void) {
                 finish(*p, {K::failed, "void_unanswered", "the void was never answered", reference_of(p->request), ""});
             } else {
                 reversals_unanswered_.Increment();
-                spdlog::warn("channel {}: payment reversal unanswered after {} attempts (RRN {})", channel_,
-                             p->reversal_attempts, p->request.get(37));
-                finish(*p, {K::failed, "reversal_unanswered", "no answer in time and the reversal was not acknowledged",
+                const std::string last = p->last_reversal_code.empty() ? "no answer" : "last answer " + p->last_reversal_code;
+                spdlog::warn("channel {}: payment reversal not acknowledged after {} attempts (RRN {}, {})", channel_,
+                             p->reversal_attempts, p->request.get(37), last);
+                finish(*p, {K::failed, "unknown_outcome",
+                            "no answer in time and the reversal was not acknowledged (" + last + "); the authorization may be live",
                             reference_of(p->request), ""});
             }
             return;
         }
         ++p->reversal_attempts;
-        IsoMessage m = p->reversal;
-        if (p->reversal_attempts > 1) m.mti = "0401";  // repeat
-        if (!p->is_void) reversals_sent_.Increment();
+        // The 0400 gets its STAN once; its repeats (0401) keep it, and its terminal.
+        if (p->reversal_sent || (p->is_void && p->reversal_attempts > 1)) p->reversal.mti = "0401";
         Connection* c = pick();
-        if (c && send(*c, m, p, s_.reversal_timeout_ms)) return;
-        // No connection now: this attempt counts; try again after the reversal timeout.
+        if (c && send(*c, p->reversal, p, s_.reversal_timeout_ms)) {
+            p->reversal_sent = true;
+            if (!p->is_void) reversals_sent_.Increment();
+            return;
+        }
+        retry_reversal_later(p);
+    }
+
+    // This attempt counts; the next one after the reversal timeout.
+    void retry_reversal_later(const PendingPtr& p) {
         p->timer->expires_after(std::chrono::milliseconds(s_.reversal_timeout_ms));
         p->key.clear();
         p->timer->async_wait([this, p](const boost::system::error_code& e) {
-            if (!e && p->state != Pending::State::done && p->key.empty()) no_answer(p);
+            if (!e && p->state != Pending::State::done && p->key.empty()) {
+                no_answer(p);
+                pump();
+            }
         });
     }
 
@@ -492,6 +683,13 @@ private:
             while (!queue_.empty() && (queue_.front()->state == Pending::State::done || queue_.front()->wait_until <= now)) {
                 auto p = queue_.front();
                 queue_.pop_front();
+                if (p->recovered && p->state != Pending::State::done) {
+                    // Not a soft failure: the earlier process may have reached the host.
+                    p->timer = std::make_unique<asio::steady_timer>(io_);
+                    p->state = Pending::State::sent;
+                    no_answer(p);
+                    continue;
+                }
                 finish(*p, {K::soft_failure, "channel_unavailable", "no connection to the channel's host", "", ""});
             }
             arm_tick();
@@ -511,8 +709,7 @@ private:
                 IsoMessage m;
                 m.mti = "0800";
                 m.set(70, "301");
-                c.stan = c.stan % 999999 + 1;
-                stamp(m, c.stan, c.terminal, now_ms());
+                stamp(m, next_stan(), c.terminal, now_ms());
                 m.fields.erase(12);
                 m.fields.erase(13);
                 if (auto body = pack(s_.layout, m, nullptr))
@@ -528,6 +725,7 @@ private:
 
     static constexpr size_t kMaxMessage = 65536;
     static constexpr size_t kLateMemory = 100000;  // timed-out keys remembered to recognise late answers
+    static constexpr int64_t kJournalKeepMs = 7LL * 24 * 3600 * 1000;  // a payment comes back long before
 
     std::string channel_;
     ChannelSettings s_;
@@ -542,8 +740,15 @@ private:
     std::unordered_set<std::string> late_keys_;
     std::deque<std::string> late_order_;
     std::mt19937_64 rng_;
+    uint32_t stan_ = 0;  // the pool's STAN sequence (I/O thread)
+    // Journal and the outcomes it covers (stage thread): answered since the last commit, and
+    // answered in a transaction that aborted.
+    std::unique_ptr<Journal> journal_;
+    std::vector<std::pair<std::string, ChannelOutcome>> uncommitted_;
+    std::unordered_map<std::string, ChannelOutcome> replay_;
     bool stopping_ = false;
     std::thread thread_;
+    prometheus::Counter &reversals_not_found_, &reversals_refused_, &recovered_reversals_;
     prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_;
     prometheus::Gauge& connections_up_;
 };

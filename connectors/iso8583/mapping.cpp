@@ -105,7 +105,9 @@ std::optional<IsoMessage> request_for(const RoutedPayment& p, const std::string&
 IsoMessage reversal_for(const IsoMessage& request) {
     IsoMessage m;
     m.mti = "0400";
-    for (int f : {2, 3, 4, 14, 22, 32, 37, 42, 49})
+    // 41: the terminal the original went out with, so a host matching on terminal + field 90
+    // finds it (the reversal's own STAN, time and 11 are set when it is sent).
+    for (int f : {2, 3, 4, 14, 22, 32, 37, 41, 42, 49})
         if (request.has(f)) m.set(f, request.get(f));
     OriginalData o{request.mti, request.get(11), request.get(7), request.get(37), request.get(41), request.get(32), ""};
     m.set(90, original_data_elements(o));
@@ -181,6 +183,12 @@ ChannelOutcome outcome_for_response(const IsoMessage& request, const IsoMessage&
     ref.rrn = trim(ref.rrn);
     o.channel_ref = format_channel_ref(ref);
     return o;
+}
+
+ReversalVerdict reversal_verdict(std::string_view code) {
+    if (code == "00") return ReversalVerdict::reversed;
+    if (code == "25") return ReversalVerdict::original_not_found;
+    return ReversalVerdict::unknown;
 }
 
 std::string response_mti(std::string_view mti) {

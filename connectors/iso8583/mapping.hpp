@@ -40,10 +40,23 @@ std::string rrn_for(std::string_view payment_id);
 // be read.
 std::optional<IsoMessage> request_for(const RoutedPayment& p, const std::string& pan, const MessageSettings& s,
                                       std::string* why);
-// The 0400 reversal of a request that was sent and not answered in time.
+// The 0400 reversal of a request that was sent and not answered in time: its terminal (41),
+// RRN, amount and field 90 naming it; the reversal's own STAN and time are stamped when it
+// is sent.
 IsoMessage reversal_for(const IsoMessage& request);
 // Sets 7, 11, 12, 13, 41 (UTC) on a message about to leave.
 void stamp(IsoMessage& m, uint32_t stan, const std::string& terminal, int64_t epoch_ms);
+
+// What a 0410 answering a reversal (0400/0401) of an unanswered request says about that
+// request, by its field 39:
+// - reversed: 00, the host undid the original;
+// - original_not_found: 25, the host has no record of the original, so it never executed
+//   it (nothing to undo);
+// - unknown: anything else (21 "no action taken", 94, 91, 96, format errors, no code): the
+//   reversal did not take effect and the original may still be live, so the reversal is
+//   repeated (0401) and, past the last repeat, the payment ends `failed` (`unknown_outcome`).
+enum class ReversalVerdict { reversed, original_not_found, unknown };
+ReversalVerdict reversal_verdict(std::string_view response_code);
 
 // Response code → outcome: 00 approved; 91, 96 soft failure; anything else declined.
 ChannelOutcome outcome_for_response(const IsoMessage& request, const IsoMessage& response);

@@ -99,6 +99,10 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
             s.keys_file = v.IsScalar() ? v.as<std::string>() : "";
             if (s.keys_file.empty()) throw ConfigError(at(ch, v) + ": keys_file must be a file path");
             s.keys_file = resolve(ch, s.keys_file);
+        } else if (key == "journal_dir") {
+            s.journal_dir = v.IsScalar() ? v.as<std::string>() : "";
+            if (s.journal_dir == "none") s.journal_dir.clear();
+            else if (s.journal_dir.empty()) throw ConfigError(at(ch, v) + ": journal_dir must be a directory path, or none");
         } else if (key == "acquirer_id") {
             s.message.acquirer_id = digits_of(ch, v, key, 1, 11);
         } else if (key == "pos_entry_mode") {
@@ -111,7 +115,7 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
             throw ConfigError(at(ch, kv.first) + ": unknown key `" + key + "` for iso8583 channel `" + ch.id +
                               "` (expected: endpoint, layout, length_header, connections, max_in_flight, timeout_ms, "
                               "reversal_timeout_ms, reversal_retries, echo_interval_ms, connect_timeout_ms, "
-                              "reconnect_min_ms, reconnect_max_ms, terminal_prefix, keys_file, acquirer_id, "
+                              "reconnect_min_ms, reconnect_max_ms, terminal_prefix, keys_file, journal_dir, acquirer_id, "
                               "pos_entry_mode, capture_mti)");
         }
     }

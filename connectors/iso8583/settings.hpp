@@ -26,6 +26,7 @@ struct ChannelSettings {
     int reconnect_max_ms = 5000;
     std::string terminal_prefix = "TN";  // field 41 = prefix + random characters, per connection
     std::string keys_file;               // card-data keys to open sealed PANs (security.keys_file)
+    std::string journal_dir = "var/iso8583";  // in-doubt journal (journal.hpp); empty = none
     MessageSettings message;
 };
 

@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     cbench->add_option("--amount", cbo.amount_minor, "amount of every sale, minor units")->capture_default_str();
+    cbench->add_option("--run-id", cbo.run_id, "payment_id prefix (default: from the clock)");
     cbench->add_option("--linger-ms", cbo.linger_ms, "keep the idle connections open this long after the run")
         ->capture_default_str();
 

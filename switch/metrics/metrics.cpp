@@ -101,7 +101,7 @@ Metrics::Metrics()
       channel_reversals(prometheus::BuildCounter()
                             .Name("turnout_channel_reversals_total")
                             .Help("Reversals of unanswered channel requests, by channel and outcome "
-                                  "(sent, acknowledged, unanswered)")
+                                  "(sent, acknowledged, original_not_found, refused, unanswered, recovered)")
                             .Register(*registry)),
       channel_late_responses(prometheus::BuildCounter()
                                  .Name("turnout_channel_late_responses_total")

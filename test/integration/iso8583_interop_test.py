@@ -2,8 +2,9 @@
 (test/integration/iso8583_peer.py), no Kafka. `turnout bench-connector` sends sales; the
 peer decodes every message with pyiso8583's default_ascii spec and answers. Checks: every
 message decodes and re-encodes to the same bytes, approvals and declines come back, an
-unanswered request is reversed with a 0400 the peer reads (field 90), idle connections get
-0800 echoes.
+unanswered request is reversed with a 0400 the peer reads (field 90) and that names its
+original (field 41 as sent, field 90 matching one request), idle connections get 0800
+echoes.
 
 usage: iso8583_interop_test.py   (from the source root; needs build/turnout)
 """
@@ -63,7 +64,8 @@ def main():
             if ch["id"] == "acq-eu":
                 ch.update(endpoint=f"127.0.0.1:{port}", layout=os.path.join(ROOT, "config/iso8583/iso87-ascii.yaml"),
                           keys_file=os.path.join(ROOT, "config/dev-keys.yaml"), timeout_ms=500,
-                          reversal_timeout_ms=500, echo_interval_ms=100, length_header="binary2")
+                          reversal_timeout_ms=500, echo_interval_ms=100, length_header="binary2",
+                          journal_dir=os.path.join(work, "journal"))
         cfg["security"]["keys_file"] = os.path.join(ROOT, "config/dev-keys.yaml")
         config = os.path.join(work, "turnout.yaml")
         yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
@@ -88,6 +90,12 @@ def main():
     f0200 = set(s["fields"].get("0200", []))
     check({2, 3, 4, 7, 11, 12, 13, 14, 22, 32, 37, 41, 42, 49} <= f0200, f"0200 carries the §9 fields ({sorted(f0200)})")
     check(90 in set(s["fields"].get("0400", [])), "0400 carries field 90")
+    print("reversals:", s["reversals"], "terminal mismatches:", s["reversal_terminal_mismatches"],
+          "field 90 not naming one request:", s["reversal_f90_not_unique"], "repeats with a new STAN:",
+          s["repeat_stan_changed"])
+    check(s["reversal_terminal_mismatches"] == 0, "every reversal carries its original's terminal (field 41)")
+    check(s["reversal_f90_not_unique"] == 0, "every reversal's field 90 names exactly one request")
+    check(s["repeat_stan_changed"] == 0, "a 0401 keeps its 0400's STAN")
     print("iso8583 interop:", "FAILED" if failures else "passed")
     return 1 if failures else 0
 

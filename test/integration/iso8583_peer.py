@@ -7,7 +7,9 @@ that re-encoding gives the same bytes, and builds its replies with pyiso8583:
   in 51, else 00 + approval code; every --silent-every'th financial request unanswered (so
   the connector reverses it); 0400/0401 → 0410 (39=00).
 Messages are framed with a 2-byte big-endian length. On SIGTERM it writes a JSON summary
-(messages by MTI, decode errors, re-encode mismatches, fields seen per MTI) to --summary.
+(messages by MTI, decode errors, re-encode mismatches, fields seen per MTI, and how well
+the reversals name their originals: field 41 as the original's, field 90 naming exactly one
+request received, a 0401 keeping its 0400's STAN) to --summary.
 
 usage: iso8583_peer.py --port PORT --summary FILE [--silent-every N]
 """
@@ -23,7 +25,32 @@ from iso8583.specs import default_ascii
 
 SPEC = copy.deepcopy(default_ascii)
 
-stats = {"by_mti": {}, "decode_errors": [], "reencode_mismatches": 0, "fields": {}, "financial": 0}
+stats = {"by_mti": {}, "decode_errors": [], "reencode_mismatches": 0, "fields": {}, "financial": 0,
+         "reversals": 0, "reversal_terminal_mismatches": 0, "reversal_f90_not_unique": 0,
+         "repeat_stan_changed": 0}
+originals = {}      # RRN → field 41 of the first request with it
+by_f90 = {}         # MTI + STAN + transmission time + acquirer (11 digits) → requests
+reversal_stan = {}  # RRN → STAN of its 0400
+
+
+def note_identification(doc):
+    """Reversals checked as a host matching on field 90 and the terminal would find them."""
+    mti = doc["t"]
+    if mti[1] in "12" and mti[2] in "02":
+        originals.setdefault(doc.get("37"), doc.get("41"))
+        key = mti + doc.get("11", "") + doc.get("7", "") + doc.get("32", "").rjust(11, "0")
+        by_f90[key] = by_f90.get(key, 0) + 1
+    elif mti in ("0400", "0401"):
+        stats["reversals"] += 1
+        rrn = doc.get("37")
+        if rrn in originals and originals[rrn] != doc.get("41"):
+            stats["reversal_terminal_mismatches"] += 1
+        if rrn in originals and by_f90.get(doc.get("90", "")[:31], 0) != 1:
+            stats["reversal_f90_not_unique"] += 1
+        if mti == "0400":
+            reversal_stan[rrn] = doc.get("11")
+        elif reversal_stan.get(rrn) != doc.get("11"):
+            stats["repeat_stan_changed"] += 1
 
 
 def reply_for(doc, args):
@@ -60,6 +87,7 @@ async def serve(reader, writer, args):
                 continue
             mti = doc["t"]
             stats["by_mti"][mti] = stats["by_mti"].get(mti, 0) + 1
+            note_identification(doc)
             seen = stats["fields"].setdefault(mti, [])
             for k in doc:
                 if k not in ("t", "p", "1") and int(k) not in seen:

@@ -6,12 +6,16 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -71,6 +75,8 @@ std::string luhn_pan(int i) {
 
 struct LedgerLine {
     std::string kind, rrn, mti, code;
+    std::vector<std::string> rest;  // X: approval amount currency stan+time terminal acquirer;
+                                    // R: original stan+time, stan, terminal, field 90
 };
 
 // One run: an isolated switch whose acq-eu is an iso8583 channel played by a turnout-sim
@@ -97,7 +103,8 @@ struct IsoRun {
                             "/config/dev-keys.yaml\n    connections: 2\n    timeout_ms: " + std::to_string(timeout_ms) +
                             "\n    reversal_timeout_ms: " + std::to_string(reversal_timeout_ms) +
                             "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
-                            "    reconnect_min_ms: 50\n    terminal_prefix: IT\n");
+                            "    reconnect_min_ms: 50\n    terminal_prefix: IT\n    journal_dir: " +
+                            (dir / "journal").string() + "\n");
         std::ofstream(dir / "turnout.yaml") << yaml;
         cfg = isolated_config(run, dir, yaml);
         if (with_kafka) kafka::ensure_topics(cfg);
@@ -173,6 +180,13 @@ struct IsoRun {
         return results;
     }
 
+    std::string sim_log() const {
+        std::ifstream log(dir / "sim.log");
+        std::stringstream ss;
+        ss << log.rdbuf();
+        return ss.str();
+    }
+
     std::vector<LedgerLine> ledger() const {
         std::vector<LedgerLine> out;
         std::ifstream f(dir / "host.ledger");
@@ -180,6 +194,7 @@ struct IsoRun {
             std::istringstream ss(line);
             LedgerLine l;
             ss >> l.kind >> l.rrn >> l.mti >> l.code;
+            for (std::string t; ss >> t;) l.rest.push_back(t);
             out.push_back(l);
         }
         return out;
@@ -203,6 +218,86 @@ std::vector<int64_t> amounts(int n, int64_t cents = 0) {
     std::vector<int64_t> a;
     for (int i = 0; i < n; ++i) a.push_back(1000 + i * 100 + cents);
     return a;
+}
+
+// Sales as `turnout bench-connector --run-id <run>` makes them (payment_id <run>-<i>).
+std::vector<RoutedPayment> bench_sales(const std::string& run, int n, int64_t amount = 1000) {
+    std::vector<RoutedPayment> batch;
+    for (int i = 0; i < n; ++i) {
+        RoutedPayment p;
+        p.request.payment_id = run + "-" + std::to_string(i);
+        p.request.type = PaymentType::sale;
+        p.request.merchant.id = "m-bench";
+        p.request.amount = {amount, "EUR"};
+        Instrument in;
+        in.kind = InstrumentKind::card;
+        in.pan = "4111111111111111";
+        in.expiry = "2812";
+        p.request.instrument = in;
+        p.route.channels = {"acq-eu"};
+        batch.push_back(p);
+    }
+    return batch;
+}
+
+// Every reversal the host received names its original as a host matching on field 90 and
+// the terminal needs: field 41 is the one the original went out with, field 90 (MTI, STAN,
+// transmission time, acquirer) matches exactly one request the host received, and a 0401
+// repeats its 0400's STAN. Returns the number of reversals checked.
+int check_reversal_identification(const std::vector<LedgerLine>& ledger) {
+    std::map<std::string, const LedgerLine*> original;   // RRN → its (first) execution
+    std::map<std::string, int> by_f90;                   // MTI+STAN+time+acquirer → executions
+    for (const auto& l : ledger)
+        if (l.kind == "X" && l.rest.size() >= 6) {
+            original.emplace(l.rrn, &l);
+            std::string acq = l.rest[5];
+            if (acq.size() < 11) acq.insert(acq.begin(), 11 - acq.size(), '0');
+            ++by_f90[l.mti + l.rest[3] + acq];
+        }
+    std::map<std::string, std::string> stan_of_0400;  // RRN → STAN
+    int checked = 0;
+    for (const auto& l : ledger) {
+        if (l.kind != "R") continue;
+        REQUIRE(l.rest.size() >= 4);
+        CAPTURE(l.rrn);
+        CAPTURE(l.mti);
+        const std::string stan = l.rest[1], terminal = l.rest[2], f90 = l.rest[3];
+        auto it = original.find(l.rrn);
+        if (it != original.end()) {
+            CHECK(terminal == it->second->rest[4]);  // field 41 of the original
+            CHECK(f90.substr(0, 4) == it->second->mti);
+            CHECK(f90.substr(4, 16) == it->second->rest[3]);
+            CHECK(by_f90[f90.substr(0, 31)] == 1);  // names exactly one original
+        }
+        if (l.mti == "0400") stan_of_0400[l.rrn] = stan;
+        if (l.mti == "0401") CHECK(stan == stan_of_0400[l.rrn]);
+        ++checked;
+    }
+    return checked;
+}
+
+// Connected sockets of process `pid` on local port `port`, and how many have TCP_NODELAY.
+std::pair<int, int> host_nodelay(pid_t pid, int port) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    REQUIRE_MESSAGE(pidfd >= 0, "pidfd_open: " << std::strerror(errno));
+    int sockets = 0, nodelay = 0;
+    for (const auto& de : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        const int target = std::atoi(de.path().filename().c_str());
+        const int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, target, 0));
+        if (fd < 0) continue;
+        sockaddr_in local{}, peer{};
+        socklen_t len = sizeof local, plen = sizeof peer;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 && local.sin_family == AF_INET &&
+            ntohs(local.sin_port) == port && ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) {
+            ++sockets;
+            int v = 0;
+            socklen_t vl = sizeof v;
+            if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v) ++nodelay;
+        }
+        ::close(fd);
+    }
+    ::close(pidfd);
+    return {sockets, nodelay};
 }
 
 double late_count() { return Metrics::get().channel_late_responses.Add({{"channel", "acq-eu"}}).Value(); }
@@ -271,6 +366,19 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
     CHECK(r0401 == 0);
     for (const auto& [id, res] : results)
         if (res.status == ResultStatus::reversed) CHECK(reversals_per_rrn[iso8583::rrn_for(id)] == 1);
+    // Each request was journaled before it left and forgotten once the stage committed its
+    // outcome: nothing is left in doubt after a clean stop.
+    std::set<std::string> journaled, live;
+    for (const auto& f : fs::directory_iterator(r.dir / "journal")) {
+        if (f.path().extension() != ".journal") continue;
+        std::ifstream in(f.path());
+        for (std::string kind, id, rest; in >> kind >> id && std::getline(in, rest);) {
+            if (kind == "S") journaled.insert(id), live.insert(id);
+            if (kind == "D") live.erase(id);
+        }
+    }
+    CHECK(journaled.size() == 40);
+    CHECK(live.empty());
 }
 
 TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment fails") {
@@ -294,7 +402,7 @@ TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment 
     CHECK(r0400 == n["failed"]);
     CHECK(r0401 == 2 * n["failed"]);  // reversal_retries: 2
     for (const auto& [id, res] : results)
-        if (res.status == ResultStatus::failed) CHECK(res.reason.code == "reversal_unanswered");
+        if (res.status == ResultStatus::failed) CHECK(res.reason.code == "unknown_outcome");
 }
 
 TEST_CASE("iso8583 channel: late responses are matched and counted, and the reversal decides") {
@@ -371,6 +479,9 @@ TEST_CASE("iso8583 channel: a payment sent again after a restart is answered fro
     {
         auto conn = make_connector(*r.cfg.channel("acq-eu"));
         first = conn->call(batch);
+        // Recorded: the journal forgets them, so a later delivery is a new request that the
+        // host answers from its ledger.
+        conn->committed();
     }
     r.stop_sim();
     r.start_sim({});
@@ -417,4 +528,315 @@ TEST_CASE("iso8583 channel: with the host down, every payment moves to the next 
     }
     MESSAGE("host down: 20 payments → approved on psp-global " << on_psp);
     CHECK(on_psp == 20);
+}
+
+TEST_CASE("iso8583 channel: reversals carry the original's terminal and a field 90 naming one original") {
+    // Two connections, many requests each in the same seconds, a share never answered: every
+    // reversal must find its original on a host matching field 90 + terminal.
+    IsoRun r("ident", {"timeout_share=0.3"}, 300, 1500, false);
+    const auto batch = bench_sales(r.run, 120);
+    std::vector<ChannelOutcome> out;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both connections up
+        out = conn->call(batch);
+        conn->committed();
+    }
+    r.stop_sim();
+    int approved = 0, reversed = 0;
+    for (const auto& o : out) {
+        approved += o.kind == ChannelOutcome::Kind::approved;
+        if (o.kind == ChannelOutcome::Kind::reversed) {
+            ++reversed;
+            CHECK(o.code == "no_response");  // the host found the original and undid it
+        }
+    }
+    const auto ledger = r.ledger();
+    std::set<std::string> terminals;
+    int not_found = 0;
+    for (const auto& l : ledger) {
+        if (l.kind == "X") terminals.insert(l.rest.at(4));
+        if (l.kind == "R") not_found += l.code != "acknowledged";
+    }
+    const int checked = check_reversal_identification(ledger);
+    MESSAGE("identification: 120 payments over " << terminals.size() << " terminals → approved " << approved
+                                                << ", reversed " << reversed << "; reversals checked " << checked
+                                                << ", not matched by the host " << not_found);
+    CHECK(terminals.size() == 2);
+    CHECK(reversed > 0);
+    CHECK(approved + reversed == 120);
+    CHECK(checked == reversed);
+    CHECK(not_found == 0);
+}
+
+TEST_CASE("iso8583 channel: a 0410 with 96 leaves the authorization live: repeated as 0401, then failed unknown_outcome") {
+    IsoRun r("rev96", {"timeout_share=1", "reversal_code=96"}, 300, 300, false);
+    const auto batch = bench_sales(r.run, 5);
+    std::vector<ChannelOutcome> out;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        out = conn->call(batch);
+        conn->committed();
+    }
+    r.stop_sim();
+    for (const auto& o : out) {
+        CHECK(o.kind == ChannelOutcome::Kind::failed);
+        CHECK(o.code == "unknown_outcome");
+        CHECK(o.message.find("96") != std::string::npos);
+    }
+    std::map<std::string, std::map<std::string, int>> per_rrn;  // RRN → MTI → count
+    for (const auto& l : r.ledger())
+        if (l.kind == "R") {
+            CHECK(l.code == "code_96");
+            ++per_rrn[l.rrn][l.mti];
+        }
+    CHECK(per_rrn.size() == 5);
+    for (const auto& [rrn, n] : per_rrn) {
+        CAPTURE(rrn);
+        CHECK(n.at("0400") == 1);
+        CHECK(n.at("0401") == 2);  // reversal_retries: 2
+    }
+    CHECK(check_reversal_identification(r.ledger()) == 15);
+}
+
+TEST_CASE("iso8583 channel: a 0410 with 25 (original unknown to the host) ends the payment reversed, not executed") {
+    // The host drops the connection on every request and executes nothing; the reversal
+    // finds no original and is answered 25.
+    IsoRun r("rev25", {"drop_share=1"}, 300, 1500, false);
+    const auto batch = bench_sales(r.run, 4);
+    int not_found = 0;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        for (const auto& p : batch) {  // one at a time: each is written before the drop
+            const auto o = conn->call(std::span(&p, 1)).at(0);
+            CAPTURE(o.code);
+            if (o.kind == ChannelOutcome::Kind::reversed) {
+                CHECK(o.code == "original_not_found");
+                ++not_found;
+            } else {
+                CHECK(o.kind == ChannelOutcome::Kind::soft_failure);  // not written before the drop
+            }
+        }
+        conn->committed();
+    }
+    r.stop_sim();
+    int executed = 0, answered25 = 0;
+    for (const auto& l : r.ledger()) {
+        executed += l.kind == "X";
+        answered25 += l.kind == "R" && l.code == "not_found";
+    }
+    MESSAGE("0410 with 25: 4 payments → reversed original_not_found " << not_found);
+    CHECK(executed == 0);
+    CHECK(not_found > 0);
+    CHECK(answered25 >= not_found);
+}
+
+TEST_CASE("iso8583 channel: requests in flight when the process dies are reversed when their payments come back") {
+    // `turnout bench-connector` sends 10 sales to a host that executes and never answers, and
+    // is killed before any timeout; the payments come back to a new connector (as the stage
+    // re-delivers a batch whose outcomes never committed), which must reverse what the dead
+    // process sent instead of sending new requests.
+    IsoRun r("crash", {"timeout_share=1"}, 60000, 1500, false);
+    const int n = 10;
+    pid_t bench = ::fork();
+    if (bench == 0) {
+        const int fd = ::open((r.dir / "bench.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        std::vector<std::string> args{TURNOUT_BINARY, "bench-connector", "--config", (r.dir / "turnout.yaml").string(),
+                                      "--channel", "acq-eu", "--count", std::to_string(n), "--inflight",
+                                      std::to_string(n), "--run-id", r.run};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    auto executed = [&] {
+        int x = 0;
+        for (const auto& l : r.ledger()) x += l.kind == "X";
+        return x;
+    };
+    for (int i = 0; i < 300 && executed() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(bench, SIGKILL);
+    int st = 0;
+    ::waitpid(bench, &st, 0);
+    REQUIRE_MESSAGE(executed() == n, "the host executed the bench's requests; see " << (r.dir / "bench.log").string());
+
+    const auto batch = bench_sales(r.run, n);
+    std::vector<ChannelOutcome> out;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        out = conn->call(batch);
+        conn->committed();
+    }
+    r.stop_sim();
+    int reversed = 0;
+    for (const auto& o : out) {
+        CAPTURE(o.code);
+        CAPTURE(o.message);
+        CHECK(o.kind == ChannelOutcome::Kind::reversed);
+        CHECK(o.code == "no_response");
+        reversed += o.kind == ChannelOutcome::Kind::reversed;
+    }
+    std::map<std::string, int> executions, reversals;
+    for (const auto& l : r.ledger()) {
+        if (l.kind == "X") ++executions[l.rrn];
+        if (l.kind == "R" && l.code == "acknowledged") ++reversals[l.rrn];
+    }
+    MESSAGE("crash after sending: " << n << " requests executed by the host, none answered; after the restart "
+                                    << reversed << " reversed, " << reversals.size() << " originals reversed at the host");
+    CHECK(executions.size() == static_cast<size_t>(n));
+    for (const auto& [rrn, k] : executions) CHECK(k == 1);  // nothing sent twice
+    CHECK(reversals.size() == static_cast<size_t>(n));
+    CHECK(r.sim_log().find("replayed 0,") != std::string::npos);  // no request came again
+    CHECK(check_reversal_identification(r.ledger()) == n);
+}
+
+TEST_CASE("iso8583 channel: after an aborted transaction a payment gets the outcome it had, without a second request") {
+    IsoRun r("abort", {}, 5000, 1500, false);
+    auto batch = bench_sales(r.run, 10);
+    batch[3].request.amount.value = 1051;  // declined 51
+    std::vector<ChannelOutcome> first, second;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        first = conn->call(batch);
+        conn->aborted();  // the stage's transaction aborted: the batch is processed again
+        second = conn->call(batch);
+        conn->committed();
+    }
+    r.stop_sim();
+    REQUIRE(first.size() == second.size());
+    for (size_t i = 0; i < first.size(); ++i) {
+        CAPTURE(i);
+        CHECK(first[i].kind == second[i].kind);
+        CHECK(first[i].code == second[i].code);
+        CHECK(first[i].approval_code == second[i].approval_code);
+        CHECK(first[i].channel_ref == second[i].channel_ref);
+    }
+    CHECK(first[3].kind == ChannelOutcome::Kind::declined);
+    int x = 0, rev = 0;
+    for (const auto& l : r.ledger()) {
+        x += l.kind == "X";
+        rev += l.kind == "R";
+    }
+    CHECK(x == 10);
+    CHECK(rev == 0);
+    CHECK(r.sim_log().find("replayed 0,") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: the connector's sockets have Nagle off, the host simulator's too") {
+    IsoRun r("nodelay", {}, 5000, 1500, false);
+    auto conn = make_connector(*r.cfg.channel("acq-eu"));
+    const auto out = conn->call(bench_sales(r.run, 4));  // the pool is connected
+    REQUIRE(out.size() == 4);
+    int sockets = 0, nodelay = 0;
+    for (const auto& de : fs::directory_iterator("/proc/self/fd")) {
+        const int fd = std::atoi(de.path().filename().c_str());
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET ||
+            ntohs(peer.sin_port) != r.port)
+            continue;
+        ++sockets;
+        int v = 0;
+        socklen_t vl = sizeof v;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v) ++nodelay;
+    }
+    CHECK(sockets == 2);  // connections: 2
+    CHECK(nodelay == sockets);
+    // The simulator's side: its accepted sockets, taken from its process (pidfd_getfd).
+    const auto host = host_nodelay(r.sim, r.port);
+    CHECK(host.first == 2);
+    CHECK(host.second == host.first);
+    conn.reset();
+    r.stop_sim();
+    // And a host left with Nagle on is seen as such (the check can tell).
+    IsoRun nagle("nagle", {"nagle=1"}, 5000, 1500, false);
+    auto c2 = make_connector(*nagle.cfg.channel("acq-eu"));
+    REQUIRE(c2->call(bench_sales(nagle.run, 2)).size() == 2);
+    const auto off = host_nodelay(nagle.sim, nagle.port);
+    CHECK(off.first == 2);
+    CHECK(off.second == 0);
+    c2.reset();
+    nagle.stop_sim();
+}
+
+TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses them after its restart, sends nothing twice") {
+    // The whole switch as a child process; the host executes every sale and never answers,
+    // the switch is killed with SIGKILL while its connector waits, then started again: the
+    // re-delivered payments must be reversed (the journal), not sent as new 0200s.
+    IsoRun r("swcrash", {"timeout_share=1"}, 60000, 1500);
+    auto start_switch = [&] {
+        const pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            const int fd = ::open((r.dir / "switch.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            ::execl(TURNOUT_BINARY, "turnout", "--log-level", "warn", "all", "--config", (r.dir / "turnout.yaml").c_str(),
+                    "--instance", "0", "--metrics-port", "0", static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        return pid;
+    };
+    const int n = 8;
+    pid_t sw = start_switch();
+    auto producer = kafka::make_producer(r.cfg.kafka, {{"enable.idempotence", "true"}});
+    for (int i = 0; i < n; ++i) {
+        const std::string id = r.run + "-" + std::to_string(i);
+        std::ostringstream v;
+        v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)" << 1000 + i * 100
+          << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(i)
+          << R"(","expiry":"3012"},"created_at":"2026-11-26T09:00:00.000Z"})";
+        REQUIRE(kafka::produce(producer.get(), {r.cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
+    }
+    rd_kafka_flush(producer.get(), 10000);
+    auto executed = [&] {
+        int x = 0;
+        for (const auto& l : r.ledger()) x += l.kind == "X";
+        return x;
+    };
+    for (int64_t until = now_ms() + 90000; now_ms() < until && executed() < n;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(sw, SIGKILL);
+    ::waitpid(sw, nullptr, 0);
+    REQUIRE_MESSAGE(executed() == n, "the host executed every sale; see " << (r.dir / "switch.log").string());
+    sw = start_switch();
+    std::multimap<std::string, PaymentResult> results;
+    for (int64_t until = now_ms() + 120000; now_ms() < until;) {
+        results.clear();
+        std::set<std::string> ids;
+        for (const auto& rec : read_all(r.cfg, {r.cfg.kafka.topics.results}))
+            if (auto res = decode_result(rec.value)) {
+                ids.insert(res->payment_id);
+                results.emplace(res->payment_id, *res);
+            }
+        if (ids.size() >= static_cast<size_t>(n)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    ::kill(sw, SIGTERM);
+    ::waitpid(sw, nullptr, 0);
+    r.stop_sim();
+    check_one_result_each(results, n);
+    std::map<std::string, int> executions;
+    int acknowledged = 0;
+    for (const auto& l : r.ledger()) {
+        if (l.kind == "X") ++executions[l.rrn];
+        acknowledged += l.kind == "R" && l.code == "acknowledged";
+    }
+    auto st = by_status(results);
+    MESSAGE("switch killed with " << n << " sales in flight: after the restart reversed " << st["reversed"]
+                                  << ", approved " << st["approved"] << "; host reversals acknowledged " << acknowledged);
+    for (const auto& [id, res] : results) {
+        CAPTURE(id);
+        CHECK(res.status == ResultStatus::reversed);
+        CHECK(res.reason.code == "no_response");
+        CHECK(res.channel == "acq-eu");
+    }
+    CHECK(executions.size() == static_cast<size_t>(n));
+    for (const auto& [rrn, k] : executions) CHECK(k == 1);
+    CHECK(acknowledged == n);
+    CHECK(r.sim_log().find("replayed 0,") != std::string::npos);  // no 0200 came again
+    CHECK(check_reversal_identification(r.ledger()) == n);
 }

@@ -4,12 +4,18 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "config/config.hpp"
 #include "connector.hpp"
+#include "iso8583/journal.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/message.hpp"
+#include "iso8583/settings.hpp"
 
 using namespace turnout;
 using namespace turnout::iso8583;
@@ -355,6 +361,7 @@ channels:
         {layout + "    endpoint: 127.0.0.1:1\n    colour: red\n", "unknown key `colour` for iso8583 channel `eu`"},
         {"    endpoint: 127.0.0.1:1\n    layout: {fields: {2: {type: n, length: 19, prefix: LL}}}\n", "lacks field 3"},
         {"    endpoint: 127.0.0.1:1\n    layout: /nonexistent/layout.yaml\n", "cannot read the ISO 8583 layout file"},
+        {layout + "    endpoint: 127.0.0.1:1\n    journal_dir: \"\"\n", "journal_dir must be a directory path, or none"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.settings);
@@ -366,6 +373,161 @@ channels:
         }
     }
     CHECK_NOTHROW(validate_channels(parse_config(base + layout + "    endpoint: 127.0.0.1:1\n", "t.yaml")));
+    {
+        const auto cfg = parse_config(base + layout + "    endpoint: 127.0.0.1:1\n    journal_dir: none\n", "t.yaml");
+        CHECK(parse_channel_settings(*cfg.channel("eu")).journal_dir.empty());
+        const auto dflt = parse_config(base + layout + "    endpoint: 127.0.0.1:1\n", "t.yaml");
+        CHECK(parse_channel_settings(*dflt.channel("eu")).journal_dir == "var/iso8583");
+    }
+    // The jPOS layout has every field the connector sends.
+    CHECK_NOTHROW(validate_channels(parse_config(
+        base + "    layout: " + std::string(TURNOUT_SOURCE_DIR) + "/config/iso8583/iso87-jpos.yaml\n    endpoint: 127.0.0.1:1\n",
+        "t.yaml")));
     // The shipped config's channels validate.
     CHECK_NOTHROW(validate_channels(load_config(std::string(TURNOUT_SOURCE_DIR) + "/config/turnout.yaml")));
+}
+
+TEST_CASE("iso8583: a 0410's field 39 decides what a reversal says about its original") {
+    using V = ReversalVerdict;
+    struct Case {
+        const char* code;
+        V verdict;
+        const char* why;
+    };
+    const Case cases[] = {
+        {"00", V::reversed, "approved: the original is undone"},
+        {"25", V::original_not_found, "unable to locate the original: never executed"},
+        {"21", V::unknown, "no action taken: the original may still be live"},
+        {"96", V::unknown, "system malfunction"},
+        {"91", V::unknown, "issuer or switch inoperative"},
+        {"94", V::unknown, "duplicate transmission says nothing of the outcome"},
+        {"12", V::unknown, "invalid transaction"},
+        {"30", V::unknown, "format error"},
+        {"05", V::unknown, "do not honor"},
+        {"", V::unknown, "no response code"},
+        {"0", V::unknown, "truncated"},
+        {"000", V::unknown, "too long"},
+        {" 0", V::unknown, "padded"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.why);
+        CHECK(reversal_verdict(c.code) == c.verdict);
+    }
+}
+
+TEST_CASE("iso8583: a reversal carries its original's terminal, STAN and time in fields 41 and 90") {
+    IsoMessage req;
+    req.mti = "0200";
+    req.set(4, "000000001000");
+    req.set(32, "12345678");
+    req.set(37, "ABCDEF123456");
+    stamp(req, 4242, "TNORIG01", 1'795'000'000'000);
+    const auto rev = reversal_for(req);
+    CHECK(rev.mti == "0400");
+    CHECK(rev.get(41) == "TNORIG01");
+    CHECK(rev.get(90) == "0200" "004242" + req.get(7) + "00012345678" "00000000000");
+    CHECK_FALSE(rev.has(11));  // the reversal's own STAN is given when it is sent
+}
+
+TEST_CASE("iso8583: the jPOS ISO87APackager layout differs from ISO 8583:1987 at fields 65, 93, 96") {
+    const Layout jpos = load_layout_file(std::string(TURNOUT_SOURCE_DIR) + "/config/iso8583/iso87-jpos.yaml");
+    IsoMessage m;
+    m.mti = "0410";
+    m.set(11, "000001");
+    m.set(39, "00");
+    m.set(65, std::string(1, '\x01'));                        // IFA_BINARY(1): 2 hex characters
+    m.set(93, "ABC123");                                      // IF_CHAR(6)
+    m.set(96, std::string("\x01\x23\x45\x67\x89\xab\xcd\xef\x01\x23\x45\x67\x89\xab\xcd\xef", 16));  // IFA_BINARY(16)
+    std::string error;
+    const auto packed = pack(jpos, m, &error);
+    REQUIRE_MESSAGE(packed, error);
+    const std::string wire = text(*packed);
+    // MTI, primary bitmap (1, 11, 39), secondary bitmap (65, 93, 96), 11, 39, 65, 93, 96.
+    CHECK(wire == "0410" "8020000002000000" "8000000900000000" "000001" "00" "01" "ABC123"
+                  "0123456789ABCDEF0123456789ABCDEF");
+    const auto back = unpack(jpos, *packed, &error);
+    REQUIRE_MESSAGE(back, error);
+    CHECK(back->fields == m.fields);
+    // The ISO 8583:1987 layout reads the same bytes otherwise (65: 8 bytes, 93: 5, 96: 8):
+    // the reply does not come back as it was sent.
+    const auto as_iso = unpack(iso87(), *packed, &error);
+    CHECK((!as_iso || as_iso->fields != m.fields));
+    // Fields 65, 93, 96 as ISO 8583:1987 and pyiso8583's default_ascii have them.
+    IsoMessage std87 = m;
+    std87.set(65, std::string(8, '\x01'));
+    std87.set(93, "ABC12");
+    std87.set(96, std::string(8, '\x7f'));
+    const auto p87 = pack(iso87(), std87, &error);
+    REQUIRE_MESSAGE(p87, error);
+    const auto b87 = unpack(iso87(), *p87, &error);
+    REQUIRE_MESSAGE(b87, error);
+    CHECK(b87->fields == std87.fields);
+    CHECK_FALSE(pack(jpos, std87, nullptr));  // 8 bytes do not fit jPOS's field 65
+}
+
+TEST_CASE("iso8583: the in-doubt journal keeps what was not forgotten, across processes") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("turnout-journal-" + std::to_string(::getpid()) + "-" +
+                                                      std::to_string(std::random_device{}()));
+    fs::remove_all(dir);
+    const int64_t now = 1'795'000'000'000;
+    auto entry = [&](const std::string& id, const std::string& stan) {
+        return JournalEntry{id, "0200", stan, "1126091500", "TNAB12CD", "12345678", now};
+    };
+    std::string error;
+    {
+        auto j = Journal::open(dir.string(), "acq-eu", now, 0, &error);
+        REQUIRE_MESSAGE(j, error);
+        CHECK(j->recovered().empty());
+        REQUIRE(j->record({entry("p-1", "000001"), entry("p-2", "000002"), entry("p-3", "000003")}, &error));
+        j->forget({"p-2"});
+        // A second process of the channel gets its own file while the first holds its lock.
+        auto other = Journal::open(dir.string(), "acq-eu", now, 0, &error);
+        REQUIRE_MESSAGE(other, error);
+        CHECK(other->path() != j->path());
+        CHECK(other->recovered().empty());
+        REQUIRE(other->record({entry("q-1", "000004")}, &error));
+        // Both die without forgetting; a torn line (death while appending) follows.
+        std::ofstream(j->path(), std::ios::app) << "S p-9 0200 0000";
+    }
+    auto j = Journal::open(dir.string(), "acq-eu", now + 1000, 0, &error);
+    REQUIRE_MESSAGE(j, error);
+    const auto& r = j->recovered();
+    CHECK(r.size() == 3);  // p-1, p-3 and q-1 adopted from the other file; p-2 forgotten; p-9 torn
+    REQUIRE(r.count("p-1"));
+    CHECK(r.at("p-1").stan == "000001");
+    CHECK(r.at("p-1").terminal == "TNAB12CD");
+    CHECK(r.at("p-1").transmission == "1126091500");
+    CHECK(r.at("p-1").acquirer == "12345678");
+    CHECK(r.count("p-3"));
+    CHECK(r.count("q-1"));
+    CHECK_FALSE(r.count("p-2"));
+    CHECK_FALSE(r.count("p-9"));
+    j->forget({"p-1", "q-1"});
+    CHECK(j->live() == 1);
+    j.reset();
+    auto again = Journal::open(dir.string(), "acq-eu", now + 2000, 0, &error);
+    REQUIRE_MESSAGE(again, error);
+    CHECK(again->recovered().size() == 1);
+    CHECK(again->recovered().count("p-3"));
+    again.reset();
+    // Entries older than the keep time are dropped.
+    auto expired = Journal::open(dir.string(), "acq-eu", now + 10'000, 5'000, &error);
+    REQUIRE_MESSAGE(expired, error);
+    CHECK(expired->recovered().empty());
+    expired.reset();
+    // Lines that are not entries are refused, not guessed at.
+    JournalEntry e;
+    std::string removed;
+    for (const char* bad : {"", "X p-1", "S p-1 0200 000001", "S p-1 0200 01 1126091500 T 1 5", "D", "D a b",
+                            "S p-1 0200 000001 1126091500 TN 123 notanumber"})
+        CHECK_FALSE(parse_journal_line(bad, &e, &removed));
+    std::string line = format_journal_entry(entry("p-7", "000007"));
+    line.pop_back();  // the newline
+    REQUIRE(parse_journal_line(line, &e, &removed));
+    CHECK(e.payment_id == "p-7");
+    CHECK(removed.empty());
+    REQUIRE(parse_journal_line("D p-7", &e, &removed));
+    CHECK(removed == "p-7");
+    fs::remove_all(dir);
 }
