@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "codec/messages.hpp"
+#include "codec/result_decoder.hpp"
 #include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "metrics/log.hpp"
@@ -58,8 +59,11 @@ void LifeCycleGate::admitted(int32_t partition, const PaymentRequest& req) { led
 void LifeCycleGate::on_result(const kafka::Record& rec, const RouteAgain& route_again) {
     auto& l = ledger(rec.partition);
     if (!l.find(std::string(rec.key))) return;  // a root this router never accepted
-    auto res = decode_result(rec.value);
-    if (!res) return;  // settlement dead-letters it
+    // The same checks as settlement and state, which dead-letter what fails them; a forged
+    // result must not move a ledger either.
+    auto checked = decode_result_checked(rec.value, rec.key, now_ms());
+    if (!checked.result) return;
+    auto& res = checked.result;
     if (!l.apply(*res)) return;
     // Held follow-ups, one at a time: one that goes on to its channel is in flight, and the
     // next waits for its result.
