@@ -37,6 +37,12 @@ struct Run {
     Config cfg;
 };
 
+// Channels that answer after 1.5 s: a sale stays in flight while its follow-ups arrive.
+void slow_channels(std::string& yaml) {
+    for (size_t pos; (pos = yaml.find("latency_ms: 2\n")) != std::string::npos;)
+        yaml.replace(pos, 14, "latency_ms: 1500\n");
+}
+
 Run make_run(const std::string& tag, const std::function<void(std::string&)>& edit = {}) {
     Run r;
     r.id = tag + std::to_string(now_ms());
@@ -100,6 +106,29 @@ PaymentRequest follow_up(const std::string& id, PaymentType type, int64_t amount
 
 void send_request(rd_kafka_t* p, const Config& cfg, const PaymentRequest& r, const std::string& body = {}) {
     send(p, cfg.kafka.topics.requests, r.root_id(), body.empty() ? encode_request(r) : body);
+}
+
+// A sale of 100.00 and `refunds` refunds of 1.00 of it, each request padded with line breaks
+// (JSON whitespace) to 65,536 bytes, the largest request there may be. Returns the
+// payment_ids, the sale first.
+std::vector<std::string> send_sale_and_padded_refunds(rd_kafka_t* p, const Config& cfg, const std::string& run_id,
+                                                      int refunds) {
+    const auto s = sale(run_id + "-S", "m-safe", 10000);
+    send_request(p, cfg, s);
+    PaymentResult orig;  // the follow-ups name the original's channel; the router checks it
+    orig.payment_id = s.payment_id;
+    orig.channel = "acq-eu";
+    orig.channel_ref = "ref";
+    std::vector<std::string> ids{s.payment_id};
+    for (int i = 0; i < refunds; ++i) {
+        auto r = follow_up(run_id + "-R" + std::to_string(i), PaymentType::refund, 100, orig);
+        std::string body = encode_request(r);
+        body.insert(body.size() - 1, std::string(65536 - body.size(), '\n'));
+        REQUIRE(body.size() == 65536);
+        send_request(p, cfg, r, body);
+        ids.push_back(r.payment_id);
+    }
+    return ids;
 }
 
 // Every result of the run by payment_id, read until each of `ids` has at least `min_each`.
@@ -246,35 +275,19 @@ TEST_CASE("records too large for a dead-letter copy, giant traceparents and keys
 
 TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every ledger record bounded, each answered once") {
     // A slow channel keeps the sale in flight while its refunds arrive, so they are held.
-    auto run = make_run("ms-held", [](std::string& yaml) {
-        for (size_t pos; (pos = yaml.find("latency_ms: 2\n")) != std::string::npos;)
-            yaml.replace(pos, 14, "latency_ms: 1500\n");
-    });
+    auto run = make_run("ms-held", slow_channels);
     const Config& cfg = run.cfg;
     const CardVault vault(load_vault_keys(cfg.keys_file));
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
 
-    const auto s = sale(run.id + "-S", "m-safe", 10000);
-    send_request(p.get(), cfg, s);
-    PaymentResult orig;  // the follow-ups name the original's channel; the router checks it
-    orig.payment_id = s.payment_id;
-    orig.channel = "acq-eu";
-    orig.channel_ref = "ref";
-    std::vector<std::string> ids{s.payment_id};
-    for (int i = 0; i < 9; ++i) {
-        auto r = follow_up(run.id + "-R" + std::to_string(i), PaymentType::refund, 100, orig);
-        std::string body = encode_request(r);
-        body.insert(body.size() - 1, std::string(65536 - body.size(), '\n'));  // JSON whitespace
-        REQUIRE(body.size() == 65536);
-        send_request(p.get(), cfg, r, body);
-        ids.push_back(r.payment_id);
-    }
+    const auto ids = send_sale_and_padded_refunds(p.get(), cfg, run.id, 9);
+    const auto& s = ids.front();
     flush(p.get());
 
     const auto results = await_results(cfg, ids);
-    CHECK(outcomes(results, s.payment_id) == "approved");
-    const auto channel_of_sale = results.find(s.payment_id)->second.channel;
+    CHECK(outcomes(results, s) == "approved");
+    const auto channel_of_sale = results.find(s)->second.channel;
     for (size_t i = 1; i < ids.size(); ++i) {
         CAPTURE(ids[i]);
         CHECK(results.count(ids[i]) == 1);
@@ -458,30 +471,14 @@ TEST_CASE("random records of 0-2 MB on every topic Turnout reads: every stage ke
 TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lettered as its digest; the stage goes on") {
     // Clients limited to 100,000-byte records: each held refund (65,536 bytes of request with
     // line breaks, escaped in its ledger record) no longer fits, and nothing can make it fit.
-    auto run = make_run("ms-limit", [](std::string& yaml) {
-        for (size_t pos; (pos = yaml.find("latency_ms: 2\n")) != std::string::npos;)
-            yaml.replace(pos, 14, "latency_ms: 1500\n");
-    });
+    auto run = make_run("ms-limit", slow_channels);
     Config cfg = run.cfg;
     cfg.kafka.properties["message.max.bytes"] = "100000";
     const CardVault vault(load_vault_keys(cfg.keys_file));
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
 
-    const auto s = sale(run.id + "-S", "m-safe", 10000);
-    send_request(p.get(), cfg, s);
-    PaymentResult orig;
-    orig.payment_id = s.payment_id;
-    orig.channel = "acq-eu";
-    orig.channel_ref = "ref";
-    std::vector<std::string> ids{s.payment_id};
-    for (int i = 0; i < 3; ++i) {
-        auto r = follow_up(run.id + "-R" + std::to_string(i), PaymentType::refund, 100, orig);
-        std::string body = encode_request(r);
-        body.insert(body.size() - 1, std::string(65536 - body.size(), '\n'));
-        send_request(p.get(), cfg, r, body);
-        ids.push_back(r.payment_id);
-    }
+    auto ids = send_sale_and_padded_refunds(p.get(), cfg, run.id, 3);
     std::vector<std::string> later;
     for (int i = 0; i < 5; ++i) {
         later.push_back(run.id + "-g" + std::to_string(i));
