@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include "codec/json_members.hpp"
+
 #include "codec/message_parts.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
@@ -99,36 +101,6 @@ std::string name_for_message(std::string_view name) {
     for (char& c : out)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')) c = '?';
     return out;
-}
-
-// Members named in the text, counted by a scan of the (already validated) JSON text.
-size_t members_in_text(std::string_view text) {
-    size_t n = 0;
-    bool in_string = false;
-    size_t after_string = std::string_view::npos;  // index just past the last closing quote
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') { in_string = false; after_string = i + 1; }
-            continue;
-        }
-        if (c == '"') in_string = true;
-        else if (c == ':' && after_string != std::string_view::npos) { ++n; after_string = std::string_view::npos; }
-        else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_string = std::string_view::npos;
-    }
-    return n;
-}
-
-size_t members_in_tree(const json::value& v) {
-    size_t n = 0;
-    if (auto* o = v.if_object()) {
-        n += o->size();
-        for (const auto& kv : *o) n += members_in_tree(kv.value());
-    } else if (auto* a = v.if_array()) {
-        for (const auto& e : *a) n += members_in_tree(e);
-    }
-    return n;
 }
 
 const json::string* get_string(const json::object& o, std::string_view key) {
@@ -380,7 +352,7 @@ DecodeOutcome decode_request(std::string_view bytes, size_t max_record_bytes) {
     if (ec) return rejected(reject::invalid_json, "not valid JSON: " + ec.message());
     // Two values for one member: readers disagree on which counts (the parser keeps the last,
     // another system may take the first), so the record is refused as a whole.
-    if (members_in_text(bytes) != members_in_tree(doc))
+    if (has_repeated_member(bytes, doc))
         return rejected(reject::invalid_json, "not valid JSON for a payment: a member name appears twice in one object");
     auto* o = doc.if_object();
     if (!o) return rejected(reject::not_an_object, "a payment request must be a JSON object");

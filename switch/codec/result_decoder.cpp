@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "codec/json_members.hpp"
+
 #include "codec/messages.hpp"
 #include "codec/request_decoder.hpp"
 #include "codec/text_checks.hpp"
@@ -20,38 +22,6 @@ struct Bad {
     std::string message;
 };
 using Check = std::optional<Bad>;
-
-// Members named in the text, counted by a scan of the (already validated) JSON text, and
-// members in the parsed tree: they differ when a member name appears twice in one object
-// (the parser keeps the last, another reader may take the first).
-size_t members_in_text(std::string_view text) {
-    size_t n = 0;
-    bool in_string = false;
-    size_t after_string = std::string_view::npos;
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') { in_string = false; after_string = i + 1; }
-            continue;
-        }
-        if (c == '"') in_string = true;
-        else if (c == ':' && after_string != std::string_view::npos) { ++n; after_string = std::string_view::npos; }
-        else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_string = std::string_view::npos;
-    }
-    return n;
-}
-
-size_t members_in_tree(const json::value& v) {
-    size_t n = 0;
-    if (auto* o = v.if_object()) {
-        n += o->size();
-        for (const auto& kv : *o) n += members_in_tree(kv.value());
-    } else if (auto* a = v.if_array()) {
-        for (const auto& e : *a) n += members_in_tree(e);
-    }
-    return n;
-}
 
 bool only_members(const json::object& o, std::initializer_list<std::string_view> names) {
     for (const auto& kv : o)
@@ -220,7 +190,7 @@ ResultOutcome decode_result_checked(std::string_view bytes, std::optional<std::s
     if (ec) return refuse(result_reject::undecodable_result, "", "not valid JSON: " + ec.message());
     auto* o = doc.if_object();
     if (!o) return refuse(result_reject::undecodable_result, "", "a result must be a JSON object");
-    if (members_in_text(bytes) != members_in_tree(doc))
+    if (has_repeated_member(bytes, doc))
         return refuse(result_reject::invalid_result, "member", "a member name appears twice in one object");
     if (auto bad = check_object(*o, key, now_ms)) return refuse(result_reject::invalid_result, bad->field, std::move(bad->message));
     out.result = detail::result_from_object(*o);
