@@ -62,7 +62,7 @@ TEST_CASE("webhook signature: valid, wrong key, tampered body, outside the windo
     CHECK(verify_signed({{key}}, ts, sign(key, ts, ""), "x", now, 300'000) == WebhookCheck::bad_signature);
 }
 
-TEST_CASE("PSP answers map to outcomes: 2xx by body, 4xx/5xx soft failure, status query 404 not received") {
+TEST_CASE("PSP answers map to outcomes: only a request never received fails over, unclear answers are unknown") {
     using K = ChannelOutcome::Kind;
     struct Case {
         const char* name;
@@ -78,23 +78,102 @@ TEST_CASE("PSP answers map to outcomes: 2xx by body, 4xx/5xx soft failure, statu
         {"pending", false, 202, R"({"id":"psp_1","status":"pending"})", K::pending, "pending"},
         {"2xx unreadable = unknown", false, 200, "<html>", K::failed, "unknown_outcome"},
         {"2xx unknown status = unknown", false, 201, R"({"status":"maybe"})", K::failed, "unknown_outcome"},
-        {"503 = not executed", false, 503, "", K::soft_failure, "http_503"},
-        {"500 = not executed", false, 500, "{}", K::soft_failure, "http_500"},
-        {"422 = refused", false, 422, "{}", K::soft_failure, "http_422"},
+        {"500 = unknown", false, 500, "{}", K::failed, "unknown_outcome"},
+        {"502 from a gateway = unknown", false, 502, "<html>bad gateway</html>", K::failed, "unknown_outcome"},
+        {"503 = unknown", false, 503, "", K::failed, "unknown_outcome"},
+        {"504 from a gateway = unknown", false, 504, "", K::failed, "unknown_outcome"},
+        {"409 key in use = unknown", false, 409, R"({"error":"idempotency key in use"})", K::failed, "unknown_outcome"},
+        {"429 rate limited = unknown", false, 429, "", K::failed, "unknown_outcome"},
+        {"408 = unknown", false, 408, "", K::failed, "unknown_outcome"},
+        {"422 refused, not executed", false, 422, "{}", K::failed, "http_422"},
+        {"401 refused, not executed", false, 401, "{}", K::failed, "http_401"},
+        {"302 = unknown", false, 302, "", K::failed, "unknown_outcome"},
         {"query approved", true, 200, R"({"id":"psp_1","status":"approved"})", K::approved, "approved"},
         {"query still pending", true, 200, R"({"id":"psp_1","status":"pending"})", K::pending, "pending"},
-        {"query 404 = never received", true, 404, "", K::soft_failure, "not_received"},
+        {"query 404 = unknown (maybe not yet recorded)", true, 404, "", K::failed, "unknown_outcome"},
         {"query 503 = still unknown", true, 503, "", K::failed, "unknown_outcome"},
+        {"query unreadable = still unknown", true, 200, "{", K::failed, "unknown_outcome"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
         const auto o = c.query ? outcome_of_status_answer(c.status, c.body) : outcome_of_payment_answer(c.status, c.body);
         CHECK(o.kind == c.kind);
         CHECK(o.code == c.code);
+        // Nothing the PSP answered lets the payment move to another channel.
+        CHECK(o.kind != K::soft_failure);
     }
     const auto a = outcome_of_payment_answer(200, R"({"id":"psp_9","status":"approved","approval_code":"x7"})");
     CHECK(a.channel_ref == "psp_9");
     CHECK(a.approval_code == "x7");
+}
+
+TEST_CASE("PSP exchange classification: each call and delivery → approved / declined / soft failure / unknown / ...") {
+    using V = Verdict;
+    using D = Delivery;
+    using C = PspCall;
+    using K = ChannelOutcome::Kind;
+    const char* approved = R"({"id":"psp_1","status":"approved"})";
+    const char* declined = R"({"id":"psp_1","status":"declined","code":"do_not_honor"})";
+    const char* pending = R"({"id":"psp_1","status":"pending"})";
+    const char* cancelled = R"({"id":"psp_1","status":"cancelled"})";
+    struct Case {
+        C call;
+        D delivery;
+        int status;
+        const char* body;
+        V verdict;
+        K kind;
+        const char* code;
+    };
+    const Case cases[] = {
+        // POST /v1/payments
+        {C::payment, D::not_sent, 0, "", V::soft_failure, K::soft_failure, "not_received"},
+        {C::payment, D::no_answer, 0, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 200, approved, V::approved, K::approved, "approved"},
+        {C::payment, D::answered, 200, declined, V::declined, K::declined, "do_not_honor"},
+        {C::payment, D::answered, 202, pending, V::pending, K::pending, "pending"},
+        {C::payment, D::answered, 200, cancelled, V::cancelled, K::reversed, "cancelled"},
+        {C::payment, D::answered, 200, "not json", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 409, "{}", V::retry, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 429, "", V::retry, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 400, "{}", V::refused, K::failed, "http_400"},
+        {C::payment, D::answered, 404, "{}", V::refused, K::failed, "http_404"},
+        {C::payment, D::answered, 408, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 425, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 500, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 502, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 503, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 504, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::payment, D::answered, 100, "", V::unknown, K::failed, "unknown_outcome"},
+        // GET /v1/payments/<id>
+        {C::status_query, D::not_sent, 0, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::status_query, D::no_answer, 0, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::status_query, D::answered, 200, approved, V::approved, K::approved, "approved"},
+        {C::status_query, D::answered, 200, pending, V::pending, K::pending, "pending"},
+        {C::status_query, D::answered, 404, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::status_query, D::answered, 409, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::status_query, D::answered, 500, "", V::unknown, K::failed, "unknown_outcome"},
+        // POST /v1/payments/<id>/cancel
+        {C::cancel, D::answered, 200, cancelled, V::cancelled, K::reversed, "cancelled"},
+        {C::cancel, D::answered, 200, approved, V::approved, K::approved, "approved"},
+        {C::cancel, D::answered, 200, declined, V::declined, K::declined, "do_not_honor"},
+        {C::cancel, D::answered, 200, pending, V::unknown, K::failed, "unknown_outcome"},
+        {C::cancel, D::answered, 404, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::cancel, D::answered, 409, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::cancel, D::not_sent, 0, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::cancel, D::no_answer, 0, "", V::unknown, K::failed, "unknown_outcome"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(static_cast<int>(c.call));
+        CAPTURE(static_cast<int>(c.delivery));
+        CAPTURE(c.status);
+        const auto r = classify_answer(c.call, c.delivery, c.status, c.body, "connect: refused");
+        CHECK(std::string(to_string(r.verdict)) == to_string(c.verdict));
+        CHECK(r.outcome.kind == c.kind);
+        CHECK(r.outcome.code == c.code);
+        // Only a payment request that never reached the PSP may fail over.
+        CHECK((r.outcome.kind == K::soft_failure) == (c.call == C::payment && c.delivery == D::not_sent));
+    }
 }
 
 TEST_CASE("PSP request body carries no card data; webhooks round-trip with the root id") {
