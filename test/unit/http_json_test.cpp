@@ -57,6 +57,11 @@ TEST_CASE("webhook signature: valid, wrong key, tampered body, outside the windo
     // A delivery that could not be recorded is forgotten, so the sender's retry passes.
     cache.forget("evt_1@" + ts2);
     CHECK(verify_webhook(keys, ts2, sign(key, ts2, body), body, now + 700, cache) == WebhookCheck::ok);
+    // A recorded webhook read back later: the signature alone, whatever its age.
+    CHECK(verify_signature({{key}}, "1000", sign(key, "1000", body), body) == WebhookCheck::ok);
+    CHECK(verify_signature({{key}}, "1000", sign(key, "1000", body), body + " ") == WebhookCheck::bad_signature);
+    CHECK(verify_signature({{key}}, "1000", sign("another key of 16+", "1000", body), body) == WebhookCheck::bad_signature);
+    CHECK(verify_signature({{key}}, "", "", body) == WebhookCheck::missing_signature);
     // Requests (PSP side) are checked without replay state.
     CHECK(verify_signed({{key}}, ts, sign(key, ts, ""), "", now, 300'000) == WebhookCheck::ok);
     CHECK(verify_signed({{key}}, ts, sign(key, ts, ""), "x", now, 300'000) == WebhookCheck::bad_signature);
@@ -233,10 +238,54 @@ TEST_CASE("pending book: abort undoes adds and removals since the last commit; r
     CHECK(back->traceparent == "00-abc-def-01");
 
     ChannelEvent e{"evt_1", "w-1", "w-1", {ChannelOutcome::Kind::approved, "approved", "ok", "psp_7", "a1"}};
+    e.origin = R"({"event_id":"evt_1"})";
+    e.origin_auth = {{kTimestampHeader, "123"}, {kSignatureHeader, "v1=ab"}};
     const auto de = decode_channel_event(encode_channel_event(e));
     REQUIRE(de);
     CHECK(de->outcome.kind == ChannelOutcome::Kind::approved);
     CHECK(de->outcome.approval_code == "a1");
+    CHECK(de->origin == e.origin);
+    CHECK(de->origin_auth == e.origin_auth);
+}
+
+TEST_CASE("pending book: a payment given up is watched, not pending; the watch survives abort and the record") {
+    PendingBook book;
+    RoutedPayment p;
+    p.request.payment_id = "w-1";
+    p.route.channels = {"psp-global"};
+    book.add("w-1", {p, 1, 1000, 31000, "psp_1", ""});
+    book.add("w-2", {p, 1, 1000, 31000, "psp_2", ""});
+    book.commit();
+    auto pp = book.take("w-1");
+    REQUIRE(pp);
+    pp->expired_ms = 50'000;
+    pp->next_query_ms = 90'000;
+    book.add("w-1", *pp);
+    CHECK_FALSE(book.contains("w-1"));
+    CHECK(book.watched("w-1"));
+    CHECK(book.size() == 1);
+    CHECK(book.watched_count() == 1);
+    CHECK(book.due(100'000, 10) == std::vector<std::string>{"w-2"});  // never queried again
+    CHECK(book.watch_ended(89'999, 10).empty());
+    CHECK(book.watch_ended(90'000, 10) == std::vector<std::string>{"w-1"});
+    book.abort();
+    CHECK(book.contains("w-1"));
+    CHECK_FALSE(book.watched("w-1"));
+    CHECK(book.watched_count() == 0);
+    CHECK(book.size() == 2);
+    book.add("w-1", *pp);
+    book.commit();
+    book.drop_partition(1);
+    CHECK(book.size() == 0);
+    CHECK(book.watched_count() == 0);
+
+    const auto back = decode_pending(encode_pending(*pp, "psp-global"), 1, 1'000);
+    REQUIRE(back);
+    CHECK(back->expired_ms == 50'000);
+    CHECK(back->next_query_ms == 51'000);  // the watch ends a window after the give-up
+    const auto live = decode_pending(encode_pending(PendingPayment{p, 1, 1000, 0, "", ""}, "psp-global"), 1, 1'000);
+    REQUIRE(live);
+    CHECK(live->expired_ms == 0);
 }
 
 TEST_CASE("http_json settings: errors name the place and what was expected") {
@@ -261,6 +310,18 @@ channels:
         CHECK(s.base_path == "/api");
         CHECK(s.server_name == "psp.example");
         CHECK(s.callback_url == "http://127.0.0.1:9604/webhooks/psp");
+        CHECK(s.busy_retries == 2);
+        CHECK(s.pending.late_event_window_ms == 7 * 86'400'000LL);
+    }
+    {
+        const auto cfg = channel(ok + "    busy_retry: { attempts: 0, delay_ms: 50, max_delay_ms: 500 }\n"
+                                      "    pending: { give_up_after_seconds: 60, late_event_window_seconds: 3600 }\n");
+        CHECK_NOTHROW(validate_channels(cfg));
+        const auto s = parse_http_json_settings(cfg.channels[0]);
+        CHECK(s.busy_retries == 0);
+        CHECK(s.busy_retry_delay_ms == 50);
+        CHECK(s.busy_retry_max_delay_ms == 500);
+        CHECK(s.pending.late_event_window_ms == 3'600'000);
     }
     struct Case {
         const char* name;
@@ -277,6 +338,9 @@ channels:
         {"timeout zero", ok + "    timeout_ms: 0\n", "timeout_ms must be an integer 1..600000"},
         {"bad listen", ok + "    webhook: { listen: nowhere }\n", "expected host:port"},
         {"unknown pending key", ok + "    pending: { wait_seconds: 3 }\n", "unknown key `pending.wait_seconds`"},
+        {"busy retries unbounded", ok + "    busy_retry: { attempts: 11 }\n", "busy_retry.attempts must be an integer 0..10"},
+        {"unknown busy_retry key", ok + "    busy_retry: { forever: true }\n", "unknown key `busy_retry.forever`"},
+        {"busy_retry not a map", ok + "    busy_retry: 3\n", "busy_retry must be a mapping"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
