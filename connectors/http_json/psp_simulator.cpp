@@ -5,7 +5,7 @@
 // for payments it answers asynchronously.
 //
 //   ..51 declined insufficient_funds    ..05 declined do_not_honor
-//   ..91 HTTP 503, not executed (soft failure: the next channel may try)
+//   ..91 HTTP 503, not executed (the connector cannot tell: an unknown outcome, asked by status query)
 //   ..93 pending (HTTP 202), approved later by webhook
 //   POST /v1/payments/<id>/cancel cancels a pending payment (status `cancelled`); a decided
 //   one is answered as it stands
