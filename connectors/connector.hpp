@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,8 +19,10 @@ struct ChannelOutcome {
     enum class Kind {
         approved,
         declined,
-        soft_failure,  // the request did not take effect: the next channel of the plan may try
-        reversed,      // sent, no answer in time, reversal acknowledged: result `reversed`
+        soft_failure,  // the request provably never reached the channel (not connected, circuit
+                       // open) or the channel says it did not take effect: the next channel of
+                       // the plan may try. Never for an unclear answer: that is `failed`.
+        reversed,      // sent, no final answer in time, reversal/cancel acknowledged: result `reversed`
         failed,        // outcome unknown or broken at the channel (e.g. reversal unanswered):
                        // result `failed`, never retried on another channel
         pending,       // accepted, the final outcome follows asynchronously (webhook or status
@@ -39,6 +42,11 @@ struct ChannelEvent {
     std::string payment_id;
     std::string root_id;
     ChannelOutcome outcome;
+    // The channel's own message as received (a webhook body) and what authenticates it (its
+    // signature headers), recorded with the event so that the stage applying it verifies it
+    // again (Connector::verify_event): whoever can write the channel topic cannot forge one.
+    std::string origin;
+    std::vector<std::pair<std::string, std::string>> origin_auth;
 };
 // Records an event durably; `done(true)` once it is (the channel may then be acknowledged),
 // `done(false)` if it could not be. `done` may run on any thread.
@@ -48,7 +56,10 @@ using ChannelEventSink = std::function<void(const ChannelEvent&, std::function<v
 struct PendingPolicy {
     int64_t query_after_ms = 30'000;
     int64_t query_every_ms = 10'000;
-    int64_t give_up_after_ms = 600'000;  // then the result is `failed` (outcome unknown)
+    int64_t give_up_after_ms = 600'000;  // then the stage cancels it at the channel (Connector::cancel)
+    // A payment given up with an unknown outcome stays watched this long: a late event for
+    // it is counted, logged at error and dead-lettered (`late_channel_event`), not dropped.
+    int64_t late_event_window_ms = 7 * 86'400'000LL;
 };
 
 class Connector {
@@ -62,6 +73,15 @@ public:
     virtual std::vector<ChannelOutcome> query(std::span<const RoutedPayment> batch) {
         return std::vector<ChannelOutcome>(batch.size(), ChannelOutcome{ChannelOutcome::Kind::pending});
     }
+    // A pending payment past its give-up age: cancel it at the channel, by idempotency key,
+    // or ask one last time. One outcome per payment: `reversed` (the cancel is confirmed),
+    // `approved` / `declined` (the channel had decided), anything else = still unknown.
+    virtual std::vector<ChannelOutcome> cancel(std::span<const RoutedPayment> batch) { return query(batch); }
+    // Authenticates a channel event read back from the channel topic and returns the event as
+    // the channel's own authenticated message (`origin`) says, never as the record's other
+    // fields say; nullopt if it does not verify. A channel without events verifies none.
+    // Called on the stage's thread.
+    virtual std::optional<ChannelEvent> verify_event(const ChannelEvent& /*recorded*/) const { return std::nullopt; }
     // Sends every payment of the batch to the channel (concurrently where the channel allows)
     // and returns one outcome per payment, in order. The same payment_id sent again must be
     // answered idempotently by the channel.

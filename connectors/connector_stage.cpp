@@ -34,9 +34,12 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       pending_gauge_(Metrics::get().pending_payments.Add({{"channel", channel.id}})),
       events_resolved_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
       events_duplicate_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "duplicate"}})),
+      events_unsigned_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "unsigned"}})),
+      events_late_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "late"}})),
       queries_resolved_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
       queries_pending_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "still_pending"}})),
       pending_expired_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "expired"}})),
+      pending_cancelled_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "cancelled"}})),
       health_(cfg, channel) {
     if (connector_->asynchronous()) {
         events_ = std::make_unique<ChannelEventPublisher>(cfg, channel);
@@ -190,13 +193,45 @@ void ConnectorStage::resolve_pending(const std::string& payment_id, const Channe
 }
 
 void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& out, int64_t now) {
-    auto e = decode_channel_event(rec.value);
-    if (!e) {
+    auto recorded = decode_channel_event(rec.value);
+    if (!recorded) {
         out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "connector", "undecodable_channel_event", std::string(rec.value)));
         probe_.dlq("undecodable_channel_event");
         return;
     }
-    if (!pending_.contains(e->payment_id)) {
+    // Anyone who can write the channel topic could write an event: only what the channel
+    // itself signed (verified again here, with the channel's key) may settle a payment.
+    auto e = connector_->verify_event(*recorded);
+    if (!e) {
+        events_unsigned_.Increment();
+        spdlog::warn("connector {}: channel event for {} does not verify against the channel's key: dead-lettered",
+                     channel_.id, recorded->payment_id);
+        out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "connector", "unsigned_channel_event", std::string(rec.value)));
+        probe_.dlq("unsigned_channel_event");
+        return;
+    }
+    using K = ChannelOutcome::Kind;
+    const bool final = e->outcome.kind == K::approved || e->outcome.kind == K::declined ||
+                       e->outcome.kind == K::reversed || e->outcome.kind == K::failed;
+    if (final && pending_.watched(e->payment_id)) {
+        // Given up earlier with an unknown outcome (result `failed` / `unknown_outcome`), and
+        // the channel reports an outcome now: money may have moved. An operator or the
+        // reconciliation must act on it; the result stands (one result per payment).
+        events_late_.Increment();
+        auto w = pending_.take(e->payment_id);
+        log_payment_event(spdlog::level::err, "late_channel_event", e->payment_id, w ? w->traceparent : std::string(),
+                          {{"channel", channel_.id},
+                           {"outcome", e->outcome.kind == K::approved   ? "approved"
+                                       : e->outcome.kind == K::declined ? "declined"
+                                       : e->outcome.kind == K::reversed ? "reversed"
+                                                                        : "failed"},
+                           {"code", e->outcome.code}});
+        out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "connector", "late_channel_event", std::string(rec.value)));
+        probe_.dlq("late_channel_event");
+        if (w) out.emit({cfg_.kafka.topics.pending, e->payment_id, "", kafka::descend_headers(w->traceparent), w->partition});
+        return;
+    }
+    if (!final || !pending_.contains(e->payment_id)) {
         // Already final (an earlier delivery, or a status query got there first): ignored.
         events_duplicate_.Increment();
         return;
@@ -205,33 +240,70 @@ void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& 
     resolve_pending(e->payment_id, e->outcome, out, now);
 }
 
+void ConnectorStage::give_up(const std::vector<std::string>& ids, kafka::Emitter& out, int64_t now) {
+    using K = ChannelOutcome::Kind;
+    std::vector<RoutedPayment> batch;
+    for (const auto& id : ids) batch.push_back(pending_.find(id)->payment);
+    const auto answers = connector_->cancel(batch);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const auto& a = answers[i];
+        if (a.kind == K::approved || a.kind == K::declined) {
+            // The channel had decided: that is the outcome.
+            queries_resolved_.Increment();
+            resolve_pending(ids[i], a, out, now);
+        } else if (a.kind == K::reversed) {
+            pending_cancelled_.Increment();
+            ChannelOutcome o = a;
+            o.code = "pending_cancelled";
+            o.message = "no final outcome in time; cancelled at the channel";
+            resolve_pending(ids[i], o, out, now);
+        } else {
+            // Neither cancelled nor decided: the outcome stays unknown. The result says so,
+            // and the payment stays watched in payments.pending for a late event.
+            pending_expired_.Increment();
+            auto pp = pending_.take(ids[i]);
+            if (!pp) continue;
+            PendingPayment watch = *pp;
+            watch.expired_ms = now;
+            watch.next_query_ms = now + policy_.late_event_window_ms;
+            out.emit({cfg_.kafka.topics.pending, ids[i], encode_pending(watch, channel_.id),
+                      kafka::descend_headers(pp->traceparent), pp->partition});
+            pending_.add(ids[i], watch);
+            ChannelOutcome o{K::failed, "unknown_outcome",
+                             "no final outcome in time and the cancel was not confirmed: " + a.message, pp->channel_ref, ""};
+            conclude(pp->payment, o, pp->traceparent, out, now);
+        }
+    }
+}
+
 void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
     health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
+    for (const auto& id : pending_.watch_ended(now, 256)) {
+        auto w = pending_.take(id);
+        out.emit({cfg_.kafka.topics.pending, id, "", kafka::descend_headers(w->traceparent), w->partition});
+    }
     if (pending_.size() == 0) return;
     const auto due = pending_.due(now, 256);
     if (!due.empty()) {
+        std::vector<std::string> ask, expired;
+        for (const auto& id : due) (now - pending_.find(id)->since_ms >= policy_.give_up_after_ms ? expired : ask).push_back(id);
         std::vector<RoutedPayment> batch;
-        for (const auto& id : due) batch.push_back(pending_.find(id)->payment);
-        const auto answers = connector_->query(batch);
-        for (size_t i = 0; i < due.size(); ++i) {
-            const auto* pp = pending_.find(due[i]);
+        for (const auto& id : ask) batch.push_back(pending_.find(id)->payment);
+        const auto answers = batch.empty() ? std::vector<ChannelOutcome>{} : connector_->query(batch);
+        for (size_t i = 0; i < ask.size(); ++i) {
             const auto& a = answers[i];
             using K = ChannelOutcome::Kind;
             // Still pending, or the query went unanswered: ask again, until the give-up age.
-            if (a.kind == K::pending || a.kind == K::failed) {
-                if (now - pp->since_ms >= policy_.give_up_after_ms) {
-                    pending_expired_.Increment();
-                    resolve_pending(due[i], {K::failed, "pending_expired", "no final outcome from the channel in time", "", ""},
-                                    out, now);
-                } else {
-                    queries_pending_.Increment();
-                    pending_.reschedule(due[i], now + policy_.query_every_ms);
-                }
+            if (a.kind == K::pending || a.kind == K::failed || a.kind == K::soft_failure) {
+                queries_pending_.Increment();
+                pending_.reschedule(ask[i], std::min(now + policy_.query_every_ms,
+                                                     pending_.find(ask[i])->since_ms + policy_.give_up_after_ms));
                 continue;
             }
             queries_resolved_.Increment();
-            resolve_pending(due[i], a, out, now);
+            resolve_pending(ask[i], a, out, now);
         }
+        if (!expired.empty()) give_up(expired, out, now);
     }
     pending_gauge_.Set(static_cast<double>(pending_.size()));
 }
@@ -249,9 +321,10 @@ void ConnectorStage::on_assign(const kafka::PartitionSet& parts) {
                                                          latest[std::string(key)] = std::string(value);
                                                  });
         for (const auto& [id, value] : latest)
-            if (auto pp = decode_pending(value, p)) {
+            if (auto pp = decode_pending(value, p, policy_.late_event_window_ms)) {
                 // Waited while unassigned: ask the channel soon rather than wait a full deadline.
-                pp->next_query_ms = std::min(now + policy_.query_every_ms, pp->since_ms + policy_.query_after_ms);
+                if (pp->expired_ms == 0)
+                    pp->next_query_ms = std::min(now + policy_.query_every_ms, pp->since_ms + policy_.query_after_ms);
                 pending_.add(id, std::move(*pp));
             }
         pending_.commit();

@@ -40,6 +40,8 @@ private:
                   int64_t now);
     void resolve_pending(const std::string& payment_id, const ChannelOutcome& o, kafka::Emitter& out, int64_t now);
     void on_channel_event(const kafka::Record& rec, kafka::Emitter& out, int64_t now);
+    // Pending payments past their give-up age: cancel at the channel, then the result.
+    void give_up(const std::vector<std::string>& ids, kafka::Emitter& out, int64_t now);
 
     const Config& cfg_;
     const ChannelConfig& channel_;
@@ -62,9 +64,12 @@ private:
     prometheus::Gauge& pending_gauge_;
     prometheus::Counter& events_resolved_;
     prometheus::Counter& events_duplicate_;
+    prometheus::Counter& events_unsigned_;
+    prometheus::Counter& events_late_;
     prometheus::Counter& queries_resolved_;
     prometheus::Counter& queries_pending_;
     prometheus::Counter& pending_expired_;
+    prometheus::Counter& pending_cancelled_;
     ChannelHealthPublisher health_;
 };
 

@@ -3,12 +3,14 @@
 // concurrently over a pool of keep-alive TLS connections (one request in flight per
 // connection), and serves the webhook listener.
 //
-// Outcomes: an answer maps by psp_protocol; a failure before the request left (connect,
-// TLS handshake, write on a fresh connection) is a soft failure; no answer after the
-// request left is an unknown outcome, so the PSP is asked (GET by idempotency key) before
-// anything is answered, and what it still cannot say is `failed`. A reused keep-alive
-// connection that turns out closed before any answer byte is retried once on a fresh
-// connection: the Idempotency-Key makes that resend safe.
+// Outcomes (psp_protocol.hpp: classify_answer): only a request that never left (connect or
+// TLS handshake failed, nothing written) is a soft failure that may move to the next
+// channel. 409 (key in use) and 429 are sent again on this channel after a short delay, a
+// bounded number of times. Every other unclear answer (no answer, 5xx, 408, unreadable
+// body, retries used up) is an unknown outcome: the PSP is asked (GET by idempotency key)
+// before anything is answered, and what it still cannot say is `failed` / `unknown_outcome`.
+// A reused keep-alive connection that turns out closed before any answer byte is retried
+// once on a fresh connection: the Idempotency-Key makes that resend safe.
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl.hpp>
@@ -18,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <future>
 #include <thread>
 
@@ -47,11 +50,14 @@ bool is_ip(const std::string& host) {
 }
 
 struct Exchange {
-    enum class Phase { answered, not_sent, unknown } phase = Phase::not_sent;
+    Delivery delivery = Delivery::not_sent;
     unsigned status = 0;
     std::string body;
     std::string error;
+    int64_t retry_after_ms = -1;  // the answer's Retry-After (seconds), -1 if none
 };
+
+enum class Mode { pay, query, cancel };
 
 class HttpJsonConnector : public Connector {
 public:
@@ -60,7 +66,8 @@ public:
           tls_(ssl::context::tls_client),
           keys_{{s_.webhook_key}},
           replays_(s_.replay_window_ms),
-          unknown_(Metrics::get().channel_calls.Add({{"channel", s_.channel_id}, {"outcome", "unknown_queried"}})) {
+          unknown_(Metrics::get().channel_calls.Add({{"channel", s_.channel_id}, {"outcome", "unknown_queried"}})),
+          busy_retries_(Metrics::get().channel_calls.Add({{"channel", s_.channel_id}, {"outcome", "busy_retry"}})) {
         tls_.set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         tls_.set_verify_mode(ssl::verify_peer);
         boost::system::error_code ec;
@@ -109,11 +116,28 @@ public:
         spdlog::info("connector {}: webhook listener on {} (callback {})", s_.channel_id, s_.webhook_listen, s_.callback_url);
     }
 
-    std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override { return run(batch, false); }
-    std::vector<ChannelOutcome> query(std::span<const RoutedPayment> batch) override { return run(batch, true); }
+    std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override { return run(batch, Mode::pay); }
+    std::vector<ChannelOutcome> query(std::span<const RoutedPayment> batch) override { return run(batch, Mode::query); }
+    std::vector<ChannelOutcome> cancel(std::span<const RoutedPayment> batch) override { return run(batch, Mode::cancel); }
+
+    // The event as the PSP signed it: the recorded webhook body and its signature headers,
+    // checked with the webhook key. No time window or replay check here: the record may be
+    // read long after it was written (a restart, a rebalance), and a resent genuine event
+    // only repeats what the PSP said.
+    std::optional<ChannelEvent> verify_event(const ChannelEvent& recorded) const override {
+        std::string ts, sig;
+        for (const auto& [k, v] : recorded.origin_auth) {
+            if (k == kTimestampHeader) ts = v;
+            else if (k == kSignatureHeader) sig = v;
+        }
+        if (recorded.origin.empty() || verify_signature(keys_, ts, sig, recorded.origin) != WebhookCheck::ok) return std::nullopt;
+        auto ev = parse_webhook(recorded.origin);
+        if (!ev) return std::nullopt;
+        return ChannelEvent{ev->event_id, ev->payment_id, ev->root_id, ev->outcome, recorded.origin, recorded.origin_auth};
+    }
 
 private:
-    std::vector<ChannelOutcome> run(std::span<const RoutedPayment> batch, bool query) {
+    std::vector<ChannelOutcome> run(std::span<const RoutedPayment> batch, Mode mode) {
         std::vector<ChannelOutcome> out(batch.size());
         if (batch.empty()) return out;
         const size_t workers = std::min(batch.size(), static_cast<size_t>(s_.max_connections));
@@ -121,7 +145,7 @@ private:
         size_t next = 0, finished = 0;
         asio::post(ioc_, [&] {
             for (size_t w = 0; w < workers; ++w)
-                asio::co_spawn(ioc_, worker(batch, out, next, query), [&](std::exception_ptr e) {
+                asio::co_spawn(ioc_, worker(batch, out, next, mode), [&](std::exception_ptr e) {
                     if (e) spdlog::error("connector {}: worker failed", s_.channel_id);
                     if (++finished == workers) done.set_value();
                 });
@@ -131,13 +155,15 @@ private:
     }
 
     asio::awaitable<void> worker(std::span<const RoutedPayment> batch, std::vector<ChannelOutcome>& out, size_t& next,
-                                 bool query) {
+                                 Mode mode) {
         for (;;) {
             const size_t i = next++;
             if (i >= batch.size()) co_return;
             ChannelOutcome o;
-            if (query)
+            if (mode == Mode::query)
                 o = co_await status(batch[i]);
+            else if (mode == Mode::cancel)
+                o = co_await cancel_one(batch[i]);
             else
                 o = co_await pay(batch[i]);
             out[i] = std::move(o);
@@ -160,21 +186,47 @@ private:
     }
 
     asio::awaitable<ChannelOutcome> pay(const RoutedPayment& p) {
-        auto ex = co_await exchange(signed_request(http::verb::post, s_.base_path + "/v1/payments",
-                                                   payment_body(p, s_.callback_url), p.request.payment_id));
-        if (ex.phase == Exchange::Phase::answered) co_return outcome_of_payment_answer(static_cast<int>(ex.status), ex.body);
-        if (ex.phase == Exchange::Phase::not_sent) co_return ChannelOutcome{K::soft_failure, "unreachable", ex.error, "", ""};
+        Classified c;
+        for (int attempt = 0;; ++attempt) {
+            auto ex = co_await exchange(signed_request(http::verb::post, s_.base_path + "/v1/payments",
+                                                       payment_body(p, s_.callback_url), p.request.payment_id));
+            c = classify_answer(PspCall::payment, ex.delivery, static_cast<int>(ex.status), ex.body, ex.error);
+            if (c.verdict != Verdict::retry) break;
+            if (attempt >= s_.busy_retries) {
+                c.verdict = Verdict::unknown;
+                break;
+            }
+            // Key in use or rate limited: the same request again, later, on this channel.
+            busy_retries_.Increment();
+            const int64_t wait = std::min<int64_t>(ex.retry_after_ms >= 0 ? ex.retry_after_ms : s_.busy_retry_delay_ms * (attempt + 1),
+                                                   s_.busy_retry_max_delay_ms);
+            asio::steady_timer t(ioc_, std::chrono::milliseconds(wait));
+            co_await t.async_wait(use);
+        }
+        if (c.verdict != Verdict::unknown) co_return c.outcome;
         unknown_.Increment();
-        spdlog::debug("connector {}: {}: no answer ({}); asking the PSP", s_.channel_id, p.request.payment_id, ex.error);
+        spdlog::debug("connector {}: {}: unknown outcome ({}); asking the PSP", s_.channel_id, p.request.payment_id, c.outcome.message);
         ChannelOutcome o = co_await status(p);
+        if (o.kind == K::failed) o.message = c.outcome.message + "; " + o.message;
         co_return o;
     }
 
     asio::awaitable<ChannelOutcome> status(const RoutedPayment& p) {
         auto ex = co_await exchange(
             signed_request(http::verb::get, s_.base_path + "/v1/payments/" + p.request.payment_id, "", p.request.payment_id));
-        if (ex.phase == Exchange::Phase::answered) co_return outcome_of_status_answer(static_cast<int>(ex.status), ex.body);
-        co_return ChannelOutcome{K::failed, "unknown_outcome", "no answer from the PSP, nor to the status query: " + ex.error, "", ""};
+        co_return classify_answer(PspCall::status_query, ex.delivery, static_cast<int>(ex.status), ex.body, ex.error).outcome;
+    }
+
+    // Cancels a pending payment by idempotency key; an unclear answer is followed by one
+    // last status query.
+    asio::awaitable<ChannelOutcome> cancel_one(const RoutedPayment& p) {
+        auto ex = co_await exchange(signed_request(http::verb::post, s_.base_path + "/v1/payments/" + p.request.payment_id + "/cancel",
+                                                   "{}", p.request.payment_id + ":cancel"));
+        auto c = classify_answer(PspCall::cancel, ex.delivery, static_cast<int>(ex.status), ex.body, ex.error);
+        if (c.verdict != Verdict::unknown) co_return c.outcome;
+        ChannelOutcome o = co_await status(p);
+        if (o.kind == K::approved || o.kind == K::declined || o.kind == K::reversed) co_return o;
+        co_return ChannelOutcome{K::failed, "unknown_outcome", c.outcome.message + "; " + o.message, "", ""};
     }
 
     asio::awaitable<std::unique_ptr<Stream>> connect(std::string& error) {
@@ -214,13 +266,14 @@ private:
             } else {
                 std::string error;
                 s = co_await connect(error);
-                if (!s) co_return Exchange{Exchange::Phase::not_sent, 0, {}, error};
+                if (!s) co_return Exchange{Delivery::not_sent, 0, {}, error};
             }
             beast::get_lowest_layer(*s).expires_after(std::chrono::milliseconds(s_.timeout_ms));
             auto [ec, n] = co_await http::async_write(*s, req, use);
             if (ec) {
                 if (reused) continue;  // stale keep-alive connection
-                co_return Exchange{Exchange::Phase::not_sent, 0, {}, "write: " + ec.message()};
+                // Nothing written: it never left. Part of it written: the PSP may have it.
+                co_return Exchange{n == 0 ? Delivery::not_sent : Delivery::no_answer, 0, {}, "write: " + ec.message()};
             }
             beast::flat_buffer buf;
             http::response_parser<http::string_body> parser;
@@ -231,11 +284,17 @@ private:
                 // was closed while idle; send again on a fresh one (same Idempotency-Key).
                 const bool nothing = buf.size() == 0 && !parser.got_some();
                 if (reused && nothing && ec2 != beast::error::timeout) continue;
-                co_return Exchange{Exchange::Phase::unknown, 0, {}, "read: " + ec2.message()};
+                co_return Exchange{Delivery::no_answer, 0, {}, "read: " + ec2.message()};
             }
             auto res = parser.release();
             if (res.keep_alive() && idle_.size() < static_cast<size_t>(s_.max_connections)) idle_.push_back(std::move(s));
-            co_return Exchange{Exchange::Phase::answered, res.result_int(), std::move(res.body()), {}};
+            int64_t retry_after = -1;
+            if (const auto ra = res[http::field::retry_after]; !ra.empty()) {
+                int64_t secs = 0;
+                auto [ptr, err] = std::from_chars(ra.data(), ra.data() + ra.size(), secs);
+                if (err == std::errc() && ptr == ra.data() + ra.size() && secs >= 0 && secs < 86'400) retry_after = secs * 1000;
+            }
+            co_return Exchange{Delivery::answered, res.result_int(), std::move(res.body()), {}, retry_after};
         }
     }
 
@@ -306,7 +365,8 @@ private:
         if (sink_) {
             auto timer = std::make_shared<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
             auto result = std::make_shared<bool>(false);
-            sink_(ChannelEvent{ev->event_id, ev->payment_id, ev->root_id, ev->outcome},
+            sink_(ChannelEvent{ev->event_id, ev->payment_id, ev->root_id, ev->outcome, req.body(),
+                               {{kTimestampHeader, ts}, {kSignatureHeader, std::string(req[kSignatureHeader])}}},
                   [this, timer, result](bool ok) {
                       asio::post(ioc_, [timer, result, ok] {
                           *result = ok;
@@ -337,6 +397,7 @@ private:
     std::unique_ptr<tcp::acceptor> acceptor_;
     std::map<std::string, prometheus::Counter*> webhooks_;
     prometheus::Counter& unknown_;
+    prometheus::Counter& busy_retries_;
     std::thread thread_;
 };
 

@@ -26,6 +26,9 @@ std::optional<ChannelOutcome> outcome_of_payment(const boost::json::object& o) {
     } else if (status == "pending") {
         out.kind = K::pending;
         if (out.code.empty()) out.code = "pending";
+    } else if (status == "cancelled") {
+        out.kind = K::reversed;
+        if (out.code.empty()) out.code = "cancelled";
     } else {
         return std::nullopt;
     }
@@ -67,19 +70,78 @@ std::string payment_body(const RoutedPayment& p, std::string_view callback_url) 
     return w.take();
 }
 
-ChannelOutcome outcome_of_payment_answer(int http_status, std::string_view body) {
-    if (http_status >= 200 && http_status < 300) {
-        if (auto o = parse_payment(body)) return *o;
-        return {K::failed, "unknown_outcome", "unreadable answer from the PSP (HTTP " + std::to_string(http_status) + ")", "", ""};
+const char* to_string(Verdict v) {
+    switch (v) {
+        case Verdict::approved: return "approved";
+        case Verdict::declined: return "declined";
+        case Verdict::pending: return "pending";
+        case Verdict::cancelled: return "cancelled";
+        case Verdict::soft_failure: return "soft_failure";
+        case Verdict::refused: return "refused";
+        case Verdict::retry: return "retry";
+        case Verdict::unknown: return "unknown";
     }
-    return {K::soft_failure, "http_" + std::to_string(http_status), http_status >= 500 ? "PSP unavailable" : "PSP refused the request", "", ""};
+    return "unknown";
+}
+
+namespace {
+Classified unknown(std::string message) {
+    return {Verdict::unknown, {K::failed, "unknown_outcome", std::move(message), "", ""}};
+}
+
+Classified of_payment(const ChannelOutcome& o) {
+    switch (o.kind) {
+        case K::approved: return {Verdict::approved, o};
+        case K::declined: return {Verdict::declined, o};
+        case K::pending: return {Verdict::pending, o};
+        case K::reversed: return {Verdict::cancelled, o};
+        default: return unknown("unexpected payment state");
+    }
+}
+
+const char* call_name(PspCall c) {
+    return c == PspCall::payment ? "payment request" : c == PspCall::status_query ? "status query" : "cancel";
+}
+}  // namespace
+
+Classified classify_answer(PspCall call, Delivery delivery, int http_status, std::string_view body, std::string_view error) {
+    const std::string what = call_name(call);
+    if (delivery == Delivery::not_sent) {
+        // Provably never reached the PSP. Only a payment request may then move on: a status
+        // query or cancel that could not be sent leaves the payment as unknown as it was.
+        if (call == PspCall::payment)
+            return {Verdict::soft_failure, {K::soft_failure, "not_received", "the request never reached the PSP: " + std::string(error), "", ""}};
+        return unknown(what + " not sent: " + std::string(error));
+    }
+    if (delivery == Delivery::no_answer) return unknown("no answer to the " + what + ": " + std::string(error));
+    const std::string http = "HTTP " + std::to_string(http_status);
+    if (http_status >= 200 && http_status < 300) {
+        auto o = parse_payment(body);
+        if (!o) return unknown("unreadable answer to the " + what + " (" + http + ")");
+        if (call == PspCall::cancel && o->kind == K::pending) return unknown("the PSP did not cancel the payment; still pending");
+        return of_payment(*o);
+    }
+    if (call == PspCall::payment) {
+        if (http_status == 409 || http_status == 429)
+            return {Verdict::retry, {K::failed, "unknown_outcome",
+                                     http + (http_status == 409 ? " (idempotency key in use)" : " (rate limited)"), "", ""}};
+        // A definite refusal: the PSP did not execute the request (bad request, signature,
+        // validation). 408 and 425 say nothing of the kind, so they stay unknown.
+        if (http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 425)
+            return {Verdict::refused, {K::failed, "http_" + std::to_string(http_status), "the PSP refused the request (not executed)", "", ""}};
+        return unknown(http + " to the payment request: it may have been executed");
+    }
+    if (call == PspCall::status_query && http_status == 404)
+        return unknown("the PSP has no payment under this idempotency key (yet)");
+    return unknown(http + " to the " + what);
+}
+
+ChannelOutcome outcome_of_payment_answer(int http_status, std::string_view body) {
+    return classify_answer(PspCall::payment, Delivery::answered, http_status, body).outcome;
 }
 
 ChannelOutcome outcome_of_status_answer(int http_status, std::string_view body) {
-    if (http_status == 200 || http_status == 202)
-        if (auto o = parse_payment(body)) return *o;
-    if (http_status == 404) return {K::soft_failure, "not_received", "the PSP has no payment under this idempotency key", "", ""};
-    return {K::failed, "unknown_outcome", "status query answered HTTP " + std::to_string(http_status), "", ""};
+    return classify_answer(PspCall::status_query, Delivery::answered, http_status, body).outcome;
 }
 
 std::optional<PspEvent> parse_webhook(std::string_view body) {

@@ -5,8 +5,10 @@
 // for payments it answers asynchronously.
 //
 //   ..51 declined insufficient_funds    ..05 declined do_not_honor
-//   ..91 HTTP 503, not executed (soft failure: the next channel may try)
+//   ..91 HTTP 503, not executed (the connector cannot tell: an unknown outcome, asked by status query)
 //   ..93 pending (HTTP 202), approved later by webhook
+//   POST /v1/payments/<id>/cancel cancels a pending payment (status `cancelled`); a decided
+//   one is answered as it stands
 //   wallet and bank_account payments: pending, then approved (or declined by the rules above)
 //   anything else approved; captures, voids and refunds approved at once
 //
@@ -28,6 +30,13 @@
 //   bad_signature=SHARE    before the real webhook send a forged one (wrong key, opposite outcome)
 //   no_webhook=SHARE       never send the webhook (the connector must query)
 //   query_timeout=1        never answer status queries
+//   reply_status=CODE      execute the payment, then answer HTTP CODE (400..599) instead of it,
+//                          to every POST of the key (a 502/504 from a gateway, a 409 "key in
+//                          use", a 429); reply_status_share=SHARE of payments (default 1),
+//                          reply_status_times=N only the first N POSTs of a key (0 = all)
+//   stay_pending=SHARE     a pending payment is never decided (the payer never completes):
+//                          it stays pending until cancelled
+//   cancel_timeout=1       never answer cancels
 // On exit it logs one line `psp-sim totals: ...` (requests, queries, webhooks sent / acked /
 // refused) for tests and operators.
 #include <boost/asio.hpp>
@@ -185,6 +194,10 @@ struct Faults {
     int webhook_duplicates = 0;
     bool webhook_replay = false;
     bool query_timeout = false;
+    int reply_status = 0;
+    double reply_status_share = 1, stay_pending = 0;
+    int reply_status_times = 0;
+    bool cancel_timeout = false;
 };
 
 Faults parse_faults(const std::map<std::string, std::string>& m) {
@@ -214,10 +227,18 @@ Faults parse_faults(const std::map<std::string, std::string>& m) {
         else if (k == "webhook_duplicates") f.webhook_duplicates = count();
         else if (k == "webhook_replay") f.webhook_replay = count() > 0;
         else if (k == "query_timeout") f.query_timeout = count() > 0;
+        else if (k == "reply_status") {
+            f.reply_status = count();
+            if (f.reply_status < 400 || f.reply_status > 599) throw ConfigError("--fault reply_status: expected 400..599");
+        } else if (k == "reply_status_share") f.reply_status_share = share();
+        else if (k == "reply_status_times") f.reply_status_times = count();
+        else if (k == "stay_pending") f.stay_pending = share();
+        else if (k == "cancel_timeout") f.cancel_timeout = count() > 0;
         else
             throw ConfigError("--fault: unknown fault `" + k +
                               "` (latency_ms, timeout, drop, decline, error, async, webhook_delay_ms, "
-                              "webhook_duplicates, webhook_replay, bad_signature, no_webhook, query_timeout)");
+                              "webhook_duplicates, webhook_replay, bad_signature, no_webhook, query_timeout, reply_status, "
+                              "reply_status_share, reply_status_times, stay_pending, cancel_timeout)");
     }
     return f;
 }
@@ -251,11 +272,13 @@ struct Recorded {
     PspPayment payment;
     std::string final_status, final_code, final_message;  // for a pending payment: what it becomes
     std::string callback_url;
+    int posts = 0;  // POSTs received under its key
 };
 
 struct Totals {
     uint64_t requests = 0, replays = 0, bad_requests = 0, queries = 0, webhooks_sent = 0, webhooks_acked = 0,
-             webhooks_refused = 0, forged_sent = 0, timeouts = 0, drops = 0, errors = 0;
+             webhooks_refused = 0, forged_sent = 0, timeouts = 0, drops = 0, errors = 0, replied_status = 0,
+             cancels = 0, cancelled = 0;
 };
 
 class PspSimulator {
@@ -287,9 +310,11 @@ public:
         asio::co_spawn(ioc_, watch_stop(), asio::detached);
         ioc_.run();
         spdlog::info("psp-sim totals: requests={} replays={} bad_requests={} queries={} timeouts={} drops={} errors={} "
-                     "webhooks_sent={} webhooks_acked={} webhooks_refused={} forged_sent={}",
+                     "webhooks_sent={} webhooks_acked={} webhooks_refused={} forged_sent={} replied_status={} "
+                     "cancels={} cancelled={}",
                      t_.requests, t_.replays, t_.bad_requests, t_.queries, t_.timeouts, t_.drops, t_.errors,
-                     t_.webhooks_sent, t_.webhooks_acked, t_.webhooks_refused, t_.forged_sent);
+                     t_.webhooks_sent, t_.webhooks_acked, t_.webhooks_refused, t_.forged_sent, t_.replied_status,
+                     t_.cancels, t_.cancelled);
         return 0;
     }
 
@@ -383,6 +408,29 @@ private:
             else a.res = json(http::status::ok, payment_json(it->second.payment));
             return a;
         }
+        const std::string cancel_suffix = "/cancel";
+        if (req.method() == http::verb::post && target.rfind(base + "/", 0) == 0 && target.size() > base.size() + 1 + cancel_suffix.size() &&
+            target.compare(target.size() - cancel_suffix.size(), cancel_suffix.size(), cancel_suffix) == 0) {
+            ++t_.cancels;
+            if (faults_.cancel_timeout) {
+                a.hang = true;
+                return a;
+            }
+            const auto id = target.substr(base.size() + 1, target.size() - base.size() - 1 - cancel_suffix.size());
+            auto it = ledger_.find(id);
+            if (it == ledger_.end()) {
+                a.res = json(http::status::not_found, "{\"error\":\"not_found\"}");
+                return a;
+            }
+            auto& p = it->second.payment;
+            if (p.status == "pending") {
+                ++t_.cancelled;
+                p.status = "cancelled", p.code = "cancelled", p.message = "cancelled by the merchant";
+                append_ledger(p);
+            }
+            a.res = json(http::status::ok, payment_json(p));
+            return a;
+        }
         if (req.method() != http::verb::post || target != base) {
             a.res = json(http::status::not_found, "{\"error\":\"not_found\"}");
             return a;
@@ -396,6 +444,10 @@ private:
         ++t_.requests;
         if (auto it = ledger_.find(key); it != ledger_.end()) {
             ++t_.replays;
+            if (reply_status(it->second)) {
+                a.res = json(static_cast<http::status>(faults_.reply_status), "{\"error\":\"fault\"}");
+                return a;
+            }
             const auto& p = it->second.payment;
             a.res = json(p.status == "pending" ? http::status::accepted : http::status::ok, payment_json(p));
             return a;
@@ -444,6 +496,14 @@ private:
         }
         ledger_[key] = r;
         append_ledger(r.payment);
+        if (reply_status(ledger_[key])) {
+            // Executed, but the answer the client gets is an error (a gateway in front of
+            // the PSP, or a PSP that reports a busy key or a rate limit after the fact).
+            a.res = json(static_cast<http::status>(faults_.reply_status), "{\"error\":\"fault\"}");
+            if (a.webhook) asio::co_spawn(ioc_, send_webhooks(*a.webhook), asio::detached);
+            a.webhook.reset();
+            return a;
+        }
         if (hit(faults_.timeout, key, "timeout")) {
             ++t_.timeouts;
             a.hang = true;
@@ -452,6 +512,15 @@ private:
         }
         a.res = json(async ? http::status::accepted : http::status::ok, payment_json(r.payment));
         return a;
+    }
+
+    // Counts a POST of the recorded payment; true if the reply_status fault answers it.
+    bool reply_status(Recorded& r) {
+        const int n = ++r.posts;
+        if (faults_.reply_status == 0 || !hit(faults_.reply_status_share, r.payment.payment_id, "reply_status")) return false;
+        if (faults_.reply_status_times > 0 && n > faults_.reply_status_times) return false;
+        ++t_.replied_status;
+        return true;
     }
 
     static void decide(Recorded& r) {
@@ -469,6 +538,7 @@ private:
         auto it = ledger_.find(payment_id);
         if (it == ledger_.end()) co_return;
         auto& r = it->second;
+        if (hit(faults_.stay_pending, payment_id, "stay_pending")) co_return;
         if (r.payment.status == "pending") {
             decide(r);
             append_ledger(r.payment);

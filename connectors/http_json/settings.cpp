@@ -40,7 +40,7 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
     HttpJsonSettings s;
     s.channel_id = ch.id;
     const std::string expected =
-        "endpoint, tls, keys_file, timeout_ms, connect_timeout_ms, max_connections, webhook, pending";
+        "endpoint, tls, keys_file, timeout_ms, connect_timeout_ms, max_connections, busy_retry, webhook, pending";
     for (const auto& kv : ch.settings) {
         const auto key = kv.first.as<std::string>();
         const auto& v = kv.second;
@@ -69,6 +69,16 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
             s.connect_timeout_ms = static_cast<int>(integer(ch, v, key, 1, 600'000));
         } else if (key == "max_connections") {
             s.max_connections = static_cast<int>(integer(ch, v, key, 1, 4096));
+        } else if (key == "busy_retry") {
+            if (!v.IsMap()) throw ConfigError(where(ch, v) + ": busy_retry must be a mapping (attempts, delay_ms, max_delay_ms)");
+            for (const auto& t : v) {
+                const auto k = t.first.as<std::string>();
+                if (k == "attempts") s.busy_retries = static_cast<int>(integer(ch, t.second, "busy_retry.attempts", 0, 10));
+                else if (k == "delay_ms") s.busy_retry_delay_ms = static_cast<int>(integer(ch, t.second, "busy_retry.delay_ms", 1, 60'000));
+                else if (k == "max_delay_ms")
+                    s.busy_retry_max_delay_ms = static_cast<int>(integer(ch, t.second, "busy_retry.max_delay_ms", 1, 60'000));
+                else throw ConfigError(where(ch, t.second) + ": unknown key `busy_retry." + k + "` (expected: attempts, delay_ms, max_delay_ms)");
+            }
         } else if (key == "webhook") {
             if (!v.IsMap()) throw ConfigError(where(ch, v) + ": webhook must be a mapping (listen, callback_url, replay_window_seconds)");
             for (const auto& t : v) {
@@ -94,8 +104,10 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
                 if (k == "query_after_seconds") s.pending.query_after_ms = secs * 1000;
                 else if (k == "query_every_seconds") s.pending.query_every_ms = secs * 1000;
                 else if (k == "give_up_after_seconds") s.pending.give_up_after_ms = secs * 1000;
+                else if (k == "late_event_window_seconds") s.pending.late_event_window_ms = secs * 1000;
                 else throw ConfigError(where(ch, t.second) + ": unknown key `pending." + k +
-                                       "` (expected: query_after_seconds, query_every_seconds, give_up_after_seconds)");
+                                       "` (expected: query_after_seconds, query_every_seconds, give_up_after_seconds, "
+                                       "late_event_window_seconds)");
             }
         } else {
             throw ConfigError(where(ch, v) + ": unknown key `" + key + "` for http_json channel `" + ch.id +

@@ -22,6 +22,9 @@ struct HttpJsonSettings {
     int timeout_ms = 2000;         // per request, after it was sent
     int connect_timeout_ms = 1000; // TCP connect + TLS handshake
     int max_connections = 64;      // keep-alive pool = payments in flight
+    int busy_retries = 2;          // resends of a payment answered 409 (key in use) or 429, same channel
+    int busy_retry_delay_ms = 200; // before resend n: n × this, or the answer's Retry-After
+    int busy_retry_max_delay_ms = 2000;  // cap of one wait (Retry-After included)
     std::string webhook_listen;    // host:port of the webhook listener; empty = none
     std::string callback_url;      // sent to the PSP; default http://<listen>/webhooks/<channel>
     int64_t replay_window_ms = 300'000;

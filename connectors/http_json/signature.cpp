@@ -95,6 +95,14 @@ WebhookCheck verify_signed(const WebhookKeys& keys, std::string_view timestamp_h
     int64_t ts = 0;
     if (!parse_ms(timestamp_header, ts)) return WebhookCheck::bad_timestamp;
     if (ts < now_ms - window_ms || ts > now_ms + window_ms) return WebhookCheck::outside_window;
+    return verify_signature(keys, timestamp_header, signature_header, body);
+}
+
+WebhookCheck verify_signature(const WebhookKeys& keys, std::string_view timestamp_header,
+                              std::string_view signature_header, std::string_view body) {
+    if (timestamp_header.empty() || signature_header.empty()) return WebhookCheck::missing_signature;
+    int64_t ts = 0;
+    if (!parse_ms(timestamp_header, ts)) return WebhookCheck::bad_timestamp;
     bool ok = false;
     for (const auto& k : keys.keys)
         if (!k.empty() && signature_matches(signature_header, hmac_hex(k, timestamp_header, body))) ok = true;

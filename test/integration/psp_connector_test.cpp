@@ -16,9 +16,17 @@
 
 #include <boost/asio.hpp>
 
+#include <boost/beast/core.hpp>
+#include <boost/json.hpp>
+#include <boost/beast/http.hpp>
+#include <yaml-cpp/yaml.h>
+
 #include "app/roles.hpp"
 #include "codec/messages.hpp"
 #include "harness.hpp"
+#include "http_json/psp_protocol.hpp"
+#include "http_json/signature.hpp"
+#include "pending_book.hpp"
 #include "kafka/records.hpp"
 #include "metrics/metrics.hpp"
 #include "security/card_vault.hpp"
@@ -29,8 +37,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kSimPort = 9311;      // turnout-sim psp (HTTPS)
-constexpr int kWebhookPort = 9312;  // the connector's webhook listener
+// turnout-sim psp (HTTPS) and, one above, the connector's webhook listener;
+// TURNOUT_PSP_TEST_PORT moves both (two test runs on one host).
+int psp_test_port() {
+    const char* p = std::getenv("TURNOUT_PSP_TEST_PORT");
+    return p && *p ? std::atoi(p) : 9311;
+}
+const int kSimPort = psp_test_port();
+const int kWebhookPort = kSimPort + 1;
 
 // The shipped config, isolated, with psp-global pointing at this test's simulator, short
 // timeouts and pending deadlines, and acq-eu (played by the in-process simulator) behind it.
@@ -147,12 +161,16 @@ struct Outcome {
     std::map<std::string, PaymentResult> result_of;
     Sim sim;
     std::map<std::string, int64_t> totals;
+    size_t next_channel_records = 0;        // records on payments.channel.acq-eu
+    std::vector<Consumed> dlq;              // payments.dlq
+    std::map<std::string, std::string> psp_status;  // the simulator's ledger: payment_id → last status
 };
 
 // Runs `payments` through the psp-global and acq-eu connectors (in this process) against a
 // simulator with `faults`; waits for one result each and `settle_ms` more for late doubles.
+// `during` runs once the payments are produced, while the connectors run.
 Outcome run_case(const std::string& name, const std::vector<std::string>& faults, const std::vector<Payment>& payments,
-                 int settle_ms = 2000) {
+                 int settle_ms = 2000, const std::function<void(const Config&)>& during = {}) {
     const std::string run = "psp-" + name + "-" + std::to_string(now_ms());
     const fs::path dir = fs::path(kSource) / "var" / "test" / run;
     fs::create_directories(dir);
@@ -183,6 +201,7 @@ Outcome run_case(const std::string& name, const std::vector<std::string>& faults
                                                 kafka::descend_headers(std::string_view{})}) == RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (during) during(cfg);
 
     auto collect = [&] {
         out.results_per_id.clear();
@@ -206,6 +225,16 @@ Outcome run_case(const std::string& name, const std::vector<std::string>& faults
     CHECK_MESSAGE(rc == 0, "the connectors drained cleanly");
     out.sim.stop();
     out.totals = out.sim.totals();
+    out.next_channel_records = read_all(cfg, {cfg.kafka.topics.channel("acq-eu")}).size();
+    out.dlq = read_all(cfg, {cfg.kafka.topics.dlq});
+    {
+        std::ifstream ledger(dir / "psp-ledger.log");
+        for (std::string line; std::getline(ledger, line);) {
+            std::istringstream in(line);
+            std::string id, root, st;
+            if (in >> id >> root >> st) out.psp_status[id] = st;
+        }
+    }
     std::cout << "psp fault case " << name << ": results " << out.results_per_id.size() << "/" << payments.size()
               << "; simulator:";
     for (const auto& [k, v] : out.totals) std::cout << " " << k << "=" << v;
@@ -232,16 +261,16 @@ std::string status(const Outcome& o, const std::string& id) { return std::string
 
 auto& M() { return Metrics::get(); }
 const std::map<std::string, std::string> kPsp{{"channel", "psp-global"}};
-std::map<std::string, std::string> psp(const char* outcome) { return {{"channel", "psp-global"}, {"outcome", outcome}}; }
+std::map<std::string, std::string> on_psp(const char* outcome) { return {{"channel", "psp-global"}, {"outcome", outcome}}; }
 
 }  // namespace
 
-TEST_CASE("psp: no fault: approved, declined by amount, 503 fails over, wallets resolved by webhook") {
+TEST_CASE("psp: no fault: approved, declined by amount, 503 is an unknown outcome, wallets resolved by webhook") {
     std::vector<Payment> ps{{"ok-1", 1000, InstrumentKind::card},   {"dec51-1", 1051, InstrumentKind::card},
                             {"dec05-1", 1005, InstrumentKind::card}, {"err91-1", 1091, InstrumentKind::card},
                             {"async93-1", 1093, InstrumentKind::card}};
     for (auto& w : wallets("wal-", 5)) ps.push_back(w);
-    const double accepted = counter(M().webhooks, psp("accepted"));
+    const double accepted = counter(M().webhooks, on_psp("accepted"));
     auto o = run_case("none", {}, ps);
     CHECK(status(o, "ok-1") == "approved");
     CHECK(o.result_of.at("ok-1").channel == "psp-global");
@@ -249,30 +278,32 @@ TEST_CASE("psp: no fault: approved, declined by amount, 503 fails over, wallets 
     CHECK(status(o, "dec51-1") == "declined");
     CHECK(o.result_of.at("dec51-1").reason.code == "insufficient_funds");
     CHECK(o.result_of.at("dec05-1").reason.code == "do_not_honor");
-    // 503 before execution: soft failure, the simulator channel behind it decides (91 soft there too).
+    // A 503 does not prove the PSP did not execute it: unknown, asked, never sent elsewhere.
     CHECK(status(o, "err91-1") == "failed");
-    CHECK(o.result_of.at("err91-1").reason.code == "channels_exhausted");
+    CHECK(o.result_of.at("err91-1").reason.code == "unknown_outcome");
+    CHECK(o.result_of.at("err91-1").channel == "psp-global");
+    CHECK(o.next_channel_records == 0);
     CHECK(status(o, "async93-1") == "approved");
     for (int i = 0; i < 5; ++i) CHECK(status(o, "wal-" + std::to_string(i)) == "approved");
-    CHECK(counter(M().webhooks, psp("accepted")) - accepted == 6);
+    CHECK(counter(M().webhooks, on_psp("accepted")) - accepted == 6);
     CHECK(o.totals["webhooks_acked"] == 6);
 }
 
 TEST_CASE("psp fault latency_ms: slow answers inside the timeout are ordinary answers") {
-    const double queried = counter(M().channel_calls, psp("unknown_queried"));
+    const double queried = counter(M().channel_calls, on_psp("unknown_queried"));
     auto o = run_case("latency", {"latency_ms=300"}, cards("lat-", 20));
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    CHECK(counter(M().channel_calls, psp("unknown_queried")) - queried == 0);
+    CHECK(counter(M().channel_calls, on_psp("unknown_queried")) - queried == 0);
 }
 
 TEST_CASE("psp fault timeout: executed but never answered, the connector queries and answers from the PSP") {
-    const double queried = counter(M().channel_calls, psp("unknown_queried"));
+    const double queried = counter(M().channel_calls, on_psp("unknown_queried"));
     auto ps = cards("to-", 10);
     ps.push_back({"to-dec", 1051, InstrumentKind::card});
     auto o = run_case("timeout", {"timeout=1"}, ps);
     for (int i = 0; i < 10; ++i) CHECK(status(o, "to-" + std::to_string(i)) == "approved");
     CHECK(status(o, "to-dec") == "declined");
-    CHECK(counter(M().channel_calls, psp("unknown_queried")) - queried == 11);
+    CHECK(counter(M().channel_calls, on_psp("unknown_queried")) - queried == 11);
     CHECK(o.totals["timeouts"] == 11);
     CHECK(o.totals["queries"] == 11);
 }
@@ -286,17 +317,18 @@ TEST_CASE("psp fault timeout + query_timeout: still unknown after the query, the
     }
 }
 
-TEST_CASE("psp fault drop: connection dropped before execution, the PSP has no record, the next channel pays") {
+TEST_CASE("psp fault drop: connection dropped after the request left: unknown outcome, never another channel") {
     auto o = run_case("drop", {"drop=1"}, cards("drop-", 10));
     for (const auto& [id, r] : o.result_of) {
-        CHECK(status(o, id) == "approved");
-        CHECK(r.channel == "acq-eu");
+        CHECK(status(o, id) == "failed");
+        CHECK(r.reason.code == "unknown_outcome");
+        CHECK(r.channel == "psp-global");
         REQUIRE(r.route);
-        REQUIRE(r.route->attempts.size() == 2);
-        CHECK(r.route->attempts[0].reason == "not_received");
+        CHECK(r.route->attempts.size() == 1);
     }
     CHECK(o.totals["drops"] >= 10);
     CHECK(o.totals["queries"] == 10);
+    CHECK(o.next_channel_records == 0);
 }
 
 TEST_CASE("psp fault decline: every payment declined by the PSP") {
@@ -307,68 +339,230 @@ TEST_CASE("psp fault decline: every payment declined by the PSP") {
     }
 }
 
-TEST_CASE("psp fault error: HTTP 503 is a soft failure, the next channel pays") {
+TEST_CASE("psp fault error: HTTP 503 is an unknown outcome, asked by status query, never another channel") {
     auto o = run_case("error", {"error=1"}, cards("e5-", 10));
     for (const auto& [id, r] : o.result_of) {
-        CHECK(status(o, id) == "approved");
-        CHECK(r.channel == "acq-eu");
-        REQUIRE(r.route);
-        CHECK(r.route->attempts[0].reason == "http_503");
+        CHECK(status(o, id) == "failed");
+        CHECK(r.reason.code == "unknown_outcome");
+        CHECK(r.channel == "psp-global");
     }
     CHECK(o.totals["errors"] == 10);
+    CHECK(o.totals["queries"] == 10);
+    CHECK(o.next_channel_records == 0);
+}
+
+TEST_CASE("psp fault reply_status: 502/504/409/429 after the PSP executed: no second channel, failed/unknown_outcome") {
+    for (const char* code : {"502", "504", "409", "429"}) {
+        CAPTURE(code);
+        auto o = run_case(std::string("reply") + code, {std::string("reply_status=") + code, "query_timeout=1"},
+                          cards(std::string("rs") + code + "-", 5));
+        for (const auto& [id, r] : o.result_of) {
+            CHECK(status(o, id) == "failed");
+            CHECK(r.reason.code == "unknown_outcome");
+            CHECK(r.channel == "psp-global");
+            CHECK(o.psp_status[id] == "approved");  // the PSP did charge it
+        }
+        CHECK(o.totals["replied_status"] >= 5);
+        CHECK(o.next_channel_records == 0);  // acq-eu never saw any of them
+    }
+}
+
+TEST_CASE("psp fault reply_status: a 502 after execution is resolved by the status query on the same channel") {
+    auto o = run_case("reply502q", {"reply_status=502"}, cards("rq-", 5));
+    for (const auto& [id, r] : o.result_of) {
+        CHECK(status(o, id) == "approved");
+        CHECK(r.channel == "psp-global");
+    }
+    CHECK(o.totals["queries"] == 5);
+    CHECK(o.next_channel_records == 0);
+}
+
+TEST_CASE("psp fault reply_status: 429 / 409 once, then the same request again on the same channel is answered") {
+    for (const char* code : {"429", "409"}) {
+        CAPTURE(code);
+        auto o = run_case(std::string("busy") + code, {std::string("reply_status=") + code, "reply_status_times=1"},
+                          cards(std::string("b") + code + "-", 5));
+        for (const auto& [id, r] : o.result_of) {
+            CHECK(status(o, id) == "approved");
+            CHECK(r.channel == "psp-global");
+        }
+        CHECK(o.totals["requests"] == 10);  // each sent twice, same Idempotency-Key
+        CHECK(o.totals["queries"] == 0);
+        CHECK(o.next_channel_records == 0);
+    }
 }
 
 TEST_CASE("psp fault webhook_delay_ms: late webhooks; the status query after the deadline or the webhook, once") {
-    const double resolved_q = counter(M().status_queries, psp("resolved"));
-    const double resolved_e = counter(M().channel_events, psp("resolved"));
-    const double dup = counter(M().channel_events, psp("duplicate"));
+    const double resolved_q = counter(M().status_queries, on_psp("resolved"));
+    const double resolved_e = counter(M().channel_events, on_psp("resolved"));
+    const double dup = counter(M().channel_events, on_psp("duplicate"));
     auto o = run_case("late", {"webhook_delay_ms=5000"}, wallets("late-", 8), 4000);
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    const double by_query = counter(M().status_queries, psp("resolved")) - resolved_q;
-    const double by_event = counter(M().channel_events, psp("resolved")) - resolved_e;
+    const double by_query = counter(M().status_queries, on_psp("resolved")) - resolved_q;
+    const double by_event = counter(M().channel_events, on_psp("resolved")) - resolved_e;
     CHECK(by_query + by_event == 8);
     CHECK(by_query >= 1);  // the deadline (3 s) comes before the webhook (5 s)
     // Each late webhook was still acknowledged, and ignored when the payment was already final.
-    CHECK(counter(M().channel_events, psp("duplicate")) - dup == by_query);
+    CHECK(counter(M().channel_events, on_psp("duplicate")) - dup == by_query);
     CHECK(o.totals["webhooks_acked"] == 8);
 }
 
 TEST_CASE("psp fault webhook_duplicates + webhook_replay: redeliveries ignored, byte-for-byte replays refused") {
-    const double dup = counter(M().channel_events, psp("duplicate"));
-    const double replayed = counter(M().webhooks, psp("replayed"));
-    const double accepted = counter(M().webhooks, psp("accepted"));
+    const double dup = counter(M().channel_events, on_psp("duplicate"));
+    const double replayed = counter(M().webhooks, on_psp("replayed"));
+    const double accepted = counter(M().webhooks, on_psp("accepted"));
     auto o = run_case("dupes", {"webhook_duplicates=2", "webhook_replay=1"}, wallets("dup-", 8));
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    CHECK(counter(M().webhooks, psp("accepted")) - accepted == 24);
-    CHECK(counter(M().webhooks, psp("replayed")) - replayed == 8);
-    CHECK(counter(M().channel_events, psp("duplicate")) - dup == 16);
+    CHECK(counter(M().webhooks, on_psp("accepted")) - accepted == 24);
+    CHECK(counter(M().webhooks, on_psp("replayed")) - replayed == 8);
+    CHECK(counter(M().channel_events, on_psp("duplicate")) - dup == 16);
 }
 
 TEST_CASE("psp fault bad_signature: forged webhooks are refused and counted, the genuine outcome stands") {
-    const double bad = counter(M().webhooks, psp("bad_signature"));
+    const double bad = counter(M().webhooks, on_psp("bad_signature"));
     auto ps = wallets("bs-", 6);
     ps.push_back({"bs-dec", 2051, InstrumentKind::wallet});
     auto o = run_case("badsig", {"bad_signature=1"}, ps);
     for (int i = 0; i < 6; ++i) CHECK(status(o, "bs-" + std::to_string(i)) == "approved");
     CHECK(status(o, "bs-dec") == "declined");  // the forgery claimed approved
-    CHECK(counter(M().webhooks, psp("bad_signature")) - bad == 7);
+    CHECK(counter(M().webhooks, on_psp("bad_signature")) - bad == 7);
     CHECK(o.totals["forged_sent"] == 7);
 }
 
 TEST_CASE("psp fault no_webhook: pending payments resolved by a status query after the deadline") {
-    const double resolved_q = counter(M().status_queries, psp("resolved"));
+    const double resolved_q = counter(M().status_queries, on_psp("resolved"));
     auto o = run_case("nohook", {"no_webhook=1"}, wallets("nh-", 8));
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    CHECK(counter(M().status_queries, psp("resolved")) - resolved_q == 8);
+    CHECK(counter(M().status_queries, on_psp("resolved")) - resolved_q == 8);
     CHECK(o.totals["webhooks_sent"] == 0);
 }
 
-TEST_CASE("psp fault no_webhook + query_timeout: a pending payment nobody resolves ends failed after give-up") {
+TEST_CASE("psp fault no_webhook + query_timeout: at give-up the cancel finds the payment approved: approved result") {
+    const double resolved = counter(M().status_queries, on_psp("resolved"));
     auto o = run_case("expire", {"no_webhook=1", "query_timeout=1"}, wallets("ex-", 3), 1000);
     for (const auto& [id, r] : o.result_of) {
-        CHECK(status(o, id) == "failed");
-        CHECK(r.reason.code == "pending_expired");
+        CHECK(status(o, id) == "approved");
+        CHECK(r.channel == "psp-global");
     }
+    CHECK(o.totals["cancels"] == 3);
+    CHECK(o.totals["cancelled"] == 0);
+    CHECK(counter(M().status_queries, on_psp("resolved")) - resolved == 3);
+}
+
+TEST_CASE("psp fault stay_pending: an expired pending payment is cancelled at the PSP, then `reversed`") {
+    const double cancelled = counter(M().status_queries, on_psp("cancelled"));
+    auto o = run_case("cancel", {"stay_pending=1"}, wallets("cx-", 3), 1000);
+    for (const auto& [id, r] : o.result_of) {
+        CHECK(status(o, id) == "reversed");
+        CHECK(r.reason.code == "pending_cancelled");
+        CHECK(r.channel == "psp-global");
+        CHECK(o.psp_status[id] == "cancelled");  // the simulator's ledger shows the cancel
+    }
+    CHECK(o.totals["cancelled"] == 3);
+    CHECK(counter(M().status_queries, on_psp("cancelled")) - cancelled == 3);
+}
+
+namespace {
+std::string webhook_key() {
+    const auto keys = YAML::LoadFile(kSource + "/config/dev-psp-keys.yaml");
+    return turnout::psp::from_hex(keys["channels"]["psp-global"]["webhook_hmac_key_hex"].as<std::string>());
+}
+
+// POSTs a webhook to the connector's listener; the HTTP status.
+unsigned post_webhook(const std::string& body, const std::string& ts, const std::string& sig) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    boost::asio::io_context ioc;
+    beast::tcp_stream s(ioc);
+    boost::system::error_code ec;
+    s.socket().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(kWebhookPort)}, ec);
+    if (ec) return 0;
+    http::request<http::string_body> req{http::verb::post, "/webhooks/psp-global", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.set(turnout::psp::kTimestampHeader, ts);
+    req.set(turnout::psp::kSignatureHeader, sig);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(s, req, ec);
+    if (ec) return 0;
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res, ec);
+    return ec ? 0 : res.result_int();
+}
+
+std::vector<Consumed> dlq_with(const std::vector<Consumed>& dlq, const std::string& reason) {
+    std::vector<Consumed> out;
+    for (const auto& r : dlq)
+        if (r.header("turnout.error.reason") == reason) out.push_back(r);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("psp: given up with the outcome unknown, a late signed approval is counted and dead-lettered, not ignored") {
+    const double late = counter(M().channel_events, on_psp("late"));
+    const std::vector<Payment> ps = wallets("lt-", 2);
+    unsigned answered = 0;
+    auto o = run_case("lateevent", {"stay_pending=1", "cancel_timeout=1", "query_timeout=1"}, ps, 2000, [&](const Config& cfg) {
+        // Wait for the give-up results, then the PSP reports one payment approved after all.
+        for (int i = 0; i < 120; ++i) {
+            if (read_all(cfg, {cfg.kafka.topics.results}).size() >= ps.size()) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+        const auto body = turnout::psp::webhook_json("evt_late_1", {"lt-0", "lt-0", "approved", "approved", "approved", "psp_late", "a1b2c3"});
+        const auto ts = std::to_string(now_ms());
+        answered = post_webhook(body, ts, turnout::psp::sign(webhook_key(), ts, body));
+        for (int i = 0; i < 40 && dlq_with(read_all(cfg, {cfg.kafka.topics.dlq}), "late_channel_event").empty(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    });
+    CHECK(answered == 200);
+    for (const auto& [id, r] : o.result_of) {
+        CHECK(status(o, id) == "failed");
+        CHECK(r.reason.code == "unknown_outcome");
+    }
+    const auto late_records = dlq_with(o.dlq, "late_channel_event");
+    REQUIRE(late_records.size() == 1);
+    CHECK(late_records[0].value.find("\"lt-0\"") != std::string::npos);
+    CHECK(counter(M().channel_events, on_psp("late")) - late == 1);
+}
+
+TEST_CASE("psp: a forged channel event on the channel topic does not settle a pending payment; it is dead-lettered") {
+    const double unsigned_events = counter(M().channel_events, on_psp("unsigned"));
+    const std::vector<Payment> ps = wallets("fg-", 2);
+    std::map<std::string, int> results_while_pending;
+    auto o = run_case("forged", {"stay_pending=1"}, ps, 1000, [&](const Config& cfg) {
+        for (int i = 0; i < 100 && read_all(cfg, {cfg.kafka.topics.pending}).size() < ps.size(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        // The record the webhook listener would write, without the PSP's signature over it.
+        auto forge = [&](const std::string& id, bool with_bad_signature) {
+            boost::json::object e{{"event_id", "evt_forged_" + id}, {"payment_id", id}, {"root_id", id}, {"status", "approved"},
+                                  {"code", "approved"}, {"message", "approved"}, {"channel_ref", "psp_x"}, {"approval_code", "zz9"}};
+            if (with_bad_signature) {
+                const auto origin = turnout::psp::webhook_json("evt_forged_" + id, {id, id, "approved", "approved", "approved", "psp_x", "zz9"});
+                const auto ts = std::to_string(now_ms());
+                e["origin"] = origin;
+                e["origin_auth"] = boost::json::object{{turnout::psp::kTimestampHeader, ts},
+                                                       {turnout::psp::kSignatureHeader, turnout::psp::sign("not-the-webhook-key", ts, origin)}};
+            }
+            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.channel("psp-global"), id, boost::json::serialize(e),
+                                                    {{kRecordKindHeader, kChannelEventKind}}}) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        };
+        forge("fg-0", false);  // no signature at all
+        forge("fg-1", true);   // signed with the wrong key
+        REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+        for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) ++results_while_pending[decode_result(r.value)->payment_id];
+    });
+    CHECK(results_while_pending.empty());  // the forged approvals settled nothing
+    // The payments were still pending at the PSP: at give-up they are cancelled there.
+    for (const auto& [id, r] : o.result_of) {
+        CHECK(status(o, id) == "reversed");
+        CHECK(r.approval_code != "zz9");
+    }
+    CHECK(dlq_with(o.dlq, "unsigned_channel_event").size() == 2);
+    CHECK(counter(M().channel_events, on_psp("unsigned")) - unsigned_events == 2);
 }
 
 TEST_CASE("psp pending across a restart: payments.pending is replayed and each payment still gets one result") {

@@ -585,7 +585,9 @@ CASES = {
         ],
     },
     "pending-payment.schema.json": {
-        "valid": [("a wallet payment waiting for its webhook", PENDING)],
+        "valid": [("a wallet payment waiting for its webhook", PENDING),
+                  ("given up, watched for a late event (give_up)",
+                   change(change(PENDING, "expired_at_ms", 1795685924273), "expired_at", "2026-11-26T09:38:44.273Z"))],
         "invalid": [
             ("no routed payment", drop(PENDING, "routed")),
             ("a float time", change(PENDING, "pending_since_ms", 1.5)),
@@ -593,10 +595,15 @@ CASES = {
         ],
     },
     "channel-event.schema.json": {
-        "valid": [("an approval from a webhook", EVENT)],
+        "valid": [("an approval from a webhook", EVENT),
+                  ("with the signed webhook it came from (encode_channel_event)",
+                   change(change(EVENT, "origin", '{"event_id":"evt_1","type":"payment.updated","payment":{}}'),
+                          "origin_auth", {"Turnout-Timestamp": "1795685324273", "Turnout-Signature": "v1=00"})),
+                  ("a cancel reported by the channel", change(EVENT, "status", "reversed"))],
         "invalid": [
             ("a pending status", change(EVENT, "status", "pending")),
             ("no event id", drop(EVENT, "event_id")),
+            ("a signature header that is not a string", change(EVENT, "origin_auth", {"Turnout-Signature": 1})),
         ],
     },
 }
