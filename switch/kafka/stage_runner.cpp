@@ -75,7 +75,9 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
       logic_(logic),
       record_age_(latency_histogram(Metrics::get().stage_latency, {{"stage", stage_label(opts_.name)}})),
       commits_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "commit"}})),
-      aborts_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})) {
+      aborts_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})),
+      // Resolved at start so the series exists (at 0) for the alert before anything happens.
+      too_large_(Metrics::get().dlq_records.Add({{"stage", stage_label(opts_.name)}, {"reason", "record_too_large"}})) {
     Properties p{{opts_.transactional ? "transactional.id" : "enable.idempotence",
                   opts_.transactional ? opts_.transactional_id : "true"},
                  {"client.id", opts_.name},
@@ -184,7 +186,7 @@ void StageRunner::dead_letter_unproducible(const OutRecord& rec, rd_kafka_resp_e
                    {"turnout.error.offset", "-1"}};
     for (const auto& [k, v] : rec.headers)
         if (k == kTraceparent && valid_traceparent(v)) dlq.headers.emplace_back(k, v);
-    Metrics::get().dlq_records.Add({{"stage", stage}, {"reason", "record_too_large"}}).Increment();
+    too_large_.Increment();
     if (const auto e2 = produce(producer_.get(), dlq); e2 != RD_KAFKA_RESP_ERR_NO_ERROR)
         spdlog::critical("{}: the dead-letter record for an unproducible {} record failed too: {}; skipped",
                          opts_.name, rec.topic, rd_kafka_err2str(e2));

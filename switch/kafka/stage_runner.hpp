@@ -118,6 +118,7 @@ private:
     prometheus::Histogram& record_age_;
     prometheus::Counter& commits_;
     prometheus::Counter& aborts_;
+    prometheus::Counter& too_large_;
 };
 
 }  // namespace turnout::kafka
