@@ -214,10 +214,11 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
 }
 
 // Card data travels only in instrument.pan (sealed by the router). A card token or wallet
-// provider that is a card number is refused: it is a card sent as the wrong kind. Text the
-// sender writes about the payment (metadata keys and values, customer.id) keeps its card
-// numbers masked (first six and last four digits), so the payment goes on and the number
-// never leaves the router in clear. Not checked: payment_id, merchant.id (acquirers' merchant
+// provider that is a card number is refused: it is a card sent as the wrong kind, and so is a
+// metadata key that is one (keys are names; masked, two could become one). Text the
+// sender writes about the payment (metadata values, customer.id) keeps its card
+// numbers masked (every digit '*'), so the payment goes on and the number never leaves the
+// router in clear. Not checked: payment_id, merchant.id (acquirers' merchant
 // ids are 15-digit numbers), original.channel_ref (the channel's own transaction number),
 // bank account and wallet tokens (account numbers and device tokens): long digit runs there
 // are identifiers, and refusing or altering them would break payments.
@@ -229,8 +230,11 @@ std::optional<Invalid> free_text_card_number(PaymentRequest& r, size_t& masked) 
     if (r.instrument && r.instrument->kind == InstrumentKind::card_token && holds_card_number(r.instrument->token))
         return found("instrument.token");
     if (r.instrument && holds_card_number(r.instrument->provider)) return found("instrument.provider");
+    // A metadata key is a name, not text: masked, two keys could become one.
+    for (const auto& [k, v] : r.metadata)
+        if (holds_card_number(k)) return found("a metadata key");
     if (r.customer) masked += mask_card_numbers(r.customer->id);
-    for (auto& [k, v] : r.metadata) masked += mask_card_numbers(k) + mask_card_numbers(v);
+    for (auto& [k, v] : r.metadata) masked += mask_card_numbers(v);
     return std::nullopt;
 }
 
@@ -311,9 +315,11 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r, size_t
 size_t mask_card_numbers(std::string& text) {
     std::string out;
     size_t from = 0, n = 0;
-    scan_card_numbers(text, [&](size_t begin, size_t end, const std::string& digits) {
+    // Every digit of the number becomes '*', separators stay: no digit is left that could
+    // join a neighbour into another card number, so masking twice gives the same text.
+    scan_card_numbers(text, [&](size_t begin, size_t end, const std::string&) {
         out.append(text, from, begin - from);
-        out += mask_pan(digits);
+        for (size_t i = begin; i < end; ++i) out += (text[i] >= '0' && text[i] <= '9') ? '*' : text[i];
         from = end;
         ++n;
     });

@@ -54,8 +54,9 @@ struct DecodeOutcome {
     size_t masked_card_numbers = 0;  // card numbers masked in metadata and customer.id
 };
 
-// Replaces every card number in `text` (13-19 digits, also grouped by single spaces or
-// dashes, passing the Luhn check) by its masked form "411111******1111"; returns how many.
+// Replaces every digit of every card number in `text` (13-19 digits, also grouped by single
+// spaces or dashes, passing the Luhn check) by '*'; returns how many numbers. Masking the
+// result again changes nothing.
 size_t mask_card_numbers(std::string& text);
 
 bool valid_payment_id(std::string_view id);

@@ -276,8 +276,8 @@ int count_pans(const std::set<std::string>& pans, std::string_view text, const s
 }
 
 // Requests that carry a card number where none belongs, each otherwise valid: in a metadata
-// value, a metadata key and customer.id (masked by the router, the payment goes on) and as a
-// card token (refused). Returns the card numbers used (digits only) and the payment_ids.
+// value and customer.id (masked by the router, the payment goes on), as a metadata key and
+// as a card token (refused). Returns the card numbers used (digits only) and the payment_ids.
 std::pair<std::set<std::string>, std::vector<std::string>> publish_free_text_pans(const Config& cfg,
                                                                                   const std::string& run) {
     auto pan_of = [](int n, const char* prefix = "5425") {
@@ -411,7 +411,7 @@ TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and fil
     }
     for (size_t i = 0; i < free_text_ids.size(); ++i) {
         CAPTURE(free_text_ids[i]);
-        if (i < 3)
+        if (i < 2)
             CHECK(free_text_outcomes[free_text_ids[i]] == "approved");  // masked, and paid
         else
             CHECK(free_text_outcomes[free_text_ids[i]] == "card_number_in_free_text");
