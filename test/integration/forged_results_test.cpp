@@ -58,26 +58,6 @@ std::string approved_sale(const std::string& id, const std::string& merchant, co
     return encode_result(r);
 }
 
-std::vector<std::string> csv_cells(const std::string& line) {
-    std::vector<std::string> out(1);
-    bool quoted = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-            else if (c == '"') quoted = false;
-            else out.back() += c;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            out.emplace_back();
-        } else {
-            out.back() += c;
-        }
-    }
-    return out;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
@@ -235,7 +215,7 @@ TEST_CASE("forged results on payments.results: dead-lettered with reasons, books
             CHECK(lines.size() == parsed->records.size() + 3);
             for (size_t i = 0; i + 1 < lines.size(); ++i) {
                 CAPTURE(lines[i]);
-                const auto cells = csv_cells(lines[i]);
+                const auto cells = split_csv_line(lines[i]);
                 if (i >= 2) CHECK(cells.size() == 10);
                 for (size_t c = 0; c < cells.size(); ++c) {
                     if (i >= 2 && (c == 6 || c == 7)) continue;  // amount and fee: integers

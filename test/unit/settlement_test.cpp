@@ -495,27 +495,6 @@ std::vector<std::string> lines_of(const std::string& text) {
     return out;
 }
 
-// The cells of a CSV line as a spreadsheet sees them (quotes removed), not unescaped.
-std::vector<std::string> raw_cells(const std::string& line) {
-    std::vector<std::string> out(1);
-    bool quoted = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-            else if (c == '"') quoted = false;
-            else out.back() += c;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            out.emplace_back();
-        } else {
-            out.back() += c;
-        }
-    }
-    return out;
-}
-
 bool formula_start(const std::string& cell) {
     return !cell.empty() && std::string_view("=+-@\t\r").find(cell[0]) != std::string_view::npos;
 }
@@ -551,7 +530,7 @@ TEST_CASE("clearing CSV: line breaks never split a record, no cell starts a form
     CHECK(csv.find('\r') == std::string::npos);
     for (size_t i = 0; i < lines.size(); ++i) {
         CAPTURE(lines[i]);
-        const auto cells = raw_cells(lines[i]);
+        const auto cells = split_csv_line(lines[i]);
         if (i >= 2 && i + 1 < lines.size()) {
             REQUIRE(cells.size() == 10);
             // Text cells are never formulas; amount and fee are plain integers.
@@ -601,7 +580,7 @@ TEST_CASE("clearing CSV cells: table of escapes") {
     for (const auto& c : cases) {
         CAPTURE(c.in);
         CHECK(csv_text_cell(c.in) == c.cell);
-        if (!text::has_control(c.in)) CHECK(csv_cell_text(raw_cells(c.cell)[0]) == c.in);
+        if (!text::has_control(c.in)) CHECK(csv_cell_text(split_csv_line(c.cell)[0]) == c.in);
     }
 }
 
@@ -774,7 +753,7 @@ TEST_CASE("settlement stage: forged results go to the DLQ with reason and field,
     CHECK(lines.size() == 5);  // header, column names, two records, trailer
     for (size_t i = 0; i + 1 < lines.size(); ++i) {
         CAPTURE(lines[i]);
-        const auto cells = raw_cells(lines[i]);
+        const auto cells = split_csv_line(lines[i]);
         for (size_t c = 0; c < cells.size(); ++c)
             if (i < 2 || (c != 6 && c != 7)) CHECK_FALSE(formula_start(cells[c]));  // not amount or fee
     }
