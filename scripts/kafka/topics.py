@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 COMPACTED = ("state", "health", "lifecycle", "pending")
 # Changelog topics kept for a time window: kafka.topics key -> (config section,
 # key, default hours), as the switch creates them (turnout topics).
-RETAINED = {"dedupe": ("router", "dedupe_window_hours", 24),
+RETAINED = {"dedupe": ("router", "dedupe_window_hours", 168),
             "settlement_log": ("settlement", "log_retention_hours", 168),
             "velocity": ("risk", "velocity_retention_hours", 24)}
 QUIET = {"log_level": 2}  # connection failures are reported by the calls below

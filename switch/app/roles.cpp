@@ -49,7 +49,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         auto r = std::make_unique<Running>();
         kafka::StageOptions opts;
         if (spec.role == "router") {
-            r->logic = std::make_unique<RouterStage>(cfg, vault, rules);
+            r->logic = std::make_unique<RouterStage>(cfg, vault, rules, instance);
             opts = router_options(cfg, instance);
         } else if (spec.role == "risk") {
             r->logic = std::make_unique<RiskStage>(cfg, rules);
@@ -63,7 +63,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key());
             opts = settlement_options(cfg, instance);
         } else if (spec.role == "state") {
-            r->logic = std::make_unique<StateStage>(cfg);
+            r->logic = std::make_unique<StateStage>(cfg, true, instance);
             opts = state_options(cfg, instance);
         } else {
             throw std::invalid_argument("unknown role " + spec.role);

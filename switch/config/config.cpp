@@ -15,7 +15,7 @@ using Reader = YamlReader;
 
 KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     r.only_keys(k, "kafka", {"bootstrap_servers", "properties", "partitions", "replication_factor", "name_prefix",
-                             "topics", "transactions"});
+                             "topics", "transactions", "session_timeout_ms", "static_membership"});
     KafkaConfig c;
     c.bootstrap_servers = r.str(k, "bootstrap_servers", "", true);
     if (auto p = k["properties"]) {
@@ -25,6 +25,8 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     c.partitions = static_cast<int>(r.integer(k, "partitions", 6, 1, 10000));
     c.replication_factor = static_cast<int>(r.integer(k, "replication_factor", 1, 1, 16));
     c.name_prefix = r.str(k, "name_prefix", "");
+    c.session_timeout_ms = static_cast<int>(r.integer(k, "session_timeout_ms", 10000, 1000, 300000));
+    c.static_membership = r.flag(k, "static_membership", true);
     auto t = r.section(k, "topics");
     r.only_keys(t, "kafka.topics",
                 {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
@@ -91,7 +93,9 @@ Config parse_config(const std::string& text, const std::string& source) {
     Config c;
     c.path = source;
     try {
-        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics", "state"});
+        r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics", "state",
+                               "state_dir"});
+        c.state_dir = r.str(root, "state_dir", "var/state");
         c.kafka = read_kafka(r, r.section(root, "kafka"));
 
         auto sec = r.section(root, "security");
@@ -144,9 +148,8 @@ Config parse_config(const std::string& text, const std::string& source) {
         }
 
         auto router = r.section(root, "router");
-        r.only_keys(router, "router", {"dedupe_capacity", "dedupe_window_hours", "routes"});
-        c.dedupe_capacity = static_cast<size_t>(r.integer(router, "dedupe_capacity", 2'000'000, 1000, 1'000'000'000));
-        c.dedupe_window_hours = static_cast<int>(r.integer(router, "dedupe_window_hours", 24, 1, 24 * 365));
+        r.only_keys(router, "router", {"dedupe_window_hours", "routes"});
+        c.dedupe_window_ms = r.integer(router, "dedupe_window_hours", 168, 1, 24 * 365) * 3600 * 1000;
         c.routes = parse_routing_rules(r.section(router, "routes"), source, c.channels).rules;
         c.risk = parse_risk_rules(r.section(root, "risk"), source);
 
@@ -191,7 +194,8 @@ Config parse_config(const std::string& text, const std::string& source) {
             }
         }
         if (auto st = root["state"]) {
-            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds"});
+            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds", "retention_days"});
+            c.state.retention_ms = r.integer(st, "retention_days", 400, 1, 3650) * 86'400'000;
             c.state.http_address = r.str(st, "http_address", "127.0.0.1");
             c.state.http_port = static_cast<int>(r.integer(st, "http_port", 9470, 0, 65535));
             c.state.original_wait_seconds = static_cast<int>(r.integer(st, "original_wait_seconds", 60, 1, 86400));

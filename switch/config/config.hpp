@@ -43,6 +43,11 @@ struct KafkaConfig {
     int commit_every_records = 2000;
     int commit_every_ms = 100;
     int commit_linger_ms = 5;  // commit this soon once the input is drained
+    // Consumer group liveness: an instance silent this long loses its partitions.
+    int session_timeout_ms = 10000;
+    // Static membership (group.instance.id = the stage's transactional id): a restarted
+    // instance takes its partitions back without a rebalance within the session timeout.
+    bool static_membership = true;
 };
 
 // A channel's fee for one debit (sale or capture): fixed_minor + amount × bps / 10 000,
@@ -87,6 +92,9 @@ struct StateConfig {
     std::string http_address = "127.0.0.1";
     int http_port = 9470;  // GET /payments/{id}; 0 = an ephemeral port
     int original_wait_seconds = 60;
+    // Life-cycle ledger and state entries live this long after the payment's last event
+    // (state.retention_days).
+    int64_t retention_ms = int64_t{400} * 86'400'000;
 };
 
 struct Config {
@@ -94,8 +102,10 @@ struct Config {
     KafkaConfig kafka;
     std::string keys_file;
     size_t max_record_bytes = 65536;
-    size_t dedupe_capacity = 2'000'000;  // per partition
-    int dedupe_window_hours = 24;       // retention of the dedupe changelog
+    // payment_ids are remembered this long (router.dedupe_window_hours), whatever their count.
+    int64_t dedupe_window_ms = int64_t{168} * 3600 * 1000;
+    // Partition-local state stores: `<state_dir>/<role>-<instance>/<store>/<partition>`.
+    std::string state_dir = "var/state";
     std::vector<RouteRule> routes;  // router.routes (config/rules.hpp)
     RiskPolicy risk;
     std::vector<ChannelConfig> channels;

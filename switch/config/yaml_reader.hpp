@@ -57,6 +57,14 @@ public:
         return n.as<std::string>();
     }
 
+    bool flag(const YAML::Node& parent, const char* key, bool def) const {
+        auto n = parent[key];
+        if (!n) return def;
+        bool v = false;
+        if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) fail(n, std::string("expected true or false for `") + key + "`");
+        return v;
+    }
+
     int64_t integer(const YAML::Node& parent, const char* key, int64_t def, int64_t lo, int64_t hi) const {
         auto n = parent[key];
         if (!n) return def;

@@ -7,15 +7,45 @@
 #include "kafka/client.hpp"
 
 namespace turnout::kafka {
+namespace {
+HandlePtr changelog_reader(const KafkaConfig& cfg) {
+    return make_consumer(cfg, {{"group.id", "turnout.changelog-reader"},
+                               {"enable.auto.commit", "false"},
+                               {"enable.auto.offset.store", "false"},
+                               {"isolation.level", "read_committed"},
+                               {"fetch.wait.max.ms", "10"}});
+}
+
+// Reads [lo, hi) of a partition with `c`; returns the position reached.
+int64_t read_range(rd_kafka_t* c, const std::string& topic, int32_t partition, int64_t lo, int64_t hi,
+                   const std::function<void(const rd_kafka_message_t&)>& fn, int timeout_ms, size_t& n) {
+    PartitionListPtr from(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), partition)->offset = lo;
+    if (auto err = rd_kafka_assign(c, from.get()))
+        throw std::runtime_error("changelog assign: " + std::string(rd_kafka_err2str(err)));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    PartitionListPtr pos(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), partition);
+    for (;;) {
+        MessagePtr m(rd_kafka_consumer_poll(c, 100));
+        if (m && !m->err) {
+            fn(*m);
+            ++n;
+        }
+        if (m && n % 1000 != 0) continue;
+        // Transaction markers take offsets too, so "done" is the position, not the last record.
+        rd_kafka_position(c, pos.get());
+        if (pos->elems[0].offset >= hi) return pos->elems[0].offset;
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error("changelog " + topic + "/" + std::to_string(partition) + " not readable to its end");
+    }
+}
+}  // namespace
 
 size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_t partition,
                         const std::function<void(std::string_view, std::string_view)>& fn, int timeout_ms,
                         int64_t from_timestamp_ms) {
-    auto c = make_consumer(cfg, {{"group.id", "turnout.changelog-reader"},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"},
-                                 {"isolation.level", "read_committed"},
-                                 {"fetch.wait.max.ms", "10"}});
+    auto c = changelog_reader(cfg);
     int64_t lo = 0, hi = 0;
     watermarks(c.get(), topic, partition, lo, hi, 30000);
     if (hi <= lo) return 0;
@@ -29,29 +59,40 @@ size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_
         lo = std::max(lo, o);
         if (hi <= lo) return 0;
     }
-    PartitionListPtr from(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), partition)->offset = lo;
-    if (auto err = rd_kafka_assign(c.get(), from.get()))
-        throw std::runtime_error("changelog assign: " + std::string(rd_kafka_err2str(err)));
     size_t n = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    PartitionListPtr pos(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), partition);
-    for (;;) {
-        MessagePtr m(rd_kafka_consumer_poll(c.get(), 100));
-        if (m && !m->err) {
-            fn({static_cast<const char*>(m->key), m->key_len}, {static_cast<const char*>(m->payload), m->len});
-            ++n;
-        }
-        if (m && n % 1000 != 0) continue;
-        // Transaction markers take offsets too, so "done" is the position, not the last record.
-        rd_kafka_position(c.get(), pos.get());
-        if (pos->elems[0].offset >= hi) break;
-        if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("changelog " + topic + "/" + std::to_string(partition) + " not readable to its end");
-    }
+    read_range(c.get(), topic, partition, lo, hi,
+               [&](const rd_kafka_message_t& m) {
+                   fn({static_cast<const char*>(m.key), m.key_len}, {static_cast<const char*>(m.payload), m.len});
+               },
+               timeout_ms, n);
     rd_kafka_consumer_close(c.get());
     return n;
+}
+
+ReplayRange changelog_bounds(const KafkaConfig& cfg, const std::string& topic, int32_t partition) {
+    auto c = changelog_reader(cfg);
+    ReplayRange r;
+    watermarks(c.get(), topic, partition, r.log_start, r.end, 30000);
+    r.next_offset = r.end;
+    return r;
+}
+
+ReplayRange replay_from(const KafkaConfig& cfg, const std::string& topic, int32_t partition, ReplayRange bounds,
+                        int64_t from_offset,
+                        const std::function<void(std::string_view, std::string_view, int64_t)>& fn, int timeout_ms) {
+    const int64_t lo = std::max(bounds.log_start, from_offset);
+    bounds.next_offset = std::max(lo, bounds.end);
+    if (bounds.end <= lo) return bounds;
+    auto c = changelog_reader(cfg);
+    bounds.next_offset = read_range(c.get(), topic, partition, lo, bounds.end,
+                                    [&](const rd_kafka_message_t& m) {
+                                        fn({static_cast<const char*>(m.key), m.key_len},
+                                           {static_cast<const char*>(m.payload), m.len},
+                                           rd_kafka_message_timestamp(&m, nullptr));
+                                    },
+                                    timeout_ms, bounds.records);
+    rd_kafka_consumer_close(c.get());
+    return bounds;
 }
 
 }  // namespace turnout::kafka

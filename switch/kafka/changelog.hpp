@@ -1,7 +1,8 @@
 #pragma once
 // Partition-local state is rebuilt from a changelog partition: the stage writes its state
 // changes to partition P of a changelog topic inside the same transaction as the input
-// offsets of partition P, and on assignment of P replays that changelog partition.
+// offsets of partition P, and on assignment of P replays that changelog partition (from a
+// local checkpoint on, kafka/state_store.hpp).
 #include <functional>
 #include <string>
 #include <string_view>
@@ -18,5 +19,20 @@ namespace turnout::kafka {
 size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_t partition,
                         const std::function<void(std::string_view key, std::string_view value)>& fn,
                         int timeout_ms = 60000, int64_t from_timestamp_ms = -1);
+
+struct ReplayRange {
+    int64_t log_start = 0;    // the partition's first offset
+    int64_t end = 0;          // its end (next offset) as of the call
+    int64_t next_offset = 0;  // where the replay stopped (≥ end: markers take offsets too)
+    size_t records = 0;
+};
+// The watermarks of a changelog partition.
+ReplayRange changelog_bounds(const KafkaConfig& cfg, const std::string& topic, int32_t partition);
+// Calls `fn(key, value, timestamp_ms)` for every committed record from `from_offset`
+// (clamped to the log start) to the end as of `bounds`.
+ReplayRange replay_from(const KafkaConfig& cfg, const std::string& topic, int32_t partition, ReplayRange bounds,
+                        int64_t from_offset,
+                        const std::function<void(std::string_view key, std::string_view value, int64_t ts_ms)>& fn,
+                        int timeout_ms = 60000);
 
 }  // namespace turnout::kafka

@@ -106,7 +106,7 @@ void ensure_topics(const Config& cfg, int timeout_ms, const std::vector<std::pai
                              {t.state, {{"cleanup.policy", "compact"}}},
                              {t.lifecycle, {{"cleanup.policy", "compact"}}},
                              {t.pending, {{"cleanup.policy", "compact"}}},
-                             {t.dedupe, {{"retention.ms", hours_ms(cfg.dedupe_window_hours)}}},
+                             {t.dedupe, {{"retention.ms", std::to_string(cfg.dedupe_window_ms)}}},
                              {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
                              {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};
     for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});

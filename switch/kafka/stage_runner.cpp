@@ -66,6 +66,7 @@ StageOptions stage_options(const KafkaConfig& cfg, const std::string& name, cons
     o.commit_every_records = cfg.commit_every_records;
     o.commit_every_ms = cfg.commit_every_ms;
     o.commit_linger_ms = cfg.commit_linger_ms;
+    if (cfg.static_membership) o.group_instance_id = o.transactional_id;
     return o;
 }
 
@@ -87,7 +88,10 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
                  // its partitions until the broker aborts it after this timeout.
                  {"transaction.timeout.ms", "10000"}};
     for (const auto& [k, v] : opts_.producer_overrides) p[k] = v;
-    producer_ = make_producer(cfg_, p);
+    producer_ = make_producer(cfg_, p, [this](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_dr_msg_cb(conf, &StageRunner::delivery_cb);
+        rd_kafka_conf_set_opaque(conf, this);
+    });
 
     Properties c{{"group.id", opts_.group_id},
                  {"client.id", opts_.name},
@@ -95,9 +99,10 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
                  {"enable.auto.commit", "false"},
                  {"auto.offset.reset", "earliest"},
                  {"enable.partition.eof", "false"},
-                 {"session.timeout.ms", "10000"},
+                 {"session.timeout.ms", std::to_string(cfg_.session_timeout_ms)},
                  {"heartbeat.interval.ms", "1000"},
                  {"statistics.interval.ms", "5000"}};
+    if (!opts_.group_instance_id.empty()) c["group.instance.id"] = opts_.group_instance_id;
     for (const auto& [k, v] : opts_.consumer_overrides) c[k] = v;
     consumer_ = make_consumer(cfg_, c, [this](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_rebalance_cb(conf, &StageRunner::rebalance_cb);
@@ -127,6 +132,8 @@ void StageRunner::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         spdlog::info("{}: assigned {} partitions", self->opts_.name, parts->cnt);
         rd_kafka_assign(rk, parts);
+        // Restored before the stage sees a record of these partitions.
+        if (auto* stores = self->logic_.stores()) stores->restore(to_set(parts));
         self->logic_.on_assign(to_set(parts));
         return;
     }
@@ -138,7 +145,25 @@ void StageRunner::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka
         self->commit();
     }
     self->logic_.on_revoke(to_set(parts));
+    if (auto* stores = self->logic_.stores()) stores->close(to_set(parts));
     rd_kafka_assign(rk, nullptr);
+}
+
+void StageRunner::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    if (m->err || m->offset < 0) return;  // a failed record fails its transaction
+    auto* self = static_cast<StageRunner*>(opaque);
+    auto [it, fresh] = self->produced_.try_emplace({m->rkt, m->partition});
+    if (fresh) it->second.first = rd_kafka_topic_name(m->rkt);
+    it->second.second = std::max(it->second.second, m->offset + 1);
+}
+
+void StageRunner::commit_stores() {
+    if (auto* stores = logic_.stores()) {
+        ProducedOffsets produced;
+        for (const auto& [k, v] : produced_) produced[{v.first, k.second}] = v.second;
+        stores->commit(produced);
+    }
+    produced_.clear();
 }
 
 int StageRunner::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
@@ -228,6 +253,7 @@ void StageRunner::commit() {
         txn_open_ = false;
         uncommitted_ = 0;
         commits_.Increment();
+        commit_stores();
         logic_.on_commit();
         return;
     }
@@ -262,6 +288,9 @@ void StageRunner::commit() {
     txn_open_ = false;
     uncommitted_ = 0;
     commits_.Increment();
+    // Committed in Kafka: now in the local stores, with the changelog position reached. A
+    // crash right here leaves the checkpoint behind; the next restore replays the tail.
+    commit_stores();
     logic_.on_commit();
 }
 
@@ -290,6 +319,8 @@ void StageRunner::abort_and_rewind() {
                 spdlog::error("{}: rewind failed: {}", opts_.name, rd_kafka_error_string(e.get()));
         }
     }
+    produced_.clear();
+    if (auto* stores = logic_.stores()) stores->abort();
     logic_.on_abort();
 }
 
@@ -364,6 +395,13 @@ int StageRunner::run(const std::atomic<bool>& stop) {
             const int64_t now = now_ms();
             if (now >= next_tick) {
                 logic_.on_tick(now, emitter);
+                if (auto* stores = logic_.stores()) {
+                    stores->expire(now, emitter);  // bounded work per tick
+                    if (now >= next_store_report_ms_) {
+                        stores->report();
+                        next_store_report_ms_ = now + 10000;
+                    }
+                }
                 next_tick = now + opts_.tick_ms;
             }
             const bool drained = static_cast<size_t>(n) < msgs.size();

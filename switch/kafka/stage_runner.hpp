@@ -3,6 +3,7 @@
 // consumer, a transactional producer, offsets sent inside the transaction, a commit every
 // N records or T ms, abort + rewind when the transaction must abort, commit on revoke.
 #include <atomic>
+#include <map>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "kafka/client.hpp"
+#include "kafka/state_store.hpp"
 
 namespace prometheus {
 class Counter;
@@ -49,6 +51,10 @@ public:
     virtual void on_abort() {}
     virtual void on_assign(const PartitionSet&) {}
     virtual void on_revoke(const PartitionSet&) {}
+    // The stage's partition-local stores, if it has any: the runner restores them on
+    // assignment (before on_assign and before any record of the partition), commits and
+    // aborts them with the transaction, runs their expiry on ticks and closes them on revoke.
+    virtual StoreSet* stores() { return nullptr; }
 };
 
 struct StageOptions {
@@ -68,6 +74,9 @@ struct StageOptions {
     // false only for benchmarks of the plain Kafka limit: an idempotent producer, offsets
     // committed after a flush (at-least-once), no transactions.
     bool transactional = true;
+    // Static group membership (group.instance.id): a restarted instance takes its
+    // partitions back without a rebalance, within the session timeout.
+    std::string group_instance_id;
     // Topics this stage may write: their metadata is fetched at start, so the first records
     // do not wait for a metadata round trip per topic.
     std::vector<std::string> output_topics;
@@ -94,6 +103,7 @@ private:
     static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                              void* opaque);
     static int stats_cb(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+    static void delivery_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
     void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
     void begin_if_needed();
     // A record librdkafka refuses for good (larger than message.max.bytes): dead-lettered as a
@@ -115,6 +125,11 @@ private:
     int64_t txn_started_ms_ = 0;
     size_t uncommitted_ = 0;
     std::string fatal_;  // a failure inside a librdkafka callback, raised by run()
+    // Changelog positions reached by the open transaction (from delivery reports), handed to
+    // the stores when it commits: (topic, partition) → next offset.
+    std::map<std::pair<const rd_kafka_topic_t*, int32_t>, std::pair<std::string, int64_t>> produced_;
+    void commit_stores();
+    int64_t next_store_report_ms_ = 0;
     prometheus::Histogram& record_age_;
     prometheus::Counter& commits_;
     prometheus::Counter& aborts_;

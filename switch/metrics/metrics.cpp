@@ -156,7 +156,32 @@ Metrics::Metrics()
                                  .Name("turnout_channel_health_reports_ignored_total")
                                  .Help("channels.health reports the router left out of its table, by reason "
                                        "(from_future, unreadable)")
-                                 .Register(*registry)) {}
+                                 .Register(*registry)),
+      store_records(prometheus::BuildGauge()
+                        .Name("turnout_store_records")
+                        .Help("Entries of a partition-local state store (RocksDB estimate), by role, store and partition")
+                        .Register(*registry)),
+      store_bytes(prometheus::BuildGauge()
+                      .Name("turnout_store_bytes")
+                      .Help("Bytes of a partition-local state store on disk and in memtables, by role, store and partition")
+                      .Register(*registry)),
+      store_restored_records(prometheus::BuildCounter()
+                                 .Name("turnout_store_restored_records_total")
+                                 .Help("Changelog records replayed into state stores on assignment, by role and store")
+                                 .Register(*registry)),
+      store_restore_seconds(prometheus::BuildCounter()
+                                .Name("turnout_store_restore_seconds_total")
+                                .Help("Seconds spent restoring state stores from their changelogs, by role and store")
+                                .Register(*registry)),
+      store_restores(prometheus::BuildCounter()
+                         .Name("turnout_store_restores_total")
+                         .Help("State store restores on assignment, by role, store and kind (tail: from the local "
+                               "checkpoint; full: no local copy)")
+                         .Register(*registry)),
+      store_expired(prometheus::BuildCounter()
+                        .Name("turnout_store_expired_total")
+                        .Help("State store entries removed because their retention ran out, by role and store")
+                        .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

@@ -66,6 +66,13 @@ public:
     // Validation of what the stages read from internal topics.
     prometheus::Family<prometheus::Counter>& invalid_results;
     prometheus::Family<prometheus::Counter>& health_reports_ignored;
+    // Partition-local state stores (kafka/state_store.hpp), by role, store and partition.
+    prometheus::Family<prometheus::Gauge>& store_records;
+    prometheus::Family<prometheus::Gauge>& store_bytes;
+    prometheus::Family<prometheus::Counter>& store_restored_records;
+    prometheus::Family<prometheus::Counter>& store_restore_seconds;
+    prometheus::Family<prometheus::Counter>& store_restores;
+    prometheus::Family<prometheus::Counter>& store_expired;
 
 private:
     Metrics();

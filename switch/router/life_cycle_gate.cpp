@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "codec/messages.hpp"
 #include "codec/result_decoder.hpp"
 #include "kafka/changelog.hpp"
@@ -13,7 +15,22 @@ namespace turnout {
 
 LifeCycleGate::LifeCycleGate(const Config& cfg) : cfg_(cfg), held_gauge_(Metrics::get().held_follow_ups.Add({})) {}
 
-LifeCycleLedger& LifeCycleGate::ledger(int32_t partition) { return ledgers_[partition]; }
+LifeCycleLedger& LifeCycleGate::ledger(int32_t partition) {
+    auto [it, fresh] = ledgers_.try_emplace(partition);
+    if (fresh && stores_) {
+        auto& st = stores_->at(store_, partition);
+        it->second.set_loader([&st](const std::string& key) { return st.get(key); });
+    }
+    return it->second;
+}
+
+namespace {
+constexpr std::string_view kHeldIndex = "held/";
+}
+
+void LifeCycleGate::index_held(std::string_view key, std::string_view, std::vector<std::string>& out) {
+    if (key.find('/') != std::string_view::npos) out.push_back(std::string(kHeldIndex) + std::string(key));
+}
 
 bool LifeCycleGate::hold_if_waiting(int32_t partition, const kafka::Record& rec, const PaymentRequest& req,
                                     std::string_view traceparent) {
@@ -85,9 +102,20 @@ void LifeCycleGate::on_tick(int64_t now_ms, const RouteAgain& route_again) {
 
 void LifeCycleGate::flush(kafka::Emitter& out) {
     size_t held = 0;
+    const int64_t now = now_ms();
     for (auto& [p, l] : ledgers_) {
-        for (auto& [root, value] : l.take_changes())
-            out.emit({cfg_.kafka.topics.lifecycle, root, std::move(value), {}, p});
+        auto changes = l.take_changes();
+        if (stores_ && !changes.empty()) {
+            auto& st = stores_->at(store_, p);
+            for (auto& [key, value] : changes) {
+                if (value.empty())
+                    st.erase(key, out);  // a held follow-up released
+                else
+                    st.put(key, std::move(value), now, out);
+            }
+        } else {
+            for (auto& [key, value] : changes) out.emit({cfg_.kafka.topics.lifecycle, key, std::move(value), {}, p});
+        }
         held += l.held();
     }
     held_gauge_.Set(static_cast<double>(held));
@@ -96,12 +124,22 @@ void LifeCycleGate::flush(kafka::Emitter& out) {
 void LifeCycleGate::on_assign(const kafka::PartitionSet& parts) {
     for (const auto& [topic, p] : parts) {
         if (topic != cfg_.kafka.topics.requests) continue;
-        auto& l = ledgers_.insert_or_assign(p, LifeCycleLedger{}).first->second;
-        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.lifecycle, p,
-                                                 [&](std::string_view key, std::string_view value) { l.replay(key, value); });
+        ledgers_.erase(p);
+        auto& l = ledger(p);
+        if (!stores_) continue;
+        // The store is restored: only the held follow-ups (and their roots) come back to memory.
+        auto& st = stores_->at(store_, p);
+        std::set<std::string> roots;
+        st.scan_index(kHeldIndex, [&](std::string_view, std::string_view key) {
+            if (auto v = st.get_committed(key)) {
+                l.replay(key, *v);
+                roots.insert(std::string(key.substr(0, key.find('/'))));
+            }
+        });
+        for (const auto& root : roots)
+            if (auto v = st.get_committed(root)) l.replay(root, *v);
         l.finish_replay();
-        spdlog::info("router: partition {} life-cycle ledger rebuilt from {} changelog records ({} payments, {} held)",
-                     p, n, l.size(), l.held());
+        spdlog::info("router: partition {} life-cycle ledger ready ({} held follow-ups)", p, l.held());
     }
 }
 

@@ -21,6 +21,15 @@ namespace turnout {
 class LifeCycleGate {
 public:
     explicit LifeCycleGate(const Config& cfg);
+    // The ledgers live in store `store` of `stores` (kept by the router): a partition's
+    // ledger reads committed entries from it, writes its changes through it, and on
+    // assignment takes its held follow-ups back from it.
+    void attach(kafka::StoreSet* stores, size_t store) {
+        stores_ = stores;
+        store_ = store;
+    }
+    // The store's secondary key of a held follow-up's record (`<root id>/<payment_id>`).
+    static void index_held(std::string_view key, std::string_view value, std::vector<std::string>& out);
 
     // Before dedupe: true when the follow-up was held (its original or an earlier follow-up
     // has no result yet).
@@ -53,6 +62,8 @@ private:
     LifeCycleLedger& ledger(int32_t partition);
 
     const Config& cfg_;
+    kafka::StoreSet* stores_ = nullptr;
+    size_t store_ = 0;
     std::unordered_map<int32_t, LifeCycleLedger> ledgers_;  // by requests partition
     bool deciding_again_ = false;  // routing a released follow-up: never hold it a second time
     prometheus::Gauge& held_gauge_;

@@ -6,14 +6,14 @@
 #include "codec/json_writer.hpp"
 #include "codec/messages.hpp"
 #include "codec/request_decoder.hpp"
-#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "metrics/log.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
 
-RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules)
+RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules,
+                         const std::string& instance)
     : cfg_(cfg),
       vault_(vault),
       rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)),
@@ -21,34 +21,26 @@ RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_
       masked_card_numbers_(Metrics::get().card_numbers_masked.Add({})) {
     for (const char* a : {"fallback", "split", "least_cost", "health", "health_explore", "original_channel"})
         plans_by_action_[a] = &Metrics::get().route_plans.Add({{"action", a}});
+    // payment_ids for the dedupe window (a time-retained changelog of the same window); each
+    // payment's ledger entry for state.retention_days after its last event (compacted).
+    kafka::StoreSpec dedupe{"dedupe", cfg.kafka.topics.dedupe, cfg.dedupe_window_ms, false, {}};
+    kafka::StoreSpec ledger{"ledger", cfg.kafka.topics.lifecycle, cfg.state.retention_ms, true,
+                            &LifeCycleGate::index_held};
+    stores_ = std::make_unique<kafka::StoreSet>(cfg.kafka, kafka::role_state_dir(cfg, "router", instance), "router",
+                                                std::vector<kafka::StoreSpec>{dedupe, ledger});
+    life_cycle_.attach(stores_.get(), kLedger);
     health_.start();
 }
 
-void RouterStage::on_commit() {
-    for (auto& [p, d] : dedupe_) d.commit();
-    life_cycle_.on_commit();
-}
+RouterStage::~RouterStage() = default;
 
-void RouterStage::on_abort() {
-    for (auto& [p, d] : dedupe_) d.abort();
-    life_cycle_.on_abort();
-}
+void RouterStage::on_commit() { life_cycle_.on_commit(); }
 
-void RouterStage::on_assign(const kafka::PartitionSet& parts) {
-    life_cycle_.on_assign(parts);
-    for (const auto& [topic, p] : parts) {
-        if (topic != cfg_.kafka.topics.requests) continue;  // results partitions: read by the life-cycle gate
-        auto& d = dedupe_.insert_or_assign(p, PaymentIdDedupe(cfg_.dedupe_capacity)).first->second;
-        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.dedupe, p,
-                                                 [&](std::string_view key, std::string_view) { d.remember(key); });
-        spdlog::info("router: partition {} dedupe rebuilt from {} changelog records", p, n);
-    }
-}
+void RouterStage::on_abort() { life_cycle_.on_abort(); }
 
-void RouterStage::on_revoke(const kafka::PartitionSet& parts) {
-    life_cycle_.on_revoke(parts);
-    for (const auto& [topic, p] : parts) dedupe_.erase(p);
-}
+void RouterStage::on_assign(const kafka::PartitionSet& parts) { life_cycle_.on_assign(parts); }
+
+void RouterStage::on_revoke(const kafka::PartitionSet& parts) { life_cycle_.on_revoke(parts); }
 
 void RouterStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
@@ -139,11 +131,11 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         return;
     }
     if (life_cycle_.hold_if_waiting(rec.partition, rec, req, tp)) return;  // its original has no result yet
-    auto d = dedupe_.find(rec.partition);
-    if (d == dedupe_.end()) d = dedupe_.emplace(rec.partition, PaymentIdDedupe(cfg_.dedupe_capacity)).first;
-    // The dedupe set is bounded and forgets; the ledger remembers every payment it opened or
-    // answered, so a payment_id sent again long after is still never executed twice.
-    if (!d->second.first_time(req.payment_id) || life_cycle_.answered(rec.partition, req)) {
+    auto& seen = stores_->at(kDedupe, rec.partition);
+    // The dedupe store remembers every payment_id for the dedupe window; the ledger remembers
+    // every payment it opened or answered for the retention, so a payment_id sent again long
+    // after is still never executed twice.
+    if (seen.get(req.payment_id) || life_cycle_.answered(rec.partition, req)) {
         // No second channel call; the one final result per payment_id stays the first one.
         reject_with({std::string(reject::duplicate_request), "payment_id was already received", req.payment_id,
                      req.root_id()},
@@ -151,7 +143,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         return;
     }
     // Remembered in the same transaction as this record's offset.
-    out.emit({cfg_.kafka.topics.dedupe, req.payment_id, {}, {}, rec.partition});
+    seen.put(req.payment_id, "1", now, out);
     if (life_cycle_.refuse(rec.partition, req, tp, out)) {
         probe_.result("rejected", "");
         probe_.out();

@@ -1,10 +1,11 @@
 #pragma once
 // The router stage: payments.requests → decode + validate, dedupe, protect card data,
 // choose a route plan → payments.routed (keyed by instrument fingerprint); bad input to the
-// DLQ and a `rejected` result. Dedupe is partition-local: every new payment_id is written to
-// the same partition of the dedupe changelog in the same transaction, and a partition's
-// set is replayed from it when the partition is assigned, so it holds across restarts and
-// rebalances.
+// DLQ and a `rejected` result. Dedupe and the life-cycle ledger are partition-local state
+// stores (kafka/state_store.hpp): every new payment_id is remembered for
+// router.dedupe_window_hours, whatever their number, in the store and the same partition of
+// the dedupe changelog, in the same transaction as the request's offset; so it holds across
+// restarts and rebalances, and a restart replays only the changelog since its checkpoint.
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,7 +16,6 @@
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 #include "router/channel_health.hpp"
-#include "router/dedupe.hpp"
 #include "router/life_cycle_gate.hpp"
 #include "router/route_planner.hpp"
 #include "security/card_vault.hpp"
@@ -25,13 +25,17 @@ namespace turnout {
 class RouterStage : public kafka::StageLogic {
 public:
     // `rules` may be shared with the risk stage of the process; null = the config's rules, fixed.
-    RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules = {});
+    RouterStage(const Config& cfg, const CardVault& vault, std::shared_ptr<RulesSource> rules = {},
+                const std::string& instance = "0");
+    ~RouterStage() override;
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     void on_commit() override;
     void on_abort() override;
     void on_assign(const kafka::PartitionSet& parts) override;
     void on_revoke(const kafka::PartitionSet& parts) override;
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
+    kafka::StoreSet* stores() override { return stores_.get(); }
+    enum Store : size_t { kDedupe = 0, kLedger = 1 };
 
 private:
     // `held_traceparent`: set when a held follow-up is routed again (its record is gone).
@@ -47,7 +51,7 @@ private:
     ChannelHealthTable health_;
     std::shared_ptr<const HealthMap> health_now_;  // this batch's view of channels.health
     std::map<std::string, prometheus::Counter*, std::less<>> plans_by_action_;
-    std::unordered_map<int32_t, PaymentIdDedupe> dedupe_;  // by requests partition
+    std::unique_ptr<kafka::StoreSet> stores_;  // dedupe and life-cycle ledger, by requests partition
     StageProbe probe_{"router"};
     prometheus::Counter& masked_card_numbers_;
     LifeCycleGate life_cycle_{cfg_};

@@ -11,9 +11,9 @@
 namespace turnout {
 
 bool LifeCycleLedger::must_hold(const PaymentRequest& f) const {
-    auto it = entries_.find(f.root_id());
-    if (it == entries_.end() || !it->second.lc) return false;
-    const auto& e = it->second;
+    const auto* found = lookup(f.root_id());
+    if (!found || !found->lc) return false;
+    const auto& e = *found;
     if (f.merchant.id != e.lc->merchant_id || e.held.size() >= kMaxFollowUpsPerPayment) return false;
     return !e.lc->original_status || !e.lc->in_flight.empty() || !e.held.empty();
 }
@@ -26,19 +26,18 @@ void LifeCycleLedger::hold(HeldFollowUp h) {
 }
 
 FollowUpDecision LifeCycleLedger::check(const PaymentRequest& f) const {
-    auto it = entries_.find(f.root_id());
-    if (it != entries_.end() && it->second.lc && f.merchant.id == it->second.lc->merchant_id &&
-        it->second.held.size() >= kMaxFollowUpsPerPayment)
+    const auto* e = lookup(f.root_id());
+    if (e && e->lc && f.merchant.id == e->lc->merchant_id && e->held.size() >= kMaxFollowUpsPerPayment)
         return {FollowUpVerdict::reject,
                 {std::string(life_cycle_code::too_many_follow_ups),
                  "a payment holds at most " + std::to_string(kMaxFollowUpsPerPayment) + " follow-ups waiting"}};
-    return check_follow_up(it == entries_.end() || !it->second.lc ? nullptr : &*it->second.lc, f);
+    return check_follow_up(!e || !e->lc ? nullptr : &*e->lc, f);
 }
 
 bool LifeCycleLedger::answered(const PaymentRequest& r) const {
-    auto it = entries_.find(r.root_id());
-    if (it == entries_.end() || !it->second.lc) return false;
-    const auto& lc = *it->second.lc;
+    const auto* e = lookup(r.root_id());
+    if (!e || !e->lc) return false;
+    const auto& lc = *e->lc;
     if (!is_follow_up(r.type)) return r.payment_id == lc.root_id;
     const auto same = [&](const auto& id) { return id == r.payment_id; };
     return std::any_of(lc.answered_follow_ups.begin(), lc.answered_follow_ups.end(), same) ||
@@ -46,10 +45,10 @@ bool LifeCycleLedger::answered(const PaymentRequest& r) const {
 }
 
 void LifeCycleLedger::refused(const PaymentRequest& f) {
-    auto it = entries_.find(f.root_id());
+    const auto* e = lookup(f.root_id());
     // Another merchant's follow-up changes nothing of this payment (nor its record's size).
-    if (it == entries_.end() || !it->second.lc || f.merchant.id != it->second.lc->merchant_id) return;
-    if (it->second.lc->answered_follow_ups.size() >= kMaxFollowUpsPerPayment) return;
+    if (!e || !e->lc || f.merchant.id != e->lc->merchant_id) return;
+    if (e->lc->answered_follow_ups.size() >= kMaxFollowUpsPerPayment) return;
     touch(f.root_id()).lc->answered_follow_ups.push_back(f.payment_id);
 }
 
@@ -64,10 +63,10 @@ void LifeCycleLedger::admit(const PaymentRequest& r, int64_t now_ms) {
 
 bool LifeCycleLedger::apply(const PaymentResult& r) {
     const std::string& root = r.root_id.empty() ? r.payment_id : r.root_id;
-    auto it = entries_.find(root);
-    if (it == entries_.end() || !it->second.lc) return false;
+    const auto* e = lookup(root);
+    if (!e || !e->lc) return false;
     // What apply_result(…, false) would act on; anything else changes (and logs) nothing.
-    const auto& lc = *it->second.lc;
+    const auto& lc = *e->lc;
     // Every request this ledger admitted passed validation, dedupe and the rules, and only the
     // router rejects: a `rejected` result for a payment_id admitted here answered another copy
     // of it (a duplicate, another key, an invalid resend) and must not end the admitted one.
@@ -81,9 +80,9 @@ bool LifeCycleLedger::apply(const PaymentResult& r) {
 }
 
 std::optional<HeldFollowUp> LifeCycleLedger::release_next(const std::string& root) {
-    auto it = entries_.find(root);
-    if (it == entries_.end() || !it->second.lc || it->second.held.empty()) return std::nullopt;
-    const auto& lc = *it->second.lc;
+    const auto* found = lookup(root);
+    if (!found || !found->lc || found->held.empty()) return std::nullopt;
+    const auto& lc = *found->lc;
     if (!lc.original_status || !lc.in_flight.empty()) return std::nullopt;
     auto& e = touch(root);
     HeldFollowUp h = std::move(e.held.front());
@@ -116,7 +115,25 @@ std::vector<HeldFollowUp> LifeCycleLedger::expire(int64_t now_ms, int64_t wait_m
     return out;
 }
 
+LifeCycleLedger::Entry* LifeCycleLedger::lookup(const std::string& root) const {
+    if (auto it = entries_.find(root); it != entries_.end()) return &it->second;
+    if (!loader_) return nullptr;
+    auto v = loader_(root);
+    if (!v) return nullptr;
+    std::vector<std::string> ids;  // a root with held follow-ups is always in memory
+    auto e = decode_entry(*v, ids);
+    if (!e) return nullptr;
+    return &entries_.emplace(root, std::move(*e)).first->second;
+}
+
+void LifeCycleLedger::evict() {
+    if (!loader_) return;
+    for (auto it = entries_.begin(); it != entries_.end();)
+        it = it->second.held.empty() ? entries_.erase(it) : std::next(it);
+}
+
 LifeCycleLedger::Entry& LifeCycleLedger::touch(const std::string& root) {
+    lookup(root);
     auto it = entries_.find(root);
     if (!undo_.count(root)) undo_.emplace(root, it == entries_.end() ? std::nullopt : std::optional<Entry>(it->second));
     changed_.insert(root);
@@ -180,10 +197,19 @@ void LifeCycleLedger::replay(std::string_view key, std::string_view value) {
         replayed_held_.insert_or_assign(std::string(key), held_from(o, json_read::str(o, "root_id")));
         return;
     }
-    auto lc = decode_life_cycle(value);
-    if (!lc) return;
-    Entry e;
     std::vector<std::string> ids;
+    auto e = decode_entry(value, ids);
+    if (!e) return;
+    const std::string root = e->lc->root_id;
+    replayed_held_ids_.insert_or_assign(root, std::move(ids));
+    entries_.insert_or_assign(root, std::move(*e));
+}
+
+std::optional<LifeCycleLedger::Entry> LifeCycleLedger::decode_entry(std::string_view value,
+                                                                    std::vector<std::string>& ids) {
+    auto lc = decode_life_cycle(value);
+    if (!lc) return std::nullopt;
+    Entry e;
     boost::json::error_code ec;
     auto doc = boost::json::parse(value, ec);
     if (!ec && doc.is_object())
@@ -194,10 +220,8 @@ void LifeCycleLedger::replay(std::string_view key, std::string_view value) {
                 else if (v.is_string())
                     ids.emplace_back(v.get_string());
             }
-    const std::string root = lc->root_id;
-    replayed_held_ids_.insert_or_assign(root, std::move(ids));
     e.lc = std::move(*lc);
-    entries_.insert_or_assign(root, std::move(e));
+    return e;
 }
 
 void LifeCycleLedger::finish_replay() {
@@ -213,7 +237,10 @@ void LifeCycleLedger::finish_replay() {
     replayed_held_ids_.clear();
 }
 
-void LifeCycleLedger::commit() { undo_.clear(); }
+void LifeCycleLedger::commit() {
+    undo_.clear();
+    evict();
+}
 
 void LifeCycleLedger::abort() {
     for (auto& [root, before] : undo_) {
@@ -226,11 +253,12 @@ void LifeCycleLedger::abort() {
     undo_.clear();
     changed_.clear();
     held_changes_.clear();
+    evict();
 }
 
 const PaymentLifeCycle* LifeCycleLedger::find(const std::string& root_id) const {
-    auto it = entries_.find(root_id);
-    return it == entries_.end() || !it->second.lc ? nullptr : &*it->second.lc;
+    const auto* e = lookup(root_id);
+    return !e || !e->lc ? nullptr : &*e->lc;
 }
 
 size_t LifeCycleLedger::held() const {

@@ -6,6 +6,7 @@
 // goes to the same partition of the router's compacted changelog (kafka.topics.lifecycle)
 // in the same transaction, and a partition's ledger is replayed from it on assignment.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,6 +30,12 @@ struct HeldFollowUp {
 
 class LifeCycleLedger {
 public:
+    // Where committed entries live when they are not in memory (the router's state store):
+    // a root id → its committed snapshot. With a loader, commit() and abort() keep in memory
+    // only roots with held follow-ups; without one, every entry stays in memory.
+    using Loader = std::function<std::optional<std::string>(const std::string& key)>;
+    void set_loader(Loader l) { loader_ = std::move(l); }
+
     // True when this follow-up must wait: its original has no result yet, an earlier
     // follow-up of the same payment has no result yet, or earlier ones are still waiting.
     // So each payment's follow-ups are decided one at a time, on the amounts their
@@ -81,8 +88,13 @@ private:
         std::vector<HeldFollowUp> held;
     };
     Entry& touch(const std::string& root);
+    // The entry of `root`, loaded from the loader when it is not in memory.
+    Entry* lookup(const std::string& root) const;
+    void evict();  // back to the held roots only (with a loader)
+    static std::optional<Entry> decode_entry(std::string_view value, std::vector<std::string>& held_ids);
 
-    std::unordered_map<std::string, Entry> entries_;
+    mutable std::unordered_map<std::string, Entry> entries_;
+    Loader loader_;
     std::unordered_map<std::string, std::optional<Entry>> undo_;  // as of the last commit
     std::set<std::string> changed_;
     std::set<std::string> holding_;  // roots that may have held follow-ups (cleaned lazily)

@@ -62,6 +62,7 @@ inline std::string isolated_yaml(const std::string& run, const fs::path& dir) {
     replace_once(yaml, "output_dir: var/settlement", "output_dir: " + (dir / "settlement").string());
     replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
     replace_once(yaml, "port: 9464", "port: 0");
+    replace_once(yaml, "state_dir: var/state", "state_dir: " + (dir / "state").string());
     replace_once(yaml, "http_port: 9470", "http_port: 0");  // the state role's status endpoint
     // Each channel is played by the in-process simulator, which keeps its ledger of executed
     // payments under the test folder (ISO 8583 and PSP channels have their own tests).

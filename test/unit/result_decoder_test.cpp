@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -199,6 +200,8 @@ TEST_CASE("state stage: forged results are dead-lettered with reason and field; 
     Config cfg;
     auto& t = cfg.kafka.topics;
     t.results = "payments.results", t.dlq = "payments.dlq", t.state = "payments.state";
+    const auto state_dir = std::filesystem::temp_directory_path() / ("turnout-rd-test-" + std::to_string(now_ms()));
+    cfg.state_dir = state_dir.string();
     StateStage stage(cfg, /*serve_http=*/false);
     const std::string now = format_rfc3339(now_ms());
     auto sale = [&](const std::string& id) {
@@ -244,6 +247,8 @@ TEST_CASE("state stage: forged results are dead-lettered with reason and field; 
         CHECK(dlq[in.key]["turnout.error.field"] == in.field);
         CHECK(!dlq[in.key]["turnout.error.detail"].empty());
     }
+    stage.stores()->commit({});  // as the runner does once the transaction commits
     stage.on_commit();
     CHECK(stage.lookup("good-1").status == 200);
+    std::filesystem::remove_all(state_dir);
 }

@@ -1,7 +1,6 @@
-// Route planning and payment_id dedupe.
+// Route planning.
 #include <doctest/doctest.h>
 
-#include "router/dedupe.hpp"
 #include "router/route_planner.hpp"
 
 #include <map>
@@ -326,18 +325,3 @@ TEST_CASE("routing rules: invalid rules are refused with file:line:column") {
     }
 }
 
-TEST_CASE("dedupe: a duplicate is caught, an aborted id is forgotten, capacity bounds memory") {
-    PaymentIdDedupe d(1000);
-    CHECK(d.first_time("a"));
-    CHECK_FALSE(d.first_time("a"));
-    d.commit();
-    CHECK_FALSE(d.first_time("a"));
-    CHECK(d.first_time("b"));
-    d.abort();  // "b" will be replayed: it must count as new again
-    CHECK(d.first_time("b"));
-    d.commit();
-    for (int i = 0; i < 5000; ++i) d.first_time("x" + std::to_string(i));
-    d.commit();
-    CHECK(d.size() == 1000);
-    CHECK(d.first_time("a"));  // evicted long ago
-}

@@ -1,0 +1,447 @@
+#include "kafka/state_store.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+
+#include "kafka/changelog.hpp"
+#include "kafka/stage_runner.hpp"
+#include "metrics/metrics.hpp"
+#include "model/time.hpp"
+
+namespace turnout::kafka {
+namespace {
+// Key spaces of one partition's database:
+//   d<key>                  → 8-byte big-endian expiry (ms, 0: never) + value
+//   x<expiry 8 bytes><key>  → ""   (entries by expiry, for bounded expiry scans)
+//   i<index key>            → key  (secondary keys, local only)
+//   m checkpoint            → 8-byte big-endian changelog offset a restore starts at
+constexpr char kData = 'd';
+constexpr char kExpiry = 'x';
+constexpr char kIndex = 'i';
+const std::string kCheckpointKey = "mcheckpoint";
+
+void put_be64(std::string& s, int64_t v) {
+    for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (i * 8)) & 0xff));
+}
+int64_t get_be64(std::string_view s) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8 && i < static_cast<int>(s.size()); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+    return static_cast<int64_t>(v);
+}
+std::string data_key(std::string_view key) {
+    std::string k;
+    k.reserve(key.size() + 1);
+    k.push_back(kData);
+    k.append(key);
+    return k;
+}
+std::string expiry_key(int64_t at, std::string_view key) {
+    std::string k(1, kExpiry);
+    put_be64(k, at);
+    k.append(key);
+    return k;
+}
+std::string index_key(std::string_view ik) { return std::string(1, kIndex) + std::string(ik); }
+
+void check(const rocksdb::Status& s, const std::string& what) {
+    if (!s.ok()) throw std::runtime_error("state store " + what + ": " + s.ToString());
+}
+
+
+// One memory budget for every database of the process: memtables are charged to the
+// block cache, so a role's stores stay within it however many partitions it holds.
+struct SharedMemory {
+    std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(64 << 20);
+    std::shared_ptr<rocksdb::WriteBufferManager> buffers =
+        std::make_shared<rocksdb::WriteBufferManager>(32 << 20, cache);
+};
+SharedMemory& shared_memory() {
+    static SharedMemory m;
+    return m;
+}
+}  // namespace
+
+PartitionStore::PartitionStore(const StoreSpec& spec, int32_t partition, const std::filesystem::path& dir,
+                               const std::shared_ptr<rocksdb::Cache>& cache)
+    : spec_(spec), partition_(partition), dir_(dir), cache_(cache) {
+    open();
+}
+
+PartitionStore::~PartitionStore() = default;
+
+void PartitionStore::open() {
+    std::filesystem::create_directories(dir_);
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.write_buffer_size = 4 << 20;
+    o.max_write_buffer_number = 2;
+    o.write_buffer_manager = shared_memory().buffers;
+    o.max_open_files = 256;
+    o.keep_log_file_num = 2;
+    o.max_log_file_size = 1 << 20;
+    o.max_background_jobs = 1;
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache_ ? cache_ : shared_memory().cache;
+    t.cache_index_and_filter_blocks = true;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    rocksdb::DB* db = nullptr;
+    check(rocksdb::DB::Open(o, dir_.string(), &db), "open " + dir_.string());
+    db_.reset(db);
+}
+
+std::optional<std::string> PartitionStore::get(std::string_view key) const {
+    if (auto it = staged_.find(key); it != staged_.end()) return it->second.value;
+    return get_committed(key);
+}
+
+std::optional<std::string> PartitionStore::get_committed(std::string_view key) const {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), data_key(key), &v);
+    if (s.IsNotFound()) return std::nullopt;
+    check(s, "get");
+    if (v.size() < 8) return std::nullopt;
+    // Past its time but not yet removed by an expiry tick: already gone for readers.
+    if (const int64_t at = get_be64(v); at > 0 && at <= now_ms()) return std::nullopt;
+    return v.substr(8);
+}
+
+std::optional<std::string> PartitionStore::key_by_index(std::string_view ik) const {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), index_key(ik), &v);
+    if (s.IsNotFound()) return std::nullopt;
+    check(s, "get index");
+    return v;
+}
+
+void PartitionStore::scan_index(std::string_view prefix,
+                                const std::function<void(std::string_view, std::string_view)>& fn) const {
+    const std::string from = index_key(prefix);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(from); it->Valid() && it->key().starts_with(from); it->Next()) {
+        const auto k = it->key();
+        fn({k.data() + 1, k.size() - 1}, {it->value().data(), it->value().size()});
+    }
+}
+
+void PartitionStore::put(std::string_view key, std::string value, int64_t now_ms, Emitter& out) {
+    out.emit({spec_.changelog, std::string(key), value, {}, partition_});
+    staged_.insert_or_assign(std::string(key), Staged{std::move(value), spec_.ttl_ms > 0 ? now_ms + spec_.ttl_ms : 0});
+}
+
+void PartitionStore::erase(std::string_view key, Emitter& out) {
+    out.emit({spec_.changelog, std::string(key), {}, {}, partition_});
+    staged_.insert_or_assign(std::string(key), Staged{std::nullopt, 0});
+}
+
+void PartitionStore::apply(rocksdb::WriteBatch& b, const std::string& key, const Staged& s) {
+    // The entry as committed: its expiry and secondary keys are replaced, not left behind.
+    const std::string dk = data_key(key);
+    std::string old;
+    const auto st = db_->Get(rocksdb::ReadOptions(), dk, &old);
+    if (!st.IsNotFound()) check(st, "get");
+    std::vector<std::string> old_index, new_index;
+    if (st.ok() && old.size() >= 8) {
+        const int64_t at = get_be64(old);
+        if (at > 0) b.Delete(expiry_key(at, key));
+        if (spec_.index) spec_.index(key, std::string_view(old).substr(8), old_index);
+    }
+    if (!s.value) {
+        b.Delete(dk);
+        for (const auto& ik : old_index) b.Delete(index_key(ik));
+        return;
+    }
+    std::string v;
+    v.reserve(8 + s.value->size());
+    put_be64(v, s.expires_at);
+    v += *s.value;
+    b.Put(dk, v);
+    if (s.expires_at > 0) b.Put(expiry_key(s.expires_at, key), rocksdb::Slice());
+    if (spec_.index) spec_.index(key, *s.value, new_index);
+    for (const auto& ik : old_index)
+        if (std::find(new_index.begin(), new_index.end(), ik) == new_index.end()) b.Delete(index_key(ik));
+    for (const auto& ik : new_index) b.Put(index_key(ik), key);
+}
+
+void PartitionStore::write(rocksdb::WriteBatch& b) {
+    rocksdb::WriteOptions w;
+    w.sync = false;  // a lost tail is replayed from the changelog: the checkpoint is in the same batch
+    check(db_->Write(w, &b), "write");
+}
+
+void PartitionStore::commit(int64_t next_changelog_offset) {
+    if (staged_.empty()) return;
+    rocksdb::WriteBatch b;
+    for (const auto& [key, s] : staged_) apply(b, key, s);
+    if (next_changelog_offset >= 0) {
+        std::string cp;
+        put_be64(cp, next_changelog_offset);
+        b.Put(kCheckpointKey, cp);
+    }
+    write(b);
+    staged_.clear();
+}
+
+void PartitionStore::abort() { staged_.clear(); }
+
+int64_t PartitionStore::checkpoint() const {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), kCheckpointKey, &v);
+    if (s.IsNotFound() || v.size() != 8) return -1;
+    check(s, "get checkpoint");
+    return get_be64(v);
+}
+
+void PartitionStore::restore(std::string_view key, std::string_view value, int64_t ts_ms) {
+    Staged s;
+    if (!value.empty()) s.value = std::string(value);
+    if (s.value && spec_.ttl_ms > 0) {
+        s.expires_at = (ts_ms > 0 ? ts_ms : 0) + spec_.ttl_ms;
+        if (s.expires_at <= now_ms()) s.value.reset();  // its time ran out while it was not here
+    }
+    restoring_.insert_or_assign(std::string(key), std::move(s));
+    if (restoring_.size() >= 2000) {
+        rocksdb::WriteBatch b;
+        for (const auto& [k, st] : restoring_) apply(b, k, st);
+        write(b);
+        restoring_.clear();
+    }
+}
+
+void PartitionStore::finish_restore(int64_t next_offset) {
+    rocksdb::WriteBatch b;
+    for (const auto& [k, st] : restoring_) apply(b, k, st);
+    std::string cp;
+    put_be64(cp, next_offset);
+    b.Put(kCheckpointKey, cp);
+    write(b);
+    restoring_.clear();
+}
+
+void PartitionStore::wipe() {
+    db_.reset();
+    rocksdb::Options o;
+    check(rocksdb::DestroyDB(dir_.string(), o), "destroy " + dir_.string());
+    open();
+}
+
+size_t PartitionStore::expire(int64_t now_ms, size_t max, Emitter& out) {
+    if (spec_.ttl_ms <= 0 || max == 0) return 0;
+    const std::string upper = expiry_key(now_ms + 1, {});
+    rocksdb::Slice ub(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &ub;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    size_t n = 0, seen = 0;
+    const std::string from(1, kExpiry);
+    for (it->Seek(from); it->Valid() && n < max && seen < 4 * max; it->Next()) {
+        ++seen;
+        const auto k = it->key();
+        if (k.size() < 9 || k[0] != kExpiry) break;
+        const int64_t at = get_be64({k.data() + 1, 8});
+        const std::string key(k.data() + 9, k.size() - 9);
+        if (staged_.count(key)) continue;  // written in this transaction: not due any more
+        // Still due as committed (a later write moved its expiry and removed this entry).
+        std::string v;
+        if (!db_->Get(rocksdb::ReadOptions(), data_key(key), &v).ok() || v.size() < 8 || get_be64(v) != at) continue;
+        if (spec_.compacted)
+            erase(key, out);
+        else
+            staged_.insert_or_assign(key, Staged{std::nullopt, 0});
+        ++n;
+    }
+    return n;
+}
+
+uint64_t PartitionStore::approximate_records() const {
+    uint64_t n = 0;
+    db_->GetIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &n);
+    return n;
+}
+
+uint64_t PartitionStore::approximate_bytes() const {
+    uint64_t sst = 0, mem = 0;
+    db_->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+    db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
+    return sst + mem;
+}
+
+// ---------------------------------------------------------------------------------------
+
+StoreSet::StoreSet(const KafkaConfig& kafka, std::filesystem::path state_dir, std::string role,
+                   std::vector<StoreSpec> specs)
+    : kafka_(kafka), dir_(std::move(state_dir)), role_(std::move(role)), specs_(std::move(specs)),
+      cache_(shared_memory().cache) {
+    std::filesystem::create_directories(dir_);
+}
+
+StoreSet::~StoreSet() = default;
+
+std::shared_ptr<PartitionStore> StoreSet::open_store(size_t s, int32_t p) {
+    return std::make_shared<PartitionStore>(specs_[s], p, dir_ / specs_[s].name / std::to_string(p), cache_);
+}
+
+PartitionStore& StoreSet::at(size_t store, int32_t p) {
+    {
+        std::shared_lock lock(mu_);
+        if (auto it = slots_.find(p); it != slots_.end() && it->second.stores.size() > store) return *it->second.stores[store];
+    }
+    std::vector<std::shared_ptr<PartitionStore>> opened;
+    for (size_t s = 0; s < specs_.size(); ++s) opened.push_back(open_store(s, p));
+    std::unique_lock lock(mu_);
+    auto& slot = slots_[p];
+    if (slot.stores.empty()) slot.stores = std::move(opened);
+    return *slot.stores[store];
+}
+
+std::shared_ptr<PartitionStore> StoreSet::find(size_t store, int32_t p) const {
+    std::shared_lock lock(mu_);
+    auto it = slots_.find(p);
+    if (it == slots_.end() || it->second.stores.size() <= store) return nullptr;
+    return it->second.stores[store];
+}
+
+bool StoreSet::holds(int32_t p) const {
+    std::shared_lock lock(mu_);
+    return slots_.count(p) > 0;
+}
+
+std::vector<int32_t> StoreSet::partitions() const {
+    std::shared_lock lock(mu_);
+    std::vector<int32_t> out;
+    for (const auto& [p, slot] : slots_)
+        if (!slot.stores.empty()) out.push_back(p);
+    return out;
+}
+
+void StoreSet::restore_one(PartitionStore& st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto& spec = st.spec();
+    auto bounds = changelog_bounds(kafka_, spec.changelog, st.partition());
+    int64_t from = st.checkpoint();
+    // A compacted changelog whose start moved past the local copy (records deleted on
+    // purpose) cannot be joined to it: the copy is rebuilt from the changelog.
+    if (from >= 0 && spec.compacted && from < bounds.log_start) {
+        spdlog::warn("{}: store {} partition {}: local checkpoint {} is before the changelog start {}; rebuilding",
+                     role_, spec.name, st.partition(), from, bounds.log_start);
+        st.wipe();
+        from = -1;
+    }
+    // A checkpoint past the changelog's end: the topic was recreated; the copy is stale.
+    if (from > bounds.end) {
+        spdlog::warn("{}: store {} partition {}: local checkpoint {} is past the changelog end {}; rebuilding",
+                     role_, spec.name, st.partition(), from, bounds.end);
+        st.wipe();
+        from = -1;
+    }
+    const bool full = from < 0;
+    auto r = replay_from(kafka_, spec.changelog, st.partition(), bounds, full ? bounds.log_start : from,
+                         [&](std::string_view k, std::string_view v, int64_t ts) { st.restore(k, v, ts); });
+    st.finish_restore(r.next_offset);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto& m = Metrics::get();
+    m.store_restored_records.Add({{"role", role_}, {"store", spec.name}}).Increment(static_cast<double>(r.records));
+    m.store_restore_seconds.Add({{"role", role_}, {"store", spec.name}}).Increment(secs);
+    m.store_restores.Add({{"role", role_}, {"store", spec.name}, {"kind", full ? "full" : "tail"}}).Increment();
+    spdlog::info("{}: store {} partition {} restored: {} changelog records from offset {} ({}) in {:.3f} s",
+                 role_, spec.name, st.partition(), r.records, full ? bounds.log_start : from,
+                 full ? "no local copy" : "local checkpoint", secs);
+}
+
+void StoreSet::restore(const PartitionSet& assigned) {
+    for (const auto& [topic, p] : assigned) {
+        bool fresh = false;
+        {
+            std::unique_lock lock(mu_);
+            auto& slot = slots_[p];
+            fresh = slot.topics.empty() && slot.stores.empty();
+            slot.topics.insert(topic);
+            if (!fresh) continue;
+        }
+        std::vector<std::shared_ptr<PartitionStore>> opened;
+        for (size_t s = 0; s < specs_.size(); ++s) {
+            opened.push_back(open_store(s, p));
+            restore_one(*opened.back());
+        }
+        std::unique_lock lock(mu_);
+        slots_[p].stores = std::move(opened);
+    }
+    report();
+}
+
+void StoreSet::close(const PartitionSet& revoked) {
+    std::unique_lock lock(mu_);
+    for (const auto& [topic, p] : revoked) {
+        auto it = slots_.find(p);
+        if (it == slots_.end()) continue;
+        it->second.topics.erase(topic);
+        // Closed, but the files stay: if the partition comes back, only the changelog
+        // written meanwhile is replayed.
+        if (it->second.topics.empty()) slots_.erase(it);
+    }
+}
+
+void StoreSet::commit(const ProducedOffsets& produced) {
+    std::shared_lock lock(mu_);
+    for (auto& [p, slot] : slots_)
+        for (auto& st : slot.stores) {
+            if (st->staged() == 0) continue;
+            auto it = produced.find({st->spec().changelog, p});
+            st->commit(it == produced.end() ? -1 : it->second);
+        }
+}
+
+void StoreSet::abort() {
+    std::shared_lock lock(mu_);
+    for (auto& [p, slot] : slots_)
+        for (auto& st : slot.stores) st->abort();
+}
+
+void StoreSet::expire(int64_t now_ms, Emitter& out, size_t budget) {
+    std::vector<std::shared_ptr<PartitionStore>> all;
+    {
+        std::shared_lock lock(mu_);
+        for (auto& [p, slot] : slots_)
+            for (auto& st : slot.stores)
+                if (st->spec().ttl_ms > 0) all.push_back(st);
+    }
+    if (all.empty()) return;
+    // Round robin: each call starts at the next store, so none starves the others.
+    for (size_t i = 0; i < all.size() && budget > 0; ++i) {
+        auto& st = all[(expire_cursor_ + i) % all.size()];
+        const size_t n = st->expire(now_ms, budget, out);
+        if (n) {
+            Metrics::get().store_expired.Add({{"role", role_}, {"store", st->spec().name}}).Increment(static_cast<double>(n));
+            budget -= n;
+        }
+    }
+    ++expire_cursor_;
+}
+
+std::filesystem::path role_state_dir(const Config& cfg, const std::string& role, const std::string& instance) {
+    return std::filesystem::path(cfg.state_dir) / (cfg.kafka.name_prefix + role + "-" + instance);
+}
+
+void StoreSet::report() {
+    std::shared_lock lock(mu_);
+    auto& m = Metrics::get();
+    for (auto& [p, slot] : slots_)
+        for (auto& st : slot.stores) {
+            const std::map<std::string, std::string> l{
+                {"role", role_}, {"store", st->spec().name}, {"partition", std::to_string(p)}};
+            m.store_records.Add(l).Set(static_cast<double>(st->approximate_records()));
+            m.store_bytes.Add(l).Set(static_cast<double>(st->approximate_bytes()));
+        }
+}
+
+}  // namespace turnout::kafka
