@@ -146,3 +146,37 @@ TEST_CASE("state: status endpoint and the router's wait for an original") {
     CHECK(error_of(kBase + "state:\n  http_port: 70000\n").find("t.yaml:") != std::string::npos);
     CHECK(error_of(kBase + "state:\n  wait: 5\n").find("unknown key") != std::string::npos);
 }
+
+TEST_CASE("state stores: directory, retention by time, static membership and session timeout") {
+    const auto d = parse_config(kBase, "t.yaml");
+    CHECK(d.state_dir == "var/state");
+    CHECK(d.dedupe_window_ms == int64_t{168} * 3'600'000);
+    CHECK(d.state.retention_ms == int64_t{400} * 86'400'000);
+    CHECK(d.kafka.static_membership);
+    CHECK(d.kafka.session_timeout_ms == 10000);
+    std::string yaml = kBase + "state_dir: /srv/turnout\nstate:\n  retention_days: 30\n";
+    yaml.replace(yaml.find("  topics: {}"), 12, "  topics: {}\n  static_membership: false\n  session_timeout_ms: 45000");
+    yaml.replace(yaml.find("router:\n"), 8, "router:\n  dedupe_window_hours: 2\n");
+    const auto c = parse_config(yaml, "t.yaml");
+    CHECK(c.state_dir == "/srv/turnout");
+    CHECK(c.dedupe_window_ms == 2 * 3'600'000);
+    CHECK(c.state.retention_ms == int64_t{30} * 86'400'000);
+    CHECK_FALSE(c.kafka.static_membership);
+    CHECK(c.kafka.session_timeout_ms == 45000);
+    struct Bad {
+        std::string from, to, expected;
+    };
+    for (const auto& b : std::vector<Bad>{
+             {"router:\n", "router:\n  dedupe_window_hours: 0\n", "between 1 and"},
+             {"router:\n", "router:\n  dedupe_capacity: 10\n", "unknown key"},
+             {"  topics: {}", "  topics: {}\n  static_membership: maybe", "true or false"},
+             {"  topics: {}", "  topics: {}\n  session_timeout_ms: 10", "between 1000 and"},
+         }) {
+        CAPTURE(b.to);
+        std::string y = kBase + "state:\n  retention_days: 0\n";
+        CHECK(error_of(y).find("between 1 and") != std::string::npos);
+        y = kBase;
+        y.replace(y.find(b.from), b.from.size(), b.to);
+        CHECK_MESSAGE(error_of(y).find(b.expected) != std::string::npos, error_of(y));
+    }
+}
