@@ -52,7 +52,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             r->logic = std::make_unique<RouterStage>(cfg, vault, rules, instance);
             opts = router_options(cfg, instance);
         } else if (spec.role == "risk") {
-            r->logic = std::make_unique<RiskStage>(cfg, rules);
+            r->logic = std::make_unique<RiskStage>(cfg, rules, instance);
             opts = risk_options(cfg, instance);
         } else if (spec.role == "connector") {
             const auto* ch = cfg.channel(spec.channel);
@@ -60,7 +60,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             r->logic = std::make_unique<ConnectorStage>(cfg, *ch);
             opts = connector_options(cfg, spec.channel, instance);
         } else if (spec.role == "settlement") {
-            r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key());
+            r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key(), instance);
             opts = settlement_options(cfg, instance);
         } else if (spec.role == "state") {
             r->logic = std::make_unique<StateStage>(cfg, true, instance);

@@ -134,6 +134,19 @@ void PartitionStore::scan_index(std::string_view prefix,
     }
 }
 
+void PartitionStore::scan(const std::function<void(std::string_view, std::string_view)>& fn) const {
+    const std::string from(1, kData);
+    const int64_t now = now_ms();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(from); it->Valid() && it->key().starts_with(from); it->Next()) {
+        const auto k = it->key();
+        const auto v = it->value();
+        if (v.size() < 8) continue;
+        if (const int64_t at = get_be64({v.data(), 8}); at > 0 && at <= now) continue;
+        fn({k.data() + 1, k.size() - 1}, {v.data() + 8, v.size() - 8});
+    }
+}
+
 void PartitionStore::put(std::string_view key, std::string value, int64_t now_ms, Emitter& out) {
     out.emit({spec_.changelog, std::string(key), value, {}, partition_});
     staged_.insert_or_assign(std::string(key), Staged{std::move(value), spec_.ttl_ms > 0 ? now_ms + spec_.ttl_ms : 0});
@@ -143,6 +156,8 @@ void PartitionStore::erase(std::string_view key, Emitter& out) {
     out.emit({spec_.changelog, std::string(key), {}, {}, partition_});
     staged_.insert_or_assign(std::string(key), Staged{std::nullopt, 0});
 }
+
+void PartitionStore::forget(std::string_view key) { staged_.insert_or_assign(std::string(key), Staged{std::nullopt, 0}); }
 
 void PartitionStore::apply(rocksdb::WriteBatch& b, const std::string& key, const Staged& s) {
     // The entry as committed: its expiry and secondary keys are replaced, not left behind.
@@ -257,7 +272,7 @@ size_t PartitionStore::expire(int64_t now_ms, size_t max, Emitter& out) {
         if (spec_.compacted)
             erase(key, out);
         else
-            staged_.insert_or_assign(key, Staged{std::nullopt, 0});
+            forget(key);
         ++n;
     }
     return n;

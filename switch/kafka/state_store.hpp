@@ -80,9 +80,15 @@ public:
     void scan_index(std::string_view prefix,
                     const std::function<void(std::string_view index_key, std::string_view key)>& fn) const;
 
+    // Every committed entry whose time is not up, in key order.
+    void scan(const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+
     // Stages a write and emits its changelog record into the stage's transaction.
     void put(std::string_view key, std::string value, int64_t now_ms, Emitter& out);
     void erase(std::string_view key, Emitter& out);
+    // Stages a local removal with no changelog record: for a time-retained changelog whose
+    // records of `key` are superseded by a later record (the next restore drops it again).
+    void forget(std::string_view key);
 
     // After the Kafka commit: the staged writes and `next_changelog_offset` (where a restore
     // goes on reading; -1: no changelog record of this transaction was acknowledged, the

@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <set>
+
 #include "codec/messages.hpp"
 #include "codec/result_decoder.hpp"
-#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 #include "settlement/batch_log.hpp"
@@ -12,11 +14,24 @@
 
 namespace turnout {
 
-SettlementStage::SettlementStage(const Config& cfg, std::string hmac_key)
+void SettlementStage::index_batch_log(std::string_view key, std::string_view, std::vector<std::string>& out) {
+    out.push_back((key.find('/') != std::string_view::npos ? "a/" : "c/") + std::string(key));
+}
+
+std::string SettlementStage::add_key(const std::string& batch_id, size_t index) {
+    char n[24];
+    std::snprintf(n, sizeof n, "%010zu", index);  // key order = the batch's own order
+    return batch_id + "/" + n;
+}
+
+SettlementStage::SettlementStage(const Config& cfg, std::string hmac_key, const std::string& instance)
     : cfg_(cfg),
       hmac_key_(std::move(hmac_key)),
       cutoffs_(CutoffPlan::from(cfg.settlement)),
       fees_(cfg.channels),
+      stores_(cfg.kafka, kafka::role_state_dir(cfg, "settlement", instance), "settlement",
+              {{"batches", cfg.kafka.topics.settlement_log, int64_t{cfg.settlement.log_retention_hours} * 3'600'000,
+                false, &SettlementStage::index_batch_log}}),
       open_gauge_(Metrics::get().open_batches.Add({})),
       overdue_gauge_(Metrics::get().overdue_batches.Add({})) {}
 
@@ -47,7 +62,7 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
         cr->fee = fees_.fee_for(*cr);  // fixed at assignment and logged, so a replay keeps it
         const auto& b = book(rec.partition).add(*cr, now);
         BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
-        out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(e), {}, rec.partition});
+        stores_.at(0, rec.partition).put(add_key(b.summary.batch_id, b.records.size() - 1), encode_batch_log(e), now, out);
         Metrics::get().settled_minor.Add({{"channel", cr->channel}, {"currency", cr->currency}}).Increment();
         Metrics::get()
             .settled_amount.Add({{"channel", cr->channel}, {"currency", cr->currency}, {"direction", cr->amount > 0 ? "debit" : "credit"}})
@@ -65,7 +80,9 @@ void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
                       kafka::descend_headers(std::string_view{})});
             BatchLogEntry close{BatchLogEntry::Op::close, b.summary.channel, b.summary.currency,
                                 b.summary.window_start_ms, {}};
-            out.emit({cfg_.kafka.topics.settlement_log, b.summary.batch_id, encode_batch_log(close), {}, partition});
+            auto& st = stores_.at(0, partition);
+            st.put(b.summary.batch_id, encode_batch_log(close), now_ms, out);
+            for (size_t i = 0; i < b.records.size(); ++i) st.forget(add_key(b.summary.batch_id, i));
             probe_.out();
             Metrics::get().batches_closed.Add({{"channel", b.summary.channel}, {"currency", b.summary.currency}}).Increment();
             spdlog::info("settlement: closed batch {} records={} net={} fees={} {}", b.summary.batch_id,
@@ -87,22 +104,33 @@ void SettlementStage::on_abort() {
 }
 
 void SettlementStage::on_assign(const kafka::PartitionSet& parts) {
+    // The store is restored: the open batches are rebuilt from it (closes first, then the
+    // assignments of batches still open, in each batch's order).
     for (const auto& [topic, p] : parts) {
         books_.erase(p);
         auto& bk = book(p);
-        size_t bad = 0;
-        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.settlement_log, p,
-                                                 [&](std::string_view, std::string_view value) {
-                                                     auto e = decode_batch_log(value);
-                                                     if (!e) return void(++bad);
-                                                     if (e->op == BatchLogEntry::Op::add)
-                                                         bk.replay_add(e->record, e->window_start_ms);
-                                                     else
-                                                         bk.replay_close(e->channel, e->currency, e->window_start_ms);
-                                                 });
-        if (bad) spdlog::error("settlement: partition {}: {} unreadable changelog records skipped", p, bad);
-        spdlog::info("settlement: partition {} rebuilt from {} changelog records, {} open batches", p, n,
-                     bk.open_batches());
+        auto& st = stores_.at(0, p);
+        size_t bad = 0, records = 0;
+        std::set<std::string> closed;
+        st.scan_index("c/", [&](std::string_view, std::string_view key) {
+            auto v = st.get_committed(key);
+            auto e = v ? decode_batch_log(*v) : std::nullopt;
+            if (!e || e->op != BatchLogEntry::Op::close) return void(++bad);
+            bk.replay_close(e->channel, e->currency, e->window_start_ms);
+            closed.emplace(key);
+        });
+        st.scan_index("a/", [&](std::string_view, std::string_view key) {
+            const std::string batch(key.substr(0, key.find('/')));
+            if (closed.count(batch)) return st.forget(key);  // restored from the changelog tail
+            auto v = st.get_committed(key);
+            auto e = v ? decode_batch_log(*v) : std::nullopt;
+            if (!e || e->op != BatchLogEntry::Op::add) return void(++bad);
+            bk.replay_add(e->record, e->window_start_ms);
+            ++records;
+        });
+        if (bad) spdlog::error("settlement: partition {}: {} unreadable store entries skipped", p, bad);
+        spdlog::info("settlement: partition {}: {} open batches ({} records) rebuilt from the store", p,
+                     bk.open_batches(), records);
     }
 }
 

@@ -694,6 +694,7 @@ TEST_CASE("settlement stage: forged results go to the DLQ with reason and field,
     const auto dir = std::filesystem::temp_directory_path() / "turnout-settlement-forged";
     std::filesystem::remove_all(dir);
     cfg.settlement.output_dir = (dir / "out").string();
+    cfg.state_dir = (dir / "state").string();
     SettlementStage stage(cfg, "k3y");
 
     const int64_t at = now_ms() - 60'000;  // its window has long closed by the tick below
@@ -732,6 +733,7 @@ TEST_CASE("settlement stage: forged results go to the DLQ with reason and field,
     CHECK(dlq_field.size() == 3);
     for (const auto& in : inputs)
         if (!in.field.empty()) CHECK(dlq_field[in.key] == in.field);
+    stage.stores()->commit({});  // as the runner does once the transaction commits
     stage.on_commit();
     Collect closed;
     CHECK_NOTHROW(stage.on_tick(now_ms() + 20'000, closed));

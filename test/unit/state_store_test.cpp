@@ -12,6 +12,7 @@
 #include "model/time.hpp"
 #include "router/life_cycle_gate.hpp"
 #include "state/life_cycle.hpp"
+#include "settlement/settlement_stage.hpp"
 #include "state/state_stage.hpp"
 
 using namespace turnout;
@@ -71,6 +72,7 @@ std::vector<Case> every_store() {
         {"dedupe", {"dedupe", "payments.dedupe", 168 * kHour, false, {}}},
         {"ledger", {"ledger", "payments.lifecycle", 400 * 24 * kHour, true, &LifeCycleGate::index_held}},
         {"state", {"state", "payments.state", 400 * 24 * kHour, true, &StateStage::index_follow_ups}},
+        {"settlement", {"batches", "settlement.log", 168 * kHour, false, &SettlementStage::index_batch_log}},
     };
 }
 }  // namespace
