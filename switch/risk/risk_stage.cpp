@@ -3,15 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include "codec/messages.hpp"
-#include "kafka/changelog.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
 
-RiskStage::RiskStage(const Config& cfg, std::shared_ptr<RulesSource> rules)
+RiskStage::RiskStage(const Config& cfg, std::shared_ptr<RulesSource> rules, const std::string& instance)
     : cfg_(cfg),
       rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)),
+      stores_(cfg.kafka, kafka::role_state_dir(cfg, "risk", instance), "risk",
+              {{"velocity", cfg.kafka.topics.velocity, int64_t{cfg.risk.velocity_retention_hours} * 3'600'000, false, {}}}),
       approve_(Metrics::get().risk_decisions.Add({{"decision", "approve"}})),
       review_(Metrics::get().risk_decisions.Add({{"decision", "review"}})),
       decline_(Metrics::get().risk_decisions.Add({{"decision", "decline"}})),
@@ -31,20 +32,15 @@ void RiskStage::rebuild(int32_t partition, const RiskPolicy& policy) {
     if (window <= 0) return;  // no velocity rule in force: nothing to count
     const int64_t since = now_ms() - window;
     VelocityEntry e;
-    size_t bad = 0;
-    const size_t n = kafka::replay_partition(
-        cfg_.kafka, cfg_.kafka.topics.velocity, partition,
-        [&](std::string_view key, std::string_view value) {
-            if (!decode_velocity_entry(key, value, e)) {
-                ++bad;
-                return;
-            }
-            if (e.at_ms >= since) book.add(e);
-        },
-        60000, since);
+    size_t bad = 0, n = 0;
+    stores_.at(0, partition).scan([&](std::string_view, std::string_view value) {
+        ++n;
+        if (!decode_velocity_entry(value, e)) return void(++bad);
+        if (e.at_ms >= since) book.add(e);
+    });
     book.commit();
-    if (bad) spdlog::warn("risk: partition {} velocity changelog: {} unreadable records skipped", partition, bad);
-    spdlog::info("risk: partition {} velocity rebuilt from {} changelog records ({} keys)", partition, n, book.keys());
+    if (bad) spdlog::warn("risk: partition {} velocity store: {} unreadable entries skipped", partition, bad);
+    spdlog::info("risk: partition {} velocity rebuilt from {} store entries ({} keys)", partition, n, book.keys());
 }
 
 void RiskStage::on_assign(const kafka::PartitionSet& parts) {
@@ -101,7 +97,7 @@ void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& ou
                 VelocityEntry e{now, p->request.amount.value, p->request.amount.currency, p->request.merchant.id,
                                 p->request.instrument ? p->request.instrument->fingerprint : std::string()};
                 book.add(e);
-                out.emit({topics.velocity, e.fingerprint, encode_velocity_entry(e), {}, rec.partition});
+                stores_.at(0, rec.partition).put(p->request.payment_id, encode_velocity_entry(e), now, out);
             }
             const auto& channel = p->route.channels.front();
             out.emit({topics.channel(channel), p->request.root_id(), encode_routed(*p), kafka::descend_headers(tp)});

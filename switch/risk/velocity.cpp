@@ -14,25 +14,27 @@ std::string encode_velocity_entry(const VelocityEntry& e) {
     v += '|';
     v += e.currency;
     v += '|';
+    v += e.fingerprint;
+    v += '|';
     v += e.merchant_id;
     return v;
 }
 
-bool decode_velocity_entry(std::string_view key, std::string_view value, VelocityEntry& out) {
+bool decode_velocity_entry(std::string_view value, VelocityEntry& out) {
     auto next = [&](std::string_view& field) {
         const auto bar = value.find('|');
         field = value.substr(0, bar);
         value = bar == std::string_view::npos ? std::string_view{} : value.substr(bar + 1);
         return bar != std::string_view::npos;
     };
-    std::string_view at, amount, currency;
-    if (!next(at) || !next(amount) || !next(currency)) return false;
+    std::string_view at, amount, currency, fingerprint;
+    if (!next(at) || !next(amount) || !next(currency) || !next(fingerprint)) return false;
     if (std::from_chars(at.data(), at.data() + at.size(), out.at_ms).ec != std::errc{}) return false;
     if (std::from_chars(amount.data(), amount.data() + amount.size(), out.amount).ec != std::errc{}) return false;
     if (currency.size() != 3) return false;
     out.currency = currency;
     out.merchant_id = value;
-    out.fingerprint = key;
+    out.fingerprint = fingerprint;
     return true;
 }
 

@@ -2,8 +2,8 @@
 // Velocity state of one payments.routed partition: the payments risk let through, per
 // instrument fingerprint and per merchant id, kept for the longest velocity window.
 // Changes since the last commit can be undone (the stage's transaction aborted).
-// Each forwarded payment is one record in the velocity changelog (same partition, same
-// transaction), from which the book is rebuilt when the partition is assigned.
+// Each forwarded payment is one entry of the risk stage's velocity store (same partition,
+// same transaction), from which the book is rebuilt when the partition is assigned.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -21,9 +21,10 @@ struct VelocityEntry {
     std::string fingerprint;
 };
 
-// Changelog value: "at_ms|amount|currency|merchant_id" (key: fingerprint, may be empty).
+// Changelog value: "at_ms|amount|currency|fingerprint|merchant_id" (fingerprint may be
+// empty; key: the payment_id).
 std::string encode_velocity_entry(const VelocityEntry& e);
-bool decode_velocity_entry(std::string_view key, std::string_view value, VelocityEntry& out);
+bool decode_velocity_entry(std::string_view value, VelocityEntry& out);
 
 class VelocityBook {
 public:

@@ -273,14 +273,19 @@ TEST_CASE("velocity book: abort forgets uncommitted payments, expiry forgets old
 
     const VelocityEntry e{1764150000123, 4200, "EUR", "m-7", "fp-9"};
     VelocityEntry back;
-    REQUIRE(decode_velocity_entry("fp-9", encode_velocity_entry(e), back));
+    REQUIRE(decode_velocity_entry(encode_velocity_entry(e), back));
     CHECK(back.at_ms == e.at_ms);
     CHECK(back.amount == e.amount);
     CHECK(back.currency == "EUR");
     CHECK(back.merchant_id == "m-7");
     CHECK(back.fingerprint == "fp-9");
-    CHECK_FALSE(decode_velocity_entry("k", "garbage", back));
-    CHECK_FALSE(decode_velocity_entry("k", "1|x|EUR|m", back));
+    CHECK_FALSE(decode_velocity_entry("garbage", back));
+    CHECK_FALSE(decode_velocity_entry("1|x|EUR|fp|m", back));
+    CHECK_FALSE(decode_velocity_entry("1|2|EUR|m", back));  // no fingerprint field
+    const VelocityEntry odd{5, 6, "EUR", "", "m|with|bars"};
+    REQUIRE(decode_velocity_entry(encode_velocity_entry(odd), back));
+    CHECK(back.fingerprint.empty());
+    CHECK(back.merchant_id == "m|with|bars");
 }
 
 TEST_CASE("risk rules: invalid rules are refused with file:line:column") {
