@@ -69,30 +69,44 @@ size_t replay_partition(const KafkaConfig& cfg, const std::string& topic, int32_
     return n;
 }
 
-ReplayRange changelog_bounds(const KafkaConfig& cfg, const std::string& topic, int32_t partition) {
-    auto c = changelog_reader(cfg);
+struct ChangelogReader::Client {
+    HandlePtr consumer;
+};
+
+ChangelogReader::ChangelogReader(const KafkaConfig& cfg) : c_(std::make_unique<Client>()) {
+    c_->consumer = changelog_reader(cfg);
+}
+
+ChangelogReader::~ChangelogReader() {
+    if (c_ && c_->consumer) rd_kafka_consumer_close(c_->consumer.get());
+}
+
+ReplayRange ChangelogReader::bounds(const std::string& topic, int32_t partition) {
     ReplayRange r;
-    watermarks(c.get(), topic, partition, r.log_start, r.end, 30000);
+    watermarks(c_->consumer.get(), topic, partition, r.log_start, r.end, 30000);
     r.next_offset = r.end;
     return r;
 }
 
-ReplayRange replay_from(const KafkaConfig& cfg, const std::string& topic, int32_t partition, ReplayRange bounds,
-                        int64_t from_offset,
-                        const std::function<void(std::string_view, std::string_view, int64_t)>& fn, int timeout_ms) {
+ReplayRange ChangelogReader::replay_from(const std::string& topic, int32_t partition, ReplayRange bounds,
+                                         int64_t from_offset,
+                                         const std::function<void(std::string_view, std::string_view, int64_t)>& fn,
+                                         int timeout_ms) {
     const int64_t lo = std::max(bounds.log_start, from_offset);
     bounds.next_offset = std::max(lo, bounds.end);
     if (bounds.end <= lo) return bounds;
-    auto c = changelog_reader(cfg);
-    bounds.next_offset = read_range(c.get(), topic, partition, lo, bounds.end,
+    bounds.next_offset = read_range(c_->consumer.get(), topic, partition, lo, bounds.end,
                                     [&](const rd_kafka_message_t& m) {
                                         fn({static_cast<const char*>(m.key), m.key_len},
                                            {static_cast<const char*>(m.payload), m.len},
                                            rd_kafka_message_timestamp(&m, nullptr));
                                     },
                                     timeout_ms, bounds.records);
-    rd_kafka_consumer_close(c.get());
     return bounds;
+}
+
+ReplayRange changelog_bounds(const KafkaConfig& cfg, const std::string& topic, int32_t partition) {
+    return ChangelogReader(cfg).bounds(topic, partition);
 }
 
 }  // namespace turnout::kafka

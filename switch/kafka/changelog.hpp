@@ -4,6 +4,7 @@
 // offsets of partition P, and on assignment of P replays that changelog partition (from a
 // local checkpoint on, kafka/state_store.hpp).
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -26,13 +27,29 @@ struct ReplayRange {
     int64_t next_offset = 0;  // where the replay stopped (≥ end: markers take offsets too)
     size_t records = 0;
 };
-// The watermarks of a changelog partition.
+// One read_committed consumer for a series of changelog reads (a restore of several stores
+// and partitions): no client start-up and metadata round trip per partition.
+class ChangelogReader {
+public:
+    explicit ChangelogReader(const KafkaConfig& cfg);
+    ~ChangelogReader();
+    ChangelogReader(const ChangelogReader&) = delete;
+    ChangelogReader& operator=(const ChangelogReader&) = delete;
+
+    // The watermarks of a changelog partition.
+    ReplayRange bounds(const std::string& topic, int32_t partition);
+    // Calls `fn(key, value, timestamp_ms)` for every committed record from `from_offset`
+    // (clamped to the log start) to the end as of `bounds`.
+    ReplayRange replay_from(const std::string& topic, int32_t partition, ReplayRange bounds, int64_t from_offset,
+                            const std::function<void(std::string_view key, std::string_view value, int64_t ts_ms)>& fn,
+                            int timeout_ms = 60000);
+
+private:
+    struct Client;
+    std::unique_ptr<Client> c_;
+};
+
+// The watermarks of a changelog partition (a reader of its own).
 ReplayRange changelog_bounds(const KafkaConfig& cfg, const std::string& topic, int32_t partition);
-// Calls `fn(key, value, timestamp_ms)` for every committed record from `from_offset`
-// (clamped to the log start) to the end as of `bounds`.
-ReplayRange replay_from(const KafkaConfig& cfg, const std::string& topic, int32_t partition, ReplayRange bounds,
-                        int64_t from_offset,
-                        const std::function<void(std::string_view key, std::string_view value, int64_t ts_ms)>& fn,
-                        int timeout_ms = 60000);
 
 }  // namespace turnout::kafka

@@ -339,10 +339,10 @@ std::vector<int32_t> StoreSet::partitions() const {
     return out;
 }
 
-void StoreSet::restore_one(PartitionStore& st) {
+size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& full) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& spec = st.spec();
-    auto bounds = changelog_bounds(kafka_, spec.changelog, st.partition());
+    auto bounds = reader.bounds(spec.changelog, st.partition());
     int64_t from = st.checkpoint();
     // A compacted changelog whose start moved past the local copy (records deleted on
     // purpose) cannot be joined to it: the copy is rebuilt from the changelog.
@@ -359,21 +359,25 @@ void StoreSet::restore_one(PartitionStore& st) {
         st.wipe();
         from = -1;
     }
-    const bool full = from < 0;
-    auto r = replay_from(kafka_, spec.changelog, st.partition(), bounds, full ? bounds.log_start : from,
-                         [&](std::string_view k, std::string_view v, int64_t ts) { st.restore(k, v, ts); });
+    full = from < 0;
+    auto r = reader.replay_from(spec.changelog, st.partition(), bounds, full ? bounds.log_start : from,
+                                [&](std::string_view k, std::string_view v, int64_t ts) { st.restore(k, v, ts); });
     st.finish_restore(r.next_offset);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto& m = Metrics::get();
     m.store_restored_records.Add({{"role", role_}, {"store", spec.name}}).Increment(static_cast<double>(r.records));
     m.store_restore_seconds.Add({{"role", role_}, {"store", spec.name}}).Increment(secs);
     m.store_restores.Add({{"role", role_}, {"store", spec.name}, {"kind", full ? "full" : "tail"}}).Increment();
-    spdlog::info("{}: store {} partition {} restored: {} changelog records from offset {} ({}) in {:.3f} s",
-                 role_, spec.name, st.partition(), r.records, full ? bounds.log_start : from,
-                 full ? "no local copy" : "local checkpoint", secs);
+    spdlog::debug("{}: store {} partition {} restored: {} changelog records from offset {} ({}) in {:.3f} s",
+                  role_, spec.name, st.partition(), r.records, full ? bounds.log_start : from,
+                  full ? "no local copy" : "local checkpoint", secs);
+    return r.records;
 }
 
 void StoreSet::restore(const PartitionSet& assigned) {
+    std::unique_ptr<ChangelogReader> reader;  // one client for every store and partition
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t stores = 0, records = 0, full = 0;
     for (const auto& [topic, p] : assigned) {
         bool fresh = false;
         {
@@ -384,13 +388,21 @@ void StoreSet::restore(const PartitionSet& assigned) {
             if (!fresh) continue;
         }
         std::vector<std::shared_ptr<PartitionStore>> opened;
+        if (!reader) reader = std::make_unique<ChangelogReader>(kafka_);
         for (size_t s = 0; s < specs_.size(); ++s) {
             opened.push_back(open_store(s, p));
-            restore_one(*opened.back());
+            bool was_full = false;
+            records += restore_one(*opened.back(), *reader, was_full);
+            full += was_full;
+            ++stores;
         }
         std::unique_lock lock(mu_);
         slots_[p].stores = std::move(opened);
     }
+    if (stores > 0)
+        spdlog::info("{}: {} stores restored ({} without a local copy): {} changelog records replayed in {:.3f} s",
+                     role_, stores, full, records,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     report();
 }
 

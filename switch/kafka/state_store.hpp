@@ -168,7 +168,8 @@ private:
         std::set<std::string> topics;                         // assigned input topics of this number
     };
     std::shared_ptr<PartitionStore> open_store(size_t s, int32_t p);
-    void restore_one(PartitionStore& st);
+    // Returns the records replayed; `full` is set when there was no usable local copy.
+    size_t restore_one(PartitionStore& st, class ChangelogReader& reader, bool& full);
 
     const KafkaConfig& kafka_;
     std::filesystem::path dir_;

@@ -62,7 +62,12 @@ PaymentRequest eur_token_sale(const std::string& id, int64_t amount) {
     r.instrument->kind = InstrumentKind::card_token;
     r.instrument->pan.clear();
     r.instrument->expiry.clear();
-    r.instrument->token = "tok_" + id;
+    // The id's digits as letters: a token holding 13-19 digits that pass the Luhn check (a
+    // millisecond run id does, one time in ten) is refused as a card number in free text.
+    std::string token = "tok_" + id;
+    for (auto& c : token)
+        if (c >= '0' && c <= '9') c = static_cast<char>('a' + (c - '0'));
+    r.instrument->token = token;
     return r;
 }
 
@@ -204,6 +209,12 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
         return counter_value(outcome) > from;
     };
     while (sent.load() < 300) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Payments are being routed by the first rules before any reload (the switch has joined
+    // its groups and restored its stores).
+    for (const int64_t until = now_ms() + 60'000; now_ms() < until;) {
+        if (!read_all(cfg, {cfg.kafka.topics.results}).empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
 
     // An invalid file (a plan naming no channel) is refused; the rules in force stay.
     std::string bad = yaml;

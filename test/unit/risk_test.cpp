@@ -282,7 +282,7 @@ TEST_CASE("velocity book: abort forgets uncommitted payments, expiry forgets old
     CHECK_FALSE(decode_velocity_entry("garbage", back));
     CHECK_FALSE(decode_velocity_entry("1|x|EUR|fp|m", back));
     CHECK_FALSE(decode_velocity_entry("1|2|EUR|m", back));  // no fingerprint field
-    const VelocityEntry odd{5, 6, "EUR", "", "m|with|bars"};
+    const VelocityEntry odd{5, 6, "EUR", "m|with|bars", ""};
     REQUIRE(decode_velocity_entry(encode_velocity_entry(odd), back));
     CHECK(back.fingerprint.empty());
     CHECK(back.merchant_id == "m|with|bars");
