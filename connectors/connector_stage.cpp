@@ -14,7 +14,7 @@
 
 namespace turnout {
 
-ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
+ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance)
     : cfg_(cfg),
       channel_(channel),
       connector_(make_connector(channel)),
@@ -42,6 +42,15 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel)
       pending_cancelled_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "cancelled"}})),
       health_(cfg, channel) {
     if (connector_->asynchronous()) {
+        // payments.pending is shared by the asynchronous channels: this store keeps this
+        // channel's pending payments only.
+        kafka::StoreSpec spec{"pending", cfg.kafka.topics.pending, 0, true, {},
+                              [id = channel.id](std::string_view, std::string_view value) {
+                                  return pending_channel(value) == id;
+                              }};
+        pending_store_ = std::make_unique<kafka::StoreSet>(
+            cfg.kafka, kafka::role_state_dir(cfg, "connector-" + channel.id, instance), "connector",
+            std::vector<kafka::StoreSpec>{spec});
         events_ = std::make_unique<ChannelEventPublisher>(cfg, channel);
         connector_->start_events(
             [ev = events_.get()](const ChannelEvent& e, std::function<void(bool)> done) { ev->publish(e, std::move(done)); });
@@ -127,8 +136,8 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
                 pp.payment.request.instrument->pan.clear();
                 pp.payment.request.instrument->sealed_pan.reset();
             }
-            out.emit({cfg_.kafka.topics.pending, p.request.payment_id, encode_pending(pp, channel_.id),
-                      kafka::descend_headers(tp), sources[i]->partition});
+            pending_store_->at(0, sources[i]->partition)
+                .put(p.request.payment_id, encode_pending(pp, channel_.id), now_ms(), out, kafka::descend_headers(tp));
             pending_.add(p.request.payment_id, std::move(pp));
             probe_.out();
             continue;
@@ -186,7 +195,7 @@ void ConnectorStage::resolve_pending(const std::string& payment_id, const Channe
     auto pp = pending_.take(payment_id);
     if (!pp) return;
     // The final result and the tombstone of the pending record commit together.
-    out.emit({cfg_.kafka.topics.pending, payment_id, "", kafka::descend_headers(pp->traceparent), pp->partition});
+    pending_store_->at(0, pp->partition).erase(payment_id, out, kafka::descend_headers(pp->traceparent));
     ChannelOutcome final = o;
     if (final.channel_ref.empty()) final.channel_ref = pp->channel_ref;
     conclude(pp->payment, final, pp->traceparent, out, now);
@@ -228,7 +237,7 @@ void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& 
                            {"code", e->outcome.code}});
         out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "connector", "late_channel_event", std::string(rec.value)));
         probe_.dlq("late_channel_event");
-        if (w) out.emit({cfg_.kafka.topics.pending, e->payment_id, "", kafka::descend_headers(w->traceparent), w->partition});
+        if (w) pending_store_->at(0, w->partition).erase(e->payment_id, out, kafka::descend_headers(w->traceparent));
         return;
     }
     if (!final || !pending_.contains(e->payment_id)) {
@@ -266,8 +275,8 @@ void ConnectorStage::give_up(const std::vector<std::string>& ids, kafka::Emitter
             PendingPayment watch = *pp;
             watch.expired_ms = now;
             watch.next_query_ms = now + policy_.late_event_window_ms;
-            out.emit({cfg_.kafka.topics.pending, ids[i], encode_pending(watch, channel_.id),
-                      kafka::descend_headers(pp->traceparent), pp->partition});
+            pending_store_->at(0, pp->partition)
+                .put(ids[i], encode_pending(watch, channel_.id), now, out, kafka::descend_headers(pp->traceparent));
             pending_.add(ids[i], watch);
             ChannelOutcome o{K::failed, "unknown_outcome",
                              "no final outcome in time and the cancel was not confirmed: " + a.message, pp->channel_ref, ""};
@@ -280,7 +289,7 @@ void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
     health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
     for (const auto& id : pending_.watch_ended(now, 256)) {
         auto w = pending_.take(id);
-        out.emit({cfg_.kafka.topics.pending, id, "", kafka::descend_headers(w->traceparent), w->partition});
+        pending_store_->at(0, w->partition).erase(id, out, kafka::descend_headers(w->traceparent));
     }
     if (pending_.size() == 0) return;
     const auto due = pending_.due(now, 256);
@@ -311,24 +320,20 @@ void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
 void ConnectorStage::on_assign(const kafka::PartitionSet& parts) {
     if (!connector_->asynchronous()) return;
     const int64_t now = now_ms();
+    // The store is restored: its pending payments come back to the book.
     for (const auto& [topic, p] : parts) {
-        std::map<std::string, std::string> latest;
-        const size_t n = kafka::replay_partition(cfg_.kafka, cfg_.kafka.topics.pending, p,
-                                                 [&](std::string_view key, std::string_view value) {
-                                                     if (value.empty())
-                                                         latest.erase(std::string(key));
-                                                     else
-                                                         latest[std::string(key)] = std::string(value);
-                                                 });
-        for (const auto& [id, value] : latest)
-            if (auto pp = decode_pending(value, p, policy_.late_event_window_ms)) {
-                // Waited while unassigned: ask the channel soon rather than wait a full deadline.
-                if (pp->expired_ms == 0)
-                    pp->next_query_ms = std::min(now + policy_.query_every_ms, pp->since_ms + policy_.query_after_ms);
-                pending_.add(id, std::move(*pp));
-            }
+        size_t n = 0;
+        pending_store_->at(0, p).scan([&](std::string_view id, std::string_view value) {
+            auto pp = decode_pending(value, p, policy_.late_event_window_ms);
+            if (!pp) return;
+            // Waited while unassigned: ask the channel soon rather than wait a full deadline.
+            if (pp->expired_ms == 0)
+                pp->next_query_ms = std::min(now + policy_.query_every_ms, pp->since_ms + policy_.query_after_ms);
+            pending_.add(std::string(id), std::move(*pp));
+            ++n;
+        });
         pending_.commit();
-        spdlog::info("connector {}: partition {}: {} pending payments from {} records", channel_.id, p, latest.size(), n);
+        spdlog::info("connector {}: partition {}: {} pending payments from the store", channel_.id, p, n);
     }
     pending_gauge_.Set(static_cast<double>(pending_.size()));
 }

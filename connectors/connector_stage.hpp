@@ -16,7 +16,7 @@ namespace turnout {
 
 class ConnectorStage : public kafka::StageLogic {
 public:
-    ConnectorStage(const Config& cfg, const ChannelConfig& channel);
+    ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance = "0");
     // The connector (and its webhook listener) stops before the event publisher it feeds.
     ~ConnectorStage() override { connector_.reset(); }
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
@@ -32,6 +32,9 @@ public:
         connector_->aborted();
     }
     void on_assign(const kafka::PartitionSet& parts) override;
+    // Asynchronous channels keep their pending payments in a store (changelog payments.pending,
+    // shared by the channels: each keeps only its own records).
+    kafka::StoreSet* stores() override { return pending_store_.get(); }
     void on_revoke(const kafka::PartitionSet& parts) override;
 
 private:
@@ -59,6 +62,7 @@ private:
     prometheus::Counter& calls_failed_;
     prometheus::Counter& calls_pending_;
     PendingBook pending_;
+    std::unique_ptr<kafka::StoreSet> pending_store_;
     PendingPolicy policy_;
     std::unique_ptr<ChannelEventPublisher> events_;
     prometheus::Gauge& pending_gauge_;

@@ -94,6 +94,14 @@ std::string encode_pending(const PendingPayment& p, const std::string& channel) 
     return head + ",\"routed\":" + encode_routed(p.payment) + "}";
 }
 
+std::string pending_channel(std::string_view value) {
+    boost::json::error_code ec;
+    auto doc = boost::json::parse(value, ec);
+    if (ec || !doc.is_object()) return {};
+    const auto* c = doc.get_object().if_contains("channel");
+    return c && c->is_string() ? std::string(c->get_string()) : std::string();
+}
+
 std::optional<PendingPayment> decode_pending(std::string_view value, int32_t partition, int64_t late_event_window_ms) {
     boost::system::error_code ec;
     auto v = boost::json::parse(value, ec);

@@ -67,6 +67,8 @@ private:
 // carries `expired_at_ms`; decoding sets its watch end from `late_event_window_ms`.
 std::string encode_pending(const PendingPayment& p, const std::string& channel);
 std::optional<PendingPayment> decode_pending(std::string_view value, int32_t partition, int64_t late_event_window_ms = 0);
+// The `channel` member of a payments.pending value ("" when it has none).
+std::string pending_channel(std::string_view value);
 
 // A channel event on the channel topic (header turnout.record = channel_event).
 inline constexpr const char* kRecordKindHeader = "turnout.record";

@@ -57,7 +57,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         } else if (spec.role == "connector") {
             const auto* ch = cfg.channel(spec.channel);
             if (!ch) throw ConfigError(cfg.path + ": no channel `" + spec.channel + "` in channels");
-            r->logic = std::make_unique<ConnectorStage>(cfg, *ch);
+            r->logic = std::make_unique<ConnectorStage>(cfg, *ch, instance);
             opts = connector_options(cfg, spec.channel, instance);
         } else if (spec.role == "settlement") {
             r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key(), instance);

@@ -147,13 +147,13 @@ void PartitionStore::scan(const std::function<void(std::string_view, std::string
     }
 }
 
-void PartitionStore::put(std::string_view key, std::string value, int64_t now_ms, Emitter& out) {
-    out.emit({spec_.changelog, std::string(key), value, {}, partition_});
+void PartitionStore::put(std::string_view key, std::string value, int64_t now_ms, Emitter& out, Headers headers) {
+    out.emit({spec_.changelog, std::string(key), value, std::move(headers), partition_});
     staged_.insert_or_assign(std::string(key), Staged{std::move(value), spec_.ttl_ms > 0 ? now_ms + spec_.ttl_ms : 0});
 }
 
-void PartitionStore::erase(std::string_view key, Emitter& out) {
-    out.emit({spec_.changelog, std::string(key), {}, {}, partition_});
+void PartitionStore::erase(std::string_view key, Emitter& out, Headers headers) {
+    out.emit({spec_.changelog, std::string(key), {}, std::move(headers), partition_});
     staged_.insert_or_assign(std::string(key), Staged{std::nullopt, 0});
 }
 
@@ -218,6 +218,7 @@ int64_t PartitionStore::checkpoint() const {
 }
 
 void PartitionStore::restore(std::string_view key, std::string_view value, int64_t ts_ms) {
+    if (!value.empty() && spec_.accept && !spec_.accept(key, value)) return;
     Staged s;
     if (!value.empty()) s.value = std::string(value);
     if (s.value && spec_.ttl_ms > 0) {

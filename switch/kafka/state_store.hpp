@@ -44,6 +44,7 @@ class Gauge;
 namespace turnout::kafka {
 
 class Emitter;
+using Headers = std::vector<std::pair<std::string, std::string>>;
 using PartitionSet = std::vector<std::pair<std::string, int32_t>>;
 
 struct StoreSpec {
@@ -56,6 +57,9 @@ struct StoreSpec {
     // Secondary keys of a record (look-ups by another id, listings by prefix). Kept in the
     // local database only, derived again from the values on restore.
     std::function<void(std::string_view key, std::string_view value, std::vector<std::string>& out)> index;
+    // A changelog several stages write (each keeps only its own records): false for a
+    // restored record this store does not keep. Tombstones are always applied.
+    std::function<bool(std::string_view key, std::string_view value)> accept;
 };
 
 // One store's table for one partition.
@@ -84,8 +88,8 @@ public:
     void scan(const std::function<void(std::string_view key, std::string_view value)>& fn) const;
 
     // Stages a write and emits its changelog record into the stage's transaction.
-    void put(std::string_view key, std::string value, int64_t now_ms, Emitter& out);
-    void erase(std::string_view key, Emitter& out);
+    void put(std::string_view key, std::string value, int64_t now_ms, Emitter& out, Headers headers = {});
+    void erase(std::string_view key, Emitter& out, Headers headers = {});
     // Stages a local removal with no changelog record: for a time-retained changelog whose
     // records of `key` are superseded by a later record (the next restore drops it again).
     void forget(std::string_view key);

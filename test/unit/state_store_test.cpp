@@ -8,6 +8,7 @@
 #include <random>
 
 #include "kafka/stage_runner.hpp"
+#include "pending_book.hpp"
 #include "kafka/state_store.hpp"
 #include "model/time.hpp"
 #include "router/life_cycle_gate.hpp"
@@ -259,5 +260,25 @@ TEST_CASE("state store set: stores are opened per partition, commit hands each i
     set.close({{"payments.requests", 2}});
     CHECK_FALSE(set.find(0, 2));
     CHECK(held->get_committed("id-1"));  // a reader holding it still reads safely
+    fs::remove_all(dir);
+}
+
+TEST_CASE("state store on a changelog several stages write: a restore keeps only its own records") {
+    const auto dir = fresh_dir("shared");
+    kafka::StoreSpec spec{"pending", "payments.pending", 0, true, {},
+                          [](std::string_view, std::string_view v) { return pending_channel(v) == "psp-a"; }};
+    kafka::PartitionStore st(spec, 0, dir, nullptr);
+    st.restore("p1", R"({"channel":"psp-a","channel_ref":"r1"})", now_ms());
+    st.restore("p2", R"({"channel":"psp-b","channel_ref":"r2"})", now_ms());
+    st.restore("p3", R"({"channel_ref":"r3","payment":{"original":{"channel":"psp-a"}}})", now_ms());  // nested only
+    st.restore("p4", "not json", now_ms());
+    st.finish_restore(4);
+    CHECK(st.get_committed("p1"));
+    CHECK_FALSE(st.get_committed("p2"));
+    CHECK_FALSE(st.get_committed("p3"));
+    CHECK_FALSE(st.get_committed("p4"));
+    st.restore("p1", "", now_ms());  // a tombstone is applied whoever wrote it
+    st.finish_restore(5);
+    CHECK_FALSE(st.get_committed("p1"));
     fs::remove_all(dir);
 }
