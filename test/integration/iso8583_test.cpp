@@ -31,6 +31,7 @@
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
+#include "state/status_query.hpp"
 #include "harness.hpp"
 
 using namespace turnout;
@@ -798,9 +799,9 @@ TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses t
     // the switch is killed with SIGKILL while its connector waits, then started again: the
     // re-delivered payments must be reversed (the journal), not sent as new 0200s.
     // The timeout only has to outlast the moment between the last request reaching the host
-    // and the kill; it is what a batch delivered to the connector ahead of the others waits
-    // (and is reversed for) before the rest is sent.
-    IsoRun r("swcrash", {"timeout_share=1"}, 20000, kPromptReversal);
+    // and the kill; it is what a batch delivered to the connector ahead of the others would
+    // wait (and be reversed for) before the rest is sent.
+    IsoRun r("swcrash", {"timeout_share=1"}, 10000, kPromptReversal);
     auto start_switch = [&] {
         const pid_t pid = ::fork();
         REQUIRE(pid >= 0);
@@ -815,10 +816,17 @@ TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses t
         return pid;
     };
     const int n = 8;
-    // Published before the switch starts, so that they reach the connector together.
+    // Published before the switch starts and all keyed to one partition (each stage reads
+    // them in one fetch), so that they reach the connector in one batch.
+    std::vector<std::string> ids;
+    for (int k = 0; static_cast<int>(ids.size()) < n; ++k) {
+        const std::string id = r.run + "-" + std::to_string(k);
+        if (partition_for_key(id, r.cfg.kafka.partitions) == partition_for_key(r.run + "-0", r.cfg.kafka.partitions))
+            ids.push_back(id);
+    }
     auto producer = kafka::make_producer(r.cfg.kafka, {{"enable.idempotence", "true"}});
     for (int i = 0; i < n; ++i) {
-        const std::string id = r.run + "-" + std::to_string(i);
+        const std::string& id = ids[static_cast<size_t>(i)];
         std::ostringstream v;
         v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)" << 1000 + i * 100
           << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(i)
