@@ -37,8 +37,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// turnout-sim psp (HTTPS) and, one above, the connector's webhook listener;
-// TURNOUT_PSP_TEST_PORT moves both (two test runs on one host).
+// turnout-sim psp (HTTPS), one above the connector's webhook listener and two above a
+// test's gate in front of it (WebhookGate); TURNOUT_PSP_TEST_PORT moves all three (two test
+// runs on one host).
 int psp_test_port() {
     const char* p = std::getenv("TURNOUT_PSP_TEST_PORT");
     return p && *p ? std::atoi(p) : 9311;
