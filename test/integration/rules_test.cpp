@@ -57,12 +57,18 @@ PaymentRequest eur_card_sale(const std::string& id, const std::string& pan, int6
 }
 
 // A card token per payment: the default config's card velocity limit never comes into play.
+// The id's digits are spelled as letters in it: the run id holds a 13-digit clock reading,
+// which the router refuses in a token (card_number_in_free_text) whenever it passes the Luhn
+// check, one run in ten.
 PaymentRequest eur_token_sale(const std::string& id, int64_t amount) {
     auto r = eur_card_sale(id, "", amount);
     r.instrument->kind = InstrumentKind::card_token;
     r.instrument->pan.clear();
     r.instrument->expiry.clear();
-    r.instrument->token = "tok_" + id;
+    std::string token = "tok_" + id;
+    for (auto& c : token)
+        if (c >= '0' && c <= '9') c = static_cast<char>('a' + (c - '0'));
+    r.instrument->token = token;
     return r;
 }
 
@@ -240,6 +246,7 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
     int doubled = 0, old_rule = 0, new_rule = 0, late_on_old = 0;
     for (const auto& [id, n] : count) doubled += n > 1;
     for (const auto& [id, r] : res) {
+        INFO("result: " << encode_result(r));
         REQUIRE(r.route);
         const int seq = std::stoi(id.substr(id.rfind("-p") + 2));
         if (r.route->rule == "eur-cards") ++old_rule;
