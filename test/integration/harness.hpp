@@ -160,12 +160,13 @@ inline int ledger_double_executions(const fs::path& dir) {
     return doubles;
 }
 
-// The whole switch (`turnout all`) on a thread of this process; stopped (drained) on
-// destruction or by stop(), which returns the exit status run_roles gave.
+// The whole switch (`turnout all`), or only `roles` of it, on a thread of this process;
+// stopped (drained) on destruction or by stop(), which returns the exit status run_roles gave.
 class SwitchThread {
 public:
-    SwitchThread(const Config& cfg, const CardVault& vault) {
-        thread_ = std::thread([&, this] { rc_ = run_roles(cfg, vault, all_roles(cfg), "0", stop_); });
+    SwitchThread(const Config& cfg, const CardVault& vault, std::vector<RoleSpec> roles = {})
+        : roles_(roles.empty() ? all_roles(cfg) : std::move(roles)) {
+        thread_ = std::thread([&, this] { rc_ = run_roles(cfg, vault, roles_, "0", stop_); });
     }
     ~SwitchThread() { stop(); }
     int stop() {
@@ -175,9 +176,24 @@ public:
     }
 
 private:
+    std::vector<RoleSpec> roles_;
     std::atomic<bool> stop_{false};
     int rc_ = -1;
     std::thread thread_;
 };
+
+// The roles of `turnout all` but the channels' connectors, and the connectors alone.
+inline std::vector<RoleSpec> roles_but_connectors(const Config& cfg) {
+    std::vector<RoleSpec> out;
+    for (auto& r : all_roles(cfg))
+        if (r.role != "connector") out.push_back(r);
+    return out;
+}
+inline std::vector<RoleSpec> connector_roles(const Config& cfg) {
+    std::vector<RoleSpec> out;
+    for (auto& r : all_roles(cfg))
+        if (r.role == "connector") out.push_back(r);
+    return out;
+}
 
 }  // namespace turnout::it

@@ -31,6 +31,7 @@
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
+#include "state/status_query.hpp"
 #include "harness.hpp"
 
 using namespace turnout;
@@ -78,6 +79,11 @@ struct LedgerLine {
     std::vector<std::string> rest;  // X: approval amount currency stan+time terminal acquirer;
                                     // R: original stan+time, stan, terminal, field 90
 };
+
+// A reversal timeout for tests whose host answers every reversal at once and that count
+// the 0400s and 0401s: a loaded machine must not turn a slow answer into a repeat (nothing
+// waits for it when the answer comes).
+constexpr int kPromptReversal = 5000;
 
 // One run: an isolated switch whose acq-eu is an iso8583 channel played by a turnout-sim
 // process with the given faults.
@@ -128,7 +134,8 @@ struct IsoRun {
             ::execv(argv[0], argv.data());
             ::_exit(127);
         }
-        for (int i = 0; i < 200 && !accepts(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (const int64_t until = now_ms() + 60000; now_ms() < until && !accepts(port);)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
         REQUIRE_MESSAGE(accepts(port), "turnout-sim listens; see " << (dir / "sim.log").string());
     }
 
@@ -302,6 +309,35 @@ std::pair<int, int> host_nodelay(pid_t pid, int port) {
 
 double late_count() { return Metrics::get().channel_late_responses.Add({{"channel", "acq-eu"}}).Value(); }
 
+// acq-eu connections that came up in this process (the gauge is never lowered when a
+// connector is destroyed, so a test compares it with its value before the connector).
+double connections_up() { return Metrics::get().channel_connections.Add({{"channel", "acq-eu"}}).Value(); }
+
+// Waits (60 s at most) until `ready` holds; returns whether it did.
+bool wait_until(const std::function<bool()>& ready) {
+    for (const int64_t until = now_ms() + 60000; now_ms() < until; std::this_thread::sleep_for(std::chrono::milliseconds(20)))
+        if (ready()) return true;
+    return ready();
+}
+
+// Connected sockets of this process whose peer is 127.0.0.1:`port`, and how many have TCP_NODELAY.
+std::pair<int, int> own_nodelay(int port) {
+    int sockets = 0, nodelay = 0;
+    for (const auto& de : fs::directory_iterator("/proc/self/fd")) {
+        const int fd = std::atoi(de.path().filename().c_str());
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET ||
+            ntohs(peer.sin_port) != port)
+            continue;
+        ++sockets;
+        int v = 0;
+        socklen_t vl = sizeof v;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v) ++nodelay;
+    }
+    return {sockets, nodelay};
+}
+
 }  // namespace
 
 TEST_CASE("iso8583 channel: approvals, declines by amount and share, 96 fails over to the next channel") {
@@ -344,7 +380,7 @@ TEST_CASE("iso8583 channel: approvals, declines by amount and share, 96 fails ov
 }
 
 TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends reversed") {
-    IsoRun r("tmo", {"timeout_share=0.2"});
+    IsoRun r("tmo", {"timeout_share=0.2"}, 400, kPromptReversal);
     const auto a = amounts(40);
     const auto results = r.pay(a);
     r.stop_sim();
@@ -407,7 +443,7 @@ TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment 
 
 TEST_CASE("iso8583 channel: late responses are matched and counted, and the reversal decides") {
     const double before = late_count();
-    IsoRun r("late", {"late_share=0.25", "late_ms=1500"}, 400);
+    IsoRun r("late", {"late_share=0.25", "late_ms=1500"}, 400, kPromptReversal);
     const auto a = amounts(40);
     const auto results = r.pay(a, [&](const IsoRun::Results& res) {
         int reversed = 0;
@@ -533,12 +569,13 @@ TEST_CASE("iso8583 channel: with the host down, every payment moves to the next 
 TEST_CASE("iso8583 channel: reversals carry the original's terminal and a field 90 naming one original") {
     // Two connections, many requests each in the same seconds, a share never answered: every
     // reversal must find its original on a host matching field 90 + terminal.
-    IsoRun r("ident", {"timeout_share=0.3"}, 300, 1500, false);
+    IsoRun r("ident", {"timeout_share=0.3"}, 300, kPromptReversal, false);
     const auto batch = bench_sales(r.run, 120);
     std::vector<ChannelOutcome> out;
     {
+        const double up_before = connections_up();
         auto conn = make_connector(*r.cfg.channel("acq-eu"));
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both connections up
+        REQUIRE(wait_until([&] { return connections_up() - up_before >= 2; }));  // both connections up
         out = conn->call(batch);
         conn->committed();
     }
@@ -636,7 +673,7 @@ TEST_CASE("iso8583 channel: requests in flight when the process dies are reverse
     // is killed before any timeout; the payments come back to a new connector (as the stage
     // re-delivers a batch whose outcomes never committed), which must reverse what the dead
     // process sent instead of sending new requests.
-    IsoRun r("crash", {"timeout_share=1"}, 60000, 1500, false);
+    IsoRun r("crash", {"timeout_share=1"}, 60000, kPromptReversal, false);
     const int n = 10;
     pid_t bench = ::fork();
     if (bench == 0) {
@@ -657,7 +694,8 @@ TEST_CASE("iso8583 channel: requests in flight when the process dies are reverse
         for (const auto& l : r.ledger()) x += l.kind == "X";
         return x;
     };
-    for (int i = 0; i < 300 && executed() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const int64_t until = now_ms() + 90000; now_ms() < until && executed() < n;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ::kill(bench, SIGKILL);
     int st = 0;
     ::waitpid(bench, &st, 0);
@@ -727,24 +765,16 @@ TEST_CASE("iso8583 channel: after an aborted transaction a payment gets the outc
 
 TEST_CASE("iso8583 channel: the connector's sockets have Nagle off, the host simulator's too") {
     IsoRun r("nodelay", {}, 5000, 1500, false);
+    double up_before = connections_up();
     auto conn = make_connector(*r.cfg.channel("acq-eu"));
-    const auto out = conn->call(bench_sales(r.run, 4));  // the pool is connected
+    const auto out = conn->call(bench_sales(r.run, 4));
     REQUIRE(out.size() == 4);
-    int sockets = 0, nodelay = 0;
-    for (const auto& de : fs::directory_iterator("/proc/self/fd")) {
-        const int fd = std::atoi(de.path().filename().c_str());
-        sockaddr_in peer{};
-        socklen_t len = sizeof peer;
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET ||
-            ntohs(peer.sin_port) != r.port)
-            continue;
-        ++sockets;
-        int v = 0;
-        socklen_t vl = sizeof v;
-        if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v) ++nodelay;
-    }
-    CHECK(sockets == 2);  // connections: 2
-    CHECK(nodelay == sockets);
+    // The pool is connected (connections: 2) and the host has accepted both; the second
+    // connection may come up after the payments were answered on the first.
+    wait_until([&] { return connections_up() - up_before >= 2 && host_nodelay(r.sim, r.port).first >= 2; });
+    const auto own = own_nodelay(r.port);
+    CHECK(own.first == 2);
+    CHECK(own.second == own.first);
     // The simulator's side: its accepted sockets, taken from its process (pidfd_getfd).
     const auto host = host_nodelay(r.sim, r.port);
     CHECK(host.first == 2);
@@ -753,8 +783,10 @@ TEST_CASE("iso8583 channel: the connector's sockets have Nagle off, the host sim
     r.stop_sim();
     // And a host left with Nagle on is seen as such (the check can tell).
     IsoRun nagle("nagle", {"nagle=1"}, 5000, 1500, false);
+    up_before = connections_up();
     auto c2 = make_connector(*nagle.cfg.channel("acq-eu"));
     REQUIRE(c2->call(bench_sales(nagle.run, 2)).size() == 2);
+    wait_until([&] { return connections_up() - up_before >= 2 && host_nodelay(nagle.sim, nagle.port).first >= 2; });
     const auto off = host_nodelay(nagle.sim, nagle.port);
     CHECK(off.first == 2);
     CHECK(off.second == 0);
@@ -766,7 +798,10 @@ TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses t
     // The whole switch as a child process; the host executes every sale and never answers,
     // the switch is killed with SIGKILL while its connector waits, then started again: the
     // re-delivered payments must be reversed (the journal), not sent as new 0200s.
-    IsoRun r("swcrash", {"timeout_share=1"}, 60000, 1500);
+    // The timeout only has to outlast the moment between the last request reaching the host
+    // and the kill; it is what a batch delivered to the connector ahead of the others would
+    // wait (and be reversed for) before the rest is sent.
+    IsoRun r("swcrash", {"timeout_share=1"}, 10000, kPromptReversal);
     auto start_switch = [&] {
         const pid_t pid = ::fork();
         REQUIRE(pid >= 0);
@@ -781,17 +816,25 @@ TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses t
         return pid;
     };
     const int n = 8;
-    pid_t sw = start_switch();
+    // Published before the switch starts and all keyed to one partition (each stage reads
+    // them in one fetch), so that they reach the connector in one batch.
+    std::vector<std::string> ids;
+    for (int k = 0; static_cast<int>(ids.size()) < n; ++k) {
+        const std::string id = r.run + "-" + std::to_string(k);
+        if (partition_for_key(id, r.cfg.kafka.partitions) == partition_for_key(r.run + "-0", r.cfg.kafka.partitions))
+            ids.push_back(id);
+    }
     auto producer = kafka::make_producer(r.cfg.kafka, {{"enable.idempotence", "true"}});
     for (int i = 0; i < n; ++i) {
-        const std::string id = r.run + "-" + std::to_string(i);
+        const std::string& id = ids[static_cast<size_t>(i)];
         std::ostringstream v;
         v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)" << 1000 + i * 100
           << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(i)
           << R"(","expiry":"3012"},"created_at":"2026-11-26T09:00:00.000Z"})";
         REQUIRE(kafka::produce(producer.get(), {r.cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
     }
-    rd_kafka_flush(producer.get(), 10000);
+    REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    pid_t sw = start_switch();
     auto executed = [&] {
         int x = 0;
         for (const auto& l : r.ledger()) x += l.kind == "X";
@@ -826,8 +869,15 @@ TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses t
         acknowledged += l.kind == "R" && l.code == "acknowledged";
     }
     auto st = by_status(results);
+    // The restarted switch found the killed one's requests in its journal and reversed them.
+    const std::string log = read_file(r.dir / "switch.log");
+    int recovered = 0;
+    for (size_t pos = 0; (pos = log.find("was in flight when an earlier process stopped", pos)) != std::string::npos; ++pos)
+        ++recovered;
     MESSAGE("switch killed with " << n << " sales in flight: after the restart reversed " << st["reversed"]
-                                  << ", approved " << st["approved"] << "; host reversals acknowledged " << acknowledged);
+                                  << " (in flight at the kill " << recovered << "), approved " << st["approved"]
+                                  << "; host reversals acknowledged " << acknowledged);
+    CHECK(recovered >= 1);
     for (const auto& [id, res] : results) {
         CAPTURE(id);
         CHECK(res.status == ResultStatus::reversed);

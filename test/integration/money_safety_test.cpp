@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -28,6 +29,22 @@ using namespace turnout::it;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Waits (90 s at most) until `ready` holds; returns whether it did.
+bool wait_until(const std::function<bool()>& ready) {
+    for (const int64_t until = now_ms() + 90000; now_ms() < until; std::this_thread::sleep_for(std::chrono::milliseconds(200)))
+        if (ready()) return true;
+    return ready();
+}
+
+// Held follow-ups written to payments.lifecycle (their keys name the payment and the
+// follow-up; a released one leaves a tombstone).
+size_t held_records(const Config& cfg) {
+    size_t n = 0;
+    for (const auto& rec : read_all(cfg, {cfg.kafka.topics.lifecycle}))
+        n += rec.key.find('/') != std::string::npos && !rec.value.empty();
+    return n;
+}
 
 std::vector<Consumed> dlq_with_reason(const Config& cfg, const std::string& reason) {
     std::vector<Consumed> out;
@@ -142,16 +159,18 @@ TEST_CASE("records too large for a dead-letter copy, giant traceparents and keys
 }
 
 TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every ledger record bounded, each answered once") {
-    // A slow channel keeps the sale in flight while its refunds arrive, so they are held.
-    auto run = make_run("ms-held", slow_channels);
+    // No connector runs until the refunds are held: the sale has no result before.
+    auto run = make_run("ms-held");
     const Config& cfg = run.cfg;
     const CardVault vault(load_vault_keys(cfg.keys_file));
-    SwitchThread sw(cfg, vault);
+    SwitchThread sw(cfg, vault, roles_but_connectors(cfg));
     auto p = producer_for(cfg);
 
     const auto ids = send_sale_and_padded_refunds(p.get(), cfg, run.id, 9);
     const auto& s = ids.front();
     flush(p.get());
+    CHECK(wait_until([&] { return held_records(cfg) >= 9; }));
+    SwitchThread connectors(cfg, vault, connector_roles(cfg));
 
     const auto results = await_results(cfg, ids);
     CHECK(outcomes(results, s) == "approved");
@@ -162,17 +181,18 @@ TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every 
         // Decided once the sale's result is in: refunds on the sale's channel pass.
         if (channel_of_sale == "acq-eu") CHECK(outcome(results.find(ids[i])->second) == "approved");
     }
-    size_t largest = 0, held_records = 0;
+    size_t largest = 0, held = 0;
     for (const auto& rec : read_all(cfg, {cfg.kafka.topics.lifecycle})) {
         largest = std::max(largest, rec.key.size() + rec.value.size());
-        held_records += rec.key.find('/') != std::string::npos && !rec.value.empty();
+        held += rec.key.find('/') != std::string::npos && !rec.value.empty();
     }
-    MESSAGE("largest payments.lifecycle record: " << largest << " bytes; held requests written: " << held_records);
-    CHECK(held_records >= 1);  // they were held, each as a record of its own
+    MESSAGE("largest payments.lifecycle record: " << largest << " bytes; held requests written: " << held);
+    CHECK(held == 9);  // they were held, each as a record of its own
     CHECK(largest < 200'000);
     CHECK(dlq_with_reason(cfg, "record_too_large").empty());
     CHECK(committed_past(cfg, group_of(cfg, "router"), {cfg.kafka.topics.requests},
                          write_marks(cfg, {cfg.kafka.topics.requests})));
+    CHECK(connectors.stop() == 0);
     CHECK(sw.stop() == 0);
 }
 
@@ -333,11 +353,12 @@ TEST_CASE("random records of 0-2 MB on every topic Turnout reads: every stage ke
 TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lettered as its digest; the stage goes on") {
     // Clients limited to 100,000-byte records: each held refund (65,536 bytes of request with
     // line breaks, escaped in its ledger record) no longer fits, and nothing can make it fit.
-    auto run = make_run("ms-limit", slow_channels);
+    // No connector runs until the refunds are held (the sale has no result before).
+    auto run = make_run("ms-limit");
     Config cfg = run.cfg;
     cfg.kafka.properties["message.max.bytes"] = "100000";
     const CardVault vault(load_vault_keys(cfg.keys_file));
-    SwitchThread sw(cfg, vault);
+    SwitchThread sw(cfg, vault, roles_but_connectors(cfg));
     auto p = producer_for(cfg);
 
     auto ids = send_sale_and_padded_refunds(p.get(), cfg, run.id, 3);
@@ -347,6 +368,8 @@ TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lett
         send_request(p.get(), cfg, sale(later.back()));
     }
     flush(p.get());
+    CHECK(wait_until([&] { return dlq_with_reason(cfg, "record_too_large").size() >= 3; }));
+    SwitchThread connectors(cfg, vault, connector_roles(cfg));
 
     // Every payment is still answered (the held refunds were in memory), and the records that
     // could not be written are in the DLQ as digests.
@@ -363,5 +386,6 @@ TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lett
     }
     CHECK(committed_past(cfg, group_of(cfg, "router"), {cfg.kafka.topics.requests},
                          write_marks(cfg, {cfg.kafka.topics.requests})));
+    CHECK(connectors.stop() == 0);
     CHECK(sw.stop() == 0);
 }

@@ -37,8 +37,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// turnout-sim psp (HTTPS) and, one above, the connector's webhook listener;
-// TURNOUT_PSP_TEST_PORT moves both (two test runs on one host).
+// turnout-sim psp (HTTPS), one above the connector's webhook listener and two above a
+// test's gate in front of it (WebhookGate); TURNOUT_PSP_TEST_PORT moves all three (two test
+// runs on one host).
 int psp_test_port() {
     const char* p = std::getenv("TURNOUT_PSP_TEST_PORT");
     return p && *p ? std::atoi(p) : 9311;
@@ -166,15 +167,109 @@ struct Outcome {
     std::map<std::string, std::string> psp_status;  // the simulator's ledger: payment_id → last status
 };
 
+std::string webhook_key() {
+    const auto keys = YAML::LoadFile(kSource + "/config/dev-psp-keys.yaml");
+    return turnout::psp::from_hex(keys["channels"]["psp-global"]["webhook_hmac_key_hex"].as<std::string>());
+}
+
+// POSTs a webhook to the connector's listener; the HTTP status.
+unsigned post_webhook(const std::string& body, const std::string& ts, const std::string& sig) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    boost::asio::io_context ioc;
+    beast::tcp_stream s(ioc);
+    boost::system::error_code ec;
+    s.socket().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(kWebhookPort)}, ec);
+    if (ec) return 0;
+    http::request<http::string_body> req{http::verb::post, "/webhooks/psp-global", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.set(turnout::psp::kTimestampHeader, ts);
+    req.set(turnout::psp::kSignatureHeader, sig);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(s, req, ec);
+    if (ec) return 0;
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res, ec);
+    return ec ? 0 : res.result_int();
+}
+
+// Stands between the PSP simulator (its callback_url) and the connector's webhook listener:
+// nothing listens before open(), so the simulator's deliveries fail and it tries again
+// (its backoff: 0.2 s, 0.4 s, ... up to 2 s); after open(), each webhook is handed on
+// unchanged and answered with the listener's HTTP status.
+class WebhookGate {
+public:
+    static int port() { return kSimPort + 2; }
+    ~WebhookGate() {
+        ioc_.stop();
+        if (thread_.joinable()) thread_.join();
+    }
+    void open() {
+        namespace asio = boost::asio;
+        acceptor_.open(asio::ip::tcp::v4());
+        acceptor_.set_option(asio::socket_base::reuse_address(true));
+        acceptor_.bind({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port())});
+        acceptor_.listen();
+        accept();
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+
+private:
+    void accept() {
+        acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+            if (ec) return;
+            relay(s);
+            accept();
+        });
+    }
+    static void relay(boost::asio::ip::tcp::socket& s) {
+        namespace beast = boost::beast;
+        namespace http = beast::http;
+        beast::flat_buffer buf;
+        http::request<http::string_body> req;
+        boost::system::error_code ec;
+        http::read(s, buf, req, ec);
+        if (ec) return;
+        const unsigned st = post_webhook(req.body(), std::string(req[turnout::psp::kTimestampHeader]),
+                                         std::string(req[turnout::psp::kSignatureHeader]));
+        http::response<http::string_body> res{st ? static_cast<http::status>(st) : http::status::bad_gateway, 11};
+        res.set(http::field::connection, "close");
+        res.prepare_payload();
+        http::write(s, res, ec);
+    }
+
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::acceptor acceptor_{ioc_};
+    std::thread thread_;
+};
+
+// Waits (60 s at most) until `ready` holds; returns whether it did.
+bool wait_until(const std::function<bool()>& ready, int poll_ms = 100) {
+    for (const int64_t until = now_ms() + 60000; now_ms() < until; std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms)))
+        if (ready()) return true;
+    return ready();
+}
+
+struct CaseOptions {
+    int settle_ms = 2000;                       // after the results (and `settled`): late doubles
+    std::function<void(const Config&)> during;  // once the payments are produced, while the connectors run
+    std::function<bool()> settled;              // waited for (60 s at most) once every payment has a result
+    std::function<void(std::string&)> edit;     // changes to the config text
+};
+
 // Runs `payments` through the psp-global and acq-eu connectors (in this process) against a
-// simulator with `faults`; waits for one result each and `settle_ms` more for late doubles.
-// `during` runs once the payments are produced, while the connectors run.
+// simulator with `faults`; waits for one result each, for `settled`, and `settle_ms` more for
+// late doubles.
 Outcome run_case(const std::string& name, const std::vector<std::string>& faults, const std::vector<Payment>& payments,
-                 int settle_ms = 2000, const std::function<void(const Config&)>& during = {}) {
+                 const CaseOptions& opts = {}) {
     const std::string run = "psp-" + name + "-" + std::to_string(now_ms());
     const fs::path dir = fs::path(kSource) / "var" / "test" / run;
     fs::create_directories(dir);
-    const auto yaml = psp_yaml(run, dir);
+    auto yaml = psp_yaml(run, dir);
+    if (opts.edit) opts.edit(yaml);
     { std::ofstream(dir / "turnout.yaml") << yaml; }
     auto cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
@@ -201,7 +296,7 @@ Outcome run_case(const std::string& name, const std::vector<std::string>& faults
                                                 kafka::descend_headers(std::string_view{})}) == RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    if (during) during(cfg);
+    if (opts.during) opts.during(cfg);
 
     auto collect = [&] {
         out.results_per_id.clear();
@@ -218,7 +313,8 @@ Outcome run_case(const std::string& name, const std::vector<std::string>& faults
         if (out.results_per_id.size() >= payments.size() || now_ms() > deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
+    if (opts.settled) CHECK_MESSAGE(wait_until(opts.settled), "what the case waits for after the results happened");
+    std::this_thread::sleep_for(std::chrono::milliseconds(opts.settle_ms));
     collect();
     stop = true;
     roles.join();
@@ -291,7 +387,10 @@ TEST_CASE("psp: no fault: approved, declined by amount, 503 is an unknown outcom
 
 TEST_CASE("psp fault latency_ms: slow answers inside the timeout are ordinary answers") {
     const double queried = counter(M().channel_calls, on_psp("unknown_queried"));
-    auto o = run_case("latency", {"latency_ms=300"}, cards("lat-", 20));
+    // The shipped timeout (2 s), well above the 300 ms, so that a loaded machine cannot turn a
+    // slow answer into a timeout.
+    auto o = run_case("latency", {"latency_ms=300"}, cards("lat-", 20),
+                      {.edit = [](std::string& y) { replace_once(y, "timeout_ms: 800  #", "timeout_ms: 2000  #"); }});
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
     CHECK(counter(M().channel_calls, on_psp("unknown_queried")) - queried == 0);
 }
@@ -396,12 +495,32 @@ TEST_CASE("psp fault webhook_delay_ms: late webhooks; the status query after the
     const double resolved_q = counter(M().status_queries, on_psp("resolved"));
     const double resolved_e = counter(M().channel_events, on_psp("resolved"));
     const double dup = counter(M().channel_events, on_psp("duplicate"));
-    auto o = run_case("late", {"webhook_delay_ms=5000"}, wallets("late-", 8), 4000);
+    // The simulator decides a wallet payment when it sends its webhook (5 s), after the query
+    // deadline (3 s, then every second); the webhooks reach the connector only once a status
+    // query has found a payment decided, so that a query, not only a webhook, resolves one.
+    WebhookGate gate;
+    CaseOptions opts;
+    opts.edit = [](std::string& y) {
+        const std::string listen = "listen: 127.0.0.1:" + std::to_string(kWebhookPort);
+        replace_once(y, listen, listen + ", callback_url: 'http://127.0.0.1:" + std::to_string(WebhookGate::port()) +
+                                    "/webhooks/psp-global'");
+    };
+    opts.during = [&](const Config&) {
+        CHECK(wait_until([&] { return counter(M().status_queries, on_psp("resolved")) - resolved_q >= 1; }, 20));
+        gate.open();
+    };
+    // Settled once every webhook has come and was taken as an event (resolving or duplicate).
+    opts.settled = [&] {
+        return counter(M().channel_events, on_psp("resolved")) - resolved_e +
+                   counter(M().channel_events, on_psp("duplicate")) - dup >= 8;
+    };
+    auto o = run_case("late", {"webhook_delay_ms=5000"}, wallets("late-", 8), opts);
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
     const double by_query = counter(M().status_queries, on_psp("resolved")) - resolved_q;
     const double by_event = counter(M().channel_events, on_psp("resolved")) - resolved_e;
+    MESSAGE("late webhooks: 8 payments resolved by status query " << by_query << ", by webhook " << by_event);
     CHECK(by_query + by_event == 8);
-    CHECK(by_query >= 1);  // the deadline (3 s) comes before the webhook (5 s)
+    CHECK(by_query >= 1);
     // Each late webhook was still acknowledged, and ignored when the payment was already final.
     CHECK(counter(M().channel_events, on_psp("duplicate")) - dup == by_query);
     CHECK(o.totals["webhooks_acked"] == 8);
@@ -411,7 +530,11 @@ TEST_CASE("psp fault webhook_duplicates + webhook_replay: redeliveries ignored, 
     const double dup = counter(M().channel_events, on_psp("duplicate"));
     const double replayed = counter(M().webhooks, on_psp("replayed"));
     const double accepted = counter(M().webhooks, on_psp("accepted"));
-    auto o = run_case("dupes", {"webhook_duplicates=2", "webhook_replay=1"}, wallets("dup-", 8));
+    auto o = run_case("dupes", {"webhook_duplicates=2", "webhook_replay=1"}, wallets("dup-", 8), {.settled = [&] {
+                          return counter(M().webhooks, on_psp("accepted")) - accepted >= 24 &&
+                                 counter(M().webhooks, on_psp("replayed")) - replayed >= 8 &&
+                                 counter(M().channel_events, on_psp("duplicate")) - dup >= 16;
+                      }});
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
     CHECK(counter(M().webhooks, on_psp("accepted")) - accepted == 24);
     CHECK(counter(M().webhooks, on_psp("replayed")) - replayed == 8);
@@ -422,7 +545,8 @@ TEST_CASE("psp fault bad_signature: forged webhooks are refused and counted, the
     const double bad = counter(M().webhooks, on_psp("bad_signature"));
     auto ps = wallets("bs-", 6);
     ps.push_back({"bs-dec", 2051, InstrumentKind::wallet});
-    auto o = run_case("badsig", {"bad_signature=1"}, ps);
+    auto o = run_case("badsig", {"bad_signature=1"}, ps,
+                      {.settled = [&] { return counter(M().webhooks, on_psp("bad_signature")) - bad >= 7; }});
     for (int i = 0; i < 6; ++i) CHECK(status(o, "bs-" + std::to_string(i)) == "approved");
     CHECK(status(o, "bs-dec") == "declined");  // the forgery claimed approved
     CHECK(counter(M().webhooks, on_psp("bad_signature")) - bad == 7);
@@ -439,7 +563,7 @@ TEST_CASE("psp fault no_webhook: pending payments resolved by a status query aft
 
 TEST_CASE("psp fault no_webhook + query_timeout: at give-up the cancel finds the payment approved: approved result") {
     const double resolved = counter(M().status_queries, on_psp("resolved"));
-    auto o = run_case("expire", {"no_webhook=1", "query_timeout=1"}, wallets("ex-", 3), 1000);
+    auto o = run_case("expire", {"no_webhook=1", "query_timeout=1"}, wallets("ex-", 3), {.settle_ms = 1000});
     for (const auto& [id, r] : o.result_of) {
         CHECK(status(o, id) == "approved");
         CHECK(r.channel == "psp-global");
@@ -451,7 +575,7 @@ TEST_CASE("psp fault no_webhook + query_timeout: at give-up the cancel finds the
 
 TEST_CASE("psp fault stay_pending: an expired pending payment is cancelled at the PSP, then `reversed`") {
     const double cancelled = counter(M().status_queries, on_psp("cancelled"));
-    auto o = run_case("cancel", {"stay_pending=1"}, wallets("cx-", 3), 1000);
+    auto o = run_case("cancel", {"stay_pending=1"}, wallets("cx-", 3), {.settle_ms = 1000});
     for (const auto& [id, r] : o.result_of) {
         CHECK(status(o, id) == "reversed");
         CHECK(r.reason.code == "pending_cancelled");
@@ -463,35 +587,6 @@ TEST_CASE("psp fault stay_pending: an expired pending payment is cancelled at th
 }
 
 namespace {
-std::string webhook_key() {
-    const auto keys = YAML::LoadFile(kSource + "/config/dev-psp-keys.yaml");
-    return turnout::psp::from_hex(keys["channels"]["psp-global"]["webhook_hmac_key_hex"].as<std::string>());
-}
-
-// POSTs a webhook to the connector's listener; the HTTP status.
-unsigned post_webhook(const std::string& body, const std::string& ts, const std::string& sig) {
-    namespace beast = boost::beast;
-    namespace http = beast::http;
-    boost::asio::io_context ioc;
-    beast::tcp_stream s(ioc);
-    boost::system::error_code ec;
-    s.socket().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(kWebhookPort)}, ec);
-    if (ec) return 0;
-    http::request<http::string_body> req{http::verb::post, "/webhooks/psp-global", 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
-    req.set(turnout::psp::kTimestampHeader, ts);
-    req.set(turnout::psp::kSignatureHeader, sig);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(s, req, ec);
-    if (ec) return 0;
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res, ec);
-    return ec ? 0 : res.result_int();
-}
-
 std::vector<Consumed> dlq_with(const std::vector<Consumed>& dlq, const std::string& reason) {
     std::vector<Consumed> out;
     for (const auto& r : dlq)
@@ -504,18 +599,16 @@ TEST_CASE("psp: given up with the outcome unknown, a late signed approval is cou
     const double late = counter(M().channel_events, on_psp("late"));
     const std::vector<Payment> ps = wallets("lt-", 2);
     unsigned answered = 0;
-    auto o = run_case("lateevent", {"stay_pending=1", "cancel_timeout=1", "query_timeout=1"}, ps, 2000, [&](const Config& cfg) {
+    CaseOptions opts;
+    opts.during = [&](const Config& cfg) {
         // Wait for the give-up results, then the PSP reports one payment approved after all.
-        for (int i = 0; i < 120; ++i) {
-            if (read_all(cfg, {cfg.kafka.topics.results}).size() >= ps.size()) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        }
+        CHECK(wait_until([&] { return read_all(cfg, {cfg.kafka.topics.results}).size() >= ps.size(); }, 250));
         const auto body = turnout::psp::webhook_json("evt_late_1", {"lt-0", "lt-0", "approved", "approved", "approved", "psp_late", "a1b2c3"});
         const auto ts = std::to_string(now_ms());
         answered = post_webhook(body, ts, turnout::psp::sign(webhook_key(), ts, body));
-        for (int i = 0; i < 40 && dlq_with(read_all(cfg, {cfg.kafka.topics.dlq}), "late_channel_event").empty(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    });
+        wait_until([&] { return !dlq_with(read_all(cfg, {cfg.kafka.topics.dlq}), "late_channel_event").empty(); }, 250);
+    };
+    auto o = run_case("lateevent", {"stay_pending=1", "cancel_timeout=1", "query_timeout=1"}, ps, opts);
     CHECK(answered == 200);
     for (const auto& [id, r] : o.result_of) {
         CHECK(status(o, id) == "failed");
@@ -531,9 +624,10 @@ TEST_CASE("psp: a forged channel event on the channel topic does not settle a pe
     const double unsigned_events = counter(M().channel_events, on_psp("unsigned"));
     const std::vector<Payment> ps = wallets("fg-", 2);
     std::map<std::string, int> results_while_pending;
-    auto o = run_case("forged", {"stay_pending=1"}, ps, 1000, [&](const Config& cfg) {
-        for (int i = 0; i < 100 && read_all(cfg, {cfg.kafka.topics.pending}).size() < ps.size(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CaseOptions opts;
+    opts.settle_ms = 1000;
+    opts.during = [&](const Config& cfg) {
+        REQUIRE(wait_until([&] { return read_all(cfg, {cfg.kafka.topics.pending}).size() >= ps.size(); }));
         auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
         // The record the webhook listener would write, without the PSP's signature over it.
         auto forge = [&](const std::string& id, bool with_bad_signature) {
@@ -552,9 +646,16 @@ TEST_CASE("psp: a forged channel event on the channel topic does not settle a pe
         forge("fg-0", false);  // no signature at all
         forge("fg-1", true);   // signed with the wrong key
         REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-        std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-        for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) ++results_while_pending[decode_result(r.value)->payment_id];
-    });
+        // Once the connector has dead-lettered both forgeries, a result they made would be on
+        // payments.results too (the same transaction).
+        CHECK(wait_until([&] { return dlq_with(read_all(cfg, {cfg.kafka.topics.dlq}), "unsigned_channel_event").size() >= 2; }));
+        for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) {
+            const auto res = decode_result(r.value);
+            // Only the give-up (8 s after the payment went pending) may have answered by now.
+            if (res->status != ResultStatus::reversed) ++results_while_pending[res->payment_id];
+        }
+    };
+    auto o = run_case("forged", {"stay_pending=1"}, ps, opts);
     CHECK(results_while_pending.empty());  // the forged approvals settled nothing
     // The payments were still pending at the PSP: at give-up they are cancelled there.
     for (const auto& [id, r] : o.result_of) {
@@ -598,8 +699,7 @@ TEST_CASE("psp pending across a restart: payments.pending is replayed and each p
                     RD_KAFKA_RESP_ERR_NO_ERROR);
         }
         REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-        for (int i = 0; i < 100 && read_all(cfg, {cfg.kafka.topics.pending}).size() < ps.size(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        wait_until([&] { return read_all(cfg, {cfg.kafka.topics.pending}).size() >= ps.size(); });
     });
     CHECK(read_all(cfg, {cfg.kafka.topics.pending}).size() == ps.size());
     CHECK(read_all(cfg, {cfg.kafka.topics.results}).empty());
@@ -608,12 +708,11 @@ TEST_CASE("psp pending across a restart: payments.pending is replayed and each p
     // status queries; the pending records are tombstoned in the same transactions.
     std::map<std::string, int> results;
     run_connectors([&] {
-        for (int i = 0; i < 60; ++i) {
+        wait_until([&] {
             results.clear();
             for (const auto& r : read_all(cfg, {cfg.kafka.topics.results})) ++results[decode_result(r.value)->payment_id];
-            if (results.size() >= ps.size()) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        }
+            return results.size() >= ps.size();
+        }, 500);
         std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     });
     results.clear();

@@ -29,12 +29,6 @@ struct Run {
     Config cfg;
 };
 
-// Channels that answer after 1.5 s: a sale stays in flight while its follow-ups arrive.
-inline void slow_channels(std::string& yaml) {
-    for (size_t pos; (pos = yaml.find("latency_ms: 2\n")) != std::string::npos;)
-        yaml.replace(pos, 14, "latency_ms: 1500\n");
-}
-
 inline Run make_run(const std::string& tag, const std::function<void(std::string&)>& edit = {}) {
     Run r;
     r.id = tag + std::to_string(now_ms());
