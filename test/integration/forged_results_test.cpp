@@ -26,20 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kTurnoutBinary = TURNOUT_BINARY;
-
 pid_t spawn_switch(const fs::path& config, const fs::path& log) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        ::execl(kTurnoutBinary.c_str(), "turnout", "--log-level", "warn", "all", "--config", config.c_str(),
-                "--instance", "0", "--metrics-port", "0", static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    return pid;
+    return spawn_turnout({"--log-level", "warn", "all", "--config", config.string(), "--instance", "0",
+                          "--metrics-port", "0"},
+                         log);
 }
 
 std::string approved_sale(const std::string& id, const std::string& merchant, const std::string& channel,

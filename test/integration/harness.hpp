@@ -3,6 +3,11 @@
 // topics to their end, and the channels' ledgers.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -162,6 +167,37 @@ inline int ledger_double_executions(const fs::path& dir) {
 
 // The whole switch (`turnout all`), or only `roles` of it, on a thread of this process;
 // stopped (drained) on destruction or by stop(), which returns the exit status run_roles gave.
+// A free TCP port on the loopback address, for an endpoint a test starts.
+inline int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// A `turnout` child process (the build's binary) with its arguments, standard output and
+// error appended to `log`.
+inline pid_t spawn_turnout(const std::vector<std::string>& args, const fs::path& log) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        std::vector<char*> argv{const_cast<char*>("turnout")};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(TURNOUT_BINARY, argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
 class SwitchThread {
 public:
     SwitchThread(const Config& cfg, const CardVault& vault, std::vector<RoleSpec> roles = {})

@@ -217,25 +217,6 @@ void check_outcomes(const Config& cfg, const CardVault& vault, const std::vector
     CHECK(good_wrong == 0);
 }
 
-const std::string kTurnout = TURNOUT_BINARY;
-
-// A `turnout` child process with standard output and error in `log`.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        std::vector<char*> argv{const_cast<char*>("turnout")};
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(kTurnout.c_str(), argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
 int wait_exit(pid_t pid) {
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -377,7 +358,7 @@ TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and fil
     // The switch as its own process, logging everything it would log at debug level.
     const std::string bootstrap = cfg.kafka.bootstrap_servers;
     ::setenv("TURNOUT_BOOTSTRAP", bootstrap.c_str(), 1);
-    const pid_t sw = spawn({"--log-level", "debug", "all", "--config", config.string(), "--instance", "0",
+    const pid_t sw = spawn_turnout({"--log-level", "debug", "all", "--config", config.string(), "--instance", "0",
                             "--metrics-port", "0"},
                            dir / "switch.log");
     struct Reap {
@@ -390,7 +371,7 @@ TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and fil
         }
     } reap{sw};
     // A load with invalid requests, duplicates and follow-ups, from the load generator process.
-    const int lg = wait_exit(spawn({"--log-level", "debug", "loadgen", "--config", config.string(), "--count", "4000",
+    const int lg = wait_exit(spawn_turnout({"--log-level", "debug", "loadgen", "--config", config.string(), "--count", "4000",
                                     "--seed", "88", "--run-id", run, "--duplicate-share", "0.02", "--report-json",
                                     (dir / "loadgen.json").string()},
                                    dir / "loadgen.log"));

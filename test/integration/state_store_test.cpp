@@ -36,35 +36,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int free_port() {
-    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(s);
-    return ntohs(a.sin_port);
-}
-
-// One role of the switch as its own process (`turnout <role>`), output in `log`.
-pid_t start_role(const std::vector<std::string>& args, const fs::path& log) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        std::vector<char*> argv{const_cast<char*>("turnout")};
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(TURNOUT_BINARY, argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
 // Σ of a metric family's samples on a role's /metrics whose labels contain `match`.
 double scrape(int port, const std::string& family, const std::string& match = "") {
     const std::string cmd = "curl -s --max-time 5 http://127.0.0.1:" + std::to_string(port) + "/metrics";
@@ -138,7 +109,7 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
     const std::map<std::string, int> ports{{"router", free_port()}, {"risk", free_port()}, {"state", free_port()},
                                            {"settlement", free_port()}};
     auto start = [&](const std::string& role) {
-        return start_role({"--log-level", "info", role, "--config", config_file.string(), "--instance", "0",
+        return spawn_turnout({"--log-level", "info", role, "--config", config_file.string(), "--instance", "0",
                            "--metrics-port", std::to_string(ports.at(role))},
                           run.dir / (role + ".log"));
     };
@@ -146,7 +117,7 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
     for (const auto& [role, port] : ports) pids[role] = start(role);
     std::vector<pid_t> connectors;
     for (const char* ch : {"acq-eu", "acq-us", "psp-global"})
-        connectors.push_back(start_role({"--log-level", "warn", "connector", "--channel", ch, "--config",
+        connectors.push_back(spawn_turnout({"--log-level", "warn", "connector", "--channel", ch, "--config",
                                          config_file.string(), "--instance", "0", "--metrics-port", "0"},
                                         run.dir / (std::string("connector-") + ch + ".log")));
 
