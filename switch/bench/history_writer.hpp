@@ -42,9 +42,10 @@ struct SyntheticPayment {
     PaymentLifeCycle state;                // as the state role holds it (with its history)
 };
 
-// Payment `n` of a history: deterministic in (prefix, n, now_ms). Every fourth is an
-// authorize captured in full (one in three of those then partly refunded), every tenth sale
-// is partly refunded, the rest are plain sales; all approved; amounts in integer minor units.
+// Payment `n` of a history, deterministic in its arguments: a quarter are authorizes
+// captured in full (a third of those then half refunded), one sale in fifteen is half
+// refunded, the rest are plain sales; all approved; amounts in integer minor units
+// (multiples of 100; EUR, USD, GBP).
 // `channel` holds every payment; `at_ms` is when the payment was made (its follow-ups come
 // within the next minutes).
 SyntheticPayment synthetic_payment(const std::string& prefix, int64_t n, const std::string& channel, int64_t at_ms);
