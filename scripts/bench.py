@@ -306,20 +306,23 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
     cfg["settlement"]["output_dir"] = os.path.join(outdir, f"settlement-{tag}")
     config = os.path.join(outdir, f"turnout-{tag}.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
-    run([TURNOUT, "topics", "--config", config])
     parts = cfg["kafka"]["partitions"]
     stateful = {"router": 2 * parts, "state": parts}  # dedupe + ledger, state; per partition
     long_wait = 600 + n // 2000  # a full restore of a large history takes minutes on a small machine
     out = {"payments": n, "disk_free_gib_before": disk_free_gib(outdir)}
+    if not broker_serves(cfg["kafka"]["bootstrap_servers"]):
+        raise RuntimeError(f"no broker serves at {cfg['kafka']['bootstrap_servers']}")
 
-    print(f"bench: history {n:,}: writing the changelogs ...", flush=True)
-    out["write"] = json.loads(run([TURNOUT, "--log-level", "warn", "bench-history", "--config", config,
-                                   "--payments", str(n), "--prefix", f"h{stamp}"]).stdout.strip().splitlines()[-1])
-    out["disk_free_gib_after_write"] = disk_free_gib(outdir)
-
-    probe = Probe(cfg)
+    probe = None
     switch = None
     try:
+        run([TURNOUT, "topics", "--config", config])
+        print(f"bench: history {n:,}: writing the changelogs ...", flush=True)
+        out["write"] = json.loads(run([TURNOUT, "--log-level", "warn", "bench-history", "--config", config,
+                                       "--payments", str(n), "--prefix", f"h{stamp}"]).stdout.strip().splitlines()[-1])
+        out["disk_free_gib_after_write"] = disk_free_gib(outdir)
+        probe = Probe(cfg)
+
         # 1. Every role on an empty state_dir: each store is rebuilt from its whole changelog.
         print(f"bench: history {n:,}: every role with an empty state_dir (full restore) ...", flush=True)
         switch = Switch(config, outdir, with_state=True, log_level="info", tag=f"{tag}-")
@@ -379,7 +382,8 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
     finally:
         if switch:
             switch.stop()
-        probe.close()
+        if probe:
+            probe.close()
         if not keep:
             delete_topics(cfg)
             shutil.rmtree(cfg["state_dir"], ignore_errors=True)
@@ -394,9 +398,14 @@ def history_main(args, base_cfg, outdir, stamp):
               "history": {}}
     path = os.path.join(ROOT, "var", "bench", f"report-{stamp}-history.json")
     for n in sizes:
-        report["history"][str(n)] = history_case(base_cfg, outdir, stamp, n, args.history_load_seconds,
-                                                 args.history_keep)
+        try:
+            report["history"][str(n)] = history_case(base_cfg, outdir, stamp, n, args.history_load_seconds,
+                                                     args.history_keep)
+        except Exception as e:  # noqa: BLE001 - the sizes done so far are still reported
+            report["history"][str(n)] = {"payments": n, "error": f"{type(e).__name__}: {e}"}
         json.dump(report, open(path, "w"), indent=2)  # what is done so far, should a later size fail
+        if "error" in report["history"][str(n)]:
+            break
     json.dump(report, open(os.path.join(ROOT, "var", "bench", "latest-history.json"), "w"), indent=2)
     ok = print_history(report, sizes, args.history_compare if len(sizes) > 1 else None)
     print(f"  report: {os.path.relpath(path, ROOT)}")
@@ -420,8 +429,14 @@ def print_history(report, sizes, compare_n):
               f"{'met' if met else 'MISSED'}")
 
     compare = report["history"].get(str(compare_n)) if compare_n else None
+    if compare is not None and "error" in compare:
+        compare = None
     for n in sizes:
-        h = report["history"][str(n)]
+        h = report["history"].get(str(n))
+        if h is None or "error" in h:
+            ok = False
+            print(f"  history of {n:,} payments: FAILED: {(h or {}).get('error', 'not run')}")
+            continue
         w = h["write"]
         print(f"  history of {n:,} payments: {w['records']:,} changelog records ({w['bytes'] / 2**30:.2f} GiB) "
               f"written in {w['seconds']:.0f} s ({w['records_per_s']:,.0f} records/s); "
