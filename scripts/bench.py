@@ -123,6 +123,26 @@ class Switch:
     def alive(self):
         return all(p.poll() is None for p in self.procs.values())
 
+    def check_alive(self):
+        """Raises RuntimeError naming each role that exited, its exit code and the last
+        critical or error line of its log."""
+        dead = {name: p.poll() for name, p in self.procs.items() if p.poll() is not None}
+        if not dead:
+            return
+        why = []
+        for name, code in dead.items():
+            last = ""
+            try:
+                with open(self.log_path(name), errors="replace") as f:
+                    f.seek(self.log_offset[name])
+                    for line in f:
+                        if " critical " in line or " error " in line:
+                            last = line.strip()
+            except OSError:
+                pass
+            why.append(f"{name} exited {code}" + (f" ({last})" if last else ""))
+        raise RuntimeError("; ".join(why))
+
     def stop(self):
         self._stop.set()
         for p in self.procs.values():
@@ -221,13 +241,16 @@ class Probe:
         self.p.flush(30)
         return pid
 
-    def wait(self, pid, timeout):
-        """The time its result arrived (None: none within `timeout` s)."""
+    def wait(self, pid, timeout, switch=None):
+        """The time its result arrived (None: none within `timeout` s). Raises when a role of
+        `switch` exits meanwhile: then no result comes."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             for m in self.c.consume(500, 0.1):
                 if not m.error() and m.key() == pid.encode():
                     return time.time()
+            if switch:
+                switch.check_alive()
         return None
 
     def close(self):
@@ -261,6 +284,7 @@ def await_restores(switch, expected, timeout):
                     "kinds": sorted({"full" if "no local copy" in x[5] else "tail" for x in lines}),
                 }
         if len(done) < len(expected):
+            switch.check_alive()
             time.sleep(0.5)
     for name in expected:
         done.setdefault(name, {"incomplete": True, "lines_seen": len(restores_seen(switch, name))})
@@ -327,7 +351,7 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
         print(f"bench: history {n:,}: every role with an empty state_dir (full restore) ...", flush=True)
         switch = Switch(config, outdir, with_state=True, log_level="info", tag=f"{tag}-")
         t0 = min(switch.started.values())
-        t = probe.wait(probe.send(), long_wait)
+        t = probe.wait(probe.send(), long_wait, switch)
         out["first_result_s_empty_state_dir"] = round(t - t0, 2) if t else None
         out["restore_empty_state_dir"] = await_restores(switch, stateful, long_wait)
         restored_at = time.time() - switch.t0
@@ -356,7 +380,7 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
         print(f"bench: history {n:,}: every role again, state_dir intact (tail restore) ...", flush=True)
         switch = Switch(config, outdir, with_state=True, log_level="info", tag=f"{tag}-")
         t0 = min(switch.started.values())
-        t = probe.wait(probe.send(), 300)
+        t = probe.wait(probe.send(), 300, switch)
         out["first_result_s_intact_state_dir"] = round(t - t0, 2) if t else None
         out["restore_intact_state_dir"] = await_restores(switch, stateful, 300)
         time.sleep(1)
@@ -371,7 +395,7 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
         t_kill = time.time()
         switch.kill("router")
         switch.start("router")
-        t = probe.wait(probe.send(), 300)
+        t = probe.wait(probe.send(), 300, switch)
         out["router_kill_to_results_s"] = round(t - t_kill, 2) if t else None
         out["restore_router_after_kill"] = await_restores(switch, {"router": 2 * parts}, 120)
         bg.wait(timeout=600)
@@ -489,6 +513,10 @@ def print_history(report, sizes, compare_n):
     return ok
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
     ap = argparse.ArgumentParser(description="Turnout benchmark")
     ap.add_argument("--smoke", action="store_true")
@@ -502,6 +530,10 @@ def main():
     ap.add_argument("--history-keep", action="store_true",
                     help="keep the history's topics and state_dir (deleted by default)")
     args = ap.parse_args()
+    # SIGTERM (and SIGINT, also when started in the background) stop the run through its
+    # clean-up: the roles started here are stopped, the history's topics deleted.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupted)
     if args.history and args.smoke:
         ap.error("--history and --smoke do not go together")
     smoke = args.smoke
