@@ -131,16 +131,16 @@ class Switch:
             return
         why = []
         for name, code in dead.items():
-            last = ""
+            first = ""  # the first critical line is the cause; the last says the role exits
             try:
                 with open(self.log_path(name), errors="replace") as f:
                     f.seek(self.log_offset[name])
                     for line in f:
-                        if " critical " in line or " error " in line:
-                            last = line.strip()
+                        if " critical " in line and not first:
+                            first = line.strip()
             except OSError:
                 pass
-            why.append(f"{name} exited {code}" + (f" ({last})" if last else ""))
+            why.append(f"{name} exited {code}" + (f" ({first})" if first else ""))
         raise RuntimeError("; ".join(why))
 
     def stop(self):
@@ -403,6 +403,12 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
         out["kill_load"]["exit_code"] = bg.returncode
         out["exit_codes"] = switch.stop()
         switch = None
+    except Exception as e:  # noqa: BLE001 - reported with what was measured before it
+        out["error"] = f"{type(e).__name__}: {e}"
+        if switch:
+            out["restores_before_the_error"] = {
+                name: [{"store": x[1], "partition": int(x[2]), "records": int(x[3]), "seconds": float(x[6])}
+                       for x in restores_seen(switch, name)] for name in stateful}
     finally:
         if switch:
             switch.stop()
@@ -457,14 +463,18 @@ def print_history(report, sizes, compare_n):
         compare = None
     for n in sizes:
         h = report["history"].get(str(n))
+        w = (h or {}).get("write")
+        if w:
+            print(f"  history of {n:,} payments: {w['records']:,} changelog records ({w['bytes'] / 2**30:.2f} GiB) "
+                  f"written in {w['seconds']:.0f} s ({w['records_per_s']:,.0f} records/s); "
+                  f"state_dir {h.get('state_dir_mib', 0):,.0f} MiB")
         if h is None or "error" in h:
             ok = False
+            for role, rs in (h or {}).get("restores_before_the_error", {}).items():
+                print(f"    before it: {role} restored {len(rs)} store partitions, {sum(r['records'] for r in rs):,} "
+                      f"records in {sum(r['seconds'] for r in rs):.1f} s")
             print(f"  history of {n:,} payments: FAILED: {(h or {}).get('error', 'not run')}")
             continue
-        w = h["write"]
-        print(f"  history of {n:,} payments: {w['records']:,} changelog records ({w['bytes'] / 2**30:.2f} GiB) "
-              f"written in {w['seconds']:.0f} s ({w['records_per_s']:,.0f} records/s); "
-              f"state_dir {h.get('state_dir_mib', 0):,.0f} MiB")
         for phase, label in (("restore_empty_state_dir", "full"), ("restore_intact_state_dir", "tail")):
             parts = []
             for role, r in h.get(phase, {}).items():
