@@ -466,8 +466,8 @@ def print_history(report, sizes, compare_n):
         w = (h or {}).get("write")
         if w:
             print(f"  history of {n:,} payments: {w['records']:,} changelog records ({w['bytes'] / 2**30:.2f} GiB) "
-                  f"written in {w['seconds']:.0f} s ({w['records_per_s']:,.0f} records/s); "
-                  f"state_dir {h.get('state_dir_mib', 0):,.0f} MiB")
+                  f"written in {w['seconds']:.0f} s ({w['records_per_s']:,.0f} records/s)"
+                  + (f"; state_dir {h['state_dir_mib']:,.0f} MiB" if "state_dir_mib" in h else ""))
         if h is None or "error" in h:
             ok = False
             for role, rs in (h or {}).get("restores_before_the_error", {}).items():
