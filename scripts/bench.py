@@ -626,6 +626,9 @@ def main():
     finally:
         if switch:
             switch.stop()
+        # The run's topics are of no use afterwards; left behind, every run adds a hundred
+        # partitions (and their open files) to the broker.
+        delete_topics(cfg)
         if started_broker:
             subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
 
