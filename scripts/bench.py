@@ -2,7 +2,10 @@
 import argparse
 import json
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +39,15 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
 
+def broker_serves(bootstrap):
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def rss_kib(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -48,35 +60,88 @@ def rss_kib(pid):
 
 
 class Switch:
-    """Every role as its own process, so each role's memory can be read."""
+    """Every role as its own process, so each role's memory can be read. `with_state` adds the
+    state role; `log_level` info keeps the stores' restore lines in the logs."""
 
-    def __init__(self, config, logdir):
+    def __init__(self, config, logdir, with_state=False, log_level="warn", tag=""):
         cfg = yaml.safe_load(open(config))
-        roles = [("router", []), ("risk", []), ("settlement", [])]
+        roles = [("router", []), ("risk", [])]
+        if with_state:
+            roles.append(("state", []))
+        roles.append(("settlement", []))
         roles += [(f"connector.{c['id']}", ["--channel", c["id"]]) for c in cfg["channels"]]
+        self.config, self.logdir, self.log_level, self.tag = config, logdir, log_level, tag
+        self.roles = dict(roles)
         self.procs = {}
-        for name, extra in roles:
-            role = name.split(".")[0]
-            log = open(os.path.join(logdir, f"{name}.log"), "w")
-            self.procs[name] = subprocess.Popen(
-                [TURNOUT, "--log-level", "warn", role, *extra, "--config", config, "--metrics-port", "0"],
-                stdout=log, stderr=subprocess.STDOUT)
+        self.started = {}
+        self.log_offset = {}
+        for name in self.roles:
+            self.start(name)
         self.samples = {name: [] for name in self.procs}
+        self.t0 = time.time()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
+    def log_path(self, name):
+        return os.path.join(self.logdir, f"{self.tag}{name}.log")
+
+    def start(self, name):
+        """Starts (or starts again) one role; its log is appended to."""
+        role = name.split(".")[0]
+        path = self.log_path(name)
+        self.log_offset[name] = os.path.getsize(path) if os.path.exists(path) else 0
+        log = open(path, "a")
+        self.started[name] = time.time()
+        self.procs[name] = subprocess.Popen(
+            [TURNOUT, "--log-level", self.log_level, role, *self.roles[name], "--config", self.config,
+             "--metrics-port", "0"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self, name):
+        """SIGKILL: no clean stop, the open transaction is left to be aborted."""
+        p = self.procs[name]
+        p.kill()
+        p.wait()
+
+    def rss_mib(self):
+        out = {}
+        for name, p in list(self.procs.items()):
+            r = rss_kib(p.pid)
+            if r is not None:
+                out[name] = round(r / 1024, 1)
+        return out
+
     def _sample(self):
-        t0 = time.time()
         while not self._stop.is_set():
-            for name, p in self.procs.items():
+            for name, p in list(self.procs.items()):
                 r = rss_kib(p.pid)
                 if r is not None:
-                    self.samples[name].append((round(time.time() - t0, 1), r))
+                    self.samples[name].append((round(time.time() - self.t0, 1), r))
             self._stop.wait(1.0)
 
     def alive(self):
         return all(p.poll() is None for p in self.procs.values())
+
+    def check_alive(self):
+        """Raises RuntimeError naming each role that exited, its exit code and the last
+        critical or error line of its log."""
+        dead = {name: p.poll() for name, p in self.procs.items() if p.poll() is not None}
+        if not dead:
+            return
+        why = []
+        for name, code in dead.items():
+            first = ""  # the first critical line is the cause; the last says the role exits
+            try:
+                with open(self.log_path(name), errors="replace") as f:
+                    f.seek(self.log_offset[name])
+                    for line in f:
+                        if " critical " in line and not first:
+                            first = line.strip()
+            except OSError:
+                pass
+            why.append(f"{name} exited {code}" + (f" ({first})" if first else ""))
+        raise RuntimeError("; ".join(why))
 
     def stop(self):
         self._stop.set()
@@ -113,9 +178,14 @@ def memory_summary(samples, since=0.0):
     return out
 
 
-def loadgen(config, count, rate, report, timeout=180):
+def loadgen_cmd(config, count, rate, report, timeout=180, run_id=None):
     cmd = [TURNOUT, "loadgen", "--config", config, "--count", str(count), "--rate", str(rate),
            "--no-settlement", "--report-json", report, "--timeout", str(timeout), "--invalid-share", "0.02"]
+    return cmd + (["--run-id", run_id] if run_id else [])
+
+
+def loadgen(config, count, rate, report, timeout=180, run_id=None):
+    cmd = loadgen_cmd(config, count, rate, report, timeout, run_id)
     p = subprocess.run(cmd, text=True, capture_output=True, env={**os.environ, "TERM": "dumb"})
     data = json.load(open(report)) if os.path.exists(report) else {}
     data["exit_code"] = p.returncode
@@ -124,23 +194,371 @@ def loadgen(config, count, rate, report, timeout=180):
     return data
 
 
+# ---------------------------------------------------------------------------------------
+# The history case (--history N): the roles on a state of N payments.
+
+HISTORY_TARGETS = {
+    "rss_mib_per_role": 256,
+    "rss_ratio_to_compare": 1.10,
+    "first_result_s_intact_state_dir": 5,
+    "router_kill_to_results_s": 5,
+}
+RESTORED = re.compile(r"(\w+): store (\w+) partition (\d+) restored: (\d+) changelog records from offset (-?\d+) "
+                      r"\(([^)]*)\) in ([\d.]+) s")
+
+
+class Probe:
+    """Times `start → first result of a new payment`: one new sale is published to
+    payments.requests (keyed and partitioned like every request: murmur2 of its root id)
+    and its result awaited on payments.results, which is read from its end as of the probe's
+    creation."""
+
+    def __init__(self, cfg):
+        from confluent_kafka import Consumer, Producer, TopicPartition
+        k = cfg["kafka"]
+        self.requests = k["name_prefix"] + k["topics"]["requests"]
+        results = k["name_prefix"] + k["topics"]["results"]
+        self.c = Consumer({"bootstrap.servers": k["bootstrap_servers"], "group.id": k["name_prefix"] + "bench-probe",
+                           "isolation.level": "read_committed", "enable.auto.commit": False,
+                           "fetch.wait.max.ms": 10, "log_level": 3})
+        parts = sorted(self.c.list_topics(results, timeout=30).topics[results].partitions)
+        self.c.assign([TopicPartition(results, p, self.c.get_watermark_offsets(TopicPartition(results, p),
+                                                                                timeout=30)[1]) for p in parts])
+        self.p = Producer({"bootstrap.servers": k["bootstrap_servers"], "partitioner": "murmur2_random",
+                           "enable.idempotence": True, "linger.ms": 0, "log_level": 3})
+        self.p.list_topics(self.requests, timeout=30)  # metadata before any clock starts
+        self.run = f"probe{int(time.time() * 1000)}"
+        self.n = 0
+
+    def send(self):
+        self.n += 1
+        pid = f"{self.run}-{self.n}"
+        req = {"payment_id": pid, "type": "sale", "merchant": {"id": "m-1", "mcc": "5411", "country": "DE"},
+               "amount": {"value": 1000 + 100 * self.n, "currency": "EUR"},
+               "instrument": {"kind": "card", "pan": "4111111111111111", "expiry": "3012"},
+               "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.p.produce(self.requests, key=pid, value=json.dumps(req))
+        self.p.flush(30)
+        return pid
+
+    def wait(self, pid, timeout, switch=None):
+        """The time its result arrived (None: none within `timeout` s). Raises when a role of
+        `switch` exits meanwhile: then no result comes."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for m in self.c.consume(500, 0.1):
+                if not m.error() and m.key() == pid.encode():
+                    return time.time()
+            if switch:
+                switch.check_alive()
+        return None
+
+    def close(self):
+        self.c.close()
+
+
+def restores_seen(switch, name):
+    """The store restore lines a role logged since its last start."""
+    try:
+        with open(switch.log_path(name), errors="replace") as f:
+            f.seek(switch.log_offset[name])
+            return RESTORED.findall(f.read())
+    except OSError:
+        return []
+
+
+def await_restores(switch, expected, timeout):
+    """Waits until each role in `expected` (name → restore lines: stores × partitions) logged
+    them all; per role: seconds from its start until then (to ~0.5 s), records replayed, the
+    seconds the restores took, and their kinds (full: no local copy, tail: from a checkpoint)."""
+    done = {}
+    deadline = time.time() + timeout
+    while len(done) < len(expected) and time.time() < deadline:
+        for name, n in expected.items():
+            lines = restores_seen(switch, name)
+            if name not in done and len(lines) >= n:
+                done[name] = {
+                    "seconds_from_start": round(time.time() - switch.started[name], 1),
+                    "records": sum(int(x[3]) for x in lines),
+                    "restore_seconds": round(sum(float(x[6]) for x in lines), 2),
+                    "kinds": sorted({"full" if "no local copy" in x[5] else "tail" for x in lines}),
+                }
+        if len(done) < len(expected):
+            switch.check_alive()
+            time.sleep(0.5)
+    for name in expected:
+        done.setdefault(name, {"incomplete": True, "lines_seen": len(restores_seen(switch, name))})
+    return done
+
+
+def delete_topics(cfg):
+    from confluent_kafka.admin import AdminClient
+    prefix = cfg["kafka"]["name_prefix"]
+    try:
+        admin = AdminClient({"bootstrap.servers": cfg["kafka"]["bootstrap_servers"], "log_level": 3})
+        names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefix)]
+        for f in (admin.delete_topics(names, operation_timeout=60).values() if names else []):
+            f.result()
+    except Exception as e:  # noqa: BLE001
+        print(f"bench: could not delete topics {prefix}*: {e}", file=sys.stderr)
+
+
+def disk_free_gib(path):
+    st = os.statvfs(path)
+    return round(st.f_bavail * st.f_frsize / 2**30, 1)
+
+
+def dir_mib(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return round(total / 2**20, 1)
+
+
+def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
+    """One history size: write it, start every role on an empty state_dir, load, restart on
+    the intact state_dir, SIGKILL + restart the router. Returns the figures."""
+    tag = f"h{n}"
+    cfg = json.loads(json.dumps(base_cfg))
+    cfg["kafka"]["name_prefix"] = f"bench{stamp}.{tag}."
+    cfg["state_dir"] = os.path.join(outdir, f"state-{tag}")
+    cfg["state"]["http_port"] = 0
+    cfg["settlement"]["output_dir"] = os.path.join(outdir, f"settlement-{tag}")
+    config = os.path.join(outdir, f"turnout-{tag}.yaml")
+    yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
+    parts = cfg["kafka"]["partitions"]
+    stateful = {"router": 2 * parts, "state": parts}  # dedupe + ledger, state; per partition
+    long_wait = 600 + n // 2000  # a full restore of a large history takes minutes on a small machine
+    out = {"payments": n, "disk_free_gib_before": disk_free_gib(outdir)}
+    if not broker_serves(cfg["kafka"]["bootstrap_servers"]):
+        raise RuntimeError(f"no broker serves at {cfg['kafka']['bootstrap_servers']}")
+
+    probe = None
+    switch = None
+    try:
+        run([TURNOUT, "topics", "--config", config])
+        print(f"bench: history {n:,}: writing the changelogs ...", flush=True)
+        out["write"] = json.loads(run([TURNOUT, "--log-level", "warn", "bench-history", "--config", config,
+                                       "--payments", str(n), "--prefix", f"h{stamp}"]).stdout.strip().splitlines()[-1])
+        out["disk_free_gib_after_write"] = disk_free_gib(outdir)
+        probe = Probe(cfg)
+
+        # 1. Every role on an empty state_dir: each store is rebuilt from its whole changelog.
+        print(f"bench: history {n:,}: every role with an empty state_dir (full restore) ...", flush=True)
+        switch = Switch(config, outdir, with_state=True, log_level="info", tag=f"{tag}-")
+        t0 = min(switch.started.values())
+        t = probe.wait(probe.send(), long_wait, switch)
+        out["first_result_s_empty_state_dir"] = round(t - t0, 2) if t else None
+        out["restore_empty_state_dir"] = await_restores(switch, stateful, long_wait)
+        restored_at = time.time() - switch.t0
+        out["rss_mib_max_during_full_restore"] = {
+            name: round(max([r for t_, r in s if t_ <= restored_at] or [0]) / 1024, 1)
+            for name, s in switch.samples.items()}
+        time.sleep(1)
+        out["rss_mib_after_full_restore"] = switch.rss_mib()
+        out["state_dir_mib"] = dir_mib(cfg["state_dir"])
+        if not switch.alive():
+            raise RuntimeError(f"a role exited; see {outdir}/{tag}-*.log")
+
+        # 2. 2,000 payments/s; resident memory sampled every second.
+        print(f"bench: history {n:,}: 2,000 payments/s for {load_seconds} s ...", flush=True)
+        since = time.time() - switch.t0
+        out["load"] = loadgen(config, 2000 * load_seconds, 2000, os.path.join(outdir, f"{tag}-load.json"),
+                              run_id=f"{tag}load")
+        until = time.time() - switch.t0
+        out["rss_mib_under_load_max"] = {
+            name: round(max([r for t_, r in s if since <= t_ <= until] or [0]) / 1024, 1)
+            for name, s in switch.samples.items()}
+        out["exit_codes_first_run"] = switch.stop()
+        switch = None
+
+        # 3. Started again on the intact state_dir: only the changelogs' tails are replayed.
+        print(f"bench: history {n:,}: every role again, state_dir intact (tail restore) ...", flush=True)
+        switch = Switch(config, outdir, with_state=True, log_level="info", tag=f"{tag}-")
+        t0 = min(switch.started.values())
+        t = probe.wait(probe.send(), 300, switch)
+        out["first_result_s_intact_state_dir"] = round(t - t0, 2) if t else None
+        out["restore_intact_state_dir"] = await_restores(switch, stateful, 300)
+        time.sleep(1)
+        out["rss_mib_after_tail_restore"] = switch.rss_mib()
+
+        # 4. SIGKILL the router under load and start it again at once.
+        print(f"bench: history {n:,}: SIGKILL + restart of the router under 500 payments/s ...", flush=True)
+        bg_report = os.path.join(outdir, f"{tag}-kill-load.json")
+        bg = subprocess.Popen(loadgen_cmd(config, 500 * 30, 500, bg_report, run_id=f"{tag}kill"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TERM": "dumb"})
+        time.sleep(10)
+        t_kill = time.time()
+        switch.kill("router")
+        switch.start("router")
+        t = probe.wait(probe.send(), 300, switch)
+        out["router_kill_to_results_s"] = round(t - t_kill, 2) if t else None
+        out["restore_router_after_kill"] = await_restores(switch, {"router": 2 * parts}, 120)
+        bg.wait(timeout=600)
+        out["kill_load"] = json.load(open(bg_report)) if os.path.exists(bg_report) else {}
+        out["kill_load"]["exit_code"] = bg.returncode
+        out["exit_codes"] = switch.stop()
+        switch = None
+    except Exception as e:  # noqa: BLE001 - reported with what was measured before it
+        out["error"] = f"{type(e).__name__}: {e}"
+        if switch:
+            out["restores_before_the_error"] = {
+                name: [{"store": x[1], "partition": int(x[2]), "records": int(x[3]), "seconds": float(x[6])}
+                       for x in restores_seen(switch, name)] for name in stateful}
+    finally:
+        if switch:
+            switch.stop()
+        if probe:
+            probe.close()
+        if not keep:
+            delete_topics(cfg)
+            shutil.rmtree(cfg["state_dir"], ignore_errors=True)
+    return out
+
+
+def history_main(args, base_cfg, outdir, stamp):
+    sizes = [args.history]
+    if 0 < args.history_compare < args.history:
+        sizes.insert(0, args.history_compare)  # the smaller first: its figures are in early
+    report = {"time": stamp, "case": "history", "machine": {"cores": os.cpu_count()}, "targets": HISTORY_TARGETS,
+              "history": {}}
+    path = os.path.join(ROOT, "var", "bench", f"report-{stamp}-history.json")
+    for n in sizes:
+        try:
+            report["history"][str(n)] = history_case(base_cfg, outdir, stamp, n, args.history_load_seconds,
+                                                     args.history_keep)
+        except Exception as e:  # noqa: BLE001 - the sizes done so far are still reported
+            report["history"][str(n)] = {"payments": n, "error": f"{type(e).__name__}: {e}"}
+        json.dump(report, open(path, "w"), indent=2)  # what is done so far, should a later size fail
+        if "error" in report["history"][str(n)]:
+            break
+    json.dump(report, open(os.path.join(ROOT, "var", "bench", "latest-history.json"), "w"), indent=2)
+    ok = print_history(report, sizes, args.history_compare if len(sizes) > 1 else None)
+    print(f"  report: {os.path.relpath(path, ROOT)}")
+    return 0 if ok else 1
+
+
+def print_history(report, sizes, compare_n):
+    """The summary of a history report; False when a target was missed or a run failed."""
+    print(f"\n== Turnout benchmark, history case {report['time']} ==")
+    ok = True
+
+    def row(name, value, target, better="lower", unit=""):
+        nonlocal ok
+        if value is None:
+            ok = False
+            print(f"  {name:<62} {'none':>10}   target {'≤' if better == 'lower' else '≥'} {target:>6,}{unit}   MISSED")
+            return
+        met = value <= target if better == "lower" else value >= target
+        ok = ok and met
+        print(f"  {name:<62} {value:>10,.2f}   target {'≤' if better == 'lower' else '≥'} {target:>6,}{unit}   "
+              f"{'met' if met else 'MISSED'}")
+
+    compare = report["history"].get(str(compare_n)) if compare_n else None
+    if compare is not None and "error" in compare:
+        compare = None
+    for n in sizes:
+        h = report["history"].get(str(n))
+        w = (h or {}).get("write")
+        if w:
+            print(f"  history of {n:,} payments: {w['records']:,} changelog records ({w['bytes'] / 2**30:.2f} GiB) "
+                  f"written in {w['seconds']:.0f} s ({w['records_per_s']:,.0f} records/s)"
+                  + (f"; state_dir {h['state_dir_mib']:,.0f} MiB" if "state_dir_mib" in h else ""))
+        if h is None or "error" in h:
+            ok = False
+            for role, rs in (h or {}).get("restores_before_the_error", {}).items():
+                print(f"    before it: {role} restored {len(rs)} store partitions, {sum(r['records'] for r in rs):,} "
+                      f"records in {sum(r['seconds'] for r in rs):.1f} s")
+            print(f"  history of {n:,} payments: FAILED: {(h or {}).get('error', 'not run')}")
+            continue
+        for phase, label in (("restore_empty_state_dir", "full"), ("restore_intact_state_dir", "tail")):
+            parts = []
+            for role, r in h.get(phase, {}).items():
+                if r.get("incomplete"):
+                    parts.append(f"{role} incomplete")
+                else:
+                    parts.append(f"{role} {r['records']:,} records in {r['restore_seconds']:.1f} s "
+                                 f"({'/'.join(r['kinds'])}; ready {r['seconds_from_start']:.1f} s after its start)")
+            print(f"    {label} restore: {'; '.join(parts)}")
+        v = h.get("first_result_s_empty_state_dir")
+        print(f"  {'start → first result of a new payment, empty state_dir (s)':<62} "
+              f"{'none' if v is None else f'{v:>10,.2f}'}   (reported, no target)")
+        row("start → first result of a new payment, intact state_dir (s)", h.get("first_result_s_intact_state_dir"),
+            HISTORY_TARGETS["first_result_s_intact_state_dir"])
+        row("router SIGKILL + restart → results flowing again (s)", h.get("router_kill_to_results_s"),
+            HISTORY_TARGETS["router_kill_to_results_s"])
+        kl = h.get("kill_load", {})
+        print(f"    500/s across the kill: {kl.get('received', 0):,} answered of {kl.get('expected_results', 0):,}, "
+              f"missing {kl.get('missing', 0)}, doubled {kl.get('doubled', 0)}, "
+              f"max latency {kl.get('latency_ms', {}).get('max', 0):,.0f} ms")
+        ld = h.get("load", {})
+        lat = ld.get("latency_ms", {})
+        print(f"    2,000/s offered: {ld.get('throughput', 0):,.0f}/s done, p50 {lat.get('p50', 0):.1f} ms, "
+              f"p99 {lat.get('p99', 0):.1f} ms, every payment answered once: {'yes' if ld.get('ok') else 'NO'}")
+        if not ld.get("ok") or not kl.get("ok"):
+            ok = False
+        print(f"    resident memory per role, MiB: after full restore / max under 2,000/s / after tail restore"
+              f" [max during the full restore, no target]")
+        for role in h.get("rss_mib_under_load_max", {}):
+            vals = [h.get(k, {}).get(role) for k in ("rss_mib_after_full_restore", "rss_mib_under_load_max",
+                                                     "rss_mib_after_tail_restore")]
+            peak = max(x for x in vals if x is not None)
+            during = h.get("rss_mib_max_during_full_restore", {}).get(role)
+            row(f"  {role:<20} {' / '.join('-' if x is None else f'{x:.1f}' for x in vals)}"
+                f"{'' if during is None else f' [{during:.1f}]'}", peak, HISTORY_TARGETS["rss_mib_per_role"], unit=" MiB")
+            if compare is not None and compare is not h:
+                cvals = [compare.get(k, {}).get(role) for k in ("rss_mib_after_full_restore", "rss_mib_under_load_max",
+                                                                "rss_mib_after_tail_restore")]
+                cpeak = max(x for x in cvals if x is not None)
+                row(f"  {role:<20} peak vs {compare_n:,} history ({cpeak:.1f} MiB), ratio",
+                    round(peak / cpeak, 3) if cpeak else None, HISTORY_TARGETS["rss_ratio_to_compare"])
+        codes = {**h.get("exit_codes_first_run", {}), **h.get("exit_codes", {})}
+        if any(c != 0 for c in codes.values()):
+            ok = False
+        print(f"    roles exited: first run {h.get('exit_codes_first_run')}, last run {h.get('exit_codes')}")
+    return ok
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
     ap = argparse.ArgumentParser(description="Turnout benchmark")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--soak-minutes", type=float, default=10)
     ap.add_argument("--payments", type=int, default=200000)
+    ap.add_argument("--history", type=int, default=0,
+                    help="run only the history case with a history of N payments (0: the normal run)")
+    ap.add_argument("--history-compare", type=int, default=1000000,
+                    help="also run it with this smaller history and compare memory (0: no comparison)")
+    ap.add_argument("--history-load-seconds", type=int, default=30)
+    ap.add_argument("--history-keep", action="store_true",
+                    help="keep the history's topics and state_dir (deleted by default)")
     args = ap.parse_args()
+    # SIGTERM (and SIGINT, also when started in the background) stop the run through its
+    # clean-up: the roles started here are stopped, the history's topics deleted.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupted)
+    if args.history and args.smoke:
+        ap.error("--history and --smoke do not go together")
     smoke = args.smoke
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     outdir = os.path.join(ROOT, "var", "bench", stamp)
     os.makedirs(outdir, exist_ok=True)
 
-    started_broker = subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "status"],
-                                    capture_output=True).returncode != 0
-    if started_broker:
-        run([os.path.join(ROOT, "scripts", "kafka-local"), "start"])
     bootstrap = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:" + os.environ.get("TURNOUT_KAFKA_PORT", "9092"))
     os.environ["TURNOUT_BOOTSTRAP"] = bootstrap
+    # A broker already serving at the bootstrap address (whoever started it) is used and left
+    # running; only a broker started here is stopped at the end.
+    started_broker = not broker_serves(bootstrap) and subprocess.run(
+        [os.path.join(ROOT, "scripts", "kafka-local"), "status"], capture_output=True).returncode != 0
+    if started_broker:
+        run([os.path.join(ROOT, "scripts", "kafka-local"), "start"])
 
     cfg = as_simulator_channels(yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml"))))
     cfg["kafka"]["name_prefix"] = f"bench{stamp}."
@@ -148,6 +566,12 @@ def main():
     cfg["settlement"]["output_dir"] = os.path.join(outdir, "settlement")
     cfg["security"]["keys_file"] = os.path.join(ROOT, "config", "dev-keys.yaml")
     cfg["metrics"]["port"] = 0
+    if args.history:
+        try:
+            return history_main(args, cfg, outdir, stamp)
+        finally:
+            if started_broker:
+                subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
     config = os.path.join(outdir, "turnout.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
     run([TURNOUT, "topics", "--config", config])
@@ -202,6 +626,9 @@ def main():
     finally:
         if switch:
             switch.stop()
+        # The run's topics are of no use afterwards; left behind, every run adds a hundred
+        # partitions (and their open files) to the broker.
+        delete_topics(cfg)
         if started_broker:
             subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
 

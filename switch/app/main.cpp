@@ -16,6 +16,7 @@
 #include "connector.hpp"
 #include "dlq/dlq_tool.hpp"
 #include "kafka/client.hpp"
+#include "bench/history_writer.hpp"
 #include "bench/pipe_bench.hpp"
 #include "loadgen/loadgen.hpp"
 #include "metrics/log.hpp"
@@ -172,6 +173,15 @@ int main(int argc, char** argv) {
     cbench->add_option("--linger-ms", cbo.linger_ms, "keep the idle connections open this long after the run")
         ->capture_default_str();
 
+    auto* hbench = app.add_subcommand(
+        "bench-history", "benchmark: write a synthetic history of N payments straight into the stores' changelogs");
+    hbench->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    turnout::HistoryOptions ho;
+    hbench->add_option("--payments,-n", ho.payments, "payments in the history")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    hbench->add_option("--prefix", ho.prefix, "payment_id prefix of the history")->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
     try {
         turnout::setup_logging(log_level, log_format);
@@ -204,6 +214,11 @@ int main(int argc, char** argv) {
             const auto r = turnout::run_connector_bench(cfg, cbo);
             std::cout << r.json() << "\n";
             return r.payments == cbo.count ? 0 : 1;
+        }
+        if (*hbench) {
+            const auto r = turnout::write_history(cfg, ho);
+            std::cout << r.json() << "\n";
+            return r.failed == 0 && r.records == r.dedupe_records + r.ledger_records + r.state_records ? 0 : 1;
         }
         if (*sim_report) {
             const auto* ch = cfg.channel(report_channel);

@@ -1,0 +1,195 @@
+#include "bench/history_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "codec/request_decoder.hpp"
+#include "kafka/client.hpp"
+#include "model/time.hpp"
+#include "state/life_cycle_ledger.hpp"
+#include "state/status_query.hpp"
+
+namespace turnout {
+namespace {
+
+constexpr const char* kCurrencies[] = {"EUR", "USD", "GBP"};
+
+PaymentRequest request(std::string id, PaymentType type, const std::string& merchant, int64_t amount,
+                       const std::string& currency, int64_t at_ms) {
+    PaymentRequest r;
+    r.payment_id = std::move(id);
+    r.type = type;
+    r.merchant.id = merchant;
+    r.amount = {amount, currency};
+    r.created_at_ms = at_ms;
+    return r;
+}
+
+PaymentResult approved(const PaymentRequest& q, const std::string& root, const std::string& channel, int64_t n,
+                       int64_t at_ms) {
+    PaymentResult r;
+    r.payment_id = q.payment_id;
+    r.root_id = root;
+    r.type = q.type;
+    r.status = ResultStatus::approved;
+    r.amount = q.amount;
+    r.merchant_id = q.merchant.id;
+    r.channel = channel;
+    r.channel_ref = channel + "-" + std::to_string(n) + "-" + q.payment_id.substr(q.payment_id.rfind('-') + 1);
+    r.approval_code = std::to_string(100000 + n % 900000);
+    r.times.created_at = at_ms - 40;
+    r.times.completed_at = at_ms;
+    return r;
+}
+
+struct Delivery {
+    std::atomic<int64_t> acked{0};
+    std::atomic<int64_t> failed{0};
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* d = static_cast<Delivery*>(opaque);
+    if (m->err) {
+        if (d->failed.fetch_add(1) < 5) spdlog::error("bench-history: a record was not written: {}", rd_kafka_err2str(m->err));
+    } else {
+        d->acked.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+}  // namespace
+
+SyntheticPayment synthetic_payment(const std::string& prefix, int64_t n, const std::string& channel, int64_t at_ms) {
+    SyntheticPayment p;
+    const bool authorize = n % 4 == 1;
+    const bool refund = authorize ? n % 12 == 1 : n % 10 == 3;
+    const std::string merchant = "m-" + std::to_string(1 + n % 200);
+    const std::string currency = kCurrencies[(n / 7) % 3];
+    const int64_t amount = 100 * (1 + (n * 7919) % 2000);  // whole units, like the load generator's approvals
+    const auto root_req = request(prefix + (authorize ? "-a" : "-s") + std::to_string(n),
+                                  authorize ? PaymentType::authorize : PaymentType::sale, merchant, amount, currency,
+                                  at_ms);
+    p.root_id = root_req.payment_id;
+    p.payment_ids.push_back(p.root_id);
+
+    // The follow-ups, each answered a minute after the previous step.
+    std::vector<PaymentRequest> steps;
+    if (authorize)
+        steps.push_back(request(prefix + "-c" + std::to_string(n), PaymentType::capture, merchant, amount, currency,
+                                at_ms + 60000));
+    if (refund)
+        steps.push_back(request(prefix + "-r" + std::to_string(n), PaymentType::refund, merchant, amount / 2, currency,
+                                at_ms + 60000 * (1 + static_cast<int64_t>(steps.size()))));
+
+    const auto root_res = approved(root_req, p.root_id, channel, n, at_ms);
+    p.ledger = open_life_cycle(root_req, at_ms - 40);
+    apply_result(p.ledger, root_res, false);
+    p.state = *life_cycle_from_result(root_res);
+    apply_result(p.state, root_res, true);
+    for (auto& q : steps) {
+        q.original = OriginalRef{p.root_id, channel, root_res.channel_ref};
+        const auto res = approved(q, p.root_id, channel, n, q.created_at_ms);
+        reserve(p.ledger, q);
+        apply_result(p.ledger, res, false);
+        apply_result(p.state, res, true);
+        p.payment_ids.push_back(q.payment_id);
+    }
+    return p;
+}
+
+std::string HistoryResult::json() const {
+    std::ostringstream o;
+    o << "{\"payments\":" << payments << ",\"records\":" << records << ",\"failed\":" << failed
+      << ",\"bytes\":" << bytes << ",\"seconds\":" << seconds
+      << ",\"records_per_s\":" << (seconds > 0 ? static_cast<double>(records) / seconds : 0)
+      << ",\"mib_per_s\":" << (seconds > 0 ? static_cast<double>(bytes) / seconds / (1 << 20) : 0)
+      << ",\"by_topic\":{\"dedupe\":" << dedupe_records << ",\"lifecycle\":" << ledger_records
+      << ",\"state\":" << state_records << "}}";
+    return o.str();
+}
+
+HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
+    const auto& t = cfg.kafka.topics;
+    require_co_partitioned(cfg.kafka);  // requests, results, state, lifecycle
+    const int32_t parts = partition_count(cfg.kafka, t.requests);
+    if (partition_count(cfg.kafka, t.dedupe) != parts)
+        throw std::runtime_error(t.dedupe + " must have as many partitions as " + t.requests);
+    if (cfg.channels.empty()) throw std::runtime_error("the configuration names no channel");
+    if (!valid_payment_id(opts.prefix + "-s" + std::to_string(opts.payments)))
+        throw std::runtime_error("--prefix `" + opts.prefix + "` does not make valid payment_ids");
+
+    Delivery delivery;
+    // Plain idempotent producer: large batches, lz4; the broker's CreateTime ("now") stamps
+    // every record.
+    auto rk = kafka::make_producer(cfg.kafka,
+                                   {{"enable.idempotence", "true"},
+                                    {"linger.ms", "50"},
+                                    {"batch.num.messages", "100000"},
+                                    {"batch.size", "1000000"},
+                                    {"compression.type", "lz4"},
+                                    {"queue.buffering.max.messages", "1000000"},
+                                    {"queue.buffering.max.kbytes", "1048576"}},
+                                   [&](rd_kafka_conf_t* c) {
+                                       rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+                                       rd_kafka_conf_set_opaque(c, &delivery);
+                                   });
+    using TopicPtr = std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)>;
+    TopicPtr dedupe(rd_kafka_topic_new(rk.get(), t.dedupe.c_str(), nullptr), rd_kafka_topic_destroy);
+    TopicPtr ledger(rd_kafka_topic_new(rk.get(), t.lifecycle.c_str(), nullptr), rd_kafka_topic_destroy);
+    TopicPtr state(rd_kafka_topic_new(rk.get(), t.state.c_str(), nullptr), rd_kafka_topic_destroy);
+
+    HistoryResult res;
+    int64_t produced = 0;
+    auto produce = [&](rd_kafka_topic_t* topic, int32_t p, const std::string& key, const std::string& value) {
+        for (;;) {
+            if (rd_kafka_produce(topic, p, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
+                                 key.data(), key.size(), nullptr) == 0)
+                break;
+            const auto err = rd_kafka_last_error();
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                throw std::runtime_error(std::string("bench-history: produce: ") + rd_kafka_err2str(err));
+            rd_kafka_poll(rk.get(), 10);
+        }
+        res.bytes += static_cast<int64_t>(key.size() + value.size());
+        if (++produced % 1000 == 0) rd_kafka_poll(rk.get(), 0);
+    };
+
+    const int64_t now = now_ms();
+    // The payments were made over the last week (their follow-ups minutes later); the records
+    // themselves are written now.
+    const int64_t week = int64_t{7} * 24 * 3600 * 1000;
+    const int64_t step = opts.payments > 0 ? std::max<int64_t>(1, week / opts.payments) : 1;
+    const std::string one = "1";
+    const auto t0 = std::chrono::steady_clock::now();
+    auto last_log = t0;
+    for (int64_t n = 0; n < opts.payments; ++n) {
+        const auto& channel = cfg.channels[static_cast<size_t>(n) % cfg.channels.size()].id;
+        const auto sp = synthetic_payment(opts.prefix, n, channel, now - week + n * step);
+        const int32_t p = partition_for_key(sp.root_id, parts);
+        for (const auto& id : sp.payment_ids) {
+            produce(dedupe.get(), p, id, one);
+            ++res.dedupe_records;
+        }
+        produce(ledger.get(), p, sp.root_id, LifeCycleLedger::encode_entry(sp.ledger, {}));
+        ++res.ledger_records;
+        produce(state.get(), p, sp.root_id, encode_life_cycle(sp.state));
+        ++res.state_records;
+        ++res.payments;
+        if (const auto now_t = std::chrono::steady_clock::now(); now_t - last_log > std::chrono::seconds(10)) {
+            last_log = now_t;
+            spdlog::info("bench-history: {} of {} payments, {} records acknowledged", n + 1, opts.payments,
+                         delivery.acked.load());
+        }
+    }
+    while (rd_kafka_outq_len(rk.get()) > 0) rd_kafka_flush(rk.get(), 1000);
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    res.records = delivery.acked.load();
+    res.failed = delivery.failed.load();
+    return res;
+}
+
+}  // namespace turnout
