@@ -23,9 +23,12 @@ int64_t read_range(rd_kafka_t* c, const std::string& topic, int32_t partition, i
     rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), partition)->offset = lo;
     if (auto err = rd_kafka_assign(c, from.get()))
         throw std::runtime_error("changelog assign: " + std::string(rd_kafka_err2str(err)));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    // `timeout_ms` without progress, not for the whole read: a long changelog (a full restore)
+    // takes as long as it takes while records keep coming.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     PartitionListPtr pos(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), partition);
+    int64_t reached = lo;
     for (;;) {
         MessagePtr m(rd_kafka_consumer_poll(c, 100));
         if (m && !m->err) {
@@ -36,8 +39,14 @@ int64_t read_range(rd_kafka_t* c, const std::string& topic, int32_t partition, i
         // Transaction markers take offsets too, so "done" is the position, not the last record.
         rd_kafka_position(c, pos.get());
         if (pos->elems[0].offset >= hi) return pos->elems[0].offset;
-        if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("changelog " + topic + "/" + std::to_string(partition) + " not readable to its end");
+        const auto now = std::chrono::steady_clock::now();
+        if (pos->elems[0].offset > reached) {
+            reached = pos->elems[0].offset;
+            deadline = now + std::chrono::milliseconds(timeout_ms);
+        }
+        if (now > deadline)
+            throw std::runtime_error("changelog " + topic + "/" + std::to_string(partition) + " not readable to its end (at " +
+                                     std::to_string(reached) + " of " + std::to_string(hi) + ")");
     }
 }
 }  // namespace
@@ -90,7 +99,7 @@ ReplayRange ChangelogReader::bounds(const std::string& topic, int32_t partition)
 
 ReplayRange ChangelogReader::replay_from(const std::string& topic, int32_t partition, ReplayRange bounds,
                                          int64_t from_offset,
-                                         const std::function<void(std::string_view, std::string_view, int64_t)>& fn,
+                                         const std::function<void(std::string_view, std::string_view, int64_t, int64_t)>& fn,
                                          int timeout_ms) {
     const int64_t lo = std::max(bounds.log_start, from_offset);
     bounds.next_offset = std::max(lo, bounds.end);
@@ -99,7 +108,7 @@ ReplayRange ChangelogReader::replay_from(const std::string& topic, int32_t parti
                                     [&](const rd_kafka_message_t& m) {
                                         fn({static_cast<const char*>(m.key), m.key_len},
                                            {static_cast<const char*>(m.payload), m.len},
-                                           rd_kafka_message_timestamp(&m, nullptr));
+                                           rd_kafka_message_timestamp(&m, nullptr), m.offset);
                                     },
                                     timeout_ms, bounds.records);
     return bounds;

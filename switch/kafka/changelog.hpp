@@ -38,11 +38,13 @@ public:
 
     // The watermarks of a changelog partition.
     ReplayRange bounds(const std::string& topic, int32_t partition);
-    // Calls `fn(key, value, timestamp_ms)` for every committed record from `from_offset`
-    // (clamped to the log start) to the end as of `bounds`.
-    ReplayRange replay_from(const std::string& topic, int32_t partition, ReplayRange bounds, int64_t from_offset,
-                            const std::function<void(std::string_view key, std::string_view value, int64_t ts_ms)>& fn,
-                            int timeout_ms = 60000);
+    // Calls `fn(key, value, timestamp_ms, offset)` for every committed record from
+    // `from_offset` (clamped to the log start) to the end as of `bounds`. Throws when no
+    // record arrives for `timeout_ms` (e.g. a transaction that is never decided).
+    ReplayRange replay_from(
+        const std::string& topic, int32_t partition, ReplayRange bounds, int64_t from_offset,
+        const std::function<void(std::string_view key, std::string_view value, int64_t ts_ms, int64_t offset)>& fn,
+        int timeout_ms = 60000);
 
 private:
     struct Client;

@@ -103,8 +103,10 @@ public:
 
     // Where a restore starts reading the changelog; -1 when there is no local copy.
     int64_t checkpoint() const;
-    // During restore: a committed changelog record, written with timestamp `ts_ms`.
-    void restore(std::string_view key, std::string_view value, int64_t ts_ms);
+    // During restore: a committed changelog record, written with timestamp `ts_ms`. With
+    // its `offset` (≥ 0), restored chunks carry their checkpoint: a restore cut short (a
+    // crash, a revocation) goes on from there the next time.
+    void restore(std::string_view key, std::string_view value, int64_t ts_ms, int64_t offset = -1);
     // After the last restored record: flushes and sets the checkpoint to `next_offset`.
     void finish_restore(int64_t next_offset);
     // Drops the local copy (its checkpoint is older than what the changelog still holds).
@@ -133,6 +135,7 @@ private:
     std::unique_ptr<rocksdb::DB> db_;
     std::map<std::string, Staged, std::less<>> staged_;
     std::map<std::string, Staged, std::less<>> restoring_;  // a chunk of restored records
+    int64_t restoring_next_ = -1;                            // the offset after its last record
 };
 
 // The changelog positions a committed transaction reached: (topic, partition) → next offset.
