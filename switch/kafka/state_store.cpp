@@ -196,17 +196,20 @@ void PartitionStore::write(rocksdb::WriteBatch& b) {
     check(db_->Write(w, &b), "write");
 }
 
-void PartitionStore::commit(int64_t next_changelog_offset) {
-    if (staged_.empty()) return;
+void PartitionStore::write_all(std::map<std::string, Staged, std::less<>>& entries, int64_t checkpoint) {
     rocksdb::WriteBatch b;
-    for (const auto& [key, s] : staged_) apply(b, key, s);
-    if (next_changelog_offset >= 0) {
+    for (const auto& [key, s] : entries) apply(b, key, s);
+    if (checkpoint >= 0) {
         std::string cp;
-        put_be64(cp, next_changelog_offset);
+        put_be64(cp, checkpoint);
         b.Put(kCheckpointKey, cp);
     }
     write(b);
-    staged_.clear();
+    entries.clear();
+}
+
+void PartitionStore::commit(int64_t next_changelog_offset) {
+    if (!staged_.empty()) write_all(staged_, next_changelog_offset);
 }
 
 void PartitionStore::abort() { staged_.clear(); }
@@ -229,27 +232,11 @@ void PartitionStore::restore(std::string_view key, std::string_view value, int64
         if (s.expires_at <= now_ms()) s.value.reset();  // its time ran out while it was not here
     }
     restoring_.insert_or_assign(std::string(key), std::move(s));
-    if (restoring_.size() >= 2000) {
-        rocksdb::WriteBatch b;
-        for (const auto& [k, st] : restoring_) apply(b, k, st);
-        if (restoring_next_ >= 0) {
-            std::string cp;
-            put_be64(cp, restoring_next_);
-            b.Put(kCheckpointKey, cp);
-        }
-        write(b);
-        restoring_.clear();
-    }
+    if (restoring_.size() >= 2000) write_all(restoring_, restoring_next_);
 }
 
 void PartitionStore::finish_restore(int64_t next_offset) {
-    rocksdb::WriteBatch b;
-    for (const auto& [k, st] : restoring_) apply(b, k, st);
-    std::string cp;
-    put_be64(cp, next_offset);
-    b.Put(kCheckpointKey, cp);
-    write(b);
-    restoring_.clear();
+    write_all(restoring_, next_offset);
     restoring_next_ = -1;
 }
 

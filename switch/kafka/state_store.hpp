@@ -127,6 +127,8 @@ private:
     void open();
     void apply(rocksdb::WriteBatch& b, const std::string& key, const Staged& s);
     void write(rocksdb::WriteBatch& b);
+    // `entries` and the checkpoint (if ≥ 0) in one atomic batch; `entries` is emptied.
+    void write_all(std::map<std::string, Staged, std::less<>>& entries, int64_t checkpoint);
 
     StoreSpec spec_;
     int32_t partition_;
