@@ -7,6 +7,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/json.hpp>
 
 #include <atomic>
 #include <fstream>
