@@ -60,6 +60,7 @@ func main() {
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Return.Successes = true
 	cfg.Consumer.IsolationLevel = sarama.ReadCommitted // only results of committed transactions
+	cfg.Consumer.MaxWaitTime = 100 * time.Millisecond  // results come in short transactions: fetch often
 	kafka, err := sarama.NewClient(strings.Split(*bootstrap, ","), cfg)
 	must(err)
 	defer kafka.Close()
