@@ -44,6 +44,7 @@ type client struct {
 	cardBase int
 	sent     map[string]string // payment_id -> type
 	order    []string
+	batch    []*sarama.ProducerMessage // the originals, sent together
 }
 
 func main() {
@@ -96,6 +97,7 @@ func main() {
 		c.original(fmt.Sprintf("%s-s%d", run, i), "sale")
 		c.original(fmt.Sprintf("%s-a%d", run, i), "authorize")
 	}
+	must(producer.SendMessages(c.batch))
 
 	// 3. Results, matched by payment_id; a follow-up goes out once its predecessor is approved.
 	start := time.Now()
@@ -132,35 +134,36 @@ wait:
 	os.Exit(c.summary(run, count, results, time.Since(start), *timeout))
 }
 
+// original queues a sale or authorization, keyed by its own payment_id (the root id).
 func (c *client) original(id, kind string) {
 	pan := luhnComplete(fmt.Sprintf("555555%09d", c.cardBase+len(c.sent)))
-	c.publish(id, map[string]any{
+	c.batch = append(c.batch, c.message(id, map[string]any{
 		"payment_id": id, "type": kind,
 		"merchant":   map[string]any{"id": c.merchant, "mcc": "5411", "country": "DE"},
 		"amount":     map[string]any{"value": amount, "currency": "EUR"},
 		"instrument": map[string]any{"kind": "card", "pan": pan, "expiry": "3012"},
 		"customer":   map[string]any{"id": "c-" + id, "country": "DE"},
-	})
+	}))
 }
 
+// followUp sends a capture or refund of an approved result, keyed by the root id.
 func (c *client) followUp(kind, id string, of result, value int) {
-	c.publish(of.RootID, map[string]any{
+	_, _, err := c.producer.SendMessage(c.message(of.RootID, map[string]any{
 		"payment_id": id, "type": kind,
 		"merchant": map[string]any{"id": c.merchant},
 		"amount":   map[string]any{"value": value, "currency": "EUR"},
 		"original": map[string]any{"payment_id": of.RootID, "channel": of.Channel, "channel_ref": of.ChannelRef},
-	})
+	}))
+	must(err)
 }
 
-func (c *client) publish(rootID string, req map[string]any) {
+func (c *client) message(rootID string, req map[string]any) *sarama.ProducerMessage {
 	req["created_at"] = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	body, _ := json.Marshal(req)
-	_, _, err := c.producer.SendMessage(&sarama.ProducerMessage{
-		Topic: c.topic, Key: sarama.StringEncoder(rootID), Value: sarama.ByteEncoder(body)}) // key = root id
-	must(err)
 	id := req["payment_id"].(string)
 	c.sent[id] = req["type"].(string)
 	c.order = append(c.order, id)
+	return &sarama.ProducerMessage{Topic: c.topic, Key: sarama.StringEncoder(rootID), Value: sarama.ByteEncoder(body)}
 }
 
 func (c *client) summary(run string, count int, results map[string]result, took, timeout time.Duration) int {
