@@ -53,9 +53,10 @@ def main() -> int:
     meta = consumer.list_topics(results_topic, timeout=10).topics[results_topic]
     if meta.error is not None:
         raise KafkaException(meta.error)
-    start = [TopicPartition(results_topic, p, consumer.get_watermark_offsets(TopicPartition(results_topic, p),
-                                                                              timeout=10)[1])
-             for p in sorted(meta.partitions)]
+    start = []
+    for p in sorted(meta.partitions):
+        _, end = consumer.get_watermark_offsets(TopicPartition(results_topic, p), timeout=10)
+        start.append(TopicPartition(results_topic, p, end))
     consumer.assign(start)
 
     producer = Producer({"bootstrap.servers": a.bootstrap, "acks": "all", "enable.idempotence": True})
@@ -71,13 +72,13 @@ def main() -> int:
         sent[request["payment_id"]] = request["type"]
         sent_by_type[request["type"]] += 1
 
-    def original(pid: str, root: str, kind: str) -> None:
-        pan = luhn_complete(f"555555{card_base + len(sent):09d}"[:15])
+    def original(pid: str, kind: str) -> None:  # a sale or authorize: its own payment_id is the root id
+        pan = luhn_complete(f"555555{card_base + len(sent):09d}")
         publish({"payment_id": pid, "type": kind,
                  "merchant": {"id": a.merchant, "mcc": "5411", "country": "DE"},
                  "amount": {"value": AMOUNT, "currency": "EUR"},
                  "instrument": {"kind": "card", "pan": pan, "expiry": "3012"},
-                 "customer": {"id": "c-" + pid, "country": "DE"}}, root)
+                 "customer": {"id": "c-" + pid, "country": "DE"}}, pid)
 
     def follow_up(kind: str, pid: str, of: dict, amount: int) -> None:
         publish({"payment_id": pid, "type": kind, "merchant": {"id": a.merchant},
@@ -87,8 +88,8 @@ def main() -> int:
 
     # 2. The originals.
     for i in range(a.count):
-        original(f"{run}-s{i}", f"{run}-s{i}", "sale")
-        original(f"{run}-a{i}", f"{run}-a{i}", "authorize")
+        original(f"{run}-s{i}", "sale")
+        original(f"{run}-a{i}", "authorize")
     producer.flush(30)
     t0 = time.monotonic()
 
