@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,19 +37,13 @@ from pathlib import Path
 
 import yaml
 
-from prometheus_test import Procs, as_simulator_channels, delete_topics, log, on_signal, run
+from prometheus_test import Procs, as_simulator_channels, delete_topics, finish, free_port, log, on_signal, run
 
 ROOT = Path(__file__).resolve().parents[2]
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
 BOOTSTRAP = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:9092")
 COUNT = int(os.environ.get("TURNOUT_KITS_COUNT", "50"))
 KIT_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def go_binary() -> str | None:
@@ -159,15 +152,7 @@ def main() -> int:
         print(f"\n--- {name} kit (exit {rc})")
         print(out.rstrip())
     print()
-    if failures:
-        log(f"FAILED ({len(failures)}); files kept in {run_dir}")
-        for f in failures:
-            print("  - " + f)
-        return 1
-    if os.environ.get("TURNOUT_KEEP_TEST_DIR") != "1":
-        shutil.rmtree(run_dir, ignore_errors=True)
-    log(f"OK: the java, python and go kits each saw {COUNT} sales and {COUNT} life cycles approved")
-    return 0
+    return finish(failures, run_dir, f"OK: the java, python and go kits each saw {COUNT} sales and {COUNT} life cycles approved")
 
 
 if __name__ == "__main__":
