@@ -183,7 +183,7 @@ void ConnectorStage::conclude(RoutedPayment& p, const ChannelOutcome& o, std::st
         res.channel = channel_.id;
         res.channel_ref = o.channel_ref;
         res.approval_code = o.approval_code;
-        out.emit(kafka::result_record(topics, res, tp));
+        out.emit(kafka::result_record(topics, res, tp, p.home_partition));
         probe_.out();
         probe_.result(std::string(to_string(status)), channel_.id);
         if (p.times.created_at > 0) e2e_.Observe(static_cast<double>(now - p.times.created_at) / 1000.0);

@@ -136,6 +136,7 @@ std::string encode_routed(const RoutedPayment& p) {
     write_route(w, p.route);
     if (p.risk) write_risk(w, *p.risk);
     write_times(w, p.times);
+    if (p.home_partition >= 0) w.field("home_partition", static_cast<int64_t>(p.home_partition));
     return w.end_object().take();
 }
 
@@ -177,6 +178,12 @@ std::optional<RoutedPayment> decode_routed(std::string_view bytes) {
     if (auto* r = obj(o, "risk")) p.risk = risk_from(*r);
     p.times = times_from(obj(o, "timestamps"));
     q.created_at_ms = p.times.created_at;
+    if (auto it = o.find("home_partition"); it != o.end()) {
+        // A partition number or nothing: anything else is not a routed payment.
+        if (!it->value().is_int64() || it->value().get_int64() < 0 || it->value().get_int64() > kMaxHomePartition)
+            return std::nullopt;
+        p.home_partition = static_cast<int32_t>(it->value().get_int64());
+    }
     return p;
 }
 

@@ -16,6 +16,10 @@ namespace detail {
 std::optional<PaymentResult> result_from_object(const boost::json::object& o);
 }  // namespace detail
 
+// The largest `home_partition` a routed payment may carry (Kafka has no more partitions per
+// topic in practice); a larger or negative one makes the record undecodable.
+inline constexpr int64_t kMaxHomePartition = 1 << 20;
+
 std::string encode_routed(const RoutedPayment& p);
 std::optional<RoutedPayment> decode_routed(std::string_view bytes);
 

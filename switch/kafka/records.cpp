@@ -101,9 +101,10 @@ OutRecord dead_letter_result(const TopicNames& topics, const Record& in, std::st
     return r;
 }
 
-OutRecord result_record(const TopicNames& topics, const PaymentResult& res, std::string_view traceparent) {
+OutRecord result_record(const TopicNames& topics, const PaymentResult& res, std::string_view traceparent,
+                        int32_t partition) {
     return {topics.results, res.root_id.empty() ? res.payment_id : res.root_id, encode_result(res),
-            descend_headers(traceparent)};
+            descend_headers(traceparent), partition < 0 ? RD_KAFKA_PARTITION_UA : partition};
 }
 
 }  // namespace turnout::kafka

@@ -49,6 +49,10 @@ OutRecord dlq_record(const TopicNames& topics, const Record& in, std::string_vie
 OutRecord dead_letter_result(const TopicNames& topics, const Record& in, std::string_view stage,
                              const ResultProblem& problem);
 
-OutRecord result_record(const TopicNames& topics, const PaymentResult& r, std::string_view traceparent);
+// `partition`: the payments.requests partition the request arrived in (results follow it, so a
+// life cycle stays in one partition whatever partitioner the upstream producer used); -1 =
+// the key decides (murmur2).
+OutRecord result_record(const TopicNames& topics, const PaymentResult& r, std::string_view traceparent,
+                        int32_t partition);
 
 }  // namespace turnout::kafka

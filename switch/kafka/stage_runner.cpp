@@ -19,7 +19,18 @@ public:
     explicit TxnEmitter(StageRunner& r) : r_(r) {}
     void emit(const OutRecord& rec) override {
         r_.begin_if_needed();
-        const auto err = produce(r_.producer_.get(), rec);
+        auto err = produce(r_.producer_.get(), rec);
+        if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && rec.partition != RD_KAFKA_PARTITION_UA &&
+            rec.topic == r_.cfg_.topics.results) {
+            // A result's home partition that payments.results does not have (a routed record
+            // from a topic with more partitions, or forged): the key decides instead, so the
+            // payment still gets its result and the stage goes on.
+            spdlog::warn("{}: {} has no partition {}; the result goes to its key's partition", r_.opts_.name,
+                         rec.topic, rec.partition);
+            OutRecord by_key = rec;
+            by_key.partition = RD_KAFKA_PARTITION_UA;
+            err = produce(r_.producer_.get(), by_key);
+        }
         if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
             // No retry can make this record fit: aborting would replay the same input and
             // fail the same way forever. Its digest goes to the DLQ and the stage moves on.

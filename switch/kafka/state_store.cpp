@@ -96,6 +96,15 @@ void PartitionStore::open() {
     t.block_cache = cache_ ? cache_ : shared_memory().cache;
     t.cache_index_and_filter_blocks = true;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // Partitioned index and filters: a point read (every write reads the entry it replaces)
+    // loads one small filter and index partition, not the whole filter block of a large
+    // table, which the bounded shared cache cannot keep. Without this a history of millions
+    // of entries made each read fetch and checksum megabytes of filter from disk.
+    t.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+    t.partition_filters = true;
+    t.metadata_block_size = 4096;
+    t.pin_top_level_index_and_filter = true;
+    t.cache_index_and_filter_blocks_with_high_priority = true;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     rocksdb::DB* db = nullptr;
     check(rocksdb::DB::Open(o, dir_.string(), &db), "open " + dir_.string());

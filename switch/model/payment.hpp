@@ -118,6 +118,10 @@ struct RoutedPayment {
     RoutePlan route;
     std::optional<RiskAssessment> risk;
     StageTimes times;
+    // The payments.requests partition the request arrived in; its result goes to the same
+    // partition of payments.results, whatever partitioner the upstream producer used.
+    // -1 (a record written before it was carried): the key decides (murmur2).
+    int32_t home_partition = -1;
 };
 
 struct Reason {

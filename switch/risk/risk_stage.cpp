@@ -87,7 +87,7 @@ void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& ou
             decline_.Increment();
             auto res = result_for(*p, ResultStatus::declined,
                                   {"risk_" + p->risk->rules_hit.front(), "declined by risk rules"}, p->times.scored_at);
-            out.emit(kafka::result_record(topics, res, tp));
+            out.emit(kafka::result_record(topics, res, tp, p->home_partition));
             probe_.result("declined", "");
         } else {
             const auto& d = p->risk->decision;

@@ -60,7 +60,7 @@ bool LifeCycleGate::refuse(int32_t partition, const PaymentRequest& req, std::st
     res.merchant_id = req.merchant.id;
     res.original = req.original;
     res.times.created_at = req.created_at_ms;
-    out.emit(kafka::result_record(cfg_.kafka.topics, res, traceparent));
+    out.emit(kafka::result_record(cfg_.kafka.topics, res, traceparent, partition));
     Metrics::get().life_cycle_rejections.Add({{"reason", d.reason.code}}).Increment();
     log_payment_event(spdlog::level::info, "request_rejected", req.payment_id, traceparent,
                       {{"reason", d.reason.code}, {"original", req.root_id()}});

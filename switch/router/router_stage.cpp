@@ -101,7 +101,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
                            {"offset", std::to_string(rec.offset)}});
         if (!rj.payment_id.empty()) {
             auto res = make_rejected_result(rj.payment_id, rj.root_id, {rj.code, rj.message}, now);
-            out.emit(kafka::result_record(cfg_.kafka.topics, res, tp));
+            out.emit(kafka::result_record(cfg_.kafka.topics, res, tp, rec.partition));
             probe_.result("rejected", "");
         }
         probe_.out();
@@ -166,6 +166,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
     routed.times.created_at = routed.request.created_at_ms;
     routed.times.received_at = now;
     routed.times.routed_at = now_ms();
+    routed.home_partition = rec.partition;
     const auto& q = routed.request;
     // Keyed by instrument so velocity state for a card lives in one risk partition.
     std::string key = q.instrument && !q.instrument->fingerprint.empty() ? q.instrument->fingerprint : q.root_id();

@@ -84,16 +84,15 @@ void StateStage::on_revoke(const kafka::PartitionSet&) { working_.clear(); }
 StatusReply StateStage::lookup(std::string_view id) {
     auto& queries = Metrics::get().payment_inquiries;
     const std::string key(id);
-    // A root id is found in the store of its partition; a follow-up's payment_id (hashed
-    // elsewhere) by the follow-up index of the partitions this instance holds.
+    // A payment lives in the partition its request arrived in, which depends on the upstream
+    // producer's partitioner: a root id is looked up in every partition this instance holds
+    // (point reads, murmur2's partition first), a follow-up's payment_id by the follow-up index.
     const int32_t n = partitions_;
-    const int32_t partition = n > 0 ? partition_for_key(id, n) : -1;
+    const auto held = stores_.partitions();
     try {
         std::optional<std::string> found;
-        const auto held = stores_.partitions();
-        for (int32_t p : held)
-            if (partition < 0 || p == partition)
-                if (auto st = stores_.find(0, p); st && !found) found = st->get_committed(key);
+        for (int32_t p : n > 0 ? partitions_to_search(id, n) : held)
+            if (auto st = stores_.find(0, p); st && !found) found = st->get_committed(key);
         for (int32_t p : held)
             if (auto st = stores_.find(0, p); st && !found)
                 if (auto root = st->key_by_index("f/" + key)) found = st->get_committed(*root);
@@ -105,11 +104,11 @@ StatusReply StateStage::lookup(std::string_view id) {
         queries.Add({{"outcome", "error"}}).Increment();
         return {503, error_body("state_unavailable", e.what())};
     }
-    if (partition >= 0 && stores_.holds(partition)) {
+    if (n > 0 && static_cast<int32_t>(held.size()) >= n) {  // every partition is here
         queries.Add({{"outcome", "unknown"}}).Increment();
         return {404, error_body("unknown_payment", "no payment with this id has a result yet")};
     }
-    // Another instance owns the partition: its committed state is in payments.state.
+    // Other instances hold the other partitions: their committed state is in payments.state.
     try {
         if (auto v = read_payment_state(cfg_.kafka, id)) {
             // Served as this role writes it, never as raw topic bytes.

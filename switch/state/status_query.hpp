@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -18,7 +19,13 @@ int32_t partition_for_key(std::string_view key, int32_t partition_count);
 // Partition count of a topic (throws std::runtime_error when it does not exist).
 int32_t partition_count(const KafkaConfig& cfg, const std::string& topic);
 
-// The latest payments.state value for `root_id`, nullopt when there is none.
+// The order the partitions of payments.state are searched for a root id: murmur2's partition
+// first (producers hashing as the Java client does), then every other one, since a payment
+// lives in the partition its request arrived in, whatever partitioner put it there.
+std::vector<int32_t> partitions_to_search(std::string_view root_id, int32_t partition_count);
+
+// The latest payments.state value for `root_id`, nullopt when there is none (searched in
+// the order above).
 std::optional<std::string> read_payment_state(const KafkaConfig& cfg, std::string_view root_id);
 
 // payments.requests, payments.results, payments.state and the router's life-cycle

@@ -35,8 +35,11 @@ namespace {
 // Publishes requests keyed by root id and waits for their results.
 class Client {
 public:
-    explicit Client(const Config& cfg) : cfg_(cfg) {
-        producer_ = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"linger.ms", "1"}});
+    // `producer_overrides` may set another partitioner than the switch's own (murmur2).
+    explicit Client(const Config& cfg, kafka::Properties producer_overrides = {}) : cfg_(cfg) {
+        producer_overrides.emplace("enable.idempotence", "true");
+        producer_overrides.emplace("linger.ms", "1");
+        producer_ = kafka::make_producer(cfg.kafka, producer_overrides);
         results_ = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.lifecycle." + std::to_string(now_ms())},
                                                     {"enable.auto.commit", "false"},
                                                     {"isolation.level", "read_committed"},
@@ -72,12 +75,15 @@ public:
         return r;
     }
 
-    void send(const PaymentRequest& r) {
+    void send(const PaymentRequest& r, bool flush = true) {
         REQUIRE(kafka::produce(producer_.get(),
                                {cfg_.kafka.topics.requests, r.root_id(), encode_request(r),
                                 kafka::descend_headers(std::string_view{})}) == RD_KAFKA_RESP_ERR_NO_ERROR);
-        rd_kafka_flush(producer_.get(), 10000);
+        if (flush) rd_kafka_flush(producer_.get(), 10000);
     }
+    void flush() { rd_kafka_flush(producer_.get(), 30000); }
+    // The payments.results partition each result was read from.
+    int32_t result_partition(const std::string& payment_id) const { return result_partition_.at(payment_id); }
 
     PaymentResult await(const std::string& payment_id, int timeout_ms = 60000) {
         for (const int64_t until = now_ms() + timeout_ms; now_ms() < until;) {
@@ -89,6 +95,7 @@ public:
             CHECK_MESSAGE(!seen_.count(r->payment_id), "a second result for " << r->payment_id);
             CHECK(std::string(static_cast<const char*>(m->key), m->key_len) == r->root_id);
             seen_[r->payment_id] = *r;
+            result_partition_[r->payment_id] = m->partition;
         }
         FAIL("no result for " << payment_id);
         return {};
@@ -103,6 +110,7 @@ private:
     const Config& cfg_;
     kafka::HandlePtr producer_, results_;
     std::map<std::string, PaymentResult> seen_;
+    std::map<std::string, int32_t> result_partition_;
 };
 
 // A card number of its own for payment `n` (the card velocity rule counts per card).
@@ -449,5 +457,78 @@ TEST_CASE("life-cycle rules hold when a second router leaves and its partitions 
         CHECK(outcome(client.send_and_await(client.follow_up(run + "-V" + std::to_string(i), PaymentType::void_, 10000, a))) ==
               "void_after_capture");
     }
+    CHECK(sw.stop() == 0);
+}
+
+TEST_CASE("life cycles from a producer on librdkafka's default partitioner are decided as from murmur2") {
+    // The Python and Go clients hash keys with CRC32 (`consistent_random`), not murmur2: a
+    // payment's request lands in another partition than the switch's own records would.
+    // Every result must follow the request's partition, so the router's ledger of that
+    // partition sees the original's result and the follow-ups are decided, not held.
+    const std::string run = "lp" + std::to_string(now_ms());
+    const fs::path dir = fs::path(kSource) / "var" / "test" / run;
+    fs::create_directories(dir);
+    const Config cfg = isolated_config(run, dir);
+    kafka::ensure_topics(cfg);
+    const int32_t partitions = partition_count(cfg.kafka, cfg.kafka.topics.requests);
+    REQUIRE(partitions > 1);
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    Client client(cfg, {{"partitioner", "consistent_random"}});
+    SwitchThread sw(cfg, vault);
+
+    const int n = std::getenv("TURNOUT_IT_LIFECYCLES") ? std::atoi(std::getenv("TURNOUT_IT_LIFECYCLES")) : 1000;
+    const auto crc32_partition = [&](const std::string& key) {
+        return rd_kafka_msg_partitioner_consistent_random(nullptr, key.data(), key.size(), partitions, nullptr, nullptr);
+    };
+    // authorize 10,000 -> capture 10,000 -> refund 4,000: each round sent whole, its follow-ups
+    // built from the results of the round before (their channel references).
+    std::vector<PaymentRequest> round;
+    int elsewhere = 0;
+    for (int i = 0; i < n; ++i) {
+        round.push_back(client.original(run + "-A" + std::to_string(i), PaymentType::authorize, 10000,
+                                        card_number(70000 + i)));
+        if (crc32_partition(round.back().payment_id) != partition_for_key(round.back().payment_id, partitions))
+            ++elsewhere;
+    }
+    CHECK(elsewhere > n / 2);  // most requests are not where murmur2 would put them
+    std::map<std::string, int> outcomes;
+    std::vector<std::string> roots;
+    std::map<std::string, PaymentResult> originals;
+    int off_home = 0;
+    for (const auto [type, amount] : {std::pair{PaymentType::capture, 10000}, std::pair{PaymentType::refund, 4000},
+                                      std::pair{PaymentType::sale, 0}}) {
+        for (const auto& r : round) client.send(r, false);
+        client.flush();
+        std::vector<PaymentRequest> next;
+        for (const auto& r : round) {
+            const auto res = client.await(r.payment_id, 180000);
+            ++outcomes[std::string(to_string(r.type)) + " " + outcome(res)];
+            if (client.result_partition(r.payment_id) != crc32_partition(r.root_id())) ++off_home;
+            if (r.type == PaymentType::authorize) roots.push_back(r.payment_id);
+            if (r.type == PaymentType::authorize) originals[r.payment_id] = res;
+            if (amount > 0)
+                next.push_back(client.follow_up(r.root_id() + "-" + std::string(to_string(type)), type, amount,
+                                                originals.at(r.root_id())));
+        }
+        round = std::move(next);
+    }
+    std::string summary;
+    for (const auto& [k, v] : outcomes) summary += k + "=" + std::to_string(v) + " ";
+    MESSAGE("default partitioner, " << n << " life cycles (" << elsewhere << " not in murmur2's partition): " << summary);
+    CHECK(outcomes["authorize approved"] == n);
+    CHECK(outcomes["capture approved"] == n);
+    CHECK(outcomes["refund approved"] == n);
+    CHECK(off_home == 0);  // every result in the partition its request arrived in
+
+    // The state role finds a payment wherever it landed.
+    int checked = 0;
+    for (const auto& root : roots) {
+        if (crc32_partition(root) == partition_for_key(root, partitions)) continue;
+        const auto lc = status_until(root, [](const PaymentLifeCycle& l) { return l.history.size() == 3; });
+        REQUIRE_MESSAGE(lc, "no state for " << root);
+        CHECK(lc->history.size() == 3);
+        if (++checked == 5) break;
+    }
+    CHECK(checked == 5);
     CHECK(sw.stop() == 0);
 }

@@ -508,6 +508,11 @@ def main() -> int:
         for label, expr, n, shown in table:
             print(f"{n:>6}  {shown:<17}  {label:<{width}}  {' '.join(expr.split())}")
         print()
+    return finish(failures, run_dir, f"OK: {len(table)} queries returned data where required")
+
+
+def finish(failures: list[str], run_dir, ok_message: str) -> int:
+    """A test's end: its failures listed (files kept), or its run dir removed; the exit status."""
     if failures:
         log(f"FAILED ({len(failures)}); files kept in {run_dir}")
         for f in failures:
@@ -515,7 +520,7 @@ def main() -> int:
         return 1
     if os.environ.get("TURNOUT_KEEP_TEST_DIR") != "1":
         shutil.rmtree(run_dir, ignore_errors=True)
-    log(f"OK: {len(table)} queries returned data where required")
+    log(ok_message)
     return 0
 
 

@@ -61,6 +61,37 @@ TEST_CASE("routed payment round trip keeps plan, risk, protected instrument and 
     CHECK(back->times.scored_at == 4000);
 }
 
+TEST_CASE("routed payment carries the partition its request arrived in") {
+    RoutedPayment p;
+    p.request.payment_id = "s-1";
+    p.request.type = PaymentType::sale;
+    p.request.merchant = {"m-1", "", ""};
+    p.request.amount = {100, "EUR"};
+    p.route = {"default", {"acq-eu"}, {}};
+    p.times = {1000, 2000, 3000, 0, 0};
+    SUBCASE("absent: the key decides") {
+        const auto back = decode_routed(encode_routed(p));
+        REQUIRE(back);
+        CHECK(back->home_partition == -1);
+    }
+    for (int32_t home : {0, 7, 1 << 20}) {
+        p.home_partition = home;
+        const auto back = decode_routed(encode_routed(p));
+        REQUIRE(back);
+        CHECK(back->home_partition == home);
+    }
+    // Anything but a partition number makes the record undecodable (dead-lettered by the stage).
+    const std::string good = encode_routed(p);
+    const auto with = [&](const std::string& v) {
+        return good.substr(0, good.rfind(",\"home_partition\"")) + ",\"home_partition\":" + v + "}";
+    };
+    CHECK(decode_routed(with("3")));
+    for (const char* bad : {"-1", "1048577", "\"3\"", "3.5", "null", "[]", "99999999999999999999"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(decode_routed(with(bad)));
+    }
+}
+
 TEST_CASE("result round trip") {
     PaymentResult r;
     r.payment_id = "p-1";

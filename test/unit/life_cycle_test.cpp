@@ -446,3 +446,20 @@ TEST_CASE("partition of a root id: murmur2 as the producers hash keys") {
     for (int i = 0; i < 100; ++i) spread.insert(partition_for_key("p-" + std::to_string(i), 6));
     CHECK(spread.size() == 6);
 }
+
+TEST_CASE("a root id is searched in every partition, murmur2's first") {
+    struct Case {
+        const char* root;
+        int32_t partitions;
+    };
+    for (const Case c : {Case{"ord-1001:1", 1}, Case{"ord-1001:1", 6}, Case{"p-7", 12}, Case{"", 3}}) {
+        CAPTURE(c.root);
+        CAPTURE(c.partitions);
+        const auto order = partitions_to_search(c.root, c.partitions);
+        REQUIRE(order.size() == static_cast<size_t>(c.partitions));
+        CHECK(order.front() == partition_for_key(c.root, c.partitions));
+        CHECK(std::set<int32_t>(order.begin(), order.end()).size() == order.size());  // each once
+        for (int32_t p : order) CHECK((p >= 0 && p < c.partitions));
+    }
+    CHECK(partitions_to_search("x", 0).empty());
+}
