@@ -15,6 +15,7 @@
 #include "config/rules_source.hpp"
 #include "connector.hpp"
 #include "dlq/dlq_tool.hpp"
+#include "gateway/openapi_bundle.hpp"
 #include "kafka/client.hpp"
 #include "bench/history_writer.hpp"
 #include "bench/pipe_bench.hpp"
@@ -101,6 +102,10 @@ int main(int argc, char** argv) {
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
     topics->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    auto* openapi = app.add_subcommand("openapi", "print the gateway's OpenAPI document with the message schemas inlined");
+    std::string openapi_doc = "docs/openapi.yaml", openapi_schemas = "schemas";
+    openapi->add_option("--doc", openapi_doc, "the OpenAPI document")->capture_default_str();
+    openapi->add_option("--schemas", openapi_schemas, "the directory of the message schemas")->capture_default_str();
 
     auto* sim_report = app.add_subcommand("sim-report", "write a simulator channel's settlement report from its ledger");
     sim_report->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
@@ -188,6 +193,16 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         std::cerr << "turnout: " << e.what() << "\n";
         return 2;
+    }
+
+    if (*openapi) {
+        try {
+            std::cout << turnout::gateway::bundle_openapi(openapi_doc, openapi_schemas);
+            return 0;
+        } catch (const std::exception& e) {
+            std::cerr << "turnout: " << e.what() << "\n";
+            return 1;
+        }
     }
 
     try {
