@@ -16,6 +16,7 @@
 #include "connector.hpp"
 #include "dlq/dlq_tool.hpp"
 #include "gateway/api_keys.hpp"
+#include "gateway/openapi_bundle.hpp"
 #include "kafka/client.hpp"
 #include "bench/history_writer.hpp"
 #include "bench/pipe_bench.hpp"
@@ -106,6 +107,10 @@ int main(int argc, char** argv) {
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
     topics->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    auto* openapi = app.add_subcommand("openapi", "print the gateway's OpenAPI document with the message schemas inlined");
+    std::string openapi_doc = "docs/openapi.yaml", openapi_schemas = "schemas";
+    openapi->add_option("--doc", openapi_doc, "the OpenAPI document")->capture_default_str();
+    openapi->add_option("--schemas", openapi_schemas, "the directory of the message schemas")->capture_default_str();
 
     auto* sim_report = app.add_subcommand("sim-report", "write a simulator channel's settlement report from its ledger");
     sim_report->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
@@ -207,6 +212,16 @@ int main(int argc, char** argv) {
                   << "Give the key to the merchant once (it is not stored); add the line to gateway.api_keys_file.\n";
         return 0;
     }
+    if (*openapi) {
+        try {
+            std::cout << turnout::gateway::bundle_openapi(openapi_doc, openapi_schemas);
+            return 0;
+        } catch (const std::exception& e) {
+            std::cerr << "turnout: " << e.what() << "\n";
+            return 1;
+        }
+    }
+
     try {
         const auto cfg = load_checked(config_path);
         if (*check) {

@@ -1,5 +1,8 @@
 #include "gateway/gateway_server.hpp"
 
+#include <filesystem>
+#include "gateway/openapi_bundle.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -116,12 +119,16 @@ bool warn_budget() {
 
 }  // namespace
 
+// The document with the message schemas it refers to inlined (they sit in ../schemas next
+// to docs/), so clients and tools need nothing else; empty when it cannot be built.
 std::string load_openapi_document(const Config& cfg) {
-    std::ifstream in(cfg.gateway.openapi_file, std::ios::binary);
-    if (!in) return {};
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    const std::filesystem::path doc(cfg.gateway.openapi_file);
+    try {
+        return turnout::gateway::bundle_openapi(doc.string(), (doc.parent_path() / ".." / "schemas").lexically_normal().string());
+    } catch (const std::exception& e) {
+        spdlog::warn("gateway: the OpenAPI document cannot be bundled: {}", e.what());
+        return {};
+    }
 }
 
 struct Gateway::Impl {
