@@ -248,7 +248,9 @@ TEST_CASE("gateway: coalesced POSTs, merchants kept apart, conflicts, refused ke
         CHECK(error_code_of(wrong) == "method_not_allowed");
         const auto doc = call(port, http::verb::get, "/v1/openapi.yaml", {});
         CHECK(doc.status == 200);
-        CHECK(doc.body == "openapi: 3.1.0\n");
+        // The document as bundled (this test's minimal source has no schema references).
+        CHECK(doc.body.find("openapi: \"3.1.0\"") != std::string::npos);
+        CHECK(doc.body.find("../schemas") == std::string::npos);
 
         // Hostile clients: garbage and an endless header block are answered and closed; the
         // gateway goes on serving.
