@@ -389,3 +389,33 @@ TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lett
     CHECK(connectors.stop() == 0);
     CHECK(sw.stop() == 0);
 }
+
+TEST_CASE("a routed payment naming a results partition that does not exist still gets its result; no stage stops") {
+    // home_partition decodes (0 .. 2^20) but payments.results has far fewer partitions: the
+    // connector's result goes to the key's partition instead of aborting its transaction forever.
+    auto run = make_run("ms-home");
+    const Config& cfg = run.cfg;
+    const CardVault vault(load_vault_keys(cfg.keys_file));
+    SwitchThread sw(cfg, vault);
+    auto p = producer_for(cfg);
+    const auto& t = cfg.kafka.topics;
+
+    RoutedPayment forged;
+    forged.request = sale(run.id + "-far");
+    forged.request.instrument->pan.clear();
+    forged.request.instrument->fingerprint = "fp-" + run.id;
+    forged.route = {"default", {"acq-eu"}, {}};
+    forged.times = {now_ms(), now_ms(), now_ms(), 0, 0};
+    forged.home_partition = 999;
+    send(p.get(), t.routed, forged.request.root_id(), encode_routed(forged));
+    const auto good = sale(run.id + "-g");
+    send_request(p.get(), cfg, good);
+    flush(p.get());
+
+    const auto results = await_results(cfg, {forged.request.payment_id, good.payment_id});
+    CHECK(results.count(forged.request.payment_id) == 1);
+    CHECK(outcomes(results, good.payment_id) == "approved");
+    CHECK(committed_past(cfg, group_of(cfg, "connector.acq-eu"), {t.channel("acq-eu")},
+                         write_marks(cfg, {t.channel("acq-eu")})));
+    CHECK(sw.stop() == 0);
+}
