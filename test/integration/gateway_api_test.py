@@ -136,8 +136,8 @@ def on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
-def run(argv: list, what: str, timeout: float = 120, quiet: bool = False) -> subprocess.CompletedProcess:
-    r = subprocess.run([str(a) for a in argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def run(argv: list, what: str, timeout: float = 120, quiet: bool = False, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=timeout)
     log(f"$ {' '.join(map(str, argv))}  ({what}) -> exit {r.returncode}")
     if not quiet or r.returncode != 0:
         for line in (r.stdout + r.stderr).rstrip().splitlines():
@@ -411,7 +411,8 @@ def main() -> int:
                    "--seed", "20261201", "--workers", "2", "--max-time", str(ST_SECONDS),
                    "--request-timeout", "10", "--continue-on-failure", "--generation-database", "none",
                    "--report", "junit", "--report-dir", run_dir / "schemathesis"]
-        r = run(st_argv, "schemathesis", timeout=ST_SECONDS + 120)
+        # in the run's directory: schemathesis keeps a .schemathesis/ of its own in its working directory
+        r = run(st_argv, "schemathesis", timeout=ST_SECONDS + 120, cwd=run_dir)
         check(r.returncode == 0, "schemathesis: no 5xx, every answer as the document says")
         if gateway.poll() is not None:
             fail(f"turnout gateway exited {gateway.returncode} during the test")
