@@ -57,7 +57,7 @@ TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
 BOOTSTRAP = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:9092")
 VENV_BIN = Path(sys.executable).parent
 ST_EXAMPLES = int(os.environ.get("TURNOUT_ST_EXAMPLES", "60"))
-ST_SECONDS = int(os.environ.get("TURNOUT_ST_SECONDS", "100"))
+ST_SECONDS = int(os.environ.get("TURNOUT_ST_SECONDS", "45"))
 MERCHANT = "m-api"
 
 T0 = time.monotonic()
