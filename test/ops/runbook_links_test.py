@@ -11,7 +11,8 @@ Checks (cwd does not matter; paths are taken from this file's location):
  3. each alert's anchor is the slug of a heading that names the alert, so a link cannot
     land on the wrong section;
  4. every heading of docs/operations.md's "Alerts" section that looks like an alert name
-    (`Turnout...`) names an alert that exists (no runbook for a removed or renamed alert).
+    (`Turnout...`) names an alert that exists (no runbook for a removed or renamed alert),
+    and its section says what the alert means (a `**Means.**` paragraph).
 
 Exit status 0 when all hold, 1 otherwise (every problem is printed).
 """
@@ -85,17 +86,26 @@ def anchors(markdown: str) -> dict[str, str]:
     return result
 
 
-def alert_section_headings(markdown: str) -> list[str]:
-    """Headings below the level-2 heading `Alerts` (until the next level-2 heading)."""
+def alert_sections(markdown: str) -> list[tuple[str, str]]:
+    """(heading, body) of the headings below the level-2 heading `Alerts` (until the next
+    level-2 heading); body = the lines up to the next heading."""
     inside = False
-    out = []
-    for level, text in headings(markdown):
-        if level == 2:
-            inside = github_slug(text) == "alerts"
+    out: list[tuple[str, list[str]]] = []
+    fence = None
+    for line in markdown.splitlines():
+        m = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
+        if m:
+            fence = None if fence else m.group(1)[0]
+        h = None if fence else re.match(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$", line)
+        if h:
+            if len(h.group(1)) == 2:
+                inside = github_slug(h.group(2)) == "alerts"
+            elif inside:
+                out.append((h.group(2), []))
             continue
-        if inside:
-            out.append(text)
-    return out
+        if inside and out:
+            out[-1][1].append(line)
+    return [(t, "\n".join(body)) for t, body in out]
 
 
 def main() -> int:
@@ -131,11 +141,16 @@ def main() -> int:
                             f"which does not name the alert")
     names = {r["alert"] for r in alerts}
     if RUNBOOK.is_file():
-        for text in alert_section_headings(RUNBOOK.read_text()):
+        for text, body in alert_sections(RUNBOOK.read_text()):
             word = re.match(r"`?(Turnout[A-Za-z0-9]*)", text.strip())
-            if word and word.group(1) not in names:
+            if not word:
+                continue
+            if word.group(1) not in names:
                 problems.append(f"{RUNBOOK.relative_to(ROOT)}: section {text!r} names no alert of "
                                 f"{RULES.relative_to(ROOT)}")
+            if "**Means.**" not in body:
+                problems.append(f"{RUNBOOK.relative_to(ROOT)}: section {text!r} does not say what the alert "
+                                f"means (no **Means.** paragraph)")
     else:
         problems.append(f"{RUNBOOK.relative_to(ROOT)} does not exist")
     for p in problems:
