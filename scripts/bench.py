@@ -525,6 +525,114 @@ def print_history(report, sizes, compare_n):
     return ok
 
 
+# ---------------------------------------------------------------------------------------
+# The gateway case: POST /v1/payments over keep-alive HTTP (scripts/gateway_load.py).
+
+GATEWAY_MERCHANT = "m-bench"
+
+
+def gateway_config(cfg, outdir):
+    """Adds the gateway to a bench configuration: a free port, one generated API key of
+    GATEWAY_MERCHANT, no per-merchant rate limit to speak of. Returns the key."""
+    import hashlib
+    import secrets
+    key = "tk_" + secrets.token_urlsafe(24)
+    keys_file = os.path.join(outdir, "gateway-keys.txt")
+    with open(keys_file, "w") as f:
+        f.write(f"{GATEWAY_MERCHANT} {hashlib.sha256(key.encode()).hexdigest()}\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg["gateway"] = {**(cfg.get("gateway") or {}), "enabled": False, "address": "127.0.0.1", "port": port,
+                      "api_keys_file": keys_file, "rate_per_second": 1000000, "burst": 1000000,
+                      "max_connections": 4096, "openapi_file": os.path.join(ROOT, "docs", "openapi.yaml")}
+    return key
+
+
+def gateway_case(config, cfg, key, outdir, smoke, stamp):
+    """Starts `turnout gateway` next to the running roles and measures POST /v1/payments:
+    results/s at saturation (closed loop, keep-alive connections) and latency at 1,000/s."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import gateway_load
+    port = cfg["gateway"]["port"]
+    log = open(os.path.join(outdir, "gateway.log"), "a")
+    gw = subprocess.Popen([TURNOUT, "--log-level", "warn", "gateway", "--config", config, "--metrics-port", "0"],
+                          stdout=log, stderr=subprocess.STDOUT)
+    out = {}
+    try:
+        deadline = time.time() + 60
+        while True:
+            if gw.poll() is not None:
+                raise RuntimeError(f"turnout gateway exited {gw.returncode} at start; see {outdir}/gateway.log")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("turnout gateway does not listen after 60 s")
+                time.sleep(0.2)
+        count, conns = (1000, 32) if smoke else (30000, 128)
+        out["saturation"] = gateway_load.run_saturation("127.0.0.1", port, key, GATEWAY_MERCHANT, count, conns,
+                                                        f"gw{stamp}-sat")
+        out["saturation"]["connections"] = conns
+        secs = 2 if smoke else 20
+        out["fixed_1000"] = gateway_load.run_fixed_rate("127.0.0.1", port, key, GATEWAY_MERCHANT, 1000, secs, 64,
+                                                        f"gw{stamp}-r1000")
+        out["fixed_1000"]["connections"] = 64
+    finally:
+        if gw.poll() is None:
+            gw.send_signal(signal.SIGTERM)
+        try:
+            out["exit_code"] = gw.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+            out["exit_code"] = gw.wait()
+    # Every request answered with a result (200) or pending (202), nothing else.
+    out["ok"] = all(set(r["statuses"]) <= {"200", "202"} and r["requests"] == n and not r["connection_errors"]
+                    for r, n in ((out["saturation"], count), (out["fixed_1000"], 1000 * secs)))
+    return out
+
+
+def print_gateway(g):
+    sat, fixed = g["saturation"], g["fixed_1000"]
+    lat = fixed["latency_ms"]
+    print(f"  (f) gateway POST /v1/payments, saturation    {sat['results_per_s']:>14,.0f} payments/s "
+          f"({sat['connections']} keep-alive connections; answers {sat['statuses']})")
+    print(f"  (f) gateway at 1,000/s offered: {fixed['results_per_s']:>8,.0f}/s done   p50 {lat['p50']:>7.1f} ms  "
+          f"p95 {lat['p95']:>7.1f} ms  p99 {lat['p99']:>7.1f} ms  (answers {fixed['statuses']})")
+
+
+def gateway_main(cfg, outdir, stamp, smoke):
+    """--gateway-only: topics, the roles, the gateway case, clean-up."""
+    cfg["state_dir"] = os.path.join(outdir, "state")
+    key = gateway_config(cfg, outdir)
+    config = os.path.join(outdir, "turnout.yaml")
+    yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
+    run([TURNOUT, "topics", "--config", config])
+    switch = None
+    try:
+        switch = Switch(config, outdir)
+        time.sleep(5)  # every role joins its group
+        switch.check_alive()
+        print("bench: (f) the gateway: POST /v1/payments at saturation, then 1,000/s ...", flush=True)
+        report = {"time": stamp, "smoke": smoke, "gateway": gateway_case(config, cfg, key, outdir, smoke, stamp)}
+        report["role_exit_codes"] = switch.stop()
+        switch = None
+    finally:
+        if switch:
+            switch.stop()
+        delete_topics(cfg)
+    path = os.path.join(ROOT, "var", "bench", f"report-{stamp}-gateway.json")
+    json.dump(report, open(path, "w"), indent=2)
+    print(f"\n== Turnout benchmark, gateway only {'(smoke) ' if smoke else ''}{stamp} ==")
+    print_gateway(report["gateway"])
+    print(f"  roles exited: {report['role_exit_codes']}; gateway exited {report['gateway']['exit_code']}")
+    print(f"  report: {os.path.relpath(path, ROOT)}")
+    ok = report["gateway"]["ok"] and report["gateway"]["exit_code"] == 0 and \
+        all(c == 0 for c in report["role_exit_codes"].values())
+    return 0 if ok else 1
+
+
 def interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -541,6 +649,8 @@ def main():
     ap.add_argument("--history-load-seconds", type=int, default=30)
     ap.add_argument("--history-keep", action="store_true",
                     help="keep the history's topics and state_dir (deleted by default)")
+    ap.add_argument("--gateway-only", action="store_true",
+                    help="run only the gateway case (f): POST /v1/payments at saturation and at 1,000/s")
     args = ap.parse_args()
     # SIGTERM (and SIGINT, also when started in the background) stop the run through its
     # clean-up: the roles started here are stopped, the history's topics deleted.
@@ -548,6 +658,8 @@ def main():
         signal.signal(sig, interrupted)
     if args.history and args.smoke:
         ap.error("--history and --smoke do not go together")
+    if args.history and args.gateway_only:
+        ap.error("--history and --gateway-only do not go together")
     smoke = args.smoke
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     outdir = os.path.join(ROOT, "var", "bench", stamp)
@@ -574,6 +686,13 @@ def main():
         finally:
             if started_broker:
                 subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
+    if args.gateway_only:
+        try:
+            return gateway_main(cfg, outdir, stamp, smoke)
+        finally:
+            if started_broker:
+                subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
+    gateway_key = gateway_config(cfg, outdir)
     config = os.path.join(outdir, "turnout.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
     run([TURNOUT, "topics", "--config", config])
@@ -608,6 +727,10 @@ def main():
         for rate in (1000, 5000, 10000):
             print(f"bench: (c) {rate} payments/s for {secs} s ...", flush=True)
             report["fixed_load"][str(rate)] = loadgen(config, rate * secs, rate, os.path.join(outdir, f"rate{rate}.json"))
+
+        # (f) the same switch through the HTTP gateway
+        print("bench: (f) the gateway: POST /v1/payments at saturation, then 1,000/s ...", flush=True)
+        report["gateway"] = gateway_case(config, cfg, gateway_key, outdir, smoke, stamp)
 
         # (e) memory over a constant-load soak
         soak_minutes = 0 if smoke else args.soak_minutes
@@ -644,7 +767,7 @@ def main():
         "inproc_records_per_s_per_core": report["inproc"]["records_per_s_per_core"],
     }
     report["figures"] = figures
-    ok_runs = all(r.get("ok") for r in [report["saturation"], *report["fixed_load"].values()] +
+    ok_runs = all(r.get("ok") for r in [report["saturation"], *report["fixed_load"].values(), report["gateway"]] +
                   ([report["soak"]] if "soak" in report else []))
     report["all_payments_answered"] = ok_runs
     path = os.path.join(ROOT, "var", "bench", f"report-{stamp}.json")
@@ -666,6 +789,7 @@ def main():
         print(f"  (c) {int(rate):>6,}/s offered: {r.get('throughput', 0):>8,.0f}/s done   "
               f"p50 {lat.get('p50', 0):>7.1f} ms  p95 {lat.get('p95', 0):>7.1f} ms  p99 {lat.get('p99', 0):>7.1f} ms")
     row("    p99 at 10,000/s (ms)", p99_10k, TARGETS["p99_ms_at_10000"], "lower")
+    print_gateway(report["gateway"])
     row("(d) in-process records/s per core", figures["inproc_records_per_s_per_core"],
         TARGETS["inproc_records_per_s_per_core"], "higher")
     print(f"      {report['inproc']['ns_per_record']:.0f} ns and {report['inproc']['allocations_per_record']:.1f} "
@@ -680,7 +804,7 @@ def main():
     print(f"  every payment answered exactly once in every run: {'yes' if ok_runs else 'NO'}")
     print(f"  roles exited: {report['role_exit_codes']}")
     print(f"  report: {os.path.relpath(path, ROOT)}")
-    bad_exit = any(c != 0 for c in report["role_exit_codes"].values())
+    bad_exit = any(c != 0 for c in report["role_exit_codes"].values()) or report["gateway"]["exit_code"] != 0
     return 0 if ok_runs and not bad_exit else 1
 
 

@@ -15,6 +15,8 @@
 #include "config/rules_source.hpp"
 #include "connector.hpp"
 #include "dlq/dlq_tool.hpp"
+#include "gateway/api_keys.hpp"
+#include "gateway/openapi_bundle.hpp"
 #include "kafka/client.hpp"
 #include "bench/history_writer.hpp"
 #include "bench/pipe_bench.hpp"
@@ -72,7 +74,11 @@ int main(int argc, char** argv) {
     connector->add_option("--channel", channel, "channel id")->required();
     auto* settlement = add_role("settlement", "batch cleared payments and write clearing files");
     auto* state = add_role("state", "keep each payment's life cycle in payments.state and serve GET /payments/{id}");
-    auto* all = add_role("all", "every role in one process");
+    auto* gateway = add_role("gateway", "HTTP payments gateway: POST /v1/payments, GET /v1/payments/{id}");
+    auto* all = add_role("all", "every role in one process (the gateway too when gateway.enabled)");
+    auto* gateway_key = app.add_subcommand("gateway-key", "make a new gateway API key and its gateway.api_keys_file line");
+    std::string key_merchant;
+    gateway_key->add_option("--merchant", key_merchant, "merchant id the key acts for")->required();
     auto* status = app.add_subcommand("status", "where is payment ID? (its life cycle from payments.state)");
     status->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     std::string status_id, status_url;
@@ -101,6 +107,10 @@ int main(int argc, char** argv) {
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
     topics->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    auto* openapi = app.add_subcommand("openapi", "print the gateway's OpenAPI document with the message schemas inlined");
+    std::string openapi_doc = "docs/openapi.yaml", openapi_schemas = "schemas";
+    openapi->add_option("--doc", openapi_doc, "the OpenAPI document")->capture_default_str();
+    openapi->add_option("--schemas", openapi_schemas, "the directory of the message schemas")->capture_default_str();
 
     auto* sim_report = app.add_subcommand("sim-report", "write a simulator channel's settlement report from its ledger");
     sim_report->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
@@ -188,6 +198,28 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         std::cerr << "turnout: " << e.what() << "\n";
         return 2;
+    }
+
+    if (*gateway_key) {
+        if (key_merchant.empty() || key_merchant.size() > 64 ||
+            key_merchant.find_first_of(" \t\r\n#") != std::string::npos) {
+            std::cerr << "turnout: --merchant must be 1-64 bytes without spaces or #\n";
+            return 2;
+        }
+        const auto k = turnout::gateway::make_api_key(key_merchant);
+        std::cout << "key:  " << k.key << "\n"
+                  << "line: " << k.line << "\n"
+                  << "Give the key to the merchant once (it is not stored); add the line to gateway.api_keys_file.\n";
+        return 0;
+    }
+    if (*openapi) {
+        try {
+            std::cout << turnout::gateway::bundle_openapi(openapi_doc, openapi_schemas);
+            return 0;
+        } catch (const std::exception& e) {
+            std::cerr << "turnout: " << e.what() << "\n";
+            return 1;
+        }
     }
 
     try {
@@ -301,6 +333,7 @@ int main(int argc, char** argv) {
         if (*connector) roles = {{"connector", channel}};
         if (*settlement) roles = {{"settlement", ""}};
         if (*state) roles = {{"state", ""}};
+        if (*gateway) roles = {{"gateway", ""}};
         if (*all) roles = turnout::all_roles(cfg);
 
         std::signal(SIGTERM, on_signal);

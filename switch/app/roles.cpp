@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "connector_stage.hpp"
+#include "gateway/gateway_server.hpp"
 #include "kafka/stage_runner.hpp"
 #include "risk/risk_stage.hpp"
 #include "router/router_stage.hpp"
@@ -21,6 +22,7 @@ std::vector<RoleSpec> all_roles(const Config& cfg) {
     for (const auto& ch : cfg.channels) r.push_back({"connector", ch.id});
     r.push_back({"settlement", ""});
     r.push_back({"state", ""});
+    if (cfg.gateway.enabled) r.push_back({"gateway", ""});
     return r;
 }
 
@@ -45,7 +47,13 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             require_co_partitioned(cfg.kafka);
             break;
         }
+    // The gateway is no Kafka stage: an HTTP server with its own threads, up until `stop`.
+    std::unique_ptr<gateway::Gateway> gw;
     for (const auto& spec : roles) {
+        if (spec.role == "gateway") {
+            gw = std::make_unique<gateway::Gateway>(cfg, gateway::ApiKeys::load(cfg.gateway.api_keys_file), instance);
+            continue;
+        }
         auto r = std::make_unique<Running>();
         kafka::StageOptions opts;
         if (spec.role == "router") {
@@ -101,6 +109,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         std::_Exit(rc ? rc : 1);
     }
     for (auto& t : threads) t.join();
+    gw.reset();
     int rc = 0;
     for (auto& r : running) rc = rc ? rc : r->rc;
     return rc;

@@ -10,7 +10,7 @@
 namespace turnout {
 
 struct RoleSpec {
-    std::string role;     // router | risk | connector | settlement | state
+    std::string role;     // router | risk | connector | settlement | state | gateway
     std::string channel;  // for connector
 };
 
@@ -18,7 +18,8 @@ struct RoleSpec {
 int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleSpec>& roles, const std::string& instance,
               const std::atomic<bool>& stop);
 
-// Every role of the config: router, risk, one connector per channel, settlement, state.
+// Every role of the config: router, risk, one connector per channel, settlement, state, and
+// the gateway when gateway.enabled.
 std::vector<RoleSpec> all_roles(const Config& cfg);
 
 }  // namespace turnout

@@ -94,7 +94,7 @@ Config parse_config(const std::string& text, const std::string& source) {
     c.path = source;
     try {
         r.only_keys(root, "", {"kafka", "security", "limits", "router", "risk", "channels", "settlement", "metrics", "state",
-                               "state_dir"});
+                               "state_dir", "gateway"});
         c.state_dir = r.str(root, "state_dir", "var/state");
         c.kafka = read_kafka(r, r.section(root, "kafka"));
 
@@ -199,6 +199,30 @@ Config parse_config(const std::string& text, const std::string& source) {
             c.state.http_address = r.str(st, "http_address", "127.0.0.1");
             c.state.http_port = static_cast<int>(r.integer(st, "http_port", 9470, 0, 65535));
             c.state.original_wait_seconds = static_cast<int>(r.integer(st, "original_wait_seconds", 60, 1, 86400));
+        }
+        if (auto g = root["gateway"]) {
+            r.only_keys(g, "gateway", {"enabled", "address", "port", "api_keys_file", "wait_ms", "rate_per_second", "burst",
+                                       "max_connections", "tls", "state_url", "openapi_file"});
+            auto& gw = c.gateway;
+            gw.enabled = r.flag(g, "enabled", false);
+            gw.address = r.str(g, "address", "127.0.0.1");
+            gw.port = static_cast<int>(r.integer(g, "port", 8480, 0, 65535));
+            gw.api_keys_file = r.str(g, "api_keys_file", "config/gateway-keys.txt");
+            gw.wait_ms = static_cast<int>(r.integer(g, "wait_ms", 5000, 0, 60000));
+            gw.rate_per_second = static_cast<double>(r.integer(g, "rate_per_second", 200, 1, 1'000'000));
+            gw.burst = static_cast<double>(r.integer(g, "burst", 400, 1, 10'000'000));
+            gw.max_connections = static_cast<int>(r.integer(g, "max_connections", 1024, 1, 1'000'000));
+            gw.state_url = r.str(g, "state_url", "");
+            if (!gw.state_url.empty() && gw.state_url.rfind("http://", 0) != 0)
+                r.fail(g["state_url"], "expected `gateway.state_url` as http://host:port (or empty)");
+            gw.openapi_file = r.str(g, "openapi_file", "docs/openapi.yaml");
+            if (auto t = g["tls"]) {
+                r.only_keys(t, "gateway.tls", {"cert_file", "key_file"});
+                gw.tls_cert_file = r.str(t, "cert_file", "");
+                gw.tls_key_file = r.str(t, "key_file", "");
+                if (gw.tls_cert_file.empty() != gw.tls_key_file.empty())
+                    r.fail(t, "`gateway.tls` needs both cert_file and key_file (or neither)");
+            }
         }
         if (auto m = root["metrics"]) {
             r.only_keys(m, "metrics", {"port"});

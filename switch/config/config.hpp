@@ -97,6 +97,22 @@ struct StateConfig {
     int64_t retention_ms = int64_t{400} * 86'400'000;
 };
 
+// `gateway:` the HTTP payments gateway role (docs/gateway.md).
+struct GatewayConfig {
+    bool enabled = false;  // part of `turnout all`
+    std::string address = "127.0.0.1";
+    int port = 8480;  // 0 = an ephemeral port
+    std::string api_keys_file = "config/gateway-keys.txt";
+    int wait_ms = 5000;  // how long a POST waits for the final result before answering 202
+    double rate_per_second = 200;  // per merchant (token bucket)
+    double burst = 400;
+    int max_connections = 1024;
+    std::string tls_cert_file;  // both set = HTTPS
+    std::string tls_key_file;
+    std::string state_url;  // empty = http://<state.http_address>:<state.http_port>
+    std::string openapi_file = "docs/openapi.yaml";
+};
+
 struct Config {
     std::string path;
     KafkaConfig kafka;
@@ -111,6 +127,7 @@ struct Config {
     std::vector<ChannelConfig> channels;
     SettlementConfig settlement;
     StateConfig state;
+    GatewayConfig gateway;
     int metrics_port = 9464;
 
     const ChannelConfig* channel(const std::string& id) const;

@@ -181,7 +181,19 @@ Metrics::Metrics()
       store_expired(prometheus::BuildCounter()
                         .Name("turnout_store_expired_total")
                         .Help("State store entries removed because their retention ran out, by role and store")
-                        .Register(*registry)) {}
+                        .Register(*registry)),
+      gateway_requests(prometheus::BuildCounter()
+                           .Name("turnout_gateway_requests_total")
+                           .Help("HTTP requests answered by the gateway, by method and status code")
+                           .Register(*registry)),
+      gateway_request_seconds(prometheus::BuildHistogram()
+                                  .Name("turnout_gateway_request_seconds")
+                                  .Help("From a gateway request read to its answer written")
+                                  .Register(*registry)),
+      gateway_waiting(prometheus::BuildGauge()
+                          .Name("turnout_gateway_waiting")
+                          .Help("POST /v1/payments requests waiting for their final result")
+                          .Register(*registry)) {}
 
 void Metrics::serve(int port) {
     if (port <= 0 || exposer_) return;

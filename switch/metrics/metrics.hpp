@@ -73,6 +73,10 @@ public:
     prometheus::Family<prometheus::Counter>& store_restore_seconds;
     prometheus::Family<prometheus::Counter>& store_restores;
     prometheus::Family<prometheus::Counter>& store_expired;
+    // HTTP payments gateway (switch/gateway).
+    prometheus::Family<prometheus::Counter>& gateway_requests;
+    prometheus::Family<prometheus::Histogram>& gateway_request_seconds;
+    prometheus::Family<prometheus::Gauge>& gateway_waiting;
 
 private:
     Metrics();

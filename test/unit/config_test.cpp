@@ -180,3 +180,44 @@ TEST_CASE("state stores: directory, retention by time, static membership and ses
         CHECK_MESSAGE(error_of(y).find(b.expected) != std::string::npos, error_of(y));
     }
 }
+
+TEST_CASE("gateway: defaults, the shipped values and errors") {
+    const auto d = parse_config(kBase, "t.yaml").gateway;
+    CHECK_FALSE(d.enabled);
+    CHECK(d.address == "127.0.0.1");
+    CHECK(d.port == 8480);
+    CHECK(d.api_keys_file == "config/gateway-keys.txt");
+    CHECK(d.wait_ms == 5000);
+    CHECK(d.rate_per_second == 200);
+    CHECK(d.burst == 400);
+    CHECK(d.max_connections == 1024);
+    CHECK(d.tls_cert_file.empty());
+    CHECK(d.tls_key_file.empty());
+    CHECK(d.state_url.empty());
+    CHECK(d.openapi_file == "docs/openapi.yaml");
+
+    const auto shipped = load_config(std::string(TURNOUT_SOURCE_DIR) + "/config/turnout.yaml").gateway;
+    CHECK(shipped.port == 8480);
+    CHECK(shipped.wait_ms == 5000);
+    CHECK(shipped.tls_cert_file.empty());
+
+    const auto c = parse_config(kBase + "gateway:\n  enabled: true\n  port: 0\n  wait_ms: 250\n  rate_per_second: 5\n"
+                                        "  burst: 10\n  max_connections: 8\n  state_url: http://10.0.0.1:9470\n"
+                                        "  tls: { cert_file: c.pem, key_file: k.pem }\n",
+                                "t.yaml")
+                       .gateway;
+    CHECK(c.enabled);
+    CHECK(c.port == 0);
+    CHECK(c.wait_ms == 250);
+    CHECK(c.rate_per_second == 5);
+    CHECK(c.burst == 10);
+    CHECK(c.max_connections == 8);
+    CHECK(c.state_url == "http://10.0.0.1:9470");
+    CHECK(c.tls_cert_file == "c.pem");
+    CHECK(c.tls_key_file == "k.pem");
+
+    CHECK(error_of(kBase + "gateway:\n  tls: { cert_file: c.pem }\n").find("both") != std::string::npos);
+    CHECK(error_of(kBase + "gateway:\n  state_url: 10.0.0.1:9470\n").find("http://") != std::string::npos);
+    CHECK(error_of(kBase + "gateway:\n  port: 70000\n").find("t.yaml:") != std::string::npos);
+    CHECK(error_of(kBase + "gateway:\n  wait: 5\n").find("unknown key") != std::string::npos);
+}

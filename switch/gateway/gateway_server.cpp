@@ -1,0 +1,645 @@
+#include "gateway/gateway_server.hpp"
+
+#include <filesystem>
+#include "gateway/openapi_bundle.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "codec/request_decoder.hpp"
+#include "codec/result_decoder.hpp"
+#include "gateway/idempotency.hpp"
+#include "gateway/post_decision.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "kafka/client.hpp"
+#include "metrics/metrics.hpp"
+#include "model/time.hpp"
+#include "state/life_cycle.hpp"
+
+namespace turnout::gateway {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kReadTimeout = 10s;       // a whole request (headers and body), and idle keep-alive
+constexpr auto kWriteTimeout = 10s;
+constexpr auto kStateTimeout = 3s;
+constexpr unsigned kHeaderLimit = 8192;  // bytes of request line and headers
+const auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+int64_t mono_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+struct Reply {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<http::field, std::string>> headers;
+};
+
+Reply error_reply(int status, std::string_view c, std::string_view message) {
+    return {status, error_json(c, message), "application/json", {}};
+}
+Reply error_reply(const ApiError& e) {
+    Reply r = error_reply(e.status, e.code, e.message);
+    if (e.retry_after_s > 0) r.headers.emplace_back(http::field::retry_after, std::to_string(e.retry_after_s));
+    return r;
+}
+
+std::optional<std::string_view> header(const http::request<http::string_body>& req, std::string_view name) {
+    auto it = req.find(name);
+    if (it == req.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+}
+
+// state_url: http://host[:port][/base]
+struct Url {
+    std::string host, port, base;
+};
+Url parse_state_url(const Config& cfg) {
+    if (cfg.gateway.state_url.empty())
+        return {cfg.state.http_address, std::to_string(cfg.state.http_port), ""};
+    std::string rest = cfg.gateway.state_url.substr(7);  // "http://"
+    Url u;
+    const auto slash = rest.find('/');
+    if (slash != std::string::npos) {
+        u.base = rest.substr(slash);
+        rest = rest.substr(0, slash);
+        while (!u.base.empty() && u.base.back() == '/') u.base.pop_back();
+    }
+    const auto colon = rest.rfind(':');
+    u.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+    u.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+    return u;
+}
+
+// A metric label from a small fixed set, whatever method a client sends.
+std::string method_label(const http::request<http::string_body>& req) {
+    switch (req.method()) {
+        case http::verb::get:
+        case http::verb::post:
+        case http::verb::put:
+        case http::verb::delete_:
+        case http::verb::head:
+        case http::verb::patch:
+        case http::verb::options: return std::string(http::to_string(req.method()));
+        default: return "other";
+    }
+}
+
+// At most a few warnings a second: hostile traffic must not flood the log.
+bool warn_budget() {
+    static std::atomic<int64_t> second{0};
+    static std::atomic<int> used{0};
+    const int64_t s = mono_ms() / 1000;
+    if (second.exchange(s) != s) used = 0;
+    return ++used <= 5;
+}
+
+}  // namespace
+
+// The document with the message schemas it refers to inlined (they sit in ../schemas next
+// to docs/), so clients and tools need nothing else; empty when it cannot be built.
+std::string load_openapi_document(const Config& cfg) {
+    const std::filesystem::path doc(cfg.gateway.openapi_file);
+    try {
+        return turnout::gateway::bundle_openapi(doc.string(), (doc.parent_path() / ".." / "schemas").lexically_normal().string());
+    } catch (const std::exception& e) {
+        spdlog::warn("gateway: the OpenAPI document cannot be bundled: {}", e.what());
+        return {};
+    }
+}
+
+struct Gateway::Impl {
+    Config cfg;
+    ApiKeys keys;
+    std::string instance;
+    Url state;
+    std::string openapi;
+
+    std::mutex mu;  // limiter and book
+    RateLimiter limiter;
+    IdempotencyBook book;
+
+    asio::io_context io{2};
+    tcp::acceptor acceptor{io};
+    std::optional<ssl::context> tls;
+    std::atomic<int> connections{0};
+    int port = 0;
+    std::vector<std::thread> io_threads;
+
+    kafka::HandlePtr producer, consumer;
+    std::atomic<bool> stop{false};
+    std::thread producer_thread, consumer_thread;
+
+    prometheus::Family<prometheus::Counter>& requests = Metrics::get().gateway_requests;
+    prometheus::Histogram& latency = latency_histogram(Metrics::get().gateway_request_seconds, {});
+    prometheus::Gauge& waiting_gauge = Metrics::get().gateway_waiting.Add({});
+
+    Impl(const Config& c, ApiKeys k, std::string inst)
+        : cfg(c), keys(std::move(k)), instance(std::move(inst)), state(parse_state_url(c)),
+          limiter(c.gateway.rate_per_second, c.gateway.burst) {}
+
+    // ---- Kafka ------------------------------------------------------------------------
+
+    void notify(std::vector<Waiter> ws, const Signal& s) {
+        for (auto& w : ws) w(s);
+    }
+
+    static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+        auto* self = static_cast<Impl*>(opaque);
+        std::unique_ptr<std::string> id(static_cast<std::string*>(m->_private));
+        if (!id) return;
+        if (m->err) {
+            spdlog::warn("gateway: request {} not published: {}", *id, rd_kafka_err2str(m->err));
+            std::vector<Waiter> ws;
+            {
+                std::lock_guard lk(self->mu);
+                ws = self->book.on_publish_failed(*id);
+            }
+            self->notify(std::move(ws), {Signal::failed, {}});
+        } else {
+            std::lock_guard lk(self->mu);
+            self->book.on_delivered(*id);
+        }
+    }
+
+    void start_kafka() {
+        producer = kafka::make_producer(cfg.kafka,
+                                        {{"enable.idempotence", "true"},
+                                         {"acks", "all"},
+                                         {"linger.ms", "1"},
+                                         {"message.timeout.ms", "30000"},
+                                         {"message.max.bytes", std::to_string(std::max<size_t>(cfg.max_record_bytes + 4096, 1'000'000))}},
+                                        [this](rd_kafka_conf_t* conf) {
+                                            rd_kafka_conf_set_dr_msg_cb(conf, &Impl::on_delivery);
+                                            rd_kafka_conf_set_opaque(conf, this);
+                                        });
+        consumer = kafka::make_consumer(cfg.kafka, {{"group.id", cfg.kafka.name_prefix + "turnout.gateway." + instance},
+                                                    {"enable.auto.commit", "false"},
+                                                    {"isolation.level", "read_committed"},
+                                                    {"fetch.wait.max.ms", "10"}});
+        // Every partition from its end at start: this gateway waits only for requests it
+        // publishes from now on; anything older is answered by the state role.
+        auto from = kafka::end_offsets(consumer.get(), {cfg.kafka.topics.results});
+        if (auto err = rd_kafka_assign(consumer.get(), from.get()))
+            throw std::runtime_error(std::string("gateway: assign payments.results: ") + rd_kafka_err2str(err));
+        producer_thread = std::thread([this] {
+            while (!stop) rd_kafka_poll(producer.get(), 100);
+        });
+        consumer_thread = std::thread([this] { consume(); });
+    }
+
+    void consume() {
+        while (!stop) {
+            kafka::MessagePtr m(rd_kafka_consumer_poll(consumer.get(), 100));
+            if (!m) continue;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && warn_budget())
+                    spdlog::warn("gateway: results consumer: {}", rd_kafka_message_errstr(m.get()));
+                continue;
+            }
+            const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+            const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
+            auto checked = decode_result_checked(value, key, now_ms());
+            if (!checked.result) {
+                Metrics::get()
+                    .invalid_results.Add({{"stage", "gateway"}, {"field", std::string(checked.problem->field)}})
+                    .Increment();
+                if (warn_budget())
+                    spdlog::warn("gateway: result at {}:{} ignored: {}", m->partition, m->offset, checked.problem->message);
+                continue;
+            }
+            const auto& r = *checked.result;
+            std::vector<Waiter> ws;
+            Signal s;
+            {
+                std::lock_guard lk(mu);
+                if (is_duplicate_answer(r)) {
+                    ws = book.on_duplicate(r.payment_id);
+                    s.kind = Signal::duplicate;
+                } else {
+                    ws = book.on_result(r, std::string(value), mono_ms());
+                    s = {Signal::result, std::string(value)};
+                }
+            }
+            notify(std::move(ws), s);
+        }
+    }
+
+    // Publishes the request keyed by its root id; false when librdkafka refuses it at once.
+    bool publish(const PostAccepted& a, std::string_view body) {
+        auto* id = new std::string(a.request.payment_id);
+        const auto& key = a.request.root_id();
+        // A full local queue means the broker is not taking records: answered 503 at once
+        // rather than blocking an HTTP thread.
+        const auto err = rd_kafka_producev(
+            producer.get(), RD_KAFKA_V_TOPIC(cfg.kafka.topics.requests.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(body.data()), body.size()),
+            RD_KAFKA_V_OPAQUE(id), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+        if (warn_budget()) spdlog::warn("gateway: request {} refused by the producer: {}", *id, rd_kafka_err2str(err));
+        delete id;
+        return false;
+    }
+
+    // ---- HTTP -------------------------------------------------------------------------
+
+    void start_http() {
+        const auto& g = cfg.gateway;
+        if (!g.tls_cert_file.empty()) {
+            tls.emplace(ssl::context::tls_server);
+            tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                             ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+            beast::error_code ec;
+            tls->use_certificate_chain_file(g.tls_cert_file, ec);
+            if (ec) throw std::runtime_error("gateway.tls.cert_file " + g.tls_cert_file + ": " + ec.message());
+            tls->use_private_key_file(g.tls_key_file, ssl::context::pem, ec);
+            if (ec) throw std::runtime_error("gateway.tls.key_file " + g.tls_key_file + ": " + ec.message());
+        }
+        beast::error_code ec;
+        const auto addr = asio::ip::make_address(g.address, ec);
+        if (ec) throw std::runtime_error("gateway.address `" + g.address + "`: " + ec.message());
+        const tcp::endpoint ep(addr, static_cast<unsigned short>(g.port));
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw std::runtime_error("gateway " + g.address + ":" + std::to_string(g.port) + ": " + ec.message());
+        port = acceptor.local_endpoint().port();
+        accept();
+        for (int i = 0; i < 2; ++i) io_threads.emplace_back([this] { io.run(); });
+    }
+
+    void accept() {
+        acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
+            if (ec == asio::error::operation_aborted) return;
+            if (!ec) {
+                if (connections.load() >= cfg.gateway.max_connections) {
+                    if (warn_budget()) spdlog::warn("gateway: connection limit ({}) reached", cfg.gateway.max_connections);
+                    requests.Add({{"method", "-"}, {"code", "closed"}}).Increment();
+                    beast::error_code ignored;
+                    s.close(ignored);
+                } else {
+                    ++connections;
+                    auto ex = s.get_executor();
+                    if (tls)
+                        asio::co_spawn(ex, serve_tls(beast::tcp_stream(std::move(s))), asio::detached);
+                    else
+                        asio::co_spawn(ex, serve(beast::tcp_stream(std::move(s))), asio::detached);
+                }
+            }
+            accept();
+        });
+    }
+
+    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream) {
+        beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
+        beast::get_lowest_layer(stream).expires_after(kReadTimeout);
+        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+        if (!ec) co_await session(stream);
+        else --connections;
+        if (!ec) {
+            beast::get_lowest_layer(stream).expires_after(2s);
+            co_await stream.async_shutdown(use_tuple);
+        }
+    }
+
+    asio::awaitable<void> serve(beast::tcp_stream stream) {
+        co_await session(stream);
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        // Read what the client still sends (a body refused unread) for a moment before
+        // closing: closing with unread data resets the connection, and the client could
+        // lose the answer.
+        std::array<char, 16384> sink;
+        size_t drained = 0;
+        stream.expires_after(1s);
+        while (drained < (1u << 20)) {
+            auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+            if (ec) break;
+            drained += n;
+        }
+    }
+
+    template <class Stream>
+    asio::awaitable<void> session(Stream& stream) {
+        struct Release {
+            std::atomic<int>& n;
+            ~Release() { --n; }
+        } release{connections};
+        beast::flat_buffer buf;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.header_limit(kHeaderLimit);
+            parser.body_limit(cfg.max_record_bytes);
+            beast::get_lowest_layer(stream).expires_after(kReadTimeout);
+            auto [ec, n] = co_await http::async_read(stream, buf, parser, use_tuple);
+            const auto started = std::chrono::steady_clock::now();
+            Reply reply;
+            std::string method = "-";
+            bool close = false;
+            if (ec == http::error::end_of_stream || ec == asio::error::eof) co_return;
+            if (ec == http::error::body_limit) {
+                auto& req = parser.get();
+                method = method_label(req);
+                PostInput in{header(req, "Authorization"), header(req, "Content-Type"), header(req, "Idempotency-Key"), {}, true};
+                reply = route_too_large(req, in);
+                close = true;
+            } else if (ec == http::error::header_limit) {
+                reply = error_reply(431, code::header_too_large, "request line and headers over " + std::to_string(kHeaderLimit) + " bytes");
+                close = true;
+            } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
+                reply = error_reply(400, code::bad_request, "not a readable HTTP/1.1 request");
+                close = true;
+            } else if (ec) {
+                co_return;  // timeout, reset: nothing to answer
+            } else {
+                auto& req = parser.get();
+                method = method_label(req);
+                reply = co_await handle(req);
+                close = !req.keep_alive();
+            }
+            if (reply.status >= 400 && reply.status != 404 && reply.status != 429 && warn_budget())
+                spdlog::warn("gateway: {} answered {} {}", method, reply.status, reply.body.substr(0, 200));
+            http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
+            res.set(http::field::server, "turnout-gateway");
+            res.set(http::field::content_type, reply.content_type);
+            for (auto& [f, v] : reply.headers) res.set(f, v);
+            res.keep_alive(!close);
+            res.body() = std::move(reply.body);
+            res.prepare_payload();
+            beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
+            auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+            requests.Add({{"method", method}, {"code", std::to_string(reply.status)}}).Increment();
+            latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            if (wec || close) co_return;
+        }
+    }
+
+    Reply route_too_large(const http::request<http::string_body>& req, const PostInput& in) {
+        const std::string_view target(req.target().data(), req.target().size());
+        if (req.method() != http::verb::post || target.substr(0, target.find('?')) != "/v1/payments")
+            return error_reply(413, code::too_large, "the body is over " + std::to_string(cfg.max_record_bytes) + " bytes");
+        PostDecision d;
+        {
+            std::lock_guard lk(mu);
+            d = decide_post(in, keys, limiter, mono_ms(), cfg.max_record_bytes);
+        }
+        return error_reply(*d.error);
+    }
+
+    asio::awaitable<Reply> handle(const http::request<http::string_body>& req) {
+        std::string_view target(req.target().data(), req.target().size());
+        target = target.substr(0, target.find('?'));
+        constexpr std::string_view payments = "/v1/payments", one = "/v1/payments/";
+        auto not_allowed = [](const char* allow) {
+            Reply r = error_reply(405, code::method_not_allowed, std::string("allowed: ") + allow);
+            r.headers.emplace_back(http::field::allow, allow);
+            return r;
+        };
+        if (target == payments) {
+            if (req.method() != http::verb::post) co_return not_allowed("POST");
+            co_return co_await post_payment(req);
+        }
+        if (target.substr(0, one.size()) == one && target.size() > one.size() &&
+            target.find('/', one.size()) == std::string_view::npos) {
+            if (req.method() != http::verb::get) co_return not_allowed("GET");
+            co_return co_await get_payment(req, target.substr(one.size()));
+        }
+        if (target == "/v1/openapi.yaml") {
+            if (req.method() != http::verb::get) co_return not_allowed("GET");
+            if (openapi.empty()) co_return error_reply(404, code::not_found, "no OpenAPI document configured");
+            co_return Reply{200, openapi, "application/yaml", {}};
+        }
+        co_return error_reply(404, code::not_found, "no such resource; see GET /v1/openapi.yaml");
+    }
+
+    // GET <state_url>/payments/{id}: {status, body}; status 0 when the state role cannot be reached.
+    asio::awaitable<std::pair<int, std::string>> state_get(std::string id) {
+        auto ex = co_await asio::this_coro::executor;
+        tcp::resolver resolver(ex);
+        beast::tcp_stream stream(ex);
+        stream.expires_after(kStateTimeout);
+        auto [rec, eps] = co_await resolver.async_resolve(state.host, state.port, use_tuple);
+        if (rec) co_return std::pair{0, rec.message()};
+        auto [cec, ep] = co_await stream.async_connect(eps, use_tuple);
+        if (cec) co_return std::pair{0, cec.message()};
+        http::request<http::empty_body> req{http::verb::get, state.base + "/payments/" + id, 11};
+        req.set(http::field::host, state.host);
+        req.keep_alive(false);
+        auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
+        if (wec) co_return std::pair{0, wec.message()};
+        beast::flat_buffer buf;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(4 << 20);
+        auto [rdec, rn] = co_await http::async_read(stream, buf, parser, use_tuple);
+        if (rdec) co_return std::pair{0, rdec.message()};
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        auto res = parser.release();
+        co_return std::pair{static_cast<int>(res.result_int()), std::move(res.body())};
+    }
+
+    asio::awaitable<Reply> get_payment(const http::request<http::string_body>& req, std::string_view id) {
+        std::optional<std::string> merchant;
+        if (auto a = header(req, "Authorization"))
+            if (auto key = bearer_token(*a)) merchant = keys.verify(*key);
+        if (!merchant) co_return error_reply(401, code::unauthorized, "missing or unknown API key (Authorization: Bearer <key>)");
+        {
+            std::lock_guard lk(mu);
+            if (auto v = limiter.take(*merchant, mono_ms()); !v.allowed) {
+                ApiError e{429, std::string(code::rate_limited), "too many requests for this merchant; retry later", v.retry_after_s};
+                co_return error_reply(e);
+            }
+        }
+        const auto unknown = error_reply(404, code::unknown_payment, "no payment with this id for this merchant");
+        if (!valid_payment_id(id)) co_return unknown;
+        auto [status, body] = co_await state_get(std::string(id));
+        if (status == 404) co_return unknown;
+        if (status != 200) {
+            if (warn_budget()) spdlog::warn("gateway: state role {}:{} answered {}: {}", state.host, state.port, status, body.substr(0, 200));
+            co_return error_reply(503, code::state_unavailable, "the payment state cannot be read now; retry");
+        }
+        auto lc = decode_life_cycle(body);
+        // Another merchant's payment is answered exactly like a payment that does not exist.
+        if (!lc || lc->merchant_id != *merchant) co_return unknown;
+        co_return Reply{200, std::move(body), "application/json", {}};
+    }
+
+    // One caller waiting for a payment's result: signals arrive from the Kafka threads and
+    // are handed over on the connection's strand.
+    struct Slot {
+        explicit Slot(asio::any_io_executor ex) : timer(std::move(ex)) {}
+        asio::steady_timer timer;
+        std::deque<Signal> signals;
+    };
+
+    asio::awaitable<Reply> post_payment(const http::request<http::string_body>& req) {
+        PostInput in{header(req, "Authorization"), header(req, "Content-Type"), header(req, "Idempotency-Key"), req.body(), false};
+        PostDecision d;
+        {
+            std::lock_guard lk(mu);
+            d = decide_post(in, keys, limiter, mono_ms(), cfg.max_record_bytes);
+        }
+        if (d.error) co_return error_reply(*d.error);
+        const auto& a = *d.accepted;
+        const auto& id = a.request.payment_id;
+
+        auto slot = std::make_shared<Slot>(co_await asio::this_coro::executor);
+        Waiter waiter = [slot](const Signal& s) {
+            asio::post(slot->timer.get_executor(), [slot, s] {
+                slot->signals.push_back(s);
+                slot->timer.cancel();
+            });
+        };
+        Admit admit;
+        {
+            std::lock_guard lk(mu);
+            admit = book.admit(a, mono_ms(), waiter);
+        }
+        const auto conflict = error_reply(409, code::idempotency_conflict,
+                                          "this Idempotency-Key was used for a different request");
+        switch (admit.what) {
+            case Admission::conflict: co_return conflict;
+            case Admission::answered: co_return Reply{200, std::move(admit.json), "application/json", {}};
+            case Admission::publish:
+                if (!publish(a, req.body())) {
+                    std::vector<Waiter> ws;
+                    {
+                        std::lock_guard lk(mu);
+                        ws = book.on_publish_failed(id);
+                    }
+                    notify(std::move(ws), {Signal::failed, {}});
+                }
+                break;
+            case Admission::join:
+                // Answered long ago (the result left the cache): look at the stored payment.
+                if (admit.decided) slot->signals.push_back({Signal::duplicate, {}});
+                break;
+        }
+
+        waiting_gauge.Increment();
+        struct Unwait {
+            prometheus::Gauge& g;
+            ~Unwait() { g.Decrement(); }
+        } unwait{waiting_gauge};
+        auto leave = [&] {
+            std::lock_guard lk(mu);
+            book.leave(id, admit.waiter);
+        };
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.gateway.wait_ms);
+        bool state_checked = false;
+        for (;;) {
+            if (slot->signals.empty()) {
+                if (std::chrono::steady_clock::now() >= deadline) break;
+                slot->timer.expires_at(deadline);
+                co_await slot->timer.async_wait(use_tuple);
+                continue;
+            }
+            Signal s = std::move(slot->signals.front());
+            slot->signals.pop_front();
+            if (s.kind == Signal::result) co_return Reply{200, std::move(s.json), "application/json", {}};
+            if (s.kind == Signal::failed)
+                co_return error_reply(503, code::kafka_unavailable, "the request could not be published; retry with the same Idempotency-Key");
+            if (state_checked) continue;
+            // The payment_id was used before this request: answer from what is stored.
+            state_checked = true;
+            {
+                std::lock_guard lk(mu);
+                if (const auto* c = book.cached(id, mono_ms())) {
+                    book.leave(id, admit.waiter);
+                    co_return Reply{200, *c, "application/json", {}};
+                }
+            }
+            auto [status, body] = co_await state_get(id);
+            if (status != 200) continue;  // not stored yet: its result may still come
+            auto lc = decode_life_cycle(body);
+            if (!lc) continue;
+            const auto same = compare_stored(a.request, *lc);
+            if (same == Sameness::different) {
+                leave();
+                std::lock_guard lk(mu);
+                book.forget(id);
+                co_return conflict;
+            }
+            if (same == Sameness::same) {
+                leave();
+                co_return Reply{200, std::move(body), "application/json", {}};
+            }
+        }
+        leave();
+        bool delivered;
+        {
+            std::lock_guard lk(mu);
+            delivered = book.delivered(id);
+        }
+        if (!delivered)
+            co_return error_reply(503, code::kafka_unavailable,
+                                  "Kafka has not acknowledged the request yet; retry with the same Idempotency-Key");
+        Reply r{202, "{\"payment_id\":\"" + id + "\",\"status\":\"pending\"}", "application/json", {}};
+        r.headers.emplace_back(http::field::location, "/v1/payments/" + id);
+        co_return r;
+    }
+
+    void shutdown() {
+        asio::post(io, [this] {
+            beast::error_code ec;
+            acceptor.close(ec);
+        });
+        io.stop();
+        for (auto& t : io_threads)
+            if (t.joinable()) t.join();
+        stop = true;
+        if (consumer_thread.joinable()) consumer_thread.join();
+        if (producer) rd_kafka_flush(producer.get(), 2000);
+        if (producer_thread.joinable()) producer_thread.join();
+        producer.reset();
+        consumer.reset();
+        // Waiters hold timers of the io_context: drop them before it goes.
+        std::lock_guard lk(mu);
+        book = IdempotencyBook{};
+    }
+};
+
+Gateway::Gateway(const Config& cfg, ApiKeys keys, const std::string& instance)
+    : impl_(std::make_unique<Impl>(cfg, std::move(keys), instance)) {
+    impl_->openapi = load_openapi_document(cfg);
+    if (impl_->openapi.empty()) spdlog::warn("gateway: {} cannot be read; GET /v1/openapi.yaml answers 404", cfg.gateway.openapi_file);
+    impl_->start_kafka();
+    try {
+        impl_->start_http();
+    } catch (...) {
+        impl_->shutdown();
+        throw;
+    }
+    spdlog::info("gateway: serving {}://{}:{} for {} API key(s), state at {}:{}", impl_->tls ? "https" : "http",
+                 cfg.gateway.address, impl_->port, impl_->keys.size(), impl_->state.host, impl_->state.port);
+}
+
+Gateway::~Gateway() { impl_->shutdown(); }
+
+int Gateway::port() const { return impl_->port; }
+
+}  // namespace turnout::gateway
