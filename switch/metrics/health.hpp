@@ -58,7 +58,8 @@ private:
 
 struct HealthLimits {
     // A stage loop that has not turned for this long is stuck (a restore ticks as it goes).
-    int64_t stall_ms = 30000;
+    // (60 s: a changelog read gives up after 60 s without progress, and the role exits.)
+    int64_t stall_ms = 60000;
     // Broker state older than this is unknown (statistics come every 5 s).
     int64_t broker_stale_ms = 20000;
 };

@@ -103,6 +103,8 @@ router:
   routes:
     - name: all
       plan: [sim-a]
+risk:
+  bin_blocklist: ["400009"]
 channels:
   - id: sim-a
     kind: simulator
