@@ -48,12 +48,13 @@ else
 fi
 
 # The installed binary in the unpacked root.
-mkdir -p "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/lib64" "$root/dev" "$root/proc" "$root/tmp"
+mkdir -p "$root/usr/lib/x86_64-linux-gnu" "$root/lib/x86_64-linux-gnu" "$root/lib64" "$root/dev" "$root/tmp"
 out=$(unshare --mount --propagation private sh -c '
   set -e
   r=$1
   mount --bind /usr/lib/x86_64-linux-gnu "$r/usr/lib/x86_64-linux-gnu"
-  mount --bind /usr/lib64 "$r/lib64"
+  mount --bind /usr/lib/x86_64-linux-gnu "$r/lib/x86_64-linux-gnu"
+  mount --bind "$(readlink -f /lib64)" "$r/lib64"
   mount --bind /dev "$r/dev"
   chroot "$r" /usr/bin/turnout --version
   chroot "$r" /usr/bin/turnout check-config --config /etc/turnout/turnout.yaml
