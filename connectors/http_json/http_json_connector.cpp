@@ -72,7 +72,11 @@ public:
         tls_.set_verify_mode(ssl::verify_peer);
         boost::system::error_code ec;
         tls_.load_verify_file(s_.ca_file, ec);
-        if (ec) throw ConfigError("channel " + s_.channel_id + ": cannot read tls.ca_file " + s_.ca_file + ": " + ec.message());
+        if (ec)
+            throw ConfigError("channels." + s_.channel_id + ".tls.ca_file: cannot read " + s_.ca_file + " (" +
+                              ec.message() + "). It is the CA that signed the PSP's TLS certificate: point "
+                              "tls.ca_file at it; on a development machine `scripts/sims start` runs the PSP "
+                              "simulator, which creates " + s_.ca_file + " for the shipped config");
         tcp::resolver resolver(ioc_);
         endpoints_ = resolver.resolve(s_.host, s_.port, ec);
         if (ec) throw ConfigError("channel " + s_.channel_id + ": cannot resolve " + s_.host + ": " + ec.message());

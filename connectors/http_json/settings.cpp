@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "http_json/signature.hpp"
+#include "security/secret_file.hpp"
 
 namespace turnout::psp {
 namespace {
@@ -125,6 +126,7 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
 void load_http_json_keys(HttpJsonSettings& s) {
     const auto& ch_id = s.channel_id;
     // keys_file: `channels: { <id>: { request_hmac_key_hex, webhook_hmac_key_hex } }`
+    check_secret_file(s.keys_file, "channels." + ch_id + ".keys_file");
     YAML::Node keys;
     try {
         keys = YAML::LoadFile(s.keys_file);

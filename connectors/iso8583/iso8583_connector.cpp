@@ -118,7 +118,7 @@ public:
           malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
-        if (!s_.keys_file.empty()) vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file));
+        if (!s_.keys_file.empty()) vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
         // Random start: two processes of one channel (same acquirer id) rarely give the same
         // STAN in the same second; within the process the sequence is shared by the pool.
         stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
@@ -759,7 +759,9 @@ public:
         auto s = parse_channel_settings(ch);
         if (!s.keys_file.empty()) {
             try {
-                load_vault_keys(s.keys_file);
+                load_vault_keys(s.keys_file, "channels." + ch.id + ".keys_file");
+            } catch (const ConfigError&) {
+                throw;
             } catch (const std::exception& e) {
                 throw ConfigError(ch.source + ": channel `" + ch.id + "` keys_file: " + e.what());
             }

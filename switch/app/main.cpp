@@ -21,6 +21,7 @@
 #include "bench/history_writer.hpp"
 #include "bench/pipe_bench.hpp"
 #include "loadgen/loadgen.hpp"
+#include "metrics/build_info.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
@@ -50,6 +51,7 @@ std::string keys_path(const turnout::Config& cfg) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Turnout: a payment transaction switch on Apache Kafka"};
+    app.set_version_flag("--version", "turnout " + std::string(turnout::build_version()));
     app.require_subcommand(1);
     std::string config_path = "config/turnout.yaml";
     std::string instance = "0";
@@ -107,6 +109,8 @@ int main(int argc, char** argv) {
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
     topics->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
+    bool topics_json = false;
+    topics->add_flag("--json", topics_json, "print the topic catalogue as JSON instead of creating anything");
     auto* openapi = app.add_subcommand("openapi", "print the gateway's OpenAPI document with the message schemas inlined");
     std::string openapi_doc = "docs/openapi.yaml", openapi_schemas = "schemas";
     openapi->add_option("--doc", openapi_doc, "the OpenAPI document")->capture_default_str();
@@ -194,6 +198,10 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(app, argc, argv);
     try {
+        // Every JSON log line and turnout_build_info name the build, the role and the instance.
+        std::string role_name = app.get_subcommands().front()->get_name();
+        if (*connector) role_name += "." + channel;
+        turnout::set_process_identity(role_name, instance);
         turnout::setup_logging(log_level, log_format);
     } catch (const std::exception& e) {
         std::cerr << "turnout: " << e.what() << "\n";
@@ -230,6 +238,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*topics) {
+            if (topics_json) {
+                std::cout << turnout::kafka::topic_catalogue_json(cfg) << "\n";
+                return 0;
+            }
             turnout::kafka::ensure_topics(cfg);
             std::cout << "topics ready on " << cfg.kafka.bootstrap_servers << "\n";
             return 0;

@@ -6,9 +6,12 @@
 #include <memory>
 #include <thread>
 
+#include "app/service_notify.hpp"
 #include "connector_stage.hpp"
 #include "gateway/gateway_server.hpp"
 #include "kafka/stage_runner.hpp"
+#include "metrics/health.hpp"
+#include "model/time.hpp"
 #include "risk/risk_stage.hpp"
 #include "router/router_stage.hpp"
 #include "settlement/settlement_stage.hpp"
@@ -47,6 +50,8 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             require_co_partitioned(cfg.kafka);
             break;
         }
+    // Not ready until every role has its health cell (metrics/health.hpp).
+    HealthBoard::get().expect(roles.size());
     // The gateway is no Kafka stage: an HTTP server with its own threads, up until `stop`.
     std::unique_ptr<gateway::Gateway> gw;
     for (const auto& spec : roles) {
@@ -93,7 +98,12 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             if (raw->rc != 0) any_failed = true;
             ++finished;
         });
-    while (!stop.load() && !any_failed.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ServiceNotifier notifier;
+    while (!stop.load() && !any_failed.load()) {
+        notifier.tick(now_ms());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    notifier.stopping();
     stop_all = true;
     if (any_failed) {
         // Fail fast: the others get a bounded drain; a client stuck on a broken broker

@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 namespace turnout {
 namespace {
@@ -80,7 +83,74 @@ const ChannelConfig* Config::channel(const std::string& id) const {
     return nullptr;
 }
 
-Config parse_config(const std::string& text, const std::string& source) {
+namespace {
+// Applies one TURNOUT__A__B=value override to the parsed document (see config.hpp).
+void apply_override(YAML::Node& root, const ConfigOverride& o) {
+    std::vector<std::string> path;
+    std::string_view rest = std::string_view(o.env).substr(kConfigEnvPrefix.size());
+    while (true) {
+        const auto cut = rest.find("__");
+        path.emplace_back(rest.substr(0, cut));
+        if (cut == std::string_view::npos) break;
+        rest.remove_prefix(cut + 2);
+    }
+    const auto bad = [&](const std::string& why) { throw ConfigError(o.env + ": " + why); };
+    const auto lower = [](std::string k) {
+        for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return k;
+    };
+    const auto env_form = [](const std::string& id) {
+        std::string k;
+        for (char ch : id) k += std::isalnum(static_cast<unsigned char>(ch)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch))) : '_';
+        return k;
+    };
+    std::string where;  // the path so far, for messages
+    YAML::Node cur;
+    cur.reset(root);
+    for (size_t i = 0; i < path.size(); ++i) {
+        const auto& part = path[i];
+        if (part.empty()) bad("empty key in the name (keys are separated by `__`)");
+        const bool last = i + 1 == path.size();
+        YAML::Node next;
+        if (cur.IsSequence()) {
+            size_t index = cur.size();
+            if (std::all_of(part.begin(), part.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+                index = part.size() < 6 ? static_cast<size_t>(std::stoul(part)) : cur.size();
+            } else {
+                for (size_t e = 0; e < cur.size(); ++e)
+                    if (cur[e].IsMap() && cur[e]["id"] && cur[e]["id"].IsScalar() &&
+                        env_form(cur[e]["id"].as<std::string>()) == part)
+                        index = e;
+            }
+            if (index >= cur.size()) bad("`" + where + "` has no element `" + part + "` (an id or an index)");
+            if (last) bad("`" + where + "` elements are replaced key by key (name one of its keys)");
+            next.reset(cur[index]);
+            where += "." + part;
+        } else {
+            if (!cur.IsMap() && !cur.IsNull()) bad("`" + where + "` is not a mapping");
+            std::string key = lower(part);
+            if (cur.IsMap())
+                for (const auto& kv : cur)
+                    if (kv.first.IsScalar() && lower(kv.first.as<std::string>()) == key) key = kv.first.as<std::string>();
+            where += (where.empty() ? "" : ".") + key;
+            if (last) {
+                const bool structured = !o.value.empty() && (o.value.front() == '[' || o.value.front() == '{');
+                try {
+                    cur[key] = structured ? YAML::Load(o.value) : YAML::Node(o.value);
+                } catch (const YAML::Exception& e) {
+                    bad("value is not valid YAML: " + e.msg);
+                }
+                return;
+            }
+            next.reset(cur[key]);
+        }
+        cur.reset(next);
+    }
+}
+}  // namespace
+
+namespace {
+Config parse_document(const std::string& text, const std::string& source, const std::vector<ConfigOverride>& overrides) {
     Reader r(source);
     YAML::Node root;
     try {
@@ -90,6 +160,7 @@ Config parse_config(const std::string& text, const std::string& source) {
                           ": invalid YAML: " + e.msg);
     }
     if (!root || !root.IsMap()) throw ConfigError(source + ": expected a YAML mapping at the top level");
+    for (const auto& o : overrides) apply_override(root, o);
     Config c;
     c.path = source;
     try {
@@ -235,12 +306,43 @@ Config parse_config(const std::string& text, const std::string& source) {
     return c;
 }
 
+}  // namespace
+
+std::vector<ConfigOverride> config_overrides_from_env() {
+    std::vector<ConfigOverride> out;
+    for (char** e = environ; e && *e; ++e) {
+        const std::string_view kv(*e);
+        const auto eq = kv.find('=');
+        if (eq == std::string_view::npos || !kv.starts_with(kConfigEnvPrefix)) continue;
+        out.push_back({std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1))});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.env < b.env; });
+    return out;
+}
+
+Config parse_config(const std::string& text, const std::string& source, const std::vector<ConfigOverride>& overrides) {
+    if (overrides.empty()) return parse_document(text, source, {});
+    // A mistake in an override is named by its variable; any other error says overrides were on.
+    try {
+        return parse_document(text, source, overrides);
+    } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        if (what.starts_with(kConfigEnvPrefix)) throw;
+        std::string names;
+        for (const auto& o : overrides) names += (names.empty() ? "" : ", ") + o.env;
+        throw ConfigError(what + " (with environment overrides " + names + ")");
+    }
+}
+
 Config load_config(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw ConfigError(path + ": cannot open config file");
+    if (!in)
+        throw ConfigError(path + ": cannot open config file (" + std::strerror(errno) +
+                          "); name it with --config FILE: config/turnout.yaml in a checkout, "
+                          "/etc/turnout/turnout.yaml when installed from the package");
     std::stringstream ss;
     ss << in.rdbuf();
-    auto cfg = parse_config(ss.str(), path);
+    auto cfg = parse_config(ss.str(), path, config_overrides_from_env());
     // Scripts and tests point the same file at another broker without editing it.
     if (const char* b = std::getenv("TURNOUT_BOOTSTRAP"); b && *b) cfg.kafka.bootstrap_servers = b;
     return cfg;

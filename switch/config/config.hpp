@@ -135,8 +135,22 @@ struct Config {
 
 // Throws ConfigError. The environment variable TURNOUT_BOOTSTRAP, when set, replaces
 // kafka.bootstrap_servers. Relative paths inside (keys_file, output_dir) stay relative to the cwd.
+// An environment variable that overrides one config value: TURNOUT__<KEY>__<KEY>...=<value>.
+// Keys are matched case-insensitively; in a list of channels a key is a channel's id (its
+// letters and digits, anything else as `_`) or an index. The value is read as YAML: a
+// scalar as it is, `[...]` and `{...}` as a list or mapping.
+struct ConfigOverride {
+    std::string env;    // the variable's name, for error messages
+    std::string value;
+};
+constexpr std::string_view kConfigEnvPrefix = "TURNOUT__";
+// The TURNOUT__ variables of `environ` (other TURNOUT_ variables are not config).
+std::vector<ConfigOverride> config_overrides_from_env();
+
+// Reads the file, then applies config_overrides_from_env().
 Config load_config(const std::string& path);
-Config parse_config(const std::string& yaml_text, const std::string& source_name);
+Config parse_config(const std::string& yaml_text, const std::string& source_name,
+                    const std::vector<ConfigOverride>& overrides = {});
 
 // "22:00" → 1320 (minutes after midnight); nullopt unless HH:MM with HH < 24, MM < 60.
 std::optional<int> parse_time_of_day(std::string_view s);

@@ -4,6 +4,7 @@
 #include "gateway/openapi_bundle.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/json.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -26,8 +27,11 @@
 #include "gateway/post_decision.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "kafka/client.hpp"
+#include "kafka/stage_runner.hpp"
+#include "metrics/health.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
+#include "security/secret_file.hpp"
 #include "state/life_cycle.hpp"
 
 namespace turnout::gateway {
@@ -151,6 +155,7 @@ struct Gateway::Impl {
 
     kafka::HandlePtr producer, consumer;
     std::atomic<bool> stop{false};
+    std::shared_ptr<HealthCell> health = HealthBoard::get().add("gateway");
     std::thread producer_thread, consumer_thread;
 
     prometheus::Family<prometheus::Counter>& requests = Metrics::get().gateway_requests;
@@ -199,20 +204,37 @@ struct Gateway::Impl {
         consumer = kafka::make_consumer(cfg.kafka, {{"group.id", cfg.kafka.name_prefix + "turnout.gateway." + instance},
                                                     {"enable.auto.commit", "false"},
                                                     {"isolation.level", "read_committed"},
-                                                    {"fetch.wait.max.ms", "10"}});
+                                                    {"fetch.wait.max.ms", "10"},
+                                                    {"statistics.interval.ms", "5000"}},
+                                      [this](rd_kafka_conf_t* conf) {
+                                          rd_kafka_conf_set_stats_cb(conf, &Impl::on_stats);
+                                          rd_kafka_conf_set_opaque(conf, this);
+                                      });
         // Every partition from its end at start: this gateway waits only for requests it
         // publishes from now on; anything older is answered by the state role.
         auto from = kafka::end_offsets(consumer.get(), {cfg.kafka.topics.results});
         if (auto err = rd_kafka_assign(consumer.get(), from.get()))
             throw std::runtime_error(std::string("gateway: assign payments.results: ") + rd_kafka_err2str(err));
+        health->turned(now_ms());
+        health->assigned(true);
         producer_thread = std::thread([this] {
             while (!stop) rd_kafka_poll(producer.get(), 100);
         });
         consumer_thread = std::thread([this] { consume(); });
     }
 
+    // Broker reachability for /readyz, from librdkafka's statistics (on the consumer thread).
+    static int on_stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
+        boost::system::error_code ec;
+        auto doc = boost::json::parse(std::string_view(json, len), ec);
+        if (!ec && doc.is_object())
+            static_cast<Impl*>(opaque)->health->broker(kafka::broker_state_from_stats(doc.get_object()), now_ms());
+        return 0;
+    }
+
     void consume() {
         while (!stop) {
+            health->turned(now_ms());
             kafka::MessagePtr m(rd_kafka_consumer_poll(consumer.get(), 100));
             if (!m) continue;
             if (m->err) {
@@ -275,6 +297,7 @@ struct Gateway::Impl {
             beast::error_code ec;
             tls->use_certificate_chain_file(g.tls_cert_file, ec);
             if (ec) throw std::runtime_error("gateway.tls.cert_file " + g.tls_cert_file + ": " + ec.message());
+            check_secret_file(g.tls_key_file, "gateway.tls.key_file");
             tls->use_private_key_file(g.tls_key_file, ssl::context::pem, ec);
             if (ec) throw std::runtime_error("gateway.tls.key_file " + g.tls_key_file + ": " + ec.message());
         }

@@ -1,5 +1,7 @@
 #include "kafka/client.hpp"
 
+#include <boost/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -94,7 +96,7 @@ std::string_view header(const rd_kafka_message_t* m, const char* name) {
     return {static_cast<const char*>(val), size};
 }
 
-void ensure_topics(const Config& cfg, int timeout_ms, const std::vector<std::pair<std::string, std::string>>& extra) {
+std::vector<TopicSpec> topic_catalogue(const Config& cfg) {
     const auto& t = cfg.kafka.topics;
     const auto hours_ms = [](int h) { return std::to_string(int64_t{h} * 3600 * 1000); };
     std::vector<TopicSpec> topics{{t.requests, {}},
@@ -110,8 +112,25 @@ void ensure_topics(const Config& cfg, int timeout_ms, const std::vector<std::pai
                              {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
                              {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};
     for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});
-    for (auto& spec : topics) spec.config.insert(spec.config.end(), extra.begin(), extra.end());
+    return topics;
+}
 
+std::string topic_catalogue_json(const Config& cfg) {
+    boost::json::array out;
+    for (const auto& spec : topic_catalogue(cfg)) {
+        boost::json::object conf;
+        for (const auto& [k, v] : spec.config) conf[k] = v;
+        out.push_back(boost::json::object{{"name", spec.name},
+                                          {"partitions", cfg.kafka.partitions},
+                                          {"replication_factor", cfg.kafka.replication_factor},
+                                          {"config", std::move(conf)}});
+    }
+    return boost::json::serialize(out);
+}
+
+void ensure_topics(const Config& cfg, int timeout_ms, const std::vector<std::pair<std::string, std::string>>& extra) {
+    auto topics = topic_catalogue(cfg);
+    for (auto& spec : topics) spec.config.insert(spec.config.end(), extra.begin(), extra.end());
     create_topics(cfg.kafka, topics, timeout_ms);
 }
 

@@ -51,6 +51,12 @@ struct TopicSpec {
 // waits until every partition has a leader. Throws on any other failure.
 void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics, int timeout_ms = 30000);
 
+// Every topic the config names, with its topic configs (what ensure_topics creates).
+std::vector<TopicSpec> topic_catalogue(const Config& cfg);
+// The catalogue as a JSON array: [{"name", "partitions", "replication_factor", "config": {}}]
+// (`turnout topics --json`; deploy/helm/turnout/files/topics.json is made from it).
+std::string topic_catalogue_json(const Config& cfg);
+
 // Creates every topic the config names (requests, routed, results, dlq, batches, health,
 // state, one per channel) that does not exist yet. Throws on any other failure.
 // `extra` is added to every topic's configs (tests raise max.message.bytes with it).

@@ -54,6 +54,16 @@ private:
     StageRunner& r_;
 };
 
+BrokerState broker_state_from_stats(const boost::json::object& stats) {
+    const auto* brokers = stats.if_contains("brokers");
+    if (!brokers || !brokers->is_object() || brokers->get_object().empty()) return BrokerState::unknown;
+    for (const auto& [name, b] : brokers->get_object()) {
+        const auto* state = b.is_object() ? b.get_object().if_contains("state") : nullptr;
+        if (state && state->is_string() && state->get_string() == "UP") return BrokerState::up;
+    }
+    return BrokerState::down;
+}
+
 namespace {
 PartitionSet to_set(const rd_kafka_topic_partition_list_t* l) {
     PartitionSet s;
@@ -85,6 +95,7 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
     : cfg_(cfg),
       opts_(std::move(opts)),
       logic_(logic),
+      health_(HealthBoard::get().add(opts_.name)),
       record_age_(latency_histogram(Metrics::get().stage_latency, {{"stage", stage_label(opts_.name)}})),
       commits_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "commit"}})),
       aborts_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})),
@@ -143,12 +154,19 @@ void StageRunner::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         spdlog::info("{}: assigned {} partitions", self->opts_.name, parts->cnt);
         rd_kafka_assign(rk, parts);
-        // Restored before the stage sees a record of these partitions.
-        if (auto* stores = self->logic_.stores()) stores->restore(to_set(parts));
+        // Restored before the stage sees a record of these partitions; not ready until then.
+        if (auto* stores = self->logic_.stores()) {
+            health_->restoring(true);
+            stores->restore(to_set(parts), [this] { health_->turned(now_ms()); });
+            health_->restoring(false);
+        }
         self->logic_.on_assign(to_set(parts));
+        health_->turned(now_ms());
+        health_->assigned(true);
         return;
     }
     // Revoked or lost: finish (or give up) the open transaction while we still own the partitions.
+    health_->assigned(false);
     if (rd_kafka_assignment_lost(rk)) {
         spdlog::warn("{}: assignment lost; aborting the open transaction", self->opts_.name);
         if (self->txn_open_) self->abort_and_rewind();
@@ -183,6 +201,7 @@ int StageRunner::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
     boost::json::error_code ec;
     auto doc = boost::json::parse(std::string_view(json, len), ec);
     if (ec || !doc.is_object()) return 0;
+    self->health_->broker(broker_state_from_stats(doc.get_object()), now_ms());
     auto* topics = doc.get_object().if_contains("topics");
     if (!topics || !topics->is_object()) return 0;
     const std::string stage = stage_label(self->opts_.name);
@@ -363,6 +382,7 @@ int StageRunner::run(const std::atomic<bool>& stop) {
         std::vector<Record> batch;
         batch.reserve(opts_.max_batch);
         int64_t next_tick = now_ms() + opts_.tick_ms;
+        health_->turned(now_ms());
         while (!stop.load(std::memory_order_relaxed)) {
             if (!fatal_.empty()) throw KafkaError(opts_.name + ": " + fatal_, true, false, false);
             // Take what is already fetched without waiting; block (briefly) only when idle.
@@ -404,6 +424,7 @@ int StageRunner::run(const std::atomic<bool>& stop) {
             rd_kafka_poll(producer_.get(), 0);
 
             const int64_t now = now_ms();
+            health_->turned(now);
             if (now >= next_tick) {
                 logic_.on_tick(now, emitter);
                 if (auto* stores = logic_.stores()) {
@@ -428,10 +449,12 @@ int StageRunner::run(const std::atomic<bool>& stop) {
         spdlog::info("{}: stopped cleanly", opts_.name);
         return 0;
     } catch (const KafkaError& e) {
+        health_->failed(true);
         spdlog::critical("{}", e.what());
         return 2;
     } catch (const std::exception& e) {
         // An impossible state in the stage's own logic: stop loudly, commit nothing more.
+        health_->failed(true);
         spdlog::critical("{}: {}", opts_.name, e.what());
         return 3;
     }

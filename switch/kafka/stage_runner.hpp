@@ -12,13 +12,23 @@
 
 #include "kafka/client.hpp"
 #include "kafka/state_store.hpp"
+#include "metrics/health.hpp"
 
 namespace prometheus {
 class Counter;
 class Histogram;
 }  // namespace prometheus
 
+namespace boost::json {
+class object;
+}  // namespace boost::json
+
 namespace turnout::kafka {
+
+// Whether any broker is reachable, from a librdkafka statistics document (its "brokers"
+// object: a connection in state "UP" means reachable; none up means down; no brokers
+// listed means unknown).
+BrokerState broker_state_from_stats(const boost::json::object& stats);
 
 // A consumed record, valid during the call it is handed to.
 struct Record {
@@ -130,6 +140,7 @@ private:
     std::map<std::pair<const rd_kafka_topic_t*, int32_t>, std::pair<std::string, int64_t>> produced_;
     void commit_stores();
     int64_t next_store_report_ms_ = 0;
+    std::shared_ptr<HealthCell> health_;  // /livez, /readyz
     prometheus::Histogram& record_age_;
     prometheus::Counter& commits_;
     prometheus::Counter& aborts_;

@@ -345,7 +345,8 @@ std::vector<int32_t> StoreSet::partitions() const {
     return out;
 }
 
-size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& full) {
+size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& full,
+                             const std::function<void()>& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& spec = st.spec();
     auto bounds = reader.bounds(spec.changelog, st.partition());
@@ -366,9 +367,11 @@ size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& 
         from = -1;
     }
     full = from < 0;
+    size_t replayed = 0;
     auto r = reader.replay_from(spec.changelog, st.partition(), bounds, full ? bounds.log_start : from,
                                 [&](std::string_view k, std::string_view v, int64_t ts, int64_t offset) {
                                     st.restore(k, v, ts, offset);
+                                    if (progress && (++replayed & 4095) == 0) progress();
                                 });
     st.finish_restore(r.next_offset);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -382,7 +385,7 @@ size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& 
     return r.records;
 }
 
-void StoreSet::restore(const PartitionSet& assigned) {
+void StoreSet::restore(const PartitionSet& assigned, const std::function<void()>& progress) {
     std::unique_ptr<ChangelogReader> reader;  // one client for every store and partition
     const auto t0 = std::chrono::steady_clock::now();
     size_t stores = 0, records = 0, full = 0;
@@ -400,7 +403,8 @@ void StoreSet::restore(const PartitionSet& assigned) {
         for (size_t s = 0; s < specs_.size(); ++s) {
             opened.push_back(open_store(s, p));
             bool was_full = false;
-            records += restore_one(*opened.back(), *reader, was_full);
+            records += restore_one(*opened.back(), *reader, was_full, progress);
+            if (progress) progress();
             full += was_full;
             ++stores;
         }

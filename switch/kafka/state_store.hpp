@@ -160,7 +160,9 @@ public:
     bool holds(int32_t p) const;
     std::vector<int32_t> partitions() const;  // held now; safe from any thread
 
-    void restore(const PartitionSet& assigned);
+    // `progress` is called as the replay goes (every few thousand records): a long restore
+    // is not a stuck process.
+    void restore(const PartitionSet& assigned, const std::function<void()>& progress = {});
     void close(const PartitionSet& revoked);
     void commit(const ProducedOffsets& produced);
     void abort();
@@ -178,7 +180,8 @@ private:
     };
     std::shared_ptr<PartitionStore> open_store(size_t s, int32_t p);
     // Returns the records replayed; `full` is set when there was no usable local copy.
-    size_t restore_one(PartitionStore& st, class ChangelogReader& reader, bool& full);
+    size_t restore_one(PartitionStore& st, class ChangelogReader& reader, bool& full,
+                       const std::function<void()>& progress);
 
     const KafkaConfig& kafka_;
     std::filesystem::path dir_;

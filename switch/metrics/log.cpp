@@ -11,6 +11,23 @@ namespace turnout {
 namespace {
 
 LogFormat g_format = LogFormat::text;
+std::string g_identity;  // ,"version":..,"role":..,"instance":.. ready for a pattern
+
+// A JSON line's leading members; `msg` is the message flag (%j or %v).
+std::string json_pattern(const char* msg) {
+    return std::string(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","thread":%t)") + g_identity + R"(,"msg":")" +
+           msg + "\"}";
+}
+
+// spdlog reads % as a flag: a literal one is %%.
+std::string pattern_literal(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '%') out += '%';
+        out += c;
+    }
+    return out;
+}
 
 // %j: the message, JSON-escaped, for the JSON line pattern.
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
@@ -41,7 +58,7 @@ void setup_logging(const std::string& level, const std::string& format) {
         f->add_flag<JsonMessageFlag>('j');
         // A payment event's payload is a JSON object already (see log_payment_event): %j
         // would quote it, so events go through the raw "event" logger below.
-        f->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","thread":%t,"msg":"%j"})");
+        f->set_pattern(json_pattern("%j"));
         spdlog::set_formatter(std::move(f));
     } else if (format == "text") {
         g_format = LogFormat::text;
@@ -52,6 +69,11 @@ void setup_logging(const std::string& level, const std::string& format) {
 }
 
 LogFormat log_format() { return g_format; }
+
+void set_log_identity(const std::string& version, const std::string& role, const std::string& instance) {
+    g_identity = pattern_literal(",\"version\":\"" + json_escape(version) + "\",\"role\":\"" + json_escape(role) +
+                                 "\",\"instance\":\"" + json_escape(instance) + "\"");
+}
 
 std::string_view trace_id_of(std::string_view tp) {
     // version "-" trace-id(32) "-" parent-id(16) "-" flags
@@ -71,8 +93,7 @@ void log_payment_event(spdlog::level::level_enum level, std::string_view event, 
         // The %j flag escapes the payload, so emit the member list through a raw logger.
         static auto raw = [] {
             auto l = spdlog::default_logger()->clone("event");
-            l->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","thread":%t,"msg":"%v"})",
-                           spdlog::pattern_time_type::utc);
+            l->set_pattern(json_pattern("%v"), spdlog::pattern_time_type::utc);
             return l;
         }();
         raw->set_level(spdlog::get_level());

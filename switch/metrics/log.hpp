@@ -16,6 +16,10 @@ enum class LogFormat { text, json };
 void setup_logging(const std::string& level, const std::string& format);
 LogFormat log_format();
 
+// Adds "version", "role" and "instance" to every JSON log line (call before or after
+// setup_logging; text lines are unchanged).
+void set_log_identity(const std::string& version, const std::string& role, const std::string& instance);
+
 // The trace id (second field) of a traceparent header; empty if malformed.
 std::string_view trace_id_of(std::string_view traceparent);
 

@@ -20,7 +20,8 @@ class Metrics {
 public:
     static Metrics& get();
 
-    // Serves /metrics on 0.0.0.0:port (port 0 = do not serve).
+    // Serves /metrics, /livez and /readyz (metrics/health.hpp) on 0.0.0.0:port (port 0 = do
+    // not serve). Throws std::runtime_error naming the port and what to do when it is taken.
     void serve(int port);
 
     // Declared first: every family below lives in it.
@@ -77,6 +78,8 @@ public:
     prometheus::Family<prometheus::Counter>& gateway_requests;
     prometheus::Family<prometheus::Histogram>& gateway_request_seconds;
     prometheus::Family<prometheus::Gauge>& gateway_waiting;
+    // Always 1, labelled with the build's version and the process's role and instance.
+    prometheus::Family<prometheus::Gauge>& build_info;
 
 private:
     Metrics();

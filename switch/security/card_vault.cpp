@@ -1,4 +1,5 @@
 #include "security/card_vault.hpp"
+#include "security/secret_file.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -56,7 +57,8 @@ std::string mask_pan(std::string_view pan) {
     return out;
 }
 
-VaultKeys load_vault_keys(const std::string& path) {
+VaultKeys load_vault_keys(const std::string& path, const std::string& setting) {
+    check_secret_file(path, setting);
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);

@@ -32,7 +32,9 @@ struct VaultKeys {
 // Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex,
 // settlement_hmac_key_hex).
 // Throws std::runtime_error naming the file and what is wrong.
-VaultKeys load_vault_keys(const std::string& path);
+// Refuses a file that group or others may read (security/secret_file.hpp); `setting` names
+// the config key in that error.
+VaultKeys load_vault_keys(const std::string& path, const std::string& setting = "security.keys_file");
 
 class CardVault {
 public:

@@ -105,6 +105,9 @@ TEST_CASE("rotation through the keys file: a new current key is added, old envel
     std::ofstream(dir / "after.yaml") << "pan_keys:\n  - {id: k-2026-10, key_hex: " << k1
                                       << "}\n  - {id: k-2026-11, key_hex: " << k2
                                       << "}\nactive_pan_key: k-2026-11\nfingerprint_key_hex: " << fp << "\n";
+    // Key files are private to their owner (a file others may read is refused).
+    fs::permissions(dir / "before.yaml", fs::perms::owner_read | fs::perms::owner_write);
+    fs::permissions(dir / "after.yaml", fs::perms::owner_read | fs::perms::owner_write);
     const CardVault before(load_vault_keys((dir / "before.yaml").string()));
     const CardVault after(load_vault_keys((dir / "after.yaml").string()));
     const auto old_envelope = before.seal("4111111111111111");
