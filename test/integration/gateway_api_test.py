@@ -35,14 +35,11 @@ TURNOUT_BIN overrides build/turnout. Exit status 0 on success, 1 on failure.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,6 +49,8 @@ from pathlib import Path
 
 import yaml
 
+from prometheus_test import Procs, as_simulator_channels, delete_topics, finish, free_port, log, on_signal
+
 ROOT = Path(__file__).resolve().parents[2]
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
 BOOTSTRAP = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:9092")
@@ -60,12 +59,7 @@ ST_EXAMPLES = int(os.environ.get("TURNOUT_ST_EXAMPLES", "60"))
 ST_SECONDS = int(os.environ.get("TURNOUT_ST_SECONDS", "45"))
 MERCHANT = "m-api"
 
-T0 = time.monotonic()
 failures: list[str] = []
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
 
 
 def fail(msg: str) -> None:
@@ -79,61 +73,6 @@ def check(ok: bool, what: str) -> bool:
     else:
         fail(what)
     return ok
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def as_simulator_channels(cfg):
-    """Remote-host channels (iso8583, http_json) become in-process `simulator` channels."""
-    for i, ch in enumerate(cfg.get("channels") or []):
-        if ch.get("kind") in ("iso8583", "http_json"):
-            cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
-            cfg["channels"][i].update(kind="simulator", latency_ms=2)
-    return cfg
-
-
-class Procs:
-    """Every process this test starts; stop() ends them by PID (SIGTERM, then SIGKILL)."""
-
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen, object]] = []
-
-    def start(self, name: str, argv: list, logfile: Path) -> subprocess.Popen:
-        out = open(logfile, "wb")
-        p = subprocess.Popen([str(a) for a in argv], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
-        self.procs.append((name, p, out))
-        log(f"started {name} (pid {p.pid}): {' '.join(map(str, argv))}")
-        return p
-
-    def stop(self, p: subprocess.Popen, timeout: float = 30.0) -> int:
-        name = next((n for n, q, _ in self.procs if q is p), str(p.pid))
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log(f"{name} (pid {p.pid}) did not stop in {timeout:.0f}s; SIGKILL")
-                p.kill()
-                p.wait()
-        for n, q, out in self.procs:
-            if q is p:
-                out.close()
-        self.procs = [t for t in self.procs if t[1] is not p]
-        log(f"stopped {name} (pid {p.pid}), exit {p.returncode}")
-        return p.returncode
-
-    def stop_all(self) -> None:
-        for _, p, _ in list(reversed(self.procs)):
-            self.stop(p)
-
-
-def on_signal(signum, _frame):
-    raise SystemExit(128 + signum)
 
 
 def run(argv: list, what: str, timeout: float = 120, quiet: bool = False, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -428,32 +367,7 @@ def main() -> int:
         if topics_created:
             delete_topics(prefix)
 
-    if failures:
-        log(f"FAILED ({len(failures)}); files kept in {run_dir}")
-        for f in failures:
-            print("  - " + f)
-        return 1
-    if os.environ.get("TURNOUT_KEEP_TEST_DIR") != "1":
-        shutil.rmtree(run_dir, ignore_errors=True)
-    log("OK")
-    return 0
-
-
-def delete_topics(prefix: str) -> None:
-    """Best effort: remove this run's topics from the broker."""
-    try:
-        from confluent_kafka.admin import AdminClient
-    except ImportError:
-        return
-    try:
-        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-        if names:
-            for f in admin.delete_topics(names, operation_timeout=30).values():
-                f.result()
-            log(f"deleted {len(names)} topics {prefix}*")
-    except Exception as e:  # noqa: BLE001
-        log(f"could not delete topics {prefix}*: {e}")
+    return finish(failures, run_dir, "OK")
 
 
 if __name__ == "__main__":
