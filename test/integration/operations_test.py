@@ -5,7 +5,7 @@
     port taken, a key file others may read, a missing PSP CA file, a mistyped TURNOUT__
     override, a missing config file, a missing keys file).
  2. On a broker of its own (scripts/kafka-local on free ports, under var/test/<run>/kafka),
-    a history of TURNOUT_OPS_HISTORY payments (default 60,000) is written into the state
+    a history of TURNOUT_OPS_HISTORY payments (default 150,000) is written into the state
     role's changelog; `turnout state` then starts on an empty state_dir, under a notify
     socket of the test's own (NOTIFY_SOCKET, WATCHDOG_USEC=2 s), with JSON logs:
       * /readyz answers 503 "restoring state stores" while the restore runs, then 200;
@@ -41,7 +41,7 @@ from prometheus_test import Procs, finish, free_port, http_get, log, on_signal, 
 ROOT = Path(__file__).resolve().parents[2]
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
 KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
-HISTORY = int(os.environ.get("TURNOUT_OPS_HISTORY", "60000"))
+HISTORY = int(os.environ.get("TURNOUT_OPS_HISTORY", "150000"))
 
 failures: list[str] = []
 
@@ -61,6 +61,7 @@ def base_config(run_dir: Path, bootstrap: str, prefix: str) -> dict:
     c["kafka"]["name_prefix"] = prefix
     c["kafka"]["partitions"] = 2
     c["state_dir"] = str(run_dir / "state")
+    c["state"]["http_port"] = 0
     c["security"]["keys_file"] = str(ROOT / "config" / "dev-keys.yaml")
     for ch in c["channels"]:
         for k in ("keys_file", "layout"):
@@ -208,6 +209,9 @@ def kafka_local(*args: str) -> int:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
+    # This test brings its own broker: TURNOUT_BOOTSTRAP (set by scripts/test for the shared
+    # one) would point every turnout it starts elsewhere.
+    os.environ.pop("TURNOUT_BOOTSTRAP", None)
     run_id = f"ops{int(time.time())}"
     run_dir = ROOT / "var" / "test" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
