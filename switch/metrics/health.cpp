@@ -88,13 +88,18 @@ HealthVerdict board_liveness(int64_t now_ms, const HealthLimits& lim) {
     return liveness(HealthBoard::get().snapshot(), now_ms, lim);
 }
 
+HealthVerdict process_readiness(const std::vector<HealthCell::Snapshot>& cells, size_t expected, int64_t now_ms,
+                                const HealthLimits& lim) {
+    if (expected == 0) return verdict("ready", false, "starting: the roles are not running yet");
+    if (cells.size() < expected)
+        return verdict("ready", false, "starting: " + std::to_string(cells.size()) + " of " +
+                                           std::to_string(expected) + " stages up");
+    return readiness(cells, now_ms, lim);
+}
+
 HealthVerdict board_readiness(int64_t now_ms, const HealthLimits& lim) {
     auto& b = HealthBoard::get();
-    const auto cells = b.snapshot();
-    if (cells.size() < b.expected())
-        return verdict("ready", false, "starting: " + std::to_string(cells.size()) + " of " +
-                                           std::to_string(b.expected()) + " stages up");
-    return readiness(cells, now_ms, lim);
+    return process_readiness(b.snapshot(), b.expected(), now_ms, lim);
 }
 
 }  // namespace turnout

@@ -94,7 +94,11 @@ private:
     std::atomic<size_t> expected_{0};
 };
 
-// Readiness of the whole board: also not ready while fewer cells than expected exist.
+// A process's readiness: not ready before its roles are known (`expected` 0: the metrics
+// endpoint is up before the roles start) or while fewer cells than expected exist.
+HealthVerdict process_readiness(const std::vector<HealthCell::Snapshot>& cells, size_t expected, int64_t now_ms,
+                                const HealthLimits& lim = {});
+// process_readiness of this process's board.
 HealthVerdict board_readiness(int64_t now_ms, const HealthLimits& lim = {});
 HealthVerdict board_liveness(int64_t now_ms, const HealthLimits& lim = {});
 

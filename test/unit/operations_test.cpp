@@ -71,6 +71,28 @@ TEST_CASE("readiness and liveness: a table of stage states") {
     CHECK(readiness({}, now, lim).ok);  // a process with no stage (tools)
 }
 
+TEST_CASE("a process is not ready before its roles run, nor while some are still starting") {
+    const int64_t now = 1'000'000;
+    const std::vector<HealthCell::Snapshot> one{ready_cell("router", now)};
+    struct Case {
+        size_t cells, expected;
+        bool ready;
+        const char* reason;
+    };
+    const std::vector<Case> cases{{0, 0, false, "starting: the roles are not running yet"},
+                                  {0, 2, false, "starting: 0 of 2 stages up"},
+                                  {1, 2, false, "starting: 1 of 2 stages up"},
+                                  {1, 1, true, ""}};
+    for (const auto& c : cases) {
+        CAPTURE(c.expected);
+        CAPTURE(c.cells);
+        const std::vector<HealthCell::Snapshot> cells(one.begin(), one.begin() + static_cast<long>(c.cells));
+        const auto v = process_readiness(cells, c.expected, now);
+        CHECK(v.ok == c.ready);
+        CHECK(v.reason == c.reason);
+    }
+}
+
 TEST_CASE("broker state from librdkafka statistics") {
     struct Case {
         const char* json;
