@@ -27,10 +27,12 @@ namespace {
 //   x<expiry 8 bytes><key>  → ""   (entries by expiry, for bounded expiry scans)
 //   i<index key>            → key  (secondary keys, local only)
 //   m checkpoint            → 8-byte big-endian changelog offset a restore starts at
+//   m rebuild               → present while the x and i keys are not derived from d yet
 constexpr char kData = 'd';
 constexpr char kExpiry = 'x';
 constexpr char kIndex = 'i';
 const std::string kCheckpointKey = "mcheckpoint";
+const std::string kRebuildKey = "mrebuild";  // a bulk restore's derived keys are not rebuilt yet
 
 void put_be64(std::string& s, int64_t v) {
     for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (i * 8)) & 0xff));
@@ -171,8 +173,21 @@ void PartitionStore::erase(std::string_view key, Emitter& out, Headers headers) 
 void PartitionStore::forget(std::string_view key) { staged_.insert_or_assign(std::string(key), Staged{std::nullopt, 0}); }
 
 void PartitionStore::apply(rocksdb::WriteBatch& b, const std::string& key, const Staged& s) {
-    // The entry as committed: its expiry and secondary keys are replaced, not left behind.
     const std::string dk = data_key(key);
+    if (bulk_) {
+        // Data only: rebuild_derived() makes the expiry and secondary keys at the end.
+        if (!s.value) {
+            b.Delete(dk);
+            return;
+        }
+        std::string v;
+        v.reserve(8 + s.value->size());
+        put_be64(v, s.expires_at);
+        v += *s.value;
+        b.Put(dk, v);
+        return;
+    }
+    // The entry as committed: its expiry and secondary keys are replaced, not left behind.
     std::string old;
     const auto st = db_->Get(rocksdb::ReadOptions(), dk, &old);
     if (!st.IsNotFound()) check(st, "get");
@@ -244,9 +259,60 @@ void PartitionStore::restore(std::string_view key, std::string_view value, int64
     if (restoring_.size() >= 2000) write_all(restoring_, restoring_next_);
 }
 
+void PartitionStore::begin_bulk_restore() {
+    bulk_ = true;
+    rocksdb::WriteBatch b;
+    b.Put(kRebuildKey, rocksdb::Slice());
+    write(b);
+}
+
+bool PartitionStore::rebuild_pending() const {
+    std::string v;
+    const auto s = db_->Get(rocksdb::ReadOptions(), kRebuildKey, &v);
+    if (s.IsNotFound()) return false;
+    check(s, "get rebuild marker");
+    return true;
+}
+
+void PartitionStore::rebuild_derived() {
+    rocksdb::WriteBatch b;
+    const std::string x_from(1, kExpiry), x_to(1, static_cast<char>(kExpiry + 1));
+    const std::string i_from(1, kIndex), i_to(1, static_cast<char>(kIndex + 1));
+    b.DeleteRange(x_from, x_to);
+    b.DeleteRange(i_from, i_to);
+    write(b);
+    b.Clear();
+    const std::string from(1, kData);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    std::vector<std::string> index;
+    for (it->Seek(from); it->Valid() && it->key().starts_with(from); it->Next()) {
+        const auto k = it->key();
+        const auto v = it->value();
+        if (v.size() < 8) continue;
+        const std::string_view key(k.data() + 1, k.size() - 1);
+        if (const int64_t at = get_be64({v.data(), 8}); at > 0) b.Put(expiry_key(at, key), rocksdb::Slice());
+        if (spec_.index) {
+            index.clear();
+            spec_.index(key, std::string_view(v.data() + 8, v.size() - 8), index);
+            for (const auto& ik : index) b.Put(index_key(ik), rocksdb::Slice(key.data(), key.size()));
+        }
+        if (b.Count() >= 10000) {
+            write(b);
+            b.Clear();
+        }
+    }
+    check(it->status(), "scan for rebuild");
+    b.Delete(kRebuildKey);
+    write(b);
+}
+
 void PartitionStore::finish_restore(int64_t next_offset) {
     write_all(restoring_, next_offset);
     restoring_next_ = -1;
+    if (bulk_) {
+        rebuild_derived();
+        bulk_ = false;
+    }
 }
 
 void PartitionStore::wipe() {
@@ -367,6 +433,9 @@ size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& 
         from = -1;
     }
     full = from < 0;
+    // Rebuilding the copy: write without reading what each record replaces (a random read per
+    // record, the slow part of a long restore), then derive the expiry and index keys once.
+    if (full || st.rebuild_pending()) st.begin_bulk_restore();
     size_t replayed = 0;
     auto r = reader.replay_from(spec.changelog, st.partition(), bounds, full ? bounds.log_start : from,
                                 [&](std::string_view k, std::string_view v, int64_t ts, int64_t offset) {

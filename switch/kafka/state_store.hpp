@@ -107,7 +107,14 @@ public:
     // its `offset` (≥ 0), restored chunks carry their checkpoint: a restore cut short (a
     // crash, a revocation) goes on from there the next time.
     void restore(std::string_view key, std::string_view value, int64_t ts_ms, int64_t offset = -1);
-    // After the last restored record: flushes and sets the checkpoint to `next_offset`.
+    // A restore that rebuilds the copy (no local copy, or a rebuild cut short): restored
+    // records are written without reading the entries they replace, and the expiry and
+    // secondary keys are derived from the data in one sequential pass at finish_restore.
+    // A marker kept until that pass ends makes a restore cut short rebuild them next time.
+    void begin_bulk_restore();
+    bool rebuild_pending() const;
+    // After the last restored record: flushes and sets the checkpoint to `next_offset`
+    // (after a bulk restore, once the derived keys are rebuilt).
     void finish_restore(int64_t next_offset);
     // Drops the local copy (its checkpoint is older than what the changelog still holds).
     void wipe();
@@ -127,6 +134,8 @@ private:
     void open();
     void apply(rocksdb::WriteBatch& b, const std::string& key, const Staged& s);
     void write(rocksdb::WriteBatch& b);
+    // Expiry and secondary keys from the data keys, replacing whatever was there.
+    void rebuild_derived();
     // `entries` and the checkpoint (if ≥ 0) in one atomic batch; `entries` is emptied.
     void write_all(std::map<std::string, Staged, std::less<>>& entries, int64_t checkpoint);
 
@@ -138,6 +147,7 @@ private:
     std::map<std::string, Staged, std::less<>> staged_;
     std::map<std::string, Staged, std::less<>> restoring_;  // a chunk of restored records
     int64_t restoring_next_ = -1;                            // the offset after its last record
+    bool bulk_ = false;                                      // see begin_bulk_restore
 };
 
 // The changelog positions a committed transaction reached: (topic, partition) → next offset.
