@@ -19,10 +19,18 @@ MICRO = os.path.join(ROOT, "build", "test", "turnout_microbench")
 
 TARGETS = {
     "end_to_end_payments_per_s": 50000,
-    "p99_ms_at_10000": 50,
     "ratio_turnout_to_pipe": 0.7,
-    "inproc_records_per_s_per_core": 500000,
+    "inproc_records_per_s_per_core": 1000000,
+    "cpu_us_per_payment_switch": 100,
+    "cpu_us_per_payment_broker": 80,
+    "records_per_payment": 6,
+    "p99_ms_at_100": 50,
+    "p99_ms_at_1000": 50,
+    "p99_ms_at_half_saturation": 150,
 }
+# Offered loads of the latency profile: fixed rates, and shares of the measured saturation.
+LATENCY_RATES = (100, 1000)
+LATENCY_SHARES = (0.5, 0.8)
 
 
 def as_simulator_channels(cfg):
@@ -33,6 +41,30 @@ def as_simulator_channels(cfg):
             cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
             cfg["channels"][i].update(kind="simulator", latency_ms=2)
     return cfg
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_channel_hosts(cfg, outdir):
+    """The configuration's remote-host channels (iso8583, http_json) on loopback ports of this
+    run, for channel host simulators (scripts/sims) started with it: the connectors speak
+    their protocols over real sockets, as the main job does."""
+    for ch in cfg.get("channels") or []:
+        if ch.get("kind") == "iso8583":
+            ch["endpoint"] = f"127.0.0.1:{free_port()}"
+            ch["journal_dir"] = os.path.join(outdir, "iso8583")
+        elif ch.get("kind") == "http_json":
+            ch["endpoint"] = f"https://127.0.0.1:{free_port()}"
+            ch.setdefault("webhook", {})["listen"] = f"127.0.0.1:{free_port()}"
+    return cfg
+
+
+def sims(cmd, config, outdir):
+    run([os.path.join(ROOT, "scripts", "sims"), cmd, "--config", config, "--dir", os.path.join(outdir, "sims")])
 
 
 def run(cmd, **kw):
@@ -63,13 +95,15 @@ class Switch:
     """Every role as its own process, so each role's memory can be read. `with_state` adds the
     state role; `log_level` info keeps the stores' restore lines in the logs."""
 
-    def __init__(self, config, logdir, with_state=False, log_level="warn", tag=""):
+    def __init__(self, config, logdir, with_state=False, log_level="warn", tag="", all_in_one=False):
         cfg = yaml.safe_load(open(config))
         roles = [("router", []), ("risk", [])]
         if with_state:
             roles.append(("state", []))
         roles.append(("settlement", []))
         roles += [(f"connector.{c['id']}", ["--channel", c["id"]]) for c in cfg["channels"]]
+        if all_in_one:
+            roles = [("all", [])]  # every role in one process: `turnout all`
         self.config, self.logdir, self.log_level, self.tag = config, logdir, log_level, tag
         self.roles = dict(roles)
         self.procs = {}
@@ -97,6 +131,9 @@ class Switch:
             [TURNOUT, "--log-level", self.log_level, role, *self.roles[name], "--config", self.config,
              "--metrics-port", "0"],
             stdout=log, stderr=subprocess.STDOUT)
+
+    def pids(self):
+        return {name: p.pid for name, p in self.procs.items() if p.poll() is None}
 
     def kill(self, name):
         """SIGKILL: no clean stop, the open transaction is left to be aborted."""
@@ -158,6 +195,65 @@ class Switch:
         return codes
 
 
+def costed_loadgen(config, cfg, switch, count, report_path, topics=True):
+    """A saturation run (`count` payments as fast as they go) with its cost: CPU seconds of
+    every role process, the broker JVM, the channel host simulators and the load generator,
+    and (`topics`) the records, markers and bytes written on each topic, all per payment
+    answered (bench_cost.py)."""
+    import resource
+    import bench_cost
+    bootstrap = cfg["kafka"]["bootstrap_servers"]
+    prefix = cfg["kafka"]["name_prefix"]
+    pids = {name: pid for name, pid in switch.pids().items()}
+    broker = bench_cost.broker_pid()
+    if broker:
+        pids["broker (JVM)"] = broker
+    for cid in sim_ids(cfg):
+        try:
+            pids[f"channel host {cid}"] = int(open(os.path.join(os.path.dirname(report_path), "sims",
+                                                                 cid + ".pid")).read())
+        except (OSError, ValueError):
+            pass
+    before_topics = bench_cost.topic_snapshot(bootstrap, prefix) if topics else None
+    before_cpu = bench_cost.cpu_snapshot(pids)
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = loadgen(config, count, 0, report_path)
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after_cpu = bench_cost.cpu_snapshot(pids)
+    answered = out.get("received", 0)
+    cpu = bench_cost.cpu_cost(before_cpu, after_cpu, answered)
+    lg = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
+    cpu["load generator"] = {"cpu_seconds": round(lg, 3),
+                             "us_per_payment": round(lg * 1e6 / answered, 1) if answered else 0}
+    switch_roles = [n for n in cpu if n in switch.roles]
+    out["cpu"] = cpu
+    out["cpu_us_per_payment_switch"] = round(sum(cpu[n]["us_per_payment"] for n in switch_roles), 1)
+    out["cpu_us_per_payment_broker"] = cpu.get("broker (JVM)", {}).get("us_per_payment")
+    out["payments_answered"] = answered
+    if topics:
+        time.sleep(1)  # the last transaction's markers
+        out["kafka"] = bench_cost.topic_cost(bootstrap, prefix, before_topics,
+                                             bench_cost.topic_snapshot(bootstrap, prefix), answered)
+    return out
+
+
+def sim_ids(cfg):
+    return [c["id"] for c in cfg.get("channels") or [] if c.get("kind") in ("iso8583", "http_json")]
+
+
+def latency_profile(config, switch, saturation, secs, outdir, tag):
+    """End-to-end latency at 100/s, 1,000/s and at 50 % and 80 % of `saturation`, `secs` each."""
+    rates = [(str(r), r) for r in LATENCY_RATES]
+    rates += [(f"{int(share * 100)}%", max(1, round(saturation * share))) for share in LATENCY_SHARES if saturation]
+    out = {}
+    for label, rate in rates:
+        print(f"bench: (c) {tag}: {rate:,}/s ({label}) for {secs} s ...", flush=True)
+        out[label] = loadgen(config, max(1, int(rate * secs)), rate, os.path.join(outdir, f"{tag}-rate{label}.json"))
+        out[label]["offered_per_s"] = rate
+        switch.check_alive()
+    return out
+
+
 def memory_summary(samples, since=0.0):
     out = {}
     for name, s in samples.items():
@@ -180,7 +276,8 @@ def memory_summary(samples, since=0.0):
 
 def loadgen_cmd(config, count, rate, report, timeout=180, run_id=None):
     cmd = [TURNOUT, "loadgen", "--config", config, "--count", str(count), "--rate", str(rate),
-           "--no-settlement", "--report-json", report, "--timeout", str(timeout), "--invalid-share", "0.02"]
+           "--no-settlement", "--report-json", report, "--timeout", str(timeout), "--invalid-share", "0.02",
+           "--duplicate-share", "0.01"]
     return cmd + (["--run-id", run_id] if run_id else [])
 
 
@@ -674,12 +771,16 @@ def main():
     if started_broker:
         run([os.path.join(ROOT, "scripts", "kafka-local"), "start"])
 
-    cfg = as_simulator_channels(yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml"))))
+    cfg = yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml")))
     cfg["kafka"]["name_prefix"] = f"bench{stamp}."
     cfg["kafka"]["bootstrap_servers"] = bootstrap
     cfg["settlement"]["output_dir"] = os.path.join(outdir, "settlement")
     cfg["security"]["keys_file"] = os.path.join(ROOT, "config", "dev-keys.yaml")
     cfg["metrics"]["port"] = 0
+    if args.history or args.gateway_only:
+        # The history and gateway-only cases measure the stores and the gateway: channels in
+        # process, no host simulators.
+        cfg = as_simulator_channels(cfg)
     if args.history:
         try:
             return history_main(args, cfg, outdir, stamp)
@@ -692,14 +793,24 @@ def main():
         finally:
             if started_broker:
                 subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
+    cfg = with_channel_hosts(cfg, outdir)
+    cfg["state_dir"] = os.path.join(outdir, "state")
+    cfg["state"]["http_port"] = 0
     gateway_key = gateway_config(cfg, outdir)
     config = os.path.join(outdir, "turnout.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
+    # The same for `turnout all`, on topics, groups and a state_dir of its own.
+    cfg_all = json.loads(json.dumps(cfg))
+    cfg_all["kafka"]["name_prefix"] = f"bench{stamp}.all."
+    cfg_all["state_dir"] = os.path.join(outdir, "state-all")
+    config_all = os.path.join(outdir, "turnout-all.yaml")
+    yaml.safe_dump(cfg_all, open(config_all, "w"), sort_keys=False)
     run([TURNOUT, "topics", "--config", config])
 
     report = {"time": stamp, "smoke": smoke, "machine": {"cores": os.cpu_count()}, "targets": TARGETS}
     n_pipe = 20000 if smoke else args.payments
     switch = None
+    sims_up = False
     try:
         # (a) the Kafka limit: same record size, same hops, same runtime, with/without transactions
         print("bench: (a) plain Kafka pipe, 3 hops ...", flush=True)
@@ -710,23 +821,22 @@ def main():
             out = run(cmd).stdout.strip().splitlines()[-1]
             report["pipe_transactional" if tx else "pipe_plain"] = json.loads(out)
 
-        switch = Switch(config, outdir)
+        sims("start", config, outdir)
+        sims_up = True
+        switch = Switch(config, outdir, with_state=True)
         time.sleep(5)  # every role joins its group
-        if not switch.alive():
-            raise SystemExit("bench: a role exited at start; see " + outdir)
+        switch.check_alive()
 
-        # (b) end to end at saturation
-        print("bench: (b) end to end at saturation ...", flush=True)
+        # (b) end to end at saturation, with what each payment costs
+        print("bench: (b) end to end at saturation, a process per role ...", flush=True)
         n_sat = 20000 if smoke else args.payments
-        report["saturation"] = loadgen(config, n_sat, 0, os.path.join(outdir, "saturation.json"))
+        report["saturation"] = costed_loadgen(config, cfg, switch, n_sat, os.path.join(outdir, "saturation.json"))
+        sat = report["saturation"].get("throughput", 0)
         soak_start = None
 
         # (c) latency at fixed offered loads
-        report["fixed_load"] = {}
         secs = 2 if smoke else 20
-        for rate in (1000, 5000, 10000):
-            print(f"bench: (c) {rate} payments/s for {secs} s ...", flush=True)
-            report["fixed_load"][str(rate)] = loadgen(config, rate * secs, rate, os.path.join(outdir, f"rate{rate}.json"))
+        report["fixed_load"] = latency_profile(config, switch, sat, secs, outdir, "roles")
 
         # (f) the same switch through the HTTP gateway
         print("bench: (f) the gateway: POST /v1/payments at saturation, then 1,000/s ...", flush=True)
@@ -745,34 +855,60 @@ def main():
         report["role_exit_codes"] = switch.stop()
         switch = None
 
+        # (g) every role in one process: saturation and the same latency profile
+        print("bench: (g) turnout all: saturation ...", flush=True)
+        run([TURNOUT, "topics", "--config", config_all])
+        switch = Switch(config_all, outdir, with_state=True, tag="all-", all_in_one=True)
+        time.sleep(5)
+        switch.check_alive()
+        report["all_saturation"] = costed_loadgen(config_all, cfg_all, switch, n_sat,
+                                                  os.path.join(outdir, "all-saturation.json"), topics=False)
+        report["all_fixed_load"] = latency_profile(config_all, switch, report["all_saturation"].get("throughput", 0),
+                                                   secs, outdir, "all")
+        report["role_exit_codes"]["all"] = switch.stop()["all"]
+        switch = None
+
         # (d) the decision path in process
         print("bench: (d) in-process decode → validate → route → score → encode ...", flush=True)
         report["inproc"] = json.loads(run([MICRO, "1" if smoke else "10"]).stdout.strip().splitlines()[-1])
     finally:
         if switch:
             switch.stop()
+        if sims_up:
+            sims("stop", config, outdir)
         # The run's topics are of no use afterwards; left behind, every run adds a hundred
         # partitions (and their open files) to the broker.
-        delete_topics(cfg)
+        delete_topics(cfg)  # bench<stamp>.* : `turnout all`'s topics too
         if started_broker:
             subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), "stop"], capture_output=True)
 
     sat = report["saturation"].get("throughput", 0)
     pipe = report["pipe_transactional"]["records_per_s"]
-    p99_10k = report["fixed_load"]["10000"].get("latency_ms", {}).get("p99", 0)
+
+    def p99(runs, label):
+        return runs.get(label, {}).get("latency_ms", {}).get("p99", 0)
+
+    kafka_total = report["saturation"].get("kafka", {}).get("total", {})
     figures = {
         "end_to_end_payments_per_s": sat,
-        "p99_ms_at_10000": p99_10k,
         "ratio_turnout_to_pipe": sat / pipe if pipe else 0,
         "inproc_records_per_s_per_core": report["inproc"]["records_per_s_per_core"],
+        "cpu_us_per_payment_switch": report["saturation"].get("cpu_us_per_payment_switch", 0),
+        "cpu_us_per_payment_broker": report["saturation"].get("cpu_us_per_payment_broker") or 0,
+        "records_per_payment": kafka_total.get("switch_topics_records_per_payment", 0),
+        "p99_ms_at_100": max(p99(report["fixed_load"], "100"), p99(report["all_fixed_load"], "100")),
+        "p99_ms_at_1000": max(p99(report["fixed_load"], "1000"), p99(report["all_fixed_load"], "1000")),
+        "p99_ms_at_half_saturation": max(p99(report["fixed_load"], "50%"), p99(report["all_fixed_load"], "50%")),
     }
     report["figures"] = figures
-    ok_runs = all(r.get("ok") for r in [report["saturation"], *report["fixed_load"].values(), report["gateway"]] +
-                  ([report["soak"]] if "soak" in report else []))
+    runs = [report["saturation"], report["all_saturation"], *report["fixed_load"].values(),
+            *report["all_fixed_load"].values(), report["gateway"]] + ([report["soak"]] if "soak" in report else [])
+    ok_runs = all(r.get("ok") for r in runs)
     report["all_payments_answered"] = ok_runs
     path = os.path.join(ROOT, "var", "bench", f"report-{stamp}.json")
     json.dump(report, open(path, "w"), indent=2)
     json.dump(report, open(os.path.join(ROOT, "var", "bench", "latest.json"), "w"), indent=2)
+    picture = write_picture(report, path)
 
     def row(name, value, target, better):
         met = value >= target if better == "higher" else value <= target
@@ -782,13 +918,26 @@ def main():
     print(f"\n== Turnout benchmark {'(smoke) ' if smoke else ''}{stamp} ==")
     print(f"  (a) Kafka pipe, 3 hops, transactions on      {pipe:>14,.0f} records/s")
     print(f"  (a) Kafka pipe, 3 hops, transactions off     {report['pipe_plain']['records_per_s']:>14,.0f} records/s")
+    print("  (b) every role its own process, channel host simulators over sockets, the main job's mix")
     row("(b) Turnout end to end, saturation (payments/s)", sat, TARGETS["end_to_end_payments_per_s"], "higher")
     row("    (b)/(a) with transactions", figures["ratio_turnout_to_pipe"], TARGETS["ratio_turnout_to_pipe"], "higher")
-    for rate, r in report["fixed_load"].items():
-        lat = r.get("latency_ms", {})
-        print(f"  (c) {int(rate):>6,}/s offered: {r.get('throughput', 0):>8,.0f}/s done   "
-              f"p50 {lat.get('p50', 0):>7.1f} ms  p95 {lat.get('p95', 0):>7.1f} ms  p99 {lat.get('p99', 0):>7.1f} ms")
-    row("    p99 at 10,000/s (ms)", p99_10k, TARGETS["p99_ms_at_10000"], "lower")
+    print_cost(report["saturation"])
+    row("    CPU per payment, switch roles together (µs)", figures["cpu_us_per_payment_switch"],
+        TARGETS["cpu_us_per_payment_switch"], "lower")
+    row("    CPU per payment, broker JVM (µs)", figures["cpu_us_per_payment_broker"],
+        TARGETS["cpu_us_per_payment_broker"], "lower")
+    row("    Kafka records per payment (switch topics)", figures["records_per_payment"],
+        TARGETS["records_per_payment"], "lower")
+    print_latency("(c) a process per role", report["fixed_load"])
+    a_sat = report["all_saturation"]
+    print(f"  (g) turnout all, saturation                  {a_sat.get('throughput', 0):>14,.0f} payments/s   "
+          f"CPU {a_sat.get('cpu', {}).get('all', {}).get('us_per_payment', 0):,.1f} µs per payment (broker "
+          f"{a_sat.get('cpu_us_per_payment_broker') or 0:,.1f} µs)")
+    print_latency("(g) turnout all", report["all_fixed_load"])
+    row("    p99 at 100/s, worse layout (ms)", figures["p99_ms_at_100"], TARGETS["p99_ms_at_100"], "lower")
+    row("    p99 at 1,000/s, worse layout (ms)", figures["p99_ms_at_1000"], TARGETS["p99_ms_at_1000"], "lower")
+    row("    p99 at 50 % of saturation, worse layout (ms)", figures["p99_ms_at_half_saturation"],
+        TARGETS["p99_ms_at_half_saturation"], "lower")
     print_gateway(report["gateway"])
     row("(d) in-process records/s per core", figures["inproc_records_per_s_per_core"],
         TARGETS["inproc_records_per_s_per_core"], "higher")
@@ -804,9 +953,57 @@ def main():
     print(f"  every payment answered exactly once in every run: {'yes' if ok_runs else 'NO'}")
     print(f"  roles exited: {report['role_exit_codes']}")
     print(f"  report: {os.path.relpath(path, ROOT)}")
+    print(f"  picture: {os.path.relpath(picture, ROOT)}")
     bad_exit = any(c != 0 for c in report["role_exit_codes"].values()) or report["gateway"]["exit_code"] != 0
     return 0 if ok_runs and not bad_exit else 1
 
+
+def print_cost(r):
+    """The cost table of a costed saturation run."""
+    n = r.get("payments_answered", 0)
+    print(f"      cost per payment answered ({n:,} answered; CPU = utime + stime from /proc):")
+    for name, c in sorted(r.get("cpu", {}).items(), key=lambda kv: -kv[1]["us_per_payment"]):
+        print(f"        CPU {name:<28} {c['us_per_payment']:>9,.1f} µs   ({c['cpu_seconds']:,.1f} s)")
+    k = r.get("kafka")
+    if k:
+        print(f"        {'Kafka topic':<32} {'records':>9} {'markers':>9} {'bytes':>9}   per payment")
+        for name, t in k["topics"].items():
+            print(f"        {name:<32} {t['records_per_payment']:>9.3f} {t['markers_per_payment']:>9.3f} "
+                  f"{t['bytes_per_payment']:>9,.0f}")
+        tot = k["total"]
+        print(f"        {'all topics':<32} {tot['records_per_payment']:>9.3f} {tot['markers_per_payment']:>9.3f} "
+              f"{tot['bytes_per_payment']:>9,.0f}")
+        if k.get("incomplete"):
+            print(f"        (not read to their end: {', '.join(k['incomplete'])})")
+
+
+def print_latency(title, runs):
+    for label, r in runs.items():
+        lat = r.get("latency_ms", {})
+        print(f"  {title}, {r.get('offered_per_s', 0):>6,}/s offered ({label:>4}): {r.get('throughput', 0):>7,.0f}/s done"
+              f"   p50 {lat.get('p50', 0):>7.1f} ms  p95 {lat.get('p95', 0):>7.1f} ms  p99 {lat.get('p99', 0):>7.1f} ms"
+              f"{'' if r.get('ok') else '   NOT every payment answered once'}")
+
+
+def write_picture(report, path):
+    """The report's picture next to it (report-<time>.svg) and as var/bench/latest.svg."""
+    import bench_picture
+
+    def points(runs):
+        return [(r.get("offered_per_s", 0), r.get("latency_ms", {})) for r in runs.values()]
+
+    cpu = {name: c["us_per_payment"] for name, c in report["saturation"].get("cpu", {}).items()}
+    svg = bench_picture.svg(
+        f"Turnout benchmark {report['time']}{' (smoke)' if report['smoke'] else ''}: "
+        f"{report['saturation'].get('throughput', 0):,.0f} payments/s at saturation, {os.cpu_count()} cores",
+        {"roles": points(report["fixed_load"]), "all": points(report["all_fixed_load"])}, cpu,
+        footer="every role its own process (solid) and turnout all (dashed); channel host simulators over sockets; "
+               "scripts/bench")
+    out = path[:-len(".json")] + ".svg"
+    for p in (out, os.path.join(ROOT, "var", "bench", "latest.svg")):
+        with open(p, "w") as f:
+            f.write(svg)
+    return out
 
 if __name__ == "__main__":
     sys.exit(main())
