@@ -107,6 +107,7 @@ class Switch:
         self.config, self.logdir, self.log_level, self.tag = config, logdir, log_level, tag
         self.roles = dict(roles)
         self.procs = {}
+        self.metrics_ports = {}
         self.started = {}
         self.log_offset = {}
         for name in self.roles:
@@ -127,10 +128,29 @@ class Switch:
         self.log_offset[name] = os.path.getsize(path) if os.path.exists(path) else 0
         log = open(path, "a")
         self.started[name] = time.time()
+        self.metrics_ports[name] = free_port()
         self.procs[name] = subprocess.Popen(
             [TURNOUT, "--log-level", self.log_level, role, *self.roles[name], "--config", self.config,
-             "--metrics-port", "0"],
+             "--metrics-port", str(self.metrics_ports[name])],
             stdout=log, stderr=subprocess.STDOUT)
+
+    def scrape(self):
+        """(metric, label) → [sum, count] of the stage latency, commit and channel latency
+        histograms, added up over every role process."""
+        import urllib.request
+        out = {}
+        pat = re.compile(r'^(turnout_(?:stage_latency|stage_commit|channel_latency)_seconds)_(sum|count)\{(?:stage|channel)="([^"]+)"\} (\S+)')
+        for name, port in self.metrics_ports.items():
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                m = pat.match(line)
+                if m:
+                    slot = out.setdefault((m.group(1), m.group(3)), [0.0, 0.0])
+                    slot[0 if m.group(2) == "sum" else 1] += float(m.group(4))
+        return out
 
     def pids(self):
         return {name: p.pid for name, p in self.procs.items() if p.poll() is None}
@@ -248,9 +268,25 @@ def latency_profile(config, switch, saturation, secs, outdir, tag):
     out = {}
     for label, rate in rates:
         print(f"bench: (c) {tag}: {rate:,}/s ({label}) for {secs} s ...", flush=True)
+        before = switch.scrape()
         out[label] = loadgen(config, max(1, int(rate * secs)), rate, os.path.join(outdir, f"{tag}-rate{label}.json"))
         out[label]["offered_per_s"] = rate
+        out[label]["hops_ms"] = hop_means(before, switch.scrape())
         switch.check_alive()
+    return out
+
+
+def hop_means(before, after):
+    """Where the milliseconds went between two Switch.scrape()s: per stage, the mean age of a
+    record when the stage took it (its wait in the topic, the upstream commit included) and
+    the mean time of the stage's commits; per channel, the mean call time."""
+    names = {"turnout_stage_latency_seconds": "record_age", "turnout_stage_commit_seconds": "commit",
+             "turnout_channel_latency_seconds": "channel_call"}
+    out = {}
+    for (metric, label), (s1, c1) in sorted(after.items()):
+        s0, c0 = before.get((metric, label), (0.0, 0.0))
+        if c1 > c0:
+            out.setdefault(names[metric], {})[label] = round((s1 - s0) * 1000 / (c1 - c0), 2)
     return out
 
 
@@ -983,6 +1019,11 @@ def print_latency(title, runs):
         print(f"  {title}, {r.get('offered_per_s', 0):>6,}/s offered ({label:>4}): {r.get('throughput', 0):>7,.0f}/s done"
               f"   p50 {lat.get('p50', 0):>7.1f} ms  p95 {lat.get('p95', 0):>7.1f} ms  p99 {lat.get('p99', 0):>7.1f} ms"
               f"{'' if r.get('ok') else '   NOT every payment answered once'}")
+        hops = r.get("hops_ms", {})
+        if hops:
+            parts = [f"{kind} " + ", ".join(f"{k} {v:.1f}" for k, v in vals.items())
+                     for kind, vals in hops.items()]
+            print(f"        mean ms: {'; '.join(parts)}")
 
 
 def write_picture(report, path):

@@ -30,7 +30,9 @@ int64_t read_range(rd_kafka_t* c, const std::string& topic, int32_t partition, i
     rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), partition);
     int64_t reached = lo;
     for (;;) {
-        MessagePtr m(rd_kafka_consumer_poll(c, 100));
+        // A short wait: the tail after a clean stop is often only a commit marker, which is
+        // never handed out; a long poll would sit out its whole timeout once per store.
+        MessagePtr m(rd_kafka_consumer_poll(c, 5));
         if (m && !m->err) {
             fn(*m);
             ++n;

@@ -143,6 +143,7 @@ private:
     std::shared_ptr<HealthCell> health_;  // /livez, /readyz
     prometheus::Histogram& record_age_;
     prometheus::Counter& commits_;
+    prometheus::Histogram& commit_time_;  // its loop waits this long for each commit
     prometheus::Counter& aborts_;
     prometheus::Counter& too_large_;
 };

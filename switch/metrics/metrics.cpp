@@ -67,6 +67,10 @@ Metrics::Metrics()
                         .Name("turnout_stage_latency_seconds")
                         .Help("Age of a record (since it was written) when a stage processes it")
                         .Register(*registry)),
+      stage_commit(prometheus::BuildHistogram()
+                       .Name("turnout_stage_commit_seconds")
+                       .Help("Time a stage spends committing its transaction (offsets, records, commit)")
+                       .Register(*registry)),
       consumer_lag(prometheus::BuildGauge()
                        .Name("turnout_consumer_lag")
                        .Help("Records between a stage's committed position and the partition end (librdkafka statistics)")

@@ -38,6 +38,7 @@ public:
     prometheus::Family<prometheus::Counter>& batches_closed;
     prometheus::Family<prometheus::Counter>& settled_minor;
     prometheus::Family<prometheus::Histogram>& stage_latency;
+    prometheus::Family<prometheus::Histogram>& stage_commit;
     prometheus::Family<prometheus::Gauge>& consumer_lag;
     prometheus::Family<prometheus::Counter>& transactions;
     prometheus::Family<prometheus::Gauge>& circuit_state;
