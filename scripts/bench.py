@@ -466,7 +466,7 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
     config = os.path.join(outdir, f"turnout-{tag}.yaml")
     yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
     parts = cfg["kafka"]["partitions"]
-    stateful = {"router": 2 * parts, "state": parts}  # dedupe + ledger, state; per partition
+    stateful = {"router": parts, "state": parts}  # ledger, state; per partition
     long_wait = 600 + n // 2000  # a full restore of a large history takes minutes on a small machine
     out = {"payments": n, "disk_free_gib_before": disk_free_gib(outdir)}
     if not broker_serves(cfg["kafka"]["bootstrap_servers"]):

@@ -9,8 +9,8 @@ Topics: every name under kafka.topics except channel_prefix, plus
 <channel_prefix><id> for each entry of `channels:`; all with kafka.partitions
 partitions and kafka.replication_factor replicas (--replication-factor
 overrides it). payments.state, payments.lifecycle and channels.health
-(kafka.topics.state / .lifecycle / .health) are compacted; payments.dedupe, settlement.log and
-payments.velocity (kafka.topics.dedupe / .settlement_log / .velocity) keep router.dedupe_window_hours,
+(kafka.topics.state / .lifecycle / .health) are compacted; settlement.log and
+payments.velocity (kafka.topics.settlement_log / .velocity) keep
 settlement.log_retention_hours and risk.velocity_retention_hours. kafka.name_prefix and --prefix P are put in front of
 every name (tests use --prefix to stay apart; P comes first). Existing topics
 are left alone. Without --bootstrap the config's kafka.bootstrap_servers and
@@ -33,8 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 COMPACTED = ("state", "health", "lifecycle", "pending")
 # Changelog topics kept for a time window: kafka.topics key -> (config section,
 # key, default hours), as the switch creates them (turnout topics).
-RETAINED = {"dedupe": ("router", "dedupe_window_hours", 168),
-            "settlement_log": ("settlement", "log_retention_hours", 168),
+RETAINED = {"settlement_log": ("settlement", "log_retention_hours", 168),
             "velocity": ("risk", "velocity_retention_hours", 24)}
 QUIET = {"log_level": 2}  # connection failures are reported by the calls below
 

@@ -82,7 +82,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
             throw std::invalid_argument("unknown role " + spec.role);
         }
         const auto& t = cfg.kafka.topics;
-        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.dedupe, t.settlement_log, t.velocity, t.health, t.state, t.lifecycle, t.pending};
+        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.settlement_log, t.velocity, t.health, t.state, t.lifecycle, t.pending};
         for (const auto& ch : cfg.channels) opts.output_topics.push_back(t.channel(ch.id));
         r->runner = std::make_unique<kafka::StageRunner>(cfg.kafka, std::move(opts), *r->logic);
         running.push_back(std::move(r));

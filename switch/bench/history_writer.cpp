@@ -107,7 +107,7 @@ std::string HistoryResult::json() const {
       << ",\"bytes\":" << bytes << ",\"seconds\":" << seconds
       << ",\"records_per_s\":" << (seconds > 0 ? static_cast<double>(records) / seconds : 0)
       << ",\"mib_per_s\":" << (seconds > 0 ? static_cast<double>(bytes) / seconds / (1 << 20) : 0)
-      << ",\"by_topic\":{\"dedupe\":" << dedupe_records << ",\"lifecycle\":" << ledger_records
+      << ",\"by_topic\":{\"lifecycle\":" << ledger_records
       << ",\"state\":" << state_records << "}}";
     return o.str();
 }
@@ -116,8 +116,6 @@ HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
     const auto& t = cfg.kafka.topics;
     require_co_partitioned(cfg.kafka);  // requests, results, state, lifecycle
     const int32_t parts = partition_count(cfg.kafka, t.requests);
-    if (partition_count(cfg.kafka, t.dedupe) != parts)
-        throw std::runtime_error(t.dedupe + " must have as many partitions as " + t.requests);
     if (cfg.channels.empty()) throw std::runtime_error("the configuration names no channel");
     if (!valid_payment_id(opts.prefix + "-s" + std::to_string(opts.payments)))
         throw std::runtime_error("--prefix `" + opts.prefix + "` does not make valid payment_ids");
@@ -138,7 +136,6 @@ HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
                                        rd_kafka_conf_set_opaque(c, &delivery);
                                    });
     using TopicPtr = std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)>;
-    TopicPtr dedupe(rd_kafka_topic_new(rk.get(), t.dedupe.c_str(), nullptr), rd_kafka_topic_destroy);
     TopicPtr ledger(rd_kafka_topic_new(rk.get(), t.lifecycle.c_str(), nullptr), rd_kafka_topic_destroy);
     TopicPtr state(rd_kafka_topic_new(rk.get(), t.state.c_str(), nullptr), rd_kafka_topic_destroy);
 
@@ -163,17 +160,12 @@ HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
     // themselves are written now.
     const int64_t week = int64_t{7} * 24 * 3600 * 1000;
     const int64_t step = opts.payments > 0 ? std::max<int64_t>(1, week / opts.payments) : 1;
-    const std::string one = "1";
     const auto t0 = std::chrono::steady_clock::now();
     auto last_log = t0;
     for (int64_t n = 0; n < opts.payments; ++n) {
         const auto& channel = cfg.channels[static_cast<size_t>(n) % cfg.channels.size()].id;
         const auto sp = synthetic_payment(opts.prefix, n, channel, now - week + n * step);
         const int32_t p = partition_for_key(sp.root_id, parts);
-        for (const auto& id : sp.payment_ids) {
-            produce(dedupe.get(), p, id, one);
-            ++res.dedupe_records;
-        }
         produce(ledger.get(), p, sp.root_id, LifeCycleLedger::encode_entry(sp.ledger, {}));
         ++res.ledger_records;
         produce(state.get(), p, sp.root_id, encode_life_cycle(sp.state));

@@ -3,7 +3,6 @@
 // into the stores' changelog topics (no switch), keyed and partitioned as the router and the
 // state role write them, so the roles start on a state of that size:
 //
-//   payments.dedupe     one record per payment_id (the root and each follow-up), value "1"
 //   payments.lifecycle  the router's ledger entry of each root (LifeCycleLedger::encode_entry)
 //   payments.state      each root's life cycle with its history (encode_life_cycle)
 //
@@ -29,7 +28,7 @@ struct HistoryResult {
     int64_t records = 0;  // acknowledged by the broker
     int64_t failed = 0;   // not acknowledged
     int64_t bytes = 0;    // keys and values
-    int64_t dedupe_records = 0, ledger_records = 0, state_records = 0;
+    int64_t ledger_records = 0, state_records = 0;
     double seconds = 0;
     std::string json() const;
 };

@@ -31,8 +31,11 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     c.session_timeout_ms = static_cast<int>(r.integer(k, "session_timeout_ms", 10000, 1000, 300000));
     c.static_membership = r.flag(k, "static_membership", true);
     auto t = r.section(k, "topics");
+    if (t.IsMap() && t["dedupe"])
+        r.fail(t["dedupe"], "`kafka.topics.dedupe` is no longer used: the life-cycle ledger (kafka.topics.lifecycle) remembers "
+                  "every payment_id; delete the key (and, once drained, the topic)");
     r.only_keys(t, "kafka.topics",
-                {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix", "dedupe",
+                {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix",
                  "settlement_log", "velocity", "lifecycle", "pending"});
     auto& n = c.topics;
     const auto& pre = c.name_prefix;
@@ -44,7 +47,6 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     n.health = pre + r.str(t, "health", "channels.health");
     n.state = pre + r.str(t, "state", "payments.state");
     n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
-    n.dedupe = pre + r.str(t, "dedupe", "payments.dedupe");
     n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
     n.pending = pre + r.str(t, "pending", "payments.pending");
     n.velocity = pre + r.str(t, "velocity", "payments.velocity");
@@ -219,8 +221,10 @@ Config parse_document(const std::string& text, const std::string& source, const 
         }
 
         auto router = r.section(root, "router");
-        r.only_keys(router, "router", {"dedupe_window_hours", "routes"});
-        c.dedupe_window_ms = r.integer(router, "dedupe_window_hours", 168, 1, 24 * 365) * 3600 * 1000;
+        if (router.IsMap() && router["dedupe_window_hours"])
+            r.fail(router["dedupe_window_hours"], "`router.dedupe_window_hours` is no longer used: every payment_id is remembered for "
+                      "state.retention_days by the life-cycle ledger; delete the key");
+        r.only_keys(router, "router", {"routes"});
         c.routes = parse_routing_rules(r.section(router, "routes"), source, c.channels).rules;
         c.risk = parse_risk_rules(r.section(root, "risk"), source);
 

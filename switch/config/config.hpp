@@ -23,11 +23,10 @@ public:
 
 struct TopicNames {
     std::string requests, routed, results, dlq, batches, health, state, channel_prefix;
-    std::string dedupe;          // router changelog: payment_ids seen, per requests partition
     std::string settlement_log;  // settlement changelog: batch assignments and closes
     std::string pending;         // payments a channel answered pending (compacted, key payment_id)
     std::string velocity;        // risk changelog: payments forwarded, per routed partition
-    std::string lifecycle;       // router changelog: life-cycle ledger per root id (compacted)
+    std::string lifecycle;       // router changelog: life-cycle ledger per root id (compacted); every payment_id answered
     std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }
 };
 
@@ -118,8 +117,6 @@ struct Config {
     KafkaConfig kafka;
     std::string keys_file;
     size_t max_record_bytes = 65536;
-    // payment_ids are remembered this long (router.dedupe_window_hours), whatever their count.
-    int64_t dedupe_window_ms = int64_t{168} * 3600 * 1000;
     // Partition-local state stores: `<state_dir>/<role>-<instance>/<store>/<partition>`.
     std::string state_dir = "var/state";
     std::vector<RouteRule> routes;  // router.routes (config/rules.hpp)

@@ -108,7 +108,6 @@ std::vector<TopicSpec> topic_catalogue(const Config& cfg) {
                              {t.state, {{"cleanup.policy", "compact"}}},
                              {t.lifecycle, {{"cleanup.policy", "compact"}}},
                              {t.pending, {{"cleanup.policy", "compact"}}},
-                             {t.dedupe, {{"retention.ms", std::to_string(cfg.dedupe_window_ms)}}},
                              {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
                              {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};
     for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});

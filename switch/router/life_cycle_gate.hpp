@@ -31,15 +31,15 @@ public:
     // The store's secondary key of a held follow-up's record (`<root id>/<payment_id>`).
     static void index_held(std::string_view key, std::string_view value, std::vector<std::string>& out);
 
-    // Before dedupe: true when the follow-up was held (its original or an earlier follow-up
+    // Before answered(): true when the follow-up was held (its original or an earlier follow-up
     // has no result yet).
     bool hold_if_waiting(int32_t partition, const kafka::Record& rec, const PaymentRequest& req,
                          std::string_view traceparent);
-    // After dedupe: true when a life-cycle rule refuses the follow-up (its `rejected` result,
+    // After answered(): true when a life-cycle rule refuses the follow-up (its `rejected` result,
     // with type, amount and original, is already emitted).
     bool refuse(int32_t partition, const PaymentRequest& req, std::string_view traceparent, kafka::Emitter& out);
-    // After dedupe: true when the ledger answered this payment_id before (a root it opened, a
-    // follow-up answered, refused or in flight), however long ago the dedupe forgot it.
+    // The dedupe: true when the ledger answered this payment_id before (a root it opened, a
+    // follow-up answered, refused or in flight), within state.retention_days.
     bool answered(int32_t partition, const PaymentRequest& req);
     // The request went on to risk and a channel.
     void admitted(int32_t partition, const PaymentRequest& req);

@@ -21,13 +21,12 @@ RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_
       masked_card_numbers_(Metrics::get().card_numbers_masked.Add({})) {
     for (const char* a : {"fallback", "split", "least_cost", "health", "health_explore", "original_channel"})
         plans_by_action_[a] = &Metrics::get().route_plans.Add({{"action", a}});
-    // payment_ids for the dedupe window (a time-retained changelog of the same window); each
-    // payment's ledger entry for state.retention_days after its last event (compacted).
-    kafka::StoreSpec dedupe{"dedupe", cfg.kafka.topics.dedupe, cfg.dedupe_window_ms, false, {}};
+    // Each payment's ledger entry for state.retention_days after its last event (compacted):
+    // it also answers whether a payment_id was seen, so there is no separate dedupe store.
     kafka::StoreSpec ledger{"ledger", cfg.kafka.topics.lifecycle, cfg.state.retention_ms, true,
                             &LifeCycleGate::index_held};
     stores_ = std::make_unique<kafka::StoreSet>(cfg.kafka, kafka::role_state_dir(cfg, "router", instance), "router",
-                                                std::vector<kafka::StoreSpec>{dedupe, ledger});
+                                                std::vector<kafka::StoreSpec>{ledger});
     life_cycle_.attach(stores_.get(), kLedger);
     health_.start();
 }
@@ -121,7 +120,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
                           {{"count", std::to_string(decoded.masked_card_numbers)}});
     }
     // A payment's records must all be keyed by its root id: the key picks the partition, and
-    // dedupe and the life-cycle ledger are per partition. Under another key the same
+    // the life-cycle ledger is per partition. Under another key the same
     // payment_id would meet a ledger that never saw it. (A held follow-up routed again has no
     // record of its own: it was checked when it arrived.)
     if (rec.offset >= 0 && rec.key != req.root_id()) {
@@ -131,19 +130,17 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         return;
     }
     if (life_cycle_.hold_if_waiting(rec.partition, rec, req, tp)) return;  // its original has no result yet
-    auto& seen = stores_->at(kDedupe, rec.partition);
-    // The dedupe store remembers every payment_id for the dedupe window; the ledger remembers
-    // every payment it opened or answered for the retention, so a payment_id sent again long
-    // after is still never executed twice.
-    if (seen.get(req.payment_id) || life_cycle_.answered(rec.partition, req)) {
+    // The ledger remembers every payment it opened, and every follow-up in flight, answered or
+    // refused, for state.retention_days: a payment_id sent again, however long after, is
+    // never executed twice. (A request refused before it reached a channel, for no route or
+    // an unknown original, is not remembered: sent again, it is decided again.)
+    if (life_cycle_.answered(rec.partition, req)) {
         // No second channel call; the one final result per payment_id stays the first one.
         reject_with({std::string(reject::duplicate_request), "payment_id was already received", req.payment_id,
                      req.root_id()},
                     false);
         return;
     }
-    // Remembered in the same transaction as this record's offset.
-    seen.put(req.payment_id, "1", now, out);
     if (life_cycle_.refuse(rec.partition, req, tp, out)) {
         probe_.result("rejected", "");
         probe_.out();

@@ -1,11 +1,12 @@
 #pragma once
 // The router stage: payments.requests → decode + validate, dedupe, protect card data,
 // choose a route plan → payments.routed (keyed by instrument fingerprint); bad input to the
-// DLQ and a `rejected` result. Dedupe and the life-cycle ledger are partition-local state
-// stores (kafka/state_store.hpp): every new payment_id is remembered for
-// router.dedupe_window_hours, whatever their number, in the store and the same partition of
-// the dedupe changelog, in the same transaction as the request's offset; so it holds across
-// restarts and rebalances, and a restart replays only the changelog since its checkpoint.
+// DLQ and a `rejected` result. The life-cycle ledger is a partition-local state store
+// (kafka/state_store.hpp) and the dedupe: every payment it admits (and every follow-up it
+// refuses) is remembered for state.retention_days, whatever their number, in the store and
+// the same partition of the lifecycle changelog, in the same transaction as the request's
+// offset; so it holds across restarts and rebalances, and a restart replays only the
+// changelog since its checkpoint.
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,7 +36,7 @@ public:
     void on_revoke(const kafka::PartitionSet& parts) override;
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
     kafka::StoreSet* stores() override { return stores_.get(); }
-    enum Store : size_t { kDedupe = 0, kLedger = 1 };
+    enum Store : size_t { kLedger = 0 };
 
 private:
     // `held_traceparent`: set when a held follow-up is routed again (its record is gone).
@@ -51,7 +52,7 @@ private:
     ChannelHealthTable health_;
     std::shared_ptr<const HealthMap> health_now_;  // this batch's view of channels.health
     std::map<std::string, prometheus::Counter*, std::less<>> plans_by_action_;
-    std::unique_ptr<kafka::StoreSet> stores_;  // dedupe and life-cycle ledger, by requests partition
+    std::unique_ptr<kafka::StoreSet> stores_;  // the life-cycle ledger, by requests partition
     StageProbe probe_{"router"};
     prometheus::Counter& masked_card_numbers_;
     LifeCycleGate life_cycle_{cfg_};

@@ -67,7 +67,7 @@ bool LifeCycleLedger::apply(const PaymentResult& r) {
     if (!e || !e->lc) return false;
     // What apply_result(…, false) would act on; anything else changes (and logs) nothing.
     const auto& lc = *e->lc;
-    // Every request this ledger admitted passed validation, dedupe and the rules, and only the
+    // Every request this ledger admitted passed validation, the duplicate check and the rules, and only the
     // router rejects: a `rejected` result for a payment_id admitted here answered another copy
     // of it (a duplicate, another key, an invalid resend) and must not end the admitted one.
     if (r.status == ResultStatus::rejected) return false;

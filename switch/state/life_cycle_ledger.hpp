@@ -1,8 +1,8 @@
 #pragma once
 // The router's life-cycle ledger for one requests partition: every root it accepted, the
 // results of the root and its follow-ups (payments.results is co-partitioned), follow-ups
-// in flight, and follow-ups held until their original has a result. Transactional like the
-// dedupe: changes since the last commit are undone on abort; each changed root's snapshot
+// in flight, and follow-ups held until their original has a result; the router's dedupe asks
+// it whether a payment_id was seen. Transactional: changes since the last commit are undone on abort; each changed root's snapshot
 // goes to the same partition of the router's compacted changelog (kafka.topics.lifecycle)
 // in the same transaction, and a partition's ledger is replayed from it on assignment.
 #include <cstdint>

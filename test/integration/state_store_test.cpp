@@ -159,8 +159,7 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
     struct StoreOf {
         std::string role, store, topic;
     };
-    const std::vector<StoreOf> stores{{"router", "dedupe", cfg.kafka.topics.dedupe},
-                                      {"router", "ledger", cfg.kafka.topics.lifecycle},
+    const std::vector<StoreOf> stores{{"router", "ledger", cfg.kafka.topics.lifecycle},
                                       {"state", "state", cfg.kafka.topics.state}};
     int64_t tail = 0, whole = 0;
     for (const auto& s : stores)
@@ -243,13 +242,11 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
 TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted again, the stores drop it") {
     auto run = make_run("st-ttl");
     Config cfg = run.cfg;
-    cfg.dedupe_window_ms = 3000;
     cfg.state.retention_ms = 3000;
     const CardVault vault(load_vault_keys(cfg.keys_file));
     auto& expired = Metrics::get().store_expired;
     const double before_state = expired.Add({{"role", "state"}, {"store", "state"}}).Value();
     const double before_ledger = expired.Add({{"role", "router"}, {"store", "ledger"}}).Value();
-    const double before_dedupe = expired.Add({{"role", "router"}, {"store", "dedupe"}}).Value();
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
     const auto x = sale(run.id + "-X");
@@ -270,14 +267,11 @@ TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted
         return false;
     };
     for (const int64_t until = now_ms() + 30000; now_ms() < until; std::this_thread::sleep_for(std::chrono::milliseconds(500)))
-        if (tombstoned(cfg.kafka.topics.state) && tombstoned(cfg.kafka.topics.lifecycle) &&
-            expired.Add({{"role", "router"}, {"store", "dedupe"}}).Value() > before_dedupe)
-            break;
+        if (tombstoned(cfg.kafka.topics.state) && tombstoned(cfg.kafka.topics.lifecycle)) break;
     CHECK(tombstoned(cfg.kafka.topics.state));
     CHECK(tombstoned(cfg.kafka.topics.lifecycle));
     CHECK(expired.Add({{"role", "state"}, {"store", "state"}}).Value() > before_state);
     CHECK(expired.Add({{"role", "router"}, {"store", "ledger"}}).Value() > before_ledger);
-    CHECK(expired.Add({{"role", "router"}, {"store", "dedupe"}}).Value() > before_dedupe);
 
     // The expired payment_id is a new payment again.
     send_request(p.get(), cfg, x);

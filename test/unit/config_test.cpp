@@ -150,16 +150,13 @@ TEST_CASE("state: status endpoint and the router's wait for an original") {
 TEST_CASE("state stores: directory, retention by time, static membership and session timeout") {
     const auto d = parse_config(kBase, "t.yaml");
     CHECK(d.state_dir == "var/state");
-    CHECK(d.dedupe_window_ms == int64_t{168} * 3'600'000);
     CHECK(d.state.retention_ms == int64_t{400} * 86'400'000);
     CHECK(d.kafka.static_membership);
     CHECK(d.kafka.session_timeout_ms == 10000);
     std::string yaml = kBase + "state_dir: /srv/turnout\nstate:\n  retention_days: 30\n";
     yaml.replace(yaml.find("  topics: {}"), 12, "  topics: {}\n  static_membership: false\n  session_timeout_ms: 45000");
-    yaml.replace(yaml.find("router:\n"), 8, "router:\n  dedupe_window_hours: 2\n");
     const auto c = parse_config(yaml, "t.yaml");
     CHECK(c.state_dir == "/srv/turnout");
-    CHECK(c.dedupe_window_ms == 2 * 3'600'000);
     CHECK(c.state.retention_ms == int64_t{30} * 86'400'000);
     CHECK_FALSE(c.kafka.static_membership);
     CHECK(c.kafka.session_timeout_ms == 45000);
@@ -167,7 +164,8 @@ TEST_CASE("state stores: directory, retention by time, static membership and ses
         std::string from, to, expected;
     };
     for (const auto& b : std::vector<Bad>{
-             {"router:\n", "router:\n  dedupe_window_hours: 0\n", "between 1 and"},
+             {"router:\n", "router:\n  dedupe_window_hours: 2\n", "no longer used"},
+             {"  topics: {}", "  topics: {dedupe: payments.dedupe}", "no longer used"},
              {"router:\n", "router:\n  dedupe_capacity: 10\n", "unknown key"},
              {"  topics: {}", "  topics: {}\n  static_membership: maybe", "true or false"},
              {"  topics: {}", "  topics: {}\n  session_timeout_ms: 10", "between 1000 and"},
