@@ -175,6 +175,17 @@ void PartitionStore::erase(std::string_view key, Emitter& out, Headers headers) 
 
 void PartitionStore::forget(std::string_view key) { staged_.insert_or_assign(std::string(key), Staged{std::nullopt, 0}); }
 
+namespace {
+// A data key's value: the entry's expiry (8 bytes, big-endian) and the value itself.
+std::string stored_value(int64_t expires_at, const std::string& value) {
+    std::string v;
+    v.reserve(8 + value.size());
+    put_be64(v, expires_at);
+    v += value;
+    return v;
+}
+}  // namespace
+
 void PartitionStore::apply(rocksdb::WriteBatch& b, const std::string& key, const Staged& s) {
     const std::string dk = data_key(key);
     if (bulk_) {
@@ -183,11 +194,7 @@ void PartitionStore::apply(rocksdb::WriteBatch& b, const std::string& key, const
             b.Delete(dk);
             return;
         }
-        std::string v;
-        v.reserve(8 + s.value->size());
-        put_be64(v, s.expires_at);
-        v += *s.value;
-        b.Put(dk, v);
+        b.Put(dk, stored_value(s.expires_at, *s.value));
         return;
     }
     // The entry as committed: its expiry and secondary keys are replaced, not left behind.
@@ -205,11 +212,7 @@ void PartitionStore::apply(rocksdb::WriteBatch& b, const std::string& key, const
         for (const auto& ik : old_index) b.Delete(index_key(ik));
         return;
     }
-    std::string v;
-    v.reserve(8 + s.value->size());
-    put_be64(v, s.expires_at);
-    v += *s.value;
-    b.Put(dk, v);
+    b.Put(dk, stored_value(s.expires_at, *s.value));
     if (s.expires_at > 0) b.Put(expiry_key(s.expires_at, key), rocksdb::Slice());
     if (spec_.index) spec_.index(key, *s.value, new_index);
     for (const auto& ik : old_index)
