@@ -673,9 +673,7 @@ def gateway_config(cfg, outdir):
     keys_file = os.path.join(outdir, "gateway-keys.txt")
     with open(keys_file, "w") as f:
         f.write(f"{GATEWAY_MERCHANT} {hashlib.sha256(key.encode()).hexdigest()}\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cfg["gateway"] = {**(cfg.get("gateway") or {}), "enabled": False, "address": "127.0.0.1", "port": port,
                       "api_keys_file": keys_file, "rate_per_second": 1000000, "burst": 1000000,
                       "max_connections": 4096, "openapi_file": os.path.join(ROOT, "docs", "openapi.yaml")}

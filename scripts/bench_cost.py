@@ -11,6 +11,7 @@ records. Bytes: the growth of the partition's log segment files (`*.log`) in the
 data directory, which is what the broker wrote and will fetch from disk."""
 import glob
 import os
+import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Topics of the broker that transactions and committed offsets write to.
@@ -32,12 +33,16 @@ def cpu_snapshot(pids):
     return {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
 
 
+def kafka_local_dir():
+    """scripts/kafka-local's directory (its TURNOUT_KAFKA_DIR, else var/kafka)."""
+    return os.environ.get("TURNOUT_KAFKA_DIR", os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "var", "kafka"))
+
+
 def broker_pid():
     """The PID of the broker scripts/kafka-local started (None when another serves)."""
-    d = os.environ.get("TURNOUT_KAFKA_DIR", os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "var", "kafka"))
     try:
-        pid = int(open(os.path.join(d, "broker.pid")).read().strip())
+        pid = int(open(os.path.join(kafka_local_dir(), "broker.pid")).read().strip())
         cmd = open(f"/proc/{pid}/cmdline", "rb").read()
         return pid if b"kafka.Kafka" in cmd else None
     except (OSError, ValueError):
@@ -45,9 +50,7 @@ def broker_pid():
 
 
 def broker_data_dir():
-    d = os.environ.get("TURNOUT_KAFKA_DIR", os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "var", "kafka"))
-    return os.path.join(d, "data")
+    return os.path.join(kafka_local_dir(), "data")
 
 
 def log_bytes(data_dir, topic, partition):
@@ -86,7 +89,6 @@ def count_data_records(bootstrap, ranges, idle_s=5.0):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-cost", "log_level": 3,
                   "enable.auto.commit": False, "isolation.level": "read_uncommitted",
                   "enable.partition.eof": True, "fetch.wait.max.ms": 50})
-    import time
     try:
         c.assign([TopicPartition(t, p, lo) for (t, p), (lo, _) in todo.items()])
         open_parts = set(todo)

@@ -289,7 +289,9 @@ void PartitionStore::rebuild_derived() {
     write(b);
     b.Clear();
     const std::string from(1, kData);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    rocksdb::ReadOptions scan;
+    scan.fill_cache = false;  // one pass over every entry: it would only evict what is in use
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan));
     std::vector<std::string> index;
     for (it->Seek(from); it->Valid() && it->key().starts_with(from); it->Next()) {
         const auto k = it->key();
