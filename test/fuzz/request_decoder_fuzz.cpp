@@ -1,9 +1,12 @@
 // Untrusted bytes from payments.requests: the decoder never crashes, always answers with
-// exactly one of a request or a named rejection, and what it accepts survives a round trip.
+// exactly one of a request or a named rejection, answers as the decoder it replaced (the
+// reference, a Boost.JSON tree then validation) does, and what it accepts survives a round trip.
+// fuzz-needs: test/unit/request_decoder_reference.cpp
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "../unit/request_decoder_reference.hpp"
 #include "codec/request_decoder.hpp"
 
 using namespace turnout;
@@ -18,6 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view in(reinterpret_cast<const char*>(data), size);
     const auto out = decode_request(in, 65536);
     require(out.request.has_value() != out.rejection.has_value());
+    const auto ref = decode_request_reference(in, 65536);
+    require(ref.request.has_value() == out.request.has_value() && ref.masked_card_numbers == out.masked_card_numbers);
+    if (ref.request) require(encode_request(*ref.request) == encode_request(*out.request));
+    if (ref.rejection)
+        require(ref.rejection->code == out.rejection->code && ref.rejection->message == out.rejection->message &&
+                ref.rejection->payment_id == out.rejection->payment_id && ref.rejection->root_id == out.rejection->root_id);
     if (out.rejection) {
         require(!out.rejection->code.empty() && !out.rejection->message.empty());
         // A rejected result is keyed by ids that are themselves valid.

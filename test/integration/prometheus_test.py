@@ -471,6 +471,11 @@ def main() -> int:
             if status != 200:
                 fail(f"{what}: GET {url} -> {status}")
                 return
+            # The stage runner's series exist from a role's start (docs/metrics.md, "every role").
+            for name in ("turnout_build_info", "turnout_stage_records_in_total", "turnout_stage_latency_seconds_bucket",
+                         "turnout_stage_commit_seconds_bucket", "turnout_transactions_total", "turnout_dlq_records_total"):
+                if not re.search(rf"^{name}\{{", text, re.M):
+                    fail(f"{what}: /metrics has no {name} series")
             r = run([promtool, "check", "metrics"], f"{what} /metrics ({len(text.splitlines())} lines)", input_text=text)
             if r.returncode != 0:
                 fail(f"promtool check metrics rejects the /metrics of {what}")
