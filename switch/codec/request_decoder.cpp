@@ -244,17 +244,9 @@ public:
     bool on_object_end(std::size_t, json::error_code&) { return close(); }
     bool on_array_begin(json::error_code& ec) { return open(false, ec); }
     bool on_array_end(std::size_t, json::error_code&) { return close(); }
-    bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-        part_.append(s.data(), s.size());
-        return true;
-    }
+    bool on_key_part(json::string_view s, std::size_t, json::error_code&) { return add_part(s); }
     bool on_key(json::string_view s, std::size_t, json::error_code&) {
-        std::string_view key(s.data(), s.size());
-        if (!part_.empty()) {
-            part_.append(key);
-            key = part_;
-        }
-        key = stable(key);
+        const std::string_view key = stable(whole(s));
         part_.clear();
         Frame& f = frames_[depth_ - 1];
         // A known name is repeated when its slot was taken; other names are looked up.
@@ -271,16 +263,9 @@ public:
         key_ = key;
         return true;
     }
-    bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-        part_.append(s.data(), s.size());
-        return true;
-    }
+    bool on_string_part(json::string_view s, std::size_t, json::error_code&) { return add_part(s); }
     bool on_string(json::string_view s, std::size_t, json::error_code&) {
-        std::string_view text(s.data(), s.size());
-        if (!part_.empty()) {
-            part_.append(text);
-            text = part_;
-        }
+        const std::string_view text = whole(s);
         if (wanted()) {
             Value v;
             v.kind = Value::Kind::string;
@@ -329,6 +314,18 @@ private:
     boost::container::small_vector<std::string_view, 48> keys_;
     std::string part_;
     std::forward_list<std::string> arena_;  // names and strings the parser unescaped (no allocation until one is)
+
+    // A name or string the parser hands over in parts (it had escapes, say): the parts so far.
+    bool add_part(json::string_view s) {
+        part_.append(s.data(), s.size());
+        return true;
+    }
+    // The whole name or string: the parts so far and this last one.
+    std::string_view whole(json::string_view last) {
+        if (part_.empty()) return {last.data(), last.size()};
+        part_.append(last.data(), last.size());
+        return part_;
+    }
 
     // A view that outlives the callback: the record's own bytes, else a copy.
     std::string_view stable(std::string_view s) {
