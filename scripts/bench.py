@@ -948,7 +948,8 @@ def main():
 
     def row(name, value, target, better):
         met = value >= target if better == "higher" else value <= target
-        print(f"  {name:<46} {value:>14,.1f}   target {'≥' if better == 'higher' else '≤'} {target:>10,}   "
+        shown = f"{value:>14,.3f}" if abs(value) < 1 else f"{value:>14,.1f}"  # a ratio: 0.044, not 0.0
+        print(f"  {name:<46} {shown}   target {'≥' if better == 'higher' else '≤'} {target:>10,}   "
               f"{'met' if met else 'MISSED'}")
 
     print(f"\n== Turnout benchmark {'(smoke) ' if smoke else ''}{stamp} ==")
