@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <forward_list>
+#include <functional>
 #include <memory>
 #include <unordered_set>
 #include <vector>
@@ -158,7 +159,6 @@ struct KnownObject {
     size_t ordered = 0;
     std::string_view first_unknown;
     size_t members = 0;
-    uint16_t seen = 0;  // the slots whose names were read
 
     template <size_t N>
     explicit KnownObject(const std::array<std::string_view, N>& n) : names(n.data()), name_count(N) {
@@ -249,17 +249,11 @@ public:
         const std::string_view key = stable(whole(s));
         part_.clear();
         Frame& f = frames_[depth_ - 1];
-        // A known name is repeated when its slot was taken; other names are looked up.
+        // A known name is repeated when its slot already holds a value (a value is put
+        // before the next name is read); other names are looked up.
         slot_ = f.known ? f.known->slot(key) : -1;
-        if (!repeated_member) {
-            if (slot_ >= 0) {
-                const uint16_t bit = static_cast<uint16_t>(1u << slot_);
-                repeated_member = (f.known->seen & bit) != 0;
-                f.known->seen |= bit;
-            } else {
-                repeated_member = !remember_key(f, key);
-            }
-        }
+        if (!repeated_member)
+            repeated_member = slot_ >= 0 ? f.known->values[static_cast<size_t>(slot_)].present() : !remember_key(f, key);
         key_ = key;
         return true;
     }
@@ -329,7 +323,8 @@ private:
 
     // A view that outlives the callback: the record's own bytes, else a copy.
     std::string_view stable(std::string_view s) {
-        if (s.data() >= input_.data() && s.data() + s.size() <= input_.data() + input_.size()) return s;
+        const std::less_equal<const char*> le;  // a total order, also for pointers into other buffers
+        if (le(input_.data(), s.data()) && le(s.data() + s.size(), input_.data() + input_.size())) return s;
         return arena_.emplace_front(s);
     }
 
