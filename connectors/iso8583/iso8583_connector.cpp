@@ -103,7 +103,7 @@ struct Connection {
 
 class IsoConnector : public Connector {
 public:
-    IsoConnector(std::string channel, ChannelSettings s)
+    IsoConnector(std::string channel, ChannelSettings s, const CardVault* card_keys)
         : channel_(std::move(channel)),
           s_(std::move(s)),
           tick_(io_),
@@ -118,7 +118,11 @@ public:
           malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
-        if (!s_.keys_file.empty()) vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
+        // The keys the role loaded from security.key_provider; the channel's own keys_file only
+        // where the connector runs without a role (bench-connector, tests).
+        if (!card_keys && !s_.keys_file.empty())
+            own_vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
+        vault_ = card_keys ? card_keys : own_vault_.get();
         // Random start: two processes of one channel (same acquirer id) rarely give the same
         // STAN in the same second; within the process the sequence is shared by the pool.
         stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
@@ -246,7 +250,7 @@ private:
         const auto& in = *p.request.instrument;
         if (!in.pan.empty()) return in.pan;
         if (in.sealed_pan && vault_)
-            if (auto pan = vault_->open(*in.sealed_pan)) return *pan;
+            if (auto pan = vault_->open(*in.sealed_pan, {kPanField, p.request.payment_id})) return *pan;
         return {};
     }
 
@@ -729,7 +733,8 @@ private:
 
     std::string channel_;
     ChannelSettings s_;
-    std::unique_ptr<CardVault> vault_;
+    std::unique_ptr<CardVault> own_vault_;
+    const CardVault* vault_ = nullptr;
     asio::io_context io_;
     asio::steady_timer tick_;
     std::vector<std::unique_ptr<Connection>> pool_;
@@ -755,7 +760,7 @@ private:
 
 class IsoConnectorFactory : public ConnectorFactory {
 public:
-    std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
+    Builder prepare(const ChannelConfig& ch) const override {
         auto s = parse_channel_settings(ch);
         if (!s.keys_file.empty()) {
             try {
@@ -766,7 +771,7 @@ public:
                 throw ConfigError(ch.source + ": channel `" + ch.id + "` keys_file: " + e.what());
             }
         }
-        return [id = ch.id, s] { return std::make_unique<IsoConnector>(id, s); };
+        return [id = ch.id, s](const ConnectorContext& ctx) { return std::make_unique<IsoConnector>(id, s, ctx.card_keys); };
     }
 };
 
