@@ -117,6 +117,8 @@ public:
           late_(Metrics::get().channel_late_responses.Add({{"channel", channel_}})),
           malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
+          card_data_unavailable_(
+              Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
         // The keys the role loaded from security.key_provider; the channel's own keys_file only
         // where the connector runs without a role (bench-connector, tests).
@@ -174,7 +176,19 @@ public:
                 continue;
             }
             std::string why;
-            auto msg = request_for(batch[i], pan_of(batch[i]), s_.message, &why);
+            const auto pan = pan_of(batch[i]);
+            if (pan.empty() && batch[i].request.instrument && batch[i].request.instrument->sealed_pan) {
+                // A card payment whose number this process cannot open (keys missing or the
+                // envelope not sealed for this payment) is refused here, never sent without it.
+                if (card_data_unavailable_.Value() == 0 || static_cast<int64_t>(card_data_unavailable_.Value()) % 10000 == 0)
+                    spdlog::error("channel {}: the card number of payment {} cannot be opened with this process's keys "
+                                  "(key id {}); declined as card_data_unavailable",
+                                  channel_, id, batch[i].request.instrument->sealed_pan->key_id);
+                card_data_unavailable_.Increment();
+                b->outcomes[i] = {K::declined, "card_data_unavailable", "the card number could not be opened", "", ""};
+                continue;
+            }
+            auto msg = request_for(batch[i], pan, s_.message, &why);
             if (!msg) {
                 b->outcomes[i] = {K::declined, "invalid_original", why, "", ""};
                 continue;
@@ -754,7 +768,8 @@ private:
     bool stopping_ = false;
     std::thread thread_;
     prometheus::Counter &reversals_not_found_, &reversals_refused_, &recovered_reversals_;
-    prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_;
+    prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_,
+        &card_data_unavailable_;
     prometheus::Gauge& connections_up_;
 };
 
