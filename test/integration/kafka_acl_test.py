@@ -8,8 +8,10 @@ usage: kafka_acl_test.py config OUT_YAML --bootstrap HOST:PORT
                              --controller HOST:PORT
 
 `config` writes the run's configuration: config/turnout.yaml with kafka.name_prefix "acl.",
-in-process simulator channels, short settlement windows, the gateway on a free port with a
-generated API key (kept next to the config, mode 600). test/integration/kafka_acl_test.sh
+the ISO 8583 channels as in-process simulators, the PSP channel (http_json, asynchronous:
+webhooks and payments.pending) against a `turnout-sim psp` of the run on free ports, short
+settlement windows, the gateway on a free port with a generated API key (kept next to the
+config, mode 600). test/integration/kafka_acl_test.sh
 then starts the broker (scripts/kafka-local start --secure), which makes the topics, one SCRAM
 user per role and the ACLs, and calls `run`:
 
@@ -31,7 +33,8 @@ user per role and the ACLs, and calls `run`:
     topics they own, are accepted.
  5. acls.py finds exactly the planned bindings on the broker (no extra, none missing).
 
-Environment: TURNOUT_BIN (default build/turnout). Exit status 0 on success, 1 on failure;
+Environment: TURNOUT_BIN (default build/turnout), TURNOUT_SIM_BIN (default turnout-sim beside
+it). Exit status 0 on success, 1 on failure;
 the run's files stay under the config's folder.
 """
 
@@ -62,6 +65,7 @@ from acls import read_properties  # noqa: E402
 from prometheus_test import as_simulator_channels, free_port  # noqa: E402
 
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
+SIM = Path(os.environ.get("TURNOUT_SIM_BIN", TURNOUT.parent / "turnout-sim"))
 PY = Path(sys.executable)
 COUNT = int(os.environ.get("TURNOUT_ACL_COUNT", "2000"))
 PREFIX = "acl."
@@ -90,9 +94,22 @@ def on_signal(signum, _frame):
 def write_config(out: Path, bootstrap: str) -> None:
     run_dir = out.parent
     run_dir.mkdir(parents=True, exist_ok=True)
-    c = as_simulator_channels(yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text()))
-    for ch in c["channels"]:
-        ch["ledger_file"] = str(run_dir / f"ledger-{ch['id']}.log")
+    c = yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text())
+    # The PSP channel stays http_json, asynchronous (webhooks, payments.pending), against a
+    # `turnout-sim psp` of the run on free ports; the ISO 8583 channels become in-process
+    # simulators.
+    psp = next(ch for ch in c["channels"] if ch.get("kind") == "http_json")
+    psp_copy = dict(psp)
+    c = as_simulator_channels(c)
+    for i, ch in enumerate(c["channels"]):
+        if ch["id"] == psp_copy["id"]:
+            psp_copy.update(endpoint=f"https://127.0.0.1:{free_port()}",
+                            tls={"ca_file": str(run_dir / "psp-certs" / "ca.pem")},
+                            keys_file=str(ROOT / psp_copy["keys_file"]),
+                            webhook={**psp_copy.get("webhook", {}), "listen": f"127.0.0.1:{free_port()}"})
+            c["channels"][i] = psp_copy
+        else:
+            ch["ledger_file"] = str(run_dir / f"ledger-{ch['id']}.log")
     c["kafka"]["bootstrap_servers"] = bootstrap
     c["kafka"]["name_prefix"] = PREFIX
     c["kafka"]["properties"] = {}  # each process gets its principal's from its environment
@@ -319,14 +336,31 @@ def run(args) -> int:
     users = kafka_dir / "secure" / "users"
     logs_dir = run_dir / "logs"
     logs_dir.mkdir(exist_ok=True)
-    if not TURNOUT.is_file():
-        check(False, f"{TURNOUT} not found (build first)")
-        return 1
+    for binary in (TURNOUT, SIM):
+        if not binary.is_file():
+            check(False, f"{binary} not found (build first)")
+            return 1
     for p in sorted(users.glob("*")):
         check(p.stat().st_mode & 0o077 == 0, f"{p.name} is readable by its owner only")
 
     procs = Procs()
     try:
+        # The PSP's host (no Kafka client): its HTTPS endpoint, webhooks to the connector.
+        psp = next(ch for ch in cfg["channels"] if ch.get("kind") == "http_json")
+        sim = procs.start(f"turnout-sim psp --channel {psp['id']}",
+                          [SIM, "psp", "--config", cfg_path, "--channel", psp["id"],
+                           "--ledger", run_dir / f"ledger-{psp['id']}.log"],
+                          dict(os.environ), logs_dir / "turnout-sim-psp.txt")
+        host, port = psp["endpoint"].removeprefix("https://").rsplit(":", 1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sim.poll() is None:
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        if not check(sim.poll() is None and time.monotonic() < deadline, f"turnout-sim psp serves {psp['endpoint']}"):
+            return 1
         roles = [("router", "router", []), ("risk", "risk", []), ("settlement", "settlement", []),
                  ("state", "state", [])]
         roles += [(f"connector-{c['id']}", "connector", ["--channel", c["id"]]) for c in cfg["channels"]]
