@@ -14,7 +14,8 @@ ALTER or any cluster permission.
 
 Resources, all names from the config (kafka.name_prefix and kafka.topics, with the
 switch's defaults for keys left out): topics LITERAL; consumer groups LITERAL, or PREFIXED
-where the switch puts an instance id or a timestamp in the name; transactional ids
+where the switch puts an instance id or a timestamp in the name (READ for a stage's own
+group, DESCRIBE only for the assign()-only readers); transactional ids
 PREFIXED "<name_prefix>turnout.<stage>." (the stage's transactional id is
 "<name_prefix>turnout.<stage>.<instance>"). READ and WRITE imply DESCRIBE; DESCRIBE alone
 is granted where a role only looks at a topic's partition count.
@@ -120,11 +121,13 @@ def plan(cfg, user_prefix=""):
     def topics(op, *keys):
         return {(TOPIC, LITERAL, t[k] if k in t else k, op) for k in keys}
 
-    # Stores restore their changelogs with an assign()-only consumer of this group id
-    # (switch/kafka/changelog.cpp; no name_prefix): never joined, never committed to.
-    changelog_reader = (GROUP, LITERAL, "turnout.changelog-reader", READ)
+    # assign()-only consumers still name a group, never joined nor committed to: the client
+    # looks up its coordinator (FindCoordinator), which takes DESCRIBE on the group; READ
+    # (join, commit) is kept for the stages' own groups. Stores restore their changelogs with
+    # this one (switch/kafka/changelog.cpp; no name_prefix).
+    changelog_reader = (GROUP, LITERAL, "turnout.changelog-reader", DESCRIBE)
     acl = {}
-    acl["router"] = (stage("router") | {changelog_reader, (GROUP, LITERAL, pre + "turnout.health-reader", READ)}
+    acl["router"] = (stage("router") | {changelog_reader, (GROUP, LITERAL, pre + "turnout.health-reader", DESCRIBE)}
                      | topics(READ, "requests", "results", "lifecycle", "health")
                      | topics(WRITE, "routed", "results", "dlq", "lifecycle")
                      | topics(DESCRIBE, "state"))  # the co-partitioning check at start
@@ -148,14 +151,14 @@ def plan(cfg, user_prefix=""):
                     | topics(WRITE, "state", "dlq")
                     | topics(DESCRIBE, "requests", "lifecycle"))  # the co-partitioning check
     # The gateway: requests in, results back; its group is assign()-only, one per instance.
-    acl["gateway"] = ({(GROUP, PREFIXED, pre + "turnout.gateway.", READ)}
+    acl["gateway"] = ({(GROUP, PREFIXED, pre + "turnout.gateway.", DESCRIBE)}
                       | topics(WRITE, "requests") | topics(READ, "results"))
     # The load generator, as a merchant's client: requests in; results, DLQ and batches
     # read back for its report (assign()-only groups named after the clock, no name_prefix).
-    acl["loadgen"] = ({(GROUP, PREFIXED, "turnout.loadgen.", READ)}
+    acl["loadgen"] = ({(GROUP, PREFIXED, "turnout.loadgen.", DESCRIBE)}
                       | topics(WRITE, "requests") | topics(READ, "results", "dlq", "batches"))
     # `turnout dlq list|show|replay` and `turnout status` (payments.state, read from the start).
-    acl["operator"] = ({(GROUP, LITERAL, "turnout.dlq-tool", READ), changelog_reader}
+    acl["operator"] = ({(GROUP, LITERAL, "turnout.dlq-tool", DESCRIBE), changelog_reader}
                        | topics(READ, "dlq", "state") | topics(WRITE, "requests"))
     return {f"User:{user_prefix}{k}": v for k, v in acl.items()}
 
