@@ -44,6 +44,8 @@ void validate_channels(const Config& cfg) {
     for (const auto& ch : cfg.channels) factory_for(ch).prepare(ch);
 }
 
-std::unique_ptr<Connector> make_connector(const ChannelConfig& channel) { return factory_for(channel).prepare(channel)(); }
+std::unique_ptr<Connector> make_connector(const ChannelConfig& channel, const ConnectorContext& ctx) {
+    return factory_for(channel).prepare(channel)(ctx);
+}
 
 }  // namespace turnout

@@ -93,12 +93,21 @@ public:
     virtual void aborted() {}
 };
 
+class CardVault;
+
+// What the process gives a connector it builds: the card keys its role loaded (an iso8583
+// channel's, to open field 2; null for channels that never see a card number).
+struct ConnectorContext {
+    const CardVault* card_keys = nullptr;
+};
+
 // Validates a channel's settings (throwing ConfigError with file:line:column) and returns
 // the function that builds the connector.
 class ConnectorFactory {
 public:
+    using Builder = std::function<std::unique_ptr<Connector>(const ConnectorContext&)>;
     virtual ~ConnectorFactory() = default;
-    virtual std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& channel) const = 0;
+    virtual Builder prepare(const ChannelConfig& channel) const = 0;
 };
 
 class ConnectorRegistry {
@@ -118,7 +127,7 @@ inline bool is_common_channel_key(const std::string& key) { return key == "id" |
 
 // Validates every channel of the config against its factory; throws ConfigError.
 void validate_channels(const Config& cfg);
-std::unique_ptr<Connector> make_connector(const ChannelConfig& channel);
+std::unique_ptr<Connector> make_connector(const ChannelConfig& channel, const ConnectorContext& ctx = {});
 
 template <typename F>
 struct ConnectorRegistration {

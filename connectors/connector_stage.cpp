@@ -14,10 +14,11 @@
 
 namespace turnout {
 
-ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance)
+ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance,
+                               const CardVault* card_keys)
     : cfg_(cfg),
       channel_(channel),
-      connector_(make_connector(channel)),
+      connector_(make_connector(channel, {card_keys})),
       probe_("connector"),
       latency_(latency_histogram(Metrics::get().channel_latency, {{"channel", channel.id}})),
       e2e_(latency_histogram(Metrics::get().end_to_end_latency, {{"channel", channel.id}})),

@@ -16,7 +16,9 @@ namespace turnout {
 
 class ConnectorStage : public kafka::StageLogic {
 public:
-    ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance = "0");
+    // `card_keys`: the keys the process loaded for this channel (an iso8583 channel opens field 2).
+    ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance = "0",
+                   const CardVault* card_keys = nullptr);
     // The connector (and its webhook listener) stops before the event publisher it feeds.
     ~ConnectorStage() override { connector_.reset(); }
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;

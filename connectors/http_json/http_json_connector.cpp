@@ -407,9 +407,9 @@ private:
 
 class HttpJsonFactory : public ConnectorFactory {
 public:
-    std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
+    Builder prepare(const ChannelConfig& ch) const override {
         auto s = parse_http_json_settings(ch);
-        return [s]() mutable {
+        return [s](const ConnectorContext&) mutable {
             load_http_json_keys(s);
             return std::make_unique<HttpJsonConnector>(s);
         };

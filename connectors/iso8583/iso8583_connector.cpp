@@ -103,7 +103,7 @@ struct Connection {
 
 class IsoConnector : public Connector {
 public:
-    IsoConnector(std::string channel, ChannelSettings s)
+    IsoConnector(std::string channel, ChannelSettings s, const CardVault* card_keys)
         : channel_(std::move(channel)),
           s_(std::move(s)),
           tick_(io_),
@@ -117,8 +117,14 @@ public:
           late_(Metrics::get().channel_late_responses.Add({{"channel", channel_}})),
           malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
+          card_data_unavailable_(
+              Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
-        if (!s_.keys_file.empty()) vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
+        // The keys the role loaded from security.key_provider; the channel's own keys_file only
+        // where the connector runs without a role (bench-connector, tests).
+        if (!card_keys && !s_.keys_file.empty())
+            own_vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
+        vault_ = card_keys ? card_keys : own_vault_.get();
         // Random start: two processes of one channel (same acquirer id) rarely give the same
         // STAN in the same second; within the process the sequence is shared by the pool.
         stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
@@ -170,7 +176,19 @@ public:
                 continue;
             }
             std::string why;
-            auto msg = request_for(batch[i], pan_of(batch[i]), s_.message, &why);
+            const auto pan = pan_of(batch[i]);
+            if (pan.empty() && batch[i].request.instrument && batch[i].request.instrument->sealed_pan) {
+                // A card payment whose number this process cannot open (keys missing or the
+                // envelope not sealed for this payment) is refused here, never sent without it.
+                if (card_data_unavailable_.Value() == 0 || static_cast<int64_t>(card_data_unavailable_.Value()) % 10000 == 0)
+                    spdlog::error("channel {}: the card number of payment {} cannot be opened with this process's keys "
+                                  "(key id {}); declined as card_data_unavailable",
+                                  channel_, id, batch[i].request.instrument->sealed_pan->key_id);
+                card_data_unavailable_.Increment();
+                b->outcomes[i] = {K::declined, "card_data_unavailable", "the card number could not be opened", "", ""};
+                continue;
+            }
+            auto msg = request_for(batch[i], pan, s_.message, &why);
             if (!msg) {
                 b->outcomes[i] = {K::declined, "invalid_original", why, "", ""};
                 continue;
@@ -246,7 +264,7 @@ private:
         const auto& in = *p.request.instrument;
         if (!in.pan.empty()) return in.pan;
         if (in.sealed_pan && vault_)
-            if (auto pan = vault_->open(*in.sealed_pan)) return *pan;
+            if (auto pan = vault_->open(*in.sealed_pan, {kPanField, p.request.payment_id})) return *pan;
         return {};
     }
 
@@ -729,7 +747,8 @@ private:
 
     std::string channel_;
     ChannelSettings s_;
-    std::unique_ptr<CardVault> vault_;
+    std::unique_ptr<CardVault> own_vault_;
+    const CardVault* vault_ = nullptr;
     asio::io_context io_;
     asio::steady_timer tick_;
     std::vector<std::unique_ptr<Connection>> pool_;
@@ -749,13 +768,14 @@ private:
     bool stopping_ = false;
     std::thread thread_;
     prometheus::Counter &reversals_not_found_, &reversals_refused_, &recovered_reversals_;
-    prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_;
+    prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_,
+        &card_data_unavailable_;
     prometheus::Gauge& connections_up_;
 };
 
 class IsoConnectorFactory : public ConnectorFactory {
 public:
-    std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
+    Builder prepare(const ChannelConfig& ch) const override {
         auto s = parse_channel_settings(ch);
         if (!s.keys_file.empty()) {
             try {
@@ -766,7 +786,7 @@ public:
                 throw ConfigError(ch.source + ": channel `" + ch.id + "` keys_file: " + e.what());
             }
         }
-        return [id = ch.id, s] { return std::make_unique<IsoConnector>(id, s); };
+        return [id = ch.id, s](const ConnectorContext& ctx) { return std::make_unique<IsoConnector>(id, s, ctx.card_keys); };
     }
 };
 

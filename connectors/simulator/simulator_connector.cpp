@@ -74,7 +74,7 @@ private:
 
 class SimulatorFactory : public ConnectorFactory {
 public:
-    std::function<std::unique_ptr<Connector>()> prepare(const ChannelConfig& ch) const override {
+    Builder prepare(const ChannelConfig& ch) const override {
         int latency = 0;
         std::string ledger;
         for (const auto& kv : ch.settings) {
@@ -95,7 +95,7 @@ public:
                                   "` (expected: latency_ms, ledger_file)");
             }
         }
-        return [id = ch.id, latency, ledger] { return std::make_unique<SimulatorConnector>(id, latency, ledger); };
+        return [id = ch.id, latency, ledger](const ConnectorContext&) { return std::make_unique<SimulatorConnector>(id, latency, ledger); };
     }
 };
 

@@ -2,7 +2,7 @@
 """Create the Kafka topics named in a Turnout config, if they are missing.
 
 usage: topics.py [--bootstrap HOST:PORT[,...]] [--config FILE] [--prefix P]
-                 [--replication-factor N] [--wait SECONDS]
+                 [--replication-factor N] [--wait SECONDS] [--client-properties FILE]
                  [--list | --ping [--min-brokers N] [--broker-id ID]]
 
 Topics: every name under kafka.topics except channel_prefix, plus
@@ -17,7 +17,9 @@ are left alone. Without --bootstrap the config's kafka.bootstrap_servers and
 kafka.properties are used. --wait retries until the broker answers; --ping
 only waits for that (with --min-brokers N: until the metadata lists N
 brokers; with --broker-id ID: until it lists broker ID); --list only prints
-the topic names.
+the topic names. --client-properties FILE: librdkafka properties (key=value lines, e.g.
+security.protocol and sasl.* of an admin principal) added to the client's, also with
+--bootstrap; a password kept there stays out of the command line.
 Exit status: 0 ok, 1 error, 2 bad usage or config.
 """
 import argparse
@@ -53,6 +55,24 @@ def load_config(path):
     if not isinstance(kafka, dict) or not isinstance(kafka.get("topics"), dict):
         fail(f"{path}: expected a mapping kafka.topics")
     return cfg
+
+
+def read_properties(path):
+    """key=value lines (# starts a comment line), as librdkafka properties."""
+    props = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if "=" not in line:
+                    fail(f"{path}:{n}: expected key=value")
+                k, v = line.split("=", 1)
+                props[k.strip()] = v.strip()
+    except OSError as e:
+        fail(f"{path}: {e}")
+    return props
 
 
 def wanted_topics(cfg, prefix):
@@ -121,6 +141,8 @@ def main():
                     help="with --ping: wait until the metadata lists N brokers (default: 1)")
     ap.add_argument("--broker-id", type=int, metavar="ID",
                     help="with --ping: wait until the metadata lists broker ID")
+    ap.add_argument("--client-properties", metavar="FILE",
+                    help="librdkafka properties (key=value lines) added to the client's")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="only print the topic names")
     mode.add_argument("--ping", action="store_true", help="only check that the broker answers")
@@ -128,8 +150,9 @@ def main():
 
     if args.replication_factor is not None and args.replication_factor < 1:
         fail("--replication-factor: expected a positive number")
+    extra = read_properties(args.client_properties) if args.client_properties else {}
     if args.ping and args.bootstrap:
-        list_topics(AdminClient({"bootstrap.servers": args.bootstrap, **QUIET}), args.wait,
+        list_topics(AdminClient({"bootstrap.servers": args.bootstrap, **QUIET, **extra}), args.wait,
                     args.min_brokers, args.broker_id)
         return 0
 
@@ -146,6 +169,7 @@ def main():
     else:
         conf.update({str(k): str(v) for k, v in (kafka.get("properties") or {}).items()})
         conf["bootstrap.servers"] = kafka.get("bootstrap_servers") or "127.0.0.1:9092"
+    conf.update(extra)
     partitions = int(kafka.get("partitions", 6))
     replication = args.replication_factor or int(kafka.get("replication_factor", 1))
 

@@ -26,6 +26,7 @@
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
+#include "security/pkcs11.hpp"
 #include "settlement/reconcile.hpp"
 #include "simulator/ledger.hpp"
 #include "connector_bench.hpp"
@@ -45,7 +46,7 @@ turnout::Config load_checked(const std::string& path) {
 
 std::string keys_path(const turnout::Config& cfg) {
     const char* env = std::getenv("TURNOUT_KEYS_FILE");
-    return env && *env ? env : cfg.keys_file;
+    return env && *env ? env : cfg.security.keys_file;
 }
 }  // namespace
 
@@ -105,6 +106,15 @@ int main(int argc, char** argv) {
     dlq_replay->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     dlq_replay->add_option("position", dlq_pos, "PARTITION:OFFSET")->required();
     dlq_replay->add_option("--from-file", dlq_from_file, "send this fixed request instead of the original bytes");
+    auto* keys = app.add_subcommand("keys", "the card-data and signing keys (security.key_provider)");
+    keys->require_subcommand(1);
+    bool rotate_kek = false;
+    auto* keys_init = keys->add_subcommand("init", "pkcs11: a key-encryption key in the token and the first data keys");
+    auto* keys_rotate = keys->add_subcommand("rotate", "pkcs11: a new PAN key for new seals (--kek: a new KEK)");
+    keys_rotate->add_flag("--kek", rotate_kek, "a new key-encryption key; every data key re-wrapped under it");
+    auto* keys_list = keys->add_subcommand("list", "the keys, which is active, seals per key against the limit");
+    for (auto* k : {keys_init, keys_rotate, keys_list})
+        k->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* check = app.add_subcommand("check-config", "validate the configuration and exit");
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* topics = app.add_subcommand("topics", "create the topics the configuration names (if missing)");
@@ -237,6 +247,15 @@ int main(int argc, char** argv) {
                       << " routes)\n";
             return 0;
         }
+        if (*keys) {
+            if (*keys_list) return turnout::keys_list(cfg.security, keys_path(cfg), std::cout);
+            if (cfg.security.key_provider != "pkcs11")
+                throw turnout::ConfigError("`turnout keys " + std::string(*keys_init ? "init" : "rotate") +
+                                           "` manages PKCS#11 keys; security.key_provider is `file` (edit " +
+                                           keys_path(cfg) + " instead)");
+            return *keys_init ? turnout::keys_init(cfg.security, std::cout)
+                              : turnout::keys_rotate(cfg.security, rotate_kek, std::cout);
+        }
         if (*topics) {
             if (topics_json) {
                 std::cout << turnout::kafka::topic_catalogue_json(cfg) << "\n";
@@ -280,7 +299,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*reconcile) {
-            const turnout::CardVault v(turnout::load_vault_keys(keys_path(cfg)));
+            const turnout::CardVault v(turnout::load_key_provider(cfg, turnout::kSettlement, keys_path(cfg)));
             std::ifstream in(channel_report, std::ios::binary);
             if (!in) throw std::runtime_error("cannot read " + channel_report);
             std::stringstream ss;
@@ -289,7 +308,8 @@ int main(int argc, char** argv) {
             auto report = turnout::parse_channel_report(ss.str(), why);
             if (!report) throw std::runtime_error(channel_report + ": " + why);
             const auto files = turnout::load_clearing_files(
-                clearing_dir.empty() ? cfg.settlement.output_dir : clearing_dir, report_channel, v.settlement_key());
+                clearing_dir.empty() ? cfg.settlement.output_dir : clearing_dir, report_channel,
+                [&v](std::string_view data) { return v.settlement_sign(data); });
             const auto result = turnout::reconcile(report_channel, files, *report);
             turnout::write_file_atomically(recon_out, turnout::reconciliation_json(result, turnout::now_ms()));
             turnout::write_file_atomically(recon_metrics.empty() ? recon_out + ".prom" : recon_metrics,
@@ -322,7 +342,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*dlq) {
-            const turnout::CardVault v(turnout::load_vault_keys(keys_path(cfg)));
+            const turnout::CardVault v(turnout::load_key_provider(cfg, turnout::kOpenPan, keys_path(cfg)));
             if (*dlq_list) return turnout::dlq::list(cfg, v, dlq_list_opts, std::cout);
             const auto pos = turnout::dlq::parse_position(dlq_pos);
             if (!pos) throw std::runtime_error("position `" + dlq_pos + "`: expected PARTITION:OFFSET");
@@ -338,7 +358,6 @@ int main(int argc, char** argv) {
             return report.ok() ? 0 : 1;
         }
 
-        const turnout::CardVault vault(turnout::load_vault_keys(keys_path(cfg)));
         std::vector<turnout::RoleSpec> roles;
         if (*router) roles = {{"router", ""}};
         if (*risk) roles = {{"risk", ""}};
@@ -347,6 +366,8 @@ int main(int argc, char** argv) {
         if (*state) roles = {{"state", ""}};
         if (*gateway) roles = {{"gateway", ""}};
         if (*all) roles = turnout::all_roles(cfg);
+        // Only the keys these roles use: none for risk, state and the gateway.
+        const auto vault = turnout::load_role_keys(cfg, roles, instance, keys_path(cfg));
 
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
@@ -355,7 +376,7 @@ int main(int argc, char** argv) {
         turnout::Metrics::get().serve(port);
         spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,
                      cfg.kafka.bootstrap_servers, port);
-        const int rc = turnout::run_roles(cfg, vault, roles, instance, g_stop);
+        const int rc = turnout::run_roles(cfg, vault.get(), roles, instance, g_stop);
         spdlog::info("turnout stopped (exit {})", rc);
         // Everything that matters is committed to Kafka or fsynced by now; skip static
         // destructors so library teardown order can never turn a clean stop into a crash.

@@ -14,6 +14,7 @@
 #include "model/time.hpp"
 #include "risk/risk_stage.hpp"
 #include "router/router_stage.hpp"
+#include "security/seal_counter.hpp"
 #include "settlement/settlement_stage.hpp"
 #include "state/state_stage.hpp"
 #include "state/status_query.hpp"
@@ -29,8 +30,28 @@ std::vector<RoleSpec> all_roles(const Config& cfg) {
     return r;
 }
 
-int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleSpec>& roles, const std::string& instance,
-              const std::atomic<bool>& stop) {
+std::unique_ptr<CardVault> load_role_keys(const Config& cfg, const std::vector<RoleSpec>& roles,
+                                          const std::string& instance, const std::string& keys_file_override) {
+    unsigned uses = 0;
+    for (const auto& r : roles) uses |= key_uses_of_role(cfg, r.role, r.channel);
+    auto provider = load_key_provider(cfg, uses, keys_file_override);
+    if (!provider) return nullptr;
+    std::shared_ptr<SealCounter> counter;
+    if (uses & kSealPan)
+        counter = std::make_shared<SealCounter>(cfg.security.seal_count_dir, "router-" + instance,
+                                                cfg.security.seal_limit, cfg.security.seal_warn_percent);
+    spdlog::info("keys: provider {}, loaded for{}{}{}{}", provider->kind(), (uses & kSealPan) ? " seal" : "",
+                 (uses & kOpenPan) ? " open" : "", (uses & kFingerprint) ? " fingerprint" : "",
+                 (uses & kSettlement) ? " settlement-signing" : "");
+    return std::make_unique<CardVault>(std::move(provider), std::move(counter));
+}
+
+int run_roles(const Config& cfg, const CardVault* vault_ptr, const std::vector<RoleSpec>& roles,
+              const std::string& instance, const std::atomic<bool>& stop) {
+    auto vault = [&]() -> const CardVault& {
+        if (!vault_ptr) throw std::invalid_argument("run_roles: a role that uses keys was started without them");
+        return *vault_ptr;
+    };
     struct Running {
         std::unique_ptr<kafka::StageLogic> logic;
         std::unique_ptr<kafka::StageRunner> runner;
@@ -62,7 +83,7 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         auto r = std::make_unique<Running>();
         kafka::StageOptions opts;
         if (spec.role == "router") {
-            r->logic = std::make_unique<RouterStage>(cfg, vault, rules, instance);
+            r->logic = std::make_unique<RouterStage>(cfg, vault(), rules, instance);
             opts = router_options(cfg, instance);
         } else if (spec.role == "risk") {
             r->logic = std::make_unique<RiskStage>(cfg, rules, instance);
@@ -70,10 +91,11 @@ int run_roles(const Config& cfg, const CardVault& vault, const std::vector<RoleS
         } else if (spec.role == "connector") {
             const auto* ch = cfg.channel(spec.channel);
             if (!ch) throw ConfigError(cfg.path + ": no channel `" + spec.channel + "` in channels");
-            r->logic = std::make_unique<ConnectorStage>(cfg, *ch, instance);
+            r->logic = std::make_unique<ConnectorStage>(cfg, *ch, instance, vault_ptr);
             opts = connector_options(cfg, spec.channel, instance);
         } else if (spec.role == "settlement") {
-            r->logic = std::make_unique<SettlementStage>(cfg, vault.settlement_key(), instance);
+            r->logic = std::make_unique<SettlementStage>(
+                cfg, [&v = vault()](std::string_view data) { return v.settlement_sign(data); }, instance);
             opts = settlement_options(cfg, instance);
         } else if (spec.role == "state") {
             r->logic = std::make_unique<StateStage>(cfg, true, instance);

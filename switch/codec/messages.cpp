@@ -129,6 +129,7 @@ std::string encode_routed(const RoutedPayment& p) {
                 .field("key_id", in.sealed_pan->key_id)
                 .field("nonce", in.sealed_pan->nonce)
                 .field("ciphertext", in.sealed_pan->ciphertext)
+                .optional_field("aad", in.sealed_pan->aad)
                 .end_object();
         w.end_object();
     }
@@ -166,7 +167,7 @@ std::optional<RoutedPayment> decode_routed(std::string_view bytes) {
         in.last4 = str(*i, "last4");
         in.expiry = str(*i, "expiry");
         in.provider = str(*i, "provider");
-        if (auto* s = obj(*i, "sealed_pan")) in.sealed_pan = SealedData{str(*s, "key_id"), str(*s, "nonce"), str(*s, "ciphertext")};
+        if (auto* s = obj(*i, "sealed_pan")) in.sealed_pan = SealedData{str(*s, "key_id"), str(*s, "nonce"), str(*s, "ciphertext"), str(*s, "aad")};
         q.instrument = std::move(in);
     }
     if (auto* c = obj(o, "customer")) q.customer = Customer{str(*c, "id"), str(*c, "ip"), str(*c, "country")};

@@ -172,8 +172,23 @@ Config parse_document(const std::string& text, const std::string& source, const 
         c.kafka = read_kafka(r, r.section(root, "kafka"));
 
         auto sec = r.section(root, "security");
-        r.only_keys(sec, "security", {"keys_file"});
-        c.keys_file = r.str(sec, "keys_file", "", true);
+        r.only_keys(sec, "security", {"keys_file", "key_provider", "pkcs11", "seal_count_dir", "seal_limit",
+                                      "seal_warn_percent"});
+        auto& s = c.security;
+        s.key_provider = r.str(sec, "key_provider", "file");
+        if (s.key_provider != "file" && s.key_provider != "pkcs11")
+            r.fail(sec["key_provider"], "security.key_provider: expected `file` or `pkcs11`");
+        s.keys_file = r.str(sec, "keys_file", "", s.key_provider == "file");
+        if (auto p = sec["pkcs11"]) {
+            r.only_keys(p, "security.pkcs11", {"module", "token_label", "pin_file", "key_set_file"});
+            s.pkcs11_module = r.str(p, "module", s.pkcs11_module);
+            s.token_label = r.str(p, "token_label", s.token_label);
+            s.pin_file = r.str(p, "pin_file", "");
+            s.key_set_file = r.str(p, "key_set_file", s.key_set_file);
+        }
+        s.seal_count_dir = r.str(sec, "seal_count_dir", s.seal_count_dir);
+        s.seal_limit = r.integer(sec, "seal_limit", s.seal_limit, 1, int64_t{1} << 32);
+        s.seal_warn_percent = r.integer(sec, "seal_warn_percent", 80, 1, 100);
 
         if (auto l = root["limits"]) {
             r.only_keys(l, "limits", {"max_record_bytes"});

@@ -112,10 +112,25 @@ struct GatewayConfig {
     std::string openapi_file = "docs/openapi.yaml";
 };
 
+// `security:` where card-data and signing keys come from (docs/security.md "Keys").
+struct SecurityConfig {
+    std::string key_provider = "file";  // file | pkcs11
+    std::string keys_file;              // the file provider's keys (TURNOUT_KEYS_FILE wins)
+    std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
+    std::string token_label = "turnout";
+    std::string pin_file;  // the token user's PIN, a private file; TURNOUT_PKCS11_PIN wins
+    std::string key_set_file = "var/keys/key-set.yaml";  // data keys wrapped by the token's KEK
+    // AES-GCM with random 96-bit nonces: at most 2^32 seals per key (NIST SP 800-38D);
+    // seals are counted per key in `seal_count_dir` and an alert fires at seal_warn_percent.
+    std::string seal_count_dir = "var/keys/seals";
+    int64_t seal_limit = int64_t{1} << 32;
+    int64_t seal_warn_percent = 80;
+};
+
 struct Config {
     std::string path;
     KafkaConfig kafka;
-    std::string keys_file;
+    SecurityConfig security;
     size_t max_record_bytes = 65536;
     // Partition-local state stores: `<state_dir>/<role>-<instance>/<store>/<partition>`.
     std::string state_dir = "var/state";

@@ -142,7 +142,7 @@ Original original_of(const Entry& e, const CardVault& vault) {
         auto* v = s->if_contains(k);
         return v && v->is_string() ? std::string(v->as_string()) : std::string();
     };
-    auto opened = vault.open(SealedData{str("key_id"), str("nonce"), str("ciphertext")});
+    auto opened = vault.open(SealedData{str("key_id"), str("nonce"), str("ciphertext"), str("aad")}, {kDlqField, {}});
     if (!opened) return {{}, true, false, truncated};
     return {std::move(*opened), true, true, truncated};
 }

@@ -45,11 +45,15 @@ struct OriginalRef {
     std::string channel_ref;
 };
 
-// AES-256-GCM envelope: key id, 96-bit nonce and ciphertext||tag, base64.
+// AES-256-GCM envelope: key id, 96-bit nonce and ciphertext||tag, base64. `aad` names what
+// the tag authenticates besides the ciphertext: "v2" = the key id, the field and the
+// payment_id it was sealed for (security/card_vault.hpp); "" = the key id only (envelopes
+// written before binding; they still open).
 struct SealedData {
     std::string key_id;
     std::string nonce;
     std::string ciphertext;
+    std::string aad;
 };
 
 struct Instrument {

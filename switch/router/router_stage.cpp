@@ -69,10 +69,10 @@ std::string RouterStage::dlq_envelope(std::string_view value) const {
     // than any request may be keeps only its first max_record_bytes (sealed) and the digest
     // of the whole, so the envelope always fits a Kafka record.
     const bool truncated = value.size() > cfg_.max_record_bytes;
-    const auto sealed = vault_.seal(truncated ? value.substr(0, cfg_.max_record_bytes) : value);
+    const auto sealed = vault_.seal(truncated ? value.substr(0, cfg_.max_record_bytes) : value, {kDlqField, {}});
     JsonWriter env(256);
     env.begin_object().key("sealed").begin_object().field("key_id", sealed.key_id);
-    env.field("nonce", sealed.nonce).field("ciphertext", sealed.ciphertext).end_object();
+    env.field("nonce", sealed.nonce).field("ciphertext", sealed.ciphertext).field("aad", sealed.aad).end_object();
     if (truncated)
         env.field("truncated", true)
             .field("original_bytes", static_cast<int64_t>(value.size()))
@@ -156,7 +156,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         reject_with({"no_route", "no routing rule matches this payment", req.payment_id, req.root_id()}, false);
         return;
     }
-    if (req.instrument) protect_instrument(*req.instrument, vault_);
+    if (req.instrument) protect_instrument(*req.instrument, vault_, req.payment_id);
     if (auto it = plans_by_action_.find(plan->action); it != plans_by_action_.end()) it->second->Increment();
 
     RoutedPayment routed{std::move(req), std::move(*plan), std::nullopt, {}};

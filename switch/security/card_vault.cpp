@@ -1,9 +1,10 @@
 #include "security/card_vault.hpp"
 #include "security/secret_file.hpp"
+#include "security/seal_counter.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <yaml-cpp/yaml.h>
@@ -95,96 +96,195 @@ VaultKeys load_vault_keys(const std::string& path, const std::string& setting) {
     return keys;
 }
 
-CardVault::CardVault(VaultKeys keys) : keys_(std::move(keys)) {
-    cipher_ = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    if (!cipher_ || !mac) throw std::runtime_error("OpenSSL lacks AES-256-GCM or HMAC");
-    mac_template_ = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
-    if (!mac_template_ ||
-        EVP_MAC_init(mac_template_, keys_.fingerprint_key.data(), keys_.fingerprint_key.size(), params) != 1)
-        throw std::runtime_error("cannot initialise HMAC-SHA256");
+namespace {
+std::string to_hex(const uint8_t* p, size_t n) {
+    std::string hex(2 * n, '0');
+    for (size_t i = 0; i < n; ++i) {
+        hex[2 * i] = kHex[p[i] >> 4];
+        hex[2 * i + 1] = kHex[p[i] & 15];
+    }
+    return hex;
 }
 
-CardVault::~CardVault() {
-    EVP_MAC_CTX_free(mac_template_);
-    EVP_CIPHER_free(cipher_);
+// Keys in process memory (security.keys_file): development and tests.
+class FileKeyProvider final : public KeyProvider {
+public:
+    FileKeyProvider(VaultKeys keys, unsigned uses) : uses_(uses) {
+        if (uses & (kSealPan | kOpenPan)) keys_.pan_keys = std::move(keys.pan_keys);
+        if (uses & kSealPan) keys_.active_pan_key = keys.active_pan_key;
+        if (uses & kFingerprint) keys_.fingerprint_key = keys.fingerprint_key;
+        if (uses & kSettlement) {
+            if (!keys.settlement_hmac_key)
+                throw std::runtime_error("the keys file has no `settlement_hmac_key_hex` to sign clearing files with");
+            keys_.settlement_hmac_key = keys.settlement_hmac_key;
+        }
+        cipher_ = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+        mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+        if (!cipher_ || !mac_) throw std::runtime_error("OpenSSL lacks AES-256-GCM or HMAC");
+        if (uses & kFingerprint) fingerprint_ctx_ = keyed_hmac(keys_.fingerprint_key);
+        if (uses & kSettlement) settlement_ctx_ = keyed_hmac(*keys_.settlement_hmac_key);
+    }
+    ~FileKeyProvider() override {
+        EVP_MAC_CTX_free(fingerprint_ctx_);
+        EVP_MAC_CTX_free(settlement_ctx_);
+        EVP_MAC_free(mac_);
+        EVP_CIPHER_free(cipher_);
+        OPENSSL_cleanse(&keys_.fingerprint_key, sizeof keys_.fingerprint_key);
+        for (auto& [id, k] : keys_.pan_keys) OPENSSL_cleanse(k.data(), k.size());
+    }
+    const char* kind() const override { return "file"; }
+    bool has(KeyUse use) const override { return (uses_ & use) != 0; }
+    const std::string& active_pan_key() const override { return keys_.active_pan_key; }
+
+    std::string gcm_seal(const std::string& key_id, const Nonce96& nonce, std::string_view aad,
+                         std::string_view plaintext) const override {
+        auto key = keys_.pan_keys.find(key_id);
+        if (key == keys_.pan_keys.end()) throw std::runtime_error("no PAN key `" + key_id + "` loaded");
+        CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+        std::string out(plaintext.size() + 16, '\0');
+        int len = 0, total = 0;
+        auto* o = reinterpret_cast<unsigned char*>(out.data());
+        if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher_, key->second.data(), nonce.data(), nullptr) != 1 ||
+            EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                              static_cast<int>(aad.size())) != 1 ||
+            EVP_EncryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                              static_cast<int>(plaintext.size())) != 1)
+            throw std::runtime_error("AES-GCM encryption failed");
+        total = len;
+        if (EVP_EncryptFinal_ex(ctx.get(), o + total, &len) != 1) throw std::runtime_error("AES-GCM final failed");
+        total += len;
+        if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, o + total) != 1)
+            throw std::runtime_error("AES-GCM tag failed");
+        out.resize(static_cast<size_t>(total) + 16);
+        return out;
+    }
+
+    std::optional<std::string> gcm_open(const std::string& key_id, const Nonce96& nonce, std::string_view aad,
+                                        std::string_view ct) const override {
+        auto key = keys_.pan_keys.find(key_id);
+        if (key == keys_.pan_keys.end() || ct.size() < 16) return std::nullopt;
+        CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+        const size_t body = ct.size() - 16;
+        std::string out(body, '\0');
+        int len = 0;
+        if (!ctx || EVP_DecryptInit_ex2(ctx.get(), cipher_, key->second.data(), nonce.data(), nullptr) != 1 ||
+            EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                              static_cast<int>(aad.size())) != 1 ||
+            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                              reinterpret_cast<const unsigned char*>(ct.data()), static_cast<int>(body)) != 1 ||
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16,
+                                const_cast<char*>(ct.data()) + body) != 1 ||
+            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1)
+            return std::nullopt;
+        return out;
+    }
+
+    Mac256 fingerprint_mac(std::string_view message) const override {
+        if (!fingerprint_ctx_) throw std::runtime_error("the fingerprint key is not loaded in this process");
+        return mac_of(fingerprint_ctx_, message);
+    }
+    Mac256 settlement_mac(std::string_view message) const override {
+        if (!settlement_ctx_) throw std::runtime_error("the clearing-file signing key is not loaded in this process");
+        return mac_of(settlement_ctx_, message);
+    }
+
+private:
+    EVP_MAC_CTX* keyed_hmac(const Key256& key) const {
+        EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac_);
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+        if (!ctx || EVP_MAC_init(ctx, key.data(), key.size(), params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            throw std::runtime_error("cannot initialise HMAC-SHA256");
+        }
+        return ctx;
+    }
+    static Mac256 mac_of(EVP_MAC_CTX* keyed, std::string_view message) {
+        Mac256 mac{};
+        size_t mac_len = 0;
+        std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(keyed), EVP_MAC_CTX_free);
+        if (!ctx || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
+            EVP_MAC_final(ctx.get(), mac.data(), &mac_len, mac.size()) != 1 || mac_len != mac.size())
+            throw std::runtime_error("HMAC-SHA256 failed");
+        return mac;
+    }
+
+    unsigned uses_;
+    VaultKeys keys_;
+    // Fetched once: OpenSSL 3's implicit fetch on every call takes global locks.
+    EVP_CIPHER* cipher_ = nullptr;
+    EVP_MAC* mac_ = nullptr;
+    EVP_MAC_CTX* fingerprint_ctx_ = nullptr;
+    EVP_MAC_CTX* settlement_ctx_ = nullptr;
+};
+
+// The associated data of a "v2" envelope: key id, field and payment_id, each
+// length-prefixed so no two different triples give the same bytes.
+std::string bound_aad(std::string_view key_id, const SealScope& scope) {
+    std::string aad = "turnout-seal-v2";
+    for (auto part : {key_id, scope.field, scope.payment_id}) {
+        const auto n = static_cast<uint32_t>(part.size());
+        for (int shift = 24; shift >= 0; shift -= 8) aad.push_back(static_cast<char>((n >> shift) & 0xff));
+        aad.append(part);
+    }
+    return aad;
+}
+}  // namespace
+
+std::unique_ptr<KeyProvider> make_file_key_provider(VaultKeys keys, unsigned uses) {
+    return std::make_unique<FileKeyProvider>(std::move(keys), uses);
 }
 
-std::string CardVault::settlement_key() const {
-    if (!keys_.settlement_hmac_key)
-        throw std::runtime_error("the keys file has no `settlement_hmac_key_hex` to sign clearing files with");
-    return std::string(reinterpret_cast<const char*>(keys_.settlement_hmac_key->data()), keys_.settlement_hmac_key->size());
+namespace {
+std::unique_ptr<KeyProvider> all_of(VaultKeys keys) {
+    const unsigned uses = kSealPan | kOpenPan | kFingerprint | (keys.settlement_hmac_key ? kSettlement : 0u);
+    return make_file_key_provider(std::move(keys), uses);
+}
+}  // namespace
+
+CardVault::CardVault(VaultKeys keys) : CardVault(all_of(std::move(keys))) {}
+
+CardVault::CardVault(std::unique_ptr<KeyProvider> provider, std::shared_ptr<SealCounter> counter)
+    : provider_(std::move(provider)), counter_(std::move(counter)) {
+    if (!provider_) throw std::invalid_argument("CardVault needs a key provider");
 }
 
-SealedData CardVault::seal(std::string_view plaintext) const {
-    const Key256& key = keys_.pan_keys.at(keys_.active_pan_key);
-    uint8_t nonce[12];
-    if (RAND_bytes(nonce, sizeof nonce) != 1) throw std::runtime_error("RAND_bytes failed");
-    CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-    std::string out(plaintext.size() + 16, '\0');
-    int len = 0, total = 0;
-    auto* o = reinterpret_cast<unsigned char*>(out.data());
-    // The key id is authenticated data, so an envelope cannot be moved to another key id.
-    const auto& kid = keys_.active_pan_key;
-    if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher_, key.data(), nonce, nullptr) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kid.data()),
-                          static_cast<int>(kid.size())) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
-                          static_cast<int>(plaintext.size())) != 1)
-        throw std::runtime_error("AES-GCM encryption failed");
-    total = len;
-    if (EVP_EncryptFinal_ex(ctx.get(), o + total, &len) != 1) throw std::runtime_error("AES-GCM final failed");
-    total += len;
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, o + total) != 1)
-        throw std::runtime_error("AES-GCM tag failed");
-    out.resize(static_cast<size_t>(total) + 16);
-    return SealedData{kid, base64_encode({reinterpret_cast<const char*>(nonce), sizeof nonce}),
-                      base64_encode(out)};
+CardVault::~CardVault() = default;
+
+std::string CardVault::settlement_sign(std::string_view data) const {
+    const auto mac = provider_->settlement_mac(data);
+    return to_hex(mac.data(), mac.size());
 }
 
-std::optional<std::string> CardVault::open(const SealedData& sealed) const {
-    auto key = keys_.pan_keys.find(sealed.key_id);
-    if (key == keys_.pan_keys.end()) return std::nullopt;
+SealedData CardVault::seal(std::string_view plaintext, const SealScope& scope) const {
+    const auto& kid = provider_->active_pan_key();
+    if (kid.empty()) throw std::runtime_error("no PAN key to seal with is loaded in this process");
+    Nonce96 nonce{};
+    if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+    auto out = provider_->gcm_seal(kid, nonce, bound_aad(kid, scope), plaintext);
+    if (counter_) counter_->count(kid);
+    return SealedData{kid, base64_encode({reinterpret_cast<const char*>(nonce.data()), nonce.size()}),
+                      base64_encode(out), "v2"};
+}
+
+std::optional<std::string> CardVault::open(const SealedData& sealed, const SealScope& scope) const {
     auto nonce = base64_decode(sealed.nonce);
     auto ct = base64_decode(sealed.ciphertext);
     if (!nonce || nonce->size() != 12 || !ct || ct->size() < 16) return std::nullopt;
-    CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-    const size_t body = ct->size() - 16;
-    std::string out(body, '\0');
-    int len = 0;
-    const auto& kid = sealed.key_id;
-    if (!ctx ||
-        EVP_DecryptInit_ex2(ctx.get(), cipher_, key->second.data(),
-                            reinterpret_cast<const unsigned char*>(nonce->data()), nullptr) != 1 ||
-        EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kid.data()),
-                          static_cast<int>(kid.size())) != 1 ||
-        EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                          reinterpret_cast<const unsigned char*>(ct->data()), static_cast<int>(body)) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, ct->data() + body) != 1 ||
-        EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1)
-        return std::nullopt;
-    return out;
+    Nonce96 n{};
+    std::copy(nonce->begin(), nonce->end(), n.begin());
+    // Envelopes written before binding authenticate the key id only.
+    if (sealed.aad.empty()) return provider_->gcm_open(sealed.key_id, n, sealed.key_id, *ct);
+    if (sealed.aad != "v2") return std::nullopt;
+    return provider_->gcm_open(sealed.key_id, n, bound_aad(sealed.key_id, scope), *ct);
 }
 
 std::string CardVault::fingerprint(std::string_view kind, std::string_view value) const {
     std::string msg;
     msg.reserve(kind.size() + 1 + value.size());
     msg.append(kind).append(":").append(value);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    size_t mac_len = 0;
-    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(mac_template_), EVP_MAC_CTX_free);
-    if (!ctx || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) != 1 ||
-        EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof mac) != 1 || mac_len < 16)
-        throw std::runtime_error("HMAC-SHA256 failed");
-    std::string hex(32, '0');
-    for (size_t i = 0; i < 16; ++i) {
-        hex[2 * i] = kHex[mac[i] >> 4];
-        hex[2 * i + 1] = kHex[mac[i] & 15];
-    }
-    return hex;
+    const auto mac = provider_->fingerprint_mac(msg);
+    return to_hex(mac.data(), 16);
 }
 
 std::string base64_encode(std::string_view bytes) {
@@ -214,12 +314,13 @@ std::optional<std::string> base64_decode(std::string_view text) {
 }  // namespace turnout
 
 namespace turnout {
-void protect_instrument(Instrument& in, const CardVault& vault) {
+void protect_instrument(Instrument& in, const CardVault& vault, std::string_view payment_id) {
+    const SealScope scope{kPanField, payment_id};
     if (in.kind == InstrumentKind::card && !in.pan.empty()) {
         in.fingerprint = vault.fingerprint("card", in.pan);
         in.bin = in.pan.substr(0, 6);
         in.last4 = in.pan.substr(in.pan.size() - 4);
-        in.sealed_pan = vault.seal(in.pan);
+        in.sealed_pan = vault.seal(in.pan, scope);
         // Overwrite before release so the clear PAN does not linger in freed memory.
         std::fill(in.pan.begin(), in.pan.end(), '0');
         in.pan.clear();

@@ -1,16 +1,16 @@
 #pragma once
 // Card data protection (DESIGN.md §6): AES-256-GCM envelopes with key ids for the PAN,
 // an HMAC-SHA256 fingerprint for matching instruments without the PAN, masking for logs.
-#include <openssl/types.h>
-
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "model/payment.hpp"
+#include "security/key_provider.hpp"
 
 namespace turnout {
 
@@ -36,28 +36,46 @@ struct VaultKeys {
 // the config key in that error.
 VaultKeys load_vault_keys(const std::string& path, const std::string& setting = "security.keys_file");
 
+// What a sealed value is bound to: the GCM associated data carries the field and the
+// payment_id, so an envelope cut from one payment (or field) and pasted into another does
+// not open there.
+struct SealScope {
+    std::string_view field;
+    std::string_view payment_id;
+};
+inline constexpr std::string_view kPanField = "instrument.pan";
+// A dead-lettered request (router): bound to its field only, the payment_id may be unreadable.
+inline constexpr std::string_view kDlqField = "dlq.record";
+
+class SealCounter;
+
+// Sealing, opening and fingerprints over a KeyProvider (security/key_provider.hpp).
 class CardVault {
 public:
-    explicit CardVault(VaultKeys keys);
+    explicit CardVault(VaultKeys keys);  // the file provider with every key loaded
+    explicit CardVault(std::unique_ptr<KeyProvider> provider, std::shared_ptr<SealCounter> counter = {});
     ~CardVault();
     CardVault(const CardVault&) = delete;
     CardVault& operator=(const CardVault&) = delete;
 
-    SealedData seal(std::string_view plaintext) const;
-    // nullopt if the key id is unknown or the tag does not verify.
-    std::optional<std::string> open(const SealedData& sealed) const;
+    SealedData seal(std::string_view plaintext, const SealScope& scope) const;
+    // nullopt if the key id is unknown, the tag does not verify, or the envelope was sealed
+    // for another field or payment_id.
+    std::optional<std::string> open(const SealedData& sealed, const SealScope& scope) const;
     // Hex HMAC-SHA256 of `kind:value` under the fingerprint key, 32 hex chars.
     std::string fingerprint(std::string_view kind, std::string_view value) const;
-    // The clearing-file signing key as raw bytes; throws std::runtime_error if the keys file
-    // has none.
-    std::string settlement_key() const;
+    // Hex HMAC-SHA256 of `data` under the clearing-file signing key; throws
+    // std::runtime_error when it is not loaded.
+    std::string settlement_sign(std::string_view data) const;
+    const KeyProvider& provider() const { return *provider_; }
 
 private:
-    VaultKeys keys_;
-    // Fetched once: OpenSSL 3's implicit fetch on every call takes global locks.
-    EVP_CIPHER* cipher_ = nullptr;
-    EVP_MAC_CTX* mac_template_ = nullptr;  // HMAC-SHA256 keyed with the fingerprint key
+    std::unique_ptr<KeyProvider> provider_;
+    std::shared_ptr<SealCounter> counter_;
 };
+
+// The file provider over `keys`, holding only the keys `uses` names.
+std::unique_ptr<KeyProvider> make_file_key_provider(VaultKeys keys, unsigned uses);
 
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);
@@ -66,6 +84,7 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 namespace turnout {
 // Replaces the clear card data of `in` with its protected view: fingerprint, BIN, last4 and
-// the PAN sealed under the active key. Tokens, wallets and accounts get a fingerprint only.
-void protect_instrument(Instrument& in, const CardVault& vault);
+// the PAN sealed under the active key for `payment_id`. Tokens, wallets and accounts get a
+// fingerprint only.
+void protect_instrument(Instrument& in, const CardVault& vault, std::string_view payment_id);
 }  // namespace turnout

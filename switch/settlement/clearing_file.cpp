@@ -1,4 +1,5 @@
 #include "settlement/clearing_file.hpp"
+#include "security/constant_time.hpp"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -243,9 +244,13 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
     return hex(md, len);
 }
 
-void write_clearing_files(const std::string& dir, Batch& b, std::string_view hmac_key) {
+ClearingSigner hmac_signer(std::string key) {
+    return [key = std::move(key)](std::string_view data) { return hmac_sha256_hex(key, data); };
+}
+
+void write_clearing_files(const std::string& dir, Batch& b, const ClearingSigner& sign) {
     fs::create_directories(dir);
-    if (hmac_key.empty()) throw std::runtime_error("no settlement HMAC key to sign clearing files with");
+    if (!sign) throw std::runtime_error("no settlement HMAC key to sign clearing files with");
     const std::string csv = render_clearing_csv(b);
     const std::string fixed = render_clearing_fixed_width(b);
     auto& s = b.summary;
@@ -262,8 +267,8 @@ void write_clearing_files(const std::string& dir, Batch& b, std::string_view hma
     // sha256sum -c reads these; the signatures are written last: a `.sig` means the set is whole.
     write_atomic(d, s.file + ".sha256", s.sha256 + "  " + s.file + "\n");
     write_atomic(d, s.fixed_width_file + ".sha256", s.fixed_width_sha256 + "  " + s.fixed_width_file + "\n");
-    write_atomic(d, s.file + ".sig", hmac_sha256_hex(hmac_key, csv) + "  " + s.file + "\n");
-    write_atomic(d, s.fixed_width_file + ".sig", hmac_sha256_hex(hmac_key, fixed) + "  " + s.fixed_width_file + "\n");
+    write_atomic(d, s.file + ".sig", sign(csv) + "  " + s.file + "\n");
+    write_atomic(d, s.fixed_width_file + ".sig", sign(fixed) + "  " + s.fixed_width_file + "\n");
     sync_dir(d);
 }
 
@@ -275,7 +280,7 @@ void write_file_atomically(const std::string& path, const std::string& body) {
     sync_dir(dir);
 }
 
-bool verify_clearing_file(const std::string& path, std::string_view hmac_key, std::string& why) {
+bool verify_clearing_file(const std::string& path, const ClearingSigner& sign, std::string& why) {
     bool ok = false;
     const std::string body = read_whole(path, ok);
     if (!ok) return why = "cannot read " + path, false;
@@ -285,7 +290,7 @@ bool verify_clearing_file(const std::string& path, std::string_view hmac_key, st
     if (digest != sha256_hex(body) + "  " + name + "\n") return why = name + ": SHA-256 does not match", false;
     const std::string sig = read_whole(path + ".sig", ok);
     if (!ok) return why = "no " + name + ".sig", false;
-    if (sig != hmac_sha256_hex(hmac_key, body) + "  " + name + "\n")
+    if (!equal_constant_time(sig, sign(body) + "  " + name + "\n"))
         return why = name + ": HMAC signature does not verify", false;
     return true;
 }

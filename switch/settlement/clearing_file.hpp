@@ -3,6 +3,7 @@
 // (docs/settlement.md), each with a `.sha256` digest file and a `.sig` HMAC-SHA256 signature
 // file next to it. Every file is written under a temporary name, flushed and renamed, so a
 // reader never sees a half-written file; the `.sig` files come last.
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,10 @@
 #include "settlement/batch_book.hpp"
 
 namespace turnout {
+
+// Signs a clearing file's bytes: hex HMAC-SHA256 under the clearing-file signing key,
+// wherever that key lives (CardVault::settlement_sign: key file or PKCS#11 token).
+using ClearingSigner = std::function<std::string(std::string_view data)>;
 
 // Every text field of a clearing file is written through one of these, so no field can
 // split a record or turn into a spreadsheet formula, whatever a record holds:
@@ -44,16 +49,19 @@ std::string render_clearing_fixed_width(const Batch& b);
 // Writes `<stem>.csv`, `<stem>.txt` (stem = clearing_file_stem(batch_id)) and their `.sha256` and `.sig` files into `dir`
 // atomically; fills summary.file/sha256 and fixed_width_file/fixed_width_sha256. A file
 // already there with the same bytes is kept (closing again after a crash); other bytes are
-// refused with std::runtime_error. `hmac_key` signs the files (raw key bytes).
-void write_clearing_files(const std::string& dir, Batch& b, std::string_view hmac_key);
+// refused with std::runtime_error. `sign` signs the files.
+void write_clearing_files(const std::string& dir, Batch& b, const ClearingSigner& sign);
 
 std::string sha256_hex(std::string_view data);
 // Any file (reports too): temporary name in the same folder, fsync, rename.
 void write_file_atomically(const std::string& path, const std::string& body);
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+// The signer over a raw key held in memory (tests, tools).
+ClearingSigner hmac_signer(std::string key);
 
-// Checks `<path>.sha256` and `<path>.sig` against the file's bytes; on failure says why.
-bool verify_clearing_file(const std::string& path, std::string_view hmac_key, std::string& why);
+// Checks `<path>.sha256` and `<path>.sig` against the file's bytes (the signature compared
+// in constant time); on failure says why.
+bool verify_clearing_file(const std::string& path, const ClearingSigner& sign, std::string& why);
 
 // A clearing CSV read back: its header, records and trailer (checked against the records).
 struct ClearingFile {

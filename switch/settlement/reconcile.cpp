@@ -209,7 +209,7 @@ std::string reconciliation_text(const ReconResult& r) {
 }
 
 std::vector<ClearingFile> load_clearing_files(const std::string& dir, const std::string& channel,
-                                              std::string_view hmac_key) {
+                                              const ClearingSigner& sign) {
     namespace fs = std::filesystem;
     std::vector<ClearingFile> out;
     if (!fs::exists(dir)) return out;
@@ -227,7 +227,7 @@ std::vector<ClearingFile> load_clearing_files(const std::string& dir, const std:
         auto f = parse_clearing_csv(body, why);
         if (!f) throw std::runtime_error(p.string() + ": " + why);
         if (f->summary.channel != channel) continue;
-        if (!verify_clearing_file(p.string(), hmac_key, why)) throw std::runtime_error(p.string() + ": " + why);
+        if (!verify_clearing_file(p.string(), sign, why)) throw std::runtime_error(p.string() + ": " + why);
         out.push_back(std::move(*f));
     }
     return out;

@@ -78,6 +78,6 @@ std::string reconciliation_text(const ReconResult& r);
 // Reads every `*.csv` clearing file of `dir` whose header names `channel`, after checking
 // its `.sha256` and `.sig`; throws std::runtime_error naming a file that fails.
 std::vector<ClearingFile> load_clearing_files(const std::string& dir, const std::string& channel,
-                                              std::string_view hmac_key);
+                                              const ClearingSigner& sign);
 
 }  // namespace turnout

@@ -24,9 +24,9 @@ std::string SettlementStage::add_key(const std::string& batch_id, size_t index) 
     return batch_id + "/" + n;
 }
 
-SettlementStage::SettlementStage(const Config& cfg, std::string hmac_key, const std::string& instance)
+SettlementStage::SettlementStage(const Config& cfg, ClearingSigner sign, const std::string& instance)
     : cfg_(cfg),
-      hmac_key_(std::move(hmac_key)),
+      sign_(std::move(sign)),
       cutoffs_(CutoffPlan::from(cfg.settlement)),
       fees_(cfg.channels),
       stores_(cfg.kafka, kafka::role_state_dir(cfg, "settlement", instance), "settlement",
@@ -74,7 +74,7 @@ void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
     size_t open = 0, overdue = 0;
     for (auto& [partition, bk] : books_) {
         for (auto& b : bk.close_due(now_ms)) {
-            write_clearing_files(cfg_.settlement.output_dir, b, hmac_key_);
+            write_clearing_files(cfg_.settlement.output_dir, b, sign_);
             b.summary.closed_at_ms = now_ms;
             out.emit({cfg_.kafka.topics.batches, b.summary.batch_id, encode_batch_summary(b.summary),
                       kafka::descend_headers(std::string_view{})});

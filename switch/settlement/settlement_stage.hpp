@@ -15,14 +15,15 @@
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 #include "settlement/batch_book.hpp"
+#include "settlement/clearing_file.hpp"
 #include "settlement/fees.hpp"
 
 namespace turnout {
 
 class SettlementStage : public kafka::StageLogic {
 public:
-    // `hmac_key` signs the clearing files (raw bytes, from the keys file).
-    SettlementStage(const Config& cfg, std::string hmac_key, const std::string& instance = "0");
+    // `sign` signs the clearing files (CardVault::settlement_sign, or hmac_signer in tests).
+    SettlementStage(const Config& cfg, ClearingSigner sign, const std::string& instance = "0");
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
     void on_commit() override;
@@ -38,7 +39,7 @@ private:
     BatchBook& book(int32_t partition);
 
     const Config& cfg_;
-    std::string hmac_key_;
+    ClearingSigner sign_;
     CutoffPlan cutoffs_;
     FeeSchedule fees_;
     std::map<int32_t, BatchBook> books_;  // by results partition

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
         auto d = decode_request(bytes, cfg.max_record_bytes);
         if (!d.request) return 0;
         auto& req = *d.request;
-        if (req.instrument) protect_instrument(*req.instrument, vault);
+        if (req.instrument) protect_instrument(*req.instrument, vault, req.payment_id);
         auto plan = planner.plan(req, nullptr, 0);
         if (!plan) return 0;
         RoutedPayment routed{std::move(req), std::move(*plan), std::nullopt, {}};
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     for (const auto& in : inputs) {
         auto d = decode_request(in, cfg.max_record_bytes);
         if (!d.request) continue;
-        if (d.request->instrument) protect_instrument(*d.request->instrument, vault);
+        if (d.request->instrument) protect_instrument(*d.request->instrument, vault, d.request->payment_id);
         routed.push_back({std::move(*d.request), {}, std::nullopt, {}});
     }
     int64_t now = 1'764'000'000'000;

@@ -75,7 +75,7 @@ TEST_CASE("dlq list, show and replay on the real broker: reasons, masked card nu
     std::ofstream(config_file) << yaml;
     const Config cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault);
 
     const std::string pan = luhn_pan("453957876362148");

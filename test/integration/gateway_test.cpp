@@ -115,7 +115,7 @@ gateway::ApiKeys test_keys() {
 
 TEST_CASE("gateway: coalesced POSTs, merchants kept apart, conflicts, refused keys and bodies") {
     auto run = make_run("gw");
-    const CardVault vault(load_vault_keys(run.cfg.keys_file));
+    const CardVault vault(load_vault_keys(run.cfg.security.keys_file));
     const int stale_port = bound_status_port();  // of an earlier run in this process
     SwitchThread sw(run.cfg, vault);
     for (const int64_t until = now_ms() + 30000; bound_status_port() == stale_port && now_ms() < until;)

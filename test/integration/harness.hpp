@@ -66,6 +66,7 @@ inline std::string isolated_yaml(const std::string& run, const fs::path& dir) {
     replace_once(yaml, "grace_seconds: 2", "grace_seconds: 1");
     replace_once(yaml, "output_dir: var/settlement", "output_dir: " + (dir / "settlement").string());
     replace_once(yaml, "keys_file: config/dev-keys.yaml", "keys_file: " + kSource + "/config/dev-keys.yaml");
+    replace_once(yaml, "seal_count_dir: var/keys/seals", "seal_count_dir: " + (dir / "seals").string());
     replace_once(yaml, "port: 9464", "port: 0");
     replace_once(yaml, "state_dir: var/state", "state_dir: " + (dir / "state").string());
     replace_once(yaml, "http_port: 9470", "http_port: 0");  // the state role's status endpoint

@@ -144,7 +144,7 @@ std::optional<SealedData> sealed_of(const std::string& value) {
         auto* v = s->as_object().if_contains(k);
         return v && v->is_string() ? std::string(v->as_string()) : std::string();
     };
-    return SealedData{str("key_id"), str("nonce"), str("ciphertext")};
+    return SealedData{str("key_id"), str("nonce"), str("ciphertext"), str("aad")};
 }
 
 // Checks the outcome of a corpus run: each case in the DLQ once with its reason and intact
@@ -177,9 +177,9 @@ void check_outcomes(const Config& cfg, const CardVault& vault, const std::vector
             const auto sealed = sealed_of(r.value);
             REQUIRE(sealed);
             if (c.bytes.size() <= cfg.max_record_bytes) {
-                CHECK(vault.open(*sealed) == c.bytes);
+                CHECK(vault.open(*sealed, {kDlqField, {}}) == c.bytes);
             } else {
-                CHECK(vault.open(*sealed) == c.bytes.substr(0, cfg.max_record_bytes));
+                CHECK(vault.open(*sealed, {kDlqField, {}}) == c.bytes.substr(0, cfg.max_record_bytes));
                 CHECK(r.value.find("\"sha256\":\"" + kafka::sha256_hex_of(c.bytes) + "\"") != std::string::npos);
                 CHECK(r.value.find("\"original_bytes\":" + std::to_string(c.bytes.size())) != std::string::npos);
             }
@@ -314,7 +314,7 @@ TEST_CASE("hostile input: every bad-input case dead-lettered with its reason, go
     fs::create_directories(dir);
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     const auto corpus = load_corpus();
     REQUIRE(corpus.size() >= 60);
 
@@ -344,12 +344,33 @@ TEST_CASE("hostile input: every bad-input case dead-lettered with its reason, go
     check_outcomes(cfg, vault, corpus, good, records);
 }
 
-TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and files of a run") {
-    const std::string run = "pl" + std::to_string(now_ms());
+// With `hsm`, the keys live in a SoftHSM2 token of the run (security.key_provider: pkcs11),
+// made with `turnout keys init` as an operator would; the switch processes reach it through
+// SOFTHSM2_CONF.
+void pan_leak_scan(bool hsm) {
+    const std::string run = (hsm ? "plh" : "pl") + std::to_string(now_ms());
     const fs::path dir = fs::path(kSource) / "var" / "test" / run;
     fs::create_directories(dir);
-    const std::string yaml = isolated_yaml(run, dir);
+    std::string yaml = isolated_yaml(run, dir);
     const fs::path config = dir / "turnout.yaml";
+    if (hsm) {
+        fs::create_directories(dir / "hsm" / "tokens");
+        std::ofstream(dir / "hsm" / "softhsm2.conf") << "directories.tokendir = " << (dir / "hsm" / "tokens").string()
+                                                      << "\nobjectstore.backend = file\nlog.level = ERROR\n";
+        ::setenv("SOFTHSM2_CONF", (dir / "hsm" / "softhsm2.conf").c_str(), 1);
+        REQUIRE(std::system("softhsm2-util --init-token --free --label turnout-it --pin 4321 --so-pin 8765 >/dev/null") == 0);
+        std::ofstream(dir / "hsm" / "pin") << "4321\n";
+        fs::permissions(dir / "hsm" / "pin", fs::perms::owner_read | fs::perms::owner_write);
+        replace_once(yaml, "  key_provider: file\n", "  key_provider: pkcs11\n");
+        replace_once(yaml, "    token_label: turnout\n", "    token_label: turnout-it\n");
+        replace_once(yaml, "    pin_file: \"\"", "    pin_file: " + (dir / "hsm" / "pin").string());
+        replace_once(yaml, "key_set_file: var/keys/key-set.yaml", "key_set_file: " + (dir / "hsm" / "key-set.yaml").string());
+        // No key file at all: every key the switch uses comes from the token.
+        replace_once(yaml, "keys_file: " + std::string(kSource) + "/config/dev-keys.yaml", "keys_file: /nonexistent/keys.yaml");
+        std::ofstream(config) << yaml;
+        CHECK(wait_exit(spawn_turnout({"keys", "init", "--config", config.string()}, dir / "keys-init.log")) == 0);
+        MESSAGE(read_file(dir / "keys-init.log"));
+    }
     std::ofstream(config) << yaml;
     const Config cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
@@ -457,7 +478,25 @@ TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and fil
     CHECK(log_lines > 10);
     for (const auto& f : found) MESSAGE("clear PAN in " << f);
     CHECK(leaks == 0);
+    if (hsm) {
+        // The card numbers did reach the ISO 8583 hosts: the connector opened them in the token.
+        // A number the connector could not open would be declined as card_data_unavailable.
+        int iso_approved = 0, unopened = 0;
+        for (const auto& r : read_all(cfg, {t.results}))
+            if (auto res = decode_result(r.value)) {
+                iso_approved += res->status == ResultStatus::approved && res->channel.rfind("acq-", 0) == 0;
+                unopened += res->reason.code == "card_data_unavailable";
+            }
+        MESSAGE(iso_approved << " payments approved by the ISO 8583 hosts, " << unopened << " card_data_unavailable");
+        CHECK(iso_approved > 100);
+        CHECK(unopened == 0);
+        ::unsetenv("SOFTHSM2_CONF");
+    }
 }
+
+TEST_CASE("no clear PAN outside payments.requests: topics, headers, logs and files of a run") { pan_leak_scan(false); }
+
+TEST_CASE("no clear PAN outside payments.requests, keys in a PKCS#11 token (SoftHSM2)") { pan_leak_scan(true); }
 
 TEST_CASE("the whole pipeline over Kafka TLS (scripts/kafka-local --tls)") {
     // Run by test/integration/tls_test.sh, which starts a TLS broker and names it here.
@@ -480,7 +519,7 @@ TEST_CASE("the whole pipeline over Kafka TLS (scripts/kafka-local --tls)") {
     cfg.kafka.bootstrap_servers = bootstrap;
     REQUIRE(cfg.kafka.properties.at("security.protocol") == "SSL");
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
 
     std::atomic<bool> stop{false};
     int roles_rc = -1;

@@ -140,7 +140,7 @@ struct IsoRun {
     // `until`, when given, keeps the switch running after the last result until it holds.
     using Results = std::multimap<std::string, PaymentResult>;
     Results pay(const std::vector<int64_t>& amounts, const std::function<bool(const Results&)>& until = {}) {
-        const CardVault vault(load_vault_keys(cfg.keys_file));
+        const CardVault vault(load_vault_keys(cfg.security.keys_file));
         std::atomic<bool> stop{false};
         int rc = -1;
         std::thread roles([&] { rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });

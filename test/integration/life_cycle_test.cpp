@@ -160,7 +160,7 @@ TEST_CASE("life cycle on the real broker: rules with named rejections, held foll
     const Config cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
     require_co_partitioned(cfg.kafka);  // throws unless the four topics have one partition count
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     Client client(cfg);
     auto sw = std::make_unique<SwitchThread>(cfg, vault);
 
@@ -286,7 +286,7 @@ TEST_CASE("status inquiry during and after a load run matches the results topic"
     fs::create_directories(dir);
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault);
 
     LoadgenOptions lo;
@@ -427,7 +427,7 @@ TEST_CASE("life-cycle rules hold when a second router leaves and its partitions 
     fs::create_directories(dir);
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     Client client(cfg);
     SwitchThread sw(cfg, vault);
     // A second router instance shares the requests and results partitions with the first.
@@ -472,7 +472,7 @@ TEST_CASE("life cycles from a producer on librdkafka's default partitioner are d
     kafka::ensure_topics(cfg);
     const int32_t partitions = partition_count(cfg.kafka, cfg.kafka.topics.requests);
     REQUIRE(partitions > 1);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     Client client(cfg, {{"partitioner", "consistent_random"}});
     SwitchThread sw(cfg, vault);
 

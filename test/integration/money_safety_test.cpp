@@ -118,7 +118,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> stage_inputs(const
 TEST_CASE("records too large for a dead-letter copy, giant traceparents and keys: dead-lettered bounded, the router goes on") {
     auto run = make_run("ms-big");
     const Config& cfg = run.cfg;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
     const auto& t = cfg.kafka.topics;
@@ -162,7 +162,7 @@ TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every 
     // No connector runs until the refunds are held: the sale has no result before.
     auto run = make_run("ms-held");
     const Config& cfg = run.cfg;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault, roles_but_connectors(cfg));
     auto p = producer_for(cfg);
 
@@ -199,7 +199,7 @@ TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every 
 TEST_CASE("a duplicate of an answered payment, and the same payment_id under another key, are never executed again") {
     auto run = make_run("ms-dup");
     Config cfg = run.cfg;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
 
@@ -242,7 +242,7 @@ TEST_CASE("a duplicate of an answered payment, and the same payment_id under ano
 TEST_CASE("a capture, void or refund from another merchant is refused as merchant_mismatch") {
     auto run = make_run("ms-merchant");
     const Config& cfg = run.cfg;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
 
@@ -278,7 +278,7 @@ TEST_CASE("random records of 0-2 MB on every topic Turnout reads: every stage ke
     auto run = make_run("ms-prop");
     const Config& cfg = run.cfg;
     const auto& t = cfg.kafka.topics;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     auto p = producer_for(cfg);
     std::mt19937_64 rng(20261201);
     auto random_bytes = [&](size_t n) {
@@ -355,7 +355,7 @@ TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lett
     auto run = make_run("ms-limit");
     Config cfg = run.cfg;
     cfg.kafka.properties["message.max.bytes"] = "100000";
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault, roles_but_connectors(cfg));
     auto p = producer_for(cfg);
 
@@ -393,7 +393,7 @@ TEST_CASE("a routed payment naming a results partition that does not exist still
     // connector's result goes to the key's partition instead of aborting its transaction forever.
     auto run = make_run("ms-home");
     const Config& cfg = run.cfg;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
     const auto& t = cfg.kafka.topics;

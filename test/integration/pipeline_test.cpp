@@ -33,7 +33,7 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
 
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     std::atomic<bool> stop{false};
     int roles_rc = -1;
     std::thread roles([&] { roles_rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });
@@ -206,7 +206,7 @@ TEST_CASE("a restart between a payment and its duplicate: dedupe and open settle
     fs::create_directories(dir);
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     const auto& t = cfg.kafka.topics;
 
     auto start_switch = [&](std::atomic<bool>& stop, int& rc) {

@@ -276,7 +276,7 @@ Outcome run_case(const std::string& name, const std::vector<std::string>& faults
 
     Outcome out;
     out.sim = start_sim(dir / "turnout.yaml", dir, faults);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     std::atomic<bool> stop{false};
     int rc = -1;
     std::thread roles([&] { rc = run_roles(cfg, vault, {{"connector", "psp-global"}, {"connector", "acq-eu"}}, "0", stop); });
@@ -677,7 +677,7 @@ TEST_CASE("psp pending across a restart: payments.pending is replayed and each p
     auto cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
     auto sim = start_sim(dir / "turnout.yaml", dir, {"no_webhook=1"});
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     const auto ps = wallets("rs-", 6);
 
     auto run_connectors = [&](const std::function<void()>& while_running) {

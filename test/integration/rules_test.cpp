@@ -112,7 +112,7 @@ TEST_CASE("a card velocity limit holds across a restart of the workers") {
     replace_once(yaml, "window_seconds: 600, max_count: 20", "window_seconds: 3600, max_count: 3");
     const Config cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     auto producer = kafka::make_producer(cfg.kafka, {});
     const std::string card = "4111111111111111", other_card = "5500000000000004";
 
@@ -182,7 +182,7 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
     write(yaml);
     const Config cfg = load_config(file.string());
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     auto producer = kafka::make_producer(cfg.kafka, {});
 
     const double applied0 = counter_value("applied"), refused0 = counter_value("refused");
@@ -284,7 +284,7 @@ TEST_CASE("the router leaves a channel that channels.health reports down out of 
     fs::create_directories(dir);
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     auto producer = kafka::make_producer(cfg.kafka, {});
 
     // acq-eu's connector does not run here, so this report is the latest one about it.

@@ -243,7 +243,7 @@ TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted
     auto run = make_run("st-ttl");
     Config cfg = run.cfg;
     cfg.state.retention_ms = 3000;
-    const CardVault vault(load_vault_keys(cfg.keys_file));
+    const CardVault vault(load_vault_keys(cfg.security.keys_file));
     auto& expired = Metrics::get().store_expired;
     const double before_state = expired.Add({{"role", "state"}, {"store", "state"}}).Value();
     const double before_ledger = expired.Add({{"role", "router"}, {"store", "ledger"}}).Value();

@@ -380,6 +380,7 @@ CASES = {
             ("route with action and skipped channels", change(change(ROUTED, "route.action", "health"), "route.skipped", ["acq-eu"])),
             ("risk review with named rules", change(change(change(CHANNEL, "risk.decision", "review"), "risk.score", 70),
                                                    "risk.rules_hit", ["card_velocity", "country_mismatch"])),
+            ("sealed_pan bound to its payment (aad v2)", change(ROUTED, "instrument.sealed_pan.aad", "v2")),
         ],
         "invalid": [
             ("instrument with a clear pan", change(ROUTED, "instrument.pan", "4242422511019230")),
@@ -387,6 +388,7 @@ CASES = {
             ("wallet with its token", change(CHANNEL_WALLET, "instrument.token", "w_1")),
             ("instrument with an unknown member", change(ROUTED, "instrument.holder", "A N Other")),
             ("card without sealed_pan", drop(ROUTED, "instrument.sealed_pan")),
+            ("sealed_pan with an unknown aad version", change(ROUTED, "instrument.sealed_pan.aad", "v3")),
             ("card without bin", drop(ROUTED, "instrument.bin")),
             ("card last4 with letters", change(ROUTED, "instrument.last4", "12ab")),
             ("card_token with a bin", change(CHANNEL_TOKEN, "instrument.bin", "424242")),
@@ -554,6 +556,7 @@ CASES = {
         "valid": [
             ("router DLQ envelope", DLQ),
             ("sealed empty value (16-byte tag only)", change(DLQ, "sealed.ciphertext", "AAAAAAAAAAAAAAAAAAAAAA==")),
+            ("envelope bound to its field (aad v2)", change(DLQ, "sealed.aad", "v2")),
             ("a record larger than any request: its first bytes and the digest of the whole",
              change(change(change(DLQ, "truncated", True), "original_bytes", 800000), "sha256", "ab" * 32)),
         ],

@@ -25,13 +25,13 @@ const std::string kCapture =
     R"("original":{"payment_id":"p-1","channel":"acq-eu","channel_ref":"r1"},"created_at":"2026-11-26T06:33:25.123Z"})";
 
 Entry sealed_entry(const CardVault& v, const std::string& bytes, const std::string& reason) {
-    const auto s = v.seal(bytes);
+    const auto s = v.seal(bytes, {kDlqField, {}});
     Entry e;
     e.partition = 2;
     e.offset = 17;
     e.key = "p-1";
     e.value = R"({"sealed":{"key_id":")" + s.key_id + R"(","nonce":")" + s.nonce + R"(","ciphertext":")" +
-              s.ciphertext + R"("}})";
+              s.ciphertext + R"(","aad":")" + s.aad + R"("}})";
     e.headers = {{"turnout.error.stage", "router"},
                  {"turnout.error.reason", reason},
                  {"turnout.error.topic", "payments.requests"},

@@ -161,7 +161,7 @@ TEST_CASE("config values overridden by TURNOUT__ environment variables") {
         CHECK(c.kafka.bootstrap_servers == "broker-1:9093,broker-2:9093");
         CHECK(c.metrics_port == 9500);
         CHECK(c.state_dir == "/var/lib/turnout/state");
-        CHECK(c.keys_file == "/etc/turnout/keys.yaml");
+        CHECK(c.security.keys_file == "/etc/turnout/keys.yaml");
         CHECK(c.channel("psp-global")->settings["latency_ms"].as<int>() == 7);
         CHECK(c.channel("sim-a")->settings["latency_ms"].as<int>() == 5);
         REQUIRE(c.routes.size() == 1);

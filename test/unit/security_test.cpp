@@ -11,6 +11,8 @@
 using namespace turnout;
 
 namespace {
+const SealScope kP1{kPanField, "p-1"};
+
 VaultKeys test_keys() {
     VaultKeys k;
     Key256 a{}, b{};
@@ -25,24 +27,24 @@ VaultKeys test_keys() {
 
 TEST_CASE("sealed PAN opens with its key id and not when tampered") {
     CardVault v(test_keys());
-    const auto s = v.seal("4111111111111111");
+    const auto s = v.seal("4111111111111111", kP1);
     CHECK(s.key_id == "k2");
     CHECK(s.ciphertext.find("4111111111111111") == std::string::npos);
-    CHECK(v.open(s) == "4111111111111111");
+    CHECK(v.open(s, kP1) == "4111111111111111");
     auto tampered = s;
     tampered.ciphertext[2] = tampered.ciphertext[2] == 'A' ? 'B' : 'A';
-    CHECK(v.open(tampered) == std::nullopt);
+    CHECK(v.open(tampered, kP1) == std::nullopt);
     auto wrong_kid = s;
     wrong_kid.key_id = "k1";  // the key id is authenticated
-    CHECK(v.open(wrong_kid) == std::nullopt);
-    CHECK(v.seal("4111111111111111").nonce != s.nonce);
+    CHECK(v.open(wrong_kid, kP1) == std::nullopt);
+    CHECK(v.seal("4111111111111111", kP1).nonce != s.nonce);
 }
 
 TEST_CASE("rotation: an envelope sealed under an older key still opens") {
     auto keys = test_keys();
     keys.active_pan_key = "k1";
-    const auto old = CardVault(keys).seal("5500000000000004");
-    CHECK(CardVault(test_keys()).open(old) == "5500000000000004");
+    const auto old = CardVault(keys).seal("5500000000000004", kP1);
+    CHECK(CardVault(test_keys()).open(old, kP1) == "5500000000000004");
 }
 
 TEST_CASE("fingerprints are stable, keyed and kind-separated") {
@@ -61,12 +63,12 @@ TEST_CASE("protect_instrument leaves no clear PAN") {
     in.kind = InstrumentKind::card;
     in.pan = "4242424242424242";
     in.expiry = "2812";
-    protect_instrument(in, v);
+    protect_instrument(in, v, "p-1");
     CHECK(in.pan.empty());
     CHECK(in.bin == "424242");
     CHECK(in.last4 == "4242");
     REQUIRE(in.sealed_pan);
-    CHECK(v.open(*in.sealed_pan) == "4242424242424242");
+    CHECK(v.open(*in.sealed_pan, kP1) == "4242424242424242");
 }
 
 TEST_CASE("Luhn and masking") {
@@ -110,14 +112,14 @@ TEST_CASE("rotation through the keys file: a new current key is added, old envel
     fs::permissions(dir / "after.yaml", fs::perms::owner_read | fs::perms::owner_write);
     const CardVault before(load_vault_keys((dir / "before.yaml").string()));
     const CardVault after(load_vault_keys((dir / "after.yaml").string()));
-    const auto old_envelope = before.seal("4111111111111111");
-    const auto new_envelope = after.seal("4111111111111111");
+    const auto old_envelope = before.seal("4111111111111111", kP1);
+    const auto new_envelope = after.seal("4111111111111111", kP1);
     CHECK(old_envelope.key_id == "k-2026-10");
     CHECK(new_envelope.key_id == "k-2026-11");
-    CHECK(after.open(old_envelope) == "4111111111111111");
-    CHECK(after.open(new_envelope) == "4111111111111111");
+    CHECK(after.open(old_envelope, kP1) == "4111111111111111");
+    CHECK(after.open(new_envelope, kP1) == "4111111111111111");
     // A vault that never had the new key cannot open what was sealed under it.
-    CHECK(before.open(new_envelope) == std::nullopt);
+    CHECK(before.open(new_envelope, kP1) == std::nullopt);
     // Fingerprints do not change with the PAN key: instruments still match after rotation.
     CHECK(before.fingerprint("card", "4111111111111111") == after.fingerprint("card", "4111111111111111"));
     fs::remove_all(dir);

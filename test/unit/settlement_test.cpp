@@ -164,7 +164,7 @@ TEST_CASE("clearing files: CSV and fixed-width, digests and signatures, atomic n
     const auto dir = std::filesystem::temp_directory_path() / "turnout-clearing-test";
     std::filesystem::remove_all(dir);
     const std::string key = "k3y";
-    write_clearing_files(dir.string(), batches[0], key);
+    write_clearing_files(dir.string(), batches[0], hmac_signer(key));
     auto slurp = [](const std::filesystem::path& p) {
         std::ifstream f(p, std::ios::binary);
         std::stringstream ss;
@@ -183,14 +183,14 @@ TEST_CASE("clearing files: CSV and fixed-width, digests and signatures, atomic n
     CHECK(fixed.size() == 4 * (kFixedWidthRecord + 1));
     CHECK(batches[0].summary.fixed_width_sha256 == sha256_hex(fixed));
     std::string why;
-    CHECK(verify_clearing_file((dir / batches[0].summary.file).string(), key, why));
-    CHECK(verify_clearing_file((dir / batches[0].summary.fixed_width_file).string(), key, why));
-    CHECK_FALSE(verify_clearing_file((dir / batches[0].summary.file).string(), "other key", why));
+    CHECK(verify_clearing_file((dir / batches[0].summary.file).string(), hmac_signer(key), why));
+    CHECK(verify_clearing_file((dir / batches[0].summary.fixed_width_file).string(), hmac_signer(key), why));
+    CHECK_FALSE(verify_clearing_file((dir / batches[0].summary.file).string(), hmac_signer("other key"), why));
     CHECK(why.find("HMAC") != std::string::npos);
     // csv, txt, and a .sha256 and .sig for each; no temp file left behind.
     CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 6);
     // Closing the same batch again (after a crash) keeps the files; other contents are refused.
-    CHECK_NOTHROW(write_clearing_files(dir.string(), batches[0], key));
+    CHECK_NOTHROW(write_clearing_files(dir.string(), batches[0], hmac_signer(key)));
     auto parsed = parse_clearing_csv(body, why);
     REQUIRE(parsed);
     CHECK(parsed->records.size() == 2);
@@ -199,7 +199,7 @@ TEST_CASE("clearing files: CSV and fixed-width, digests and signatures, atomic n
     CHECK(parsed->summary.window_end_ms == 1'010'000);
     CHECK_FALSE(parse_clearing_csv(std::string(body).replace(body.find("TRAILER,2,1250"), 14, "TRAILER,2,1251"), why));
     batches[0].records.pop_back();
-    CHECK_THROWS(write_clearing_files(dir.string(), batches[0], key));
+    CHECK_THROWS(write_clearing_files(dir.string(), batches[0], hmac_signer(key)));
     std::filesystem::remove_all(dir);
 }
 
@@ -645,8 +645,8 @@ TEST_CASE("clearing file names: never a '/' or a leading '.', different ids diff
     const auto dir = std::filesystem::temp_directory_path() / "turnout-clearing-names";
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    CHECK_NOTHROW(write_clearing_files((dir / "out").string(), batches[0], "k3y"));
-    CHECK_NOTHROW(write_clearing_files((dir / "out").string(), batches[0], "k3y"));  // closing again
+    CHECK_NOTHROW(write_clearing_files((dir / "out").string(), batches[0], hmac_signer("k3y")));
+    CHECK_NOTHROW(write_clearing_files((dir / "out").string(), batches[0], hmac_signer("k3y")));  // closing again
     size_t inside = 0, outside = 0;
     for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
         if (e.is_regular_file()) (e.path().parent_path() == dir / "out" ? inside : outside)++;
@@ -695,7 +695,7 @@ TEST_CASE("settlement stage: forged results go to the DLQ with reason and field,
     std::filesystem::remove_all(dir);
     cfg.settlement.output_dir = (dir / "out").string();
     cfg.state_dir = (dir / "state").string();
-    SettlementStage stage(cfg, "k3y");
+    SettlementStage stage(cfg, hmac_signer("k3y"));
 
     const int64_t at = now_ms() - 60'000;  // its window has long closed by the tick below
     struct Input {

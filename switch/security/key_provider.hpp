@@ -1,0 +1,62 @@
+#pragma once
+// Where card-data and signing keys live (docs/security.md "Keys"). A KeyProvider performs the
+// few operations Turnout needs under a named data key; the keys themselves stay inside it:
+//   file    — security.keys_file, keys in process memory (development);
+//   pkcs11  — data keys wrapped by a key-encryption key that never leaves a PKCS#11 token,
+//             unwrapped into the token as non-extractable session keys (security/pkcs11.hpp).
+// A process loads only the keys its roles use (KeyUse), so risk, state and the gateway hold
+// none, settlement holds only the clearing-file signing key.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace turnout {
+
+struct Config;
+
+enum KeyUse : unsigned {
+    kSealPan = 1,       // router: seal card numbers and dead-lettered requests
+    kOpenPan = 2,       // ISO 8583 connector (field 2), `turnout dlq`
+    kFingerprint = 4,   // router: instrument fingerprints
+    kSettlement = 8,    // settlement and `turnout reconcile`: clearing-file signatures
+};
+
+using Nonce96 = std::array<uint8_t, 12>;
+using Mac256 = std::array<uint8_t, 32>;
+
+class KeyProvider {
+public:
+    virtual ~KeyProvider() = default;
+    virtual const char* kind() const = 0;  // "file" | "pkcs11"
+    // The PAN key new seals use; empty when the provider was loaded without kSealPan.
+    virtual const std::string& active_pan_key() const = 0;
+    // AES-256-GCM under PAN key `key_id` with a 128-bit tag: returns ciphertext || tag.
+    // Throws std::runtime_error when the key is not loaded or the operation fails.
+    virtual std::string gcm_seal(const std::string& key_id, const Nonce96& nonce, std::string_view aad,
+                                 std::string_view plaintext) const = 0;
+    // nullopt when the key is unknown or the tag does not verify.
+    virtual std::optional<std::string> gcm_open(const std::string& key_id, const Nonce96& nonce, std::string_view aad,
+                                                std::string_view ciphertext_and_tag) const = 0;
+    // HMAC-SHA256 under the fingerprint key / the clearing-file signing key. Throws when the
+    // key was not loaded.
+    virtual Mac256 fingerprint_mac(std::string_view message) const = 0;
+    virtual Mac256 settlement_mac(std::string_view message) const = 0;
+    virtual bool has(KeyUse use) const = 0;
+};
+
+// What a set of roles needs: "router" → seal + fingerprint, "settlement" → settlement,
+// "connector" of an iso8583 channel → open; anything else → nothing.
+unsigned key_uses_of_role(const Config& cfg, const std::string& role, const std::string& channel);
+
+// The provider named by security.key_provider with exactly `uses` loaded, or nullptr when
+// `uses` is 0 (no key file or token is touched then). `keys_file_override` replaces
+// security.keys_file (TURNOUT_KEYS_FILE). Throws ConfigError / std::runtime_error naming
+// what is missing.
+std::unique_ptr<KeyProvider> load_key_provider(const Config& cfg, unsigned uses,
+                                               const std::string& keys_file_override = {});
+
+}  // namespace turnout

@@ -1,0 +1,607 @@
+#include "security/pkcs11.hpp"
+
+#include <dlfcn.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <fcntl.h>
+#include <p11-kit/pkcs11.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "config/config.hpp"
+#include "security/card_vault.hpp"
+#include "security/seal_counter.hpp"
+#include "security/secret_file.hpp"
+
+namespace turnout {
+namespace {
+
+std::string rv_text(CK_RV rv) {
+    switch (rv) {
+        case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
+        case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
+        case CKR_KEY_UNEXTRACTABLE: return "CKR_KEY_UNEXTRACTABLE";
+        case CKR_ATTRIBUTE_SENSITIVE: return "CKR_ATTRIBUTE_SENSITIVE";
+        case CKR_KEY_FUNCTION_NOT_PERMITTED: return "CKR_KEY_FUNCTION_NOT_PERMITTED";
+        case CKR_WRAPPED_KEY_INVALID: return "CKR_WRAPPED_KEY_INVALID";
+        case CKR_ENCRYPTED_DATA_INVALID: return "CKR_ENCRYPTED_DATA_INVALID";
+        case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
+        case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
+        case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
+        default: break;
+    }
+    std::ostringstream s;
+    s << "CKR 0x" << std::hex << rv;
+    return s.str();
+}
+
+[[noreturn]] void fail(const std::string& what, CK_RV rv) {
+    throw std::runtime_error("PKCS#11 " + what + ": " + rv_text(rv));
+}
+
+std::string hex_of(const unsigned char* p, size_t n) {
+    static const char k[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(2 * n);
+    for (size_t i = 0; i < n; ++i) s.push_back(k[p[i] >> 4]), s.push_back(k[p[i] & 15]);
+    return s;
+}
+
+std::vector<unsigned char> bytes_of_hex(const std::string& hex) {
+    if (hex.size() % 2) return {};
+    std::vector<unsigned char> out(hex.size() / 2);
+    for (size_t i = 0; i < out.size(); ++i) {
+        unsigned v = 0;
+        for (char c : hex.substr(2 * i, 2)) {
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
+            else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
+            else return {};
+        }
+        out[i] = static_cast<unsigned char>(v);
+    }
+    return out;
+}
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// `<prefix>-<UTC time>-<4 random hex>`: unique on the token too, where KEK labels of other
+// key sets (other environments sharing an HSM partition) may live.
+std::string new_id(const std::string& prefix, const KeySet& set) {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    for (;;) {
+        unsigned char r[2];
+        if (RAND_bytes(r, sizeof r) != 1) throw std::runtime_error("RAND_bytes failed");
+        const std::string id = prefix + "-" + buf + "-" + hex_of(r, sizeof r);
+        if (!set.find(id) && id != set.active_kek) return id;
+    }
+}
+
+std::string token_pin(const SecurityConfig& sec) {
+    if (const char* env = std::getenv("TURNOUT_PKCS11_PIN"); env && *env) return env;
+    if (sec.pin_file.empty())
+        throw ConfigError("security.pkcs11.pin_file: no PIN for token `" + sec.token_label +
+                          "` (set it, or TURNOUT_PKCS11_PIN)");
+    check_secret_file(sec.pin_file, "security.pkcs11.pin_file");
+    std::ifstream in(sec.pin_file);
+    std::string pin;
+    std::getline(in, pin);
+    while (!pin.empty() && (pin.back() == '\r' || pin.back() == ' ')) pin.pop_back();
+    if (pin.empty()) throw ConfigError("security.pkcs11.pin_file: " + sec.pin_file + " is empty");
+    return pin;
+}
+
+// The PKCS#11 module, one logged-in session that owns the process's session keys, and a
+// pool of sessions for operations (a session runs one operation at a time).
+class Token {
+public:
+    explicit Token(const SecurityConfig& sec) {
+        f_ = module(sec.pkcs11_module);
+        slot_ = find_slot(sec.token_label);
+        owner_ = open_session();
+        const auto pin = token_pin(sec);
+        CK_RV rv = f_->C_Login(owner_, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())),
+                               pin.size());
+        if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) fail("login to token `" + sec.token_label + "`", rv);
+    }
+    ~Token() {
+        for (auto s : pool_) f_->C_CloseSession(s);
+        if (owner_) f_->C_CloseSession(owner_);  // destroys the session keys
+        // The module stays loaded and initialised for the process: other Tokens may use it.
+    }
+    Token(const Token&) = delete;
+    Token& operator=(const Token&) = delete;
+
+    CK_FUNCTION_LIST_PTR f() const { return f_; }
+    CK_SESSION_HANDLE owner() const { return owner_; }
+
+    // A session from the pool for one operation.
+    class Lease {
+    public:
+        Lease(const Token& t) : t_(t), s_(t.borrow()) {}
+        ~Lease() { t_.give_back(s_); }
+        CK_SESSION_HANDLE get() const { return s_; }
+
+    private:
+        const Token& t_;
+        CK_SESSION_HANDLE s_;
+    };
+
+    CK_OBJECT_HANDLE find_kek(const std::string& label) const {
+        CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+        CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                               {CKA_LABEL, const_cast<char*>(label.data()), label.size()}};
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        CK_ULONG n = 0;
+        if (CK_RV rv = f_->C_FindObjectsInit(owner_, tmpl, 2); rv != CKR_OK) fail("C_FindObjectsInit", rv);
+        const CK_RV rv = f_->C_FindObjects(owner_, &h, 1, &n);
+        f_->C_FindObjectsFinal(owner_);
+        if (rv != CKR_OK) fail("C_FindObjects", rv);
+        if (n == 0) throw std::runtime_error("the token has no key-encryption key `" + label + "`");
+        return h;
+    }
+
+    CK_OBJECT_HANDLE generate_kek(const std::string& label) const {
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        CK_ULONG len = 32;
+        CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &yes, 1},       {CKA_PRIVATE, &yes, 1},
+                               {CKA_SENSITIVE, &yes, 1},   {CKA_EXTRACTABLE, &no, 1},
+                               {CKA_WRAP, &yes, 1},        {CKA_UNWRAP, &yes, 1},
+                               {CKA_ENCRYPT, &no, 1},      {CKA_DECRYPT, &no, 1},
+                               {CKA_SIGN, &no, 1},         {CKA_VERIFY, &no, 1},
+                               {CKA_VALUE_LEN, &len, sizeof len},
+                               {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+                               {CKA_ID, const_cast<char*>(label.data()), label.size()}};
+        CK_MECHANISM mech{CKM_AES_KEY_GEN, nullptr, 0};
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        if (CK_RV rv = f_->C_GenerateKey(owner_, &mech, tmpl, sizeof tmpl / sizeof *tmpl, &h); rv != CKR_OK)
+            fail("generate key-encryption key", rv);
+        return h;
+    }
+
+    // A fresh data key for `purpose`, generated inside the token and returned wrapped by `kek`.
+    std::string generate_wrapped(CK_OBJECT_HANDLE kek, const std::string& purpose) const {
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        CK_ULONG len = 32;
+        const bool aes = purpose == "pan";
+        CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &no, 1}, {CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &yes, 1},
+                               {CKA_VALUE_LEN, &len, sizeof len}};
+        CK_MECHANISM mech{aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        if (CK_RV rv = f_->C_GenerateKey(owner_, &mech, tmpl, 4, &h); rv != CKR_OK) fail("generate data key", rv);
+        std::string out;
+        try {
+            out = wrap(kek, h);
+        } catch (...) {
+            f_->C_DestroyObject(owner_, h);
+            throw;
+        }
+        f_->C_DestroyObject(owner_, h);
+        return out;
+    }
+
+    std::string wrap(CK_OBJECT_HANDLE kek, CK_OBJECT_HANDLE key) const {
+        CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+        unsigned char buf[256];
+        CK_ULONG n = sizeof buf;
+        if (CK_RV rv = f_->C_WrapKey(owner_, &mech, kek, key, buf, &n); rv != CKR_OK) fail("wrap data key", rv);
+        return hex_of(buf, n);
+    }
+
+    // Unwraps `k` under `kek` as a session key limited to `usage` (CKA_ENCRYPT, CKA_DECRYPT,
+    // CKA_SIGN); `extractable` only to re-wrap it under a new KEK.
+    CK_OBJECT_HANDLE unwrap(CK_OBJECT_HANDLE kek, const WrappedKey& k, const std::vector<CK_ATTRIBUTE_TYPE>& usage,
+                            bool extractable = false) const {
+        auto wrapped = bytes_of_hex(k.wrapped_hex);
+        if (wrapped.empty()) throw std::runtime_error("key `" + k.id + "`: `wrapped` is not hex");
+        CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+        CK_KEY_TYPE type = k.purpose == "pan" ? CKK_AES : CKK_GENERIC_SECRET;
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE, ext = extractable ? CK_TRUE : CK_FALSE;
+        std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof cls},      {CKA_KEY_TYPE, &type, sizeof type},
+                                          {CKA_TOKEN, &no, 1},                {CKA_PRIVATE, &yes, 1},
+                                          {CKA_SENSITIVE, &yes, 1},           {CKA_EXTRACTABLE, &ext, 1},
+                                          {CKA_LABEL, const_cast<char*>(k.id.data()), k.id.size()}};
+        for (auto a : {CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP}) {
+            const bool on = std::find(usage.begin(), usage.end(), a) != usage.end();
+            tmpl.push_back({a, on ? &yes : &no, 1});
+        }
+        CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        if (CK_RV rv = f_->C_UnwrapKey(owner_, &mech, kek, wrapped.data(), wrapped.size(), tmpl.data(), tmpl.size(), &h);
+            rv != CKR_OK)
+            fail("unwrap key `" + k.id + "` under `" + k.kek + "`", rv);
+        return h;
+    }
+
+    void destroy(CK_OBJECT_HANDLE h) const { f_->C_DestroyObject(owner_, h); }
+
+    // The KEK's protection as the token reports it, and whether its value can be read out.
+    std::string describe_kek(const std::string& label) const {
+        const auto h = find_kek(label);
+        CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE, never = CK_FALSE, enc = CK_TRUE, dec = CK_TRUE;
+        CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, &sensitive, 1},
+                            {CKA_EXTRACTABLE, &extractable, 1},
+                            {CKA_NEVER_EXTRACTABLE, &never, 1},
+                            {CKA_ENCRYPT, &enc, 1},
+                            {CKA_DECRYPT, &dec, 1}};
+        if (CK_RV rv = f_->C_GetAttributeValue(owner_, h, a, 5); rv != CKR_OK) fail("read attributes of " + label, rv);
+        unsigned char value[64];
+        CK_ATTRIBUTE v{CKA_VALUE, value, sizeof value};
+        const bool readable = f_->C_GetAttributeValue(owner_, h, &v, 1) == CKR_OK;
+        OPENSSL_cleanse(value, sizeof value);
+        std::string out = sensitive ? "sensitive" : "NOT SENSITIVE";
+        out += extractable ? ", EXTRACTABLE" : never ? ", never extractable" : ", not extractable";
+        out += enc || dec ? ", ENCRYPTS DATA" : ", wrap/unwrap only";
+        if (readable) out += ", VALUE READABLE";
+        return out;
+    }
+
+private:
+    // Loaded and initialised once per process and module path.
+    static CK_FUNCTION_LIST_PTR module(const std::string& path) {
+        static std::mutex mu;
+        static std::map<std::string, CK_FUNCTION_LIST_PTR> loaded;
+        std::lock_guard lock(mu);
+        if (auto it = loaded.find(path); it != loaded.end()) return it->second;
+        void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!lib) throw ConfigError("security.pkcs11.module: cannot load " + path + ": " + ::dlerror());
+        auto get = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(lib, "C_GetFunctionList"));
+        CK_FUNCTION_LIST_PTR f = nullptr;
+        if (!get || get(&f) != CKR_OK) throw ConfigError("security.pkcs11.module: " + path + " is not a PKCS#11 module");
+        CK_C_INITIALIZE_ARGS args{};
+        args.flags = CKF_OS_LOCKING_OK;
+        if (CK_RV rv = f->C_Initialize(&args); rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+            fail("C_Initialize", rv);
+        return loaded[path] = f;
+    }
+
+    CK_SLOT_ID find_slot(const std::string& label) {
+        CK_ULONG n = 0;
+        if (CK_RV rv = f_->C_GetSlotList(CK_TRUE, nullptr, &n); rv != CKR_OK) fail("C_GetSlotList", rv);
+        std::vector<CK_SLOT_ID> slots(n);
+        if (CK_RV rv = f_->C_GetSlotList(CK_TRUE, slots.data(), &n); rv != CKR_OK) fail("C_GetSlotList", rv);
+        for (CK_ULONG i = 0; i < n; ++i) {
+            CK_TOKEN_INFO info{};
+            if (f_->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+            std::string l(reinterpret_cast<const char*>(info.label), sizeof info.label);
+            while (!l.empty() && l.back() == ' ') l.pop_back();
+            if (l == label) return slots[i];
+        }
+        throw ConfigError("security.pkcs11.token_label: no token `" + label + "` in " + std::to_string(n) +
+                          " slot(s) (softhsm2-util --init-token --free --label " + label + ")");
+    }
+    CK_SESSION_HANDLE open_session() const {
+        CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+        if (CK_RV rv = f_->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s); rv != CKR_OK)
+            fail("C_OpenSession", rv);
+        return s;
+    }
+    CK_SESSION_HANDLE borrow() const {
+        {
+            std::lock_guard lock(mu_);
+            if (!pool_.empty()) {
+                auto s = pool_.back();
+                pool_.pop_back();
+                return s;
+            }
+        }
+        return open_session();
+    }
+    void give_back(CK_SESSION_HANDLE s) const {
+        std::lock_guard lock(mu_);
+        pool_.push_back(s);
+    }
+
+    CK_FUNCTION_LIST_PTR f_ = nullptr;
+    CK_SLOT_ID slot_ = 0;
+    CK_SESSION_HANDLE owner_ = CK_INVALID_HANDLE;
+    mutable std::mutex mu_;
+    mutable std::vector<CK_SESSION_HANDLE> pool_;
+};
+
+std::string purpose_of(KeyUse use) {
+    return use == kFingerprint ? "fingerprint" : use == kSettlement ? "settlement" : "pan";
+}
+
+class Pkcs11KeyProvider final : public KeyProvider {
+public:
+    Pkcs11KeyProvider(const SecurityConfig& sec, unsigned uses) : token_(sec), uses_(uses) {
+        const auto set = read_key_set(sec.key_set_file);
+        std::map<std::string, CK_OBJECT_HANDLE> keks;
+        auto kek = [&](const std::string& label) {
+            auto it = keks.find(label);
+            return it != keks.end() ? it->second : keks[label] = token_.find_kek(label);
+        };
+        if (uses & kSealPan) {
+            const auto* k = set.find(set.active_pan_key);
+            if (!k) throw std::runtime_error(sec.key_set_file + ": active_pan_key names no key");
+            active_ = k->id;
+        }
+        for (const auto& k : set.keys) {
+            std::vector<CK_ATTRIBUTE_TYPE> usage;
+            if (k.purpose == "pan") {
+                if ((uses & kSealPan) && k.id == active_) usage.push_back(CKA_ENCRYPT);
+                if (uses & kOpenPan) usage.push_back(CKA_DECRYPT);
+            } else if ((k.purpose == "fingerprint" && (uses & kFingerprint)) ||
+                       (k.purpose == "settlement" && (uses & kSettlement))) {
+                usage.push_back(CKA_SIGN);
+            }
+            if (usage.empty()) continue;
+            auto h = token_.unwrap(kek(k.kek), k, usage);
+            if (k.purpose == "pan") pan_[k.id] = h;
+            else if (k.purpose == "fingerprint") fingerprint_ = h;
+            else settlement_ = h;
+        }
+        for (KeyUse u : {kFingerprint, kSettlement})
+            if ((uses & u) && (u == kFingerprint ? fingerprint_ : settlement_) == CK_INVALID_HANDLE)
+                throw std::runtime_error(sec.key_set_file + ": no " + purpose_of(u) + " key");
+    }
+
+    const char* kind() const override { return "pkcs11"; }
+    bool has(KeyUse use) const override { return (uses_ & use) != 0; }
+    const std::string& active_pan_key() const override { return active_; }
+
+    std::string gcm_seal(const std::string& key_id, const Nonce96& nonce, std::string_view aad,
+                         std::string_view plaintext) const override {
+        auto key = pan_.find(key_id);
+        if (key == pan_.end()) throw std::runtime_error("no PAN key `" + key_id + "` loaded");
+        Nonce96 iv = nonce;
+        CK_GCM_PARAMS p{iv.data(), iv.size(), iv.size() * 8,
+                        reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(aad.data())), aad.size(), 128};
+        CK_MECHANISM mech{CKM_AES_GCM, &p, sizeof p};
+        Token::Lease s(token_);
+        auto* f = token_.f();
+        if (CK_RV rv = f->C_EncryptInit(s.get(), &mech, key->second); rv != CKR_OK) fail("AES-GCM seal", rv);
+        std::string out(plaintext.size() + 16, '\0');
+        CK_ULONG n = out.size();
+        if (CK_RV rv = f->C_Encrypt(s.get(), reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(plaintext.data())),
+                                    plaintext.size(), reinterpret_cast<CK_BYTE_PTR>(out.data()), &n);
+            rv != CKR_OK)
+            fail("AES-GCM seal", rv);
+        out.resize(n);
+        return out;
+    }
+
+    std::optional<std::string> gcm_open(const std::string& key_id, const Nonce96& nonce, std::string_view aad,
+                                        std::string_view ct) const override {
+        auto key = pan_.find(key_id);
+        if (key == pan_.end() || ct.size() < 16) return std::nullopt;
+        Nonce96 iv = nonce;
+        CK_GCM_PARAMS p{iv.data(), iv.size(), iv.size() * 8,
+                        reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(aad.data())), aad.size(), 128};
+        CK_MECHANISM mech{CKM_AES_GCM, &p, sizeof p};
+        Token::Lease s(token_);
+        auto* f = token_.f();
+        if (f->C_DecryptInit(s.get(), &mech, key->second) != CKR_OK) return std::nullopt;
+        std::string out(ct.size(), '\0');
+        CK_ULONG n = out.size();
+        // A failed C_Decrypt ends the operation; the session is clean for the next one.
+        if (f->C_Decrypt(s.get(), reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(ct.data())), ct.size(),
+                         reinterpret_cast<CK_BYTE_PTR>(out.data()), &n) != CKR_OK)
+            return std::nullopt;
+        out.resize(n);
+        return out;
+    }
+
+    Mac256 fingerprint_mac(std::string_view message) const override {
+        if (fingerprint_ == CK_INVALID_HANDLE) throw std::runtime_error("the fingerprint key is not loaded in this process");
+        return hmac(fingerprint_, message);
+    }
+    Mac256 settlement_mac(std::string_view message) const override {
+        if (settlement_ == CK_INVALID_HANDLE)
+            throw std::runtime_error("the clearing-file signing key is not loaded in this process");
+        return hmac(settlement_, message);
+    }
+
+private:
+    Mac256 hmac(CK_OBJECT_HANDLE key, std::string_view message) const {
+        CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
+        Token::Lease s(token_);
+        auto* f = token_.f();
+        Mac256 mac{};
+        CK_ULONG n = mac.size();
+        if (CK_RV rv = f->C_SignInit(s.get(), &mech, key); rv != CKR_OK) fail("HMAC-SHA256", rv);
+        if (CK_RV rv = f->C_Sign(s.get(), reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(message.data())),
+                                 message.size(), mac.data(), &n);
+            rv != CKR_OK || n != mac.size())
+            fail("HMAC-SHA256", rv);
+        return mac;
+    }
+
+    Token token_;
+    unsigned uses_;
+    std::string active_;
+    std::map<std::string, CK_OBJECT_HANDLE> pan_;
+    CK_OBJECT_HANDLE fingerprint_ = CK_INVALID_HANDLE, settlement_ = CK_INVALID_HANDLE;
+};
+
+}  // namespace
+
+const WrappedKey* KeySet::find(const std::string& id) const {
+    for (const auto& k : keys)
+        if (k.id == id) return &k;
+    return nullptr;
+}
+
+const WrappedKey* KeySet::first_of(const std::string& purpose) const {
+    for (const auto& k : keys)
+        if (k.purpose == purpose) return &k;
+    return nullptr;
+}
+
+KeySet read_key_set(const std::string& path) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(path);
+    } catch (const YAML::BadFile&) {
+        throw std::runtime_error("security.pkcs11.key_set_file: " + path +
+                                 " cannot be read (create the keys with `turnout keys init`)");
+    } catch (const YAML::Exception& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
+    auto str = [&](const YAML::Node& n, const char* k) {
+        if (!n[k] || !n[k].IsScalar()) throw std::runtime_error(path + ": expected `" + k + "`");
+        return n[k].as<std::string>();
+    };
+    KeySet s;
+    s.token_label = str(root, "token_label");
+    s.active_kek = str(root, "active_kek");
+    s.active_pan_key = str(root, "active_pan_key");
+    if (!root["keys"] || !root["keys"].IsSequence()) throw std::runtime_error(path + ": expected a list `keys`");
+    for (const auto& k : root["keys"]) {
+        WrappedKey w{str(k, "id"), str(k, "purpose"), str(k, "kek"), str(k, "wrapped"), str(k, "created")};
+        if (w.purpose != "pan" && w.purpose != "fingerprint" && w.purpose != "settlement")
+            throw std::runtime_error(path + ": key `" + w.id + "`: purpose must be pan, fingerprint or settlement");
+        s.keys.push_back(std::move(w));
+    }
+    return s;
+}
+
+void write_key_set(const std::string& path, const KeySet& set) {
+    std::ostringstream o;
+    o << "# Turnout key set, written by `turnout keys`. Data keys wrapped (AES key wrap with padding,\n"
+         "# RFC 5649) by a key-encryption key that never leaves the token. Not secret; keep it with\n"
+         "# the configuration and back it up: without it the token cannot open what was sealed.\n";
+    YAML::Emitter e;
+    e << YAML::BeginMap << YAML::Key << "token_label" << YAML::Value << set.token_label << YAML::Key << "active_kek"
+      << YAML::Value << set.active_kek << YAML::Key << "active_pan_key" << YAML::Value << set.active_pan_key
+      << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
+    for (const auto& k : set.keys)
+        e << YAML::BeginMap << YAML::Key << "id" << YAML::Value << k.id << YAML::Key << "purpose" << YAML::Value
+          << k.purpose << YAML::Key << "kek" << YAML::Value << k.kek << YAML::Key << "created" << YAML::Value
+          << k.created << YAML::Key << "wrapped" << YAML::Value << k.wrapped_hex << YAML::EndMap;
+    e << YAML::EndSeq << YAML::EndMap;
+    o << e.c_str() << "\n";
+    const auto text = o.str();
+    std::error_code ec;
+    if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty()) std::filesystem::create_directories(dir, ec);
+    const auto tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write " + path);
+}
+
+std::unique_ptr<KeyProvider> make_pkcs11_key_provider(const SecurityConfig& sec, unsigned uses) {
+    return std::make_unique<Pkcs11KeyProvider>(sec, uses);
+}
+
+int keys_init(const SecurityConfig& sec, std::ostream& out) {
+    if (std::filesystem::exists(sec.key_set_file))
+        throw std::runtime_error(sec.key_set_file + " exists: the keys are made once (`turnout keys rotate` for new ones)");
+    Token token(sec);
+    KeySet set;
+    set.token_label = sec.token_label;
+    set.active_kek = new_id("kek", set);
+    const auto kek = token.generate_kek(set.active_kek);
+    out << "key-encryption key " << set.active_kek << " generated in token `" << sec.token_label
+        << "` (sensitive, not extractable, wrap/unwrap only)\n";
+    const auto created = utc_now();
+    for (const char* purpose : {"pan", "fingerprint", "settlement"}) {
+        WrappedKey k{new_id(purpose, set), purpose, set.active_kek, token.generate_wrapped(kek, purpose), created};
+        out << purpose << " key " << k.id << " generated in the token, wrapped by " << set.active_kek << "\n";
+        set.keys.push_back(std::move(k));
+    }
+    set.active_pan_key = set.first_of("pan")->id;
+    write_key_set(sec.key_set_file, set);
+    out << "wrote " << sec.key_set_file << "; new seals use " << set.active_pan_key << "\n";
+    return 0;
+}
+
+int keys_rotate(const SecurityConfig& sec, bool new_kek, std::ostream& out) {
+    auto set = read_key_set(sec.key_set_file);
+    Token token(sec);
+    if (!new_kek) {
+        const auto kek = token.find_kek(set.active_kek);
+        WrappedKey k{new_id("pan", set), "pan", set.active_kek, token.generate_wrapped(kek, "pan"), utc_now()};
+        out << "pan key " << k.id << " generated in the token, wrapped by " << set.active_kek << "\n";
+        out << "new seals use " << k.id << " (after a restart of the sealing processes); " << set.active_pan_key
+            << " and older keys still open what they sealed\n";
+        set.active_pan_key = k.id;
+        set.keys.push_back(std::move(k));
+        write_key_set(sec.key_set_file, set);
+        return 0;
+    }
+    const auto label = new_id("kek", set);
+    const auto fresh = token.generate_kek(label);
+    out << "key-encryption key " << label << " generated in token `" << sec.token_label << "`\n";
+    std::map<std::string, CK_OBJECT_HANDLE> old;
+    for (auto& k : set.keys) {
+        if (!old.count(k.kek)) old[k.kek] = token.find_kek(k.kek);
+        // Unwrapped inside the token, extractable only to be wrapped again, then destroyed.
+        const auto h = token.unwrap(old[k.kek], k, {}, true);
+        std::string rewrapped;
+        try {
+            rewrapped = token.wrap(fresh, h);
+        } catch (...) {
+            token.destroy(h);
+            throw;
+        }
+        token.destroy(h);
+        out << k.purpose << " key " << k.id << " re-wrapped: " << k.kek << " -> " << label << "\n";
+        k.kek = label;
+        k.wrapped_hex = rewrapped;
+    }
+    set.active_kek = label;
+    write_key_set(sec.key_set_file, set);
+    out << "wrote " << sec.key_set_file << "; the old key-encryption key(s) stay on the token until destroyed\n";
+    return 0;
+}
+
+int keys_list(const SecurityConfig& sec, const std::string& keys_file, std::ostream& out) {
+    const auto seals = SealCounter::totals(sec.seal_count_dir);
+    auto seal_text = [&](const std::string& id) {
+        auto it = seals.find(id);
+        const int64_t n = it == seals.end() ? 0 : it->second;
+        std::ostringstream s;
+        s << n << " of " << sec.seal_limit << " (" << std::fixed << std::setprecision(2)
+          << 100.0 * static_cast<double>(n) / static_cast<double>(sec.seal_limit) << "%)";
+        return s.str();
+    };
+    if (sec.key_provider == "file") {
+        const auto keys = load_vault_keys(keys_file);
+        out << "provider file (" << keys_file << "): keys in process memory, development only\n";
+        for (const auto& [id, k] : keys.pan_keys)
+            out << "  pan          " << id << (id == keys.active_pan_key ? "  active" : "") << "  seals " << seal_text(id)
+                << "\n";
+        out << "  fingerprint  (fingerprint_key_hex)\n";
+        if (keys.settlement_hmac_key) out << "  settlement   (settlement_hmac_key_hex)\n";
+        return 0;
+    }
+    const auto set = read_key_set(sec.key_set_file);
+    out << "provider pkcs11, token `" << set.token_label << "`, key set " << sec.key_set_file << "\n";
+    Token token(sec);
+    out << "  key-encryption key " << set.active_kek << " (active): " << token.describe_kek(set.active_kek) << "\n";
+    for (const auto& k : set.keys) {
+        out << "  " << std::left << std::setw(12) << k.purpose << " " << k.id << "  wrapped by " << k.kek << "  created "
+            << k.created;
+        if (k.purpose == "pan") out << (k.id == set.active_pan_key ? "  active" : "") << "  seals " << seal_text(k.id);
+        out << "\n";
+    }
+    return 0;
+}
+
+}  // namespace turnout

@@ -1,0 +1,333 @@
+// Keys under a PKCS#11 token (SoftHSM2), the key ceremony, the seal binding, seal counts and
+// which roles load which keys.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "config/config.hpp"
+#include "security/card_vault.hpp"
+#include "security/constant_time.hpp"
+#include "security/pkcs11.hpp"
+#include "security/seal_counter.hpp"
+
+using namespace turnout;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";
+
+// One SoftHSM2 token for the whole test process: the module reads SOFTHSM2_CONF once, at its
+// first C_Initialize.
+const fs::path& token_dir() {
+    static const fs::path dir = [] {
+        const fs::path d = fs::temp_directory_path() / ("turnout-keys-test-" + std::to_string(::getpid()));
+        fs::remove_all(d);
+        fs::create_directories(d / "tokens");
+        std::ofstream(d / "softhsm2.conf") << "directories.tokendir = " << (d / "tokens").string()
+                                           << "\nobjectstore.backend = file\nlog.level = ERROR\n";
+        ::setenv("SOFTHSM2_CONF", (d / "softhsm2.conf").c_str(), 1);
+        const std::string cmd = "softhsm2-util --init-token --free --label turnout-unit --pin 1234 --so-pin 5678 >/dev/null";
+        REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "softhsm2-util (Debian package softhsm2) is needed");
+        std::ofstream(d / "pin") << "1234\n";
+        fs::permissions(d / "pin", fs::perms::owner_read | fs::perms::owner_write);
+        return d;
+    }();
+    static const struct Cleanup {
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove_all(dir, ec);
+        }
+    } cleanup;
+    return dir;
+}
+
+// A key set of its own (file name `name`) on the shared token.
+SecurityConfig hsm(const std::string& name) {
+    SecurityConfig s;
+    s.key_provider = "pkcs11";
+    s.pkcs11_module = kModule;
+    s.token_label = "turnout-unit";
+    s.pin_file = (token_dir() / "pin").string();
+    s.key_set_file = (token_dir() / (name + ".yaml")).string();
+    s.seal_count_dir = (token_dir() / (name + "-seals")).string();
+    fs::remove(s.key_set_file);
+    fs::remove_all(s.seal_count_dir);
+    return s;
+}
+
+Config config_with(const SecurityConfig& s) {
+    Config c;
+    c.security = s;
+    return c;
+}
+
+CardVault vault_of(const SecurityConfig& s, unsigned uses) {
+    return CardVault(load_key_provider(config_with(s), uses));
+}
+
+std::string run(int (*f)(const SecurityConfig&, std::ostream&), const SecurityConfig& s) {
+    std::ostringstream out;
+    CHECK(f(s, out) == 0);
+    return out.str();
+}
+
+const SealScope kP1{kPanField, "pay-1"};
+
+}  // namespace
+
+TEST_CASE("pkcs11: keys init makes a KEK the token keeps and data keys wrapped by it") {
+    const auto s = hsm("init");
+    const auto printed = run(keys_init, s);
+    MESSAGE(printed);
+    const auto set = read_key_set(s.key_set_file);
+    CHECK(set.token_label == "turnout-unit");
+    REQUIRE(set.keys.size() == 3);
+    for (const auto& k : set.keys) {
+        CHECK(k.kek == set.active_kek);
+        CHECK(k.wrapped_hex.size() == 80);  // 32-byte key wrapped with padding: 40 bytes
+    }
+    CHECK(set.active_pan_key == set.first_of("pan")->id);
+    // Made once: a second init is refused, the key set untouched.
+    std::ostringstream again;
+    CHECK_THROWS_WITH_AS(keys_init(s, again), doctest::Contains("exists"), std::runtime_error);
+    // The token says the KEK is sensitive, never extractable and only wraps.
+    std::ostringstream list;
+    CHECK(keys_list(s, "", list) == 0);
+    MESSAGE(list.str());
+    CHECK(list.str().find("sensitive, never extractable, wrap/unwrap only") != std::string::npos);
+    CHECK(list.str().find("VALUE READABLE") == std::string::npos);
+    CHECK(list.str().find("seals 0 of 4294967296") != std::string::npos);
+}
+
+TEST_CASE("pkcs11: the router seals and cannot open; the ISO connector opens and cannot seal") {
+    const auto s = hsm("roles");
+    run(keys_init, s);
+    const auto router = vault_of(s, kSealPan | kFingerprint);
+    const auto iso = vault_of(s, kOpenPan);
+    const auto sealed = router.seal("4111111111111111", kP1);
+    CHECK(sealed.aad == "v2");
+    CHECK(sealed.key_id == read_key_set(s.key_set_file).active_pan_key);
+    CHECK(iso.open(sealed, kP1) == "4111111111111111");
+    CHECK(router.open(sealed, kP1) == std::nullopt);  // its PAN key may encrypt only
+    CHECK_THROWS(iso.seal("4111111111111111", kP1));
+    CHECK(router.fingerprint("card", "4111111111111111").size() == 32);
+    CHECK(router.fingerprint("card", "4111111111111111") == router.fingerprint("card", "4111111111111111"));
+    CHECK_THROWS(iso.fingerprint("card", "4111111111111111"));
+    CHECK_THROWS(router.settlement_sign("batch"));
+    const auto settlement = vault_of(s, kSettlement);
+    CHECK(settlement.settlement_sign("batch").size() == 64);
+    CHECK(settlement.settlement_sign("batch") == vault_of(s, kSettlement).settlement_sign("batch"));
+    CHECK(settlement.settlement_sign("batch") != settlement.settlement_sign("batcH"));
+    CHECK_THROWS(settlement.seal("4111111111111111", kP1));
+}
+
+TEST_CASE("a sealed card number opens only for the payment and field it was sealed for") {
+    const auto s = hsm("bind");
+    run(keys_init, s);
+    const auto router = vault_of(s, kSealPan | kFingerprint);
+    const auto hsm_open = vault_of(s, kOpenPan);
+    VaultKeys file_keys;
+    file_keys.pan_keys["k1"].fill(3);
+    file_keys.active_pan_key = "k1";
+    const CardVault file(file_keys);
+    struct Case {
+        const char* what;
+        SealScope sealed_for, opened_as;
+        bool opens;
+    };
+    const Case cases[] = {
+        {"same payment and field", {kPanField, "pay-1"}, {kPanField, "pay-1"}, true},
+        {"another payment", {kPanField, "pay-1"}, {kPanField, "pay-2"}, false},
+        {"a payment whose id extends it", {kPanField, "pay-1"}, {kPanField, "pay-10"}, false},
+        {"another field", {kPanField, "pay-1"}, {kDlqField, "pay-1"}, false},
+        {"field and id shifted", {"instrument.pa", "npay-1"}, {kPanField, "pay-1"}, false},
+        {"dead-letter envelope", {kDlqField, ""}, {kDlqField, ""}, true},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        const auto a = router.seal("5500000000000004", c.sealed_for);
+        CHECK(hsm_open.open(a, c.opened_as).has_value() == c.opens);
+        const auto b = file.seal("5500000000000004", c.sealed_for);
+        CHECK(file.open(b, c.opened_as).has_value() == c.opens);
+        // Dropping the binding marker does not turn a bound envelope into an unbound one.
+        auto stripped = b;
+        stripped.aad.clear();
+        CHECK(file.open(stripped, c.sealed_for) == std::nullopt);
+        auto unknown = b;
+        unknown.aad = "v3";
+        CHECK(file.open(unknown, c.sealed_for) == std::nullopt);
+    }
+}
+
+TEST_CASE("pkcs11: rotation — new seals use the new key, old envelopes still open, also after a new KEK") {
+    const auto s = hsm("rotate");
+    run(keys_init, s);
+    const auto before = read_key_set(s.key_set_file);
+    const auto old_envelope = vault_of(s, kSealPan).seal("4000000000000002", kP1);
+    std::ostringstream out;
+    CHECK(keys_rotate(s, false, out) == 0);
+    MESSAGE(out.str());
+    const auto after = read_key_set(s.key_set_file);
+    CHECK(after.active_pan_key != before.active_pan_key);
+    CHECK(after.keys.size() == 4);
+    const auto new_envelope = vault_of(s, kSealPan).seal("4000000000000002", kP1);
+    CHECK(new_envelope.key_id == after.active_pan_key);
+    CHECK(old_envelope.key_id == before.active_pan_key);
+    const auto opener = vault_of(s, kOpenPan);
+    CHECK(opener.open(old_envelope, kP1) == "4000000000000002");
+    CHECK(opener.open(new_envelope, kP1) == "4000000000000002");
+    const auto fp_before = vault_of(s, kFingerprint).fingerprint("card", "4000000000000002");
+
+    std::ostringstream kek_out;
+    CHECK(keys_rotate(s, true, kek_out) == 0);
+    MESSAGE(kek_out.str());
+    const auto rewrapped = read_key_set(s.key_set_file);
+    CHECK(rewrapped.active_kek != before.active_kek);
+    for (size_t i = 0; i < rewrapped.keys.size(); ++i) {
+        CHECK(rewrapped.keys[i].kek == rewrapped.active_kek);
+        CHECK(rewrapped.keys[i].wrapped_hex != after.keys[i].wrapped_hex);
+    }
+    const auto opener2 = vault_of(s, kOpenPan);
+    CHECK(opener2.open(old_envelope, kP1) == "4000000000000002");
+    CHECK(opener2.open(new_envelope, kP1) == "4000000000000002");
+    // The same keys under a new wrapping: fingerprints do not change.
+    CHECK(vault_of(s, kFingerprint).fingerprint("card", "4000000000000002") == fp_before);
+}
+
+TEST_CASE("pkcs11: clear errors for a wrong PIN, a missing token, a missing key set, a readable PIN file") {
+    auto s = hsm("errors");
+    run(keys_init, s);
+    const fs::path bad_pin = token_dir() / "bad-pin";
+    std::ofstream(bad_pin) << "9999\n";
+    fs::permissions(bad_pin, fs::perms::owner_read | fs::perms::owner_write);
+    struct Case {
+        const char* what;
+        std::function<void(SecurityConfig&)> change;
+        const char* error;
+    };
+    const Case cases[] = {
+        {"wrong PIN", [&](SecurityConfig& c) { c.pin_file = bad_pin.string(); }, "CKR_PIN_INCORRECT"},
+        {"no such token", [](SecurityConfig& c) { c.token_label = "nope"; }, "no token `nope`"},
+        {"no key set", [](SecurityConfig& c) { c.key_set_file += ".missing"; }, "turnout keys init"},
+        {"no module", [](SecurityConfig& c) { c.pkcs11_module = "/nonexistent/p11.so"; }, "cannot load"},
+        {"no PIN", [](SecurityConfig& c) { c.pin_file.clear(); }, "TURNOUT_PKCS11_PIN"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        auto changed = s;
+        c.change(changed);
+        CHECK_THROWS_WITH(load_key_provider(config_with(changed), kOpenPan), doctest::Contains(c.error));
+    }
+    fs::permissions(bad_pin, fs::perms::group_read, fs::perm_options::add);
+    auto readable = s;
+    readable.pin_file = bad_pin.string();
+    CHECK_THROWS_WITH(load_key_provider(config_with(readable), kOpenPan), doctest::Contains("chmod 600"));
+}
+
+TEST_CASE("which roles load which keys") {
+    Config cfg;
+    cfg.channels.push_back(ChannelConfig{});
+    cfg.channels.back().id = "acq";
+    cfg.channels.back().kind = "iso8583";
+    cfg.channels.push_back(ChannelConfig{});
+    cfg.channels.back().id = "psp";
+    cfg.channels.back().kind = "http_json";
+    const std::tuple<const char*, const char*, unsigned> cases[] = {
+        {"router", "", kSealPan | kFingerprint},
+        {"risk", "", 0u},
+        {"state", "", 0u},
+        {"gateway", "", 0u},
+        {"settlement", "", kSettlement},
+        {"connector", "acq", kOpenPan},
+        {"connector", "psp", 0u},
+        {"connector", "unknown", 0u},
+    };
+    for (const auto& [role, channel, uses] : cases) {
+        CAPTURE(role);
+        CAPTURE(channel);
+        CHECK(key_uses_of_role(cfg, role, channel) == uses);
+    }
+    // No key used: no key file is read at all (risk runs on a host without one).
+    cfg.security.keys_file = "/nonexistent/keys.yaml";
+    CHECK(load_key_provider(cfg, 0) == nullptr);
+    CHECK_THROWS_WITH(load_key_provider(cfg, kSettlement), doctest::Contains("/nonexistent/keys.yaml"));
+}
+
+TEST_CASE("the file provider holds only the keys its uses name") {
+    VaultKeys k;
+    k.pan_keys["k1"].fill(1);
+    k.active_pan_key = "k1";
+    k.fingerprint_key.fill(2);
+    Key256 sk{};
+    sk.fill(3);
+    k.settlement_hmac_key = sk;
+    const CardVault settlement(make_file_key_provider(k, kSettlement));
+    CHECK_THROWS(settlement.seal("4111111111111111", kP1));
+    CHECK_THROWS(settlement.fingerprint("card", "4111111111111111"));
+    const CardVault all(k);
+    CHECK(settlement.settlement_sign("x") == all.settlement_sign("x"));
+    const CardVault iso(make_file_key_provider(k, kOpenPan));
+    CHECK_THROWS(iso.seal("4111111111111111", kP1));
+    CHECK(iso.open(all.seal("4111111111111111", kP1), kP1) == "4111111111111111");
+}
+
+TEST_CASE("seal counts: reserved on disk ahead of use, summed over processes, kept across restarts") {
+    const auto dir = token_dir() / "counter";
+    fs::remove_all(dir);
+    {
+        SealCounter a(dir.string(), "router-0", 100'000, 80);
+        for (int i = 0; i < 25; ++i) a.count("pan-1");
+        CHECK(a.used("pan-1") == 25);
+        CHECK(a.reserved("pan-1") == SealCounter::kBlock);  // on disk before the first seal
+        CHECK(SealCounter::totals(dir.string()).at("pan-1") == SealCounter::kBlock);
+        for (int64_t i = 25; i <= SealCounter::kBlock; ++i) a.count("pan-1");
+        CHECK(a.reserved("pan-1") == 2 * SealCounter::kBlock);
+    }
+    {
+        // A restart (or a crash) resumes from the reservation: never fewer than were made.
+        SealCounter again(dir.string(), "router-0", 100'000, 80);
+        CHECK(again.used("pan-1") == 2 * SealCounter::kBlock);
+        SealCounter other(dir.string(), "router-1", 100'000, 80);
+        other.count("pan-1");
+        other.count("pan-2");
+        const auto totals = SealCounter::totals(dir.string());
+        CHECK(totals.at("pan-1") == 3 * SealCounter::kBlock);
+        CHECK(totals.at("pan-2") == SealCounter::kBlock);
+    }
+    // Lines that do not parse are skipped, not trusted.
+    std::ofstream(dir / "junk.seals") << "pan-1 -5\npan-1\n 7\npan-1 12x\n";
+    CHECK(SealCounter::totals(dir.string()).at("pan-1") == 3 * SealCounter::kBlock);
+}
+
+TEST_CASE("pkcs11: seals made through a vault are counted per key") {
+    const auto s = hsm("count");
+    run(keys_init, s);
+    auto counter = std::make_shared<SealCounter>(s.seal_count_dir, "router-t", s.seal_limit, s.seal_warn_percent);
+    const CardVault v(load_key_provider(config_with(s), kSealPan), counter);
+    for (int i = 0; i < 7; ++i) v.seal("4111111111111111", kP1);
+    const auto id = read_key_set(s.key_set_file).active_pan_key;
+    CHECK(counter->used(id) == 7);
+    std::ostringstream list;
+    keys_list(s, "", list);
+    CHECK(list.str().find("seals " + std::to_string(SealCounter::kBlock) + " of 4294967296") != std::string::npos);
+}
+
+TEST_CASE("constant-time comparison") {
+    const std::tuple<std::string, std::string, bool> cases[] = {
+        {"", "", true},       {"a", "a", true},        {"abc", "abd", false}, {"abc", "ab", false},
+        {"ab", "abc", false}, {"", "a", false},        {std::string("a\0b", 3), std::string("a\0c", 3), false},
+        {std::string(64, 'f'), std::string(64, 'f'), true},
+    };
+    for (const auto& [a, b, eq] : cases) {
+        CAPTURE(a);
+        CHECK(equal_constant_time(a, b) == eq);
+    }
+}
