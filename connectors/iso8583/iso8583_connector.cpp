@@ -40,7 +40,9 @@
 #include "iso8583/settings.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
+#include "iso8583/mac.hpp"
 #include "security/card_vault.hpp"
+#include "security/constant_time.hpp"
 
 namespace turnout::iso8583 {
 namespace {
@@ -117,6 +119,7 @@ public:
           late_(Metrics::get().channel_late_responses.Add({{"channel", channel_}})),
           malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
+          bad_mac_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "bad_mac"}})),
           card_data_unavailable_(
               Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
@@ -125,6 +128,8 @@ public:
         if (!card_keys && !s_.keys_file.empty())
             own_vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
         vault_ = card_keys ? card_keys : own_vault_.get();
+        if (!s_.mac_key.empty() && (!vault_ || !vault_->mac8(s_.mac_key, {})))
+            throw ConfigError("channel `" + channel_ + "`: MAC key `" + s_.mac_key + "` is not among the keys loaded");
         // Random start: two processes of one channel (same acquirer id) rarely give the same
         // STAN in the same second; within the process the sequence is shared by the pool.
         stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
@@ -406,7 +411,7 @@ private:
             stamp(m, next_stan(), terminal, now_ms());
         }
         std::string error;
-        auto body = pack(s_.layout, m, &error);
+        auto body = pack_message(m, &error);
         std::optional<std::vector<uint8_t>> framed;
         if (body) framed = frame(s_.length_header, *body);
         if (!framed)
@@ -490,6 +495,29 @@ private:
                          });
     }
 
+    // Packs `m`, with its MAC when the channel has a mac_key.
+    std::optional<std::vector<uint8_t>> pack_message(const IsoMessage& m, std::string* error) const {
+        if (s_.mac_key.empty()) return pack(s_.layout, m, error);
+        return pack_with_mac(
+            s_.layout, m, [&](std::span<const uint8_t> d) { return vault_->mac8(s_.mac_key, d); }, error);
+    }
+
+    // A message whose MAC is missing or wrong is not the host's answer: it is dropped as if
+    // never received (the request times out and is reversed), counted and logged.
+    bool mac_verified(const IsoMessage& m, std::span<const uint8_t> body) {
+        if (s_.mac_key.empty()) return true;
+        std::string why;
+        const auto view = mac_view(s_.layout, m, body, &why);
+        const auto expected = view ? vault_->mac8(s_.mac_key, view->covered) : std::nullopt;
+        if (view && expected &&
+            equal_constant_time(view->carried, std::string_view(reinterpret_cast<const char*>(expected->data()), 8)))
+            return true;
+        bad_mac_.Increment();
+        spdlog::warn("channel {}: {} (STAN {}, terminal {}) {}; dropped as not received", channel_, m.mti, m.get(11),
+                     m.get(41), view ? "fails its MAC check" : why);
+        return false;
+    }
+
     void on_message(Connection& c) {
         std::string error;
         auto m = unpack(s_.layout, c.body, &error);
@@ -498,6 +526,7 @@ private:
             spdlog::warn("channel {}: unreadable message from the host ({}); ignored", channel_, error);
             return;
         }
+        if (!mac_verified(*m, c.body)) return;
         if (m->mti == "0810") {
             if (m->get(11) == c.echo_stan) c.echo_stan.clear();
             return;
@@ -506,7 +535,7 @@ private:
             IsoMessage r = *m;
             r.mti = "0810";
             r.set(39, "00");
-            if (auto body = pack(s_.layout, r, nullptr))
+            if (auto body = pack_message(r, nullptr))
                 if (auto f = frame(s_.length_header, *body)) write_raw(c, std::move(*f));
             return;
         }
@@ -730,7 +759,7 @@ private:
                 stamp(m, next_stan(), c.terminal, now_ms());
                 m.fields.erase(12);
                 m.fields.erase(13);
-                if (auto body = pack(s_.layout, m, nullptr))
+                if (auto body = pack_message(m, nullptr))
                     if (auto f = frame(s_.length_header, *body)) {
                         c.echo_stan = m.get(11);
                         c.echo_sent = now;
@@ -769,7 +798,7 @@ private:
     std::thread thread_;
     prometheus::Counter &reversals_not_found_, &reversals_refused_, &recovered_reversals_;
     prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_,
-        &card_data_unavailable_;
+        &bad_mac_, &card_data_unavailable_;
     prometheus::Gauge& connections_up_;
 };
 

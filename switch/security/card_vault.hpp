@@ -8,9 +8,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/payment.hpp"
 #include "security/key_provider.hpp"
+#include "security/message_mac.hpp"
 
 namespace turnout {
 
@@ -27,6 +29,12 @@ struct VaultKeys {
     // HMAC-SHA256 key that signs clearing files (`settlement_hmac_key_hex`); the settlement
     // role and `turnout reconcile` refuse to run without it.
     std::optional<Key256> settlement_hmac_key;
+    // ISO 8583 MAC keys (`mac_keys: [{id, algorithm, key_hex}]`), by id.
+    struct MacKey {
+        MacAlgorithm algorithm = MacAlgorithm::aes_cmac;
+        std::vector<uint8_t> key;
+    };
+    std::map<std::string, MacKey> mac_keys;
 };
 
 // Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex,
@@ -67,6 +75,10 @@ public:
     // Hex HMAC-SHA256 of `data` under the clearing-file signing key; throws
     // std::runtime_error when it is not loaded.
     std::string settlement_sign(std::string_view data) const;
+    // The 8-byte MAC of `data` under MAC key `key_id`; nullopt when it is not loaded.
+    std::optional<Mac8> mac8(const std::string& key_id, std::span<const uint8_t> data) const {
+        return provider_->mac8(key_id, data);
+    }
     const KeyProvider& provider() const { return *provider_; }
 
 private:

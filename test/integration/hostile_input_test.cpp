@@ -361,6 +361,13 @@ void pan_leak_scan(bool hsm) {
         REQUIRE(std::system("softhsm2-util --init-token --free --label turnout-it --pin 4321 --so-pin 8765 >/dev/null") == 0);
         std::ofstream(dir / "hsm" / "pin") << "4321\n";
         fs::permissions(dir / "hsm" / "pin", fs::perms::owner_read | fs::perms::owner_write);
+        // The token keeps no ISO 8583 MAC keys yet (docs/security.md): these links go unMACed.
+        for (const std::string id : {"acq-eu-mac", "acq-us-mac"}) {
+            const auto at = yaml.find("mac_key: " + id);
+            REQUIRE(at != std::string::npos);
+            const auto begin = yaml.rfind('\n', at) + 1;
+            yaml.erase(begin, yaml.find('\n', at) + 1 - begin);
+        }
         replace_once(yaml, "  key_provider: file\n", "  key_provider: pkcs11\n");
         replace_once(yaml, "    token_label: turnout\n", "    token_label: turnout-it\n");
         replace_once(yaml, "    pin_file: \"\"", "    pin_file: " + (dir / "hsm" / "pin").string());

@@ -85,7 +85,7 @@ struct IsoRun {
     // Timeouts are generous where the test needs none, so a slow shared machine cannot turn
     // an answer into a reversal; the counts asserted hold either way where they are short.
     IsoRun(const std::string& name, const std::vector<std::string>& faults, int timeout_ms = 400,
-           int reversal_timeout_ms = 1500, bool with_kafka = true) {
+           int reversal_timeout_ms = 1500, bool with_kafka = true, const std::string& mac_key = "") {
         run = "iso" + name + std::to_string(now_ms());
         dir = fs::path(kSource) / "var" / "test" / run;
         fs::create_directories(dir);
@@ -98,7 +98,8 @@ struct IsoRun {
                             "\n    reversal_timeout_ms: " + std::to_string(reversal_timeout_ms) +
                             "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
                             "    reconnect_min_ms: 50\n    terminal_prefix: IT\n    journal_dir: " +
-                            (dir / "journal").string() + "\n");
+                            (dir / "journal").string() + "\n" +
+                            (mac_key.empty() ? std::string() : "    mac_key: " + mac_key + "\n"));
         std::ofstream(dir / "turnout.yaml") << yaml;
         cfg = isolated_config(run, dir, yaml);
         if (with_kafka) kafka::ensure_topics(cfg);
@@ -403,6 +404,41 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
     }
     CHECK(journaled.size() == 40);
     CHECK(live.empty());
+}
+
+TEST_CASE("iso8583 channel: MACs both ways; an answer with a wrong MAC is dropped as not received and reversed") {
+    for (const char* key : {"acq-eu-mac", "acq-us-mac"}) {  // AES-CMAC, then ISO 9797-1 algorithm 3
+        CAPTURE(key);
+        IsoRun r(std::string("mac") + (key[4] == 'e' ? "c" : "r"), {"bad_mac=0.2"}, 400, kPromptReversal, true, key);
+        const auto a = amounts(40);
+        const auto results = r.pay(a);
+        r.stop_sim();
+        check_one_result_each(results, a.size());
+        auto n = by_status(results);
+        int executed = 0, r0400 = 0;
+        std::map<std::string, int> executions;
+        for (const auto& l : r.ledger()) {
+            if (l.kind == "X") ++executed, ++executions[l.rrn];
+            r0400 += l.kind == "R" && l.mti == "0400";
+        }
+        const auto log = read_file(r.dir / "sim.log");
+        const auto said = [&](const std::string& what) {
+            const auto at = log.find(what + " ");
+            return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + what.size() + 1);
+        };
+        MESSAGE(key << ": 40 payments → approved " << n["approved"] << ", reversed " << n["reversed"]
+                    << "; host: answers with a wrong MAC " << said("answers sent with a bad MAC")
+                    << ", requests with a wrong MAC " << said("requests with a bad MAC") << ", 0400 " << r0400);
+        // Every request the host read carried a MAC it verified.
+        CHECK(said("requests with a bad MAC") == 0);
+        // Each answer with a wrong MAC was not taken as the answer: that payment was reversed.
+        CHECK(said("answers sent with a bad MAC") > 0);
+        CHECK(n["reversed"] == said("answers sent with a bad MAC"));
+        CHECK(n["approved"] + n["reversed"] == 40);
+        CHECK(r0400 == n["reversed"]);
+        for (const auto& [rrn, times] : executions) CHECK(times == 1);  // nothing executed twice
+        CHECK(executed == 40);
+    }
 }
 
 TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment fails") {
