@@ -28,6 +28,9 @@
 //                         as a host with default socket options
 //   bad_mac=P             execute, answer with a wrong MAC (channels with a mac_key)
 //
+// TLS (--tls-cert, --tls-key; --tls-client-ca requires a client certificate signed by it):
+// a connection whose handshake fails is closed and counted.
+//
 // MACs (the channel's mac_key, key from its keys_file): every request's MAC is checked — a
 // wrong or missing one is answered 63 and not executed — and every answer carries one.
 //
@@ -48,6 +51,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "iso8583/link.hpp"
 #include "iso8583/mac.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/settings.hpp"
@@ -129,7 +133,7 @@ struct Executed {
 struct Stats {
     long executed = 0, replayed = 0, soft = 0, reversals = 0, reversals_unanswered = 0, unanswered = 0, late = 0,
          dropped = 0, echoes = 0, malformed = 0, reversals_not_found = 0, reversals_ambiguous = 0, bad_mac_in = 0,
-         bad_mac_out = 0;
+         bad_mac_out = 0, tls_refused = 0;
 };
 
 class Host;
@@ -138,6 +142,7 @@ struct Session : std::enable_shared_from_this<Session> {
     Session(Host& h, tcp::socket s) : host(h), socket(std::move(s)) {}
     Host& host;
     tcp::socket socket;
+    std::shared_ptr<TlsStream> tls;  // with --tls-cert
     uint8_t header[4] = {};
     std::vector<uint8_t> body;
     std::deque<std::vector<uint8_t>> writes;
@@ -158,6 +163,8 @@ public:
     Host(const SimulatorArgs& a) : args_(a), s_(parse_channel_settings(a.channel)), faults_(parse_faults(a.faults)),
                                    acceptor_(io_), stop_timer_(io_) {
         if (!a.ledger_file.empty()) load_ledger(a.ledger_file);
+        if (a.tls_cert.empty() != a.tls_key.empty()) throw ConfigError("--tls-cert and --tls-key go together");
+        if (!a.tls_cert.empty()) tls_ctx_ = server_tls_context(a.tls_cert, a.tls_key, a.tls_client_ca);
         // The bank's copy of the channel's MAC key, from the channel's keys_file.
         if (!s_.mac_key.empty()) {
             if (s_.keys_file.empty()) throw ConfigError("channel `" + a.channel.id + "` has a mac_key but no keys_file");
@@ -195,10 +202,11 @@ public:
         spdlog::info(
             "stopped: executed {}, replayed {}, soft {}, reversals acknowledged {}, reversals unanswered {}, "
             "unanswered {}, late {}, dropped {}, echoes {}, malformed {}, reversals of an unknown original {}, "
-            "ambiguous reversals {}, requests with a bad MAC {}, answers sent with a bad MAC {}",
+            "ambiguous reversals {}, requests with a bad MAC {}, answers sent with a bad MAC {}, TLS handshakes "
+            "refused {}",
             stats_.executed, stats_.replayed, stats_.soft, stats_.reversals, stats_.reversals_unanswered, stats_.unanswered,
             stats_.late, stats_.dropped, stats_.echoes, stats_.malformed, stats_.reversals_not_found,
-            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out);
+            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out, stats_.tls_refused);
         return 0;
     }
 
@@ -409,8 +417,15 @@ private:
             sock.set_option(tcp::no_delay(!faults_.nagle), ignore);
             auto ses = std::make_shared<Session>(*this, std::move(sock));
             sessions_.push_back(ses);
-            ses->read();
             accept();
+            if (!tls_ctx_) return ses->read();
+            ses->tls = std::make_shared<TlsStream>(ses->socket, *tls_ctx_);
+            ses->tls->async_handshake(asio::ssl::stream_base::server, [this, ses](const boost::system::error_code& he) {
+                if (!he) return ses->read();
+                ++stats_.tls_refused;
+                spdlog::warn("TLS handshake refused: {}", he.message());
+                ses->close();
+            });
         });
     }
 
@@ -434,7 +449,8 @@ private:
     const SimulatorArgs& args_;
     ChannelSettings s_;
     Faults faults_;
-    std::unique_ptr<CardVault> keys_;  // MAC keys (channel mac_key), null without
+    std::unique_ptr<CardVault> keys_;
+    std::unique_ptr<asio::ssl::context> tls_ctx_;  // --tls-cert  // MAC keys (channel mac_key), null without
     asio::io_context io_;
     tcp::acceptor acceptor_;
     asio::steady_timer stop_timer_;
@@ -448,12 +464,12 @@ private:
 void Session::read() {
     auto self = shared_from_this();
     const size_t hs = header_size(host.settings().length_header);
-    asio::async_read(socket, asio::buffer(header, hs), [self, hs](const boost::system::error_code& e, size_t) {
+    link_read(socket, tls, asio::buffer(header, hs), [self, hs](const boost::system::error_code& e, size_t) {
         if (e || self->closed) return;
         const auto n = body_length(self->host.settings().length_header, {self->header, hs});
         if (!n || *n == 0 || *n > 65536) return self->close();
         self->body.resize(*n);
-        asio::async_read(self->socket, asio::buffer(self->body), [self](const boost::system::error_code& e2, size_t) {
+        link_read(self->socket, self->tls, asio::buffer(self->body), [self](const boost::system::error_code& e2, size_t) {
             if (e2 || self->closed) return;
             self->host.on_message(self);
             if (!self->closed) self->read();
@@ -474,7 +490,7 @@ void Session::write_next() {
     }
     writing = true;
     auto self = shared_from_this();
-    asio::async_write(socket, asio::buffer(writes.front()), [self](const boost::system::error_code& e, size_t) {
+    link_write(socket, tls, asio::buffer(writes.front()), [self](const boost::system::error_code& e, size_t) {
         if (e) return self->close();
         self->writes.pop_front();
         self->write_next();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "iso8583/link.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/message.hpp"
 
@@ -29,6 +30,7 @@ struct ChannelSettings {
     // MAC key id (the keys' `mac_keys`): every message both ways carries a MAC in field 64
     // (128 with a secondary bitmap); empty = no MACs.
     std::string mac_key;
+    TlsSettings tls;  // `tls:` — TLS to the host (mutual with cert_file/key_file); off without ca_file
     std::string journal_dir = "var/iso8583";  // in-doubt journal (journal.hpp); empty = none
     MessageSettings message;
 };

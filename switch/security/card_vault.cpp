@@ -1,6 +1,5 @@
 #include "security/card_vault.hpp"
 #include "security/secret_file.hpp"
-#include "security/seal_counter.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -281,8 +280,8 @@ std::unique_ptr<KeyProvider> all_of(VaultKeys keys) {
 
 CardVault::CardVault(VaultKeys keys) : CardVault(all_of(std::move(keys))) {}
 
-CardVault::CardVault(std::unique_ptr<KeyProvider> provider, std::shared_ptr<SealCounter> counter)
-    : provider_(std::move(provider)), counter_(std::move(counter)) {
+CardVault::CardVault(std::unique_ptr<KeyProvider> provider, SealObserver on_seal)
+    : provider_(std::move(provider)), on_seal_(std::move(on_seal)) {
     if (!provider_) throw std::invalid_argument("CardVault needs a key provider");
 }
 
@@ -299,7 +298,7 @@ SealedData CardVault::seal(std::string_view plaintext, const SealScope& scope) c
     Nonce96 nonce{};
     if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) throw std::runtime_error("RAND_bytes failed");
     auto out = provider_->gcm_seal(kid, nonce, bound_aad(kid, scope), plaintext);
-    if (counter_) counter_->count(kid);
+    if (on_seal_) on_seal_(kid);
     return SealedData{kid, base64_encode({reinterpret_cast<const char*>(nonce.data()), nonce.size()}),
                       base64_encode(out), "v2"};
 }

@@ -3,6 +3,7 @@
 // an HMAC-SHA256 fingerprint for matching instruments without the PAN, masking for logs.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,13 +56,13 @@ inline constexpr std::string_view kPanField = "instrument.pan";
 // A dead-lettered request (router): bound to its field only, the payment_id may be unreadable.
 inline constexpr std::string_view kDlqField = "dlq.record";
 
-class SealCounter;
-
 // Sealing, opening and fingerprints over a KeyProvider (security/key_provider.hpp).
 class CardVault {
 public:
     explicit CardVault(VaultKeys keys);  // the file provider with every key loaded
-    explicit CardVault(std::unique_ptr<KeyProvider> provider, std::shared_ptr<SealCounter> counter = {});
+    // `on_seal` is told the key id of every seal (the seal counter of a sealing process).
+    using SealObserver = std::function<void(const std::string& key_id)>;
+    explicit CardVault(std::unique_ptr<KeyProvider> provider, SealObserver on_seal = {});
     ~CardVault();
     CardVault(const CardVault&) = delete;
     CardVault& operator=(const CardVault&) = delete;
@@ -83,7 +84,7 @@ public:
 
 private:
     std::unique_ptr<KeyProvider> provider_;
-    std::shared_ptr<SealCounter> counter_;
+    SealObserver on_seal_;
 };
 
 // The file provider over `keys`, holding only the keys `uses` names.

@@ -84,8 +84,18 @@ struct IsoRun {
 
     // Timeouts are generous where the test needs none, so a slow shared machine cannot turn
     // an answer into a reversal; the counts asserted hold either way where they are short.
+    // What a test adds to the channel: a MAC key, more settings lines (4-space indented), and
+    // arguments for the host simulator.
+    struct Extra {
+        std::string mac_key, settings;
+        std::vector<std::string> sim_args;
+    };
+    Extra extra;
+
     IsoRun(const std::string& name, const std::vector<std::string>& faults, int timeout_ms = 400,
-           int reversal_timeout_ms = 1500, bool with_kafka = true, const std::string& mac_key = "") {
+           int reversal_timeout_ms = 1500, bool with_kafka = true, Extra x = {})
+        : extra(std::move(x)) {
+        const auto& mac_key = extra.mac_key;
         run = "iso" + name + std::to_string(now_ms());
         dir = fs::path(kSource) / "var" / "test" / run;
         fs::create_directories(dir);
@@ -99,7 +109,7 @@ struct IsoRun {
                             "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
                             "    reconnect_min_ms: 50\n    terminal_prefix: IT\n    journal_dir: " +
                             (dir / "journal").string() + "\n" +
-                            (mac_key.empty() ? std::string() : "    mac_key: " + mac_key + "\n"));
+                            (mac_key.empty() ? std::string() : "    mac_key: " + mac_key + "\n") + extra.settings);
         std::ofstream(dir / "turnout.yaml") << yaml;
         cfg = isolated_config(run, dir, yaml);
         if (with_kafka) kafka::ensure_topics(cfg);
@@ -112,6 +122,7 @@ struct IsoRun {
                                       "--channel", "acq-eu", "--listen", "127.0.0.1:" + std::to_string(port),
                                       "--ledger", (dir / "host.ledger").string()};
         for (const auto& f : faults) args.insert(args.end(), {"--fault", f});
+        args.insert(args.end(), extra.sim_args.begin(), extra.sim_args.end());
         sim = ::fork();
         if (sim == 0) {
             const int fd = ::open((dir / "sim.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -409,7 +420,8 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
 TEST_CASE("iso8583 channel: MACs both ways; an answer with a wrong MAC is dropped as not received and reversed") {
     for (const char* key : {"acq-eu-mac", "acq-us-mac"}) {  // AES-CMAC, then ISO 9797-1 algorithm 3
         CAPTURE(key);
-        IsoRun r(std::string("mac") + (key[4] == 'e' ? "c" : "r"), {"bad_mac=0.2"}, 400, kPromptReversal, true, key);
+        IsoRun r(std::string("mac") + (key[4] == 'e' ? "c" : "r"), {"bad_mac=0.2"}, 400, kPromptReversal, true,
+                 {key, "", {}});
         const auto a = amounts(40);
         const auto results = r.pay(a);
         r.stop_sim();
@@ -569,6 +581,71 @@ TEST_CASE("iso8583 channel: a payment sent again after a restart is answered fro
     ss << log.rdbuf();
     CHECK(ss.str().find("30 executed payments in the ledger") != std::string::npos);
     CHECK(ss.str().find("replayed 30") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: mutual TLS to the host; without the right certificates no request reaches it") {
+    // Two throw-away CAs: `good` signs the host's and the connector's certificates, `other`
+    // is a CA the connector does not trust.
+    const fs::path base = fs::path(kSource) / "var" / "test" / ("isotls" + std::to_string(now_ms()));
+    const fs::path good = base / "good", other = base / "other";
+    for (const auto& d : {good, other})
+        REQUIRE(std::system((kSource + "/scripts/tls-ca --dir " + d.string() + " --days 2 >/dev/null").c_str()) == 0);
+    const auto host_args = [](const fs::path& ca_dir, bool require_client) {
+        std::vector<std::string> a{"--tls-cert", (ca_dir / "broker.pem").string(), "--tls-key", (ca_dir / "broker.key").string()};
+        if (require_client) a.insert(a.end(), {"--tls-client-ca", (ca_dir / "ca.pem").string()});
+        return a;
+    };
+    const auto tls = [&](const fs::path& ca, bool client_cert) {
+        std::string s = "    tls:\n      ca_file: " + (ca / "ca.pem").string() + "\n      server_name: 127.0.0.1\n";
+        if (client_cert)
+            s += "      cert_file: " + (good / "client.pem").string() + "\n      key_file: " + (good / "client.key").string() + "\n";
+        return s;
+    };
+    struct Case {
+        const char* what;
+        std::string settings;
+        std::vector<std::string> sim_args;
+        bool reaches_host;
+    };
+    const Case cases[] = {
+        {"mutual TLS, certificates from the shared CA", tls(good, true), host_args(good, true), true},
+        {"host requires a client certificate, the connector has none", tls(good, false), host_args(good, true), false},
+        {"host's certificate from a CA the connector does not trust", tls(good, true), host_args(other, true), false},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        IsoRun r("tls", {}, 2000, 1000, true, {"", c.settings, c.sim_args});
+        const auto a = amounts(c.reaches_host ? 10 : 4);
+        const auto results = r.pay(a);
+        r.stop_sim();
+        check_one_result_each(results, a.size());
+        int on_acq = 0, executed = 0;
+        for (const auto& [id, res] : results) on_acq += res.channel == "acq-eu" && res.status == ResultStatus::approved;
+        for (const auto& l : r.ledger()) executed += l.kind == "X";
+        const auto log = r.sim_log();
+        const auto at = log.find("TLS handshakes refused ");
+        const int refused = at == std::string::npos ? -1 : std::atoi(log.c_str() + at + 23);
+        std::map<std::string, int> statuses;
+        for (const auto& [id, res] : results) ++statuses[std::string(to_string(res.status)) + "@" + res.channel];
+        std::string seen;
+        for (const auto& [k, n] : statuses) seen += " " + k + "×" + std::to_string(n);
+        MESSAGE(c.what << ": results" << seen << "; executed by the host " << executed
+                       << ", handshakes the host refused " << refused);
+        if (c.reaches_host) {
+            CHECK(on_acq == 10);
+            CHECK(executed == 10);
+            CHECK(refused == 0);
+        } else {
+            // Nothing reached the host. A handshake refused before the connector wrote goes to
+            // the next channel; under TLS 1.3 a missing client certificate is refused only
+            // after the client's handshake ends, so what it wrote is unclear and is reversed
+            // (then failed, the reversal finding no host), never sent elsewhere.
+            CHECK(on_acq == 0);
+            CHECK(executed == 0);
+            CHECK(refused > 0);
+        }
+    }
+    fs::remove_all(base);
 }
 
 TEST_CASE("iso8583 channel: with the host down, every payment moves to the next channel of its plan") {
