@@ -7,25 +7,35 @@
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 namespace turnout {
 namespace {
 
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
-// One block under two-key triple DES (EDE) with keys k1|k2, ECB. Single DES under K is the
-// same with k1 = k2 = K (OpenSSL 3 keeps single DES in its legacy provider only).
-bool ede_block(const uint8_t* k1, const uint8_t* k2, const uint8_t in[8], uint8_t out[8]) {
+// Fetched once: OpenSSL 3's implicit fetch on every call takes global locks.
+enum class Mode { cbc, ecb };
+const EVP_CIPHER* cipher(Mode m) {
+    static EVP_CIPHER* cbc = EVP_CIPHER_fetch(nullptr, "DES-EDE-CBC", nullptr);
+    static EVP_CIPHER* ecb = EVP_CIPHER_fetch(nullptr, "DES-EDE-ECB", nullptr);
+    return m == Mode::cbc ? cbc : ecb;
+}
+
+// Two-key triple DES (EDE) under k1|k2 over whole blocks, no padding, zero IV for CBC. Single
+// DES under K is the same with k1 = k2 = K (OpenSSL 3 keeps single DES in its legacy
+// provider only).
+bool ede(Mode mode, const uint8_t* k1, const uint8_t* k2, const uint8_t* in, size_t n, uint8_t* out) {
     uint8_t key[16];
     std::copy(k1, k1 + 8, key);
     std::copy(k2, k2 + 8, key + 8);
+    const uint8_t iv[8] = {};
     CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-    EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "DES-EDE-ECB", nullptr);
+    const EVP_CIPHER* c = cipher(mode);
     int len = 0;
-    const bool ok = ctx && c && EVP_EncryptInit_ex2(ctx.get(), c, key, nullptr, nullptr) == 1 &&
-                    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 && EVP_EncryptUpdate(ctx.get(), out, &len, in, 8) == 1 &&
-                    len == 8;
-    EVP_CIPHER_free(c);
+    const bool ok = ctx && c && EVP_EncryptInit_ex2(ctx.get(), c, key, iv, nullptr) == 1 &&
+                    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
+                    EVP_EncryptUpdate(ctx.get(), out, &len, in, static_cast<int>(n)) == 1 && static_cast<size_t>(len) == n;
     OPENSSL_cleanse(key, sizeof key);
     return ok;
 }
@@ -47,16 +57,19 @@ std::optional<Mac8> retail_mac(std::span<const uint8_t> key, std::span<const uin
     // Padding method 1: zeros up to a multiple of 8 (none added to a whole block; an empty
     // message is one zero block).
     const size_t blocks = data.empty() ? 1 : (data.size() + 7) / 8;
+    std::vector<uint8_t> padded(blocks * 8, 0);
+    std::copy(data.begin(), data.end(), padded.begin());
+    // CBC under K1 over every block but the last; the last goes through output
+    // transformation 3 with the chain: e_K1(d_K2(e_K1(x_q xor H_q-1))), two-key triple DES.
     uint8_t h[8] = {};
-    for (size_t b = 0; b < blocks; ++b) {
-        uint8_t x[8] = {};
-        for (size_t i = 0; i < 8 && b * 8 + i < data.size(); ++i) x[i] = data[b * 8 + i];
-        for (int i = 0; i < 8; ++i) x[i] ^= h[i];
-        // CBC under K1 for every block; the last one goes through the output transformation
-        // 3: e_K1(d_K2(e_K1(...))) — two-key triple DES of the chained block.
-        const bool last = b + 1 == blocks;
-        if (!ede_block(k1, last ? k2 : k1, x, h)) return std::nullopt;
+    if (blocks > 1) {
+        std::vector<uint8_t> chained(padded.size() - 8);
+        if (!ede(Mode::cbc, k1, k1, padded.data(), chained.size(), chained.data())) return std::nullopt;
+        std::copy(chained.end() - 8, chained.end(), h);
     }
+    uint8_t x[8];
+    for (int i = 0; i < 8; ++i) x[i] = padded[(blocks - 1) * 8 + i] ^ h[i];
+    if (!ede(Mode::ecb, k1, k2, x, 8, h)) return std::nullopt;
     Mac8 out;
     std::copy(h, h + 8, out.begin());
     return out;
@@ -65,9 +78,8 @@ std::optional<Mac8> retail_mac(std::span<const uint8_t> key, std::span<const uin
 std::optional<Mac8> aes_cmac8(std::span<const uint8_t> key, std::span<const uint8_t> data) {
     const char* cipher = key.size() == 16 ? "AES-128-CBC" : key.size() == 24 ? "AES-192-CBC" : key.size() == 32 ? "AES-256-CBC" : nullptr;
     if (!cipher) return std::nullopt;
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "CMAC", nullptr);
+    static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "CMAC", nullptr);
     std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(mac ? EVP_MAC_CTX_new(mac) : nullptr, EVP_MAC_CTX_free);
-    EVP_MAC_free(mac);
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, const_cast<char*>(cipher), 0),
                            OSSL_PARAM_construct_end()};
     uint8_t tag[16];
