@@ -26,6 +26,13 @@
 //   reversal_code=NN      answer every reversal with NN and undo nothing (e.g. 96, 21, 25)
 //   nagle=1               leave Nagle's algorithm on (TCP_NODELAY off) on accepted sockets,
 //                         as a host with default socket options
+//   bad_mac=P             execute, answer with a wrong MAC (channels with a mac_key)
+//
+// TLS (--tls-cert, --tls-key; --tls-client-ca requires a client certificate signed by it):
+// a connection whose handshake fails is closed and counted.
+//
+// MACs (the channel's mac_key, key from its keys_file): every request's MAC is checked — a
+// wrong or missing one is answered 63 and not executed — and every answer carries one.
 //
 // Ledger (--ledger FILE, append-only, read back at start):
 //   X <rrn> <mti> <code> <approval|-> <amount> <currency> <stan+transmission> <terminal> <acquirer>
@@ -44,8 +51,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "iso8583/link.hpp"
+#include "iso8583/mac.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/settings.hpp"
+#include "security/card_vault.hpp"
+#include "security/constant_time.hpp"
 #include "sim/channel_simulator.hpp"
 
 namespace turnout::iso8583 {
@@ -57,6 +68,7 @@ using tcp = asio::ip::tcp;
 struct Faults {
     int latency_ms = 0;
     double timeout_share = 0, late_share = 0, drop_share = 0, decline_share = 0, unanswered_reversals = 0;
+    double bad_mac = 0;  // executed, then answered with a wrong MAC (the channel must drop it)
     int late_ms = 3000;
     bool soft96 = true;
     std::string reversal_code;  // empty: decided by finding the original
@@ -84,6 +96,7 @@ Faults parse_faults(const std::map<std::string, std::string>& f) {
         else if (k == "drop_share") share(out.drop_share);
         else if (k == "decline_share") share(out.decline_share);
         else if (k == "unanswered_reversals") share(out.unanswered_reversals);
+        else if (k == "bad_mac") share(out.bad_mac);
         else if (k == "reversal_code") {
             if (v.size() != 2) throw ConfigError("--fault reversal_code must be a 2-character response code");
             out.reversal_code = v;
@@ -96,7 +109,7 @@ Faults parse_faults(const std::map<std::string, std::string>& f) {
         } else
             throw ConfigError("unknown --fault `" + k +
                               "` (expected: latency_ms, timeout_share, late_share, late_ms, drop_share, decline_share, "
-                              "unanswered_reversals, soft96, reversal_code, nagle)");
+                              "unanswered_reversals, bad_mac, soft96, reversal_code, nagle)");
     }
     return out;
 }
@@ -119,7 +132,8 @@ struct Executed {
 
 struct Stats {
     long executed = 0, replayed = 0, soft = 0, reversals = 0, reversals_unanswered = 0, unanswered = 0, late = 0,
-         dropped = 0, echoes = 0, malformed = 0, reversals_not_found = 0, reversals_ambiguous = 0;
+         dropped = 0, echoes = 0, malformed = 0, reversals_not_found = 0, reversals_ambiguous = 0, bad_mac_in = 0,
+         bad_mac_out = 0, tls_refused = 0;
 };
 
 class Host;
@@ -128,6 +142,7 @@ struct Session : std::enable_shared_from_this<Session> {
     Session(Host& h, tcp::socket s) : host(h), socket(std::move(s)) {}
     Host& host;
     tcp::socket socket;
+    std::shared_ptr<TlsStream> tls;  // with --tls-cert
     uint8_t header[4] = {};
     std::vector<uint8_t> body;
     std::deque<std::vector<uint8_t>> writes;
@@ -148,6 +163,14 @@ public:
     Host(const SimulatorArgs& a) : args_(a), s_(parse_channel_settings(a.channel)), faults_(parse_faults(a.faults)),
                                    acceptor_(io_), stop_timer_(io_) {
         if (!a.ledger_file.empty()) load_ledger(a.ledger_file);
+        if (a.tls_cert.empty() != a.tls_key.empty()) throw ConfigError("--tls-cert and --tls-key go together");
+        if (!a.tls_cert.empty()) tls_ctx_ = server_tls_context(a.tls_cert, a.tls_key, a.tls_client_ca);
+        // The bank's copy of the channel's MAC key, from the channel's keys_file.
+        if (!s_.mac_key.empty()) {
+            if (s_.keys_file.empty()) throw ConfigError("channel `" + a.channel.id + "` has a mac_key but no keys_file");
+            keys_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + a.channel.id + ".keys_file"));
+            if (!keys_->mac8(s_.mac_key, {})) throw ConfigError("MAC key `" + s_.mac_key + "` is not in " + s_.keys_file);
+        }
     }
 
     int run() {
@@ -179,10 +202,11 @@ public:
         spdlog::info(
             "stopped: executed {}, replayed {}, soft {}, reversals acknowledged {}, reversals unanswered {}, "
             "unanswered {}, late {}, dropped {}, echoes {}, malformed {}, reversals of an unknown original {}, "
-            "ambiguous reversals {}",
+            "ambiguous reversals {}, requests with a bad MAC {}, answers sent with a bad MAC {}, TLS handshakes "
+            "refused {}",
             stats_.executed, stats_.replayed, stats_.soft, stats_.reversals, stats_.reversals_unanswered, stats_.unanswered,
             stats_.late, stats_.dropped, stats_.echoes, stats_.malformed, stats_.reversals_not_found,
-            stats_.reversals_ambiguous);
+            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out, stats_.tls_refused);
         return 0;
     }
 
@@ -199,6 +223,17 @@ public:
         }
         const std::string rmti = response_mti(m->mti);
         if (rmti.empty()) return;  // a response: nothing to answer
+        if (keys_ && !mac_ok(*m, ses->body)) {
+            // Not executed: answered 63 (security violation), itself MACed.
+            ++stats_.bad_mac_in;
+            spdlog::warn("{} (STAN {}) fails its MAC check: answered 63, not executed", m->mti, m->get(11));
+            IsoMessage r;
+            r.mti = rmti;
+            for (int f : {3, 4, 7, 11, 12, 13, 32, 37, 41, 42, 49, 70, 90})
+                if (m->has(f)) r.set(f, m->get(f));
+            r.set(39, "63");
+            return answer(ses, r, 0);
+        }
         IsoMessage r;
         r.mti = rmti;
         for (int f : {3, 4, 7, 11, 12, 13, 32, 37, 41, 42, 49, 70, 90})
@@ -296,6 +331,10 @@ public:
             ++stats_.late;
             return answer(ses, r, faults_.late_ms);
         }
+        if (keys_ && picked(faults_.bad_mac, rrn, "bad_mac")) {
+            ++stats_.bad_mac_out;
+            return answer(ses, r, faults_.latency_ms, true);
+        }
         answer(ses, r, faults_.latency_ms);
     }
 
@@ -312,9 +351,25 @@ private:
         return (f90.size() >= 31 ? f90.substr(0, 31) : f90) + "/" + terminal;
     }
 
-    void answer(const std::shared_ptr<Session>& ses, const IsoMessage& r, int delay_ms) {
+    bool mac_ok(const IsoMessage& m, std::span<const uint8_t> body) const {
+        const auto view = mac_view(s_.layout, m, body, nullptr);
+        const auto expected = view ? keys_->mac8(s_.mac_key, view->covered) : std::nullopt;
+        return view && expected &&
+               equal_constant_time(view->carried, std::string_view(reinterpret_cast<const char*>(expected->data()), 8));
+    }
+
+    // `bad_mac`: the MAC field carries a wrong code (fault injection).
+    void answer(const std::shared_ptr<Session>& ses, const IsoMessage& r, int delay_ms, bool bad_mac = false) {
         std::string error;
-        auto body = pack(s_.layout, r, &error);
+        auto body = keys_ ? pack_with_mac(
+                                s_.layout, r,
+                                [&](std::span<const uint8_t> d) {
+                                    auto code = keys_->mac8(s_.mac_key, d);
+                                    if (code && bad_mac) (*code)[0] ^= 0x01;
+                                    return code;
+                                },
+                                &error)
+                          : pack(s_.layout, r, &error);
         if (!body) {
             spdlog::warn("cannot pack {}: {}", r.mti, error);
             return;
@@ -362,8 +417,15 @@ private:
             sock.set_option(tcp::no_delay(!faults_.nagle), ignore);
             auto ses = std::make_shared<Session>(*this, std::move(sock));
             sessions_.push_back(ses);
-            ses->read();
             accept();
+            if (!tls_ctx_) return ses->read();
+            ses->tls = std::make_shared<TlsStream>(ses->socket, *tls_ctx_);
+            ses->tls->async_handshake(asio::ssl::stream_base::server, [this, ses](const boost::system::error_code& he) {
+                if (!he) return ses->read();
+                ++stats_.tls_refused;
+                spdlog::warn("TLS handshake refused: {}", he.message());
+                ses->close();
+            });
         });
     }
 
@@ -387,6 +449,8 @@ private:
     const SimulatorArgs& args_;
     ChannelSettings s_;
     Faults faults_;
+    std::unique_ptr<CardVault> keys_;
+    std::unique_ptr<asio::ssl::context> tls_ctx_;  // --tls-cert  // MAC keys (channel mac_key), null without
     asio::io_context io_;
     tcp::acceptor acceptor_;
     asio::steady_timer stop_timer_;
@@ -400,12 +464,12 @@ private:
 void Session::read() {
     auto self = shared_from_this();
     const size_t hs = header_size(host.settings().length_header);
-    asio::async_read(socket, asio::buffer(header, hs), [self, hs](const boost::system::error_code& e, size_t) {
+    link_read(socket, tls, asio::buffer(header, hs), [self, hs](const boost::system::error_code& e, size_t) {
         if (e || self->closed) return;
         const auto n = body_length(self->host.settings().length_header, {self->header, hs});
         if (!n || *n == 0 || *n > 65536) return self->close();
         self->body.resize(*n);
-        asio::async_read(self->socket, asio::buffer(self->body), [self](const boost::system::error_code& e2, size_t) {
+        link_read(self->socket, self->tls, asio::buffer(self->body), [self](const boost::system::error_code& e2, size_t) {
             if (e2 || self->closed) return;
             self->host.on_message(self);
             if (!self->closed) self->read();
@@ -426,7 +490,7 @@ void Session::write_next() {
     }
     writing = true;
     auto self = shared_from_this();
-    asio::async_write(socket, asio::buffer(writes.front()), [self](const boost::system::error_code& e, size_t) {
+    link_write(socket, tls, asio::buffer(writes.front()), [self](const boost::system::error_code& e, size_t) {
         if (e) return self->close();
         self->writes.pop_front();
         self->write_next();

@@ -36,11 +36,14 @@
 
 #include "connector.hpp"
 #include "iso8583/journal.hpp"
+#include "iso8583/link.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/settings.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
+#include "iso8583/mac.hpp"
 #include "security/card_vault.hpp"
+#include "security/constant_time.hpp"
 
 namespace turnout::iso8583 {
 namespace {
@@ -83,6 +86,7 @@ using PendingPtr = std::shared_ptr<Pending>;
 struct Connection {
     explicit Connection(asio::io_context& io) : socket(io), echo_timer(io), retry_timer(io) {}
     tcp::socket socket;
+    std::shared_ptr<TlsStream> tls;  // over `socket` when the channel has tls; null without
     asio::steady_timer echo_timer, retry_timer;
     enum class State { down, connecting, up } state = State::down;
     uint64_t generation = 0;  // handlers of an earlier socket compare and return
@@ -117,6 +121,7 @@ public:
           late_(Metrics::get().channel_late_responses.Add({{"channel", channel_}})),
           malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
           unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
+          bad_mac_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "bad_mac"}})),
           card_data_unavailable_(
               Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
@@ -125,6 +130,9 @@ public:
         if (!card_keys && !s_.keys_file.empty())
             own_vault_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + channel_ + ".keys_file"));
         vault_ = card_keys ? card_keys : own_vault_.get();
+        if (s_.tls.enabled()) tls_ctx_ = client_tls_context(s_.tls, channel_);
+        if (!s_.mac_key.empty() && (!vault_ || !vault_->mac8(s_.mac_key, {})))
+            throw ConfigError("channel `" + channel_ + "`: MAC key `" + s_.mac_key + "` is not among the keys loaded");
         // Random start: two processes of one channel (same acquirer id) rarely give the same
         // STAN in the same second; within the process the sequence is shared by the pool.
         stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
@@ -282,6 +290,7 @@ private:
         if (stopping_) return;
         c.state = Connection::State::connecting;
         const uint64_t gen = ++c.generation;
+        c.tls.reset();  // handlers still pending on the old stream keep it alive
         c.socket = tcp::socket(io_);
         boost::system::error_code ec;
         tcp::resolver resolver(io_);
@@ -296,25 +305,47 @@ private:
         });
         asio::async_connect(c.socket, endpoints, [this, &c, gen](const boost::system::error_code& e, const tcp::endpoint&) {
             if (c.generation != gen || stopping_) return;
-            c.retry_timer.cancel();
-            if (e) return connect_failed(c, gen, e);
-            boost::system::error_code ignore;
-            // No Nagle delay on what the connector writes, and no delayed ACK on what it reads:
-            // a host that leaves Nagle on holds its next answer until the previous one is
-            // acknowledged, which a delayed ACK postpones by up to ~40 ms per batch.
-            c.socket.set_option(tcp::no_delay(true), ignore);
-            quick_ack(c);
-            c.state = Connection::State::up;
-            c.terminal = new_terminal();
-            c.backoff_ms = 0;
-            c.last_activity = Clock::now();
-            c.echo_stan.clear();
-            connections_up_.Increment();
-            spdlog::info("channel {}: connected to {}:{} as terminal {}", channel_, s_.host, s_.port, c.terminal);
-            read_header(c, gen);
-            arm_echo(c, gen);
-            pump();
+            if (e || !tls_ctx_) {
+                c.retry_timer.cancel();
+                return e ? connect_failed(c, gen, e) : connected(c, gen);
+            }
+            // TLS: the host's certificate must chain to tls.ca_file and carry server_name; the
+            // connect timeout covers the handshake too.
+            c.tls = std::make_shared<TlsStream>(c.socket, *tls_ctx_);
+            const auto& name = s_.tls.server_name;
+            if (!SSL_set_tlsext_host_name(c.tls->native_handle(), name.c_str())) {
+                c.retry_timer.cancel();
+                return connect_failed(c, gen, boost::system::error_code(EINVAL, boost::system::generic_category()));
+            }
+            c.tls->set_verify_callback(asio::ssl::host_name_verification(name));
+            c.tls->async_handshake(asio::ssl::stream_base::client,
+                                   [this, &c, gen, keep = c.tls](const boost::system::error_code& he) {
+                                       if (c.generation != gen || stopping_) return;
+                                       c.retry_timer.cancel();
+                                       if (he) return connect_failed(c, gen, he);
+                                       connected(c, gen);
+                                   });
         });
+    }
+
+    void connected(Connection& c, uint64_t gen) {
+        boost::system::error_code ignore;
+        // No Nagle delay on what the connector writes, and no delayed ACK on what it reads:
+        // a host that leaves Nagle on holds its next answer until the previous one is
+        // acknowledged, which a delayed ACK postpones by up to ~40 ms per batch.
+        c.socket.set_option(tcp::no_delay(true), ignore);
+        quick_ack(c);
+        c.state = Connection::State::up;
+        c.terminal = new_terminal();
+        c.backoff_ms = 0;
+        c.last_activity = Clock::now();
+        c.echo_stan.clear();
+        connections_up_.Increment();
+        spdlog::info("channel {}: connected to {}:{}{} as terminal {}", channel_, s_.host, s_.port,
+                     c.tls ? " over TLS" : "", c.terminal);
+        read_header(c, gen);
+        arm_echo(c, gen);
+        pump();
     }
 
     void connect_failed(Connection& c, uint64_t gen, const boost::system::error_code& e) {
@@ -406,7 +437,7 @@ private:
             stamp(m, next_stan(), terminal, now_ms());
         }
         std::string error;
-        auto body = pack(s_.layout, m, &error);
+        auto body = pack_message(m, &error);
         std::optional<std::vector<uint8_t>> framed;
         if (body) framed = frame(s_.length_header, *body);
         if (!framed)
@@ -451,7 +482,7 @@ private:
             return;
         }
         c.writing = true;
-        asio::async_write(c.socket, asio::buffer(c.writes.front().bytes),
+        link_write(c.socket, c.tls, asio::buffer(c.writes.front().bytes),
                           [this, &c, gen](const boost::system::error_code& e, size_t) {
                               if (c.generation != gen) return;
                               if (e) return connection_lost(c, gen, "write: " + e.message());
@@ -468,7 +499,7 @@ private:
     }
 
     void read_header(Connection& c, uint64_t gen) {
-        asio::async_read(c.socket, asio::buffer(c.header, header_size(s_.length_header)),
+        link_read(c.socket, c.tls, asio::buffer(c.header, header_size(s_.length_header)),
                          [this, &c, gen](const boost::system::error_code& e, size_t) {
                              if (c.generation != gen) return;
                              if (e) return connection_lost(c, gen, "read: " + e.message());
@@ -478,7 +509,7 @@ private:
                                  return connection_lost(c, gen, "bad length header");
                              }
                              c.body.resize(*n);
-                             asio::async_read(c.socket, asio::buffer(c.body),
+                             link_read(c.socket, c.tls, asio::buffer(c.body),
                                               [this, &c, gen](const boost::system::error_code& e2, size_t) {
                                                   if (c.generation != gen) return;
                                                   if (e2) return connection_lost(c, gen, "read: " + e2.message());
@@ -490,6 +521,29 @@ private:
                          });
     }
 
+    // Packs `m`, with its MAC when the channel has a mac_key.
+    std::optional<std::vector<uint8_t>> pack_message(const IsoMessage& m, std::string* error) const {
+        if (s_.mac_key.empty()) return pack(s_.layout, m, error);
+        return pack_with_mac(
+            s_.layout, m, [&](std::span<const uint8_t> d) { return vault_->mac8(s_.mac_key, d); }, error);
+    }
+
+    // A message whose MAC is missing or wrong is not the host's answer: it is dropped as if
+    // never received (the request times out and is reversed), counted and logged.
+    bool mac_verified(const IsoMessage& m, std::span<const uint8_t> body) {
+        if (s_.mac_key.empty()) return true;
+        std::string why;
+        const auto view = mac_view(s_.layout, m, body, &why);
+        const auto expected = view ? vault_->mac8(s_.mac_key, view->covered) : std::nullopt;
+        if (view && expected &&
+            equal_constant_time(view->carried, std::string_view(reinterpret_cast<const char*>(expected->data()), 8)))
+            return true;
+        bad_mac_.Increment();
+        spdlog::warn("channel {}: {} (STAN {}, terminal {}) {}; dropped as not received", channel_, m.mti, m.get(11),
+                     m.get(41), view ? "fails its MAC check" : why);
+        return false;
+    }
+
     void on_message(Connection& c) {
         std::string error;
         auto m = unpack(s_.layout, c.body, &error);
@@ -498,6 +552,7 @@ private:
             spdlog::warn("channel {}: unreadable message from the host ({}); ignored", channel_, error);
             return;
         }
+        if (!mac_verified(*m, c.body)) return;
         if (m->mti == "0810") {
             if (m->get(11) == c.echo_stan) c.echo_stan.clear();
             return;
@@ -506,7 +561,7 @@ private:
             IsoMessage r = *m;
             r.mti = "0810";
             r.set(39, "00");
-            if (auto body = pack(s_.layout, r, nullptr))
+            if (auto body = pack_message(r, nullptr))
                 if (auto f = frame(s_.length_header, *body)) write_raw(c, std::move(*f));
             return;
         }
@@ -730,7 +785,7 @@ private:
                 stamp(m, next_stan(), c.terminal, now_ms());
                 m.fields.erase(12);
                 m.fields.erase(13);
-                if (auto body = pack(s_.layout, m, nullptr))
+                if (auto body = pack_message(m, nullptr))
                     if (auto f = frame(s_.length_header, *body)) {
                         c.echo_stan = m.get(11);
                         c.echo_sent = now;
@@ -747,6 +802,7 @@ private:
 
     std::string channel_;
     ChannelSettings s_;
+    std::unique_ptr<asio::ssl::context> tls_ctx_;  // the channel's tls: (null = plain TCP)
     std::unique_ptr<CardVault> own_vault_;
     const CardVault* vault_ = nullptr;
     asio::io_context io_;
@@ -769,7 +825,7 @@ private:
     std::thread thread_;
     prometheus::Counter &reversals_not_found_, &reversals_refused_, &recovered_reversals_;
     prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_,
-        &card_data_unavailable_;
+        &bad_mac_, &card_data_unavailable_;
     prometheus::Gauge& connections_up_;
 };
 

@@ -1,4 +1,5 @@
 #include "iso8583/settings.hpp"
+#include "iso8583/mac.hpp"
 
 #include <cctype>
 #include <filesystem>
@@ -99,6 +100,24 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
             s.keys_file = v.IsScalar() ? v.as<std::string>() : "";
             if (s.keys_file.empty()) throw ConfigError(at(ch, v) + ": keys_file must be a file path");
             s.keys_file = resolve(ch, s.keys_file);
+        } else if (key == "tls") {
+            if (!v.IsMap()) throw ConfigError(at(ch, v) + ": tls must be a mapping {ca_file, server_name, cert_file, key_file}");
+            for (const auto& t : v) {
+                const auto k = t.first.as<std::string>();
+                const auto val = t.second.IsScalar() ? t.second.as<std::string>() : "";
+                if (val.empty()) throw ConfigError(at(ch, t.second) + ": tls." + k + " must be a non-empty string");
+                if (k == "ca_file") s.tls.ca_file = resolve(ch, val);
+                else if (k == "cert_file") s.tls.cert_file = resolve(ch, val);
+                else if (k == "key_file") s.tls.key_file = resolve(ch, val);
+                else if (k == "server_name") s.tls.server_name = val;
+                else
+                    throw ConfigError(at(ch, t.first) + ": unknown key `tls." + k +
+                                      "` (expected: ca_file, server_name, cert_file, key_file)");
+            }
+            if (!s.tls.enabled()) throw ConfigError(at(ch, v) + ": tls needs ca_file (the CA of the host's certificate)");
+        } else if (key == "mac_key") {
+            s.mac_key = v.IsScalar() ? v.as<std::string>() : "";
+            if (s.mac_key.empty()) throw ConfigError(at(ch, v) + ": mac_key must name a MAC key of the keys");
         } else if (key == "journal_dir") {
             s.journal_dir = v.IsScalar() ? v.as<std::string>() : "";
             if (s.journal_dir == "none") s.journal_dir.clear();
@@ -115,7 +134,7 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
             throw ConfigError(at(ch, kv.first) + ": unknown key `" + key + "` for iso8583 channel `" + ch.id +
                               "` (expected: endpoint, layout, length_header, connections, max_in_flight, timeout_ms, "
                               "reversal_timeout_ms, reversal_retries, echo_interval_ms, connect_timeout_ms, "
-                              "reconnect_min_ms, reconnect_max_ms, terminal_prefix, keys_file, journal_dir, acquirer_id, "
+                              "reconnect_min_ms, reconnect_max_ms, terminal_prefix, keys_file, mac_key, tls, journal_dir, acquirer_id, "
                               "pos_entry_mode, capture_mti)");
         }
     }
@@ -127,6 +146,12 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
         if (!s.layout.fields[f].defined)
             throw ConfigError(ch.source + ": layout " + s.layout.name + " of channel `" + ch.id + "` lacks field " +
                               std::to_string(f) + " (DESIGN.md §9)");
+    if (s.tls.enabled() && s.tls.server_name.empty()) s.tls.server_name = s.host;
+    if (!s.mac_key.empty())
+        for (int f : {64, 128})
+            if (mac_field_bytes(s.layout, f) == 0)
+                throw ConfigError(ch.source + ": channel `" + ch.id + "` has a mac_key, but layout " + s.layout.name +
+                                  " does not define field " + std::to_string(f) + " as fixed b 8");
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "iso8583/link.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/message.hpp"
 
@@ -26,6 +27,10 @@ struct ChannelSettings {
     int reconnect_max_ms = 5000;
     std::string terminal_prefix = "TN";  // field 41 = prefix + random characters, per connection
     std::string keys_file;               // card-data keys to open sealed PANs (security.keys_file)
+    // MAC key id (the keys' `mac_keys`): every message both ways carries a MAC in field 64
+    // (128 with a secondary bitmap); empty = no MACs.
+    std::string mac_key;
+    TlsSettings tls;  // `tls:` — TLS to the host (mutual with cert_file/key_file); off without ca_file
     std::string journal_dir = "var/iso8583";  // in-doubt journal (journal.hpp); empty = none
     MessageSettings message;
 };

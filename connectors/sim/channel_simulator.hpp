@@ -20,6 +20,9 @@ struct SimulatorArgs {
     std::map<std::string, std::string> faults;
     std::string ledger_file;       // --ledger: payments executed, shared with a restarted process
     const std::atomic<bool>& stop;  // set by SIGTERM/SIGINT: stop accepting, finish, return 0
+    // --tls-cert/--tls-key: serve TLS with this certificate; --tls-client-ca: and require a
+    // client certificate signed by this CA (simulators that support it: iso8583).
+    std::string tls_cert, tls_key, tls_client_ca;
 };
 
 // Runs until args.stop; returns the process exit status. Throws ConfigError on bad arguments.

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     std::string kinds;
     for (const auto& k : SimulatorRegistry::get().kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
     CLI::App app{"turnout-sim: a channel host simulator for Turnout (kinds: " + kinds + ")"};
-    std::string kind, config_path = "config/turnout.yaml", channel_id, listen, ledger;
+    std::string kind, config_path = "config/turnout.yaml", channel_id, listen, ledger, tls_cert, tls_key, tls_ca;
     std::vector<std::string> faults;
     app.add_option("kind", kind, "simulator kind")->required();
     app.add_option("--config", config_path, "Turnout config file");
@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
     app.add_option("--listen", listen, "HOST:PORT to listen on (default: the channel's endpoint)");
     app.add_option("--fault", faults, "fault mode NAME=VALUE (repeatable)");
     app.add_option("--ledger", ledger, "ledger file of executed payments");
+    app.add_option("--tls-cert", tls_cert, "serve TLS with this certificate (PEM chain; iso8583)");
+    app.add_option("--tls-key", tls_key, "the private key of --tls-cert");
+    app.add_option("--tls-client-ca", tls_ca, "require a client certificate signed by this CA (mutual TLS)");
     CLI11_PARSE(app, argc, argv);
 
     const SimulatorMain* sim = SimulatorRegistry::get().find(kind);
@@ -57,7 +60,7 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
         spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l turnout-sim " + kind + " " + channel_id + ": %v", spdlog::pattern_time_type::utc);
-        return (*sim)(SimulatorArgs{cfg, *channel, listen, fault_map, ledger, g_stop});
+        return (*sim)(SimulatorArgs{cfg, *channel, listen, fault_map, ledger, g_stop, tls_cert, tls_key, tls_ca});
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "turnout-sim: %s\n", e.what());
         return 2;

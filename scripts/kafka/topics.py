@@ -28,6 +28,8 @@ import sys
 import time
 
 import yaml
+
+import config_files  # scripts/kafka/config_files.py, beside this file
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -46,11 +48,7 @@ def fail(msg, code=2):
 
 
 def load_config(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
-        fail(f"{path}: {e}")
+    cfg = config_files.load_yaml(path, fail)
     kafka = cfg.get("kafka")
     if not isinstance(kafka, dict) or not isinstance(kafka.get("topics"), dict):
         fail(f"{path}: expected a mapping kafka.topics")
@@ -58,21 +56,7 @@ def load_config(path):
 
 
 def read_properties(path):
-    """key=value lines (# starts a comment line), as librdkafka properties."""
-    props = {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                if "=" not in line:
-                    fail(f"{path}:{n}: expected key=value")
-                k, v = line.split("=", 1)
-                props[k.strip()] = v.strip()
-    except OSError as e:
-        fail(f"{path}: {e}")
-    return props
+    return config_files.read_properties(path, fail)
 
 
 def wanted_topics(cfg, prefix):

@@ -36,14 +36,16 @@ std::unique_ptr<CardVault> load_role_keys(const Config& cfg, const std::vector<R
     for (const auto& r : roles) uses |= key_uses_of_role(cfg, r.role, r.channel);
     auto provider = load_key_provider(cfg, uses, keys_file_override);
     if (!provider) return nullptr;
-    std::shared_ptr<SealCounter> counter;
-    if (uses & kSealPan)
-        counter = std::make_shared<SealCounter>(cfg.security.seal_count_dir, "router-" + instance,
-                                                cfg.security.seal_limit, cfg.security.seal_warn_percent);
+    CardVault::SealObserver count;
+    if (uses & kSealPan) {
+        auto counter = std::make_shared<SealCounter>(cfg.security.seal_count_dir, "router-" + instance,
+                                                     cfg.security.seal_limit, cfg.security.seal_warn_percent);
+        count = [counter](const std::string& key_id) { counter->count(key_id); };
+    }
     spdlog::info("keys: provider {}, loaded for{}{}{}{}", provider->kind(), (uses & kSealPan) ? " seal" : "",
                  (uses & kOpenPan) ? " open" : "", (uses & kFingerprint) ? " fingerprint" : "",
                  (uses & kSettlement) ? " settlement-signing" : "");
-    return std::make_unique<CardVault>(std::move(provider), std::move(counter));
+    return std::make_unique<CardVault>(std::move(provider), std::move(count));
 }
 
 int run_roles(const Config& cfg, const CardVault* vault_ptr, const std::vector<RoleSpec>& roles,

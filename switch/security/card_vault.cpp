@@ -1,6 +1,5 @@
 #include "security/card_vault.hpp"
 #include "security/secret_file.hpp"
-#include "security/seal_counter.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -32,6 +31,23 @@ std::optional<Key256> parse_key_hex(const std::string& hex) {
         key[i] = static_cast<uint8_t>(hi * 16 + lo);
     }
     return key;
+}
+
+std::optional<std::vector<uint8_t>> parse_hex_bytes(const std::string& hex) {
+    if (hex.empty() || hex.size() % 2) return std::nullopt;
+    std::vector<uint8_t> out(hex.size() / 2);
+    for (size_t i = 0; i < out.size(); ++i) {
+        unsigned v = 0;
+        for (char c : {hex[2 * i], hex[2 * i + 1]}) {
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
+            else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
+            else return std::nullopt;
+        }
+        out[i] = static_cast<uint8_t>(v);
+    }
+    return out;
 }
 
 const char kHex[] = "0123456789abcdef";
@@ -88,6 +104,20 @@ VaultKeys load_vault_keys(const std::string& path, const std::string& setting) {
     auto fp = parse_key_hex(root["fingerprint_key_hex"].as<std::string>());
     if (!fp) fail(root["fingerprint_key_hex"], "expected 64 hex digits");
     keys.fingerprint_key = *fp;
+    if (auto mk = root["mac_keys"]) {
+        if (!mk.IsSequence()) fail(mk, "expected a list `mac_keys`");
+        for (const auto& k : mk) {
+            if (!k["id"] || !k["algorithm"] || !k["key_hex"]) fail(k, "each MAC key needs `id`, `algorithm` and `key_hex`");
+            const auto alg = parse_mac_algorithm(k["algorithm"].as<std::string>());
+            if (!alg) fail(k["algorithm"], "algorithm must be retail-des3 or aes-cmac");
+            auto bytes = parse_hex_bytes(k["key_hex"].as<std::string>());
+            const size_t n = bytes ? bytes->size() : 0;
+            if (*alg == MacAlgorithm::retail_des3 ? n != 16 : (n != 16 && n != 24 && n != 32))
+                fail(k["key_hex"], *alg == MacAlgorithm::retail_des3 ? "retail-des3 needs 32 hex digits (K1|K2)"
+                                                                    : "aes-cmac needs 32, 48 or 64 hex digits");
+            keys.mac_keys[k["id"].as<std::string>()] = VaultKeys::MacKey{*alg, std::move(*bytes)};
+        }
+    }
     if (auto sk = root["settlement_hmac_key_hex"]) {
         auto k = parse_key_hex(sk.as<std::string>());
         if (!k) fail(sk, "expected 64 hex digits for `settlement_hmac_key_hex`");
@@ -113,6 +143,7 @@ public:
         if (uses & (kSealPan | kOpenPan)) keys_.pan_keys = std::move(keys.pan_keys);
         if (uses & kSealPan) keys_.active_pan_key = keys.active_pan_key;
         if (uses & kFingerprint) keys_.fingerprint_key = keys.fingerprint_key;
+        if (uses & kIsoMac) keys_.mac_keys = std::move(keys.mac_keys);
         if (uses & kSettlement) {
             if (!keys.settlement_hmac_key)
                 throw std::runtime_error("the keys file has no `settlement_hmac_key_hex` to sign clearing files with");
@@ -187,6 +218,11 @@ public:
         if (!settlement_ctx_) throw std::runtime_error("the clearing-file signing key is not loaded in this process");
         return mac_of(settlement_ctx_, message);
     }
+    std::optional<Mac8> mac8(const std::string& key_id, std::span<const uint8_t> data) const override {
+        auto it = keys_.mac_keys.find(key_id);
+        if (it == keys_.mac_keys.end()) return std::nullopt;
+        return message_mac(it->second.algorithm, it->second.key, data);
+    }
 
 private:
     EVP_MAC_CTX* keyed_hmac(const Key256& key) const {
@@ -237,15 +273,15 @@ std::unique_ptr<KeyProvider> make_file_key_provider(VaultKeys keys, unsigned use
 
 namespace {
 std::unique_ptr<KeyProvider> all_of(VaultKeys keys) {
-    const unsigned uses = kSealPan | kOpenPan | kFingerprint | (keys.settlement_hmac_key ? kSettlement : 0u);
+    const unsigned uses = kSealPan | kOpenPan | kFingerprint | kIsoMac | (keys.settlement_hmac_key ? kSettlement : 0u);
     return make_file_key_provider(std::move(keys), uses);
 }
 }  // namespace
 
 CardVault::CardVault(VaultKeys keys) : CardVault(all_of(std::move(keys))) {}
 
-CardVault::CardVault(std::unique_ptr<KeyProvider> provider, std::shared_ptr<SealCounter> counter)
-    : provider_(std::move(provider)), counter_(std::move(counter)) {
+CardVault::CardVault(std::unique_ptr<KeyProvider> provider, SealObserver on_seal)
+    : provider_(std::move(provider)), on_seal_(std::move(on_seal)) {
     if (!provider_) throw std::invalid_argument("CardVault needs a key provider");
 }
 
@@ -262,7 +298,7 @@ SealedData CardVault::seal(std::string_view plaintext, const SealScope& scope) c
     Nonce96 nonce{};
     if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) throw std::runtime_error("RAND_bytes failed");
     auto out = provider_->gcm_seal(kid, nonce, bound_aad(kid, scope), plaintext);
-    if (counter_) counter_->count(kid);
+    if (on_seal_) on_seal_(kid);
     return SealedData{kid, base64_encode({reinterpret_cast<const char*>(nonce.data()), nonce.size()}),
                       base64_encode(out), "v2"};
 }

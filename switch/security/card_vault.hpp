@@ -3,14 +3,17 @@
 // an HMAC-SHA256 fingerprint for matching instruments without the PAN, masking for logs.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/payment.hpp"
 #include "security/key_provider.hpp"
+#include "security/message_mac.hpp"
 
 namespace turnout {
 
@@ -27,6 +30,12 @@ struct VaultKeys {
     // HMAC-SHA256 key that signs clearing files (`settlement_hmac_key_hex`); the settlement
     // role and `turnout reconcile` refuse to run without it.
     std::optional<Key256> settlement_hmac_key;
+    // ISO 8583 MAC keys (`mac_keys: [{id, algorithm, key_hex}]`), by id.
+    struct MacKey {
+        MacAlgorithm algorithm = MacAlgorithm::aes_cmac;
+        std::vector<uint8_t> key;
+    };
+    std::map<std::string, MacKey> mac_keys;
 };
 
 // Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex,
@@ -47,13 +56,13 @@ inline constexpr std::string_view kPanField = "instrument.pan";
 // A dead-lettered request (router): bound to its field only, the payment_id may be unreadable.
 inline constexpr std::string_view kDlqField = "dlq.record";
 
-class SealCounter;
-
 // Sealing, opening and fingerprints over a KeyProvider (security/key_provider.hpp).
 class CardVault {
 public:
     explicit CardVault(VaultKeys keys);  // the file provider with every key loaded
-    explicit CardVault(std::unique_ptr<KeyProvider> provider, std::shared_ptr<SealCounter> counter = {});
+    // `on_seal` is told the key id of every seal (the seal counter of a sealing process).
+    using SealObserver = std::function<void(const std::string& key_id)>;
+    explicit CardVault(std::unique_ptr<KeyProvider> provider, SealObserver on_seal = {});
     ~CardVault();
     CardVault(const CardVault&) = delete;
     CardVault& operator=(const CardVault&) = delete;
@@ -67,11 +76,15 @@ public:
     // Hex HMAC-SHA256 of `data` under the clearing-file signing key; throws
     // std::runtime_error when it is not loaded.
     std::string settlement_sign(std::string_view data) const;
+    // The 8-byte MAC of `data` under MAC key `key_id`; nullopt when it is not loaded.
+    std::optional<Mac8> mac8(const std::string& key_id, std::span<const uint8_t> data) const {
+        return provider_->mac8(key_id, data);
+    }
     const KeyProvider& provider() const { return *provider_; }
 
 private:
     std::unique_ptr<KeyProvider> provider_;
-    std::shared_ptr<SealCounter> counter_;
+    SealObserver on_seal_;
 };
 
 // The file provider over `keys`, holding only the keys `uses` names.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@ enum KeyUse : unsigned {
     kOpenPan = 2,       // ISO 8583 connector (field 2), `turnout dlq`
     kFingerprint = 4,   // router: instrument fingerprints
     kSettlement = 8,    // settlement and `turnout reconcile`: clearing-file signatures
+    kIsoMac = 16,       // ISO 8583 connector (and its host simulator): MAC keys of fields 64/128
 };
 
 using Nonce96 = std::array<uint8_t, 12>;
@@ -45,11 +47,15 @@ public:
     // key was not loaded.
     virtual Mac256 fingerprint_mac(std::string_view message) const = 0;
     virtual Mac256 settlement_mac(std::string_view message) const = 0;
+    // The 8-byte MAC of `data` under MAC key `key_id`, with that key's algorithm
+    // (security/message_mac.hpp); nullopt when the key is not loaded.
+    virtual std::optional<std::array<uint8_t, 8>> mac8(const std::string& key_id, std::span<const uint8_t> data) const = 0;
     virtual bool has(KeyUse use) const = 0;
 };
 
 // What a set of roles needs: "router" → seal + fingerprint, "settlement" → settlement,
-// "connector" of an iso8583 channel → open; anything else → nothing.
+// "connector" of an iso8583 channel → open, and MAC keys when it has a `mac_key`; anything
+// else → nothing.
 unsigned key_uses_of_role(const Config& cfg, const std::string& role, const std::string& channel);
 
 // The provider named by security.key_provider with exactly `uses` loaded, or nullptr when

@@ -1,4 +1,5 @@
 #pragma once
+#include <sys/wait.h>
 // Shared by the integration tests: an isolated copy of the shipped config per run, reading
 // topics to their end, and the channels' ledgers.
 #include <doctest/doctest.h>
@@ -231,6 +232,39 @@ inline std::vector<RoleSpec> connector_roles(const Config& cfg) {
     for (auto& r : all_roles(cfg))
         if (r.role == "connector") out.push_back(r);
     return out;
+}
+
+
+// The exit status of child `pid` (128 + signal when killed).
+inline int wait_exit(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Keys in a SoftHSM2 token of the run (security.key_provider: pkcs11) instead of the key file:
+// makes the token under `dir`/hsm (SOFTHSM2_CONF is set for this process and its children;
+// the module reads it once per process), switches `yaml` to it with no key file at all, and
+// after the caller wrote `yaml` to `config`, runs `turnout keys init` as an operator would.
+inline void use_softhsm_token(std::string& yaml, const fs::path& dir, const std::string& label) {
+    fs::create_directories(dir / "hsm" / "tokens");
+    std::ofstream(dir / "hsm" / "softhsm2.conf") << "directories.tokendir = " << (dir / "hsm" / "tokens").string()
+                                                  << "\nobjectstore.backend = file\nlog.level = ERROR\n";
+    ::setenv("SOFTHSM2_CONF", (dir / "hsm" / "softhsm2.conf").c_str(), 1);
+    REQUIRE(std::system(("softhsm2-util --init-token --free --label " + label +
+                         " --pin 4321 --so-pin 8765 >/dev/null").c_str()) == 0);
+    std::ofstream(dir / "hsm" / "pin") << "4321\n";
+    fs::permissions(dir / "hsm" / "pin", fs::perms::owner_read | fs::perms::owner_write);
+    replace_once(yaml, "  key_provider: file\n", "  key_provider: pkcs11\n");
+    replace_once(yaml, "    token_label: turnout\n", "    token_label: " + label + "\n");
+    replace_once(yaml, "    pin_file: \"\"", "    pin_file: " + (dir / "hsm" / "pin").string());
+    replace_once(yaml, "key_set_file: var/keys/key-set.yaml", "key_set_file: " + (dir / "hsm" / "key-set.yaml").string());
+    replace_once(yaml, "keys_file: " + kSource + "/config/dev-keys.yaml", "keys_file: /nonexistent/keys.yaml");
+}
+
+inline void init_softhsm_keys(const fs::path& config, const fs::path& dir) {
+    CHECK(wait_exit(spawn_turnout({"keys", "init", "--config", config.string()}, dir / "keys-init.log")) == 0);
+    MESSAGE(read_file(dir / "keys-init.log"));
 }
 
 }  // namespace turnout::it

@@ -4,7 +4,10 @@ peer decodes every message with pyiso8583's default_ascii spec and answers. Chec
 message decodes and re-encodes to the same bytes, approvals and declines come back, an
 unanswered request is reversed with a 0400 the peer reads (field 90) and that names its
 original (field 41 as sent, field 90 matching one request), idle connections get 0800
-echoes.
+echoes. Every message both ways carries a MAC (ISO 9797-1 algorithm 3, the channel's mac_key
+from config/dev-keys.yaml) that the peer computes with pycryptodome: each of Turnout's
+verifies, and an answer the peer sends with a wrong MAC is dropped by the connector as not
+received, so its payment is reversed.
 
 usage: iso8583_interop_test.py   (from the source root; needs build/turnout)
 """
@@ -49,8 +52,11 @@ def main():
     work = tempfile.mkdtemp(prefix="iso8583-interop-")
     port = free_port()
     summary = os.path.join(work, "peer.json")
+    keys = yaml.safe_load(open(os.path.join(ROOT, "config", "dev-keys.yaml")))
+    mac = next(k for k in keys["mac_keys"] if k["algorithm"] == "retail-des3")
     peer = subprocess.Popen([sys.executable, os.path.join(ROOT, "test", "integration", "iso8583_peer.py"),
-                             "--port", str(port), "--summary", summary, "--silent-every", "25"],
+                             "--port", str(port), "--summary", summary, "--silent-every", "25",
+                             "--mac-alg", mac["algorithm"], "--mac-key", mac["key_hex"], "--bad-mac-every", "20"],
                             stdout=open(os.path.join(work, "peer.log"), "w"), stderr=subprocess.STDOUT)
     try:
         for _ in range(100):
@@ -65,7 +71,7 @@ def main():
                 ch.update(endpoint=f"127.0.0.1:{port}", layout=os.path.join(ROOT, "config/iso8583/iso87-ascii.yaml"),
                           keys_file=os.path.join(ROOT, "config/dev-keys.yaml"), timeout_ms=500,
                           reversal_timeout_ms=500, echo_interval_ms=100, length_header="binary2",
-                          journal_dir=os.path.join(work, "journal"))
+                          journal_dir=os.path.join(work, "journal"), mac_key=mac["id"])
         cfg["security"]["keys_file"] = os.path.join(ROOT, "config/dev-keys.yaml")
         config = os.path.join(work, "turnout.yaml")
         yaml.safe_dump(cfg, open(config, "w"), sort_keys=False)
@@ -73,8 +79,9 @@ def main():
         approved = bench(config, 200, 20, 1000, linger_ms=400)
         declined = bench(config, 50, 10, 1051)
         print("bench:", approved, declined)
-        check(approved["outcomes"].get("approved", 0) == 192, "192 of 200 sales approved (every 25th unanswered)")
-        check(approved["outcomes"].get("reversed", 0) == 8, "8 unanswered sales reversed")
+        check(approved["outcomes"].get("approved", 0) == 184,
+              "184 of 200 sales approved (every 25th unanswered, every 20th answered with a wrong MAC)")
+        check(approved["outcomes"].get("reversed", 0) == 16, "16 sales reversed: 8 unanswered, 8 answered with a wrong MAC")
         check(declined["outcomes"].get("declined", 0) + declined["outcomes"].get("reversed", 0) == 50,
               "sales ending in 51 declined (or reversed when unanswered)")
     finally:
@@ -96,6 +103,10 @@ def main():
     check(s["reversal_terminal_mismatches"] == 0, "every reversal carries its original's terminal (field 41)")
     check(s["reversal_f90_not_unique"] == 0, "every reversal's field 90 names exactly one request")
     check(s["repeat_stan_changed"] == 0, "a 0401 keeps its 0400's STAN")
+    print("MACs:", {k: s[k] for k in ("mac_ok", "mac_bad", "mac_missing", "bad_macs_sent")})
+    check(s["mac_bad"] == 0 and s["mac_missing"] == 0, "every message the connector sent carries a MAC the peer verifies")
+    check(s["mac_ok"] == sum(s["by_mti"].values()), "the peer verified the MAC of every message")
+    check(s["bad_macs_sent"] == 10, "10 answers sent with a wrong MAC")
     print("iso8583 interop:", "FAILED" if failures else "passed")
     return 1 if failures else 0
 

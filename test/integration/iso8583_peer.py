@@ -6,12 +6,17 @@ that re-encoding gives the same bytes, and builds its replies with pyiso8583:
   0800 → 0810 (39=00); 0100/0200/0220 → 0110/0210/0230 with 39 = 51 when the amount ends
   in 51, else 00 + approval code; every --silent-every'th financial request unanswered (so
   the connector reverses it); 0400/0401 → 0410 (39=00).
+With --mac-alg and --mac-key it checks the MAC of every message (field 64, or 128 with a
+secondary bitmap: the last 16 hex characters, over every byte before them) and MACs its
+replies — ISO 9797-1 algorithm 3 or AES-CMAC, computed with pycryptodome, independently of
+Turnout; --bad-mac-every N gives every Nth financial reply a wrong MAC.
 Messages are framed with a 2-byte big-endian length. On SIGTERM it writes a JSON summary
 (messages by MTI, decode errors, re-encode mismatches, fields seen per MTI, and how well
 the reversals name their originals: field 41 as the original's, field 90 naming exactly one
 request received, a 0401 keeping its 0400's STAN) to --summary.
 
 usage: iso8583_peer.py --port PORT --summary FILE [--silent-every N]
+                       [--mac-alg retail-des3|aes-cmac --mac-key HEX [--bad-mac-every N]]
 """
 import argparse
 import asyncio
@@ -21,13 +26,15 @@ import signal
 import sys
 
 import iso8583
+from Crypto.Cipher import AES, DES
+from Crypto.Hash import CMAC
 from iso8583.specs import default_ascii
 
 SPEC = copy.deepcopy(default_ascii)
 
 stats = {"by_mti": {}, "decode_errors": [], "reencode_mismatches": 0, "fields": {}, "financial": 0,
          "reversals": 0, "reversal_terminal_mismatches": 0, "reversal_f90_not_unique": 0,
-         "repeat_stan_changed": 0}
+         "repeat_stan_changed": 0, "mac_ok": 0, "mac_bad": 0, "mac_missing": 0, "bad_macs_sent": 0}
 originals = {}      # RRN → field 41 of the first request with it
 by_f90 = {}         # MTI + STAN + transmission time + acquirer (11 digits) → requests
 reversal_stan = {}  # RRN → STAN of its 0400
@@ -51,6 +58,41 @@ def note_identification(doc):
             reversal_stan[rrn] = doc.get("11")
         elif reversal_stan.get(rrn) != doc.get("11"):
             stats["repeat_stan_changed"] += 1
+
+
+def mac_of(args, data):
+    key = bytes.fromhex(args.mac_key)
+    if args.mac_alg == "aes-cmac":
+        c = CMAC.new(key, ciphermod=AES)
+        c.update(data)
+        return c.digest()[:8]
+    # ISO 9797-1 algorithm 3: single-DES CBC under K1 (zero-padded), then d_K2, e_K1.
+    k1, k2 = key[:8], key[8:]
+    data = data + b"\0" * ((-len(data)) % 8 if data else 8)
+    h = bytes(8)
+    for i in range(0, len(data), 8):
+        h = DES.new(k1, DES.MODE_ECB).encrypt(bytes(a ^ b for a, b in zip(data[i:i + 8], h)))
+    return DES.new(k1, DES.MODE_ECB).encrypt(DES.new(k2, DES.MODE_ECB).decrypt(h))
+
+
+def check_mac(doc, raw, args):
+    field = "128" if any(k.isdigit() and 64 < int(k) < 128 for k in doc) else "64"
+    if field not in doc:
+        stats["mac_missing"] += 1
+    elif bytes.fromhex(raw[-16:].decode()) == mac_of(args, raw[:-16]):
+        stats["mac_ok"] += 1
+    else:
+        stats["mac_bad"] += 1
+
+
+def sign(out, args, corrupt):
+    field = "128" if any(k.isdigit() and int(k) > 64 for k in out) else "64"
+    out[field] = "0" * 16
+    body = bytes(iso8583.encode(out, SPEC)[0])
+    code = bytearray(mac_of(args, body[:-16]))
+    if corrupt:
+        code[0] ^= 1
+    return body[:-16] + code.hex().upper().encode()
 
 
 def reply_for(doc, args):
@@ -95,10 +137,17 @@ async def serve(reader, writer, args):
             again, _ = iso8583.encode(copy.deepcopy(doc), SPEC)
             if bytes(again) != raw:
                 stats["reencode_mismatches"] += 1
+            if args.mac_key:
+                check_mac(doc, raw, args)
             out = reply_for(doc, args)
             if out is not None:
-                body, _ = iso8583.encode(out, SPEC)
-                writer.write(len(body).to_bytes(2, "big") + bytes(body))
+                if args.mac_key:
+                    corrupt = bool(args.bad_mac_every and mti[1] in "12" and stats["financial"] % args.bad_mac_every == 0)
+                    stats["bad_macs_sent"] += corrupt
+                    body = sign(out, args, corrupt)
+                else:
+                    body = bytes(iso8583.encode(out, SPEC)[0])
+                writer.write(len(body).to_bytes(2, "big") + body)
                 await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -111,6 +160,9 @@ async def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--summary", required=True)
     ap.add_argument("--silent-every", type=int, default=0)
+    ap.add_argument("--mac-alg", choices=["retail-des3", "aes-cmac"])
+    ap.add_argument("--mac-key", default="")
+    ap.add_argument("--bad-mac-every", type=int, default=0)
     args = ap.parse_args()
     server = await asyncio.start_server(lambda r, w: serve(r, w, args), "127.0.0.1", args.port)
     stop = asyncio.Event()

@@ -75,6 +75,14 @@ constexpr int kPromptReversal = 5000;
 
 // One run: an isolated switch whose acq-eu is an iso8583 channel played by a turnout-sim
 // process with the given faults.
+// What a test adds to an IsoRun's channel: a MAC key, more settings lines (4-space indented),
+// and arguments for the host simulator.
+struct IsoExtra {
+    std::string mac_key, settings;
+    std::vector<std::string> sim_args;
+    bool hsm = false;  // keys in a SoftHSM2 token of the run (use_softhsm_token)
+};
+
 struct IsoRun {
     std::string run;
     fs::path dir;
@@ -84,8 +92,12 @@ struct IsoRun {
 
     // Timeouts are generous where the test needs none, so a slow shared machine cannot turn
     // an answer into a reversal; the counts asserted hold either way where they are short.
+    IsoExtra extra;
+
     IsoRun(const std::string& name, const std::vector<std::string>& faults, int timeout_ms = 400,
-           int reversal_timeout_ms = 1500, bool with_kafka = true) {
+           int reversal_timeout_ms = 1500, bool with_kafka = true, IsoExtra x = {})
+        : extra(std::move(x)) {
+        const auto& mac_key = extra.mac_key;
         run = "iso" + name + std::to_string(now_ms());
         dir = fs::path(kSource) / "var" / "test" / run;
         fs::create_directories(dir);
@@ -98,8 +110,11 @@ struct IsoRun {
                             "\n    reversal_timeout_ms: " + std::to_string(reversal_timeout_ms) +
                             "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
                             "    reconnect_min_ms: 50\n    terminal_prefix: IT\n    journal_dir: " +
-                            (dir / "journal").string() + "\n");
+                            (dir / "journal").string() + "\n" +
+                            (mac_key.empty() ? std::string() : "    mac_key: " + mac_key + "\n") + extra.settings);
+        if (extra.hsm) use_softhsm_token(yaml, dir, "turnout-iso");
         std::ofstream(dir / "turnout.yaml") << yaml;
+        if (extra.hsm) init_softhsm_keys(dir / "turnout.yaml", dir);
         cfg = isolated_config(run, dir, yaml);
         if (with_kafka) kafka::ensure_topics(cfg);
         start_sim(faults);
@@ -111,6 +126,7 @@ struct IsoRun {
                                       "--channel", "acq-eu", "--listen", "127.0.0.1:" + std::to_string(port),
                                       "--ledger", (dir / "host.ledger").string()};
         for (const auto& f : faults) args.insert(args.end(), {"--fault", f});
+        args.insert(args.end(), extra.sim_args.begin(), extra.sim_args.end());
         sim = ::fork();
         if (sim == 0) {
             const int fd = ::open((dir / "sim.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -140,10 +156,11 @@ struct IsoRun {
     // `until`, when given, keeps the switch running after the last result until it holds.
     using Results = std::multimap<std::string, PaymentResult>;
     Results pay(const std::vector<int64_t>& amounts, const std::function<bool(const Results&)>& until = {}) {
-        const CardVault vault(load_vault_keys(cfg.security.keys_file));
+        // The keys each role uses, as `turnout` loads them (from the token with Extra::hsm).
+        const auto vault = load_role_keys(cfg, all_roles(cfg), "0");
         std::atomic<bool> stop{false};
         int rc = -1;
-        std::thread roles([&] { rc = run_roles(cfg, vault, all_roles(cfg), "0", stop); });
+        std::thread roles([&] { rc = run_roles(cfg, vault.get(), all_roles(cfg), "0", stop); });
         auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
         for (size_t i = 0; i < amounts.size(); ++i) {
             const std::string id = run + "-" + std::to_string(i);
@@ -405,6 +422,42 @@ TEST_CASE("iso8583 channel: a timed-out payment is reversed once and ends revers
     CHECK(live.empty());
 }
 
+TEST_CASE("iso8583 channel: MACs both ways; an answer with a wrong MAC is dropped as not received and reversed") {
+    for (const char* key : {"acq-eu-mac", "acq-us-mac"}) {  // AES-CMAC, then ISO 9797-1 algorithm 3
+        CAPTURE(key);
+        IsoRun r(std::string("mac") + (key[4] == 'e' ? "c" : "r"), {"bad_mac=0.2"}, 400, kPromptReversal, true,
+                 {key, "", {}});
+        const auto a = amounts(40);
+        const auto results = r.pay(a);
+        r.stop_sim();
+        check_one_result_each(results, a.size());
+        auto n = by_status(results);
+        int executed = 0, r0400 = 0;
+        std::map<std::string, int> executions;
+        for (const auto& l : r.ledger()) {
+            if (l.kind == "X") ++executed, ++executions[l.rrn];
+            r0400 += l.kind == "R" && l.mti == "0400";
+        }
+        const auto log = read_file(r.dir / "sim.log");
+        const auto said = [&](const std::string& what) {
+            const auto at = log.find(what + " ");
+            return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + what.size() + 1);
+        };
+        MESSAGE(std::string(key) << ": 40 payments → approved " << n["approved"] << ", reversed " << n["reversed"]
+                    << "; host: answers with a wrong MAC " << said("answers sent with a bad MAC")
+                    << ", requests with a wrong MAC " << said("requests with a bad MAC") << ", 0400 " << r0400);
+        // Every request the host read carried a MAC it verified.
+        CHECK(said("requests with a bad MAC") == 0);
+        // Each answer with a wrong MAC was not taken as the answer: that payment was reversed.
+        CHECK(said("answers sent with a bad MAC") > 0);
+        CHECK(n["reversed"] == said("answers sent with a bad MAC"));
+        CHECK(n["approved"] + n["reversed"] == 40);
+        CHECK(r0400 == n["reversed"]);
+        for (const auto& [rrn, times] : executions) CHECK(times == 1);  // nothing executed twice
+        CHECK(executed == 40);
+    }
+}
+
 TEST_CASE("iso8583 channel: unanswered reversals are repeated, then the payment fails") {
     IsoRun r("unrev", {"timeout_share=0.2", "unanswered_reversals=1"}, 400, 400);
     const auto a = amounts(30);
@@ -533,6 +586,91 @@ TEST_CASE("iso8583 channel: a payment sent again after a restart is answered fro
     ss << log.rdbuf();
     CHECK(ss.str().find("30 executed payments in the ledger") != std::string::npos);
     CHECK(ss.str().find("replayed 30") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: mutual TLS to the host; without the right certificates no request reaches it") {
+    // Two throw-away CAs: `good` signs the host's and the connector's certificates, `other`
+    // is a CA the connector does not trust.
+    const fs::path base = fs::path(kSource) / "var" / "test" / ("isotls" + std::to_string(now_ms()));
+    const fs::path good = base / "good", other = base / "other";
+    for (const auto& d : {good, other})
+        REQUIRE(std::system((kSource + "/scripts/tls-ca --dir " + d.string() + " --days 2 >/dev/null").c_str()) == 0);
+    const auto host_args = [](const fs::path& ca_dir, bool require_client) {
+        std::vector<std::string> a{"--tls-cert", (ca_dir / "broker.pem").string(), "--tls-key", (ca_dir / "broker.key").string()};
+        if (require_client) a.insert(a.end(), {"--tls-client-ca", (ca_dir / "ca.pem").string()});
+        return a;
+    };
+    const auto tls = [&](const fs::path& ca, bool client_cert) {
+        std::string s = "    tls:\n      ca_file: " + (ca / "ca.pem").string() + "\n      server_name: 127.0.0.1\n";
+        if (client_cert)
+            s += "      cert_file: " + (good / "client.pem").string() + "\n      key_file: " + (good / "client.key").string() + "\n";
+        return s;
+    };
+    struct Case {
+        const char* what;
+        std::string settings;
+        std::vector<std::string> sim_args;
+        bool reaches_host;
+    };
+    const Case cases[] = {
+        {"mutual TLS, certificates from the shared CA", tls(good, true), host_args(good, true), true},
+        {"host requires a client certificate, the connector has none", tls(good, false), host_args(good, true), false},
+        {"host's certificate from a CA the connector does not trust", tls(good, true), host_args(other, true), false},
+    };
+    for (const auto& c : cases) {
+        const std::string what = c.what;
+        CAPTURE(what);
+        IsoRun r("tls", {}, 2000, 1000, true, {"", c.settings, c.sim_args});
+        const auto a = amounts(c.reaches_host ? 10 : 4);
+        const auto results = r.pay(a);
+        r.stop_sim();
+        check_one_result_each(results, a.size());
+        int on_acq = 0, executed = 0;
+        for (const auto& [id, res] : results) on_acq += res.channel == "acq-eu" && res.status == ResultStatus::approved;
+        for (const auto& l : r.ledger()) executed += l.kind == "X";
+        const auto log = r.sim_log();
+        const auto at = log.find("TLS handshakes refused ");
+        const int refused = at == std::string::npos ? -1 : std::atoi(log.c_str() + at + 23);
+        std::map<std::string, int> statuses;
+        for (const auto& [id, res] : results) ++statuses[std::string(to_string(res.status)) + "@" + res.channel];
+        std::string seen;
+        for (const auto& [k, n] : statuses) seen += " " + k + "×" + std::to_string(n);
+        MESSAGE(what << ": results" << seen << "; executed by the host " << executed
+                       << ", handshakes the host refused " << refused);
+        // (The host also counts the harness's plain-TCP probes of its port among the refused.)
+        if (c.reaches_host) {
+            CHECK(on_acq == 10);
+            CHECK(executed == 10);
+        } else {
+            // Nothing reached the host. A handshake refused before the connector wrote goes to
+            // the next channel; under TLS 1.3 a missing client certificate is refused only
+            // after the client's handshake ends, so what it wrote is unclear and is reversed
+            // (then failed, the reversal finding no host), never sent elsewhere.
+            CHECK(on_acq == 0);
+            CHECK(executed == 0);
+        }
+    }
+    fs::remove_all(base);
+}
+
+TEST_CASE("iso8583 channel: card numbers sealed by the router and opened for field 2 inside a PKCS#11 token") {
+    IsoExtra x;
+    x.hsm = true;
+    IsoRun r("hsm", {}, 2000, kPromptReversal, true, x);
+    const auto a = amounts(20);
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    // A card number the connector could not open would be declined card_data_unavailable.
+    int on_acq = 0, unopened = 0;
+    for (const auto& [id, res] : results) {
+        on_acq += res.channel == "acq-eu" && res.status == ResultStatus::approved;
+        unopened += res.reason.code == "card_data_unavailable";
+    }
+    MESSAGE("keys in SoftHSM2: 20 payments → approved on acq-eu " << on_acq << ", card_data_unavailable " << unopened);
+    CHECK(on_acq == 20);
+    CHECK(unopened == 0);
+    ::unsetenv("SOFTHSM2_CONF");
 }
 
 TEST_CASE("iso8583 channel: with the host down, every payment moves to the next channel of its plan") {

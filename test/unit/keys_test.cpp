@@ -311,7 +311,8 @@ TEST_CASE("pkcs11: seals made through a vault are counted per key") {
     const auto s = hsm("count");
     run(keys_init, s);
     auto counter = std::make_shared<SealCounter>(s.seal_count_dir, "router-t", s.seal_limit, s.seal_warn_percent);
-    const CardVault v(load_key_provider(config_with(s), kSealPan), counter);
+    const CardVault v(load_key_provider(config_with(s), kSealPan),
+                      [counter](const std::string& key_id) { counter->count(key_id); });
     for (int i = 0; i < 7; ++i) v.seal("4111111111111111", kP1);
     const auto id = read_key_set(s.key_set_file).active_pan_key;
     CHECK(counter->used(id) == 7);
