@@ -31,7 +31,7 @@ public:
             --*open_;
             return nullptr;
         }
-        return Slot(nullptr, [open = open_](void*) { --*open; });
+        return Slot(open_.get(), [open = open_](void*) { --*open; });
     }
     int open() const { return open_->load(); }
     int max() const { return max_; }

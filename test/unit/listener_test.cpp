@@ -80,7 +80,8 @@ TEST_CASE("listener limits: slowloris, flood over the cap, oversize body, per li
 }
 
 TEST_CASE("metrics config: loopback by default, every listener key parsed, unknown keys refused") {
-    const std::string base = "kafka: { bootstrap_servers: x }\nsecurity: { keys_file: k }\nchannels:\n  - { id: a, kind: simulator }\n";
+    const std::string base = "kafka: { bootstrap_servers: x, topics: {} }\nsecurity: { keys_file: k }\nrisk: { bin_blocklist: [\"400009\"] }\n"
+                             "router: { routes: [{ name: all, plan: [a] }] }\nchannels:\n  - { id: a, kind: simulator }\n";
     const auto d = parse_config(base, "t.yaml");
     CHECK(d.metrics.address == "127.0.0.1");
     CHECK(d.metrics.port == 9464);
@@ -182,7 +183,8 @@ TEST_CASE("webhook listener: limits per listener, and a stalled webhook does not
     fs::permissions(keys, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
     const int hook_port = free_port(), psp_port = free_port();  // nothing listens on psp_port
     const auto cfg = parse_config(
-        "kafka: { bootstrap_servers: x }\nsecurity: { keys_file: k }\nchannels:\n"
+        "kafka: { bootstrap_servers: x, topics: {} }\nsecurity: { keys_file: k }\nrisk: { bin_blocklist: [\"400009\"] }\n"
+        "router: { routes: [{ name: all, plan: [psp-global] }] }\nchannels:\n"
         "  - id: psp-global\n    kind: http_json\n    endpoint: https://127.0.0.1:" + std::to_string(psp_port) + "\n"
         "    tls: { ca_file: " + (dir / "cert.pem").string() + " }\n    keys_file: " + keys.string() + "\n"
         "    connect_timeout_ms: 1000\n"
@@ -224,7 +226,7 @@ TEST_CASE("webhook listener: limits per listener, and a stalled webhook does not
     const int64_t call_ms = mono_ms() - t0;
     const auto recorded = webhook.get();
     MESSAGE("webhook stalled 1500 ms in its sink; a channel call meanwhile (PSP port closed) ended "
-            << (out.at(0).kind == ChannelOutcome::Kind::soft_failure ? "soft_failure" : "other") << " after " << call_ms
+            << std::string(out.at(0).kind == ChannelOutcome::Kind::soft_failure ? "soft_failure" : "other") << " after " << call_ms
             << " ms; the webhook then answered " << recorded.status);
     CHECK(call_ms < 500);
     CHECK(recorded.status == 200);
