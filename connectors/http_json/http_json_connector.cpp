@@ -1,7 +1,9 @@
 // The `http_json` channel kind: a REST/JSON PSP over HTTPS (psp_protocol.hpp has the wire
 // format). One io_context thread per connector carries every payment of a batch
 // concurrently over a pool of keep-alive TLS connections (one request in flight per
-// connection), and serves the webhook listener.
+// connection). The webhook listener runs on an io_context and thread of its own, under the
+// limits every listener holds (net/http_listener.hpp): a flood of webhook connections cannot
+// delay a channel call.
 //
 // Outcomes (psp_protocol.hpp: classify_answer): only a request that never left (connect or
 // TLS handshake failed, nothing written) is a soft failure that may move to the next
@@ -30,6 +32,7 @@
 #include "http_json/signature.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
+#include "net/http_listener.hpp"
 
 namespace turnout::psp {
 namespace {
@@ -87,10 +90,14 @@ public:
     }
 
     ~HttpJsonConnector() override {
-        asio::post(ioc_, [this] {
-            if (acceptor_) acceptor_->close();
-            idle_.clear();
-        });
+        if (hook_thread_.joinable()) {
+            asio::post(hook_ioc_, [this] {
+                if (acceptor_) acceptor_->close();
+            });
+            hook_ioc_.stop();
+            hook_thread_.join();
+        }
+        asio::post(ioc_, [this] { idle_.clear(); });
         work_.reset();
         ioc_.stop();
         thread_.join();
@@ -101,23 +108,22 @@ public:
 
     void start_events(ChannelEventSink sink) override {
         if (s_.webhook_listen.empty()) return;
-        std::promise<std::string> started;
-        asio::post(ioc_, [this, sink = std::move(sink), &started]() mutable {
-            sink_ = std::move(sink);
-            try {
-                const auto colon = s_.webhook_listen.rfind(':');
-                tcp::endpoint ep(asio::ip::make_address(s_.webhook_listen.substr(0, colon)),
-                                 static_cast<unsigned short>(std::stoi(s_.webhook_listen.substr(colon + 1))));
-                acceptor_ = std::make_unique<tcp::acceptor>(ioc_, ep, true);
-                asio::co_spawn(ioc_, accept_loop(), asio::detached);
-                started.set_value("");
-            } catch (const std::exception& e) {
-                started.set_value(e.what());
-            }
-        });
-        const auto err = started.get_future().get();
-        if (!err.empty()) throw std::runtime_error("channel " + s_.channel_id + ": webhook listener on " + s_.webhook_listen + ": " + err);
-        spdlog::info("connector {}: webhook listener on {} (callback {})", s_.channel_id, s_.webhook_listen, s_.callback_url);
+        sink_ = std::move(sink);
+        try {
+            if (!s_.webhook_tls_cert_file.empty())
+                hook_tls_.emplace(net::server_tls_context(s_.webhook_tls_cert_file, s_.webhook_tls_key_file,
+                                                          "channels." + s_.channel_id + ".webhook.tls"));
+            const auto colon = s_.webhook_listen.rfind(':');
+            acceptor_ = std::make_unique<tcp::acceptor>(hook_ioc_);
+            net::open_acceptor(*acceptor_, s_.webhook_listen.substr(0, colon), std::stoi(s_.webhook_listen.substr(colon + 1)),
+                               "webhook listener");
+        } catch (const std::exception& e) {
+            throw std::runtime_error("channel " + s_.channel_id + ": webhook listener on " + s_.webhook_listen + ": " + e.what());
+        }
+        asio::co_spawn(hook_ioc_, accept_loop(), asio::detached);
+        hook_thread_ = std::thread([this] { hook_ioc_.run(); });
+        spdlog::info("connector {}: webhook listener on {}{} (callback {})", s_.channel_id, s_.webhook_listen,
+                     hook_tls_ ? " (TLS)" : "", s_.callback_url);
     }
 
     std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override { return run(batch, Mode::pay); }
@@ -311,25 +317,59 @@ private:
                 if (ec == asio::error::operation_aborted) co_return;
                 continue;
             }
-            asio::co_spawn(ioc_, serve(std::move(sock)), asio::detached);
+            auto slot = hook_cap_.take();
+            if (!slot) {
+                net::count_refused(listener_name_, "over_cap");
+                boost::system::error_code ignored;
+                sock.close(ignored);
+                continue;
+            }
+            if (hook_tls_)
+                asio::co_spawn(hook_ioc_, serve_tls(beast::tcp_stream(std::move(sock)), std::move(slot)), asio::detached);
+            else
+                asio::co_spawn(hook_ioc_, serve_plain(beast::tcp_stream(std::move(sock)), std::move(slot)), asio::detached);
         }
     }
 
-    asio::awaitable<void> serve(tcp::socket sock) {
-        beast::tcp_stream s(std::move(sock));
+    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream, net::ConnectionCap::Slot) {
+        beast::ssl_stream<beast::tcp_stream> s(std::move(tcp_stream), *hook_tls_);
+        beast::get_lowest_layer(s).expires_after(std::chrono::milliseconds(s_.webhook_limits.header_timeout_ms));
+        auto [ec] = co_await s.async_handshake(ssl::stream_base::server, use);
+        if (ec) co_return;
+        co_await serve(s);
+        beast::get_lowest_layer(s).expires_after(std::chrono::seconds(2));
+        co_await s.async_shutdown(use);
+    }
+
+    asio::awaitable<void> serve_plain(beast::tcp_stream s, net::ConnectionCap::Slot) {
+        co_await serve(s);
+        co_await net::close_gracefully(s);
+    }
+
+    template <class Stream>
+    asio::awaitable<void> serve(Stream& s) {
         beast::flat_buffer buf;
         for (;;) {
-            s.expires_after(std::chrono::seconds(60));
             http::request_parser<http::string_body> parser;
-            parser.body_limit(64 * 1024);
-            auto [ec, n] = co_await http::async_read(s, buf, parser, use);
-            if (ec) co_return;
-            auto req = parser.release();
-            auto res = co_await on_webhook(req);
-            res.keep_alive(req.keep_alive());
+            const auto end = co_await net::read_request(s, buf, parser, s_.webhook_limits);
+            if (end != net::ReadEnd::request && end != net::ReadEnd::closed) net::count_refused(listener_name_, net::to_string(end));
+            if (end == net::ReadEnd::closed || end == net::ReadEnd::header_timeout || end == net::ReadEnd::body_timeout) co_return;
+            http::response<http::string_body> res;
+            bool keep_alive = false;
+            if (end == net::ReadEnd::request) {
+                auto req = parser.release();
+                res = co_await on_webhook(req);
+                keep_alive = req.keep_alive();
+            } else {
+                res = end == net::ReadEnd::body_too_large     ? answer(http::status::payload_too_large, "too_large")
+                      : end == net::ReadEnd::header_too_large ? answer(http::status::request_header_fields_too_large, "header_too_large")
+                                                              : answer(http::status::bad_request, "bad_request");
+            }
+            res.keep_alive(keep_alive);
             res.prepare_payload();
+            beast::get_lowest_layer(s).expires_after(std::chrono::seconds(10));
             auto [ec2, n2] = co_await http::async_write(s, res, use);
-            if (ec2 || !req.keep_alive()) co_return;
+            if (ec2 || !keep_alive) co_return;
         }
     }
 
@@ -367,12 +407,12 @@ private:
         // redelivers (with a fresh timestamp, so the replay check lets it through).
         bool recorded = false;
         if (sink_) {
-            auto timer = std::make_shared<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
+            auto timer = std::make_shared<asio::steady_timer>(hook_ioc_, asio::steady_timer::time_point::max());
             auto result = std::make_shared<bool>(false);
             sink_(ChannelEvent{ev->event_id, ev->payment_id, ev->root_id, ev->outcome, req.body(),
                                {{kTimestampHeader, ts}, {kSignatureHeader, std::string(req[kSignatureHeader])}}},
                   [this, timer, result](bool ok) {
-                      asio::post(ioc_, [timer, result, ok] {
+                      asio::post(hook_ioc_, [timer, result, ok] {
                           *result = ok;
                           timer->cancel();
                       });
@@ -396,13 +436,19 @@ private:
     tcp::resolver::results_type endpoints_;
     std::vector<std::unique_ptr<Stream>> idle_;  // io thread only
     WebhookKeys keys_;
-    ReplayCache replays_;  // io thread only
+    // The webhook listener: its own io_context and thread.
+    asio::io_context hook_ioc_{1};
+    std::optional<ssl::context> hook_tls_;
+    net::ConnectionCap hook_cap_{s_.webhook_limits.max_connections};
+    std::string listener_name_ = "webhook:" + s_.channel_id;
+    ReplayCache replays_;  // webhook thread only
     ChannelEventSink sink_;
     std::unique_ptr<tcp::acceptor> acceptor_;
     std::map<std::string, prometheus::Counter*> webhooks_;
     prometheus::Counter& unknown_;
     prometheus::Counter& busy_retries_;
     std::thread thread_;
+    std::thread hook_thread_;
 };
 
 class HttpJsonFactory : public ConnectorFactory {

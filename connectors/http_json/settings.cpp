@@ -81,20 +81,41 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
                 else throw ConfigError(where(ch, t.second) + ": unknown key `busy_retry." + k + "` (expected: attempts, delay_ms, max_delay_ms)");
             }
         } else if (key == "webhook") {
-            if (!v.IsMap()) throw ConfigError(where(ch, v) + ": webhook must be a mapping (listen, callback_url, replay_window_seconds)");
+            const std::string keys = "listen, callback_url, replay_window_seconds, max_connections, header_timeout_ms, "
+                                     "body_timeout_ms, max_body_bytes, tls";
+            if (!v.IsMap()) throw ConfigError(where(ch, v) + ": webhook must be a mapping (" + keys + ")");
+            auto& l = s.webhook_limits;
             for (const auto& t : v) {
                 const auto k = t.first.as<std::string>();
+                const auto name = "webhook." + k;
                 if (k == "listen") {
-                    s.webhook_listen = text(ch, t.second, "webhook.listen");
+                    s.webhook_listen = text(ch, t.second, name);
                     std::string h, p;
                     host_port(ch, t.second, s.webhook_listen, h, p);
                 } else if (k == "callback_url") {
-                    s.callback_url = text(ch, t.second, "webhook.callback_url");
+                    s.callback_url = text(ch, t.second, name);
                 } else if (k == "replay_window_seconds") {
-                    s.replay_window_ms = integer(ch, t.second, "webhook.replay_window_seconds", 1, 86'400) * 1000;
+                    s.replay_window_ms = integer(ch, t.second, name, 1, 86'400) * 1000;
+                } else if (k == "max_connections") {
+                    l.max_connections = static_cast<int>(integer(ch, t.second, name, 1, 100'000));
+                } else if (k == "header_timeout_ms") {
+                    l.header_timeout_ms = static_cast<int>(integer(ch, t.second, name, 100, 600'000));
+                } else if (k == "body_timeout_ms") {
+                    l.body_timeout_ms = static_cast<int>(integer(ch, t.second, name, 100, 600'000));
+                } else if (k == "max_body_bytes") {
+                    l.max_body_bytes = integer(ch, t.second, name, 256, 16 << 20);
+                } else if (k == "tls") {
+                    if (!t.second.IsMap()) throw ConfigError(where(ch, t.second) + ": webhook.tls must be a mapping (cert_file, key_file)");
+                    for (const auto& f : t.second) {
+                        const auto fk = f.first.as<std::string>();
+                        if (fk == "cert_file") s.webhook_tls_cert_file = text(ch, f.second, "webhook.tls.cert_file");
+                        else if (fk == "key_file") s.webhook_tls_key_file = text(ch, f.second, "webhook.tls.key_file");
+                        else throw ConfigError(where(ch, f.second) + ": unknown key `webhook.tls." + fk + "` (expected: cert_file, key_file)");
+                    }
+                    if (s.webhook_tls_cert_file.empty() != s.webhook_tls_key_file.empty())
+                        throw ConfigError(where(ch, t.second) + ": webhook.tls needs both cert_file and key_file");
                 } else {
-                    throw ConfigError(where(ch, t.second) + ": unknown key `webhook." + k +
-                                      "` (expected: listen, callback_url, replay_window_seconds)");
+                    throw ConfigError(where(ch, t.second) + ": unknown key `webhook." + k + "` (expected: " + keys + ")");
                 }
             }
         } else if (key == "pending") {
@@ -119,7 +140,8 @@ HttpJsonSettings parse_http_json_settings(const ChannelConfig& ch) {
     if (s.ca_file.empty()) throw ConfigError(ch.source + ": http_json channel `" + ch.id + "` needs tls.ca_file");
     if (s.keys_file.empty()) throw ConfigError(ch.source + ": http_json channel `" + ch.id + "` needs keys_file");
     if (s.server_name.empty()) s.server_name = s.host;
-    if (s.callback_url.empty() && !s.webhook_listen.empty()) s.callback_url = "http://" + s.webhook_listen + "/webhooks/" + ch.id;
+    if (s.callback_url.empty() && !s.webhook_listen.empty())
+        s.callback_url = (s.webhook_tls_cert_file.empty() ? "http://" : "https://") + s.webhook_listen + "/webhooks/" + ch.id;
     return s;
 }
 

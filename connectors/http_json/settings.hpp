@@ -26,7 +26,10 @@ struct HttpJsonSettings {
     int busy_retry_delay_ms = 200; // before resend n: n × this, or the answer's Retry-After
     int busy_retry_max_delay_ms = 2000;  // cap of one wait (Retry-After included)
     std::string webhook_listen;    // host:port of the webhook listener; empty = none
-    std::string callback_url;      // sent to the PSP; default http://<listen>/webhooks/<channel>
+    std::string callback_url;      // sent to the PSP; default http(s)://<listen>/webhooks/<channel>
+    ListenerLimits webhook_limits{256, 10'000, 10'000, 64 * 1024};  // webhook.max_connections, ...
+    std::string webhook_tls_cert_file;  // webhook.tls: both set = HTTPS
+    std::string webhook_tls_key_file;
     int64_t replay_window_ms = 300'000;
     PendingPolicy pending;
 };

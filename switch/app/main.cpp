@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
     }
 
     try {
-        const auto cfg = load_checked(config_path);
+        auto cfg = load_checked(config_path);
         if (*check) {
             std::cout << config_path << ": OK (" << cfg.channels.size() << " channels, " << cfg.routes.size()
                       << " routes)\n";
@@ -372,8 +372,9 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
         std::signal(SIGHUP, [](int) { turnout::request_rules_reload(); });
-        const int port = metrics_port >= 0 ? metrics_port : cfg.metrics_port;
-        turnout::Metrics::get().serve(port);
+        if (metrics_port >= 0) cfg.metrics.port = metrics_port;
+        const int port = cfg.metrics.port;
+        turnout::Metrics::get().serve(cfg.metrics);
         spdlog::info("turnout starting {} role(s), instance {}, kafka {}, metrics :{}", roles.size(), instance,
                      cfg.kafka.bootstrap_servers, port);
         const int rc = turnout::run_roles(cfg, vault.get(), roles, instance, g_stop);

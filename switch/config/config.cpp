@@ -16,6 +16,22 @@ namespace {
 
 using Reader = YamlReader;
 
+// The listener keys of a section (gateway, state, metrics): absent ones keep `l`'s values.
+void read_listener_limits(const Reader& r, const YAML::Node& n, ListenerLimits& l) {
+    l.max_connections = static_cast<int>(r.integer(n, "max_connections", l.max_connections, 1, 1'000'000));
+    l.header_timeout_ms = static_cast<int>(r.integer(n, "header_timeout_ms", l.header_timeout_ms, 100, 600'000));
+    l.body_timeout_ms = static_cast<int>(r.integer(n, "body_timeout_ms", l.body_timeout_ms, 100, 600'000));
+    l.max_body_bytes = r.integer(n, "max_body_bytes", l.max_body_bytes, 0, 64 << 20);
+}
+
+// `tls: {cert_file, key_file}`: both or neither.
+void read_tls_files(const Reader& r, const YAML::Node& t, const std::string& ctx, std::string& cert, std::string& key) {
+    r.only_keys(t, ctx, {"cert_file", "key_file"});
+    cert = r.str(t, "cert_file", "");
+    key = r.str(t, "key_file", "");
+    if (cert.empty() != key.empty()) r.fail(t, "`" + ctx + "` needs both cert_file and key_file (or neither)");
+}
+
 KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     r.only_keys(k, "kafka", {"bootstrap_servers", "properties", "partitions", "replication_factor", "name_prefix",
                              "topics", "transactions", "session_timeout_ms", "static_membership"});
@@ -194,6 +210,8 @@ Config parse_document(const std::string& text, const std::string& source, const 
             r.only_keys(l, "limits", {"max_record_bytes"});
             c.max_record_bytes = static_cast<size_t>(r.integer(l, "max_record_bytes", 65536, 256, 1 << 20));
         }
+        // A gateway body is one record: one over limits.max_record_bytes could never be published.
+        c.gateway.limits.max_body_bytes = static_cast<int64_t>(c.max_record_bytes);
 
         auto ch = r.section(root, "channels");
         if (!ch.IsSequence() || ch.size() == 0) r.fail(ch, "expected a non-empty list of channels");
@@ -284,7 +302,9 @@ Config parse_document(const std::string& text, const std::string& source, const 
             }
         }
         if (auto st = root["state"]) {
-            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds", "retention_days"});
+            r.only_keys(st, "state", {"http_address", "http_port", "original_wait_seconds", "retention_days",
+                                      "max_connections", "header_timeout_ms", "body_timeout_ms", "max_body_bytes"});
+            read_listener_limits(r, st, c.state.http_limits);
             c.state.retention_ms = r.integer(st, "retention_days", 400, 1, 3650) * 86'400'000;
             c.state.http_address = r.str(st, "http_address", "127.0.0.1");
             c.state.http_port = static_cast<int>(r.integer(st, "http_port", 9470, 0, 65535));
@@ -292,7 +312,8 @@ Config parse_document(const std::string& text, const std::string& source, const 
         }
         if (auto g = root["gateway"]) {
             r.only_keys(g, "gateway", {"enabled", "address", "port", "api_keys_file", "wait_ms", "rate_per_second", "burst",
-                                       "max_connections", "tls", "state_url", "openapi_file"});
+                                       "max_connections", "header_timeout_ms", "body_timeout_ms", "max_body_bytes", "tls",
+                                       "state_url", "openapi_file"});
             auto& gw = c.gateway;
             gw.enabled = r.flag(g, "enabled", false);
             gw.address = r.str(g, "address", "127.0.0.1");
@@ -301,22 +322,31 @@ Config parse_document(const std::string& text, const std::string& source, const 
             gw.wait_ms = static_cast<int>(r.integer(g, "wait_ms", 5000, 0, 60000));
             gw.rate_per_second = static_cast<double>(r.integer(g, "rate_per_second", 200, 1, 1'000'000));
             gw.burst = static_cast<double>(r.integer(g, "burst", 400, 1, 10'000'000));
-            gw.max_connections = static_cast<int>(r.integer(g, "max_connections", 1024, 1, 1'000'000));
+            read_listener_limits(r, g, gw.limits);
+            if (gw.limits.max_body_bytes > static_cast<int64_t>(c.max_record_bytes))
+                r.fail(g["max_body_bytes"], "`gateway.max_body_bytes` cannot be over limits.max_record_bytes (" +
+                                                std::to_string(c.max_record_bytes) + "): such a body could never be published");
             gw.state_url = r.str(g, "state_url", "");
             if (!gw.state_url.empty() && gw.state_url.rfind("http://", 0) != 0)
                 r.fail(g["state_url"], "expected `gateway.state_url` as http://host:port (or empty)");
             gw.openapi_file = r.str(g, "openapi_file", "docs/openapi.yaml");
-            if (auto t = g["tls"]) {
-                r.only_keys(t, "gateway.tls", {"cert_file", "key_file"});
-                gw.tls_cert_file = r.str(t, "cert_file", "");
-                gw.tls_key_file = r.str(t, "key_file", "");
-                if (gw.tls_cert_file.empty() != gw.tls_key_file.empty())
-                    r.fail(t, "`gateway.tls` needs both cert_file and key_file (or neither)");
-            }
+            if (auto t = g["tls"]) read_tls_files(r, t, "gateway.tls", gw.tls_cert_file, gw.tls_key_file);
         }
         if (auto m = root["metrics"]) {
-            r.only_keys(m, "metrics", {"port"});
-            c.metrics_port = static_cast<int>(r.integer(m, "port", 9464, 0, 65535));
+            r.only_keys(m, "metrics", {"address", "port", "max_connections", "header_timeout_ms", "body_timeout_ms",
+                                       "max_body_bytes", "tls", "basic_auth"});
+            auto& mc = c.metrics;
+            mc.address = r.str(m, "address", "127.0.0.1");
+            mc.port = static_cast<int>(r.integer(m, "port", 9464, 0, 65535));
+            read_listener_limits(r, m, mc.limits);
+            if (auto t = m["tls"]) read_tls_files(r, t, "metrics.tls", mc.tls_cert_file, mc.tls_key_file);
+            if (auto a = m["basic_auth"]) {
+                r.only_keys(a, "metrics.basic_auth", {"user", "password_file"});
+                mc.basic_auth_user = r.str(a, "user", "", true);
+                mc.basic_auth_password_file = r.str(a, "password_file", "", true);
+                if (mc.basic_auth_user.empty() || mc.basic_auth_user.find(':') != std::string::npos)
+                    r.fail(a["user"], "`metrics.basic_auth.user` must be non-empty and without `:`");
+            }
         }
     } catch (const YAML::Exception& e) {
         throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +

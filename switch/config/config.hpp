@@ -85,11 +85,22 @@ struct SettlementConfig {
     std::vector<CutoffRule> cutoffs;
 };
 
+// What every HTTP listener allows one client (docs/security.md "Listeners"): a connection
+// over the cap is closed at once, a request whose headers or body take too long is dropped,
+// a body over the limit is refused before it is read.
+struct ListenerLimits {
+    int max_connections = 1024;
+    int header_timeout_ms = 10'000;  // accepted, or the previous answer written → end of the headers
+    int body_timeout_ms = 10'000;    // end of the headers → end of the body
+    int64_t max_body_bytes = 65536;
+};
+
 // `state:` the state role's status endpoint, and how long the router holds a capture, void
 // or refund whose original has no result yet.
 struct StateConfig {
     std::string http_address = "127.0.0.1";
     int http_port = 9470;  // GET /payments/{id}; 0 = an ephemeral port
+    ListenerLimits http_limits{1024, 5000, 5000, 4096};  // state.max_connections, ... (GET only)
     int original_wait_seconds = 60;
     // Life-cycle ledger and state entries live this long after the payment's last event
     // (state.retention_days).
@@ -105,7 +116,7 @@ struct GatewayConfig {
     int wait_ms = 5000;  // how long a POST waits for the final result before answering 202
     double rate_per_second = 200;  // per merchant (token bucket)
     double burst = 400;
-    int max_connections = 1024;
+    ListenerLimits limits;  // max_body_bytes defaults to limits.max_record_bytes, never above it
     std::string tls_cert_file;  // both set = HTTPS
     std::string tls_key_file;
     std::string state_url;  // empty = http://<state.http_address>:<state.http_port>
@@ -127,6 +138,17 @@ struct SecurityConfig {
     int64_t seal_warn_percent = 80;
 };
 
+// `metrics:` the endpoint of /metrics, /livez and /readyz (switch/metrics/metrics_server.hpp).
+struct MetricsConfig {
+    std::string address = "127.0.0.1";
+    int port = 9464;  // 0 = no endpoint
+    ListenerLimits limits{64, 5000, 5000, 4096};
+    std::string tls_cert_file;  // both set = HTTPS
+    std::string tls_key_file;
+    std::string basic_auth_user;           // set = /metrics needs HTTP basic auth (the probes stay open)
+    std::string basic_auth_password_file;  // one line, a private file
+};
+
 struct Config {
     std::string path;
     KafkaConfig kafka;
@@ -140,7 +162,7 @@ struct Config {
     SettlementConfig settlement;
     StateConfig state;
     GatewayConfig gateway;
-    int metrics_port = 9464;
+    MetricsConfig metrics;
 
     const ChannelConfig* channel(const std::string& id) const;
 };

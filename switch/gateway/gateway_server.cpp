@@ -31,7 +31,7 @@
 #include "metrics/health.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
-#include "security/secret_file.hpp"
+#include "net/http_listener.hpp"
 #include "state/life_cycle.hpp"
 
 namespace turnout::gateway {
@@ -44,10 +44,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kReadTimeout = 10s;       // a whole request (headers and body), and idle keep-alive
 constexpr auto kWriteTimeout = 10s;
 constexpr auto kStateTimeout = 3s;
-constexpr unsigned kHeaderLimit = 8192;  // bytes of request line and headers
+constexpr std::string_view kListener = "gateway";
 const auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 int64_t mono_ms() {
@@ -149,7 +148,7 @@ struct Gateway::Impl {
     asio::io_context io{2};
     tcp::acceptor acceptor{io};
     std::optional<ssl::context> tls;
-    std::atomic<int> connections{0};
+    net::ConnectionCap cap;
     int port = 0;
     std::vector<std::thread> io_threads;
 
@@ -164,7 +163,7 @@ struct Gateway::Impl {
 
     Impl(const Config& c, ApiKeys k, std::string inst)
         : cfg(c), keys(std::move(k)), instance(std::move(inst)), state(parse_state_url(c)),
-          limiter(c.gateway.rate_per_second, c.gateway.burst) {}
+          limiter(c.gateway.rate_per_second, c.gateway.burst), cap(c.gateway.limits.max_connections) {}
 
     // ---- Kafka ------------------------------------------------------------------------
 
@@ -290,26 +289,8 @@ struct Gateway::Impl {
 
     void start_http() {
         const auto& g = cfg.gateway;
-        if (!g.tls_cert_file.empty()) {
-            tls.emplace(ssl::context::tls_server);
-            tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                             ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-            beast::error_code ec;
-            tls->use_certificate_chain_file(g.tls_cert_file, ec);
-            if (ec) throw std::runtime_error("gateway.tls.cert_file " + g.tls_cert_file + ": " + ec.message());
-            check_secret_file(g.tls_key_file, "gateway.tls.key_file");
-            tls->use_private_key_file(g.tls_key_file, ssl::context::pem, ec);
-            if (ec) throw std::runtime_error("gateway.tls.key_file " + g.tls_key_file + ": " + ec.message());
-        }
-        beast::error_code ec;
-        const auto addr = asio::ip::make_address(g.address, ec);
-        if (ec) throw std::runtime_error("gateway.address `" + g.address + "`: " + ec.message());
-        const tcp::endpoint ep(addr, static_cast<unsigned short>(g.port));
-        acceptor.open(ep.protocol(), ec);
-        if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) acceptor.bind(ep, ec);
-        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) throw std::runtime_error("gateway " + g.address + ":" + std::to_string(g.port) + ": " + ec.message());
+        if (!g.tls_cert_file.empty()) tls.emplace(net::server_tls_context(g.tls_cert_file, g.tls_key_file, "gateway.tls"));
+        net::open_acceptor(acceptor, g.address, g.port, "gateway");
         port = acceptor.local_endpoint().port();
         accept();
         for (int i = 0; i < 2; ++i) io_threads.emplace_back([this] { io.run(); });
@@ -319,85 +300,64 @@ struct Gateway::Impl {
         acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
             if (ec == asio::error::operation_aborted) return;
             if (!ec) {
-                if (connections.load() >= cfg.gateway.max_connections) {
-                    if (warn_budget()) spdlog::warn("gateway: connection limit ({}) reached", cfg.gateway.max_connections);
+                if (auto slot = cap.take()) {
+                    auto ex = s.get_executor();
+                    if (tls)
+                        asio::co_spawn(ex, serve_tls(beast::tcp_stream(std::move(s)), std::move(slot)), asio::detached);
+                    else
+                        asio::co_spawn(ex, serve(beast::tcp_stream(std::move(s)), std::move(slot)), asio::detached);
+                } else {
+                    net::count_refused(kListener, "over_cap");
                     requests.Add({{"method", "-"}, {"code", "closed"}}).Increment();
                     beast::error_code ignored;
                     s.close(ignored);
-                } else {
-                    ++connections;
-                    auto ex = s.get_executor();
-                    if (tls)
-                        asio::co_spawn(ex, serve_tls(beast::tcp_stream(std::move(s))), asio::detached);
-                    else
-                        asio::co_spawn(ex, serve(beast::tcp_stream(std::move(s))), asio::detached);
                 }
             }
             accept();
         });
     }
 
-    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream) {
+    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream, net::ConnectionCap::Slot) {
         beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
-        beast::get_lowest_layer(stream).expires_after(kReadTimeout);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(cfg.gateway.limits.header_timeout_ms));
         auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-        if (!ec) co_await session(stream);
-        else --connections;
-        if (!ec) {
-            beast::get_lowest_layer(stream).expires_after(2s);
-            co_await stream.async_shutdown(use_tuple);
-        }
+        if (ec) co_return;
+        co_await session(stream);
+        beast::get_lowest_layer(stream).expires_after(2s);
+        co_await stream.async_shutdown(use_tuple);
     }
 
-    asio::awaitable<void> serve(beast::tcp_stream stream) {
+    asio::awaitable<void> serve(beast::tcp_stream stream, net::ConnectionCap::Slot) {
         co_await session(stream);
-        beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        // Read what the client still sends (a body refused unread) for a moment before
-        // closing: closing with unread data resets the connection, and the client could
-        // lose the answer.
-        std::array<char, 16384> sink;
-        size_t drained = 0;
-        stream.expires_after(1s);
-        while (drained < (1u << 20)) {
-            auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
-            if (ec) break;
-            drained += n;
-        }
+        co_await net::close_gracefully(stream);
     }
 
     template <class Stream>
     asio::awaitable<void> session(Stream& stream) {
-        struct Release {
-            std::atomic<int>& n;
-            ~Release() { --n; }
-        } release{connections};
+        const auto& limits = cfg.gateway.limits;
         beast::flat_buffer buf;
         for (;;) {
             http::request_parser<http::string_body> parser;
-            parser.header_limit(kHeaderLimit);
-            parser.body_limit(cfg.max_record_bytes);
-            beast::get_lowest_layer(stream).expires_after(kReadTimeout);
-            auto [ec, n] = co_await http::async_read(stream, buf, parser, use_tuple);
+            const auto end = co_await net::read_request(stream, buf, parser, limits);
             const auto started = std::chrono::steady_clock::now();
             Reply reply;
             std::string method = "-";
             bool close = false;
-            if (ec == http::error::end_of_stream || ec == asio::error::eof) co_return;
-            if (ec == http::error::body_limit) {
+            if (end != net::ReadEnd::request && end != net::ReadEnd::closed) net::count_refused(kListener, net::to_string(end));
+            if (end == net::ReadEnd::closed || end == net::ReadEnd::header_timeout || end == net::ReadEnd::body_timeout)
+                co_return;  // nothing to answer
+            if (end == net::ReadEnd::body_too_large) {
                 auto& req = parser.get();
                 method = method_label(req);
                 PostInput in{header(req, "Authorization"), header(req, "Content-Type"), header(req, "Idempotency-Key"), {}, true};
                 reply = route_too_large(req, in);
                 close = true;
-            } else if (ec == http::error::header_limit) {
-                reply = error_reply(431, code::header_too_large, "request line and headers over " + std::to_string(kHeaderLimit) + " bytes");
+            } else if (end == net::ReadEnd::header_too_large) {
+                reply = error_reply(431, code::header_too_large, "request line and headers over " + std::to_string(net::kHeaderLimit) + " bytes");
                 close = true;
-            } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
+            } else if (end == net::ReadEnd::bad_request) {
                 reply = error_reply(400, code::bad_request, "not a readable HTTP/1.1 request");
                 close = true;
-            } else if (ec) {
-                co_return;  // timeout, reset: nothing to answer
             } else {
                 auto& req = parser.get();
                 method = method_label(req);
@@ -424,11 +384,11 @@ struct Gateway::Impl {
     Reply route_too_large(const http::request<http::string_body>& req, const PostInput& in) {
         const std::string_view target(req.target().data(), req.target().size());
         if (req.method() != http::verb::post || target.substr(0, target.find('?')) != "/v1/payments")
-            return error_reply(413, code::too_large, "the body is over " + std::to_string(cfg.max_record_bytes) + " bytes");
+            return error_reply(413, code::too_large, "the body is over " + std::to_string(cfg.gateway.limits.max_body_bytes) + " bytes");
         PostDecision d;
         {
             std::lock_guard lk(mu);
-            d = decide_post(in, keys, limiter, mono_ms(), cfg.max_record_bytes);
+            d = decide_post(in, keys, limiter, mono_ms(), static_cast<size_t>(cfg.gateway.limits.max_body_bytes));
         }
         return error_reply(*d.error);
     }

@@ -1,12 +1,11 @@
 #include "metrics/metrics.hpp"
 
-#include <CivetServer.h>
-
 #include <string_view>
 
 #include "metrics/build_info.hpp"
 #include "metrics/health.hpp"
 #include "metrics/log.hpp"
+#include "metrics/metrics_server.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -207,46 +206,22 @@ Metrics::Metrics()
                           .Name("turnout_gateway_waiting")
                           .Help("POST /v1/payments requests waiting for their final result")
                           .Register(*registry)),
+      listener_refused(prometheus::BuildCounter()
+                           .Name("turnout_listener_refused_total")
+                           .Help("Connections and requests an HTTP listener refused or dropped, by listener and reason "
+                                 "(over_cap, header_timeout, body_timeout, body_too_large, header_too_large, "
+                                 "bad_request, unauthorized)")
+                           .Register(*registry)),
       build_info(prometheus::BuildGauge()
                      .Name("turnout_build_info")
                      .Help("Always 1: the build's version and the process's role and instance")
                      .Register(*registry)) {}
 
-namespace {
-// civetweb calls this first for every request: /livez and /readyz are answered here, the
-// rest (/metrics) goes on to prometheus-cpp's handler.
-int health_request(mg_connection* conn) {
-    const auto* info = mg_get_request_info(conn);
-    if (!info || !info->local_uri) return 0;
-    const std::string_view uri(info->local_uri);
-    if (uri != "/livez" && uri != "/readyz") return 0;
-    const auto v = uri == "/livez" ? board_liveness(now_ms()) : board_readiness(now_ms());
-    const auto body = v.json();
-    mg_printf(conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-              "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-              v.ok ? 200 : 503, v.ok ? "OK" : "Service Unavailable", body.size());
-    if (std::string_view(info->request_method ? info->request_method : "") != "HEAD")
-        mg_write(conn, body.data(), body.size());
-    return v.ok ? 200 : 503;
-}
-}  // namespace
+Metrics::~Metrics() = default;
 
-void Metrics::serve(int port) {
-    if (port <= 0 || exposer_) return;
-    static CivetCallbacks callbacks;  // zeroed by its constructor: only begin_request is ours
-    callbacks.begin_request = &health_request;
-    try {
-        exposer_ = std::make_unique<prometheus::Exposer>("0.0.0.0:" + std::to_string(port), 2, &callbacks);
-    } catch (const std::exception& e) {
-        throw std::runtime_error("metrics.port " + std::to_string(port) + ": cannot listen on 0.0.0.0:" +
-                                 std::to_string(port) + " (" + e.what() +
-                                 "). Another process (another turnout role on this host?) holds it: give each "
-                                 "process its own port with --metrics-port N or TURNOUT__METRICS__PORT=N, or 0 for "
-                                 "no metrics endpoint; `ss -ltnp 'sport = :" + std::to_string(port) +
-                                 "'` shows who holds it");
-    }
-    exposer_->RegisterCollectable(registry);
+void Metrics::serve(const MetricsConfig& cfg) {
+    if (cfg.port <= 0 || server_) return;
+    server_ = std::make_unique<MetricsServer>(cfg, registry);
 }
 
 prometheus::Histogram& latency_histogram(prometheus::Family<prometheus::Histogram>& f,

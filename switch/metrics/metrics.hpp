@@ -2,7 +2,6 @@
 // The process's Prometheus metrics (DESIGN.md §7), declared in one place. Stages resolve the
 // series they need once and only increment on the hot path.
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -16,13 +15,18 @@
 
 namespace turnout {
 
+struct MetricsConfig;
+class MetricsServer;
+
 class Metrics {
 public:
     static Metrics& get();
 
-    // Serves /metrics, /livez and /readyz (metrics/health.hpp) on 0.0.0.0:port (port 0 = do
-    // not serve). Throws std::runtime_error naming the port and what to do when it is taken.
-    void serve(int port);
+    // Serves /metrics, /livez and /readyz (metrics/metrics_server.hpp) on cfg.address:cfg.port
+    // (port 0 = do not serve). Throws std::runtime_error naming the port and what to do when
+    // it is taken.
+    void serve(const MetricsConfig& cfg);
+    ~Metrics();
 
     // Declared first: every family below lives in it.
     std::shared_ptr<prometheus::Registry> registry;
@@ -79,12 +83,14 @@ public:
     prometheus::Family<prometheus::Counter>& gateway_requests;
     prometheus::Family<prometheus::Histogram>& gateway_request_seconds;
     prometheus::Family<prometheus::Gauge>& gateway_waiting;
+    // Every HTTP listener (net/http_listener.hpp): connections and requests refused or dropped.
+    prometheus::Family<prometheus::Counter>& listener_refused;
     // Always 1, labelled with the build's version and the process's role and instance.
     prometheus::Family<prometheus::Gauge>& build_info;
 
 private:
     Metrics();
-    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::unique_ptr<MetricsServer> server_;
 };
 
 // A stage's own series: records in/out and DLQ records by reason.

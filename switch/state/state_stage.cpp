@@ -31,7 +31,7 @@ StateStage::StateStage(const Config& cfg, bool serve_http, const std::string& in
                 &StateStage::index_follow_ups}}) {
     if (serve_http) {
         server_ = std::make_unique<StatusServer>(cfg.state.http_address, cfg.state.http_port,
-                                                 [this](std::string_view id) { return lookup(id); });
+                                                 [this](std::string_view id) { return lookup(id); }, cfg.state.http_limits);
         spdlog::info("state: serving GET /payments/{{id}} on {}:{}", cfg.state.http_address, server_->port());
     }
 }

@@ -9,6 +9,7 @@
 
 #include "codec/json_writer.hpp"
 #include "codec/request_decoder.hpp"
+#include "net/http_listener.hpp"
 
 namespace turnout {
 namespace asio = boost::asio;
@@ -24,88 +25,81 @@ std::string error_body(std::string_view code, std::string_view message) {
     return w.begin_object().field("error", code).field("message", message).end_object().take();
 }
 
-// One connection: read requests until the client closes (keep-alive), 10 s per request.
-class Session : public std::enable_shared_from_this<Session> {
-public:
-    Session(tcp::socket s, const StatusServer::Handler& h) : stream_(std::move(s)), handler_(h) {}
-    void start() { read(); }
+constexpr std::string_view kListener = "state";
 
-private:
-    void read() {
-        req_ = {};
-        stream_.expires_after(std::chrono::seconds(10));
-        http::async_read(stream_, buf_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
-            if (ec) return self->close();
-            self->answer();
-        });
-    }
-
-    void answer() {
-        StatusReply r;
-        const std::string_view target(req_.target().data(), req_.target().size());
-        constexpr std::string_view prefix = "/payments/";
-        if (req_.method() != http::verb::get) {
-            r = {405, error_body("method_not_allowed", "only GET")};
-        } else if (target.substr(0, prefix.size()) != prefix) {
-            r = {404, error_body("not_found", "try GET /payments/{id}")};
-        } else {
-            const auto id = target.substr(prefix.size());
-            r = valid_payment_id(id) ? handler_(id)
-                                     : StatusReply{400, error_body("invalid_payment_id", "1-64 of [A-Za-z0-9._:-]")};
-        }
-        res_ = {static_cast<http::status>(r.status), req_.version()};
-        res_.set(http::field::content_type, "application/json");
-        res_.keep_alive(req_.keep_alive());
-        res_.body() = std::move(r.body);
-        res_.prepare_payload();
-        http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
-            if (ec || !self->res_.keep_alive()) return self->close();
-            self->read();
-        });
-    }
-
-    void close() {
-        beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    }
-
-    beast::tcp_stream stream_;
-    const StatusServer::Handler& handler_;
-    beast::flat_buffer buf_;
-    http::request<http::string_body> req_;
-    http::response<http::string_body> res_;
-};
+StatusReply answer(const http::request<http::string_body>& req, const StatusServer::Handler& handler) {
+    const std::string_view target(req.target().data(), req.target().size());
+    constexpr std::string_view prefix = "/payments/";
+    if (req.method() != http::verb::get) return {405, error_body("method_not_allowed", "only GET")};
+    if (target.substr(0, prefix.size()) != prefix) return {404, error_body("not_found", "try GET /payments/{id}")};
+    const auto id = target.substr(prefix.size());
+    return valid_payment_id(id) ? handler(id) : StatusReply{400, error_body("invalid_payment_id", "1-64 of [A-Za-z0-9._:-]")};
+}
 }  // namespace
 
 struct StatusServer::Impl {
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
     Handler handler;
+    ListenerLimits limits;
+    net::ConnectionCap cap{limits.max_connections};
     std::thread thread;
 
     void accept() {
         acceptor.async_accept([this](beast::error_code ec, tcp::socket s) {
-            if (ec) {
-                if (ec == asio::error::operation_aborted) return;
-            } else {
-                std::make_shared<Session>(std::move(s), handler)->start();
+            if (ec == asio::error::operation_aborted) return;
+            if (!ec) {
+                if (auto slot = cap.take()) {
+                    asio::co_spawn(io, serve(beast::tcp_stream(std::move(s)), std::move(slot)), asio::detached);
+                } else {
+                    net::count_refused(kListener, "over_cap");
+                    beast::error_code ignored;
+                    s.close(ignored);
+                }
             }
             accept();
         });
     }
+
+    // One connection: requests until the client closes (keep-alive), each read under the limits.
+    asio::awaitable<void> serve(beast::tcp_stream stream, net::ConnectionCap::Slot) {
+        beast::flat_buffer buf;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            const auto end = co_await net::read_request(stream, buf, parser, limits);
+            if (end != net::ReadEnd::request && end != net::ReadEnd::closed) net::count_refused(kListener, net::to_string(end));
+            if (end == net::ReadEnd::closed || end == net::ReadEnd::header_timeout || end == net::ReadEnd::body_timeout) break;
+            StatusReply r;
+            bool keep_alive = false;
+            if (end == net::ReadEnd::request) {
+                r = answer(parser.get(), handler);
+                keep_alive = parser.get().keep_alive();
+            } else if (end == net::ReadEnd::body_too_large) {
+                r = {413, error_body("too_large", "a body over " + std::to_string(limits.max_body_bytes) + " bytes")};
+            } else if (end == net::ReadEnd::header_too_large) {
+                r = {431, error_body("header_too_large", "request line and headers too large")};
+            } else {
+                r = {400, error_body("bad_request", "not a readable HTTP/1.1 request")};
+            }
+            http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
+            res.set(http::field::content_type, "application/json");
+            res.keep_alive(keep_alive);
+            res.body() = std::move(r.body);
+            res.prepare_payload();
+            stream.expires_after(std::chrono::seconds(10));
+            auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+            if (ec || !keep_alive) break;
+        }
+        co_await net::close_gracefully(stream);
+    }
 };
 
-StatusServer::StatusServer(const std::string& address, int port, Handler handler) : impl_(std::make_unique<Impl>()) {
+StatusServer::StatusServer(const std::string& address, int port, Handler handler, const ListenerLimits& limits)
+    : impl_(std::make_unique<Impl>()) {
     impl_->handler = std::move(handler);
-    beast::error_code ec;
-    const auto addr = asio::ip::make_address(address, ec);
-    if (ec) throw std::runtime_error("state.http_address `" + address + "`: " + ec.message());
-    const tcp::endpoint ep(addr, static_cast<unsigned short>(port));
-    impl_->acceptor.open(ep.protocol(), ec);
-    if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) impl_->acceptor.bind(ep, ec);
-    if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error("status endpoint " + address + ":" + std::to_string(port) + ": " + ec.message());
+    impl_->limits = limits;
+    impl_->cap = net::ConnectionCap(limits.max_connections);
+    net::open_acceptor(impl_->acceptor, address, port, "state status endpoint (state.http_address)");
     port_ = impl_->acceptor.local_endpoint().port();
     g_bound_port = port_;
     impl_->accept();

@@ -1,6 +1,7 @@
 #pragma once
 // A small HTTP/1.1 server (Boost.Beast) for the state role's status inquiry:
-// `GET /payments/{id}`. It runs its own io_context on one thread; each request is answered
+// `GET /payments/{id}`. It runs its own io_context on one thread, with the limits every
+// listener holds; each request is answered
 // by the handler, which must be thread-safe.
 #include <atomic>
 #include <functional>
@@ -8,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "config/config.hpp"
 
 namespace turnout {
 
@@ -20,9 +23,10 @@ class StatusServer {
 public:
     using Handler = std::function<StatusReply(std::string_view payment_id)>;
 
-    // Binds address:port (port 0 = ephemeral) and starts serving. Throws std::runtime_error
-    // when the address cannot be bound.
-    StatusServer(const std::string& address, int port, Handler handler);
+    // Binds address:port (port 0 = ephemeral) and starts serving under `limits`
+    // (net/http_listener.hpp). Throws std::runtime_error when the address cannot be bound.
+    StatusServer(const std::string& address, int port, Handler handler,
+                 const ListenerLimits& limits = StateConfig{}.http_limits);
     ~StatusServer();
     StatusServer(const StatusServer&) = delete;
     StatusServer& operator=(const StatusServer&) = delete;

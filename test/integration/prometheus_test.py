@@ -9,7 +9,9 @@ What it does (cwd does not matter; paths are taken from this file's location):
  2. Writes an isolated switch configuration under var/test/<run>/ from config/turnout.yaml:
     kafka.name_prefix "<run>." (own topics, groups and transactional ids), settlement
     window 3 s / grace 1 s, clearing files under var/test/<run>/settlement, metrics.port a
-    free port; creates the topics (`turnout topics`) and starts `turnout all`.
+    free port; the ISO 8583 channel acq-eu against a `turnout-sim iso8583` of the run on a
+    free port (MACed, as shipped), the other remote channels as in-process simulators;
+    creates the topics (`turnout topics`) and starts `turnout all`.
  3. Starts Debian's `prometheus` with a configuration derived from the shipped
     prometheus.yml (same job, the shipped rule file, scrape and evaluation every 1 s,
     target = the switch), storage under var/test/<run>/prom, on a free loopback port.
@@ -65,6 +67,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
+TURNOUT_SIM = TURNOUT.parent / "turnout-sim"
+ISO_CHANNEL = "acq-eu"  # stays a real ISO 8583 link: its connector's series (MACs, connections) exist
 BOOTSTRAP = os.environ.get("TURNOUT_BOOTSTRAP", "127.0.0.1:9092")
 PROM_DIR = ROOT / "config" / "prometheus"
 PROM_CONFIG = PROM_DIR / "prometheus.yml"
@@ -79,11 +83,17 @@ T0 = time.monotonic()
 failures: list[str] = []
 
 
-def as_simulator_channels(cfg):
+def as_simulator_channels(cfg, iso_port=None, run_dir=None):
     """Remote-host channels (iso8583, http_json) become in-process `simulator` channels with
-    their fees and circuit: this run needs no host simulator processes or fixed ports."""
+    their fees and circuit: no host simulator processes or fixed ports. With `iso_port`,
+    ISO_CHANNEL stays a real link to a host simulator of the run on that port."""
     for i, ch in enumerate(cfg.get("channels") or []):
-        if ch.get("kind") in ("iso8583", "http_json"):
+        if iso_port and ch.get("id") == ISO_CHANNEL:
+            ch.update(endpoint=f"127.0.0.1:{iso_port}", journal_dir=str(run_dir / "iso8583"))
+            for k in ("layout", "keys_file"):
+                if k in ch and not Path(ch[k]).is_absolute():
+                    ch[k] = str(ROOT / ch[k])
+        elif ch.get("kind") in ("iso8583", "http_json"):
             cfg["channels"][i] = {k: v for k, v in ch.items() if k in ("id", "fees", "circuit")}
             cfg["channels"][i].update(kind="simulator", latency_ms=2)
     return cfg
@@ -350,7 +360,8 @@ def main() -> int:
                 fail("promtool test rules failed")
 
         # 2. isolated switch configuration, topics, `turnout all`
-        c = as_simulator_channels(yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text()))
+        iso_port = free_port()
+        c = as_simulator_channels(yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text()), iso_port, run_dir)
         c["kafka"]["bootstrap_servers"] = BOOTSTRAP
         c["kafka"]["name_prefix"] = prefix
         c["settlement"].update(window_seconds=3, grace_seconds=1, output_dir=str(run_dir / "settlement"))
@@ -366,6 +377,9 @@ def main() -> int:
         if run([TURNOUT, "topics", "--config", cfg], "topics", timeout=60).returncode != 0:
             fail("turnout topics failed")
             return 1
+        procs.start(f"turnout-sim iso8583 {ISO_CHANNEL}",
+                    [TURNOUT_SIM, "iso8583", "--config", cfg, "--channel", ISO_CHANNEL, "--listen", f"127.0.0.1:{iso_port}"],
+                    run_dir / "iso-host.log")
         switch = procs.start("turnout all", [TURNOUT, "all", "--config", cfg], run_dir / "turnout-all.log")
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         wait_http(metrics_url, switch, "turnout all", contains="turnout_stage_records_in_total")

@@ -188,7 +188,7 @@ TEST_CASE("gateway: defaults, the shipped values and errors") {
     CHECK(d.wait_ms == 5000);
     CHECK(d.rate_per_second == 200);
     CHECK(d.burst == 400);
-    CHECK(d.max_connections == 1024);
+    CHECK(d.limits.max_connections == 1024);
     CHECK(d.tls_cert_file.empty());
     CHECK(d.tls_key_file.empty());
     CHECK(d.state_url.empty());
@@ -209,7 +209,7 @@ TEST_CASE("gateway: defaults, the shipped values and errors") {
     CHECK(c.wait_ms == 250);
     CHECK(c.rate_per_second == 5);
     CHECK(c.burst == 10);
-    CHECK(c.max_connections == 8);
+    CHECK(c.limits.max_connections == 8);
     CHECK(c.state_url == "http://10.0.0.1:9470");
     CHECK(c.tls_cert_file == "c.pem");
     CHECK(c.tls_key_file == "k.pem");

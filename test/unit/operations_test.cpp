@@ -159,7 +159,7 @@ TEST_CASE("config values overridden by TURNOUT__ environment variables") {
                                      {"TURNOUT__CHANNELS__0__LATENCY_MS", "5"},
                                      {"TURNOUT__ROUTER__ROUTES", "[{name: all, plan: [psp-global]}]"}});
         CHECK(c.kafka.bootstrap_servers == "broker-1:9093,broker-2:9093");
-        CHECK(c.metrics_port == 9500);
+        CHECK(c.metrics.port == 9500);
         CHECK(c.state_dir == "/var/lib/turnout/state");
         CHECK(c.security.keys_file == "/etc/turnout/keys.yaml");
         CHECK(c.channel("psp-global")->settings["latency_ms"].as<int>() == 7);
