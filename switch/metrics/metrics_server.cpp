@@ -160,7 +160,7 @@ MetricsServer::MetricsServer(const MetricsConfig& cfg, std::shared_ptr<prometheu
         net::open_acceptor(impl_->acceptor, cfg.address, cfg.port, "metrics");
     } catch (const std::exception& e) {
         const auto p = std::to_string(cfg.port);
-        throw std::runtime_error(std::string(e.what()) +
+        throw std::runtime_error("metrics.port " + p + ": " + e.what() +
                                  ". Another process (another turnout role on this host?) may hold the port: give each "
                                  "process its own with --metrics-port N or TURNOUT__METRICS__PORT=N, or 0 for no "
                                  "metrics endpoint; `ss -ltnp 'sport = :" + p + "'` shows who holds it");
