@@ -324,26 +324,12 @@ private:
                 sock.close(ignored);
                 continue;
             }
-            if (hook_tls_)
-                asio::co_spawn(hook_ioc_, serve_tls(beast::tcp_stream(std::move(sock)), std::move(slot)), asio::detached);
-            else
-                asio::co_spawn(hook_ioc_, serve_plain(beast::tcp_stream(std::move(sock)), std::move(slot)), asio::detached);
+            asio::co_spawn(hook_ioc_,
+                           net::serve_connection(beast::tcp_stream(std::move(sock)), hook_tls_ ? &*hook_tls_ : nullptr,
+                                                 s_.webhook_limits.header_timeout_ms, std::move(slot),
+                                                 [this](auto& stream) { return serve(stream); }),
+                           asio::detached);
         }
-    }
-
-    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream, net::ConnectionCap::Slot) {
-        beast::ssl_stream<beast::tcp_stream> s(std::move(tcp_stream), *hook_tls_);
-        beast::get_lowest_layer(s).expires_after(std::chrono::milliseconds(s_.webhook_limits.header_timeout_ms));
-        auto [ec] = co_await s.async_handshake(ssl::stream_base::server, use);
-        if (ec) co_return;
-        co_await serve(s);
-        beast::get_lowest_layer(s).expires_after(std::chrono::seconds(2));
-        co_await s.async_shutdown(use);
-    }
-
-    asio::awaitable<void> serve_plain(beast::tcp_stream s, net::ConnectionCap::Slot) {
-        co_await serve(s);
-        co_await net::close_gracefully(s);
     }
 
     template <class Stream>

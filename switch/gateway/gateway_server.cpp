@@ -302,10 +302,11 @@ struct Gateway::Impl {
             if (!ec) {
                 if (auto slot = cap.take()) {
                     auto ex = s.get_executor();
-                    if (tls)
-                        asio::co_spawn(ex, serve_tls(beast::tcp_stream(std::move(s)), std::move(slot)), asio::detached);
-                    else
-                        asio::co_spawn(ex, serve(beast::tcp_stream(std::move(s)), std::move(slot)), asio::detached);
+                    asio::co_spawn(ex,
+                                   net::serve_connection(beast::tcp_stream(std::move(s)), tls ? &*tls : nullptr,
+                                                         cfg.gateway.limits.header_timeout_ms, std::move(slot),
+                                                         [this](auto& stream) { return session(stream); }),
+                                   asio::detached);
                 } else {
                     net::count_refused(kListener, "over_cap");
                     requests.Add({{"method", "-"}, {"code", "closed"}}).Increment();
@@ -315,21 +316,6 @@ struct Gateway::Impl {
             }
             accept();
         });
-    }
-
-    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream, net::ConnectionCap::Slot) {
-        beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
-        beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(cfg.gateway.limits.header_timeout_ms));
-        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-        if (ec) co_return;
-        co_await session(stream);
-        beast::get_lowest_layer(stream).expires_after(2s);
-        co_await stream.async_shutdown(use_tuple);
-    }
-
-    asio::awaitable<void> serve(beast::tcp_stream stream, net::ConnectionCap::Slot) {
-        co_await session(stream);
-        co_await net::close_gracefully(stream);
     }
 
     template <class Stream>

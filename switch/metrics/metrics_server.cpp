@@ -75,11 +75,11 @@ struct MetricsServer::Impl {
             if (ec == asio::error::operation_aborted) return;
             if (!ec) {
                 if (auto slot = cap.take()) {
-                    beast::tcp_stream stream(std::move(s));
-                    if (tls)
-                        asio::co_spawn(io, serve_tls(std::move(stream), std::move(slot)), asio::detached);
-                    else
-                        asio::co_spawn(io, serve_plain(std::move(stream), std::move(slot)), asio::detached);
+                    asio::co_spawn(io,
+                                   net::serve_connection(beast::tcp_stream(std::move(s)), tls ? &*tls : nullptr,
+                                                         cfg.limits.header_timeout_ms, std::move(slot),
+                                                         [this](auto& stream) { return session(stream); }),
+                                   asio::detached);
                 } else {
                     net::count_refused(kListener, "over_cap");
                     beast::error_code ignored;
@@ -88,21 +88,6 @@ struct MetricsServer::Impl {
             }
             accept();
         });
-    }
-
-    asio::awaitable<void> serve_tls(beast::tcp_stream tcp_stream, net::ConnectionCap::Slot) {
-        beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
-        beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(cfg.limits.header_timeout_ms));
-        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use);
-        if (ec) co_return;
-        co_await session(stream);
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-        co_await stream.async_shutdown(use);
-    }
-
-    asio::awaitable<void> serve_plain(beast::tcp_stream stream, net::ConnectionCap::Slot) {
-        co_await session(stream);
-        co_await net::close_gracefully(stream);
     }
 
     template <class Stream>
@@ -175,7 +160,7 @@ MetricsServer::MetricsServer(const MetricsConfig& cfg, std::shared_ptr<prometheu
         net::open_acceptor(impl_->acceptor, cfg.address, cfg.port, "metrics");
     } catch (const std::exception& e) {
         const auto p = std::to_string(cfg.port);
-        throw std::runtime_error(std::string(e.what()) +
+        throw std::runtime_error("metrics.port " + p + ": " + e.what() +
                                  ". Another process (another turnout role on this host?) may hold the port: give each "
                                  "process its own with --metrics-port N or TURNOUT__METRICS__PORT=N, or 0 for no "
                                  "metrics endpoint; `ss -ltnp 'sport = :" + p + "'` shows who holds it");

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -94,6 +95,31 @@ inline boost::asio::awaitable<void> close_gracefully(boost::beast::tcp_stream& s
         if (ec) break;
         drained += n;
     }
+}
+
+// One accepted connection, from handshake to close: with `tls`, a TLS handshake within
+// `handshake_timeout_ms`, then `session(stream)`, then a TLS shutdown (2 s at most); without,
+// `session(stream)` on the plain stream, then close_gracefully. `session` is called with the
+// stream by reference and returns awaitable<void>; `slot` (the connection cap's) is held
+// until the connection ends.
+template <class Slot, class Session>
+boost::asio::awaitable<void> serve_connection(boost::beast::tcp_stream tcp, boost::asio::ssl::context* tls,
+                                              int handshake_timeout_ms, Slot slot, Session session) {
+    namespace beast = boost::beast;
+    (void)slot;  // held by the coroutine frame until the connection ends
+    const auto use = boost::asio::as_tuple(boost::asio::use_awaitable);
+    if (!tls) {
+        co_await session(tcp);
+        co_await close_gracefully(tcp);
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *tls);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(handshake_timeout_ms));
+    auto [ec] = co_await stream.async_handshake(boost::asio::ssl::stream_base::server, use);
+    if (ec) co_return;
+    co_await session(stream);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(use);
 }
 
 // Counts a refused or dropped connection or request (turnout_listener_refused_total) and

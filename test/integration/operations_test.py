@@ -106,7 +106,7 @@ def startup_errors(run_dir: Path) -> None:
     cases = [
         ("metrics port taken",
          [TURNOUT, "risk", "--config", good, "--metrics-port", str(port)], {},
-         [f"metrics.port {port}", f"0.0.0.0:{port}", "--metrics-port", "TURNOUT__METRICS__PORT"]),
+         [f"metrics.port {port}", f"127.0.0.1:{port}", "--metrics-port", "TURNOUT__METRICS__PORT"]),
         ("a key file others may read",
          [TURNOUT, "router", "--config", open_cfg, "--metrics-port", "0"], {},
          [f"security.keys_file: {open_keys}", "mode 0644", f"chmod 600 {open_keys}"]),
