@@ -251,12 +251,7 @@ def main():
         return 0
 
     kafka = cfg["kafka"]
-    conf = {}
-    if args.bootstrap:
-        conf["bootstrap.servers"] = args.bootstrap
-    else:
-        conf.update({str(k): str(v) for k, v in (kafka.get("properties") or {}).items()})
-        conf["bootstrap.servers"] = kafka.get("bootstrap_servers") or "127.0.0.1:9092"
+    conf = config_files.admin_conf(kafka, args.bootstrap)
     if args.client_properties:
         conf.update(read_properties(args.client_properties))
     admin = AdminClient({**QUIET, **conf})

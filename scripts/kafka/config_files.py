@@ -28,3 +28,13 @@ def read_properties(path, fail):
     except OSError as e:
         fail(f"{path}: {e}")
     return props
+
+
+def admin_conf(kafka, bootstrap=None):
+    """librdkafka properties for an admin client: `bootstrap` alone when given, else the
+    config's kafka.properties and kafka.bootstrap_servers."""
+    if bootstrap:
+        return {"bootstrap.servers": bootstrap}
+    conf = {str(k): str(v) for k, v in (kafka.get("properties") or {}).items()}
+    conf["bootstrap.servers"] = kafka.get("bootstrap_servers") or "127.0.0.1:9092"
+    return conf

@@ -147,12 +147,7 @@ def main():
         print("\n".join(sorted(topics)))
         return 0
 
-    conf = {}
-    if args.bootstrap:
-        conf["bootstrap.servers"] = args.bootstrap
-    else:
-        conf.update({str(k): str(v) for k, v in (kafka.get("properties") or {}).items()})
-        conf["bootstrap.servers"] = kafka.get("bootstrap_servers") or "127.0.0.1:9092"
+    conf = config_files.admin_conf(kafka, args.bootstrap)
     conf.update(extra)
     partitions = int(kafka.get("partitions", 6))
     replication = args.replication_factor or int(kafka.get("replication_factor", 1))
