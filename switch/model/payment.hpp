@@ -60,6 +60,10 @@ struct Instrument {
     InstrumentKind kind = InstrumentKind::card;
     std::string pan;       // clear PAN: only ever set on a request read from payments.requests
     std::string expiry;    // YYMM
+    // An ISO 9564 PIN block under the acquiring zone PIN key, hex: 16 digits (format 0) or 32
+    // (format 4). Enciphered end to end: the ISO 8583 connector translates it to its channel's
+    // PIN key for field 52 (security/pin_block.hpp). Card only; empty without a PIN.
+    std::string pin_block;
     std::string token;     // card_token / wallet token / bank account number
     std::string provider;  // wallet provider
     // Protected view, filled by the router.
