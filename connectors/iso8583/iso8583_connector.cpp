@@ -1,5 +1,5 @@
 // The `iso8583` channel kind: a card host spoken to in ISO 8583:1987 over persistent TCP
-// connections (DESIGN.md §9, docs/connectors.md).
+// connections (docs/design.md, "ISO 8583 mapping", docs/connectors.md).
 //
 // One io_context thread per connector owns every socket, timer and pending request, so
 // nothing below takes a lock; call() hands a batch over and waits for its outcomes.

@@ -148,7 +148,7 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
     for (int f : {2, 3, 4, 7, 11, 12, 13, 14, 22, 32, 37, 38, 39, 41, 42, 49, 70, 90})
         if (!s.layout.fields[f].defined)
             throw ConfigError(ch.source + ": layout " + s.layout.name + " of channel `" + ch.id + "` lacks field " +
-                              std::to_string(f) + " (DESIGN.md §9)");
+                              std::to_string(f) + " (docs/design.md, ISO 8583 mapping)");
     if (s.tls.enabled() && s.tls.server_name.empty()) s.tls.server_name = s.host;
     if (!s.mac_key.empty())
         for (int f : {64, 128})

@@ -1,5 +1,5 @@
 #pragma once
-// The payment messages of DESIGN.md §4 as plain structs; codec/ maps them to JSON.
+// The payment messages of docs/design.md, "Messages" as plain structs; codec/ maps them to JSON.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -84,7 +84,7 @@ struct PaymentRequest {
     std::optional<OriginalRef> original;
     int64_t created_at_ms = 0;
 
-    // The payment whose life cycle this request belongs to (DESIGN.md §3).
+    // The payment whose life cycle this request belongs to (docs/design.md, "Flow and keys").
     const std::string& root_id() const {
         return original && is_follow_up(type) ? original->payment_id : payment_id;
     }

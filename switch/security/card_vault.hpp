@@ -1,5 +1,5 @@
 #pragma once
-// Card data protection (DESIGN.md §6): AES-256-GCM envelopes with key ids for the PAN,
+// Card data protection (docs/design.md, "Security"): AES-256-GCM envelopes with key ids for the PAN,
 // an HMAC-SHA256 fingerprint for matching instruments without the PAN, masking for logs.
 #include <array>
 #include <cstdint>

@@ -203,14 +203,19 @@ public:
         CK_MECHANISM mech{aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
         CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
         if (CK_RV rv = f_->C_GenerateKey(owner_, &mech, tmpl, 4, &h); rv != CKR_OK) fail("generate data key", rv);
+        return wrap_and_destroy(kek, h);
+    }
+
+    // `key` wrapped by `kek`; the session object `key` is destroyed either way.
+    std::string wrap_and_destroy(CK_OBJECT_HANDLE kek, CK_OBJECT_HANDLE key) const {
         std::string out;
         try {
-            out = wrap(kek, h);
+            out = wrap(kek, key);
         } catch (...) {
-            f_->C_DestroyObject(owner_, h);
+            f_->C_DestroyObject(owner_, key);
             throw;
         }
-        f_->C_DestroyObject(owner_, h);
+        f_->C_DestroyObject(owner_, key);
         return out;
     }
 
@@ -234,15 +239,7 @@ public:
         CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
         if (CK_RV rv = f_->C_CreateObject(owner_, tmpl, sizeof tmpl / sizeof *tmpl, &h); rv != CKR_OK)
             fail("import key", rv);
-        std::string out;
-        try {
-            out = wrap(kek, h);
-        } catch (...) {
-            f_->C_DestroyObject(owner_, h);
-            throw;
-        }
-        f_->C_DestroyObject(owner_, h);
-        return out;
+        return wrap_and_destroy(kek, h);
     }
 
     // Unwraps `k` under `kek` as a session key limited to `usage` (CKA_ENCRYPT, CKA_DECRYPT,
@@ -270,8 +267,6 @@ public:
             fail("unwrap key `" + k.id + "` under `" + k.kek + "`", rv);
         return h;
     }
-
-    void destroy(CK_OBJECT_HANDLE h) const { f_->C_DestroyObject(owner_, h); }
 
     // The KEK's protection as the token reports it, and whether its value can be read out.
     std::string describe_kek(const std::string& label) const {
@@ -729,18 +724,7 @@ int keys_rotate(const SecurityConfig& sec, bool new_kek, std::ostream& out) {
     for (auto& k : set.keys) {
         if (!old.count(k.kek)) old[k.kek] = token.find_kek(k.kek);
         // Unwrapped inside the token, extractable only to be wrapped again, then destroyed.
-        auto rewrap = [&](bool chain) {
-            const auto h = token.unwrap(old[k.kek], k, {}, true, chain);
-            std::string rewrapped;
-            try {
-                rewrapped = token.wrap(fresh, h);
-            } catch (...) {
-                token.destroy(h);
-                throw;
-            }
-            token.destroy(h);
-            return rewrapped;
-        };
+        auto rewrap = [&](bool chain) { return token.wrap_and_destroy(fresh, token.unwrap(old[k.kek], k, {}, true, chain)); };
         k.wrapped_hex = rewrap(false);
         if (!k.wrapped_chain_hex.empty()) k.wrapped_chain_hex = rewrap(true);
         out << k.purpose << " key " << k.id << " re-wrapped: " << k.kek << " -> " << label << "\n";
@@ -770,6 +754,16 @@ int keys_list(const SecurityConfig& sec, const std::string& keys_file, std::ostr
                 << "\n";
         out << "  fingerprint  (fingerprint_key_hex)\n";
         if (keys.settlement_hmac_key) out << "  settlement   (settlement_hmac_key_hex)\n";
+        auto kcv = [](BlockCipher c, std::span<const uint8_t> k) {
+            const auto v = key_check_value(c, k);
+            return v ? hex_of(v->data(), v->size()) : std::string("?");
+        };
+        for (const auto& [id, k] : keys.mac_keys)
+            out << "  mac          " << id << "  " << to_string(k.algorithm) << "  check value "
+                << kcv(cipher_of(k.algorithm), k.key) << "\n";
+        for (const auto& [id, k] : keys.pin_keys)
+            out << "  pin          " << id << "  " << (k.cipher == BlockCipher::aes ? "aes" : "des3") << "  check value "
+                << kcv(k.cipher, k.key) << (id == keys.acquiring_pin_key ? "  acquiring zone" : "") << "\n";
         return 0;
     }
     const auto set = read_key_set(sec.key_set_file);
