@@ -67,6 +67,10 @@ public:
     virtual ~Connector() = default;
     // Channels that answer `pending` and report outcomes later return true and get the sink.
     virtual bool asynchronous() const { return false; }
+    // Whether the channel carries a cardholder PIN (an iso8583 channel with a pin_key). A
+    // payment with a PIN block is never given to one that does not: it moves on to the next
+    // channel of its plan (`pin_not_supported`), never sent without its PIN.
+    virtual bool takes_pin() const { return false; }
     virtual void start_events(ChannelEventSink /*sink*/) {}
     virtual PendingPolicy pending_policy() const { return {}; }
     // Asks the channel for the current outcome of pending payments (status query), in order.

@@ -13,6 +13,37 @@
 #include "model/time.hpp"
 
 namespace turnout {
+namespace {
+
+// The payments of a batch a channel must not be given: those carrying a PIN block, when the
+// channel takes no PIN.
+std::vector<char> pin_refusals(std::span<const RoutedPayment> batch, bool takes_pin) {
+    std::vector<char> out(batch.size(), 0);
+    if (!takes_pin)
+        for (size_t i = 0; i < batch.size(); ++i)
+            out[i] = batch[i].request.instrument && !batch[i].request.instrument->pin_block.empty();
+    return out;
+}
+
+}  // namespace
+
+std::vector<char> ConnectorStage::refuse_pins(std::span<const RoutedPayment> batch) const {
+    return pin_refusals(batch, connector_->takes_pin());
+}
+
+std::vector<ChannelOutcome> ConnectorStage::call_except(const std::vector<RoutedPayment>& batch,
+                                                        const std::vector<char>& refused) {
+    const ChannelOutcome no_pin{ChannelOutcome::Kind::soft_failure, "pin_not_supported", "the channel takes no PIN", "", ""};
+    if (std::find(refused.begin(), refused.end(), 1) == refused.end()) return connector_->call(batch);
+    std::vector<RoutedPayment> sent;
+    for (size_t i = 0; i < batch.size(); ++i)
+        if (!refused[i]) sent.push_back(batch[i]);
+    auto answers = sent.empty() ? std::vector<ChannelOutcome>{} : connector_->call(sent);
+    std::vector<ChannelOutcome> out;
+    size_t next = 0;
+    for (size_t i = 0; i < batch.size(); ++i) out.push_back(refused[i] ? no_pin : std::move(answers.at(next++)));
+    return out;
+}
 
 ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel, const std::string& instance,
                                const CardVault* card_keys)
@@ -91,9 +122,12 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     double secs = 0;
     const int64_t before = now_ms();
     const bool called = breaker_.allow(before);
+    // A payment carrying a PIN block goes only to a channel that takes PINs; here it never
+    // leaves and moves on to the next channel of its plan, without counting against this one.
+    const auto pin_refused = refuse_pins(payments);
     if (called) {
         const auto t0 = std::chrono::steady_clock::now();
-        outcomes = connector_->call(payments);
+        outcomes = call_except(payments, pin_refused);
         secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     } else {
         // Circuit open: the request never leaves, so the next channel of the plan may try it.
@@ -103,7 +137,9 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
 
     const int64_t now = now_ms();
     if (called)
-        for (const auto& o : outcomes) {
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+            if (pin_refused[i]) continue;
+            const auto& o = outcomes[i];
             using K = ChannelOutcome::Kind;
             breaker_.record(o.kind == K::approved || o.kind == K::declined || o.kind == K::pending, now);
             (o.kind == K::approved   ? calls_approved_
@@ -117,11 +153,15 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     circuit_state_.Set(static_cast<double>(breaker_.state()));
     if (called) {
         // Reversed and failed calls count against the channel's success rate like soft failures.
-        const auto soft = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
-            return o.kind != ChannelOutcome::Kind::approved && o.kind != ChannelOutcome::Kind::declined &&
-                   o.kind != ChannelOutcome::Kind::pending;
-        });
-        health_.record_call(static_cast<int64_t>(outcomes.size()) - soft, soft, secs);
+        int64_t soft = 0, calls = 0;
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+            if (pin_refused[i]) continue;
+            ++calls;
+            const auto k = outcomes[i].kind;
+            soft += k != ChannelOutcome::Kind::approved && k != ChannelOutcome::Kind::declined &&
+                    k != ChannelOutcome::Kind::pending;
+        }
+        if (calls > 0) health_.record_call(calls - soft, soft, secs);
     }
     health_.maybe_publish(static_cast<int>(breaker_.state()), now, out);
     for (size_t i = 0; i < payments.size(); ++i) {
@@ -136,6 +176,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
             if (pp.payment.request.instrument) {
                 pp.payment.request.instrument->pan.clear();
                 pp.payment.request.instrument->sealed_pan.reset();
+                pp.payment.request.instrument->pin_block.clear();
             }
             pending_store_->at(0, sources[i]->partition)
                 .put(p.request.payment_id, encode_pending(pp, channel_.id), now_ms(), out, kafka::descend_headers(tp));

@@ -40,6 +40,10 @@ public:
     void on_revoke(const kafka::PartitionSet& parts) override;
 
 private:
+    std::vector<char> refuse_pins(std::span<const RoutedPayment> batch) const;
+    // connector_->call() for the payments not `refused`; the refused get `pin_not_supported`.
+    std::vector<ChannelOutcome> call_except(const std::vector<RoutedPayment>& batch, const std::vector<char>& refused);
+
     // The result, or on a soft failure the next channel of the plan.
     void conclude(RoutedPayment& p, const ChannelOutcome& o, std::string_view traceparent, kafka::Emitter& out,
                   int64_t now);

@@ -6,6 +6,10 @@
 //   ..96 → 96 (soft, not executed) unless --fault soft96=0: the host cannot know whether it
 //   is the first channel of a plan; in the default config the acquirers come first.
 //   Refunds (processing code 20xxxx), captures (0220, or 0200 with field 90) are approved.
+//   A 0100/0200 without a card number passing the Luhn check in field 2 → 14 (invalid card
+//   number), not executed. With field 52 (a channel with a pin_key): the PIN block,
+//   deciphered under the bank's copy of the PIN key, must hold the card's PIN — the last four
+//   digits of its number — else 55 (incorrect PIN), not executed.
 // A request whose RRN (field 37) was executed before is answered from the ledger, not
 // executed again (a retry after a connector crash). A 0400/0401 reversal finds its original
 // as a host matching on field 90 and the terminal would: the execution whose MTI, STAN,
@@ -53,6 +57,7 @@
 
 #include "iso8583/link.hpp"
 #include "iso8583/mac.hpp"
+#include "security/pin_block.hpp"
 #include "iso8583/mapping.hpp"
 #include "iso8583/settings.hpp"
 #include "security/card_vault.hpp"
@@ -133,7 +138,7 @@ struct Executed {
 struct Stats {
     long executed = 0, replayed = 0, soft = 0, reversals = 0, reversals_unanswered = 0, unanswered = 0, late = 0,
          dropped = 0, echoes = 0, malformed = 0, reversals_not_found = 0, reversals_ambiguous = 0, bad_mac_in = 0,
-         bad_mac_out = 0, tls_refused = 0;
+         bad_mac_out = 0, tls_refused = 0, invalid_card = 0, pin_verified = 0, pin_refused = 0;
 };
 
 class Host;
@@ -165,11 +170,15 @@ public:
         if (!a.ledger_file.empty()) load_ledger(a.ledger_file);
         if (a.tls_cert.empty() != a.tls_key.empty()) throw ConfigError("--tls-cert and --tls-key go together");
         if (!a.tls_cert.empty()) tls_ctx_ = server_tls_context(a.tls_cert, a.tls_key, a.tls_client_ca);
-        // The bank's copy of the channel's MAC key, from the channel's keys_file.
-        if (!s_.mac_key.empty()) {
-            if (s_.keys_file.empty()) throw ConfigError("channel `" + a.channel.id + "` has a mac_key but no keys_file");
+        // The bank's copies of the channel's MAC and PIN keys, from the channel's keys_file.
+        if (!s_.mac_key.empty() || !s_.pin_key.empty()) {
+            if (s_.keys_file.empty())
+                throw ConfigError("channel `" + a.channel.id + "` has a mac_key or pin_key but no keys_file");
             keys_ = std::make_unique<CardVault>(load_vault_keys(s_.keys_file, "channels." + a.channel.id + ".keys_file"));
-            if (!keys_->mac8(s_.mac_key, {})) throw ConfigError("MAC key `" + s_.mac_key + "` is not in " + s_.keys_file);
+            if (!s_.mac_key.empty() && !keys_->mac8(s_.mac_key, {}))
+                throw ConfigError("MAC key `" + s_.mac_key + "` is not in " + s_.keys_file);
+            if (!s_.pin_key.empty() && keys_->provider().pin_block_size(s_.pin_key) == 0)
+                throw ConfigError("PIN key `" + s_.pin_key + "` is not in " + s_.keys_file);
         }
     }
 
@@ -203,10 +212,11 @@ public:
             "stopped: executed {}, replayed {}, soft {}, reversals acknowledged {}, reversals unanswered {}, "
             "unanswered {}, late {}, dropped {}, echoes {}, malformed {}, reversals of an unknown original {}, "
             "ambiguous reversals {}, requests with a bad MAC {}, answers sent with a bad MAC {}, TLS handshakes "
-            "refused {}",
+            "refused {}, refused without a valid card number {}, PINs verified {}, PINs refused {}",
             stats_.executed, stats_.replayed, stats_.soft, stats_.reversals, stats_.reversals_unanswered, stats_.unanswered,
             stats_.late, stats_.dropped, stats_.echoes, stats_.malformed, stats_.reversals_not_found,
-            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out, stats_.tls_refused);
+            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out, stats_.tls_refused, stats_.invalid_card,
+            stats_.pin_verified, stats_.pin_refused);
         return 0;
     }
 
@@ -223,7 +233,7 @@ public:
         }
         const std::string rmti = response_mti(m->mti);
         if (rmti.empty()) return;  // a response: nothing to answer
-        if (keys_ && !mac_ok(*m, ses->body)) {
+        if (macs() && !mac_ok(*m, ses->body)) {
             // Not executed: answered 63 (security violation), itself MACed.
             ++stats_.bad_mac_in;
             spdlog::warn("{} (STAN {}) fails its MAC check: answered 63, not executed", m->mti, m->get(11));
@@ -297,6 +307,26 @@ public:
         }
         const int64_t amount = std::atoll(m->get(4).c_str());
         const bool follow_up = m->mti[2] == '2' || m->get(3).rfind("20", 0) == 0 || m->has(90);
+        if (!follow_up && (!m->has(2) || m->get(2).size() < 12 || !luhn_valid(m->get(2)))) {
+            // An authorization or sale needs a card number: 14 (invalid card number), not executed.
+            ++stats_.invalid_card;
+            r.set(39, "14");
+            return answer(ses, r, faults_.latency_ms);
+        }
+        if (!follow_up && m->has(52)) {
+            // The issuer's PIN check: field 52 under the channel's PIN key must hold the card's
+            // PIN, which for every simulated card is the last four digits of its number.
+            const std::string f52 = m->get(52), pan = m->get(2);
+            const auto pin = keys_ && !s_.pin_key.empty()
+                                 ? decipher_pin(keys_->provider(), s_.pin_key, std::vector<uint8_t>(f52.begin(), f52.end()), pan)
+                                 : std::nullopt;
+            if (!pin || *pin != pan.substr(pan.size() - 4)) {
+                ++stats_.pin_refused;
+                r.set(39, "55");
+                return answer(ses, r, faults_.latency_ms);
+            }
+            ++stats_.pin_verified;
+        }
         const int64_t cents = follow_up ? 0 : amount % 100;
         std::string code = "00";
         if (cents == 91) code = "91";
@@ -331,7 +361,7 @@ public:
             ++stats_.late;
             return answer(ses, r, faults_.late_ms);
         }
-        if (keys_ && picked(faults_.bad_mac, rrn, "bad_mac")) {
+        if (macs() && picked(faults_.bad_mac, rrn, "bad_mac")) {
             ++stats_.bad_mac_out;
             return answer(ses, r, faults_.latency_ms, true);
         }
@@ -361,7 +391,7 @@ private:
     // `bad_mac`: the MAC field carries a wrong code (fault injection).
     void answer(const std::shared_ptr<Session>& ses, const IsoMessage& r, int delay_ms, bool bad_mac = false) {
         std::string error;
-        auto body = keys_ ? pack_with_mac(
+        auto body = macs() ? pack_with_mac(
                                 s_.layout, r,
                                 [&](std::span<const uint8_t> d) {
                                     auto code = keys_->mac8(s_.mac_key, d);
@@ -449,7 +479,8 @@ private:
     const SimulatorArgs& args_;
     ChannelSettings s_;
     Faults faults_;
-    std::unique_ptr<CardVault> keys_;
+    std::unique_ptr<CardVault> keys_;  // with a mac_key or a pin_key
+    bool macs() const { return !s_.mac_key.empty(); }
     std::unique_ptr<asio::ssl::context> tls_ctx_;  // --tls-cert  // MAC keys (channel mac_key), null without
     asio::io_context io_;
     tcp::acceptor acceptor_;

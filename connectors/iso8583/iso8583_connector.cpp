@@ -1,5 +1,5 @@
 // The `iso8583` channel kind: a card host spoken to in ISO 8583:1987 over persistent TCP
-// connections (DESIGN.md §9, docs/connectors.md).
+// connections (docs/design.md, "ISO 8583 mapping", docs/connectors.md).
 //
 // One io_context thread per connector owns every socket, timer and pending request, so
 // nothing below takes a lock; call() hands a batch over and waits for its outcomes.
@@ -124,6 +124,7 @@ public:
           bad_mac_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "bad_mac"}})),
           card_data_unavailable_(
               Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
+          bad_pin_block_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "bad_pin_block"}})),
           connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
         // The keys the role loaded from security.key_provider; the channel's own keys_file only
         // where the connector runs without a role (bench-connector, tests).
@@ -133,6 +134,18 @@ public:
         if (s_.tls.enabled()) tls_ctx_ = client_tls_context(s_.tls, channel_);
         if (!s_.mac_key.empty() && (!vault_ || !vault_->mac8(s_.mac_key, {})))
             throw ConfigError("channel `" + channel_ + "`: MAC key `" + s_.mac_key + "` is not among the keys loaded");
+        if (!s_.pin_key.empty()) {
+            const size_t block = vault_ ? vault_->provider().pin_block_size(s_.pin_key) : 0;
+            if (block == 0)
+                throw ConfigError("channel `" + channel_ + "`: PIN key `" + s_.pin_key + "` is not among the keys loaded");
+            if (static_cast<int>(block) != s_.layout.fields[52].length)
+                throw ConfigError("channel `" + channel_ + "`: PIN key `" + s_.pin_key + "` makes " +
+                                  std::to_string(block) + "-byte PIN blocks; the layout's field 52 holds " +
+                                  std::to_string(s_.layout.fields[52].length));
+            if (vault_->provider().acquiring_pin_key().empty())
+                throw ConfigError("channel `" + channel_ + "` has a pin_key, but the keys name no acquiring_pin_key "
+                                  "to translate PIN blocks from");
+        }
         // Random start: two processes of one channel (same acquirer id) rarely give the same
         // STAN in the same second; within the process the sequence is shared by the pool.
         stan_ = static_cast<uint32_t>(std::uniform_int_distribution<int>(0, 999998)(rng_));
@@ -170,6 +183,8 @@ public:
         if (thread_.joinable()) thread_.join();
     }
 
+    bool takes_pin() const override { return !s_.pin_key.empty(); }
+
     std::vector<ChannelOutcome> call(std::span<const RoutedPayment> batch) override {
         auto b = std::make_shared<Batch>();
         b->outcomes.resize(batch.size());
@@ -200,6 +215,11 @@ public:
             if (!msg) {
                 b->outcomes[i] = {K::declined, "invalid_original", why, "", ""};
                 continue;
+            }
+            if (const auto& in = batch[i].request.instrument; in && !in->pin_block.empty()) {
+                auto f52 = pin_field(*in, pan, id, b->outcomes[i]);
+                if (!f52) continue;
+                msg->set(52, std::move(*f52));
             }
             auto p = std::make_shared<Pending>();
             p->batch = b;
@@ -274,6 +294,42 @@ private:
         if (in.sealed_pan && vault_)
             if (auto pan = vault_->open(*in.sealed_pan, {kPanField, p.request.payment_id})) return *pan;
         return {};
+    }
+
+    // Field 52 of a payment whose request carries a PIN block: the block translated from the
+    // acquiring zone key to the channel's pin_key (security/pin_block.hpp). nullopt, with
+    // `out` set, when nothing is sent: a channel without a pin_key takes no PIN (a soft
+    // failure: the next channel of the plan may take the payment); a block that does not
+    // translate — under another key, tampered with, or another card's — is declined.
+    std::optional<std::string> pin_field(const Instrument& in, const std::string& pan, const std::string& id,
+                                         ChannelOutcome& out) {
+        if (s_.pin_key.empty()) {
+            out = {K::soft_failure, "pin_not_supported", "the channel takes no PIN", "", ""};
+            return std::nullopt;
+        }
+        // Hex as the router passed it on; anything else (a forged routed record) is no block.
+        std::vector<uint8_t> block;
+        auto nibble = [](char c) {
+            return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        };
+        for (size_t i = 0; i + 1 < in.pin_block.size() && in.pin_block.size() <= 32; i += 2) {
+            const int hi = nibble(in.pin_block[i]), lo = nibble(in.pin_block[i + 1]);
+            if (hi < 0 || lo < 0) {
+                block.clear();
+                break;
+            }
+            block.push_back(static_cast<uint8_t>(hi * 16 + lo));
+        }
+        std::string why = "no keys loaded";
+        auto translated = vault_ ? vault_->translate_pin(block, s_.pin_key, pan, &why) : std::nullopt;
+        if (!translated) {
+            bad_pin_block_.Increment();
+            spdlog::warn("channel {}: payment {}: PIN block not translated ({}); declined invalid_pin_block", channel_,
+                         id, why);
+            out = {K::declined, "invalid_pin_block", why, "", ""};
+            return std::nullopt;
+        }
+        return std::string(translated->begin(), translated->end());
     }
 
     // ---- connections ----------------------------------------------------------------------
@@ -825,7 +881,7 @@ private:
     std::thread thread_;
     prometheus::Counter &reversals_not_found_, &reversals_refused_, &recovered_reversals_;
     prometheus::Counter &reversals_sent_, &reversals_acked_, &reversals_unanswered_, &late_, &malformed_, &unmatched_,
-        &bad_mac_, &card_data_unavailable_;
+        &bad_mac_, &card_data_unavailable_, &bad_pin_block_;
     prometheus::Gauge& connections_up_;
 };
 

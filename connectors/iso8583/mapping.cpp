@@ -140,6 +140,7 @@ std::string response_text(std::string_view code) {
         {"30", "format error"},
         {"51", "insufficient funds"},
         {"54", "expired card"},
+        {"55", "incorrect PIN"},
         {"57", "transaction not permitted to cardholder"},
         {"61", "exceeds withdrawal amount limit"},
         {"91", "issuer or switch inoperative"},

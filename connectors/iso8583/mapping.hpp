@@ -1,5 +1,5 @@
 #pragma once
-// DESIGN.md §9: payments ↔ ISO 8583 messages, response codes ↔ outcomes, and the
+// docs/design.md, "ISO 8583 mapping": payments ↔ ISO 8583 messages, response codes ↔ outcomes, and the
 // channel_ref a follow-up (capture, void, refund) uses to reference its original. Pure.
 #include <cstdint>
 #include <optional>
@@ -18,7 +18,7 @@ struct MessageSettings {
 };
 
 // What a follow-up needs of its original, carried in the result's channel_ref (at most 64
-// characters, DESIGN.md §4) as `iso8583:<mti>:<stan>:<transmission MMDDhhmmss>:<rrn>:<terminal>[:<approval>]`,
+// characters, docs/design.md, "Messages") as `iso8583:<mti>:<stan>:<transmission MMDDhhmmss>:<rrn>:<terminal>[:<approval>]`,
 // e.g. `iso8583:0200:000123:1126091500:K3X9Q0ZT1ABC:EU4F2K9Q:A1B2C3`. The acquirer id of
 // field 90 is the channel's own (a follow-up goes to the original's channel).
 struct OriginalData {

@@ -118,6 +118,9 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
         } else if (key == "mac_key") {
             s.mac_key = v.IsScalar() ? v.as<std::string>() : "";
             if (s.mac_key.empty()) throw ConfigError(at(ch, v) + ": mac_key must name a MAC key of the keys");
+        } else if (key == "pin_key") {
+            s.pin_key = v.IsScalar() ? v.as<std::string>() : "";
+            if (s.pin_key.empty()) throw ConfigError(at(ch, v) + ": pin_key must name a PIN key of the keys");
         } else if (key == "journal_dir") {
             s.journal_dir = v.IsScalar() ? v.as<std::string>() : "";
             if (s.journal_dir == "none") s.journal_dir.clear();
@@ -134,7 +137,7 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
             throw ConfigError(at(ch, kv.first) + ": unknown key `" + key + "` for iso8583 channel `" + ch.id +
                               "` (expected: endpoint, layout, length_header, connections, max_in_flight, timeout_ms, "
                               "reversal_timeout_ms, reversal_retries, echo_interval_ms, connect_timeout_ms, "
-                              "reconnect_min_ms, reconnect_max_ms, terminal_prefix, keys_file, mac_key, tls, journal_dir, acquirer_id, "
+                              "reconnect_min_ms, reconnect_max_ms, terminal_prefix, keys_file, mac_key, pin_key, tls, journal_dir, acquirer_id, "
                               "pos_entry_mode, capture_mti)");
         }
     }
@@ -145,13 +148,19 @@ ChannelSettings parse_channel_settings(const ChannelConfig& ch) {
     for (int f : {2, 3, 4, 7, 11, 12, 13, 14, 22, 32, 37, 38, 39, 41, 42, 49, 70, 90})
         if (!s.layout.fields[f].defined)
             throw ConfigError(ch.source + ": layout " + s.layout.name + " of channel `" + ch.id + "` lacks field " +
-                              std::to_string(f) + " (DESIGN.md §9)");
+                              std::to_string(f) + " (docs/design.md, ISO 8583 mapping)");
     if (s.tls.enabled() && s.tls.server_name.empty()) s.tls.server_name = s.host;
     if (!s.mac_key.empty())
         for (int f : {64, 128})
             if (mac_field_bytes(s.layout, f) == 0)
                 throw ConfigError(ch.source + ": channel `" + ch.id + "` has a mac_key, but layout " + s.layout.name +
                                   " does not define field " + std::to_string(f) + " as fixed b 8");
+    if (!s.pin_key.empty()) {
+        const auto& f52 = s.layout.fields[52];
+        if (!f52.defined || f52.type != FieldType::b || f52.prefix_digits != 0 || (f52.length != 8 && f52.length != 16))
+            throw ConfigError(ch.source + ": channel `" + ch.id + "` has a pin_key, but layout " + s.layout.name +
+                              " does not define field 52 as fixed b 8 (format 0) or b 16 (format 4)");
+    }
     return s;
 }
 

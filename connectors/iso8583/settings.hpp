@@ -30,6 +30,10 @@ struct ChannelSettings {
     // MAC key id (the keys' `mac_keys`): every message both ways carries a MAC in field 64
     // (128 with a secondary bitmap); empty = no MACs.
     std::string mac_key;
+    // PIN key id (the keys' `pin_keys`): a request's PIN block is translated from the acquiring
+    // zone key to this key into field 52, in this key's format; empty = the channel takes no
+    // PIN (a request with one moves on to the next channel of its plan).
+    std::string pin_key;
     TlsSettings tls;  // `tls:` — TLS to the host (mutual with cert_file/key_file); off without ca_file
     std::string journal_dir = "var/iso8583";  // in-doubt journal (journal.hpp); empty = none
     MessageSettings message;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <termios.h>
 #include <unistd.h>
 
 #include "app/roles.hpp"
@@ -113,7 +114,17 @@ int main(int argc, char** argv) {
     auto* keys_rotate = keys->add_subcommand("rotate", "pkcs11: a new PAN key for new seals (--kek: a new KEK)");
     keys_rotate->add_flag("--kek", rotate_kek, "a new key-encryption key; every data key re-wrapped under it");
     auto* keys_list = keys->add_subcommand("list", "the keys, which is active, seals per key against the limit");
-    for (auto* k : {keys_init, keys_rotate, keys_list})
+    turnout::KeyImport key_import;
+    auto* keys_import = keys->add_subcommand(
+        "import", "pkcs11: a host MAC key or zone PIN key from its custodians' clear components (hex lines on stdin)");
+    keys_import->add_option("--id", key_import.id, "the key's id, as a channel's mac_key names it")->required();
+    keys_import->add_option("--purpose", key_import.purpose, "mac (a host MAC key) | pin (a zone PIN key)")
+        ->capture_default_str();
+    keys_import->add_option("--algorithm", key_import.algorithm, "mac: retail-des3 | aes-cmac; pin: des3 | aes")->required();
+    keys_import->add_flag("--acquiring", key_import.acquiring, "pin: the acquiring zone's key, under which requests carry PIN blocks");
+    keys_import->add_option("--components", key_import.components, "how many components are XORed into the key")
+        ->capture_default_str();
+    for (auto* k : {keys_init, keys_rotate, keys_list, keys_import})
         k->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
     auto* check = app.add_subcommand("check-config", "validate the configuration and exit");
     check->add_option("--config,-c", config_path, "configuration file")->capture_default_str();
@@ -250,9 +261,30 @@ int main(int argc, char** argv) {
         if (*keys) {
             if (*keys_list) return turnout::keys_list(cfg.security, keys_path(cfg), std::cout);
             if (cfg.security.key_provider != "pkcs11")
-                throw turnout::ConfigError("`turnout keys " + std::string(*keys_init ? "init" : "rotate") +
+                throw turnout::ConfigError("`turnout keys " +
+                                           std::string(*keys_init ? "init" : *keys_import ? "import" : "rotate") +
                                            "` manages PKCS#11 keys; security.key_provider is `file` (edit " +
                                            keys_path(cfg) + " instead)");
+            if (*keys_import) {
+                // On a terminal the components are not echoed.
+                termios saved{};
+                const bool tty = ::isatty(0) && ::tcgetattr(0, &saved) == 0;
+                if (tty) {
+                    termios quiet = saved;
+                    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+                    ::tcsetattr(0, TCSANOW, &quiet);
+                    std::cerr << "enter " << key_import.components
+                              << " components, one hex line each (each custodian enters their own; not echoed)\n";
+                }
+                struct Restore {
+                    bool tty;
+                    termios saved;
+                    ~Restore() {
+                        if (tty) ::tcsetattr(0, TCSANOW, &saved);
+                    }
+                } restore{tty, saved};
+                return turnout::keys_import(cfg.security, key_import, std::cin, std::cout);
+            }
             return *keys_init ? turnout::keys_init(cfg.security, std::cout)
                               : turnout::keys_rotate(cfg.security, rotate_kek, std::cout);
         }

@@ -122,7 +122,7 @@ std::string encode_routed(const RoutedPayment& p) {
         const auto& in = *q.instrument;
         w.key("instrument").begin_object().field("kind", to_string(in.kind)).field("fingerprint", in.fingerprint);
         w.optional_field("bin", in.bin).optional_field("last4", in.last4).optional_field("expiry", in.expiry);
-        w.optional_field("provider", in.provider);
+        w.optional_field("provider", in.provider).optional_field("pin_block", in.pin_block);
         if (in.sealed_pan)
             w.key("sealed_pan")
                 .begin_object()
@@ -167,6 +167,7 @@ std::optional<RoutedPayment> decode_routed(std::string_view bytes) {
         in.last4 = str(*i, "last4");
         in.expiry = str(*i, "expiry");
         in.provider = str(*i, "provider");
+        in.pin_block = str(*i, "pin_block");
         if (auto* s = obj(*i, "sealed_pan")) in.sealed_pan = SealedData{str(*s, "key_id"), str(*s, "nonce"), str(*s, "ciphertext"), str(*s, "aad")};
         q.instrument = std::move(in);
     }

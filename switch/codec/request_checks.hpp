@@ -18,6 +18,8 @@ struct Invalid {
 
 bool is_upper_alpha(std::string_view s, size_t n);
 bool is_digits(std::string_view s);
+// An ISO 9564 PIN block as hex: 16 digits (format 0) or 32 (format 4).
+bool is_pin_block(std::string_view s);
 // Text that ends up in clearing-file lines, logs and CSV cells must not carry control
 // characters: a line break in a merchant id would split a record in two.
 bool has_control_char(std::string_view s);

@@ -91,6 +91,13 @@ bool is_digits(std::string_view s) {
     return true;
 }
 
+bool is_pin_block(std::string_view s) {
+    if (s.size() != 16 && s.size() != 32) return false;
+    for (char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+    return true;
+}
+
 bool has_control_char(std::string_view s) {
     for (unsigned char c : s)
         if (c < 0x20 || c == 0x7f) return true;
@@ -199,8 +206,8 @@ constexpr std::array<std::string_view, 2> names{"value", "currency"};
 enum : size_t { value, currency };
 }  // namespace amount
 namespace instrument {
-constexpr std::array<std::string_view, 5> names{"kind", "pan", "expiry", "token", "provider"};
-enum : size_t { kind, pan, expiry, token, provider };
+constexpr std::array<std::string_view, 6> names{"kind", "pan", "expiry", "token", "provider", "pin_block"};
+enum : size_t { kind, pan, expiry, token, provider, pin_block };
 }  // namespace instrument
 namespace original {
 constexpr std::array<std::string_view, 3> names{"payment_id", "channel", "channel_ref"};
@@ -486,7 +493,7 @@ std::optional<Invalid> read_instrument(const KnownObject& io, Instrument& in) {
     };
     switch (in.kind) {
         case InstrumentKind::card: {
-            if (auto bad = allowed({instrument::pan, instrument::expiry})) return bad;
+            if (auto bad = allowed({instrument::pan, instrument::expiry, instrument::pin_block})) return bad;
             auto* pan = io[instrument::pan].string();
             if (!pan || pan->size() < 12 || pan->size() > 19 || !is_digits(*pan) || !luhn_valid(*pan))
                 return Invalid{reject::invalid_pan, "instrument.pan must be 12-19 digits passing the Luhn check"};
@@ -497,6 +504,13 @@ std::optional<Invalid> read_instrument(const KnownObject& io, Instrument& in) {
             const int month = ((*exp)[2] - '0') * 10 + ((*exp)[3] - '0');
             if (month < 1 || month > 12) return Invalid{reject::invalid_expiry, "instrument.expiry month must be 01-12"};
             in.expiry.assign(*exp);
+            if (io[instrument::pin_block].present()) {
+                auto* pb = io[instrument::pin_block].string();
+                if (!pb || !is_pin_block(*pb))
+                    return Invalid{reject::invalid_instrument,
+                                   "instrument.pin_block must be 16 or 32 hex digits (an ISO 9564 PIN block)"};
+                in.pin_block.assign(*pb);
+            }
             break;
         }
         case InstrumentKind::card_token:
@@ -680,7 +694,9 @@ std::string encode_request(const PaymentRequest& r) {
         const auto& in = *r.instrument;
         w.key("instrument").begin_object().field("kind", to_string(in.kind));
         switch (in.kind) {
-            case InstrumentKind::card: w.field("pan", in.pan).field("expiry", in.expiry); break;
+            case InstrumentKind::card:
+                w.field("pan", in.pan).field("expiry", in.expiry).optional_field("pin_block", in.pin_block);
+                break;
             case InstrumentKind::wallet: w.field("provider", in.provider).field("token", in.token); break;
             default: w.field("token", in.token);
         }

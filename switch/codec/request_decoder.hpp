@@ -1,5 +1,5 @@
 #pragma once
-// Decoding and validation of payment requests (DESIGN.md §4). Every rule has a named
+// Decoding and validation of payment requests (docs/design.md, "Messages"). Every rule has a named
 // rejection code; untrusted input never throws.
 #include <optional>
 #include <string>

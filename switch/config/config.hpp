@@ -1,5 +1,5 @@
 #pragma once
-// The one YAML configuration file (DESIGN.md §5). Loading validates everything and
+// The one YAML configuration file (docs/design.md, "Configuration"). Loading validates everything and
 // throws ConfigError naming file:line:column and what was expected.
 #include <cstdint>
 #include <map>

@@ -1,5 +1,5 @@
 #pragma once
-// `turnout dlq list|show|replay` (DESIGN.md §6): an operator inspects payments.dlq with card
+// `turnout dlq list|show|replay` (docs/design.md, "Security"): an operator inspects payments.dlq with card
 // data masked and re-drives fixed requests into payments.requests. The helpers in the first
 // half are free of Kafka; the commands at the end read the topic directly (no consumer
 // group, no commits) and produce with an idempotent producer.

@@ -1,5 +1,5 @@
 #pragma once
-// The consume-transform-produce loop every stage runs on (DESIGN.md §3): a read_committed
+// The consume-transform-produce loop every stage runs on (docs/design.md, "Flow and keys"): a read_committed
 // consumer, a transactional producer, offsets sent inside the transaction, a commit every
 // N records or T ms, abort + rewind when the transaction must abort, commit on revoke.
 #include <atomic>

@@ -1,5 +1,5 @@
 #pragma once
-// The process's Prometheus metrics (DESIGN.md §7), declared in one place. Stages resolve the
+// The process's Prometheus metrics (docs/design.md, "Observability"), declared in one place. Stages resolve the
 // series they need once and only increment on the hot path.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>

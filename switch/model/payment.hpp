@@ -1,5 +1,5 @@
 #pragma once
-// The payment messages of DESIGN.md §4 as plain structs; codec/ maps them to JSON.
+// The payment messages of docs/design.md, "Messages" as plain structs; codec/ maps them to JSON.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,6 +60,10 @@ struct Instrument {
     InstrumentKind kind = InstrumentKind::card;
     std::string pan;       // clear PAN: only ever set on a request read from payments.requests
     std::string expiry;    // YYMM
+    // An ISO 9564 PIN block under the acquiring zone PIN key, hex: 16 digits (format 0) or 32
+    // (format 4). Enciphered end to end: the ISO 8583 connector translates it to its channel's
+    // PIN key for field 52 (security/pin_block.hpp). Card only; empty without a PIN.
+    std::string pin_block;
     std::string token;     // card_token / wallet token / bank account number
     std::string provider;  // wallet provider
     // Protected view, filled by the router.
@@ -80,7 +84,7 @@ struct PaymentRequest {
     std::optional<OriginalRef> original;
     int64_t created_at_ms = 0;
 
-    // The payment whose life cycle this request belongs to (DESIGN.md §3).
+    // The payment whose life cycle this request belongs to (docs/design.md, "Flow and keys").
     const std::string& root_id() const {
         return original && is_follow_up(type) ? original->payment_id : payment_id;
     }

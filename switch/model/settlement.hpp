@@ -1,5 +1,5 @@
 #pragma once
-// Settlement messages: clearing records and batch summaries (DESIGN.md §4).
+// Settlement messages: clearing records and batch summaries (docs/design.md, "Messages").
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,7 +22,7 @@ struct ClearingRecord {
 };
 
 // Netting of one merchant inside a batch. `net` is before fees (debit − credit), so the
-// money invariant of DESIGN.md §4 holds on nets; fees are a separate total.
+// money invariant of docs/design.md, "Messages" holds on nets; fees are a separate total.
 struct MerchantLine {
     std::string merchant_id;
     int64_t record_count = 0;

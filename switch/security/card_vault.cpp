@@ -1,4 +1,5 @@
 #include "security/card_vault.hpp"
+#include "security/pin_block.hpp"
 #include "security/secret_file.hpp"
 
 #include <openssl/evp.h>
@@ -118,6 +119,25 @@ VaultKeys load_vault_keys(const std::string& path, const std::string& setting) {
             keys.mac_keys[k["id"].as<std::string>()] = VaultKeys::MacKey{*alg, std::move(*bytes)};
         }
     }
+    if (auto pk = root["pin_keys"]) {
+        if (!pk.IsSequence()) fail(pk, "expected a list `pin_keys`");
+        for (const auto& k : pk) {
+            if (!k["id"] || !k["algorithm"] || !k["key_hex"]) fail(k, "each PIN key needs `id`, `algorithm` and `key_hex`");
+            const auto alg = k["algorithm"].as<std::string>();
+            if (alg != "des3" && alg != "aes") fail(k["algorithm"], "algorithm must be des3 (ISO 9564 format 0) or aes (format 4)");
+            auto bytes = parse_hex_bytes(k["key_hex"].as<std::string>());
+            const size_t n = bytes ? bytes->size() : 0;
+            if (alg == "des3" ? n != 16 : (n != 16 && n != 24 && n != 32))
+                fail(k["key_hex"], alg == "des3" ? "des3 needs 32 hex digits (a double-length key)"
+                                                 : "aes needs 32, 48 or 64 hex digits");
+            keys.pin_keys[k["id"].as<std::string>()] =
+                VaultKeys::PinKey{alg == "des3" ? BlockCipher::tdes2 : BlockCipher::aes, std::move(*bytes)};
+        }
+    }
+    if (auto ak = root["acquiring_pin_key"]) {
+        keys.acquiring_pin_key = ak.as<std::string>();
+        if (!keys.pin_keys.count(keys.acquiring_pin_key)) fail(ak, "acquiring_pin_key names no key in pin_keys");
+    }
     if (auto sk = root["settlement_hmac_key_hex"]) {
         auto k = parse_key_hex(sk.as<std::string>());
         if (!k) fail(sk, "expected 64 hex digits for `settlement_hmac_key_hex`");
@@ -144,6 +164,10 @@ public:
         if (uses & kSealPan) keys_.active_pan_key = keys.active_pan_key;
         if (uses & kFingerprint) keys_.fingerprint_key = keys.fingerprint_key;
         if (uses & kIsoMac) keys_.mac_keys = std::move(keys.mac_keys);
+        if (uses & kPin) {
+            keys_.pin_keys = std::move(keys.pin_keys);
+            keys_.acquiring_pin_key = keys.acquiring_pin_key;
+        }
         if (uses & kSettlement) {
             if (!keys.settlement_hmac_key)
                 throw std::runtime_error("the keys file has no `settlement_hmac_key_hex` to sign clearing files with");
@@ -223,6 +247,17 @@ public:
         if (it == keys_.mac_keys.end()) return std::nullopt;
         return message_mac(it->second.algorithm, it->second.key, data);
     }
+    size_t pin_block_size(const std::string& key_id) const override {
+        auto it = keys_.pin_keys.find(key_id);
+        return it == keys_.pin_keys.end() ? 0 : it->second.cipher == BlockCipher::tdes2 ? 8 : 16;
+    }
+    bool pin_cipher(const std::string& key_id, bool encrypt, const uint8_t* in, uint8_t* out) const override {
+        auto it = keys_.pin_keys.find(key_id);
+        if (it == keys_.pin_keys.end()) return false;
+        const auto& k = it->second;
+        return ecb_blocks(k.cipher, k.key, encrypt, in, k.cipher == BlockCipher::tdes2 ? 8 : 16, out);
+    }
+    const std::string& acquiring_pin_key() const override { return keys_.acquiring_pin_key; }
 
 private:
     EVP_MAC_CTX* keyed_hmac(const Key256& key) const {
@@ -273,7 +308,8 @@ std::unique_ptr<KeyProvider> make_file_key_provider(VaultKeys keys, unsigned use
 
 namespace {
 std::unique_ptr<KeyProvider> all_of(VaultKeys keys) {
-    const unsigned uses = kSealPan | kOpenPan | kFingerprint | kIsoMac | (keys.settlement_hmac_key ? kSettlement : 0u);
+    const unsigned uses =
+        kSealPan | kOpenPan | kFingerprint | kIsoMac | kPin | (keys.settlement_hmac_key ? kSettlement : 0u);
     return make_file_key_provider(std::move(keys), uses);
 }
 }  // namespace
@@ -286,6 +322,11 @@ CardVault::CardVault(std::unique_ptr<KeyProvider> provider, SealObserver on_seal
 }
 
 CardVault::~CardVault() = default;
+
+std::optional<std::vector<uint8_t>> CardVault::translate_pin(const std::vector<uint8_t>& block, const std::string& to_key,
+                                                             std::string_view pan, std::string* why) const {
+    return turnout::translate_pin(*provider_, block, to_key, pan, why);
+}
 
 std::string CardVault::settlement_sign(std::string_view data) const {
     const auto mac = provider_->settlement_mac(data);

@@ -1,5 +1,5 @@
 #pragma once
-// Card data protection (DESIGN.md §6): AES-256-GCM envelopes with key ids for the PAN,
+// Card data protection (docs/design.md, "Security"): AES-256-GCM envelopes with key ids for the PAN,
 // an HMAC-SHA256 fingerprint for matching instruments without the PAN, masking for logs.
 #include <array>
 #include <cstdint>
@@ -36,6 +36,15 @@ struct VaultKeys {
         std::vector<uint8_t> key;
     };
     std::map<std::string, MacKey> mac_keys;
+    // PIN keys (`pin_keys: [{id, algorithm: des3|aes, key_hex}]`, security/pin_block.hpp) and
+    // the acquiring zone's among them (`acquiring_pin_key`), under which requests carry PIN
+    // blocks.
+    struct PinKey {
+        BlockCipher cipher = BlockCipher::tdes2;
+        std::vector<uint8_t> key;
+    };
+    std::map<std::string, PinKey> pin_keys;
+    std::string acquiring_pin_key;
 };
 
 // Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex,
@@ -80,6 +89,10 @@ public:
     std::optional<Mac8> mac8(const std::string& key_id, std::span<const uint8_t> data) const {
         return provider_->mac8(key_id, data);
     }
+    // `block`, a PIN block under the acquiring zone key for `pan`, under PIN key `to_key`
+    // (security/pin_block.hpp); nullopt + why when it cannot be translated.
+    std::optional<std::vector<uint8_t>> translate_pin(const std::vector<uint8_t>& block, const std::string& to_key,
+                                                      std::string_view pan, std::string* why) const;
     const KeyProvider& provider() const { return *provider_; }
 
 private:

@@ -12,7 +12,8 @@ unsigned key_uses_of_role(const Config& cfg, const std::string& role, const std:
     if (role == "connector") {
         const auto* ch = cfg.channel(channel);
         // The ISO 8583 connector puts the card number in field 2; the others never see it.
-        if (ch && ch->kind == "iso8583") return kOpenPan | (ch->settings["mac_key"] ? kIsoMac : 0u);
+        if (ch && ch->kind == "iso8583")
+            return kOpenPan | (ch->settings["mac_key"] ? kIsoMac : 0u) | (ch->settings["pin_key"] ? kPin : 0u);
     }
     return 0;
 }

@@ -25,6 +25,7 @@ enum KeyUse : unsigned {
     kFingerprint = 4,   // router: instrument fingerprints
     kSettlement = 8,    // settlement and `turnout reconcile`: clearing-file signatures
     kIsoMac = 16,       // ISO 8583 connector (and its host simulator): MAC keys of fields 64/128
+    kPin = 32,          // ISO 8583 connector with a pin_key (and its simulator): PIN keys (field 52)
 };
 
 using Nonce96 = std::array<uint8_t, 12>;
@@ -50,12 +51,20 @@ public:
     // The 8-byte MAC of `data` under MAC key `key_id`, with that key's algorithm
     // (security/message_mac.hpp); nullopt when the key is not loaded.
     virtual std::optional<std::array<uint8_t, 8>> mac8(const std::string& key_id, std::span<const uint8_t> data) const = 0;
+    // PIN keys (security/pin_block.hpp): the block size of `key_id` — 8 for a double-length
+    // triple-DES key (ISO 9564 format 0), 16 for AES (format 4), 0 when it is not loaded —
+    // and one block under it in ECB mode, enciphered or deciphered; false on failure.
+    virtual size_t pin_block_size(const std::string& key_id) const = 0;
+    virtual bool pin_cipher(const std::string& key_id, bool encrypt, const uint8_t* in, uint8_t* out) const = 0;
+    // The acquiring zone's PIN key, under which PIN blocks arrive in requests; empty when
+    // none is loaded.
+    virtual const std::string& acquiring_pin_key() const = 0;
     virtual bool has(KeyUse use) const = 0;
 };
 
 // What a set of roles needs: "router" → seal + fingerprint, "settlement" → settlement,
-// "connector" of an iso8583 channel → open, and MAC keys when it has a `mac_key`; anything
-// else → nothing.
+// "connector" of an iso8583 channel → open, MAC keys when it has a `mac_key`, PIN keys when
+// it has a `pin_key`; anything else → nothing.
 unsigned key_uses_of_role(const Config& cfg, const std::string& role, const std::string& channel);
 
 // The provider named by security.key_provider with exactly `uses` loaded, or nullptr when

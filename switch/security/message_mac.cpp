@@ -50,10 +50,7 @@ std::optional<MacAlgorithm> parse_mac_algorithm(std::string_view s) {
 
 const char* to_string(MacAlgorithm a) { return a == MacAlgorithm::retail_des3 ? "retail-des3" : "aes-cmac"; }
 
-std::optional<Mac8> retail_mac(std::span<const uint8_t> key, std::span<const uint8_t> data) {
-    if (key.size() != 16) return std::nullopt;
-    const uint8_t* k1 = key.data();
-    const uint8_t* k2 = key.data() + 8;
+std::optional<Mac8> retail_mac_with(const void* ctx, BlockOp chain_k1, BlockOp final_k1k2, std::span<const uint8_t> data) {
     // Padding method 1: zeros up to a multiple of 8 (none added to a whole block; an empty
     // message is one zero block).
     const size_t blocks = data.empty() ? 1 : (data.size() + 7) / 8;
@@ -64,15 +61,55 @@ std::optional<Mac8> retail_mac(std::span<const uint8_t> key, std::span<const uin
     uint8_t h[8] = {};
     if (blocks > 1) {
         std::vector<uint8_t> chained(padded.size() - 8);
-        if (!ede(Mode::cbc, k1, k1, padded.data(), chained.size(), chained.data())) return std::nullopt;
+        if (!chain_k1(ctx, padded.data(), chained.size(), chained.data())) return std::nullopt;
         std::copy(chained.end() - 8, chained.end(), h);
     }
     uint8_t x[8];
     for (int i = 0; i < 8; ++i) x[i] = padded[(blocks - 1) * 8 + i] ^ h[i];
-    if (!ede(Mode::ecb, k1, k2, x, 8, h)) return std::nullopt;
+    if (!final_k1k2(ctx, x, 8, h)) return std::nullopt;
     Mac8 out;
     std::copy(h, h + 8, out.begin());
     return out;
+}
+
+std::optional<Mac8> retail_mac(std::span<const uint8_t> key, std::span<const uint8_t> data) {
+    if (key.size() != 16) return std::nullopt;
+    return retail_mac_with(
+        key.data(),
+        [](const void* k, const uint8_t* in, size_t n, uint8_t* out) {
+            const auto* k1 = static_cast<const uint8_t*>(k);
+            return ede(Mode::cbc, k1, k1, in, n, out);
+        },
+        [](const void* k, const uint8_t* in, size_t n, uint8_t* out) {
+            const auto* k1 = static_cast<const uint8_t*>(k);
+            return ede(Mode::ecb, k1, k1 + 8, in, n, out);
+        },
+        data);
+}
+
+bool ecb_blocks(BlockCipher c, std::span<const uint8_t> key, bool encrypt, const uint8_t* in, size_t n, uint8_t* out) {
+    const char* name = nullptr;
+    size_t block = 16;
+    if (c == BlockCipher::tdes2) name = key.size() == 16 ? "DES-EDE-ECB" : nullptr, block = 8;
+    else name = key.size() == 16 ? "AES-128-ECB" : key.size() == 24 ? "AES-192-ECB" : key.size() == 32 ? "AES-256-ECB" : nullptr;
+    if (!name || n == 0 || n % block != 0) return false;
+    static EVP_CIPHER* tdes = EVP_CIPHER_fetch(nullptr, "DES-EDE-ECB", nullptr);
+    static EVP_CIPHER* aes[3] = {EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr),
+                                 EVP_CIPHER_fetch(nullptr, "AES-192-ECB", nullptr),
+                                 EVP_CIPHER_fetch(nullptr, "AES-256-ECB", nullptr)};
+    const EVP_CIPHER* cipher = c == BlockCipher::tdes2 ? tdes : aes[(key.size() - 16) / 8];
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+    int len = 0;
+    return cipher && ctx && EVP_CipherInit_ex2(ctx.get(), cipher, key.data(), nullptr, encrypt ? 1 : 0, nullptr) == 1 &&
+           EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
+           EVP_CipherUpdate(ctx.get(), out, &len, in, static_cast<int>(n)) == 1 && static_cast<size_t>(len) == n;
+}
+
+std::optional<CheckValue> key_check_value(BlockCipher c, std::span<const uint8_t> key) {
+    const uint8_t zero[16] = {};
+    uint8_t block[16];
+    if (!ecb_blocks(c, key, true, zero, c == BlockCipher::tdes2 ? 8 : 16, block)) return std::nullopt;
+    return CheckValue{block[0], block[1], block[2]};
 }
 
 std::optional<Mac8> aes_cmac8(std::span<const uint8_t> key, std::span<const uint8_t> data) {

@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <span>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -22,6 +24,7 @@
 
 #include "config/config.hpp"
 #include "security/card_vault.hpp"
+#include "security/message_mac.hpp"
 #include "security/seal_counter.hpp"
 #include "security/secret_file.hpp"
 
@@ -49,6 +52,14 @@ std::string rv_text(CK_RV rv) {
 
 [[noreturn]] void fail(const std::string& what, CK_RV rv) {
     throw std::runtime_error("PKCS#11 " + what + ": " + rv_text(rv));
+}
+
+// The token's key type of a data key: AES for PAN keys and AES-CMAC keys, triple DES for the
+// two halves of a retail MAC key, a generic secret for the HMAC keys.
+CK_KEY_TYPE key_type_of(const WrappedKey& k) {
+    if (k.purpose == "pan" || k.algorithm == "aes-cmac" || k.algorithm == "aes") return CKK_AES;
+    if (k.purpose == "mac" || k.purpose == "pin") return CKK_DES3;
+    return CKK_GENERIC_SECRET;
 }
 
 std::string hex_of(const unsigned char* p, size_t n) {
@@ -192,14 +203,19 @@ public:
         CK_MECHANISM mech{aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
         CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
         if (CK_RV rv = f_->C_GenerateKey(owner_, &mech, tmpl, 4, &h); rv != CKR_OK) fail("generate data key", rv);
+        return wrap_and_destroy(kek, h);
+    }
+
+    // `key` wrapped by `kek`; the session object `key` is destroyed either way.
+    std::string wrap_and_destroy(CK_OBJECT_HANDLE kek, CK_OBJECT_HANDLE key) const {
         std::string out;
         try {
-            out = wrap(kek, h);
+            out = wrap(kek, key);
         } catch (...) {
-            f_->C_DestroyObject(owner_, h);
+            f_->C_DestroyObject(owner_, key);
             throw;
         }
-        f_->C_DestroyObject(owner_, h);
+        f_->C_DestroyObject(owner_, key);
         return out;
     }
 
@@ -211,14 +227,30 @@ public:
         return hex_of(buf, n);
     }
 
+    // A key whose clear value the caller holds (a key custodians delivered), put into the
+    // token as a sensitive session object and returned wrapped by `kek`; the object is
+    // destroyed, the caller clears `value`.
+    std::string import_wrapped(CK_OBJECT_HANDLE kek, CK_KEY_TYPE type, std::vector<unsigned char>& value) const {
+        CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},       {CKA_KEY_TYPE, &type, sizeof type},
+                               {CKA_TOKEN, &no, 1},                 {CKA_SENSITIVE, &yes, 1},
+                               {CKA_EXTRACTABLE, &yes, 1},          {CKA_VALUE, value.data(), value.size()}};
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        if (CK_RV rv = f_->C_CreateObject(owner_, tmpl, sizeof tmpl / sizeof *tmpl, &h); rv != CKR_OK)
+            fail("import key", rv);
+        return wrap_and_destroy(kek, h);
+    }
+
     // Unwraps `k` under `kek` as a session key limited to `usage` (CKA_ENCRYPT, CKA_DECRYPT,
-    // CKA_SIGN); `extractable` only to re-wrap it under a new KEK.
+    // CKA_SIGN); `extractable` only to re-wrap it under a new KEK; `chain`: the second half
+    // of a retail MAC key (wrapped_chain_hex).
     CK_OBJECT_HANDLE unwrap(CK_OBJECT_HANDLE kek, const WrappedKey& k, const std::vector<CK_ATTRIBUTE_TYPE>& usage,
-                            bool extractable = false) const {
-        auto wrapped = bytes_of_hex(k.wrapped_hex);
+                            bool extractable = false, bool chain = false) const {
+        auto wrapped = bytes_of_hex(chain ? k.wrapped_chain_hex : k.wrapped_hex);
         if (wrapped.empty()) throw std::runtime_error("key `" + k.id + "`: `wrapped` is not hex");
         CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-        CK_KEY_TYPE type = k.purpose == "pan" ? CKK_AES : CKK_GENERIC_SECRET;
+        CK_KEY_TYPE type = key_type_of(k);
         CK_BBOOL yes = CK_TRUE, no = CK_FALSE, ext = extractable ? CK_TRUE : CK_FALSE;
         std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof cls},      {CKA_KEY_TYPE, &type, sizeof type},
                                           {CKA_TOKEN, &no, 1},                {CKA_PRIVATE, &yes, 1},
@@ -235,8 +267,6 @@ public:
             fail("unwrap key `" + k.id + "` under `" + k.kek + "`", rv);
         return h;
     }
-
-    void destroy(CK_OBJECT_HANDLE h) const { f_->C_DestroyObject(owner_, h); }
 
     // The KEK's protection as the token reports it, and whether its value can be read out.
     std::string describe_kek(const std::string& label) const {
@@ -345,12 +375,27 @@ private:
     CK_MECHANISM mech_;
 };
 
+// The two triple-DES keys of a retail MAC in a session, for retail_mac_with().
+struct RetailOps {
+    CK_FUNCTION_LIST_PTR f;
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE chain, final;
+};
+
+// Whole blocks under `key`: CBC with a zero IV (CKM_DES3_CBC) or ECB (CKM_DES3_ECB).
+bool token_encrypt(const RetailOps& o, CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE key, const uint8_t* in, size_t n,
+                   uint8_t* out) {
+    unsigned char iv[8] = {};
+    const bool cbc = type == CKM_DES3_CBC;
+    CK_MECHANISM mech{type, cbc ? iv : nullptr, cbc ? CK_ULONG{sizeof iv} : CK_ULONG{0}};
+    CK_ULONG len = n;
+    return o.f->C_EncryptInit(o.session, &mech, key) == CKR_OK &&
+           o.f->C_Encrypt(o.session, const_cast<CK_BYTE_PTR>(in), n, out, &len) == CKR_OK && len == n;
+}
+
 class Pkcs11KeyProvider final : public KeyProvider {
 public:
     Pkcs11KeyProvider(const SecurityConfig& sec, unsigned uses) : token_(sec), uses_(uses) {
-        if (uses & kIsoMac)
-            throw ConfigError("security.key_provider pkcs11 keeps no ISO 8583 MAC keys yet: remove the channel's "
-                              "`mac_key`, or use the file provider for it (docs/security.md)");
         const auto set = read_key_set(sec.key_set_file);
         std::map<std::string, CK_OBJECT_HANDLE> keks;
         auto kek = [&](const std::string& label) {
@@ -367,6 +412,22 @@ public:
             if (k.purpose == "pan") {
                 if ((uses & kSealPan) && k.id == active_) usage.push_back(CKA_ENCRYPT);
                 if (uses & kOpenPan) usage.push_back(CKA_DECRYPT);
+            } else if (k.purpose == "mac") {
+                if (!(uses & kIsoMac)) continue;
+                MacKey m{*parse_mac_algorithm(k.algorithm)};
+                if (m.algorithm == MacAlgorithm::aes_cmac) {
+                    m.key = token_.unwrap(kek(k.kek), k, {CKA_SIGN});
+                } else {
+                    m.key = token_.unwrap(kek(k.kek), k, {CKA_ENCRYPT});
+                    m.chain = token_.unwrap(kek(k.kek), k, {CKA_ENCRYPT}, false, true);
+                }
+                mac_[k.id] = m;
+                continue;
+            } else if (k.purpose == "pin") {
+                if (!(uses & kPin)) continue;
+                pin_[k.id] = {token_.unwrap(kek(k.kek), k, {CKA_ENCRYPT, CKA_DECRYPT}), k.algorithm == "aes" ? 16u : 8u};
+                if (k.id == set.acquiring_pin_key) acquiring_pin_ = k.id;
+                continue;
             } else if ((k.purpose == "fingerprint" && (uses & kFingerprint)) ||
                        (k.purpose == "settlement" && (uses & kSettlement))) {
                 usage.push_back(CKA_SIGN);
@@ -432,9 +493,66 @@ public:
         return hmac(settlement_, message);
     }
 
-    // ISO 8583 MAC keys are not kept in the token yet (docs/security.md): a channel with a
-    // `mac_key` needs the file provider.
-    std::optional<Mac8> mac8(const std::string&, std::span<const uint8_t>) const override { return std::nullopt; }
+    // AES-CMAC is one C_Sign (CKM_AES_CMAC, the leftmost 8 bytes kept). ISO 9797-1 algorithm
+    // 3 has no PKCS#11 mechanism: its CBC chain is CKM_DES3_CBC under K1|K2|K2 (single DES
+    // under K1) and its output transformation CKM_DES3_ECB under K1|K2|K1, both in the token;
+    // the chaining value between them (not key material) passes through this process.
+    std::optional<Mac8> mac8(const std::string& key_id, std::span<const uint8_t> data) const override {
+        auto it = mac_.find(key_id);
+        if (it == mac_.end()) return std::nullopt;
+        const MacKey& k = it->second;
+        Token::Lease s(token_);
+        if (k.algorithm == MacAlgorithm::aes_cmac) {
+            CK_MECHANISM mech{CKM_AES_CMAC, nullptr, 0};
+            auto* f = token_.f();
+            unsigned char tag[16];
+            CK_ULONG n = sizeof tag;
+            // An empty message still needs a valid pointer (the token refuses NULL_PTR).
+            unsigned char none = 0;
+            auto* in = data.empty() ? &none : const_cast<CK_BYTE_PTR>(data.data());
+            if (f->C_SignInit(s.get(), &mech, k.key) != CKR_OK || f->C_Sign(s.get(), in, data.size(), tag, &n) != CKR_OK ||
+                n != 16)
+                return std::nullopt;
+            Mac8 out;
+            std::copy(tag, tag + 8, out.begin());
+            return out;
+        }
+        const RetailOps ops{token_.f(), s.get(), k.chain, k.key};
+        return retail_mac_with(
+            &ops,
+            [](const void* c, const uint8_t* in, size_t n, uint8_t* out) {
+                const auto& o = *static_cast<const RetailOps*>(c);
+                return token_encrypt(o, CKM_DES3_CBC, o.chain, in, n, out);
+            },
+            [](const void* c, const uint8_t* in, size_t n, uint8_t* out) {
+                const auto& o = *static_cast<const RetailOps*>(c);
+                return token_encrypt(o, CKM_DES3_ECB, o.final, in, n, out);
+            },
+            data);
+    }
+
+    size_t pin_block_size(const std::string& key_id) const override {
+        auto it = pin_.find(key_id);
+        return it == pin_.end() ? 0 : it->second.block;
+    }
+    // One ECB block in the token. The clear PIN block it deciphers comes back to this process:
+    // PKCS#11 has no PIN translation mechanism (docs/security.md).
+    bool pin_cipher(const std::string& key_id, bool encrypt, const uint8_t* in, uint8_t* out) const override {
+        auto it = pin_.find(key_id);
+        if (it == pin_.end()) return false;
+        const auto& k = it->second;
+        CK_MECHANISM mech{k.block == 8 ? CKM_DES3_ECB : CKM_AES_ECB, nullptr, 0};
+        Token::Lease s(token_);
+        auto* f = token_.f();
+        CK_ULONG n = k.block;
+        auto* data = const_cast<CK_BYTE_PTR>(in);
+        if (encrypt)
+            return f->C_EncryptInit(s.get(), &mech, k.key) == CKR_OK &&
+                   f->C_Encrypt(s.get(), data, k.block, out, &n) == CKR_OK && n == k.block;
+        return f->C_DecryptInit(s.get(), &mech, k.key) == CKR_OK &&
+               f->C_Decrypt(s.get(), data, k.block, out, &n) == CKR_OK && n == k.block;
+    }
+    const std::string& acquiring_pin_key() const override { return acquiring_pin_; }
 
 private:
     Mac256 hmac(CK_OBJECT_HANDLE key, std::string_view message) const {
@@ -451,9 +569,23 @@ private:
         return mac;
     }
 
+    struct MacKey {
+        MacAlgorithm algorithm = MacAlgorithm::aes_cmac;
+        CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;    // AES-CMAC key, or K1|K2|K1
+        CK_OBJECT_HANDLE chain = CK_INVALID_HANDLE;  // retail-des3: K1|K2|K2
+    };
+
+    struct PinKey {
+        CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+        size_t block = 0;
+    };
+
     Token token_;
     unsigned uses_;
     std::string active_;
+    std::map<std::string, MacKey> mac_;
+    std::map<std::string, PinKey> pin_;
+    std::string acquiring_pin_;
     std::map<std::string, CK_OBJECT_HANDLE> pan_;
     CK_OBJECT_HANDLE fingerprint_ = CK_INVALID_HANDLE, settlement_ = CK_INVALID_HANDLE;
 };
@@ -490,11 +622,24 @@ KeySet read_key_set(const std::string& path) {
     s.token_label = str(root, "token_label");
     s.active_kek = str(root, "active_kek");
     s.active_pan_key = str(root, "active_pan_key");
+    if (root["acquiring_pin_key"]) s.acquiring_pin_key = root["acquiring_pin_key"].as<std::string>();
     if (!root["keys"] || !root["keys"].IsSequence()) throw std::runtime_error(path + ": expected a list `keys`");
     for (const auto& k : root["keys"]) {
         WrappedKey w{str(k, "id"), str(k, "purpose"), str(k, "kek"), str(k, "wrapped"), str(k, "created")};
-        if (w.purpose != "pan" && w.purpose != "fingerprint" && w.purpose != "settlement")
-            throw std::runtime_error(path + ": key `" + w.id + "`: purpose must be pan, fingerprint or settlement");
+        if (w.purpose != "pan" && w.purpose != "fingerprint" && w.purpose != "settlement" && w.purpose != "mac" &&
+            w.purpose != "pin")
+            throw std::runtime_error(path + ": key `" + w.id + "`: purpose must be pan, fingerprint, settlement, mac or pin");
+        if (w.purpose == "mac" || w.purpose == "pin") {
+            w.algorithm = str(k, "algorithm");
+            const bool known = w.purpose == "mac" ? parse_mac_algorithm(w.algorithm).has_value()
+                                                  : w.algorithm == "des3" || w.algorithm == "aes";
+            if (!known)
+                throw std::runtime_error(path + ": key `" + w.id + "`: algorithm must be " +
+                                         (w.purpose == "mac" ? "retail-des3 or aes-cmac" : "des3 or aes"));
+            if (k["kcv"]) w.kcv = k["kcv"].as<std::string>();
+            if (w.algorithm == "retail-des3") w.wrapped_chain_hex = str(k, "wrapped_chain");
+        }
+        if (s.find(w.id)) throw std::runtime_error(path + ": key id `" + w.id + "` appears twice");
         s.keys.push_back(std::move(w));
     }
     return s;
@@ -507,12 +652,19 @@ void write_key_set(const std::string& path, const KeySet& set) {
          "# the configuration and back it up: without it the token cannot open what was sealed.\n";
     YAML::Emitter e;
     e << YAML::BeginMap << YAML::Key << "token_label" << YAML::Value << set.token_label << YAML::Key << "active_kek"
-      << YAML::Value << set.active_kek << YAML::Key << "active_pan_key" << YAML::Value << set.active_pan_key
-      << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
-    for (const auto& k : set.keys)
+      << YAML::Value << set.active_kek << YAML::Key << "active_pan_key" << YAML::Value << set.active_pan_key;
+    if (!set.acquiring_pin_key.empty()) e << YAML::Key << "acquiring_pin_key" << YAML::Value << set.acquiring_pin_key;
+    e << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
+    for (const auto& k : set.keys) {
         e << YAML::BeginMap << YAML::Key << "id" << YAML::Value << k.id << YAML::Key << "purpose" << YAML::Value
           << k.purpose << YAML::Key << "kek" << YAML::Value << k.kek << YAML::Key << "created" << YAML::Value
-          << k.created << YAML::Key << "wrapped" << YAML::Value << k.wrapped_hex << YAML::EndMap;
+          << k.created;
+        if (!k.algorithm.empty()) e << YAML::Key << "algorithm" << YAML::Value << k.algorithm;
+        if (!k.kcv.empty()) e << YAML::Key << "kcv" << YAML::Value << k.kcv;
+        e << YAML::Key << "wrapped" << YAML::Value << k.wrapped_hex;
+        if (!k.wrapped_chain_hex.empty()) e << YAML::Key << "wrapped_chain" << YAML::Value << k.wrapped_chain_hex;
+        e << YAML::EndMap;
+    }
     e << YAML::EndSeq << YAML::EndMap;
     o << e.c_str() << "\n";
     const auto text = o.str();
@@ -572,18 +724,11 @@ int keys_rotate(const SecurityConfig& sec, bool new_kek, std::ostream& out) {
     for (auto& k : set.keys) {
         if (!old.count(k.kek)) old[k.kek] = token.find_kek(k.kek);
         // Unwrapped inside the token, extractable only to be wrapped again, then destroyed.
-        const auto h = token.unwrap(old[k.kek], k, {}, true);
-        std::string rewrapped;
-        try {
-            rewrapped = token.wrap(fresh, h);
-        } catch (...) {
-            token.destroy(h);
-            throw;
-        }
-        token.destroy(h);
+        auto rewrap = [&](bool chain) { return token.wrap_and_destroy(fresh, token.unwrap(old[k.kek], k, {}, true, chain)); };
+        k.wrapped_hex = rewrap(false);
+        if (!k.wrapped_chain_hex.empty()) k.wrapped_chain_hex = rewrap(true);
         out << k.purpose << " key " << k.id << " re-wrapped: " << k.kek << " -> " << label << "\n";
         k.kek = label;
-        k.wrapped_hex = rewrapped;
     }
     set.active_kek = label;
     write_key_set(sec.key_set_file, set);
@@ -609,6 +754,16 @@ int keys_list(const SecurityConfig& sec, const std::string& keys_file, std::ostr
                 << "\n";
         out << "  fingerprint  (fingerprint_key_hex)\n";
         if (keys.settlement_hmac_key) out << "  settlement   (settlement_hmac_key_hex)\n";
+        auto kcv = [](BlockCipher c, std::span<const uint8_t> k) {
+            const auto v = key_check_value(c, k);
+            return v ? hex_of(v->data(), v->size()) : std::string("?");
+        };
+        for (const auto& [id, k] : keys.mac_keys)
+            out << "  mac          " << id << "  " << to_string(k.algorithm) << "  check value "
+                << kcv(cipher_of(k.algorithm), k.key) << "\n";
+        for (const auto& [id, k] : keys.pin_keys)
+            out << "  pin          " << id << "  " << (k.cipher == BlockCipher::aes ? "aes" : "des3") << "  check value "
+                << kcv(k.cipher, k.key) << (id == keys.acquiring_pin_key ? "  acquiring zone" : "") << "\n";
         return 0;
     }
     const auto set = read_key_set(sec.key_set_file);
@@ -619,8 +774,94 @@ int keys_list(const SecurityConfig& sec, const std::string& keys_file, std::ostr
         out << "  " << std::left << std::setw(12) << k.purpose << " " << k.id << "  wrapped by " << k.kek << "  created "
             << k.created;
         if (k.purpose == "pan") out << (k.id == set.active_pan_key ? "  active" : "") << "  seals " << seal_text(k.id);
+        if (k.purpose == "mac" || k.purpose == "pin")
+            out << "  " << k.algorithm << "  check value " << k.kcv
+                << (k.id == set.acquiring_pin_key ? "  acquiring zone" : "");
         out << "\n";
     }
+    return 0;
+}
+
+int keys_import(const SecurityConfig& sec, const KeyImport& what, std::istream& in, std::ostream& out) {
+    const bool mac = what.purpose == "mac", pin = what.purpose == "pin";
+    const auto mac_alg = parse_mac_algorithm(what.algorithm);
+    if (!(mac && mac_alg) && !(pin && (what.algorithm == "des3" || what.algorithm == "aes")))
+        throw ConfigError("`turnout keys import` takes --purpose mac --algorithm retail-des3|aes-cmac, or --purpose pin "
+                          "--algorithm des3|aes");
+    if (what.acquiring && !pin) throw ConfigError("--acquiring names a PIN key (--purpose pin)");
+    if (what.id.empty() || what.id.size() > 64) throw ConfigError("--id: 1 to 64 characters");
+    if (what.components < 1 || what.components > 9) throw ConfigError("--components: 1 to 9");
+    auto set = read_key_set(sec.key_set_file);
+    const std::string setting = mac ? "mac_key" : "pin_key";
+    if (set.find(what.id))
+        throw std::runtime_error(sec.key_set_file + " already holds a key `" + what.id +
+                                 "` (a new key gets a new id; point the channel's " + setting + " at it)");
+    // Triple DES keys are double-length (K1|K2); AES keys 16, 24 or 32 bytes.
+    const bool tdes = mac ? *mac_alg == MacAlgorithm::retail_des3 : what.algorithm == "des3";
+    const BlockCipher cipher = tdes ? BlockCipher::tdes2 : BlockCipher::aes;
+    std::vector<unsigned char> key;
+    auto kcv_text = [&](std::span<const unsigned char> k) {
+        const auto v = key_check_value(cipher, k);
+        return v ? hex_of(v->data(), v->size()) : std::string("?");
+    };
+    for (int i = 1; i <= what.components; ++i) {
+        std::string line;
+        if (!std::getline(in, line)) throw std::runtime_error("component " + std::to_string(i) + " of " +
+                                                              std::to_string(what.components) + ": no input");
+        std::string hex;
+        for (char c : line)
+            if (!std::isspace(static_cast<unsigned char>(c))) hex.push_back(static_cast<char>(std::tolower(c)));
+        OPENSSL_cleanse(line.data(), line.size());
+        auto part = bytes_of_hex(hex);
+        OPENSSL_cleanse(hex.data(), hex.size());
+        const bool fits = tdes ? part.size() == 16 : part.size() == 16 || part.size() == 24 || part.size() == 32;
+        if (!fits || (!key.empty() && part.size() != key.size())) {
+            OPENSSL_cleanse(part.data(), part.size());
+            OPENSSL_cleanse(key.data(), key.size());
+            throw std::runtime_error("component " + std::to_string(i) + ": expected " +
+                                     (tdes ? std::string("32") : std::string("32, 48 or 64")) +
+                                     " hex digits, all components of one size");
+        }
+        out << "component " << i << " of " << what.components << ": check value " << kcv_text(part) << "\n";
+        if (key.empty()) key.assign(part.size(), 0);
+        for (size_t j = 0; j < part.size(); ++j) key[j] ^= part[j];
+        OPENSSL_cleanse(part.data(), part.size());
+    }
+    Token token(sec);
+    const auto kek = token.find_kek(set.active_kek);
+    WrappedKey k{what.id, what.purpose, set.active_kek, {}, utc_now(), what.algorithm, kcv_text(key), {}};
+    try {
+        if (!tdes) {
+            k.wrapped_hex = token.import_wrapped(kek, CKK_AES, key);
+        } else {
+            // K1|K2|K1: two-key triple DES as a three-key object. A retail MAC key also gets
+            // K1|K2|K2, which is single DES under K1: its CBC chain.
+            std::vector<unsigned char> k3(key.begin(), key.end());
+            k3.insert(k3.end(), key.begin(), key.begin() + 8);
+            k.wrapped_hex = token.import_wrapped(kek, CKK_DES3, k3);
+            if (mac) {
+                std::copy(key.begin() + 8, key.end(), k3.begin() + 16);
+                k.wrapped_chain_hex = token.import_wrapped(kek, CKK_DES3, k3);
+            }
+            OPENSSL_cleanse(k3.data(), k3.size());
+        }
+    } catch (...) {
+        OPENSSL_cleanse(key.data(), key.size());
+        throw;
+    }
+    OPENSSL_cleanse(key.data(), key.size());
+    out << what.purpose << " key " << k.id << " (" << k.algorithm << ") check value " << k.kcv
+        << " imported into token `" << sec.token_label << "`, wrapped by " << set.active_kek << "\n";
+    set.keys.push_back(std::move(k));
+    if (what.acquiring) {
+        out << "PIN blocks in requests are under " << what.id
+            << (set.acquiring_pin_key.empty() ? "" : " (was " + set.acquiring_pin_key + ")") << "\n";
+        set.acquiring_pin_key = what.id;
+    }
+    write_key_set(sec.key_set_file, set);
+    out << "wrote " << sec.key_set_file << "; ";
+    if (what.acquiring) out << "connectors with a pin_key translate from it after a restart\n";
+    else out << "a channel with `" << setting << ": " << what.id << "` uses it after a restart of its connector\n";
     return 0;
 }
 

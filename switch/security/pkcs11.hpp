@@ -13,6 +13,7 @@
 //   call; no key is ever in process memory.
 #include <cstdint>
 #include <iosfwd>
+#include <istream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,16 +27,25 @@ struct SecurityConfig;
 // One data key of the key-set file.
 struct WrappedKey {
     std::string id;
-    std::string purpose;  // pan | fingerprint | settlement
+    std::string purpose;  // pan | fingerprint | settlement | mac | pin
     std::string kek;      // label of the KEK on the token that wraps it
     std::string wrapped_hex;
     std::string created;  // UTC, ISO 8601
+    // mac and pin (keys imported by `turnout keys import`): mac: retail-des3 | aes-cmac; pin:
+    // des3 (ISO 9564 format 0, kept as K1|K2|K1) | aes (format 4); and the key check value the
+    // custodians compared. A retail-des3 key K1|K2 is kept as two
+    // triple-DES keys, both wrapped: K1|K2|K1 (`wrapped`, the output transformation) and
+    // K1|K2|K2 (`wrapped_chain`, which is single DES under K1: the CBC chain).
+    std::string algorithm;
+    std::string kcv;
+    std::string wrapped_chain_hex;
 };
 
 struct KeySet {
     std::string token_label;
     std::string active_kek;
     std::string active_pan_key;
+    std::string acquiring_pin_key;  // the PIN key requests' PIN blocks are under; may be empty
     std::vector<WrappedKey> keys;
 
     const WrappedKey* find(const std::string& id) const;
@@ -62,5 +72,19 @@ std::unique_ptr<KeyProvider> make_pkcs11_key_provider(const SecurityConfig& sec,
 int keys_init(const SecurityConfig& sec, std::ostream& out);
 int keys_rotate(const SecurityConfig& sec, bool new_kek, std::ostream& out);
 int keys_list(const SecurityConfig& sec, const std::string& keys_file, std::ostream& out);
+
+// `turnout keys import`: a key custodians deliver in clear components under dual control (an
+// ISO 8583 MAC key, a zone PIN key). Reads `components` hex lines from `in`, prints each one's
+// check value and the combined key's (components XORed), and adds the key to the key set
+// as `id`, wrapped by the active KEK inside the token. The clear key is in this process's
+// memory only while it is imported (docs/security.md); refuses an id already in the set.
+struct KeyImport {
+    std::string id;
+    std::string purpose = "mac";
+    std::string algorithm;  // mac: retail-des3 | aes-cmac; pin: des3 | aes
+    int components = 2;
+    bool acquiring = false;  // pin: the acquiring zone's key (requests' PIN blocks are under it)
+};
+int keys_import(const SecurityConfig& sec, const KeyImport& what, std::istream& in, std::ostream& out);
 
 }  // namespace turnout

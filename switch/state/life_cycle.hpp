@@ -1,5 +1,5 @@
 #pragma once
-// A payment's life cycle (DESIGN.md §3): a sale or authorize (the root) and the captures,
+// A payment's life cycle (docs/design.md, "Flow and keys"): a sale or authorize (the root) and the captures,
 // voids and refunds that act on it. Pure rules, no Kafka: the router checks each follow-up
 // against the ledger before it reaches a channel, the state role folds results into the
 // view that `GET /payments/{id}` and `turnout status` show.

@@ -17,7 +17,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <random>
 #include <vector>
+
+#include <yaml-cpp/yaml.h>
 
 #include "app/roles.hpp"
 #include "config/config.hpp"
@@ -265,6 +268,33 @@ inline void use_softhsm_token(std::string& yaml, const fs::path& dir, const std:
 inline void init_softhsm_keys(const fs::path& config, const fs::path& dir) {
     CHECK(wait_exit(spawn_turnout({"keys", "init", "--config", config.string()}, dir / "keys-init.log")) == 0);
     MESSAGE(read_file(dir / "keys-init.log"));
+}
+
+// Brings the key `id` of config/dev-keys.yaml (`mac_keys` or `pin_keys`: the bank's copy the
+// host simulator reads) into the run's token as two custodians would: `turnout keys import`
+// with two components on its standard input, the first random, the second the key XOR the
+// first. `acquiring`: the acquiring zone's PIN key.
+inline void import_key_into_token(const fs::path& config, const fs::path& dir, const std::string& purpose,
+                                  const std::string& id, bool acquiring = false) {
+    std::string key_hex, algorithm;
+    for (const auto& k : YAML::LoadFile(kSource + "/config/dev-keys.yaml")[purpose + "_keys"])
+        if (k["id"].as<std::string>() == id) key_hex = k["key_hex"].as<std::string>(), algorithm = k["algorithm"].as<std::string>();
+    REQUIRE_MESSAGE(!key_hex.empty(), "config/dev-keys.yaml has a " << purpose << " key " << id);
+    static const char* hex = "0123456789abcdef";
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    std::string c1, c2;
+    std::random_device rd;
+    for (char c : key_hex) {
+        const int r = static_cast<int>(rd() % 16);
+        c1 += hex[r];
+        c2 += hex[nibble(c) ^ r];
+    }
+    const auto log = dir / ("keys-import-" + id + ".log");
+    const std::string cmd = "printf '%s\\n%s\\n' " + c1 + " " + c2 + " | " + TURNOUT_BINARY + " keys import --config " +
+                            config.string() + " --id " + id + " --purpose " + purpose + " --algorithm " + algorithm +
+                            (acquiring ? " --acquiring" : "") + " --components 2 >" + log.string() + " 2>&1";
+    CHECK(std::system(cmd.c_str()) == 0);
+    MESSAGE(read_file(log));
 }
 
 }  // namespace turnout::it

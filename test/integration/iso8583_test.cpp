@@ -31,6 +31,7 @@
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
+#include "security/pin_block.hpp"
 #include "state/status_query.hpp"
 #include "harness.hpp"
 
@@ -81,6 +82,9 @@ struct IsoExtra {
     std::string mac_key, settings;
     std::vector<std::string> sim_args;
     bool hsm = false;  // keys in a SoftHSM2 token of the run (use_softhsm_token)
+    std::string pin_key;  // the channel's pin_key (with hsm: imported into the token with the acquiring key)
+    // The PIN block (hex) payment i carries for card `pan`; empty = none.
+    std::function<std::string(size_t i, const std::string& pan)> pin_block;
 };
 
 struct IsoRun {
@@ -111,10 +115,17 @@ struct IsoRun {
                             "\n    reversal_retries: 2\n    echo_interval_ms: 300\n"
                             "    reconnect_min_ms: 50\n    terminal_prefix: IT\n    journal_dir: " +
                             (dir / "journal").string() + "\n" +
-                            (mac_key.empty() ? std::string() : "    mac_key: " + mac_key + "\n") + extra.settings);
+                            (mac_key.empty() ? std::string() : "    mac_key: " + mac_key + "\n") +
+                            (extra.pin_key.empty() ? std::string() : "    pin_key: " + extra.pin_key + "\n") +
+                            extra.settings);
         if (extra.hsm) use_softhsm_token(yaml, dir, "turnout-iso");
         std::ofstream(dir / "turnout.yaml") << yaml;
         if (extra.hsm) init_softhsm_keys(dir / "turnout.yaml", dir);
+        if (extra.hsm && !mac_key.empty()) import_key_into_token(dir / "turnout.yaml", dir, "mac", mac_key);
+        if (extra.hsm && !extra.pin_key.empty()) {
+            import_key_into_token(dir / "turnout.yaml", dir, "pin", "acquiring-zpk", true);
+            import_key_into_token(dir / "turnout.yaml", dir, "pin", extra.pin_key);
+        }
         cfg = isolated_config(run, dir, yaml);
         if (with_kafka) kafka::ensure_topics(cfg);
         start_sim(faults);
@@ -164,10 +175,13 @@ struct IsoRun {
         auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
         for (size_t i = 0; i < amounts.size(); ++i) {
             const std::string id = run + "-" + std::to_string(i);
+            const std::string pan = luhn_pan(static_cast<int>(i));
+            const std::string pin = extra.pin_block ? extra.pin_block(i, pan) : "";
             std::ostringstream v;
             v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)"
-              << amounts[i] << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(static_cast<int>(i))
-              << R"(","expiry":"3012"},"created_at":"2026-11-26T09:00:00.000Z"})";
+              << amounts[i] << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << pan << R"(","expiry":"3012")"
+              << (pin.empty() ? "" : R"(,"pin_block":")" + pin + "\"")
+              << R"(},"created_at":"2026-11-26T09:00:00.000Z"})";
             REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
         }
         rd_kafka_flush(producer.get(), 10000);
@@ -653,14 +667,39 @@ TEST_CASE("iso8583 channel: mutual TLS to the host; without the right certificat
     fs::remove_all(base);
 }
 
-TEST_CASE("iso8583 channel: card numbers sealed by the router and opened for field 2 inside a PKCS#11 token") {
+namespace {
+// PIN blocks as an acquirer's terminals send them: under the acquiring zone key of
+// config/dev-keys.yaml (AES, ISO 9564 format 4), hex.
+std::string pin_block_hex(const std::string& key, const std::string& pin, const std::string& pan) {
+    static const CardVault acquirer(load_vault_keys(kSource + "/config/dev-keys.yaml"));
+    const auto b = encipher_pin(acquirer.provider(), key, pin, pan);
+    REQUIRE(!b.empty());
+    static const char* k = "0123456789ABCDEF";
+    std::string s;
+    for (auto c : b) s += k[c >> 4], s += k[c & 15];
+    return s;
+}
+}  // namespace
+
+TEST_CASE("iso8583 channel: card numbers opened and messages MACed inside a PKCS#11 token") {
+    // The channel's retail MAC key (ISO 9797-1 algorithm 3) was imported into the token from
+    // two components; the host simulator checks every MAC with the bank's clear copy and
+    // answers a wrong one 63 without executing.
     IsoExtra x;
     x.hsm = true;
+    x.mac_key = "acq-us-mac";
+    // PIN blocks under the acquiring zone key, both zone PIN keys imported into the token.
+    x.pin_key = "acq-eu-zpk";
+    x.pin_block = [](size_t, const std::string& pan) { return pin_block_hex("acquiring-zpk", pan.substr(pan.size() - 4), pan); };
     IsoRun r("hsm", {}, 2000, kPromptReversal, true, x);
     const auto a = amounts(20);
     const auto results = r.pay(a);
     r.stop_sim();
     check_one_result_each(results, a.size());
+    const auto log = r.sim_log();
+    CHECK(log.find("requests with a bad MAC 0,") != std::string::npos);
+    CHECK(log.find("requests with a bad MAC 0, answers sent with a bad MAC 0") != std::string::npos);
+    CHECK(log.find("PINs verified 20, PINs refused 0") != std::string::npos);
     // A card number the connector could not open would be declined card_data_unavailable.
     int on_acq = 0, unopened = 0;
     for (const auto& [id, res] : results) {
@@ -671,6 +710,107 @@ TEST_CASE("iso8583 channel: card numbers sealed by the router and opened for fie
     CHECK(on_acq == 20);
     CHECK(unopened == 0);
     ::unsetenv("SOFTHSM2_CONF");
+}
+
+TEST_CASE("iso8583 channel: a card number that cannot be opened is declined card_data_unavailable, never sent") {
+    // Sealed card numbers as the router leaves them; every other one is an envelope cut from
+    // another payment, which does not open for this one. The host answers a sale without a
+    // card number 14; the connector must not send it at all.
+    IsoRun r("nocard", {}, 2000, kPromptReversal, false);
+    auto batch = bench_sales(r.run, 6);
+    const CardVault vault(load_vault_keys(kSource + "/config/dev-keys.yaml"));
+    for (size_t i = 0; i < batch.size(); ++i) {
+        auto& in = *batch[i].request.instrument;
+        const std::string bound_to = i % 2 ? "another-payment" : batch[i].request.payment_id;
+        in.sealed_pan = vault.seal(in.pan, {kPanField, bound_to});
+        in.pan.clear();
+    }
+    std::vector<ChannelOutcome> out;
+    {
+        auto conn = make_connector(*r.cfg.channel("acq-eu"));
+        out = conn->call(batch);
+        conn->committed();
+    }
+    r.stop_sim();
+    REQUIRE(out.size() == batch.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+        CAPTURE(i);
+        if (i % 2) {
+            CHECK(out[i].kind == ChannelOutcome::Kind::declined);
+            CHECK(out[i].code == "card_data_unavailable");
+        } else {
+            CHECK(out[i].kind == ChannelOutcome::Kind::approved);
+        }
+    }
+    int executed = 0;
+    for (const auto& l : r.ledger()) executed += l.kind == "X";
+    CHECK(executed == 3);
+    CHECK(r.sim_log().find("refused without a valid card number 0") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: PIN blocks translated from the acquiring zone key into field 52, checked by the host") {
+    // Per three payments: the card's PIN (the host's rule: its last four digits), a wrong
+    // PIN, and a block under the channel's own key instead of the zone's. The host checks
+    // field 52 under its copy of the channel key (format 0, triple DES).
+    IsoExtra x;
+    x.pin_key = "acq-eu-zpk";
+    x.pin_block = [](size_t i, const std::string& pan) {
+        const std::string right = pan.substr(pan.size() - 4), wrong = right == "0000" ? "1111" : "0000";
+        if (i % 3 == 0) return pin_block_hex("acquiring-zpk", right, pan);
+        if (i % 3 == 1) return pin_block_hex("acquiring-zpk", wrong, pan);
+        return pin_block_hex("acq-eu-zpk", right, pan);
+    };
+    IsoRun r("pin", {}, 2000, kPromptReversal, true, x);
+    const auto a = amounts(12);
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    int approved = 0, wrong_pin = 0, untranslated = 0;
+    for (const auto& [id, res] : results) {
+        const int i = std::stoi(id.substr(id.rfind('-') + 1));
+        CAPTURE(id);
+        CAPTURE(res.reason.code);
+        CHECK(res.channel == "acq-eu");
+        if (i % 3 == 0) approved += res.status == ResultStatus::approved;
+        if (i % 3 == 1) wrong_pin += res.status == ResultStatus::declined && res.reason.code == "55";
+        if (i % 3 == 2) untranslated += res.status == ResultStatus::declined && res.reason.code == "invalid_pin_block";
+    }
+    int executed = 0;
+    for (const auto& l : r.ledger()) executed += l.kind == "X";
+    const auto log = r.sim_log();
+    MESSAGE("PIN payments: 12 → approved " << approved << ", declined 55 (wrong PIN) " << wrong_pin
+                                          << ", declined invalid_pin_block " << untranslated << "; executed by the host "
+                                          << executed);
+    CHECK(approved == 4);
+    CHECK(wrong_pin == 4);
+    CHECK(untranslated == 4);
+    CHECK(executed == 4);
+    CHECK(log.find("PINs verified 4, PINs refused 4") != std::string::npos);
+}
+
+TEST_CASE("iso8583 channel: a payment with a PIN never goes to a channel that takes no PIN") {
+    // No channel of the plan has a pin_key: each passes the payment on unsent, and none
+    // executes it without its PIN.
+    IsoExtra x;
+    x.pin_block = [](size_t, const std::string& pan) { return pin_block_hex("acquiring-zpk", pan.substr(pan.size() - 4), pan); };
+    IsoRun r("nopin", {}, 2000, kPromptReversal, true, x);
+    const auto a = amounts(6);
+    const auto results = r.pay(a);
+    r.stop_sim();
+    check_one_result_each(results, a.size());
+    for (const auto& [id, res] : results) {
+        CAPTURE(id);
+        CHECK(res.status != ResultStatus::approved);
+        REQUIRE(res.route);
+        REQUIRE(!res.route->attempts.empty());
+        for (const auto& at : res.route->attempts) {
+            CHECK(at.outcome == "soft_failure");
+            CHECK(at.reason == "pin_not_supported");
+        }
+    }
+    int executed = 0;
+    for (const auto& l : r.ledger()) executed += l.kind == "X";
+    CHECK(executed == 0);
 }
 
 TEST_CASE("iso8583 channel: with the host down, every payment moves to the next channel of its plan") {

@@ -495,7 +495,7 @@ TEST_CASE("life cycles from a producer on librdkafka's default partitioner are d
     std::vector<std::string> roots;
     std::map<std::string, PaymentResult> originals;
     int off_home = 0;
-    for (const auto [type, amount] : {std::pair{PaymentType::capture, 10000}, std::pair{PaymentType::refund, 4000},
+    for (const auto& [type, amount] : {std::pair{PaymentType::capture, 10000}, std::pair{PaymentType::refund, 4000},
                                       std::pair{PaymentType::sale, 0}}) {
         for (const auto& r : round) client.send(r, false);
         client.flush();

@@ -105,7 +105,7 @@ TEST_CASE("20,000 payments end to end on the real broker: one result each, DLQ w
     for (const auto& [id, n] : results_per_id) doubled += n > 1;
     CHECK(doubled == 0);
 
-    // Invalid requests sit in the DLQ with the headers of DESIGN.md §4, sealed.
+    // Invalid requests sit in the DLQ with the headers of docs/design.md, "Messages", sealed.
     int64_t invalid_sent = 0;
     for (const auto& [label, n] : report.sent_by_label)
         if (label.rfind("invalid:", 0) == 0) invalid_sent += n;

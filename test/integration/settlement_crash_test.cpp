@@ -1,6 +1,6 @@
 // Settlement across a crash: the whole switch runs as a child process (`turnout all`) and is
 // killed with SIGKILL in the middle of its cut-off windows, then started again. Afterwards
-// the money invariant of DESIGN.md §4 holds to the minor unit, every clearing record sits in
+// the money invariant of docs/design.md, "Messages" holds to the minor unit, every clearing record sits in
 // exactly one clearing file, and each channel's settlement report reconciles without a break;
 // breaks injected into a report are each found by `turnout reconcile`, and nothing else.
 #include <doctest/doctest.h>

@@ -238,7 +238,7 @@ TEST_CASE("iso8583: length headers") {
     CHECK_FALSE(frame(LengthHeader::ascii4, std::vector<uint8_t>(10000)));
 }
 
-TEST_CASE("iso8583: payments map to messages per DESIGN.md §9") {
+TEST_CASE("iso8583: payments map to messages per docs/design.md, ISO 8583 mapping") {
     MessageSettings s;
     RoutedPayment p;
     p.request.payment_id = "pay-1";
@@ -334,7 +334,7 @@ TEST_CASE("iso8583: response codes map to outcomes; channel_ref round-trips; rev
                              "iso8583:0100:00001:1126091500:X:T", "iso8583:0100:000001:1126091500:X:T:A:B"})
         CHECK_FALSE(parse_channel_ref(bad));
     const OriginalData longest{"0200", "999999", "1231235959", "ZZZZZZZZZZZZ", "ZZZZZZZZ", "", "ZZZZZZ"};
-    CHECK(format_channel_ref(longest).size() <= 64);  // DESIGN.md §4: channel_ref fits original.channel_ref
+    CHECK(format_channel_ref(longest).size() <= 64);  // docs/design.md, "Messages": channel_ref fits original.channel_ref
 }
 
 TEST_CASE("iso8583: channel settings are validated with file, line and column") {

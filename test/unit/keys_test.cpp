@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +15,7 @@
 #include "config/config.hpp"
 #include "security/card_vault.hpp"
 #include "security/constant_time.hpp"
+#include "security/pin_block.hpp"
 #include "security/pkcs11.hpp"
 #include "security/seal_counter.hpp"
 
@@ -331,4 +333,159 @@ TEST_CASE("constant-time comparison") {
         CAPTURE(a);
         CHECK(equal_constant_time(a, b) == eq);
     }
+}
+
+namespace {
+std::string hex_of(const Mac8& m) {
+    static const char* k = "0123456789abcdef";
+    std::string s;
+    for (auto b : m) s += k[b >> 4], s += k[b & 15];
+    return s;
+}
+std::string xor_hex(const std::string& a, const std::string& b) {
+    auto v = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    static const char* k = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < a.size(); ++i) out += k[v(a[i]) ^ v(b[i])];
+    return out;
+}
+}  // namespace
+
+TEST_CASE("pkcs11: ISO 8583 MAC keys imported from two components MAC in the token as the bank's clear copy does") {
+    // The bank's copies of two host MAC keys (the simulators' keys file) and the same keys
+    // brought into the token by two custodians, each entering one component.
+    struct Case {
+        const char* id;
+        const char* algorithm;
+        const char* key_hex;
+        const char* component1;
+    };
+    const Case cases[] = {
+        {"acq-eu-mac", "aes-cmac", "790e9c283c96d278f606b8a35dd6497c", "0123456789abcdef0011223344556677"},
+        {"acq-us-mac", "retail-des3", "2464439ac72defb423507da9cf33e623", "fedcba98765432100f1e2d3c4b5a6978"},
+    };
+    const auto s = hsm("mac");
+    run(keys_init, s);
+    VaultKeys bank;
+    bank.pan_keys["unused"] = Key256{};
+    bank.active_pan_key = "unused";
+    for (const auto& c : cases) {
+        std::vector<uint8_t> key;
+        for (size_t i = 0; i < std::strlen(c.key_hex); i += 2)
+            key.push_back(static_cast<uint8_t>(std::stoi(std::string(c.key_hex + i, 2), nullptr, 16)));
+        bank.mac_keys[c.id] = {*parse_mac_algorithm(c.algorithm), key};
+        std::istringstream in(std::string(c.component1) + "\n" + xor_hex(c.key_hex, c.component1) + "\n");
+        std::ostringstream out;
+        CHECK(keys_import(s, {c.id, "mac", c.algorithm, 2, false}, in, out) == 0);
+        MESSAGE(out.str());
+        const auto kcv = key_check_value(cipher_of(*parse_mac_algorithm(c.algorithm)), key);
+        REQUIRE(kcv);
+        std::string kcv_hex = hex_of(Mac8{(*kcv)[0], (*kcv)[1], (*kcv)[2]}).substr(0, 6);
+        CHECK(out.str().find("check value " + kcv_hex + " imported") != std::string::npos);
+        // The same id again is refused; the key set keeps the first.
+        std::istringstream again(std::string(c.key_hex) + "\n");
+        std::ostringstream out2;
+        CHECK_THROWS_WITH(keys_import(s, {c.id, "mac", c.algorithm, 1, false}, again, out2), doctest::Contains("already holds"));
+    }
+    const auto file = CardVault(make_file_key_provider(bank, kIsoMac));
+    auto compare_all = [&](const CardVault& token) {
+        for (const auto& c : cases)
+            for (size_t n : {0, 1, 7, 8, 9, 16, 63, 64, 65, 300}) {
+                CAPTURE(c.id);
+                CAPTURE(n);
+                std::vector<uint8_t> data(n);
+                for (size_t i = 0; i < n; ++i) data[i] = static_cast<uint8_t>(i * 37 + n);
+                const auto a = token.mac8(c.id, data);
+                const auto b = file.mac8(c.id, data);
+                REQUIRE(a);
+                REQUIRE(b);
+                CHECK(hex_of(*a) == hex_of(*b));
+                data.push_back(0);  // padding method 1: a trailing zero is the same message to the MAC
+                if (n % 8 != 0 && std::string(c.algorithm) == "retail-des3") CHECK(hex_of(*token.mac8(c.id, data)) == hex_of(*a));
+            }
+    };
+    compare_all(vault_of(s, kIsoMac));
+    // Only a process that uses MAC keys has them; an unknown id has none.
+    CHECK_FALSE(vault_of(s, kOpenPan).mac8("acq-eu-mac", {}));
+    CHECK_FALSE(vault_of(s, kIsoMac).mac8("acq-xx-mac", {}));
+    // A custodian's mistyped component makes another key: its check value and MACs differ.
+    {
+        std::istringstream in(std::string(cases[0].component1) + "\n" + xor_hex(cases[0].key_hex, cases[1].component1) + "\n");
+        std::ostringstream out;
+        CHECK(keys_import(s, {"typo-mac", "mac", "aes-cmac", 2}, in, out) == 0);
+        const std::vector<uint8_t> msg{1, 2, 3};
+        CHECK(hex_of(*vault_of(s, kIsoMac).mac8("typo-mac", msg)) != hex_of(*file.mac8("acq-eu-mac", msg)));
+    }
+    // Components of the wrong size, or not hex, are refused; nothing is added.
+    for (const char* bad : {"0123", "zz0e9c283c96d278f606b8a35dd6497c", "790e9c283c96d278f606b8a35dd6497c00"}) {
+        std::istringstream in(std::string(bad) + "\n");
+        std::ostringstream out;
+        CHECK_THROWS_WITH(keys_import(s, {"bad-mac", "mac", "retail-des3", 1}, in, out), doctest::Contains("hex digits"));
+    }
+    CHECK(read_key_set(s.key_set_file).find("bad-mac") == nullptr);
+    // The keys are wrapped by the KEK, and a new KEK re-wraps them: the MACs do not change.
+    std::ostringstream list;
+    CHECK(keys_list(s, "", list) == 0);
+    MESSAGE(list.str());
+    CHECK(list.str().find("retail-des3  check value") != std::string::npos);
+    std::ostringstream kek_out;
+    CHECK(keys_rotate(s, true, kek_out) == 0);
+    compare_all(vault_of(s, kIsoMac));
+}
+
+TEST_CASE("pkcs11: PIN blocks translated with both zone PIN keys in the token, as the clear keys do") {
+    const auto s = hsm("pin");
+    run(keys_init, s);
+    VaultKeys clear;
+    clear.pan_keys["unused"] = Key256{};
+    clear.active_pan_key = "unused";
+    auto bytes = [](const std::string& h) {
+        std::vector<uint8_t> v;
+        for (size_t i = 0; i < h.size(); i += 2) v.push_back(static_cast<uint8_t>(std::stoi(h.substr(i, 2), nullptr, 16)));
+        return v;
+    };
+    struct Zone {
+        const char* id;
+        const char* algorithm;
+        const char* key_hex;
+        bool acquiring;
+    };
+    for (const Zone z : {Zone{"zone-acq", "aes", "00112233445566778899aabbccddeeff", true},
+                         Zone{"zone-chan", "des3", "0123456789abcdeffedcba9876543210", false}}) {
+        clear.pin_keys[z.id] = {std::string(z.algorithm) == "aes" ? BlockCipher::aes : BlockCipher::tdes2, bytes(z.key_hex)};
+        std::istringstream in(std::string(z.key_hex) + "\n");
+        std::ostringstream out;
+        CHECK(keys_import(s, {z.id, "pin", z.algorithm, 1, z.acquiring}, in, out) == 0);
+        MESSAGE(out.str());
+    }
+    clear.acquiring_pin_key = "zone-acq";
+    CHECK(read_key_set(s.key_set_file).acquiring_pin_key == "zone-acq");
+    const CardVault bank(clear);
+    const auto token = vault_of(s, kPin);
+    CHECK(token.provider().acquiring_pin_key() == "zone-acq");
+    CHECK(token.provider().pin_block_size("zone-acq") == 16);
+    CHECK(token.provider().pin_block_size("zone-chan") == 8);
+    CHECK(vault_of(s, kOpenPan).provider().pin_block_size("zone-chan") == 0);  // only a PIN channel loads them
+    const std::string pan = "4111111111111111";
+    for (const char* pin : {"1234", "98765432", "000000000000"}) {
+        CAPTURE(pin);
+        const auto from_terminal = encipher_pin(bank.provider(), "zone-acq", pin, pan);
+        std::string why;
+        const auto translated = token.translate_pin(from_terminal, "zone-chan", pan, &why);
+        REQUIRE_MESSAGE(translated, why);
+        CHECK(decipher_pin(bank.provider(), "zone-chan", *translated, pan) == std::string(pin));
+        // Format 0 under the same key and card is deterministic: the clear keys agree byte for byte.
+        CHECK(*translated == *bank.translate_pin(from_terminal, "zone-chan", pan, &why));
+        CHECK(decipher_pin(token.provider(), "zone-acq", encipher_pin(token.provider(), "zone-acq", pin, pan), pan) ==
+              std::string(pin));
+    }
+    auto tampered = encipher_pin(bank.provider(), "zone-acq", "1234", pan);
+    tampered[0] ^= 0x80;
+    std::string why;
+    CHECK_FALSE(token.translate_pin(tampered, "zone-chan", pan, &why));
+    // --acquiring is for PIN keys only; the purpose and algorithm must go together.
+    std::istringstream in("00112233445566778899aabbccddeeff\n");
+    std::ostringstream out;
+    CHECK_THROWS(keys_import(s, {"x", "mac", "aes-cmac", 1, true}, in, out));
+    CHECK_THROWS(keys_import(s, {"y", "pin", "retail-des3", 1, false}, in, out));
 }

@@ -93,7 +93,7 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
     };
     switch (in.kind) {
         case InstrumentKind::card: {
-            if (auto bad = allowed({"pan", "expiry"})) return bad;
+            if (auto bad = allowed({"pan", "expiry", "pin_block"})) return bad;
             auto* pan = get_string(io, "pan");
             if (!pan || pan->size() < 12 || pan->size() > 19 || !is_digits(*pan) || !luhn_valid(*pan))
                 return Invalid{reject::invalid_pan, "instrument.pan must be 12-19 digits passing the Luhn check"};
@@ -104,6 +104,13 @@ std::optional<Invalid> read_instrument(const json::object& io, Instrument& in) {
             const int month = ((*exp)[2] - '0') * 10 + ((*exp)[3] - '0');
             if (month < 1 || month > 12) return Invalid{reject::invalid_expiry, "instrument.expiry month must be 01-12"};
             in.expiry.assign(exp->data(), exp->size());
+            if (io.contains("pin_block")) {
+                auto* pb = get_string(io, "pin_block");
+                if (!pb || !is_pin_block(*pb))
+                    return Invalid{reject::invalid_instrument,
+                                   "instrument.pin_block must be 16 or 32 hex digits (an ISO 9564 PIN block)"};
+                in.pin_block.assign(pb->data(), pb->size());
+            }
             break;
         }
         case InstrumentKind::card_token:

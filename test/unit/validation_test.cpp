@@ -1,4 +1,4 @@
-// Every validation rule of DESIGN.md §4 with a passing and a failing case.
+// Every validation rule of docs/design.md, "Messages" with a passing and a failing case.
 #include <doctest/doctest.h>
 
 #include <string>
