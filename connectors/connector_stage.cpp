@@ -168,7 +168,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         auto& p = payments[i];
         const auto& o = outcomes[i];
         const auto tp = sources[i]->header(kafka::kTraceparent);
-        if (called) latency_.Observe(secs);
+        if (called && !pin_refused[i]) latency_.Observe(secs);
         if (o.kind == ChannelOutcome::Kind::pending) {
             // No result yet: the payment waits in payments.pending (same transaction) for
             // its webhook or, past the deadline, a status query.

@@ -8,7 +8,7 @@
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
-#include "router/channel_health.hpp"
+#include "codec/channel_health.hpp"
 
 namespace turnout {
 

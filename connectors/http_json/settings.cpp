@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "http_json/signature.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 namespace turnout::psp {
 namespace {

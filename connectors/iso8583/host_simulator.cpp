@@ -6,8 +6,7 @@
 //   ..96 → 96 (soft, not executed) unless --fault soft96=0: the host cannot know whether it
 //   is the first channel of a plan; in the default config the acquirers come first.
 //   Refunds (processing code 20xxxx), captures (0220, or 0200 with field 90) are approved.
-//   A 0100/0200 without a card number passing the Luhn check in field 2 → 14 (invalid card
-//   number), not executed. With field 52 (a channel with a pin_key): the PIN block,
+//   With field 52 (a channel with a pin_key): the PIN block,
 //   deciphered under the bank's copy of the PIN key, must hold the card's PIN — the last four
 //   digits of its number — else 55 (incorrect PIN), not executed.
 // A request whose RRN (field 37) was executed before is answered from the ledger, not
@@ -138,7 +137,7 @@ struct Executed {
 struct Stats {
     long executed = 0, replayed = 0, soft = 0, reversals = 0, reversals_unanswered = 0, unanswered = 0, late = 0,
          dropped = 0, echoes = 0, malformed = 0, reversals_not_found = 0, reversals_ambiguous = 0, bad_mac_in = 0,
-         bad_mac_out = 0, tls_refused = 0, invalid_card = 0, pin_verified = 0, pin_refused = 0;
+         bad_mac_out = 0, tls_refused = 0, pin_verified = 0, pin_refused = 0;
 };
 
 class Host;
@@ -212,10 +211,10 @@ public:
             "stopped: executed {}, replayed {}, soft {}, reversals acknowledged {}, reversals unanswered {}, "
             "unanswered {}, late {}, dropped {}, echoes {}, malformed {}, reversals of an unknown original {}, "
             "ambiguous reversals {}, requests with a bad MAC {}, answers sent with a bad MAC {}, TLS handshakes "
-            "refused {}, refused without a valid card number {}, PINs verified {}, PINs refused {}",
+            "refused {}, PINs verified {}, PINs refused {}",
             stats_.executed, stats_.replayed, stats_.soft, stats_.reversals, stats_.reversals_unanswered, stats_.unanswered,
             stats_.late, stats_.dropped, stats_.echoes, stats_.malformed, stats_.reversals_not_found,
-            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out, stats_.tls_refused, stats_.invalid_card,
+            stats_.reversals_ambiguous, stats_.bad_mac_in, stats_.bad_mac_out, stats_.tls_refused,
             stats_.pin_verified, stats_.pin_refused);
         return 0;
     }
@@ -307,17 +306,11 @@ public:
         }
         const int64_t amount = std::atoll(m->get(4).c_str());
         const bool follow_up = m->mti[2] == '2' || m->get(3).rfind("20", 0) == 0 || m->has(90);
-        if (!follow_up && (!m->has(2) || m->get(2).size() < 12 || !luhn_valid(m->get(2)))) {
-            // An authorization or sale needs a card number: 14 (invalid card number), not executed.
-            ++stats_.invalid_card;
-            r.set(39, "14");
-            return answer(ses, r, faults_.latency_ms);
-        }
         if (!follow_up && m->has(52)) {
             // The issuer's PIN check: field 52 under the channel's PIN key must hold the card's
             // PIN, which for every simulated card is the last four digits of its number.
             const std::string f52 = m->get(52), pan = m->get(2);
-            const auto pin = keys_ && !s_.pin_key.empty()
+            const auto pin = keys_ && !s_.pin_key.empty() && pan.size() >= 12
                                  ? decipher_pin(keys_->provider(), s_.pin_key, std::vector<uint8_t>(f52.begin(), f52.end()), pan)
                                  : std::nullopt;
             if (!pin || *pin != pan.substr(pan.size() - 4)) {

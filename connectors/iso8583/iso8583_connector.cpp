@@ -199,8 +199,14 @@ public:
                 continue;
             }
             std::string why;
+            // Sent by a process that died before recording the outcome: it is reversed, not
+            // sent, so neither its card number nor its PIN is needed (field 90 and the
+            // terminal name the original).
+            const JournalEntry* recovered = nullptr;
+            if (journal_)
+                if (auto it = journal_->recovered().find(id); it != journal_->recovered().end()) recovered = &it->second;
             const auto pan = pan_of(batch[i]);
-            if (pan.empty() && batch[i].request.instrument && batch[i].request.instrument->sealed_pan) {
+            if (!recovered && pan.empty() && batch[i].request.instrument && batch[i].request.instrument->sealed_pan) {
                 // A card payment whose number this process cannot open (keys missing or the
                 // envelope not sealed for this payment) is refused here, never sent without it.
                 if (card_data_unavailable_.Value() == 0 || static_cast<int64_t>(card_data_unavailable_.Value()) % 10000 == 0)
@@ -216,7 +222,7 @@ public:
                 b->outcomes[i] = {K::declined, "invalid_original", why, "", ""};
                 continue;
             }
-            if (const auto& in = batch[i].request.instrument; in && !in->pin_block.empty()) {
+            if (const auto& in = batch[i].request.instrument; !recovered && in && !in->pin_block.empty()) {
                 auto f52 = pin_field(*in, pan, id, b->outcomes[i]);
                 if (!f52) continue;
                 msg->set(52, std::move(*f52));
@@ -227,19 +233,17 @@ public:
             p->payment_id = id;
             p->is_void = batch[i].request.type == PaymentType::void_;
             p->request = std::move(*msg);
-            if (journal_)
-                if (auto it = journal_->recovered().find(id); it != journal_->recovered().end()) {
-                    // Sent by a process that died before recording the outcome: this is the
-                    // request the host may hold.
-                    const auto& e = it->second;
-                    p->recovered = true;
-                    p->request.mti = e.mti;
-                    p->request.set(7, e.transmission);
-                    p->request.set(11, e.stan);
-                    p->request.set(41, e.terminal);
-                    if (!e.acquirer.empty()) p->request.set(32, e.acquirer);
-                    b->journaled[i] = 1;
-                }
+            if (recovered) {
+                // This is the request the host may hold.
+                const auto& e = *recovered;
+                p->recovered = true;
+                p->request.mti = e.mti;
+                p->request.set(7, e.transmission);
+                p->request.set(11, e.stan);
+                p->request.set(41, e.terminal);
+                if (!e.acquirer.empty()) p->request.set(32, e.acquirer);
+                b->journaled[i] = 1;
+            }
             ready.push_back(std::move(p));
         }
         if (!ready.empty()) {
@@ -324,9 +328,10 @@ private:
         auto translated = vault_ ? vault_->translate_pin(block, s_.pin_key, pan, &why) : std::nullopt;
         if (!translated) {
             bad_pin_block_.Increment();
+            // The reason stays in the log: a requester learns only that the block was refused.
             spdlog::warn("channel {}: payment {}: PIN block not translated ({}); declined invalid_pin_block", channel_,
                          id, why);
-            out = {K::declined, "invalid_pin_block", why, "", ""};
+            out = {K::declined, "invalid_pin_block", "the PIN block could not be used", "", ""};
             return std::nullopt;
         }
         return std::string(translated->begin(), translated->end());

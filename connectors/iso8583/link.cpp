@@ -1,7 +1,7 @@
 #include "iso8583/link.hpp"
 
 #include "config/config.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 namespace turnout::iso8583 {
 namespace ssl = boost::asio::ssl;

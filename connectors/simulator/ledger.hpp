@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "connector.hpp"
-#include "settlement/reconcile.hpp"
+#include "codec/channel_report.hpp"
 
 namespace turnout {
 

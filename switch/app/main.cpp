@@ -13,7 +13,7 @@
 
 #include "app/roles.hpp"
 #include "config/config.hpp"
-#include "config/rules_source.hpp"
+#include "domain/rules_source.hpp"
 #include "connector.hpp"
 #include "dlq/dlq_tool.hpp"
 #include "gateway/api_keys.hpp"
@@ -31,7 +31,7 @@
 #include "settlement/reconcile.hpp"
 #include "simulator/ledger.hpp"
 #include "connector_bench.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "state/status_query.hpp"
 #include "state/status_server.hpp"
 
@@ -122,6 +122,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     keys_import->add_option("--algorithm", key_import.algorithm, "mac: retail-des3 | aes-cmac; pin: des3 | aes")->required();
     keys_import->add_flag("--acquiring", key_import.acquiring, "pin: the acquiring zone's key, under which requests carry PIN blocks");
+    keys_import->add_option("--kcv", key_import.expect_kcv,
+                            "the key check value on the bank's form (6 hex digits): refuse a key that differs");
     keys_import->add_option("--components", key_import.components, "how many components are XORed into the key")
         ->capture_default_str();
     for (auto* k : {keys_init, keys_rotate, keys_list, keys_import})

@@ -11,7 +11,7 @@
 #include "codec/request_decoder.hpp"
 #include "kafka/client.hpp"
 #include "model/time.hpp"
-#include "state/life_cycle_ledger.hpp"
+#include "domain/life_cycle_ledger.hpp"
 #include "state/status_query.hpp"
 
 namespace turnout {

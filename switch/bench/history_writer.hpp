@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 namespace turnout {
 

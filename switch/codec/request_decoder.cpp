@@ -15,7 +15,7 @@
 #include "codec/message_parts.hpp"
 #include "codec/request_checks.hpp"
 #include "model/time.hpp"
-#include "security/card_vault.hpp"
+#include "model/card_number.hpp"
 
 namespace turnout {
 namespace json = boost::json;
@@ -555,6 +555,8 @@ std::optional<Invalid> validate(const RequestReader& in, PaymentRequest& r, size
             return Invalid{reject::invalid_instrument, "instrument must be an object"};
         r.instrument.emplace();
         if (auto bad = read_instrument(in.instrument, *r.instrument)) return bad;
+        if (is_follow_up(r.type) && !r.instrument->pin_block.empty())
+            return Invalid{reject::invalid_instrument, "a capture, void or refund carries no PIN block"};
     } else if (!is_follow_up(r.type)) {
         return Invalid{reject::missing_instrument, "instrument is required for sale and authorize"};
     }

@@ -32,7 +32,7 @@
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 #include "net/http_listener.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 namespace turnout::gateway {
 namespace asio = boost::asio;

@@ -10,7 +10,7 @@
 #include "gateway/api_keys.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "model/payment.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 namespace turnout::gateway {
 

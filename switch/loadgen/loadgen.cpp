@@ -19,7 +19,7 @@
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 #include "settlement/batch_book.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 namespace turnout {
 namespace {

@@ -15,7 +15,7 @@
 #include "metrics/health.hpp"
 #include "model/time.hpp"
 #include "net/http_listener.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 namespace turnout {
 namespace asio = boost::asio;

@@ -6,7 +6,7 @@
 
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 namespace turnout::net {
 namespace asio = boost::asio;

@@ -1,7 +1,7 @@
 #pragma once
-// Channel health as the connectors publish it on the compacted channels.health topic
-// (key = channel id), and the router's table of the latest value per channel: a small
-// background consumer reads the whole topic and swaps in a new snapshot on every change.
+// The router's table of the latest channel health per channel (codec/channel_health.hpp): a
+// small background consumer reads the whole channels.health topic and swaps in a new
+// snapshot on every change.
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -11,23 +11,10 @@
 #include <string_view>
 #include <thread>
 
+#include "codec/channel_health.hpp"
 #include "config/config.hpp"
 
 namespace turnout {
-
-struct ChannelHealth {
-    enum class Circuit { closed = 0, half_open = 1, open = 2 };
-    std::string channel;
-    Circuit circuit = Circuit::closed;
-    int success_permille = 1000;  // answered (approved or declined) per 1000 calls, recent window
-    int latency_ms = 0;           // mean channel call latency, recent window
-    int64_t calls = 0;            // calls in the recent window
-    int64_t updated_at_ms = 0;
-};
-
-std::string_view to_string(ChannelHealth::Circuit c);
-std::string encode_channel_health(const ChannelHealth& h);
-std::optional<ChannelHealth> decode_channel_health(std::string_view bytes);
 
 // Older reports are ignored: a connector that stopped publishing says nothing about now.
 inline constexpr int64_t kHealthStaleMs = 30'000;

@@ -1,5 +1,5 @@
 #pragma once
-// The router's binding of the life-cycle rules (state/life_cycle.hpp) to Kafka. The router
+// The router's binding of the life-cycle rules (domain/life_cycle.hpp) to Kafka. The router
 // also consumes payments.results (co-partitioned with payments.requests by root id), so for
 // requests partition P it knows every root it accepted there and the results of the root
 // and its follow-ups. A capture, void or refund is checked against that ledger before it
@@ -14,7 +14,7 @@
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
-#include "state/life_cycle_ledger.hpp"
+#include "domain/life_cycle_ledger.hpp"
 
 namespace turnout {
 

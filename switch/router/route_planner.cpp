@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
-#include "settlement/fees.hpp"
+#include "domain/fees.hpp"
 
 namespace turnout {
 namespace {

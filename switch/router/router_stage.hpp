@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "config/config.hpp"
-#include "config/rules_source.hpp"
+#include "domain/rules_source.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
 #include "router/channel_health.hpp"

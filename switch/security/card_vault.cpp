@@ -1,6 +1,6 @@
 #include "security/card_vault.hpp"
 #include "security/pin_block.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -53,27 +53,6 @@ std::optional<std::vector<uint8_t>> parse_hex_bytes(const std::string& hex) {
 
 const char kHex[] = "0123456789abcdef";
 }  // namespace
-
-bool luhn_valid(std::string_view digits) {
-    if (digits.empty()) return false;
-    int sum = 0;
-    bool twice = false;
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-        if (*it < '0' || *it > '9') return false;
-        int d = *it - '0';
-        if (twice && (d *= 2) > 9) d -= 9;
-        sum += d;
-        twice = !twice;
-    }
-    return sum % 10 == 0;
-}
-
-std::string mask_pan(std::string_view pan) {
-    if (pan.size() < 10) return std::string(pan.size(), '*');
-    std::string out(pan);
-    for (size_t i = 6; i + 4 < out.size(); ++i) out[i] = '*';
-    return out;
-}
 
 VaultKeys load_vault_keys(const std::string& path, const std::string& setting) {
     check_secret_file(path, setting);
@@ -325,7 +304,7 @@ CardVault::~CardVault() = default;
 
 std::optional<std::vector<uint8_t>> CardVault::translate_pin(const std::vector<uint8_t>& block, const std::string& to_key,
                                                              std::string_view pan, std::string* why) const {
-    return turnout::translate_pin(*provider_, block, to_key, pan, why);
+    return provider_->translate_pin(block, to_key, pan, why);
 }
 
 std::string CardVault::settlement_sign(std::string_view data) const {

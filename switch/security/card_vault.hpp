@@ -11,15 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "model/card_number.hpp"
 #include "model/payment.hpp"
 #include "security/key_provider.hpp"
 #include "security/message_mac.hpp"
 
 namespace turnout {
-
-bool luhn_valid(std::string_view digits);
-// "411111******1111"
-std::string mask_pan(std::string_view pan);
 
 using Key256 = std::array<uint8_t, 32>;
 
@@ -50,7 +47,7 @@ struct VaultKeys {
 // Loads the keys file (YAML: pan_keys [{id, key_hex}], active_pan_key, fingerprint_key_hex,
 // settlement_hmac_key_hex).
 // Throws std::runtime_error naming the file and what is wrong.
-// Refuses a file that group or others may read (security/secret_file.hpp); `setting` names
+// Refuses a file that group or others may read (config/secret_file.hpp); `setting` names
 // the config key in that error.
 VaultKeys load_vault_keys(const std::string& path, const std::string& setting = "security.keys_file");
 

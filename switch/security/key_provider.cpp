@@ -2,9 +2,16 @@
 
 #include "config/config.hpp"
 #include "security/card_vault.hpp"
+#include "security/pin_block.hpp"
 #include "security/pkcs11.hpp"
 
 namespace turnout {
+
+std::optional<std::vector<uint8_t>> KeyProvider::translate_pin(const std::vector<uint8_t>& block,
+                                                                const std::string& to_key, std::string_view pan,
+                                                                std::string* why) const {
+    return translate_pin_in_memory(*this, block, to_key, pan, why);
+}
 
 unsigned key_uses_of_role(const Config& cfg, const std::string& role, const std::string& channel) {
     if (role == "router") return kSealPan | kFingerprint;

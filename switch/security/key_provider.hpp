@@ -59,6 +59,12 @@ public:
     // The acquiring zone's PIN key, under which PIN blocks arrive in requests; empty when
     // none is loaded.
     virtual const std::string& acquiring_pin_key() const = 0;
+    // `block` (a PIN block under the acquiring zone key, for card `pan`) under PIN key
+    // `to_key` in its format; nullopt + why when it does not translate. By default the PIN
+    // passes through this process (translate_pin_in_memory over pin_cipher); a provider over
+    // a payment HSM overrides it with the HSM's own translate command.
+    virtual std::optional<std::vector<uint8_t>> translate_pin(const std::vector<uint8_t>& block, const std::string& to_key,
+                                                              std::string_view pan, std::string* why) const;
     virtual bool has(KeyUse use) const = 0;
 };
 

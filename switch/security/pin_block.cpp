@@ -42,7 +42,10 @@ std::optional<std::string> pin_of_field(const uint8_t* field, uint8_t control, u
     std::string pin;
     for (size_t i = 0; i < n; ++i) {
         const uint8_t d = nibble(field, 2 + i);
-        if (d > 9) return std::nullopt;
+        if (d > 9) {
+            OPENSSL_cleanse(pin.data(), pin.size());
+            return std::nullopt;
+        }
         pin.push_back(static_cast<char>('0' + d));
     }
     for (size_t i = 2 + n; i < fill_end; ++i)
@@ -151,8 +154,9 @@ std::optional<std::string> decipher_pin(const KeyProvider& keys, const std::stri
     return pin;
 }
 
-std::optional<std::vector<uint8_t>> translate_pin(const KeyProvider& keys, const std::vector<uint8_t>& block,
-                                                  const std::string& to_key, std::string_view pan, std::string* why) {
+std::optional<std::vector<uint8_t>> translate_pin_in_memory(const KeyProvider& keys, const std::vector<uint8_t>& block,
+                                                            const std::string& to_key, std::string_view pan,
+                                                            std::string* why) {
     const auto& from = keys.acquiring_pin_key();
     if (from.empty()) {
         if (why) *why = "no acquiring zone PIN key is loaded";

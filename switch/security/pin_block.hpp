@@ -38,11 +38,12 @@ std::vector<uint8_t> encipher_pin(const KeyProvider& keys, const std::string& ke
 // well-formed block (wrong key, wrong PAN, tampered or random bytes).
 std::optional<std::string> decipher_pin(const KeyProvider& keys, const std::string& key, const std::vector<uint8_t>& block,
                                         std::string_view pan, std::string* why = nullptr);
-// The translation a switch makes: `block` from the key provider's acquiring zone key to PIN
-// key `to_key`, in `to_key`'s format. The clear PIN exists in this process's memory between
-// the two (cleared after); nullopt + why as decipher_pin, or when a key is not loaded.
-std::optional<std::vector<uint8_t>> translate_pin(const KeyProvider& keys, const std::vector<uint8_t>& block,
-                                                  const std::string& to_key, std::string_view pan,
-                                                  std::string* why = nullptr);
+// The translation a switch makes (KeyProvider::translate_pin by default): `block` from the
+// key provider's acquiring zone key to PIN key `to_key`, in `to_key`'s format, with
+// pin_cipher. The clear PIN exists in this process's memory between the two (cleared after);
+// nullopt + why as decipher_pin, or when a key is not loaded.
+std::optional<std::vector<uint8_t>> translate_pin_in_memory(const KeyProvider& keys, const std::vector<uint8_t>& block,
+                                                            const std::string& to_key, std::string_view pan,
+                                                            std::string* why = nullptr);
 
 }  // namespace turnout

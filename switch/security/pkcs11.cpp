@@ -26,7 +26,7 @@
 #include "security/card_vault.hpp"
 #include "security/message_mac.hpp"
 #include "security/seal_counter.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 namespace turnout {
 namespace {
@@ -425,8 +425,12 @@ public:
                 continue;
             } else if (k.purpose == "pin") {
                 if (!(uses & kPin)) continue;
-                pin_[k.id] = {token_.unwrap(kek(k.kek), k, {CKA_ENCRYPT, CKA_DECRYPT}), k.algorithm == "aes" ? 16u : 8u};
-                if (k.id == set.acquiring_pin_key) acquiring_pin_ = k.id;
+                // The acquiring zone key only deciphers what arrives under it; a channel key only
+                // enciphers what leaves under it.
+                const bool acquiring = k.id == set.acquiring_pin_key;
+                pin_[k.id] = {token_.unwrap(kek(k.kek), k, {acquiring ? CKA_DECRYPT : CKA_ENCRYPT}),
+                              k.algorithm == "aes" ? 16u : 8u};
+                if (acquiring) acquiring_pin_ = k.id;
                 continue;
             } else if ((k.purpose == "fingerprint" && (uses & kFingerprint)) ||
                        (k.purpose == "settlement" && (uses & kSettlement))) {
@@ -640,8 +644,12 @@ KeySet read_key_set(const std::string& path) {
             if (w.algorithm == "retail-des3") w.wrapped_chain_hex = str(k, "wrapped_chain");
         }
         if (s.find(w.id)) throw std::runtime_error(path + ": key id `" + w.id + "` appears twice");
+        if (w.id == s.acquiring_pin_key && w.purpose != "pin")
+            throw std::runtime_error(path + ": acquiring_pin_key `" + w.id + "` is not a PIN key");
         s.keys.push_back(std::move(w));
     }
+    if (!s.acquiring_pin_key.empty() && !s.find(s.acquiring_pin_key))
+        throw std::runtime_error(path + ": acquiring_pin_key `" + s.acquiring_pin_key + "` names no key");
     return s;
 }
 
@@ -827,28 +835,42 @@ int keys_import(const SecurityConfig& sec, const KeyImport& what, std::istream& 
         for (size_t j = 0; j < part.size(); ++j) key[j] ^= part[j];
         OPENSSL_cleanse(part.data(), part.size());
     }
+    // DES keys carry odd parity in the low bit of each byte (PKCS#11 tokens may insist);
+    // XORed components lose it. The cipher ignores those bits, so nothing else changes.
+    if (tdes)
+        for (auto& b : key) b = static_cast<unsigned char>((b & 0xfe) | (__builtin_popcount(b & 0xfe) % 2 == 0));
+    const std::string kcv = kcv_text(key);
+    std::string expected;
+    for (char c : what.expect_kcv) expected.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (!expected.empty() && expected != kcv) {
+        OPENSSL_cleanse(key.data(), key.size());
+        throw std::runtime_error("the components make a key with check value " + kcv + ", not " + what.expect_kcv +
+                                 " (--kcv): a component was mistyped; nothing imported");
+    }
     Token token(sec);
     const auto kek = token.find_kek(set.active_kek);
-    WrappedKey k{what.id, what.purpose, set.active_kek, {}, utc_now(), what.algorithm, kcv_text(key), {}};
+    WrappedKey k{what.id, what.purpose, set.active_kek, {}, utc_now(), what.algorithm, kcv, {}};
+    std::vector<unsigned char> k3(24);
     try {
         if (!tdes) {
             k.wrapped_hex = token.import_wrapped(kek, CKK_AES, key);
         } else {
             // K1|K2|K1: two-key triple DES as a three-key object. A retail MAC key also gets
             // K1|K2|K2, which is single DES under K1: its CBC chain.
-            std::vector<unsigned char> k3(key.begin(), key.end());
-            k3.insert(k3.end(), key.begin(), key.begin() + 8);
+            std::copy(key.begin(), key.end(), k3.begin());
+            std::copy(key.begin(), key.begin() + 8, k3.begin() + 16);
             k.wrapped_hex = token.import_wrapped(kek, CKK_DES3, k3);
             if (mac) {
                 std::copy(key.begin() + 8, key.end(), k3.begin() + 16);
                 k.wrapped_chain_hex = token.import_wrapped(kek, CKK_DES3, k3);
             }
-            OPENSSL_cleanse(k3.data(), k3.size());
         }
     } catch (...) {
+        OPENSSL_cleanse(k3.data(), k3.size());
         OPENSSL_cleanse(key.data(), key.size());
         throw;
     }
+    OPENSSL_cleanse(k3.data(), k3.size());
     OPENSSL_cleanse(key.data(), key.size());
     out << what.purpose << " key " << k.id << " (" << k.algorithm << ") check value " << k.kcv
         << " imported into token `" << sec.token_label << "`, wrapped by " << set.active_kek << "\n";

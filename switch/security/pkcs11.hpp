@@ -84,6 +84,7 @@ struct KeyImport {
     std::string algorithm;  // mac: retail-des3 | aes-cmac; pin: des3 | aes
     int components = 2;
     bool acquiring = false;  // pin: the acquiring zone's key (requests' PIN blocks are under it)
+    std::string expect_kcv;  // the check value on the bank's key form (6 hex digits); empty = not checked
 };
 int keys_import(const SecurityConfig& sec, const KeyImport& what, std::istream& in, std::ostream& out);
 

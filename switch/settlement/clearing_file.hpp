@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/csv.hpp"
 #include "settlement/batch_book.hpp"
 
 namespace turnout {
@@ -17,20 +18,7 @@ namespace turnout {
 // wherever that key lives (CardVault::settlement_sign: key file or PKCS#11 token).
 using ClearingSigner = std::function<std::string(std::string_view data)>;
 
-// Every text field of a clearing file is written through one of these, so no field can
-// split a record or turn into a spreadsheet formula, whatever a record holds:
-//
-// A CSV cell: control characters and line breaks (C0, DEL, C1, U+2028/U+2029) become '?';
-// a cell starting with = + - @ tab CR or a single quote gets a leading single quote (the
-// OWASP guidance on CSV injection); a cell with a comma or double quote is quoted as RFC
-// 4180 says. csv_cell_text undoes the leading quote when a file is read back.
-std::string csv_text_cell(std::string_view s);
-std::string csv_cell_text(std::string_view cell);
-// The cells of one CSV line, RFC 4180 quotes removed (leading single quotes kept).
-std::vector<std::string> split_csv_line(std::string_view line);
-// A fixed-width text field: printable ASCII only (any other character becomes one '?'),
-// cut to `width` bytes and space-padded.
-std::string fixed_width_text(std::string_view s, size_t width);
+// Text fields go through the CSV and fixed-width helpers of codec/csv.hpp.
 // The file name stem of a batch id: [A-Za-z0-9_-] and '.' (not first) kept, every other byte
 // as %XX, so a name never holds a '/' or starts with '.', and different ids give different
 // names; cut with a digest beyond 200 bytes.

@@ -9,24 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/channel_report.hpp"
 #include "settlement/clearing_file.hpp"
 
 namespace turnout {
-
-// One line of a channel's settlement report. `amount` is signed like a clearing record:
-// sale/capture +, refund −; the report holds money-moving executions only.
-struct ChannelReportLine {
-    std::string payment_id;
-    PaymentType type = PaymentType::sale;
-    int64_t amount = 0;
-    std::string currency;
-    std::string channel_ref;
-};
-
-// CSV: `payment_id,type,amount_minor,currency,channel_ref` header row, then one row each;
-// text cells written and read as in the clearing files (csv_text_cell / csv_cell_text).
-std::string render_channel_report(const std::vector<ChannelReportLine>& lines);
-std::optional<std::vector<ChannelReportLine>> parse_channel_report(std::string_view text, std::string& why);
 
 enum class BreakKind {
     missing_at_channel,    // in a Turnout clearing file, not in the channel's report

@@ -16,7 +16,7 @@
 #include "metrics/metrics.hpp"
 #include "settlement/batch_book.hpp"
 #include "settlement/clearing_file.hpp"
-#include "settlement/fees.hpp"
+#include "domain/fees.hpp"
 
 namespace turnout {
 

@@ -15,7 +15,7 @@
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/metrics.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "state/status_server.hpp"
 
 namespace turnout {

@@ -24,7 +24,7 @@
 #include "harness.hpp"
 #include "requests_kit.hpp"
 #include "security/card_vault.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "state/status_server.hpp"
 
 using namespace turnout;

@@ -22,7 +22,7 @@
 #include "loadgen/loadgen.hpp"
 #include "security/card_vault.hpp"
 #include "model/time.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "state/status_query.hpp"
 #include "state/status_server.hpp"
 

@@ -21,7 +21,7 @@
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "state/status_query.hpp"
 
 using namespace turnout;

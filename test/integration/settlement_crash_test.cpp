@@ -19,7 +19,7 @@
 #include "harness.hpp"
 #include "loadgen/loadgen.hpp"
 #include "settlement/batch_book.hpp"
-#include "settlement/fees.hpp"
+#include "domain/fees.hpp"
 #include "settlement/reconcile.hpp"
 
 using namespace turnout;

@@ -26,7 +26,7 @@
 #include "metrics/metrics.hpp"
 #include "requests_kit.hpp"
 #include "security/card_vault.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "state/status_query.hpp"
 #include "state/status_server.hpp"
 

@@ -699,10 +699,10 @@ def run_schema_checks(schema_dir: Path) -> dict:
         report(sorted(in_schema) == sorted(expected),
                "rejected reason codes agree with the decoder and the router",
                f"schema {sorted(set(in_schema) ^ set(expected))}")
-        life_cycle_hpp = source("switch/state/life_cycle.hpp") or ""
+        life_cycle_hpp = source("switch/domain/life_cycle.hpp") or ""
         lc_codes = [c for _, c in re.findall(r'inline constexpr std::string_view (\w+) = "(\w+)"', life_cycle_hpp)]
         report(lc_codes and res["$defs"]["life_cycle_code"]["enum"] == lc_codes,
-               "life-cycle rejection codes agree with switch/state/life_cycle.hpp", f"{lc_codes}")
+               "life-cycle rejection codes agree with switch/domain/life_cycle.hpp", f"{lc_codes}")
     return schemas
 
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "bench/history_writer.hpp"
-#include "state/life_cycle_ledger.hpp"
+#include "domain/life_cycle_ledger.hpp"
 #include "state/state_stage.hpp"
 
 using namespace turnout;

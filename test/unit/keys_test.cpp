@@ -476,13 +476,27 @@ TEST_CASE("pkcs11: PIN blocks translated with both zone PIN keys in the token, a
         CHECK(decipher_pin(bank.provider(), "zone-chan", *translated, pan) == std::string(pin));
         // Format 0 under the same key and card is deterministic: the clear keys agree byte for byte.
         CHECK(*translated == *bank.translate_pin(from_terminal, "zone-chan", pan, &why));
-        CHECK(decipher_pin(token.provider(), "zone-acq", encipher_pin(token.provider(), "zone-acq", pin, pan), pan) ==
-              std::string(pin));
     }
+    // The token's zone key only deciphers, the channel key only enciphers: the connector can
+    // neither make blocks under the acquiring key nor read back what it sent.
+    CHECK(encipher_pin(token.provider(), "zone-acq", "1234", pan).empty());
+    const auto sent = *token.translate_pin(encipher_pin(bank.provider(), "zone-acq", "1234", pan), "zone-chan", pan, nullptr);
+    CHECK(decipher_pin(token.provider(), "zone-chan", sent, pan) == std::nullopt);
+    CHECK(decipher_pin(bank.provider(), "zone-chan", sent, pan) == "1234");
     auto tampered = encipher_pin(bank.provider(), "zone-acq", "1234", pan);
     tampered[0] ^= 0x80;
     std::string why;
     CHECK_FALSE(token.translate_pin(tampered, "zone-chan", pan, &why));
+    // A key form's check value is compared before anything is imported.
+    {
+        std::istringstream in2("0123456789abcdeffedcba9876543210\n");
+        std::ostringstream out2;
+        CHECK_THROWS_WITH(keys_import(s, {"kcv-typo", "pin", "des3", 1, false, "000000"}, in2, out2),
+                          doctest::Contains("not 000000"));
+        CHECK(read_key_set(s.key_set_file).find("kcv-typo") == nullptr);
+        std::istringstream in3("0123456789abcdeffedcba9876543210\n");
+        CHECK(keys_import(s, {"kcv-ok", "pin", "des3", 1, false, "08D7B4"}, in3, out2) == 0);
+    }
     // --acquiring is for PIN keys only; the purpose and algorithm must go together.
     std::istringstream in("00112233445566778899aabbccddeeff\n");
     std::ostringstream out;

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <utility>
 
-#include "state/life_cycle.hpp"
-#include "state/life_cycle_ledger.hpp"
+#include "domain/life_cycle.hpp"
+#include "domain/life_cycle_ledger.hpp"
 #include "state/status_query.hpp"
 #include "state/status_server.hpp"
 

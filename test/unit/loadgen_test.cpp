@@ -6,7 +6,7 @@
 #include "codec/request_decoder.hpp"
 #include "loadgen/request_factory.hpp"
 #include "security/card_vault.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 using namespace turnout;
 

@@ -13,7 +13,7 @@
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/health.hpp"
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 using namespace turnout;
 

@@ -127,3 +127,20 @@ TEST_CASE("PIN translation: from the acquiring zone key to a channel's key and f
     CHECK(CardVault(no_zone).translate_pin(in, "chan-des3", pan, &why) == std::nullopt);
     CHECK(why.find("acquiring") != std::string::npos);
 }
+
+TEST_CASE("PIN translation from a triple-DES acquiring zone key (format 0) to an AES channel key (format 4)") {
+    auto k = zone_keys();
+    k.acquiring_pin_key = "chan-des3";  // this zone's terminals send format 0 blocks
+    const CardVault switch_keys(k);
+    const auto& keys = switch_keys.provider();
+    const std::string pan = "5432109876543210987";
+    const auto in = encipher_pin(keys, "chan-des3", "271828", pan);
+    REQUIRE(in.size() == 8);
+    CHECK(encipher_pin(keys, "chan-des3", "271828", pan) == in);  // format 0 is deterministic
+    std::string why;
+    const auto out = switch_keys.translate_pin(in, "chan-aes", pan, &why);
+    REQUIRE_MESSAGE(out, why);
+    CHECK(out->size() == 16);
+    CHECK(decipher_pin(keys, "chan-aes", *out, pan) == "271828");
+    CHECK(decipher_pin(keys, "chan-aes", *out, "5432109876543210995") == std::nullopt);  // format 4: bound to the whole PAN
+}

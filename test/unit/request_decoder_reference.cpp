@@ -157,6 +157,8 @@ std::optional<Invalid> validate(const json::object& o, PaymentRequest& r, size_t
         if (!io) return Invalid{reject::invalid_instrument, "instrument must be an object"};
         r.instrument.emplace();
         if (auto bad = read_instrument(*io, *r.instrument)) return bad;
+        if (is_follow_up(r.type) && !r.instrument->pin_block.empty())
+            return Invalid{reject::invalid_instrument, "a capture, void or refund carries no PIN block"};
     } else if (!is_follow_up(r.type)) {
         return Invalid{reject::missing_instrument, "instrument is required for sale and authorize"};
     }

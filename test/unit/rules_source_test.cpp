@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "config/rules_source.hpp"
+#include "domain/rules_source.hpp"
 #include "metrics/metrics.hpp"
 
 using namespace turnout;

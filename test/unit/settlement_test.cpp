@@ -11,7 +11,7 @@
 #include "settlement/batch_book.hpp"
 #include "settlement/batch_log.hpp"
 #include "settlement/clearing_file.hpp"
-#include "settlement/fees.hpp"
+#include "domain/fees.hpp"
 #include "settlement/reconcile.hpp"
 #include "settlement/settlement_stage.hpp"
 #include "model/time.hpp"

@@ -12,7 +12,7 @@
 #include "kafka/state_store.hpp"
 #include "model/time.hpp"
 #include "router/life_cycle_gate.hpp"
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 #include "settlement/settlement_stage.hpp"
 #include "state/state_stage.hpp"
 

@@ -1,4 +1,4 @@
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "settlement/fees.hpp"
+#include "domain/fees.hpp"
 
 #include <stdexcept>
 

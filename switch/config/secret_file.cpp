@@ -1,4 +1,4 @@
-#include "security/secret_file.hpp"
+#include "config/secret_file.hpp"
 
 #include <sys/stat.h>
 

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "state/life_cycle.hpp"
+#include "domain/life_cycle.hpp"
 
 namespace turnout {
 

@@ -1,4 +1,4 @@
-#include "config/rules_source.hpp"
+#include "domain/rules_source.hpp"
 
 #include <spdlog/spdlog.h>
 

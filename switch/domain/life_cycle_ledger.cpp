@@ -1,4 +1,4 @@
-#include "state/life_cycle_ledger.hpp"
+#include "domain/life_cycle_ledger.hpp"
 
 #include <algorithm>
 
