@@ -697,7 +697,6 @@ TEST_CASE("iso8583 channel: card numbers opened and messages MACed inside a PKCS
     r.stop_sim();
     check_one_result_each(results, a.size());
     const auto log = r.sim_log();
-    CHECK(log.find("requests with a bad MAC 0,") != std::string::npos);
     CHECK(log.find("requests with a bad MAC 0, answers sent with a bad MAC 0") != std::string::npos);
     CHECK(log.find("PINs verified 20, PINs refused 0") != std::string::npos);
     // A card number the connector could not open would be declined card_data_unavailable.
