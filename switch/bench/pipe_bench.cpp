@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "kafka/stage_runner.hpp"
 #include "model/time.hpp"
 
@@ -48,32 +49,23 @@ PipeBenchResult run_pipe_bench(const Config& base, const PipeBenchOptions& o) {
     for (auto& r : runners) threads.emplace_back([&, raw = r.get()] { raw->run(stop); });
 
     // The sink reads the last hop from the start; the clock starts at the first produce.
-    auto sink = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.pipe.sink." + run},
-                                                 {"enable.auto.commit", "false"},
-                                                 {"isolation.level", "read_committed"},
-                                                 {"fetch.wait.max.ms", "10"}});
-    auto from = kafka::end_offsets(sink.get(), {topic(o.hops)});
-    rd_kafka_assign(sink.get(), from.get());
-    kafka::QueuePtr sq(rd_kafka_queue_get_consumer(sink.get()));
+    kafka::TopicReader sink(cfg.kafka, "turnout.pipe.sink." + run, {{"fetch.wait.max.ms", "10"}});
+    sink.assign(sink.end_positions({topic(o.hops)}));
     std::this_thread::sleep_for(std::chrono::seconds(3));  // let the workers join their groups
 
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"linger.ms", "5"},
-                                                    {"queue.buffering.max.messages", "1000000"}});
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"},
+                                         {"linger.ms", "5"},
+                                         {"queue.buffering.max.messages", "1000000"}});
     const std::string value(o.record_bytes, 'x');
     PipeBenchResult res;
     const auto t0 = std::chrono::steady_clock::now();
     const auto deadline = t0 + std::chrono::seconds(o.timeout_s);
     int64_t sent = 0;
-    std::vector<rd_kafka_message_t*> msgs(1000);
     while (res.delivered < o.count && std::chrono::steady_clock::now() < deadline) {
         for (int i = 0; i < 2000 && sent < o.count; ++i, ++sent)
-            kafka::produce(producer.get(), {topic(0), "k" + std::to_string(sent), value, {}});
-        rd_kafka_poll(producer.get(), 0);
-        const ssize_t n = rd_kafka_consume_batch_queue(sq.get(), sent < o.count ? 0 : 50, msgs.data(), msgs.size());
-        for (ssize_t i = 0; i < n; ++i) {
-            if (!msgs[static_cast<size_t>(i)]->err) ++res.delivered;
-            rd_kafka_message_destroy(msgs[static_cast<size_t>(i)]);
-        }
+            producer.produce({topic(0), "k" + std::to_string(sent), value, {}});
+        producer.poll();
+        res.delivered += static_cast<int64_t>(sink.poll_batch(sent < o.count ? 0 : 50, 1000, [](const kafka::Record&) {}));
     }
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     res.records_per_s = res.seconds > 0 ? static_cast<double>(res.delivered) / res.seconds : 0;

@@ -13,6 +13,7 @@
 #include "codec/json_writer.hpp"
 #include "codec/request_decoder.hpp"
 #include "kafka/records.hpp"
+#include "kafka/topic_reader.hpp"
 #include "model/time.hpp"
 
 namespace turnout::dlq {
@@ -236,79 +237,30 @@ kafka::OutRecord replay_record(const Config& cfg, const Entry& e, std::string by
 // ---- Kafka -----------------------------------------------------------------------------
 
 namespace {
-kafka::HandlePtr reader(const KafkaConfig& cfg) {
-    // assign() only: the group id is never joined nor committed to.
-    return kafka::make_consumer(cfg, {{"group.id", "turnout.dlq-tool"},
-                                      {"enable.auto.commit", "false"},
-                                      {"enable.auto.offset.store", "false"},
-                                      {"isolation.level", "read_committed"},
-                                      {"fetch.wait.max.ms", "10"}});
+// assign() only: the group id is never joined nor committed to.
+kafka::TopicReader reader(const KafkaConfig& cfg) {
+    return kafka::TopicReader(cfg, "turnout.dlq-tool", {{"fetch.wait.max.ms", "10"}});
 }
 
-Entry entry_of(const rd_kafka_message_t* m) {
+Entry entry_of(const kafka::Record& r) {
     Entry e;
-    e.partition = m->partition;
-    e.offset = m->offset;
-    rd_kafka_timestamp_type_t tt;
-    e.timestamp_ms = rd_kafka_message_timestamp(m, &tt);
-    if (m->key) e.key.assign(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload) e.value.assign(static_cast<const char*>(m->payload), m->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
-        const char* name;
-        const void* val;
-        size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-            e.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
-    }
+    e.partition = r.partition;
+    e.offset = r.offset;
+    e.timestamp_ms = kafka::timestamp_ms(r);
+    e.key.assign(r.key);
+    e.value.assign(r.value);
+    e.headers = kafka::all_headers(r);
     return e;
-}
-
-// Reads the given [from, end) ranges; `fn` returns false to stop early.
-void read_ranges(rd_kafka_t* c, const std::string& topic, std::map<int32_t, std::pair<int64_t, int64_t>> ranges,
-                 const std::function<bool(const rd_kafka_message_t*)>& fn) {
-    kafka::PartitionListPtr from(rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()) + 1));
-    for (auto it = ranges.begin(); it != ranges.end();) {
-        if (it->second.first >= it->second.second) {
-            it = ranges.erase(it);
-            continue;
-        }
-        rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), it->first)->offset = it->second.first;
-        ++it;
-    }
-    if (ranges.empty()) return;
-    if (auto err = rd_kafka_assign(c, from.get())) throw std::runtime_error("assign " + topic + ": " + rd_kafka_err2str(err));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!ranges.empty()) {
-        kafka::MessagePtr m(rd_kafka_consumer_poll(c, 100));
-        if (m && !m->err)
-            if (auto r = ranges.find(m->partition); r != ranges.end() && m->offset < r->second.second && !fn(m.get()))
-                break;
-        if (m && !m->err) continue;
-        // Transaction markers take offsets too: a partition is done when its position is at the end.
-        kafka::PartitionListPtr pos(rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size())));
-        for (const auto& [p, r] : ranges) rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), p);
-        rd_kafka_position(c, pos.get());
-        for (int i = 0; i < pos->cnt; ++i)
-            if (pos->elems[i].offset >= ranges[pos->elems[i].partition].second) ranges.erase(pos->elems[i].partition);
-        if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error(topic + " not readable to its end (a transaction still open?)");
-    }
-    rd_kafka_consumer_close(c);
 }
 }  // namespace
 
 std::vector<Entry> read_all(const KafkaConfig& cfg) {
     auto c = reader(cfg);
     std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
-    for (int32_t p : kafka::partitions_of(c.get(), cfg.topics.dlq)) {
-        int64_t lo = 0, hi = 0;
-        kafka::watermarks(c.get(), cfg.topics.dlq, p, lo, hi);
-        ranges[p] = {lo, hi};
-    }
+    for (int32_t p : c.partitions(cfg.topics.dlq)) ranges[p] = c.watermarks(cfg.topics.dlq, p);
     std::vector<Entry> out;
-    read_ranges(c.get(), cfg.topics.dlq, ranges, [&](const rd_kafka_message_t* m) {
-        out.push_back(entry_of(m));
+    c.read_ranges(cfg.topics.dlq, ranges, [&](const kafka::Record& r) {
+        out.push_back(entry_of(r));
         return true;
     });
     std::sort(out.begin(), out.end(),
@@ -318,15 +270,14 @@ std::vector<Entry> read_all(const KafkaConfig& cfg) {
 
 std::optional<Entry> read_at(const KafkaConfig& cfg, Position pos) {
     auto c = reader(cfg);
-    const auto parts = kafka::partitions_of(c.get(), cfg.topics.dlq);
+    const auto parts = c.partitions(cfg.topics.dlq);
     if (std::find(parts.begin(), parts.end(), pos.partition) == parts.end()) return std::nullopt;
-    int64_t lo = 0, hi = 0;
-    kafka::watermarks(c.get(), cfg.topics.dlq, pos.partition, lo, hi);
+    const auto [lo, hi] = c.watermarks(cfg.topics.dlq, pos.partition);
     if (pos.offset < lo || pos.offset >= hi) return std::nullopt;
     std::optional<Entry> found;
-    read_ranges(c.get(), cfg.topics.dlq, {{pos.partition, {pos.offset, hi}}}, [&](const rd_kafka_message_t* m) {
-        if (m->offset != pos.offset) return m->offset < pos.offset;  // past it: a marker or aborted record sat there
-        found = entry_of(m);
+    c.read_ranges(cfg.topics.dlq, {{pos.partition, {pos.offset, hi}}}, [&](const kafka::Record& r) {
+        if (r.offset != pos.offset) return r.offset < pos.offset;  // past it: a marker or aborted record sat there
+        found = entry_of(r);
         return false;
     });
     return found;
@@ -395,24 +346,8 @@ int replay(const Config& cfg, const CardVault& vault, Position pos, const std::s
     }
     auto rec = replay_record(cfg, *e, std::move(bytes));
 
-    struct Delivery {
-        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-        int32_t partition = -1;
-        int64_t offset = -1;
-    } delivery;
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}}, [&](rd_kafka_conf_t* conf) {
-        rd_kafka_conf_set_opaque(conf, &delivery);
-        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-            auto* d = static_cast<Delivery*>(opaque);
-            d->err = m->err;
-            d->partition = m->partition;
-            d->offset = m->offset;
-        });
-    });
-    if (auto perr = kafka::produce(producer.get(), rec))
-        throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(perr));
-    rd_kafka_flush(producer.get(), 30000);
-    if (delivery.err) throw std::runtime_error(std::string("not delivered: ") + rd_kafka_err2str(delivery.err));
+    const auto delivery = kafka::produce_and_wait(cfg.kafka, rec);
+    if (!delivery.delivered) throw std::runtime_error(delivery.error);
     out << "replayed " << cfg.kafka.topics.dlq << ":" << pos.partition << ":" << pos.offset << " to " << rec.topic
         << ":" << delivery.partition << ":" << delivery.offset << "\n";
     out << "key      " << printable(rec.key) << "\n";

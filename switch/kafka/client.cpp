@@ -248,4 +248,9 @@ PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& top
     return list;
 }
 
+int32_t key_partition(std::string_view key, int32_t partition_count) {
+    // With a key, murmur2_random never looks at the topic handle.
+    return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partition_count, nullptr, nullptr);
+}
+
 }  // namespace turnout::kafka

@@ -66,6 +66,9 @@ void ensure_topics(const Config& cfg, int timeout_ms = 30000,
 }  // namespace turnout::kafka
 
 namespace turnout::kafka {
+// The partition of `key` among `partition_count` as the producers place it (murmur2_random,
+// the Java client's default).
+int32_t key_partition(std::string_view key, int32_t partition_count);
 // Partition ids of `topic` (throws if it does not exist).
 std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int timeout_ms = 10000);
 // Low and high watermark of one partition, retrying while leadership settles.

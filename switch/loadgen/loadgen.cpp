@@ -16,6 +16,7 @@
 
 #include "codec/messages.hpp"
 #include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
 #include "settlement/batch_book.hpp"
@@ -42,22 +43,20 @@ double percentile(std::vector<double>& sorted, double q) {
 class Run {
 public:
     Run(const Config& cfg, const LoadgenOptions& o)
-        : cfg_(cfg), o_(o), factory_(o.seed, o.run_id.empty() ? "lg" + std::to_string(now_ms()) : o.run_id, o.mix) {
-        producer_ = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"linger.ms", "5"},
-                                                    {"queue.buffering.max.messages", "1000000"},
-                                                    {"message.max.bytes", "1000000"}});
-        results_ = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.loadgen." + std::to_string(now_ms())},
-                                                    {"enable.auto.commit", "false"},
-                                                    {"isolation.level", "read_committed"},
-                                                    {"fetch.wait.max.ms", "10"}});
+        : cfg_(cfg),
+          o_(o),
+          factory_(o.seed, o.run_id.empty() ? "lg" + std::to_string(now_ms()) : o.run_id, o.mix),
+          producer_(cfg.kafka, {{"enable.idempotence", "true"},
+                                {"linger.ms", "5"},
+                                {"queue.buffering.max.messages", "1000000"},
+                                {"message.max.bytes", "1000000"}}),
+          results_(cfg.kafka, "turnout.loadgen." + std::to_string(now_ms()), {{"fetch.wait.max.ms", "10"}}) {
         const auto& t = cfg.kafka.topics;
         // Everything published from now on: results, and later the DLQ and batches of this run.
-        auto from = kafka::end_offsets(results_.get(), {t.results});
-        after_ = kafka::end_offsets(results_.get(), {t.dlq, t.batches});
-        (void)kafka::partitions_of(producer_.get(), t.requests);  // metadata before the clock starts
-        if (auto err = rd_kafka_assign(results_.get(), from.get()))
-            throw std::runtime_error(std::string("assign results: ") + rd_kafka_err2str(err));
-        queue_.reset(rd_kafka_queue_get_consumer(results_.get()));
+        const auto from = results_.end_positions({t.results});
+        after_ = results_.end_positions({t.dlq, t.batches});
+        (void)producer_.partitions(t.requests);  // metadata before the clock starts
+        results_.assign(from);
     }
 
     LoadgenReport run() {
@@ -69,8 +68,6 @@ public:
             static_cast<int64_t>(static_cast<double>(o_.count) / (1 + 0.85 * expected_follow_ups(o_.mix)));
         int64_t initial_sent = 0, originals_outstanding = 0;
         bool filling = false;  // no follow-ups can come any more: the rest of the count is originals
-        std::vector<rd_kafka_message_t*> msgs(2000);
-
         while (true) {
             const auto now = Clock::now();
             const double elapsed = std::chrono::duration<double>(now - start).count();
@@ -100,17 +97,12 @@ public:
                 send_duplicate(duplicates_.front());
                 duplicates_.pop_front();
             }
-            rd_kafka_poll(producer_.get(), 0);
+            producer_.poll();
 
-            const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 5, msgs.data(), msgs.size());
-            for (ssize_t i = 0; i < n; ++i) {
-                auto* m = msgs[static_cast<size_t>(i)];
-                if (!m->err) {
-                    if (on_result({static_cast<const char*>(m->payload), m->len})) --originals_outstanding;
-                    last_result = Clock::now();
-                }
-                rd_kafka_message_destroy(m);
-            }
+            results_.poll_batch(5, 2000, [&](const kafka::Record& r) {
+                if (on_result(r.value)) --originals_outstanding;
+                last_result = Clock::now();
+            });
             if (o_.progress && now - last_progress > std::chrono::milliseconds(isatty(2) ? 250 : 5000)) {
                 progress(elapsed, false);
                 last_progress = now;
@@ -120,7 +112,7 @@ public:
                 Clock::now() - start > std::chrono::seconds(o_.result_timeout_s))
                 break;
         }
-        rd_kafka_flush(producer_.get(), 10000);
+        producer_.flush(10000);
         r_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         r_.throughput = r_.seconds > 0 ? static_cast<double>(r_.received) / r_.seconds : 0;
         if (o_.progress) progress(r_.seconds, true);
@@ -143,7 +135,7 @@ public:
 private:
     void send(const GeneratedRequest& g, bool original) {
         kafka::OutRecord rec{cfg_.kafka.topics.requests, g.key, g.value, kafka::descend_headers(std::string_view{})};
-        if (kafka::produce(producer_.get(), rec) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!producer_.produce(rec)) {
             ++r_.send_errors;
             return;
         }
@@ -159,7 +151,7 @@ private:
 
     void send_duplicate(const GeneratedRequest& g) {
         kafka::OutRecord rec{cfg_.kafka.topics.requests, g.key, g.value, kafka::descend_headers(std::string_view{})};
-        if (kafka::produce(producer_.get(), rec) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!producer_.produce(rec)) {
             ++r_.send_errors;
             return;
         }
@@ -249,10 +241,8 @@ private:
 
     void await_settlement() {
         r_.settlement_checked = true;
-        auto c = kafka::make_consumer(cfg_.kafka, {{"group.id", "turnout.loadgen.settle." + std::to_string(now_ms())},
-                                                   {"enable.auto.commit", "false"},
-                                                   {"isolation.level", "read_committed"}});
-        rd_kafka_assign(c.get(), after_.get());
+        kafka::TopicReader c(cfg_.kafka, "turnout.loadgen.settle." + std::to_string(now_ms()));
+        c.assign(after_);
         const int timeout = o_.settlement_timeout_s > 0
                                 ? o_.settlement_timeout_s
                                 : cfg_.settlement.window_seconds + cfg_.settlement.grace_seconds + 30;
@@ -265,11 +255,9 @@ private:
         }();
         int64_t dlq = 0;
         while (Clock::now() < deadline) {
-            kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 200));
-            if (m && !m->err) {
-                const std::string topic = rd_kafka_topic_name(m->rkt);
-                if (topic == cfg_.kafka.topics.batches) {
-                    auto b = decode_batch_summary({static_cast<const char*>(m->payload), m->len});
+            c.poll(200, [&](const kafka::Record& m) {
+                if (m.topic == cfg_.kafka.topics.batches) {
+                    auto b = decode_batch_summary(m.value);
                     if (b && b->status == "closed") {  // a `settled` update repeats a batch already counted
                         ++r_.batches;
                         r_.settled_records += b->record_count;
@@ -277,9 +265,9 @@ private:
                     }
                 } else {
                     ++dlq;
-                    ++r_.dlq_by_reason[std::string(kafka::header(m.get(), "turnout.error.reason"))];
+                    ++r_.dlq_by_reason[std::string(m.header("turnout.error.reason"))];
                 }
-            }
+            });
             auto nonzero = [](const std::map<std::string, int64_t>& m) {
                 std::map<std::string, int64_t> out;
                 for (const auto& [k, v] : m)
@@ -294,9 +282,9 @@ private:
     const Config& cfg_;
     const LoadgenOptions& o_;
     RequestFactory factory_;
-    kafka::HandlePtr producer_, results_;
-    kafka::QueuePtr queue_;
-    kafka::PartitionListPtr after_;
+    kafka::Producer producer_;
+    kafka::TopicReader results_;
+    std::vector<kafka::Position> after_;
     std::unordered_map<std::string, InFlight> inflight_;
     std::unordered_set<std::string> done_;
     std::unordered_map<std::string, PaymentLifeCycle> payments_;  // by root id

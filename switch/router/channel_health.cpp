@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 
@@ -55,35 +55,27 @@ void ChannelHealthTable::stop() {
 
 void ChannelHealthTable::run() {
     // No group: every router reads every partition, the whole topic, then follows it.
-    kafka::HandlePtr c;
+    std::unique_ptr<kafka::TopicReader> reader;
     try {
-        c = kafka::make_consumer(cfg_, {{"group.id", cfg_.name_prefix + "turnout.health-reader"},
-                                        {"enable.auto.commit", "false"},
-                                        {"enable.auto.offset.store", "false"},
-                                        {"isolation.level", "read_committed"},
-                                        {"fetch.wait.max.ms", "100"}});
-        auto parts = kafka::partitions_of(c.get(), cfg_.topics.health);
-        kafka::PartitionListPtr from(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
-        for (int32_t p : parts)
-            rd_kafka_topic_partition_list_add(from.get(), cfg_.topics.health.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        if (auto err = rd_kafka_assign(c.get(), from.get())) throw std::runtime_error(rd_kafka_err2str(err));
+        reader = std::make_unique<kafka::TopicReader>(cfg_, cfg_.name_prefix + "turnout.health-reader");
+        reader->assign_from_beginning(cfg_.topics.health);
     } catch (const std::exception& e) {
         // Routing goes on without health: every channel counts as up.
         spdlog::warn("router: channel health table not available ({}); routing without channel health", e.what());
         return;
     }
     while (!stop_.load()) {
-        kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 200));
-        if (!m || m->err || !m->payload) continue;
-        auto h = decode_channel_health({static_cast<const char*>(m->payload), m->len});
-        if (!h) {
-            Metrics::get().health_reports_ignored.Add({{"reason", "unreadable"}}).Increment();
-            spdlog::warn("router: unreadable channels.health record at {}/{}", m->partition, m->offset);
-            continue;
-        }
-        offer(*h, now_ms());
+        reader->poll(200, [&](const kafka::Record& r) {
+            if (r.value.empty()) return;
+            auto h = decode_channel_health(r.value);
+            if (!h) {
+                Metrics::get().health_reports_ignored.Add({{"reason", "unreadable"}}).Increment();
+                spdlog::warn("router: unreadable channels.health record at {}/{}", r.partition, r.offset);
+                return;
+            }
+            offer(*h, now_ms());
+        });
     }
-    rd_kafka_consumer_close(c.get());
 }
 
 }  // namespace turnout

@@ -8,8 +8,7 @@
 namespace turnout {
 
 int32_t partition_for_key(std::string_view key, int32_t partition_count) {
-    // With a key, murmur2_random never looks at the topic handle.
-    return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partition_count, nullptr, nullptr);
+    return kafka::key_partition(key, partition_count);
 }
 
 int32_t partition_count(const KafkaConfig& cfg, const std::string& topic) {

@@ -517,7 +517,11 @@ TEST_CASE("iso8583 channel: late responses are matched and counted, and the reve
 }
 
 TEST_CASE("iso8583 channel: dropped connections reconnect; nothing is executed without its result") {
-    IsoRun r("drop", {"drop_share=0.1"}, 5000);
+    // A few requests in flight at a time: with all 60 written at once, one early drop per
+    // connection left every payment unclear (reversed, none approved), which proves less.
+    IsoExtra x;
+    x.settings = "    max_in_flight: 4\n";
+    IsoRun r("drop", {"drop_share=0.1"}, 5000, 1500, true, x);
     const auto a = amounts(60);
     const auto results = r.pay(a);
     r.stop_sim();
@@ -697,7 +701,6 @@ TEST_CASE("iso8583 channel: card numbers opened and messages MACed inside a PKCS
     r.stop_sim();
     check_one_result_each(results, a.size());
     const auto log = r.sim_log();
-    CHECK(log.find("requests with a bad MAC 0,") != std::string::npos);
     CHECK(log.find("requests with a bad MAC 0, answers sent with a bad MAC 0") != std::string::npos);
     CHECK(log.find("PINs verified 20, PINs refused 0") != std::string::npos);
     // A card number the connector could not open would be declined card_data_unavailable.

@@ -1,0 +1,180 @@
+#include "kafka/topic_reader.hpp"
+
+#include <chrono>
+#include <stdexcept>
+
+namespace turnout::kafka {
+namespace {
+
+Record record_of(const rd_kafka_message_t* m) {
+    Record r;
+    if (m->rkt) r.topic = rd_kafka_topic_name(m->rkt);
+    r.partition = m->partition;
+    r.offset = m->offset;
+    if (m->key) r.key = {static_cast<const char*>(m->key), m->key_len};
+    if (m->payload) r.value = {static_cast<const char*>(m->payload), m->len};
+    r.raw = m;
+    return r;
+}
+
+}  // namespace
+
+int64_t timestamp_ms(const Record& r) {
+    if (!r.raw) return -1;
+    rd_kafka_timestamp_type_t tt;
+    return rd_kafka_message_timestamp(r.raw, &tt);
+}
+
+std::vector<std::pair<std::string, std::string>> all_headers(const Record& r) {
+    std::vector<std::pair<std::string, std::string>> out;
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!r.raw || rd_kafka_message_headers(r.raw, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return out;
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+        out.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+    return out;
+}
+
+TopicReader::TopicReader(const KafkaConfig& cfg, const std::string& group_id, const Properties& extra) {
+    Properties p{{"group.id", group_id},
+                 {"enable.auto.commit", "false"},
+                 {"enable.auto.offset.store", "false"},
+                 {"isolation.level", "read_committed"},
+                 {"fetch.wait.max.ms", "100"}};
+    for (const auto& [k, v] : extra) p[k] = v;
+    c_ = make_consumer(cfg, p);
+}
+
+TopicReader::~TopicReader() {
+    queue_.reset();
+    if (c_) rd_kafka_consumer_close(c_.get());
+}
+
+std::vector<int32_t> TopicReader::partitions(const std::string& topic) const { return partitions_of(c_.get(), topic); }
+
+std::pair<int64_t, int64_t> TopicReader::watermarks(const std::string& topic, int32_t partition) const {
+    int64_t lo = 0, hi = 0;
+    kafka::watermarks(c_.get(), topic, partition, lo, hi);
+    return {lo, hi};
+}
+
+void TopicReader::assign_from_beginning(const std::string& topic) {
+    const auto parts = partitions(topic);
+    PartitionListPtr from(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+    for (int32_t p : parts) rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (auto err = rd_kafka_assign(c_.get(), from.get()))
+        throw std::runtime_error("assign " + topic + ": " + rd_kafka_err2str(err));
+}
+
+std::vector<Position> TopicReader::end_positions(const std::vector<std::string>& topics) const {
+    std::vector<Position> out;
+    const auto ends = end_offsets(c_.get(), topics);
+    for (int i = 0; i < ends->cnt; ++i) out.push_back({ends->elems[i].topic, ends->elems[i].partition, ends->elems[i].offset});
+    return out;
+}
+
+void TopicReader::assign(const std::vector<Position>& from) {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(from.size()) + 1));
+    for (const auto& p : from) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+    if (auto err = rd_kafka_assign(c_.get(), list.get())) throw std::runtime_error(std::string("assign: ") + rd_kafka_err2str(err));
+}
+
+size_t TopicReader::poll_batch(int timeout_ms, size_t max, const std::function<void(const Record&)>& fn) {
+    if (!queue_) queue_.reset(rd_kafka_queue_get_consumer(c_.get()));
+    auto& msgs = batch_;
+    msgs.resize(max);
+    const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), timeout_ms, msgs.data(), msgs.size());
+    size_t delivered = 0;
+    for (ssize_t i = 0; i < n; ++i) {
+        MessagePtr m(msgs[static_cast<size_t>(i)]);
+        if (m->err) continue;
+        fn(record_of(m.get()));
+        ++delivered;
+    }
+    return delivered;
+}
+
+bool TopicReader::poll(int timeout_ms, const std::function<void(const Record&)>& fn) {
+    MessagePtr m(rd_kafka_consumer_poll(c_.get(), timeout_ms));
+    if (!m || m->err) return false;
+    fn(record_of(m.get()));
+    return true;
+}
+
+void TopicReader::read_ranges(const std::string& topic, std::map<int32_t, std::pair<int64_t, int64_t>> ranges,
+                              const std::function<bool(const Record&)>& fn) {
+    PartitionListPtr from(rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()) + 1));
+    for (auto it = ranges.begin(); it != ranges.end();) {
+        if (it->second.first >= it->second.second) {
+            it = ranges.erase(it);
+            continue;
+        }
+        rd_kafka_topic_partition_list_add(from.get(), topic.c_str(), it->first)->offset = it->second.first;
+        ++it;
+    }
+    if (ranges.empty()) return;
+    if (auto err = rd_kafka_assign(c_.get(), from.get()))
+        throw std::runtime_error("assign " + topic + ": " + rd_kafka_err2str(err));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!ranges.empty()) {
+        MessagePtr m(rd_kafka_consumer_poll(c_.get(), 100));
+        if (m && !m->err)
+            if (auto r = ranges.find(m->partition);
+                r != ranges.end() && m->offset < r->second.second && !fn(record_of(m.get())))
+                break;
+        if (m && !m->err) continue;
+        // Transaction markers take offsets too: a partition is done when its position is at the end.
+        PartitionListPtr pos(rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size())));
+        for (const auto& [p, r] : ranges) rd_kafka_topic_partition_list_add(pos.get(), topic.c_str(), p);
+        rd_kafka_position(c_.get(), pos.get());
+        for (int i = 0; i < pos->cnt; ++i)
+            if (pos->elems[i].offset >= ranges[pos->elems[i].partition].second) ranges.erase(pos->elems[i].partition);
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error(topic + " not readable to its end (a transaction still open?)");
+    }
+}
+
+Producer::Producer(const KafkaConfig& cfg, const Properties& overrides) : p_(make_producer(cfg, overrides)) {}
+
+bool Producer::produce(const OutRecord& r) { return kafka::produce(p_.get(), r) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+
+void Producer::poll() { rd_kafka_poll(p_.get(), 0); }
+
+void Producer::flush(int timeout_ms) { rd_kafka_flush(p_.get(), timeout_ms); }
+
+std::vector<int32_t> Producer::partitions(const std::string& topic) const { return partitions_of(p_.get(), topic); }
+
+Delivery produce_and_wait(const KafkaConfig& cfg, const OutRecord& r, int timeout_ms) {
+    struct Report {
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+        int32_t partition = -1;
+        int64_t offset = -1;
+    } report;
+    auto producer = make_producer(cfg, {{"enable.idempotence", "true"}}, [&](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_opaque(conf, &report);
+        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+            auto* d = static_cast<Report*>(opaque);
+            d->err = m->err;
+            d->partition = m->partition;
+            d->offset = m->offset;
+        });
+    });
+    Delivery out;
+    if (auto err = produce(producer.get(), r)) {
+        out.error = std::string("produce: ") + rd_kafka_err2str(err);
+        return out;
+    }
+    rd_kafka_flush(producer.get(), timeout_ms);
+    if (report.err) {
+        out.error = std::string("not delivered: ") + rd_kafka_err2str(report.err);
+        return out;
+    }
+    out.delivered = true;
+    out.partition = report.partition;
+    out.offset = report.offset;
+    return out;
+}
+
+}  // namespace turnout::kafka

@@ -1,0 +1,87 @@
+#pragma once
+// Reading topics outside a consumer group's offsets, and producing one record and waiting for
+// it: the Kafka client boundary for the tools and tables that are not stages (docs/design.md,
+// "Layout"). Everything here speaks librdkafka so that the callers do not.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "kafka/client.hpp"
+#include "kafka/handles.hpp"
+#include "kafka/stage_runner.hpp"
+
+namespace turnout::kafka {
+
+// What a read record carries beyond Record: its timestamp and every header in order.
+int64_t timestamp_ms(const Record& r);
+std::vector<std::pair<std::string, std::string>> all_headers(const Record& r);
+
+// A place in a partition.
+struct Position {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+};
+
+// A read_committed consumer that is assigned partitions (never joins its group, never commits:
+// `group_id` only names the client to the broker's ACLs and monitoring).
+class TopicReader {
+public:
+    TopicReader(const KafkaConfig& cfg, const std::string& group_id, const Properties& extra = {});
+    ~TopicReader();
+    TopicReader(const TopicReader&) = delete;
+    TopicReader& operator=(const TopicReader&) = delete;
+
+    std::vector<int32_t> partitions(const std::string& topic) const;
+    // Low and high watermark of one partition.
+    std::pair<int64_t, int64_t> watermarks(const std::string& topic, int32_t partition) const;
+    // Every partition of `topic` from its first record on (a table followed as it changes).
+    void assign_from_beginning(const std::string& topic);
+    // Each partition of `topics` at its current end: "from now on".
+    std::vector<Position> end_positions(const std::vector<std::string>& topics) const;
+    void assign(const std::vector<Position>& from);
+    // Waits up to `timeout_ms` for one record and hands it to `fn`; false when none came (an
+    // error event counts as none).
+    bool poll(int timeout_ms, const std::function<void(const Record&)>& fn);
+    // Up to `max` records that arrive within `timeout_ms`, each handed to `fn`; how many.
+    size_t poll_batch(int timeout_ms, size_t max, const std::function<void(const Record&)>& fn);
+    // Reads [from, to) of each partition, then returns; `fn` returns false to stop early.
+    // Throws when a partition cannot be read to `to` within a minute (a transaction left open).
+    void read_ranges(const std::string& topic, std::map<int32_t, std::pair<int64_t, int64_t>> ranges,
+                     const std::function<bool(const Record&)>& fn);
+
+private:
+    HandlePtr c_;
+    QueuePtr queue_;  // the consumer queue, for poll_batch
+    std::vector<rd_kafka_message_t*> batch_;
+};
+
+// A plain (not transactional) producer: records out, delivery reports served by poll().
+class Producer {
+public:
+    Producer(const KafkaConfig& cfg, const Properties& overrides);
+    // False when the client refused the record (a full queue is waited out, not refused).
+    bool produce(const OutRecord& r);
+    void poll();
+    void flush(int timeout_ms);
+    std::vector<int32_t> partitions(const std::string& topic) const;
+
+private:
+    HandlePtr p_;
+};
+
+// A record produced and flushed: where it landed, or why it was not delivered.
+struct Delivery {
+    bool delivered = false;
+    int32_t partition = -1;
+    int64_t offset = -1;
+    std::string error;
+};
+// Produces `r` with an idempotent producer of its own and waits up to `timeout_ms` for it.
+Delivery produce_and_wait(const KafkaConfig& cfg, const OutRecord& r, int timeout_ms = 30000);
+
+}  // namespace turnout::kafka
