@@ -312,18 +312,8 @@ private:
             return std::nullopt;
         }
         // Hex as the router passed it on; anything else (a forged routed record) is no block.
-        std::vector<uint8_t> block;
-        auto nibble = [](char c) {
-            return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        };
-        for (size_t i = 0; i + 1 < in.pin_block.size() && in.pin_block.size() <= 32; i += 2) {
-            const int hi = nibble(in.pin_block[i]), lo = nibble(in.pin_block[i + 1]);
-            if (hi < 0 || lo < 0) {
-                block.clear();
-                break;
-            }
-            block.push_back(static_cast<uint8_t>(hi * 16 + lo));
-        }
+        const auto block = in.pin_block.size() <= 32 ? parse_hex_bytes(in.pin_block).value_or(std::vector<uint8_t>{})
+                                                     : std::vector<uint8_t>{};
         std::string why = "no keys loaded";
         auto translated = vault_ ? vault_->translate_pin(block, s_.pin_key, pan, &why) : std::nullopt;
         if (!translated) {

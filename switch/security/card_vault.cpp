@@ -34,6 +34,9 @@ std::optional<Key256> parse_key_hex(const std::string& hex) {
     return key;
 }
 
+const char kHex[] = "0123456789abcdef";
+}  // namespace
+
 std::optional<std::vector<uint8_t>> parse_hex_bytes(const std::string& hex) {
     if (hex.empty() || hex.size() % 2) return std::nullopt;
     std::vector<uint8_t> out(hex.size() / 2);
@@ -51,8 +54,6 @@ std::optional<std::vector<uint8_t>> parse_hex_bytes(const std::string& hex) {
     return out;
 }
 
-const char kHex[] = "0123456789abcdef";
-}  // namespace
 
 VaultKeys load_vault_keys(const std::string& path, const std::string& setting) {
     check_secret_file(path, setting);

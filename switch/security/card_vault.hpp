@@ -100,6 +100,9 @@ private:
 // The file provider over `keys`, holding only the keys `uses` names.
 std::unique_ptr<KeyProvider> make_file_key_provider(VaultKeys keys, unsigned uses);
 
+// Hex (either case) as bytes; nullopt when empty, of odd length or not hex.
+std::optional<std::vector<uint8_t>> parse_hex_bytes(const std::string& hex);
+
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);
 

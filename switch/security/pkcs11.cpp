@@ -70,20 +70,10 @@ std::string hex_of(const unsigned char* p, size_t n) {
     return s;
 }
 
-std::vector<unsigned char> bytes_of_hex(const std::string& hex) {
-    if (hex.size() % 2) return {};
-    std::vector<unsigned char> out(hex.size() / 2);
-    for (size_t i = 0; i < out.size(); ++i) {
-        unsigned v = 0;
-        for (char c : hex.substr(2 * i, 2)) {
-            v <<= 4;
-            if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-            else return {};
-        }
-        out[i] = static_cast<unsigned char>(v);
-    }
-    return out;
+// A key's check value as custodians read it, 6 hex digits ("?" when the key does not fit).
+std::string kcv_hex(BlockCipher c, std::span<const uint8_t> key) {
+    const auto v = key_check_value(c, key);
+    return v ? hex_of(v->data(), v->size()) : std::string("?");
 }
 
 std::string utc_now() {
@@ -247,7 +237,7 @@ public:
     // of a retail MAC key (wrapped_chain_hex).
     CK_OBJECT_HANDLE unwrap(CK_OBJECT_HANDLE kek, const WrappedKey& k, const std::vector<CK_ATTRIBUTE_TYPE>& usage,
                             bool extractable = false, bool chain = false) const {
-        auto wrapped = bytes_of_hex(chain ? k.wrapped_chain_hex : k.wrapped_hex);
+        auto wrapped = parse_hex_bytes(chain ? k.wrapped_chain_hex : k.wrapped_hex).value_or(std::vector<uint8_t>{});
         if (wrapped.empty()) throw std::runtime_error("key `" + k.id + "`: `wrapped` is not hex");
         CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
         CK_KEY_TYPE type = key_type_of(k);
@@ -762,16 +752,12 @@ int keys_list(const SecurityConfig& sec, const std::string& keys_file, std::ostr
                 << "\n";
         out << "  fingerprint  (fingerprint_key_hex)\n";
         if (keys.settlement_hmac_key) out << "  settlement   (settlement_hmac_key_hex)\n";
-        auto kcv = [](BlockCipher c, std::span<const uint8_t> k) {
-            const auto v = key_check_value(c, k);
-            return v ? hex_of(v->data(), v->size()) : std::string("?");
-        };
         for (const auto& [id, k] : keys.mac_keys)
             out << "  mac          " << id << "  " << to_string(k.algorithm) << "  check value "
-                << kcv(cipher_of(k.algorithm), k.key) << "\n";
+                << kcv_hex(cipher_of(k.algorithm), k.key) << "\n";
         for (const auto& [id, k] : keys.pin_keys)
             out << "  pin          " << id << "  " << (k.cipher == BlockCipher::aes ? "aes" : "des3") << "  check value "
-                << kcv(k.cipher, k.key) << (id == keys.acquiring_pin_key ? "  acquiring zone" : "") << "\n";
+                << kcv_hex(k.cipher, k.key) << (id == keys.acquiring_pin_key ? "  acquiring zone" : "") << "\n";
         return 0;
     }
     const auto set = read_key_set(sec.key_set_file);
@@ -808,10 +794,7 @@ int keys_import(const SecurityConfig& sec, const KeyImport& what, std::istream& 
     const bool tdes = mac ? *mac_alg == MacAlgorithm::retail_des3 : what.algorithm == "des3";
     const BlockCipher cipher = tdes ? BlockCipher::tdes2 : BlockCipher::aes;
     std::vector<unsigned char> key;
-    auto kcv_text = [&](std::span<const unsigned char> k) {
-        const auto v = key_check_value(cipher, k);
-        return v ? hex_of(v->data(), v->size()) : std::string("?");
-    };
+    auto kcv_text = [&](std::span<const unsigned char> k) { return kcv_hex(cipher, k); };
     for (int i = 1; i <= what.components; ++i) {
         std::string line;
         if (!std::getline(in, line)) throw std::runtime_error("component " + std::to_string(i) + " of " +
@@ -820,7 +803,7 @@ int keys_import(const SecurityConfig& sec, const KeyImport& what, std::istream& 
         for (char c : line)
             if (!std::isspace(static_cast<unsigned char>(c))) hex.push_back(static_cast<char>(std::tolower(c)));
         OPENSSL_cleanse(line.data(), line.size());
-        auto part = bytes_of_hex(hex);
+        auto part = parse_hex_bytes(hex).value_or(std::vector<uint8_t>{});
         OPENSSL_cleanse(hex.data(), hex.size());
         const bool fits = tdes ? part.size() == 16 : part.size() == 16 || part.size() == 24 || part.size() == 32;
         if (!fits || (!key.empty() && part.size() != key.size())) {
