@@ -41,6 +41,7 @@ import time
 
 import yaml
 
+import catalogue  # scripts/kafka/catalogue.py: the topic catalogue
 import config_files  # scripts/kafka/config_files.py, beside this file
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
@@ -49,12 +50,6 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, A
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUIET = {"log_level": 2}
-# The switch's defaults (switch/config/config.cpp) for kafka.topics keys a config leaves out.
-DEFAULT_TOPICS = {"requests": "payments.requests", "routed": "payments.routed", "results": "payments.results",
-                  "dlq": "payments.dlq", "batches": "settlement.batches", "health": "channels.health",
-                  "state": "payments.state", "channel_prefix": "payments.channel.",
-                  "settlement_log": "settlement.log", "pending": "payments.pending",
-                  "velocity": "payments.velocity", "lifecycle": "payments.lifecycle"}
 READ, WRITE, DESCRIBE = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
 TOPIC, GROUP, TXN = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID
 LITERAL, PREFIXED = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
@@ -84,26 +79,21 @@ def is_asynchronous(ch):
 
 
 def plan(cfg, user_prefix=""):
-    """{principal: set of (resource type, pattern type, name, operation)} for every role."""
+    """{principal: set of (resource type, pattern type, name, operation)} for every role.
+    Topic operations come from the topic catalogue; groups and transactional ids from here."""
     kafka = cfg["kafka"]
     pre = kafka.get("name_prefix") or ""
     if not isinstance(pre, str):
         fail("kafka.name_prefix: expected a string")
-    names = dict(DEFAULT_TOPICS)
-    names.update({k: v for k, v in (kafka.get("topics") or {}).items() if isinstance(v, str) and v})
-    t = {k: pre + v for k, v in names.items()}
-    channels = cfg.get("channels") or []
-    for i, ch in enumerate(channels):
-        if not isinstance(ch, dict) or not ch.get("id"):
-            fail(f"channels[{i}]: expected a mapping with an id")
-    channel_topic = {str(ch["id"]): t["channel_prefix"] + str(ch["id"]) for ch in channels}
+    op_of = {"read": READ, "write": WRITE, "describe": DESCRIBE}
+
+    def topics(principal, channel=None, asynchronous=False):
+        return {(TOPIC, LITERAL, name, op_of[op])
+                for name, op in catalogue.operations(cfg, fail, principal, channel, asynchronous)}
 
     def stage(name):  # the group of a stage and the prefix of its transactional ids
         group = pre + "turnout." + name
         return {(GROUP, LITERAL, group, READ), (TXN, PREFIXED, group + ".", WRITE)}
-
-    def topics(op, *keys):
-        return {(TOPIC, LITERAL, t[k] if k in t else k, op) for k in keys}
 
     # assign()-only consumers still name a group, never joined nor committed to: the client
     # looks up its coordinator (FindCoordinator), which takes DESCRIBE on the group; READ
@@ -111,39 +101,27 @@ def plan(cfg, user_prefix=""):
     # this one (switch/kafka/changelog.cpp; no name_prefix).
     changelog_reader = (GROUP, LITERAL, "turnout.changelog-reader", DESCRIBE)
     acl = {}
+    # The router also looks at payments.state's partition count (the co-partitioning check).
     acl["router"] = (stage("router") | {changelog_reader, (GROUP, LITERAL, pre + "turnout.health-reader", DESCRIBE)}
-                     | topics(READ, "requests", "results", "lifecycle", "health")
-                     | topics(WRITE, "routed", "results", "dlq", "lifecycle")
-                     | topics(DESCRIBE, "state"))  # the co-partitioning check at start
-    acl["risk"] = (stage("risk") | {changelog_reader}
-                   | topics(READ, "routed", "velocity")
-                   | topics(WRITE, "results", "dlq", "velocity", *channel_topic.values()))
-    for ch in channels:
+                     | topics("router"))
+    acl["risk"] = stage("risk") | {changelog_reader} | topics("risk")
+    catalogue.channel_ids(cfg, fail)
+    for ch in cfg.get("channels") or []:
         cid = str(ch["id"])
-        a = (stage("connector." + cid)
-             | topics(READ, channel_topic[cid])
-             # A soft failure goes on to the next channel of the payment's plan: any channel.
-             | topics(WRITE, "results", "dlq", "health", *channel_topic.values()))
+        # A soft failure goes on to the next channel of the payment's plan: any channel.
+        a = stage("connector." + cid) | topics("connector", cid, is_asynchronous(ch))
         if is_asynchronous(ch):
-            a |= {changelog_reader} | topics(READ, "pending") | topics(WRITE, "pending")
+            a |= {changelog_reader}
         acl["connector-" + cid] = a
-    acl["settlement"] = (stage("settlement") | {changelog_reader}
-                         | topics(READ, "results", "settlement_log")
-                         | topics(WRITE, "batches", "settlement_log", "dlq"))
-    acl["state"] = (stage("state") | {changelog_reader}
-                    | topics(READ, "results", "state")
-                    | topics(WRITE, "state", "dlq")
-                    | topics(DESCRIBE, "requests", "lifecycle"))  # the co-partitioning check
+    acl["settlement"] = stage("settlement") | {changelog_reader} | topics("settlement")
+    acl["state"] = stage("state") | {changelog_reader} | topics("state")
     # The gateway: requests in, results back; its group is assign()-only, one per instance.
-    acl["gateway"] = ({(GROUP, PREFIXED, pre + "turnout.gateway.", DESCRIBE)}
-                      | topics(WRITE, "requests") | topics(READ, "results"))
+    acl["gateway"] = {(GROUP, PREFIXED, pre + "turnout.gateway.", DESCRIBE)} | topics("gateway")
     # The load generator, as a merchant's client: requests in; results, DLQ and batches
     # read back for its report (assign()-only groups named after the clock, no name_prefix).
-    acl["loadgen"] = ({(GROUP, PREFIXED, "turnout.loadgen.", DESCRIBE)}
-                      | topics(WRITE, "requests") | topics(READ, "results", "dlq", "batches"))
+    acl["loadgen"] = {(GROUP, PREFIXED, "turnout.loadgen.", DESCRIBE)} | topics("loadgen")
     # `turnout dlq list|show|replay` and `turnout status` (payments.state, read from the start).
-    acl["operator"] = ({(GROUP, LITERAL, "turnout.dlq-tool", DESCRIBE), changelog_reader}
-                       | topics(READ, "dlq", "state") | topics(WRITE, "requests"))
+    acl["operator"] = {(GROUP, LITERAL, "turnout.dlq-tool", DESCRIBE), changelog_reader} | topics("operator")
     return {f"User:{user_prefix}{k}": v for k, v in acl.items()}
 
 

@@ -4,20 +4,20 @@
 usage: topics.py [--bootstrap HOST:PORT[,...]] [--config FILE] [--prefix P]
                  [--replication-factor N] [--wait SECONDS] [--client-properties FILE]
                  [--list | --ping [--min-brokers N] [--broker-id ID]]
+       topics.py --markdown
 
-Topics: every name under kafka.topics except channel_prefix, plus
-<channel_prefix><id> for each entry of `channels:`; all with kafka.partitions
-partitions and kafka.replication_factor replicas (--replication-factor
-overrides it). payments.state, payments.lifecycle and channels.health
-(kafka.topics.state / .lifecycle / .health) are compacted; settlement.log and
-payments.velocity (kafka.topics.settlement_log / .velocity) keep
-settlement.log_retention_hours and risk.velocity_retention_hours. kafka.name_prefix and --prefix P are put in front of
-every name (tests use --prefix to stay apart; P comes first). Existing topics
+Topics: every topic of the topic catalogue (schemas/topics.yaml, scripts/kafka/catalogue.py),
+named by kafka.topics or the catalogue's default, with <channel_prefix><id> for each entry of
+`channels:`; all with kafka.partitions partitions and kafka.replication_factor replicas
+(--replication-factor overrides it), compacted or time-retained as the catalogue says (the
+retention from settlement.log_retention_hours and risk.velocity_retention_hours).
+kafka.name_prefix and --prefix P are put in front of every name (tests use --prefix to stay
+apart; P comes first). Existing topics
 are left alone. Without --bootstrap the config's kafka.bootstrap_servers and
 kafka.properties are used. --wait retries until the broker answers; --ping
 only waits for that (with --min-brokers N: until the metadata lists N
 brokers; with --broker-id ID: until it lists broker ID); --list only prints
-the topic names. --client-properties FILE: librdkafka properties (key=value lines, e.g.
+the topic names; --markdown prints the catalogue's table for docs/design.md. --client-properties FILE: librdkafka properties (key=value lines, e.g.
 security.protocol and sasl.* of an admin principal) added to the client's, also with
 --bootstrap; a password kept there stays out of the command line.
 Exit status: 0 ok, 1 error, 2 bad usage or config.
@@ -29,16 +29,12 @@ import time
 
 import yaml
 
+import catalogue  # scripts/kafka/catalogue.py: the topic catalogue
 import config_files  # scripts/kafka/config_files.py, beside this file
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMPACTED = ("state", "health", "lifecycle", "pending")
-# Changelog topics kept for a time window: kafka.topics key -> (config section,
-# key, default hours), as the switch creates them (turnout topics).
-RETAINED = {"settlement_log": ("settlement", "log_retention_hours", 168),
-            "velocity": ("risk", "velocity_retention_hours", 24)}
 QUIET = {"log_level": 2}  # connection failures are reported by the calls below
 
 
@@ -50,8 +46,8 @@ def fail(msg, code=2):
 def load_config(path):
     cfg = config_files.load_yaml(path, fail)
     kafka = cfg.get("kafka")
-    if not isinstance(kafka, dict) or not isinstance(kafka.get("topics"), dict):
-        fail(f"{path}: expected a mapping kafka.topics")
+    if not isinstance(kafka, dict) or not isinstance(kafka.get("topics", {}), dict):
+        fail(f"{path}: expected a mapping kafka (and kafka.topics, if given)")
     return cfg
 
 
@@ -60,35 +56,8 @@ def read_properties(path):
 
 
 def wanted_topics(cfg, prefix):
-    """Return {name: {config}} for every topic the config needs."""
-    name_prefix = cfg["kafka"].get("name_prefix") or ""
-    if not isinstance(name_prefix, str):
-        fail("kafka.name_prefix: expected a string")
-    prefix += name_prefix
-    names = dict(cfg["kafka"]["topics"])
-    channel_prefix = names.pop("channel_prefix", None)
-    topics = {}
-    for key, name in names.items():
-        if not isinstance(name, str) or not name:
-            fail(f"kafka.topics.{key}: expected a topic name")
-        if key in COMPACTED:
-            topics[prefix + name] = {"cleanup.policy": "compact"}
-        elif key in RETAINED:
-            section, hkey, default = RETAINED[key]
-            hours = (cfg.get(section) or {}).get(hkey, default)
-            if not isinstance(hours, int) or isinstance(hours, bool) or hours < 1:
-                fail(f"{section}.{hkey}: expected a positive number of hours")
-            topics[prefix + name] = {"retention.ms": str(hours * 3600 * 1000)}
-        else:
-            topics[prefix + name] = {}
-    channels = cfg.get("channels") or []
-    if channels and not channel_prefix:
-        fail("kafka.topics.channel_prefix: required when channels are configured")
-    for i, ch in enumerate(channels):
-        if not isinstance(ch, dict) or not ch.get("id"):
-            fail(f"channels[{i}]: expected a mapping with an id")
-        topics[prefix + channel_prefix + str(ch["id"])] = {}
-    return topics
+    """Return {name: {config}} for every topic the config needs (the topic catalogue)."""
+    return catalogue.topic_configs(cfg, fail, prefix)
 
 
 def list_topics(admin, wait, min_brokers=1, broker_id=None):
@@ -130,7 +99,11 @@ def main():
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="only print the topic names")
     mode.add_argument("--ping", action="store_true", help="only check that the broker answers")
+    mode.add_argument("--markdown", action="store_true", help="print the topic catalogue's table (docs/design.md)")
     args = ap.parse_args()
+    if args.markdown:
+        sys.stdout.write(catalogue.markdown_table())
+        return 0
 
     if args.replication_factor is not None and args.replication_factor < 1:
         fail("--replication-factor: expected a positive number")

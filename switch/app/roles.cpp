@@ -9,6 +9,7 @@
 #include "app/service_notify.hpp"
 #include "connector_stage.hpp"
 #include "gateway/gateway_server.hpp"
+#include "kafka/client.hpp"
 #include "kafka/stage_runner.hpp"
 #include "metrics/health.hpp"
 #include "model/time.hpp"
@@ -105,9 +106,7 @@ int run_roles(const Config& cfg, const CardVault* vault_ptr, const std::vector<R
         } else {
             throw std::invalid_argument("unknown role " + spec.role);
         }
-        const auto& t = cfg.kafka.topics;
-        opts.output_topics = {t.routed, t.results, t.dlq, t.batches, t.settlement_log, t.velocity, t.health, t.state, t.lifecycle, t.pending};
-        for (const auto& ch : cfg.channels) opts.output_topics.push_back(t.channel(ch.id));
+        opts.output_topics = kafka::topics_written_by(cfg, spec.role);
         r->runner = std::make_unique<kafka::StageRunner>(cfg.kafka, std::move(opts), *r->logic);
         running.push_back(std::move(r));
     }

@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "config/topic_catalogue.hpp"
 #include "config/yaml_reader.hpp"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <unistd.h>
 
 namespace turnout {
@@ -50,23 +52,15 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
     if (t.IsMap() && t["dedupe"])
         r.fail(t["dedupe"], "`kafka.topics.dedupe` is no longer used: the life-cycle ledger (kafka.topics.lifecycle) remembers "
                   "every payment_id; delete the key (and, once drained, the topic)");
-    r.only_keys(t, "kafka.topics",
-                {"requests", "routed", "results", "dlq", "batches", "health", "state", "channel_prefix",
-                 "settlement_log", "velocity", "lifecycle", "pending"});
-    auto& n = c.topics;
-    const auto& pre = c.name_prefix;
-    n.requests = pre + r.str(t, "requests", "payments.requests");
-    n.routed = pre + r.str(t, "routed", "payments.routed");
-    n.results = pre + r.str(t, "results", "payments.results");
-    n.dlq = pre + r.str(t, "dlq", "payments.dlq");
-    n.batches = pre + r.str(t, "batches", "settlement.batches");
-    n.health = pre + r.str(t, "health", "channels.health");
-    n.state = pre + r.str(t, "state", "payments.state");
-    n.channel_prefix = pre + r.str(t, "channel_prefix", "payments.channel.");
-    n.settlement_log = pre + r.str(t, "settlement_log", "settlement.log");
-    n.pending = pre + r.str(t, "pending", "payments.pending");
-    n.velocity = pre + r.str(t, "velocity", "payments.velocity");
-    n.lifecycle = pre + r.str(t, "lifecycle", "payments.lifecycle");
+    // The topic names: the catalogue's defaults, each overridable, all behind the prefix.
+    std::vector<std::string> keys;
+    for (const auto& e : topic_catalogue_entries()) keys.push_back(e.key);
+    r.only_keys(t, "kafka.topics", keys);
+    for (const auto& e : topic_catalogue_entries()) {
+        auto* name = c.topics.by_key(e.key);
+        if (!name) throw std::logic_error("topic catalogue key `" + e.key + "` names no kafka.topics member");
+        *name = c.name_prefix + r.str(t, e.key.c_str(), e.name);
+    }
     if (auto x = k["transactions"]) {
         r.only_keys(x, "kafka.transactions", {"commit_every_records", "commit_every_ms", "commit_linger_ms"});
         c.commit_linger_ms = static_cast<int>(r.integer(x, "commit_linger_ms", 5, 0, 60'000));
@@ -77,6 +71,24 @@ KafkaConfig read_kafka(const Reader& r, const YAML::Node& k) {
 }
 
 }  // namespace
+
+std::string* TopicNames::by_key(std::string_view key) {
+    struct Member {
+        std::string_view key;
+        std::string TopicNames::*name;
+    };
+    static constexpr Member kMembers[] = {
+        {"requests", &TopicNames::requests},   {"routed", &TopicNames::routed},
+        {"results", &TopicNames::results},     {"dlq", &TopicNames::dlq},
+        {"batches", &TopicNames::batches},     {"health", &TopicNames::health},
+        {"state", &TopicNames::state},         {"channel_prefix", &TopicNames::channel_prefix},
+        {"settlement_log", &TopicNames::settlement_log}, {"pending", &TopicNames::pending},
+        {"velocity", &TopicNames::velocity},   {"lifecycle", &TopicNames::lifecycle},
+    };
+    for (const auto& m : kMembers)
+        if (m.key == key) return &(this->*m.name);
+    return nullptr;
+}
 
 std::optional<int> parse_time_of_day(std::string_view s) {
     if (s.size() != 5 || s[2] != ':') return std::nullopt;

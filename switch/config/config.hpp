@@ -28,6 +28,9 @@ struct TopicNames {
     std::string velocity;        // risk changelog: payments forwarded, per routed partition
     std::string lifecycle;       // router changelog: life-cycle ledger per root id (compacted); every payment_id answered
     std::string channel(const std::string& channel_id) const { return channel_prefix + channel_id; }
+    // The member named by a topic catalogue key (config/topic_catalogue.hpp); null if none.
+    std::string* by_key(std::string_view key);
+    const std::string* by_key(std::string_view key) const { return const_cast<TopicNames*>(this)->by_key(key); }
 };
 
 struct KafkaConfig {

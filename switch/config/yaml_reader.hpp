@@ -30,12 +30,15 @@ public:
     }
 
     void only_keys(const YAML::Node& map, const std::string& ctx, std::initializer_list<const char*> allowed) const {
+        only_keys(map, ctx, std::vector<std::string>(allowed.begin(), allowed.end()));
+    }
+    void only_keys(const YAML::Node& map, const std::string& ctx, const std::vector<std::string>& allowed) const {
         if (!map.IsMap()) fail(map, "expected a mapping for `" + ctx + "`");
         for (const auto& kv : map) {
             const auto key = kv.first.as<std::string>();
-            if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
                 std::string list;
-                for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+                for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
                 fail(kv.first, "unknown key `" + ctx + "." + key + "` (expected one of: " + list + ")");
             }
         }

@@ -1,5 +1,7 @@
 #include "kafka/client.hpp"
 
+#include "config/topic_catalogue.hpp"
+
 #include <boost/json.hpp>
 
 #include <spdlog/spdlog.h>
@@ -96,22 +98,37 @@ std::string_view header(const rd_kafka_message_t* m, const char* name) {
     return {static_cast<const char*>(val), size};
 }
 
+namespace {
+// A catalogue retention setting's value in hours; throws for a setting the switch does not have.
+int retention_hours(const Config& cfg, const std::string& setting) {
+    if (setting == "settlement.log_retention_hours") return cfg.settlement.log_retention_hours;
+    if (setting == "risk.velocity_retention_hours") return cfg.risk.velocity_retention_hours;
+    throw std::logic_error("topic catalogue: unknown retention setting `" + setting + "`");
+}
+}  // namespace
+
 std::vector<TopicSpec> topic_catalogue(const Config& cfg) {
     const auto& t = cfg.kafka.topics;
-    const auto hours_ms = [](int h) { return std::to_string(int64_t{h} * 3600 * 1000); };
-    std::vector<TopicSpec> topics{{t.requests, {}},
-                             {t.routed, {}},
-                             {t.results, {}},
-                             {t.dlq, {}},
-                             {t.batches, {}},
-                             {t.health, {{"cleanup.policy", "compact"}}},
-                             {t.state, {{"cleanup.policy", "compact"}}},
-                             {t.lifecycle, {{"cleanup.policy", "compact"}}},
-                             {t.pending, {{"cleanup.policy", "compact"}}},
-                             {t.settlement_log, {{"retention.ms", hours_ms(cfg.settlement.log_retention_hours)}}},
-                             {t.velocity, {{"retention.ms", hours_ms(cfg.risk.velocity_retention_hours)}}}};
-    for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), {}});
+    std::vector<TopicSpec> topics;
+    for (const auto& e : topic_catalogue_entries()) {
+        std::vector<std::pair<std::string, std::string>> conf;
+        if (e.compacted()) conf.emplace_back("cleanup.policy", "compact");
+        if (e.retention != "broker")
+            conf.emplace_back("retention.ms", std::to_string(int64_t{retention_hours(cfg, e.retention)} * 3600 * 1000));
+        if (e.key == "channel_prefix") {
+            for (const auto& ch : cfg.channels) topics.push_back({t.channel(ch.id), conf, &e});
+        } else {
+            topics.push_back({*t.by_key(e.key), std::move(conf), &e});
+        }
+    }
     return topics;
+}
+
+std::vector<std::string> topics_written_by(const Config& cfg, std::string_view principal) {
+    std::vector<std::string> out;
+    for (const auto& spec : topic_catalogue(cfg))
+        if (spec.entry->written_by(principal)) out.push_back(spec.name);
+    return out;
 }
 
 std::string topic_catalogue_json(const Config& cfg) {
@@ -119,10 +136,19 @@ std::string topic_catalogue_json(const Config& cfg) {
     for (const auto& spec : topic_catalogue(cfg)) {
         boost::json::object conf;
         for (const auto& [k, v] : spec.config) conf[k] = v;
+        const auto list = [](const std::vector<std::string>& v) { return boost::json::array(v.begin(), v.end()); };
+        const auto& e = *spec.entry;
         out.push_back(boost::json::object{{"name", spec.name},
                                           {"partitions", cfg.kafka.partitions},
                                           {"replication_factor", cfg.kafka.replication_factor},
-                                          {"config", std::move(conf)}});
+                                          {"config", std::move(conf)},
+                                          {"catalogue_key", e.key},
+                                          {"key", e.record_key},
+                                          {"value", e.value},
+                                          {"partitioning", e.partitioning},
+                                          {"read", list(e.read)},
+                                          {"write", list(e.write)},
+                                          {"describe", list(e.describe)}});
     }
     return boost::json::serialize(out);
 }
@@ -138,7 +164,7 @@ void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics
     std::vector<NewTopicPtr> owned;
     std::vector<rd_kafka_NewTopic_t*> raw;
     char err[512];
-    for (const auto& [name, topic_config] : topics) {
+    for (const auto& [name, topic_config, entry] : topics) {
         NewTopicPtr nt(rd_kafka_NewTopic_new(name.c_str(), kcfg.partitions, kcfg.replication_factor, err, sizeof err));
         if (!nt) throw std::runtime_error("topic " + name + ": " + err);
         for (const auto& [k, v] : topic_config) rd_kafka_NewTopic_set_config(nt.get(), k.c_str(), v.c_str());
@@ -163,7 +189,8 @@ void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics
     }
     // Created is not yet usable: wait until every partition of every topic has a leader.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (const auto& [name, topic_config] : topics) {
+    for (const auto& spec : topics) {
+        const auto& name = spec.name;
         for (;;) {
             std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(
                 rd_kafka_topic_new(rk.get(), name.c_str(), nullptr), rd_kafka_topic_destroy);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/topic_catalogue.hpp"
 #include "kafka/handles.hpp"
 
 namespace turnout::kafka {
@@ -45,6 +46,7 @@ std::string_view header(const rd_kafka_message_t* m, const char* name);
 struct TopicSpec {
     std::string name;
     std::vector<std::pair<std::string, std::string>> config;  // topic configs, e.g. cleanup.policy
+    const CatalogueTopic* entry = nullptr;                    // its topic catalogue entry, if any
 };
 
 // Creates the topics that do not exist yet (kcfg.partitions, kcfg.replication_factor) and
@@ -53,9 +55,12 @@ void create_topics(const KafkaConfig& kcfg, const std::vector<TopicSpec>& topics
 
 // Every topic the config names, with its topic configs (what ensure_topics creates).
 std::vector<TopicSpec> topic_catalogue(const Config& cfg);
-// The catalogue as a JSON array: [{"name", "partitions", "replication_factor", "config": {}}]
+// The catalogue as a JSON array: [{"name", "partitions", "replication_factor", "config": {},
+// "catalogue_key", "key", "value", "partitioning", "read": [], "write": [], "describe": []}]
 // (`turnout topics --json`; deploy/helm/turnout/files/topics.json is made from it).
 std::string topic_catalogue_json(const Config& cfg);
+// The topics the catalogue lets `principal` (router, risk, connector, ...) write, by name.
+std::vector<std::string> topics_written_by(const Config& cfg, std::string_view principal);
 
 // Creates every topic the config names (requests, routed, results, dlq, batches, health,
 // state, one per channel) that does not exist yet. Throws on any other failure.
