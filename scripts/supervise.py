@@ -124,20 +124,20 @@ def stop_pids(pids, timeout=STOP_TIMEOUT, sig=signal.SIGTERM, give_up=None, poll
     return left
 
 
-def wait_until(ready, timeout, what, exited=None, interval=0.2):
-    """Poll ready() until it returns something true (returned); NotReady when exited() says
-    the process is gone (it returns a reason) or after timeout seconds."""
+def wait_until(ready, timeout, what, exited=None, interval=0.2, late=None):
+    """Poll ready() until it returns something true (returned). NotReady when exited() returns
+    a reason (the process is gone), or after timeout seconds (late, or "WHAT: not ready ...")."""
     deadline = time.monotonic() + timeout
     while True:
         if exited is not None:
             why = exited()
             if why:
-                raise NotReady(f"{what}: {why}")
+                raise NotReady(why)
         got = ready()
         if got:
             return got
         if time.monotonic() >= deadline:
-            raise NotReady(f"{what}: not ready after {timeout:.0f}s")
+            raise NotReady(late or f"{what}: not ready after {timeout:.0f}s")
         time.sleep(interval)
 
 
@@ -153,7 +153,7 @@ class Process:
         self.argv = [str(a) for a in argv]
         self.log = str(log) if log is not None else None
         self.cwd, self.env, self.append, self.detach = cwd, env, append, detach
-        self.pidfile, self.header, self.stdout = pidfile, header, stdout
+        self.pidfile, self.header, self.output = pidfile, header, stdout
         self.popen = None
         self.starts = 0
         self.log_pos = 0          # where the current start's output begins in the log
@@ -164,7 +164,7 @@ class Process:
         if self._out is not None:
             self._out.close()
             self._out = None
-        out = self.stdout if self.stdout is not None else subprocess.DEVNULL
+        out = self.output if self.output is not None else subprocess.DEVNULL
         if self.log is not None:
             os.makedirs(os.path.dirname(os.path.abspath(self.log)), exist_ok=True)
             out = self._out = open(self.log, "ab" if self.append else "wb")
@@ -174,7 +174,7 @@ class Process:
             self.log_pos = out.tell()
         self.popen = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=self.detach,
-                                      text=self.stdout is not None or None)
+                                      text=True if self.output is not None else None)
         if self.pidfile:
             with open(self.pidfile, "w", encoding="utf-8") as f:
                 f.write(f"{self.popen.pid}\n")
@@ -186,6 +186,10 @@ class Process:
     @property
     def pid(self):
         return self.popen.pid
+
+    @property
+    def stdout(self):
+        return self.popen.stdout
 
     @property
     def returncode(self):
@@ -210,11 +214,12 @@ class Process:
         return self.popen.wait()
 
     def stop(self, timeout=STOP_TIMEOUT, sig=signal.SIGTERM, on_timeout=None):
-        """sig, then SIGKILL if it still runs after timeout seconds (on_timeout(self) is
-        called first, e.g. to save its stacks); the exit code."""
+        """sig (None: already sent), then SIGKILL if it still runs after timeout seconds
+        (on_timeout(self) is called first, e.g. to save its stacks); the exit code."""
         if self.popen is None:
             return None
-        self.send_signal(sig)
+        if sig is not None:
+            self.send_signal(sig)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -230,25 +235,30 @@ class Process:
             self._out.close()
             self._out = None
 
-    # readiness
-    def _exited(self):
-        rc = self.popen.poll()
-        return None if rc is None else f"exited with {rc}"
-
-    def wait_ready(self, ready, timeout, what=None, interval=0.2):
-        return wait_until(ready, timeout, what or self.name, self._exited, interval)
+    # readiness: NotReady (a RuntimeError) if the process exits first or time runs out
+    def wait_ready(self, ready, timeout, what=None, interval=0.2, late=None):
+        what = what or self.name
+        def exited():
+            rc = self.popen.poll()
+            return None if rc is None else f"{what} exited with {rc}"
+        return wait_until(ready, timeout, what, exited, interval, late)
 
     def wait_port(self, port, host="127.0.0.1", timeout=60.0):
         return self.wait_ready(lambda: port_open(port, host), timeout, f"{self.name} on {host}:{port}")
 
-    def wait_http(self, url, timeout=60.0, contains=None, status=200):
+    def wait_http(self, url, timeout=60.0, contains=None, status=200, what=None):
+        """The body, once url answers status (and the body contains `contains`)."""
+        what = what or self.name
         def ready():
             try:
                 st, body = http_get(url, 2.0)
             except (OSError, urllib.error.URLError):
                 return None
             return body if st == status and (contains is None or contains in body) else None
-        return self.wait_ready(ready, timeout, f"{self.name} at {url}", interval=0.25)
+        def exited():
+            rc = self.popen.poll()
+            return None if rc is None else f"{what} exited with {rc} before serving {url}"
+        return wait_until(ready, timeout, what, exited, 0.25, f"{what} did not serve {url} within {timeout:.0f}s")
 
     def log_text(self):
         """What the current start wrote to its log."""
@@ -272,15 +282,15 @@ class Supervisor:
         self.say = say
         self.on_start = on_start
 
-    def start(self, name, argv, log=None, **kw):
-        return self.add(Process(name, argv, log, **kw))
+    def start(self, name, argv, log=None, announce=True, **kw):
+        return self.add(Process(name, argv, log, **kw), announce)
 
-    def add(self, proc):
+    def add(self, proc, announce=True):
         """Start proc (a Process not started yet, or one to start again) under this supervisor."""
         proc.start()
         if proc not in self.procs:
             self.procs.append(proc)
-        if self.say:
+        if self.say and announce:
             self.say(f"started {proc.name} (pid {proc.pid}): {' '.join(proc.argv)}")
         if self.on_start:
             self.on_start(proc)
@@ -290,10 +300,10 @@ class Supervisor:
         return self.add(proc)
 
     def stop(self, proc, timeout=STOP_TIMEOUT, sig=signal.SIGTERM, on_timeout=None, forget=True):
-        """Stop one process (SIGTERM, SIGKILL after timeout); its exit code."""
-        was_running = proc.running()
-        if was_running:
-            proc.send_signal(sig)
+        """Stop one process (sig, None if already sent; SIGKILL after timeout); its exit code."""
+        if proc.running():
+            if sig is not None:
+                proc.send_signal(sig)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -319,7 +329,7 @@ class Supervisor:
         for p in procs:
             p.send_signal(signal.SIGTERM)
         end = time.monotonic() + timeout
-        return {p.name: self.stop(p, max(0.1, end - time.monotonic()), on_timeout=on_timeout) for p in procs}
+        return {p.name: self.stop(p, max(0.1, end - time.monotonic()), None, on_timeout) for p in procs}
 
     def exited(self):
         """The processes that are no longer running."""
