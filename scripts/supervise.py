@@ -145,7 +145,12 @@ def wait_until(ready, timeout, what, exited=None, interval=0.2, late=None):
 
 class Process:
     """One supervised process: its command, log file and (re)starts. The Popen methods the
-    callers use (pid, poll, wait, returncode, send_signal, kill) work on the current start."""
+    callers use (pid, poll, wait, returncode, send_signal, kill) work on the current start.
+
+    log: a file for stdout and stderr (appended to, or written anew with append=False); without
+    one, stdout=subprocess.PIPE (text) or "inherit" (this program's), else nothing. detach: a
+    session of its own (no Ctrl-C from the terminal; it may outlive this program). pidfile: its
+    PID is written there. header: a line (or header(proc)) written to the log before each start."""
 
     def __init__(self, name, argv, log=None, *, cwd=ROOT, env=None, append=True, detach=False,
                  pidfile=None, header=None, stdout=None):
@@ -165,6 +170,9 @@ class Process:
             self._out.close()
             self._out = None
         out = self.output if self.output is not None else subprocess.DEVNULL
+        err = subprocess.STDOUT
+        if out == "inherit":  # this program's stdout and stderr
+            out = err = None
         if self.log is not None:
             os.makedirs(os.path.dirname(os.path.abspath(self.log)), exist_ok=True)
             out = self._out = open(self.log, "ab" if self.append else "wb")
@@ -173,8 +181,8 @@ class Process:
                 out.flush()
             self.log_pos = out.tell()
         self.popen = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=self.detach,
-                                      text=True if self.output is not None else None)
+                                      stdout=out, stderr=err, start_new_session=self.detach,
+                                      text=True if self.output == subprocess.PIPE else None)
         if self.pidfile:
             with open(self.pidfile, "w", encoding="utf-8") as f:
                 f.write(f"{self.popen.pid}\n")
