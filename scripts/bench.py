@@ -13,6 +13,8 @@ import time
 
 import yaml
 
+from supervise import NotReady, Process, port_open  # scripts/supervise.py, beside this file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TURNOUT = os.path.join(ROOT, "build", "turnout")
 MICRO = os.path.join(ROOT, "build", "test", "turnout_microbench")
@@ -73,11 +75,7 @@ def run(cmd, **kw):
 
 def broker_serves(bootstrap):
     host, _, port = bootstrap.split(",")[0].rpartition(":")
-    try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
-        return True
-    except (OSError, ValueError):
-        return False
+    return port_open(port, host or "127.0.0.1", timeout=3)
 
 
 def rss_kib(pid):
@@ -124,15 +122,12 @@ class Switch:
     def start(self, name):
         """Starts (or starts again) one role; its log is appended to."""
         role = name.split(".")[0]
-        path = self.log_path(name)
-        self.log_offset[name] = os.path.getsize(path) if os.path.exists(path) else 0
-        log = open(path, "a")
         self.started[name] = time.time()
         self.metrics_ports[name] = free_port()
-        self.procs[name] = subprocess.Popen(
-            [TURNOUT, "--log-level", self.log_level, role, *self.roles[name], "--config", self.config,
-             "--metrics-port", str(self.metrics_ports[name])],
-            stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = Process(name, [TURNOUT, "--log-level", self.log_level, role, *self.roles[name],
+                                          "--config", self.config, "--metrics-port", self.metrics_ports[name]],
+                                   self.log_path(name), cwd=None).start()
+        self.log_offset[name] = self.procs[name].log_pos
 
     def scrape(self):
         """(metric, label) → [sum, count] of the stage latency, commit and channel latency
@@ -157,9 +152,7 @@ class Switch:
 
     def kill(self, name):
         """SIGKILL: no clean stop, the open transaction is left to be aborted."""
-        p = self.procs[name]
-        p.kill()
-        p.wait()
+        self.procs[name].kill()
 
     def rss_mib(self):
         out = {}
@@ -203,16 +196,8 @@ class Switch:
     def stop(self):
         self._stop.set()
         for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, p in self.procs.items():
-            try:
-                codes[name] = p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                codes[name] = p.wait()
-        return codes
+            p.send_signal(signal.SIGTERM)
+        return {name: p.stop(30, sig=None) for name, p in self.procs.items()}
 
 
 def costed_loadgen(config, cfg, switch, count, report_path, topics=True):
@@ -524,8 +509,8 @@ def history_case(base_cfg, outdir, stamp, n, load_seconds, keep):
         # 4. SIGKILL the router under load and start it again at once.
         print(f"bench: history {n:,}: SIGKILL + restart of the router under 500 payments/s ...", flush=True)
         bg_report = os.path.join(outdir, f"{tag}-kill-load.json")
-        bg = subprocess.Popen(loadgen_cmd(config, 500 * 30, 500, bg_report, run_id=f"{tag}kill"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TERM": "dumb"})
+        bg = Process("loadgen", loadgen_cmd(config, 500 * 30, 500, bg_report, run_id=f"{tag}kill"),
+                     cwd=None, env={**os.environ, "TERM": "dumb"}).start()
         time.sleep(10)
         t_kill = time.time()
         switch.kill("router")
@@ -686,22 +671,16 @@ def gateway_case(config, cfg, key, outdir, smoke, stamp):
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import gateway_load
     port = cfg["gateway"]["port"]
-    log = open(os.path.join(outdir, "gateway.log"), "a")
-    gw = subprocess.Popen([TURNOUT, "--log-level", "warn", "gateway", "--config", config, "--metrics-port", "0"],
-                          stdout=log, stderr=subprocess.STDOUT)
+    gw = Process("turnout gateway", [TURNOUT, "--log-level", "warn", "gateway", "--config", config,
+                                     "--metrics-port", "0"], os.path.join(outdir, "gateway.log"), cwd=None).start()
     out = {}
     try:
-        deadline = time.time() + 60
-        while True:
+        try:
+            gw.wait_port(port, timeout=60)
+        except NotReady:
             if gw.poll() is not None:
                 raise RuntimeError(f"turnout gateway exited {gw.returncode} at start; see {outdir}/gateway.log")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("turnout gateway does not listen after 60 s")
-                time.sleep(0.2)
+            raise RuntimeError("turnout gateway does not listen after 60 s")
         count, conns = (1000, 32) if smoke else (30000, 128)
         out["saturation"] = gateway_load.run_saturation("127.0.0.1", port, key, GATEWAY_MERCHANT, count, conns,
                                                         f"gw{stamp}-sat")
@@ -711,13 +690,7 @@ def gateway_case(config, cfg, key, outdir, smoke, stamp):
                                                         f"gw{stamp}-r1000")
         out["fixed_1000"]["connections"] = 64
     finally:
-        if gw.poll() is None:
-            gw.send_signal(signal.SIGTERM)
-        try:
-            out["exit_code"] = gw.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-            out["exit_code"] = gw.wait()
+        out["exit_code"] = gw.stop(30)
     # Every request answered with a result (200) or pending (202), nothing else.
     out["ok"] = all(set(r["statuses"]) <= {"200", "202"} and r["requests"] == n and not r["connection_errors"]
                     for r, n in ((out["saturation"], count), (out["fixed_1000"], 1000 * secs)))

@@ -56,6 +56,8 @@ from collections import Counter, defaultdict
 
 import yaml
 
+from supervise import Process, Supervisor, cmdline, stop_pids, tail  # scripts/supervise.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAFKA_LOCAL = os.path.join(ROOT, "scripts", "kafka-local")
 STOP_TIMEOUT = 30.0
@@ -92,17 +94,6 @@ def alive(proc):
     return proc is not None and proc.poll() is None
 
 
-def tail(path, n=20):
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            lines = f.read().decode("utf-8", "replace").splitlines()
-        return "\n".join(lines[-n:])
-    except OSError:
-        return ""
-
-
 # ------------------------------------------------------------------ workers --
 
 class Worker:
@@ -132,14 +123,13 @@ class Worker:
         return cmd + ["--config", self.run.config, "--instance", self.instance, "--metrics-port", "0"]
 
     def start(self):
-        with open(self.log, "ab") as log:
-            log.write(f"=== chaos: start #{self.starts + 1} at {CLOCK():.1f}s\n".encode())
-            log.flush()
-            self.log_pos = log.tell()
-            self.fatal_at = None
-            self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.run.env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.run.record_pid(self.proc.pid, self.name)
+        """Start (or start again, same instance id and log) under the run's supervisor."""
+        if self.proc is None:
+            self.proc = Process(self.name, self.command(), self.log, env=self.run.env, detach=True,
+                                header=lambda p: f"=== chaos: start #{p.starts + 1} at {CLOCK():.1f}s\n")
+        self.fatal_at = None
+        self.run.sup.add(self.proc)
+        self.log_pos = self.proc.log_pos
         self.starts += 1
         self.restart_at = None
 
@@ -173,8 +163,7 @@ class Worker:
         return path
 
     def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        self.proc.kill()
         self.killed += 1
 
 
@@ -198,6 +187,8 @@ class Run:
         self.ports = [args.port + i for i in range(3)]
         self.bootstrap = ",".join(f"127.0.0.1:{p}" for p in self.ports)
         self.env = dict(os.environ, TURNOUT_BOOTSTRAP=self.bootstrap)
+        # Every process of the run; each start is recorded in <run>/pids.
+        self.sup = Supervisor(on_start=lambda p: self.record_pid(p.pid, p.name))
         self.cfg = None
         self.workers = []
         self.loadgen = None
@@ -238,41 +229,17 @@ class Run:
                     if not parts or not parts[0].isdigit():
                         continue
                     pid = int(parts[0])
-                    try:
-                        with open(f"/proc/{pid}/cmdline", "rb") as c:
-                            argv0 = c.read().split(b"\0")[0].decode(errors="replace")
-                    except OSError:
-                        continue
-                    if argv0 == binary:
+                    argv = cmdline(pid)
+                    if argv is not None and argv.split(" ")[0] == binary:
                         found.append((pid, run, parts[1] if len(parts) > 1 else "?"))
         for pid, run, name in found:
             say(f"stopping a leftover of {run}: {name} (pid {pid})")
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        end = time.monotonic() + 15
-        for pid, _, _ in found:
-            while time.monotonic() < end and os.path.exists(f"/proc/{pid}") and not Run.zombie(pid):
-                time.sleep(0.1)
-            try:
-                if os.path.exists(f"/proc/{pid}") and not Run.zombie(pid):
-                    os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_pids([pid for pid, _, _ in found], timeout=15)
         for run in {r for _, r, _ in found}:
             try:
                 os.remove(os.path.join(base, run, "turnout"))  # the copy of build/turnout; logs stay
             except OSError:
                 pass
-
-    @staticmethod
-    def zombie(pid):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except (OSError, IndexError):
-            return True
 
     def event(self, kind, msg, **data):
         self.events.append({"t": round(CLOCK(), 1), "kind": kind, "msg": msg, **data})
@@ -408,10 +375,7 @@ class Run:
         cmd = [self.binary, "loadgen", "--config", self.config, "--count", str(a.payments), "--rate", str(a.rate),
                "--duplicate-share", str(a.duplicate_share), "--seed", str(a.seed), "--run-id", self.id,
                "--timeout", str(a.loadgen_timeout), "--report-json", self.report_path]
-        with open(self.loadgen_log, "ab") as log:
-            self.loadgen = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        self.record_pid(self.loadgen.pid, "loadgen")
+        self.loadgen = self.sup.start("loadgen", cmd, self.loadgen_log, env=self.env, detach=True)
         self.loadgen_started = time.monotonic()
         self.event("loadgen", f"loadgen: {a.payments} payments at {a.rate:g}/s, "
                               f"{a.duplicate_share:.0%} duplicates (log {rel(self.loadgen_log)})")
@@ -470,7 +434,6 @@ class Run:
                     self.hung.append(f"{w.name} (pid {pid}) still running 10 s after a critical error"
                                      + (f" (stacks: {rel(path)})" if path else ""))
                     w.proc.kill()
-                    w.proc.wait()
                     w.restart_at = time.monotonic() + 1.0
                     self.event("hung", f"{w.name} (pid {pid}) still running 10 s after its critical error; "
                                        + (f"stacks in {rel(path)}; " if path else "") + "killed, restarting it",
@@ -527,8 +490,7 @@ class Run:
                     extra.removing = None
                 elif now - extra.removing > STOP_TIMEOUT:
                     path = extra.stacks(f"still running {STOP_TIMEOUT:.0f}s after SIGTERM")
-                    extra.proc.send_signal(signal.SIGKILL)
-                    extra.proc.wait()
+                    extra.proc.kill()
                     self.stop_failures.append(f"{extra.name}: still running {STOP_TIMEOUT:.0f}s after SIGTERM; killed"
                                               + (f" (stacks: {rel(path)})" if path else ""))
                     self.event("removed", f"{extra.name} ignored SIGTERM for {STOP_TIMEOUT:.0f}s; killed it")
@@ -563,9 +525,8 @@ class Run:
 
     def start_node(self):
         n = self.down_node
-        self.node_proc = subprocess.Popen([KAFKA_LOCAL, "start-node", str(n), "--dir", self.kafka_dir], cwd=ROOT,
-                                          env=self.kafka_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, text=True)
+        self.node_proc = Process(f"start-node {n}", [KAFKA_LOCAL, "start-node", str(n), "--dir", self.kafka_dir],
+                                 env=self.kafka_env(), stdout=subprocess.PIPE).start()
         self.event("broker-start", f"restarting broker node {n}", node=n)
 
     def node_started(self):
@@ -585,12 +546,7 @@ class Run:
     def stop_loadgen(self, graceful=True):
         """SIGINT lets the load generator report what it has; SIGTERM just ends it."""
         if alive(self.loadgen):
-            self.loadgen.send_signal(signal.SIGINT if graceful else signal.SIGTERM)
-            try:
-                self.loadgen.wait(15 if graceful else 5)
-            except subprocess.TimeoutExpired:
-                self.loadgen.kill()
-                self.loadgen.wait()
+            self.loadgen.stop(15 if graceful else 5, signal.SIGINT if graceful else signal.SIGTERM)
 
     # ---------------------------------------------------------------- stop --
     def stop_workers(self):
@@ -605,41 +561,22 @@ class Run:
         for w in running:
             w.proc.send_signal(signal.SIGTERM)
         for w in running:
-            left = STOP_TIMEOUT - (time.monotonic() - t)
-            try:
-                rc = w.proc.wait(max(0.1, left))
-                if rc != 0:
-                    self.stop_failures.append(f"{w.name}: exit {rc} on SIGTERM (log {rel(w.log)})")
-            except subprocess.TimeoutExpired:
+            def hung(_proc, w=w):
                 path = w.stacks(f"still running {STOP_TIMEOUT:.0f}s after SIGTERM")
                 self.stop_failures.append(f"{w.name}: still running {STOP_TIMEOUT:.0f}s after SIGTERM; killed"
                                           + (f" (stacks: {rel(path)})" if path else ""))
-                w.proc.kill()
-                w.proc.wait()
+            rc = w.proc.stop(max(0.1, STOP_TIMEOUT - (time.monotonic() - t)), None, hung)
+            if rc != 0 and not w.proc.killed:
+                self.stop_failures.append(f"{w.name}: exit {rc} on SIGTERM (log {rel(w.log)})")
         say(f"stopped {len(running)} workers with SIGTERM in {time.monotonic() - t:.1f}s"
             + (f"; {len(self.stop_failures)} did not stop cleanly" if self.stop_failures else ", all exit 0"))
 
     def cleanup(self):
         """Stop every process this run started (also after errors and Ctrl-C)."""
         self.stop_loadgen(graceful=False)
-        for w in self.workers:
-            if alive(w.proc):
-                w.proc.send_signal(signal.SIGTERM)
-        end = time.monotonic() + 10
-        for w in self.workers:
-            if w.proc is None:
-                continue
-            try:
-                w.proc.wait(max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait()
+        self.sup.stop_all(timeout=10, together=True)
         if self.node_proc is not None:
-            try:
-                self.node_proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.node_proc.kill()
-                self.node_proc.wait()
+            self.node_proc.stop(60, sig=None)
         try:
             os.remove(self.binary)  # a copy of build/turnout; the logs stay
         except OSError:

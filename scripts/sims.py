@@ -1,12 +1,11 @@
 """scripts/sims: start/stop the channel host simulators of a config (see scripts/sims)."""
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 
 import yaml
+
+from supervise import NotReady, Process, read_pid, stop_pids  # scripts/supervise.py, beside this file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIM_KIND = {"iso8583": "iso8583", "http_json": "psp"}  # connector kind → turnout-sim kind
@@ -35,20 +34,7 @@ def simulated_channels(config):
 
 
 def running(pidfile):
-    try:
-        pid = int(open(pidfile).read())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def accepts(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    return read_pid(pidfile)
 
 
 def main(argv):
@@ -80,34 +66,25 @@ def main(argv):
             pidfile = os.path.join(sdir, cid + ".pid")
             if running(pidfile):
                 continue
-            log = open(os.path.join(sdir, cid + ".log"), "ab")
             # Each host keeps a ledger of what it executed, so a restarted one answers retries.
             ledger = [] if "--ledger" in extra else ["--ledger", os.path.join(sdir, cid + ".ledger")]
-            p = subprocess.Popen([binary, kind, "--config", config, "--channel", cid] + ledger + extra,
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
-            open(pidfile, "w").write(str(p.pid))
+            p = Process(cid, [binary, kind, "--config", config, "--channel", cid] + ledger + extra,
+                        os.path.join(sdir, cid + ".log"), cwd=None, detach=True, pidfile=pidfile).start()
             started.append((cid, host, port, p))
         deadline = time.time() + 30
         for cid, host, port, p in started:
-            while not accepts(host, port):
-                if p.poll() is not None or time.time() > deadline:
-                    print(f"sims: {cid} did not start; see {sdir}/{cid}.log", file=sys.stderr)
-                    return 1
-                time.sleep(0.1)
+            try:
+                p.wait_port(port, host, timeout=max(0.0, deadline - time.time()))
+            except NotReady:
+                print(f"sims: {cid} did not start; see {sdir}/{cid}.log", file=sys.stderr)
+                return 1
             print(f"sims: {cid} serving on {host}:{port} (pid {p.pid})")
     elif cmd == "stop":
         for cid, *_ in sims:
             pidfile = os.path.join(sdir, cid + ".pid")
             pid = running(pidfile)
             if pid:
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(100):
-                    if not running(pidfile):
-                        break
-                    time.sleep(0.1)
-                else:
-                    os.kill(pid, signal.SIGKILL)
+                stop_pids([pid], timeout=10)
             if os.path.exists(pidfile):
                 os.remove(pidfile)
     else:

@@ -13,16 +13,16 @@ usage: iso8583_interop_test.py   (from the source root; needs build/turnout)
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from supervise import NotReady, Process  # noqa: E402  scripts/supervise.py
 TURNOUT = os.environ.get("TURNOUT_BIN", os.path.join(ROOT, "build", "turnout"))
 failures = []
 
@@ -54,17 +54,15 @@ def main():
     summary = os.path.join(work, "peer.json")
     keys = yaml.safe_load(open(os.path.join(ROOT, "config", "dev-keys.yaml")))
     mac = next(k for k in keys["mac_keys"] if k["algorithm"] == "retail-des3")
-    peer = subprocess.Popen([sys.executable, os.path.join(ROOT, "test", "integration", "iso8583_peer.py"),
-                             "--port", str(port), "--summary", summary, "--silent-every", "25",
-                             "--mac-alg", mac["algorithm"], "--mac-key", mac["key_hex"], "--bad-mac-every", "20"],
-                            stdout=open(os.path.join(work, "peer.log"), "w"), stderr=subprocess.STDOUT)
+    peer = Process("iso8583 peer", [sys.executable, os.path.join(ROOT, "test", "integration", "iso8583_peer.py"),
+                                    "--port", port, "--summary", summary, "--silent-every", "25",
+                                    "--mac-alg", mac["algorithm"], "--mac-key", mac["key_hex"], "--bad-mac-every", "20"],
+                   os.path.join(work, "peer.log"), cwd=None, append=False).start()
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        try:
+            peer.wait_port(port, timeout=10)
+        except NotReady:
+            pass  # the checks below say what went wrong
         cfg = yaml.safe_load(open(os.path.join(ROOT, "config", "turnout.yaml")))
         for ch in cfg["channels"]:
             if ch["id"] == "acq-eu":
@@ -85,8 +83,7 @@ def main():
         check(declined["outcomes"].get("declined", 0) + declined["outcomes"].get("reversed", 0) == 50,
               "sales ending in 51 declined (or reversed when unanswered)")
     finally:
-        peer.send_signal(signal.SIGTERM)
-        peer.wait(timeout=10)
+        peer.stop(10)
     s = json.load(open(summary))
     print("peer:", json.dumps(s["by_mti"]), "errors:", len(s["decode_errors"]), s["decode_errors"][:3])
     check(not s["decode_errors"], "pyiso8583 decodes every message the connector sent")

@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT / "scripts" / "kafka"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from acls import read_properties  # noqa: E402
 from prometheus_test import as_simulator_channels, free_port  # noqa: E402
+from supervise import NotReady, Process, Supervisor  # noqa: E402  scripts/supervise.py
 
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
 SIM = Path(os.environ.get("TURNOUT_SIM_BIN", TURNOUT.parent / "turnout-sim"))
@@ -145,32 +146,13 @@ def principal_env(users: Path, principal: str) -> dict:
     return env
 
 
-class Procs:
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen, object]] = []
+class Procs(Supervisor):
+    """The processes of the run (scripts/supervise.py), each with its principal's environment."""
 
-    def start(self, name: str, argv: list, env: dict, logfile: Path) -> subprocess.Popen:
-        out = open(logfile, "wb")
-        p = subprocess.Popen([str(a) for a in argv], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
-        self.procs.append((name, p, out))
+    def start(self, name: str, argv: list, env: dict, logfile: Path) -> Process:
+        p = super().start(name, argv, logfile, env=env, append=False)
         log(f"started {name} (pid {p.pid})")
         return p
-
-    def stop(self, p: subprocess.Popen, timeout: float = 30.0) -> int:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        return p.returncode
-
-    def stop_all(self) -> None:
-        for _, p, out in reversed(self.procs):
-            self.stop(p)
-            out.close()
 
 
 def wait_assigned(logs: dict, procs: dict, timeout: float = 90.0) -> bool:
@@ -352,14 +334,11 @@ def run(args) -> int:
                            "--ledger", run_dir / f"ledger-{psp['id']}.log"],
                           dict(os.environ), logs_dir / "turnout-sim-psp.txt")
         host, port = psp["endpoint"].removeprefix("https://").rsplit(":", 1)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and sim.poll() is None:
-            try:
-                socket.create_connection((host, int(port)), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        if not check(sim.poll() is None and time.monotonic() < deadline, f"turnout-sim psp serves {psp['endpoint']}"):
+        try:
+            serving = bool(sim.wait_port(int(port), host, timeout=30))
+        except NotReady:
+            serving = False
+        if not check(serving, f"turnout-sim psp serves {psp['endpoint']}"):
             return 1
         roles = [("router", "router", []), ("risk", "risk", []), ("settlement", "settlement", []),
                  ("state", "state", [])]
@@ -442,9 +421,9 @@ def run(args) -> int:
         check(r.returncode == 0, f"turnout status {sample} as User:operator -> exit {r.returncode}")
 
         # Each role stops cleanly; no refusal in its log but the start-up metadata look-ups.
-        for name, p, _ in procs.procs:
+        for p in list(procs.procs):
             rc = procs.stop(p)
-            check(rc == 0, f"{name} stopped with exit {rc}")
+            check(rc == 0, f"{p.name} stopped with exit {rc}")
         prefetch = re.compile(r"no metadata for output topic \S+ yet: topic \S+: Broker: Topic authorization failed")
         for f in sorted(logs_dir.glob("*.log")):
             text = f.read_text(errors="replace")

@@ -184,7 +184,7 @@ def probe(url: str) -> tuple[int, str]:
         return 0, str(e)
 
 
-def wait_ready(url: str, want: int, contains: str, proc: subprocess.Popen, timeout: float,
+def wait_ready(url: str, want: int, contains: str, proc, timeout: float,
                seen: list | None = None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -244,11 +244,9 @@ def main() -> int:
         env = {**os.environ, "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "2000000"}
         env.pop("WATCHDOG_PID", None)
         logfile = run_dir / "state.log"
-        out = open(logfile, "wb")
-        state = subprocess.Popen([str(TURNOUT), "--log-format", "json", "state", "--config", str(cfg_path),
-                                  "--instance", "ops-1", "--metrics-port", str(mport)],
-                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-        procs.procs.append(("state", state, out))
+        state = procs.start("state", [TURNOUT, "--log-format", "json", "state", "--config", cfg_path,
+                                      "--instance", "ops-1", "--metrics-port", mport], logfile, env=env,
+                            announce=False)
         ready_url, live_url = f"http://127.0.0.1:{mport}/readyz", f"http://127.0.0.1:{mport}/livez"
         seen: list = []
         lives: list = []

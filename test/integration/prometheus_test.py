@@ -66,6 +66,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from supervise import Process, Supervisor, http_get  # noqa: E402  scripts/supervise.py
 TURNOUT = Path(os.environ.get("TURNOUT_BIN", ROOT / "build" / "turnout"))
 TURNOUT_SIM = TURNOUT.parent / "turnout-sim"
 ISO_CHANNEL = "acq-eu"  # stays a real ISO 8583 link: its connector's series (MACs, connections) exist
@@ -114,49 +116,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
 # --------------------------------------------------------------------------- processes
 
-class Procs:
-    """Every process this test starts; stop() ends them by PID (SIGTERM, then SIGKILL)."""
+class Procs(Supervisor):
+    """Every process this test starts (scripts/supervise.py); stop() ends one by PID (SIGTERM,
+    then SIGKILL) and returns its exit code, stop_all() ends the rest, the last started first."""
 
     def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen, object]] = []
+        super().__init__(say=log)
 
-    def start(self, name: str, argv: list[str], logfile: Path) -> subprocess.Popen:
-        out = open(logfile, "wb")
-        p = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.procs.append((name, p, out))
-        log(f"started {name} (pid {p.pid}): {' '.join(map(str, argv))}")
-        return p
-
-    def stop(self, p: subprocess.Popen, timeout: float = 30.0) -> int:
-        name = next((n for n, q, _ in self.procs if q is p), str(p.pid))
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log(f"{name} (pid {p.pid}) did not stop in {timeout:.0f}s; SIGKILL")
-                p.kill()
-                p.wait()
-        for n, q, out in self.procs:
-            if q is p:
-                out.close()
-        self.procs = [t for t in self.procs if t[1] is not p]
-        log(f"stopped {name} (pid {p.pid}), exit {p.returncode}")
-        return p.returncode
-
-    def stop_all(self) -> None:
-        for _, p, _ in list(reversed(self.procs)):
-            self.stop(p)
+    def start(self, name: str, argv: list, logfile: Path, **kw) -> Process:
+        return super().start(name, argv, logfile, append=False, **kw)
 
 
 def on_signal(signum, _frame):
@@ -171,19 +141,8 @@ def run(argv: list[str], what: str, input_text: str | None = None, timeout: floa
     return r
 
 
-def wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 60.0, contains: str | None = None) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} before serving {url}")
-        try:
-            status, body = http_get(url, 2.0)
-            if status == 200 and (contains is None or contains in body):
-                return body
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{what} did not serve {url} within {timeout:.0f}s")
+def wait_http(url: str, proc: Process, what: str, timeout: float = 60.0, contains: str | None = None) -> str:
+    return proc.wait_http(url, timeout, contains, what=what)
 
 
 # --------------------------------------------------------------------------- PromQL
