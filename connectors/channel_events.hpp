@@ -9,7 +9,7 @@
 
 #include "config/config.hpp"
 #include "connector.hpp"
-#include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 
 namespace turnout {
 
@@ -26,7 +26,7 @@ public:
 
 private:
     std::string topic_;
-    kafka::HandlePtr producer_;
+    kafka::Producer producer_;
     std::atomic<bool> stop_{false};
     std::thread poller_;
 };

@@ -10,6 +10,7 @@
 
 #include "codec/request_decoder.hpp"
 #include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "model/time.hpp"
 #include "domain/life_cycle_ledger.hpp"
 #include "state/status_query.hpp"
@@ -47,19 +48,10 @@ PaymentResult approved(const PaymentRequest& q, const std::string& root, const s
     return r;
 }
 
-struct Delivery {
+struct Delivered {
     std::atomic<int64_t> acked{0};
     std::atomic<int64_t> failed{0};
 };
-
-void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* d = static_cast<Delivery*>(opaque);
-    if (m->err) {
-        if (d->failed.fetch_add(1) < 5) spdlog::error("bench-history: a record was not written: {}", rd_kafka_err2str(m->err));
-    } else {
-        d->acked.fetch_add(1, std::memory_order_relaxed);
-    }
-}
 
 }  // namespace
 
@@ -120,39 +112,32 @@ HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
     if (!valid_payment_id(opts.prefix + "-s" + std::to_string(opts.payments)))
         throw std::runtime_error("--prefix `" + opts.prefix + "` does not make valid payment_ids");
 
-    Delivery delivery;
+    Delivered delivery;
     // Plain idempotent producer: large batches, lz4; the broker's CreateTime ("now") stamps
     // every record.
-    auto rk = kafka::make_producer(cfg.kafka,
-                                   {{"enable.idempotence", "true"},
-                                    {"linger.ms", "50"},
-                                    {"batch.num.messages", "100000"},
-                                    {"batch.size", "1000000"},
-                                    {"compression.type", "lz4"},
-                                    {"queue.buffering.max.messages", "1000000"},
-                                    {"queue.buffering.max.kbytes", "1048576"}},
-                                   [&](rd_kafka_conf_t* c) {
-                                       rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-                                       rd_kafka_conf_set_opaque(c, &delivery);
-                                   });
-    using TopicPtr = std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)>;
-    TopicPtr ledger(rd_kafka_topic_new(rk.get(), t.lifecycle.c_str(), nullptr), rd_kafka_topic_destroy);
-    TopicPtr state(rd_kafka_topic_new(rk.get(), t.state.c_str(), nullptr), rd_kafka_topic_destroy);
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"},
+                                         {"linger.ms", "50"},
+                                         {"batch.num.messages", "100000"},
+                                         {"batch.size", "1000000"},
+                                         {"compression.type", "lz4"},
+                                         {"queue.buffering.max.messages", "1000000"},
+                                         {"queue.buffering.max.kbytes", "1048576"}});
+    const kafka::DeliveryFn count = [&delivery](const kafka::Delivery& d) {
+        if (d.delivered) {
+            delivery.acked.fetch_add(1, std::memory_order_relaxed);
+        } else if (delivery.failed.fetch_add(1) < 5) {
+            spdlog::error("bench-history: a record was not written: {}", d.error);
+        }
+    };
 
     HistoryResult res;
     int64_t produced = 0;
-    auto produce = [&](rd_kafka_topic_t* topic, int32_t p, const std::string& key, const std::string& value) {
-        for (;;) {
-            if (rd_kafka_produce(topic, p, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
-                                 key.data(), key.size(), nullptr) == 0)
-                break;
-            const auto err = rd_kafka_last_error();
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                throw std::runtime_error(std::string("bench-history: produce: ") + rd_kafka_err2str(err));
-            rd_kafka_poll(rk.get(), 10);
-        }
+    auto produce = [&](const std::string& topic, int32_t p, const std::string& key, std::string value) {
         res.bytes += static_cast<int64_t>(key.size() + value.size());
-        if (++produced % 1000 == 0) rd_kafka_poll(rk.get(), 0);
+        std::string why;
+        if (!producer.produce({topic, key, std::move(value), {}, p}, count, why))
+            throw std::runtime_error("bench-history: produce: " + why);
+        if (++produced % 1000 == 0) producer.poll(0);
     };
 
     const int64_t now = now_ms();
@@ -166,9 +151,9 @@ HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
         const auto& channel = cfg.channels[static_cast<size_t>(n) % cfg.channels.size()].id;
         const auto sp = synthetic_payment(opts.prefix, n, channel, now - week + n * step);
         const int32_t p = partition_for_key(sp.root_id, parts);
-        produce(ledger.get(), p, sp.root_id, LifeCycleLedger::encode_entry(sp.ledger, {}));
+        produce(t.lifecycle, p, sp.root_id, LifeCycleLedger::encode_entry(sp.ledger, {}));
         ++res.ledger_records;
-        produce(state.get(), p, sp.root_id, encode_life_cycle(sp.state));
+        produce(t.state, p, sp.root_id, encode_life_cycle(sp.state));
         ++res.state_records;
         ++res.payments;
         if (const auto now_t = std::chrono::steady_clock::now(); now_t - last_log > std::chrono::seconds(10)) {
@@ -177,7 +162,7 @@ HistoryResult write_history(const Config& cfg, const HistoryOptions& opts) {
                          delivery.acked.load());
         }
     }
-    while (rd_kafka_outq_len(rk.get()) > 0) rd_kafka_flush(rk.get(), 1000);
+    while (producer.queued() > 0) producer.flush(1000);
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     res.records = delivery.acked.load();
     res.failed = delivery.failed.load();

@@ -17,6 +17,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "gateway/rate_limiter.hpp"
 #include "kafka/client.hpp"
 #include "kafka/stage_runner.hpp"
+#include "kafka/topic_reader.hpp"
 #include "metrics/health.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
@@ -152,7 +154,8 @@ struct Gateway::Impl {
     int port = 0;
     std::vector<std::thread> io_threads;
 
-    kafka::HandlePtr producer, consumer;
+    std::optional<kafka::Producer> producer;
+    std::unique_ptr<kafka::TopicReader> results;
     std::atomic<bool> stop{false};
     std::shared_ptr<HealthCell> health = HealthBoard::get().add("gateway");
     std::thread producer_thread, consumer_thread;
@@ -171,118 +174,91 @@ struct Gateway::Impl {
         for (auto& w : ws) w(s);
     }
 
-    static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-        auto* self = static_cast<Impl*>(opaque);
-        std::unique_ptr<std::string> id(static_cast<std::string*>(m->_private));
-        if (!id) return;
-        if (m->err) {
-            spdlog::warn("gateway: request {} not published: {}", *id, rd_kafka_err2str(m->err));
+    void on_delivery(const std::string& id, const kafka::Delivery& d) {
+        if (!d.delivered) {
+            spdlog::warn("gateway: request {} not published: {}", id, d.error);
             std::vector<Waiter> ws;
             {
-                std::lock_guard lk(self->mu);
-                ws = self->book.on_publish_failed(*id);
+                std::lock_guard lk(mu);
+                ws = book.on_publish_failed(id);
             }
-            self->notify(std::move(ws), {Signal::failed, {}});
+            notify(std::move(ws), {Signal::failed, {}});
         } else {
-            std::lock_guard lk(self->mu);
-            self->book.on_delivered(*id);
+            std::lock_guard lk(mu);
+            book.on_delivered(id);
         }
     }
 
     void start_kafka() {
-        producer = kafka::make_producer(cfg.kafka,
-                                        {{"enable.idempotence", "true"},
-                                         {"acks", "all"},
-                                         {"linger.ms", "1"},
-                                         {"message.timeout.ms", "30000"},
-                                         {"message.max.bytes", std::to_string(std::max<size_t>(cfg.max_record_bytes + 4096, 1'000'000))}},
-                                        [this](rd_kafka_conf_t* conf) {
-                                            rd_kafka_conf_set_dr_msg_cb(conf, &Impl::on_delivery);
-                                            rd_kafka_conf_set_opaque(conf, this);
-                                        });
-        consumer = kafka::make_consumer(cfg.kafka, {{"group.id", cfg.kafka.name_prefix + "turnout.gateway." + instance},
-                                                    {"enable.auto.commit", "false"},
-                                                    {"isolation.level", "read_committed"},
-                                                    {"fetch.wait.max.ms", "10"},
-                                                    {"statistics.interval.ms", "5000"}},
-                                      [this](rd_kafka_conf_t* conf) {
-                                          rd_kafka_conf_set_stats_cb(conf, &Impl::on_stats);
-                                          rd_kafka_conf_set_opaque(conf, this);
-                                      });
+        producer.emplace(cfg.kafka,
+                         kafka::Properties{{"enable.idempotence", "true"},
+                                           {"acks", "all"},
+                                           {"linger.ms", "1"},
+                                           {"message.timeout.ms", "30000"},
+                                           {"message.max.bytes", std::to_string(std::max<size_t>(cfg.max_record_bytes + 4096, 1'000'000))}});
+        // Broker reachability for /readyz comes from the reader's statistics.
+        results = std::make_unique<kafka::TopicReader>(
+            cfg.kafka, cfg.kafka.name_prefix + "turnout.gateway." + instance,
+            kafka::Properties{{"fetch.wait.max.ms", "10"}, {"statistics.interval.ms", "5000"}},
+            kafka::ReaderHooks{[this](BrokerState b) { health->broker(b, now_ms()); },
+                               [this](const std::string& e) {
+                                   if (warn_budget()) spdlog::warn("gateway: results consumer: {}", e);
+                               }});
         // Every partition from its end at start: this gateway waits only for requests it
         // publishes from now on; anything older is answered by the state role.
-        auto from = kafka::end_offsets(consumer.get(), {cfg.kafka.topics.results});
-        if (auto err = rd_kafka_assign(consumer.get(), from.get()))
-            throw std::runtime_error(std::string("gateway: assign payments.results: ") + rd_kafka_err2str(err));
+        results->assign(results->end_positions({cfg.kafka.topics.results}));
         health->turned(now_ms());
         health->assigned(true);
         producer_thread = std::thread([this] {
-            while (!stop) rd_kafka_poll(producer.get(), 100);
+            while (!stop) producer->poll(100);
         });
         consumer_thread = std::thread([this] { consume(); });
-    }
-
-    // Broker reachability for /readyz, from librdkafka's statistics (on the consumer thread).
-    static int on_stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
-        boost::system::error_code ec;
-        auto doc = boost::json::parse(std::string_view(json, len), ec);
-        if (!ec && doc.is_object())
-            static_cast<Impl*>(opaque)->health->broker(kafka::broker_state_from_stats(doc.get_object()), now_ms());
-        return 0;
     }
 
     void consume() {
         while (!stop) {
             health->turned(now_ms());
-            kafka::MessagePtr m(rd_kafka_consumer_poll(consumer.get(), 100));
-            if (!m) continue;
-            if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && warn_budget())
-                    spdlog::warn("gateway: results consumer: {}", rd_kafka_message_errstr(m.get()));
-                continue;
-            }
-            const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-            const std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
-            auto checked = decode_result_checked(value, key, now_ms());
-            if (!checked.result) {
-                Metrics::get()
-                    .invalid_results.Add({{"stage", "gateway"}, {"field", std::string(checked.problem->field)}})
-                    .Increment();
-                if (warn_budget())
-                    spdlog::warn("gateway: result at {}:{} ignored: {}", m->partition, m->offset, checked.problem->message);
-                continue;
-            }
-            const auto& r = *checked.result;
-            std::vector<Waiter> ws;
-            Signal s;
-            {
-                std::lock_guard lk(mu);
-                if (is_duplicate_answer(r)) {
-                    ws = book.on_duplicate(r.payment_id);
-                    s.kind = Signal::duplicate;
-                } else {
-                    ws = book.on_result(r, std::string(value), mono_ms());
-                    s = {Signal::result, std::string(value)};
-                }
-            }
-            notify(std::move(ws), s);
+            results->poll(100, [this](const kafka::Record& m) { on_result(m); });
         }
+    }
+
+    void on_result(const kafka::Record& m) {
+        auto checked = decode_result_checked(m.value, m.key, now_ms());
+        if (!checked.result) {
+            Metrics::get()
+                .invalid_results.Add({{"stage", "gateway"}, {"field", std::string(checked.problem->field)}})
+                .Increment();
+            if (warn_budget())
+                spdlog::warn("gateway: result at {}:{} ignored: {}", m.partition, m.offset, checked.problem->message);
+            return;
+        }
+        const auto& r = *checked.result;
+        std::vector<Waiter> ws;
+        Signal s;
+        {
+            std::lock_guard lk(mu);
+            if (is_duplicate_answer(r)) {
+                ws = book.on_duplicate(r.payment_id);
+                s.kind = Signal::duplicate;
+            } else {
+                ws = book.on_result(r, std::string(m.value), mono_ms());
+                s = {Signal::result, std::string(m.value)};
+            }
+        }
+        notify(std::move(ws), s);
     }
 
     // Publishes the request keyed by its root id; false when librdkafka refuses it at once.
     bool publish(const PostAccepted& a, std::string_view body) {
-        auto* id = new std::string(a.request.payment_id);
-        const auto& key = a.request.root_id();
         // A full local queue means the broker is not taking records: answered 503 at once
         // rather than blocking an HTTP thread.
-        const auto err = rd_kafka_producev(
-            producer.get(), RD_KAFKA_V_TOPIC(cfg.kafka.topics.requests.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(body.data()), body.size()),
-            RD_KAFKA_V_OPAQUE(id), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
-        if (warn_budget()) spdlog::warn("gateway: request {} refused by the producer: {}", *id, rd_kafka_err2str(err));
-        delete id;
-        return false;
+        std::string why;
+        const bool queued = producer->try_produce(
+            {cfg.kafka.topics.requests, a.request.root_id(), std::string(body), {}},
+            [this, id = a.request.payment_id](const kafka::Delivery& d) { on_delivery(id, d); }, why);
+        if (!queued && warn_budget())
+            spdlog::warn("gateway: request {} refused by the producer: {}", a.request.payment_id, why);
+        return queued;
     }
 
     // ---- HTTP -------------------------------------------------------------------------
@@ -582,10 +558,10 @@ struct Gateway::Impl {
             if (t.joinable()) t.join();
         stop = true;
         if (consumer_thread.joinable()) consumer_thread.join();
-        if (producer) rd_kafka_flush(producer.get(), 2000);
+        if (producer) producer->flush(2000);
         if (producer_thread.joinable()) producer_thread.join();
         producer.reset();
-        consumer.reset();
+        results.reset();
         // Waiters hold timers of the io_context: drop them before it goes.
         std::lock_guard lk(mu);
         book = IdempotencyBook{};

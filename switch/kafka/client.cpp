@@ -68,22 +68,25 @@ HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
     return rk;
 }
 
+rd_kafka_resp_err_t produce_once(rd_kafka_t* producer, const OutRecord& r, void* opaque) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!r.headers.empty()) {
+        hdrs = rd_kafka_headers_new(r.headers.size());
+        for (const auto& [k, v] : r.headers)
+            rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(), static_cast<ssize_t>(v.size()));
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+        RD_KAFKA_V_VALUE(r.value.empty() ? nullptr : const_cast<char*>(r.value.data()), r.value.size()),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) rd_kafka_headers_destroy(hdrs);  // else owned by the message
+    return err;
+}
+
 rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r) {
     for (;;) {
-        rd_kafka_headers_t* hdrs = nullptr;
-        if (!r.headers.empty()) {
-            hdrs = rd_kafka_headers_new(r.headers.size());
-            for (const auto& [k, v] : r.headers)
-                rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
-                                    static_cast<ssize_t>(v.size()));
-        }
-        const rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(r.key.data(), r.key.size()), RD_KAFKA_V_VALUE(r.value.empty() ? nullptr : const_cast<char*>(r.value.data()), r.value.size()),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;  // headers now owned by the message
-        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        const auto err = produce_once(producer, r, nullptr);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
         rd_kafka_poll(producer, 10);
     }

@@ -26,12 +26,14 @@ HandlePtr make_producer(const KafkaConfig& cfg, const Properties& overrides,
 HandlePtr make_consumer(const KafkaConfig& cfg, const Properties& overrides,
                         const std::function<void(rd_kafka_conf_t*)>& customize = {});
 
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 // A record to produce.
 struct OutRecord {
     std::string topic;
     std::string key;
     std::string value;  // empty = null (a tombstone on a compacted topic)
-    std::vector<std::pair<std::string, std::string>> headers;
+    Headers headers;
     // Explicit partition for partition-local changelogs; by default the key decides.
     int32_t partition = RD_KAFKA_PARTITION_UA;
 };
@@ -39,6 +41,8 @@ struct OutRecord {
 // Produces one record (copying key and value); on a full local queue it polls and retries,
 // which is back-pressure, not an error. Returns the final librdkafka error code.
 rd_kafka_resp_err_t produce(rd_kafka_t* producer, const OutRecord& r);
+// One attempt, a full queue included (not waited out); `opaque` reaches the delivery report.
+rd_kafka_resp_err_t produce_once(rd_kafka_t* producer, const OutRecord& r, void* opaque);
 
 // Header value of a consumed message, empty if absent.
 std::string_view header(const rd_kafka_message_t* m, const char* name);

@@ -1,5 +1,7 @@
 #include "kafka/topic_reader.hpp"
 
+#include <boost/json.hpp>
+
 #include <chrono>
 #include <stdexcept>
 
@@ -37,14 +39,26 @@ std::vector<std::pair<std::string, std::string>> all_headers(const Record& r) {
     return out;
 }
 
-TopicReader::TopicReader(const KafkaConfig& cfg, const std::string& group_id, const Properties& extra) {
+TopicReader::TopicReader(const KafkaConfig& cfg, const std::string& group_id, const Properties& extra,
+                         ReaderHooks hooks)
+    : hooks_(std::make_unique<ReaderHooks>(std::move(hooks))) {
     Properties p{{"group.id", group_id},
                  {"enable.auto.commit", "false"},
                  {"enable.auto.offset.store", "false"},
                  {"isolation.level", "read_committed"},
                  {"fetch.wait.max.ms", "100"}};
     for (const auto& [k, v] : extra) p[k] = v;
-    c_ = make_consumer(cfg, p);
+    c_ = make_consumer(cfg, p, [this](rd_kafka_conf_t* conf) {
+        if (!hooks_->broker_state) return;
+        rd_kafka_conf_set_opaque(conf, hooks_.get());
+        rd_kafka_conf_set_stats_cb(conf, [](rd_kafka_t*, char* json, size_t len, void* opaque) {
+            boost::system::error_code ec;
+            auto doc = boost::json::parse(std::string_view(json, len), ec);
+            if (!ec && doc.is_object())
+                static_cast<ReaderHooks*>(opaque)->broker_state(broker_state_from_stats(doc.get_object()));
+            return 0;  // librdkafka frees the JSON
+        });
+    });
 }
 
 TopicReader::~TopicReader() {
@@ -98,7 +112,11 @@ size_t TopicReader::poll_batch(int timeout_ms, size_t max, const std::function<v
 
 bool TopicReader::poll(int timeout_ms, const std::function<void(const Record&)>& fn) {
     MessagePtr m(rd_kafka_consumer_poll(c_.get(), timeout_ms));
-    if (!m || m->err) return false;
+    if (!m) return false;
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && hooks_->error) hooks_->error(rd_kafka_message_errstr(m.get()));
+        return false;
+    }
     fn(record_of(m.get()));
     return true;
 }
@@ -136,11 +154,48 @@ void TopicReader::read_ranges(const std::string& topic, std::map<int32_t, std::p
     }
 }
 
-Producer::Producer(const KafkaConfig& cfg, const Properties& overrides) : p_(make_producer(cfg, overrides)) {}
+Producer::Producer(const KafkaConfig& cfg, const Properties& overrides)
+    : p_(make_producer(cfg, overrides, [](rd_kafka_conf_t* conf) {
+          // A record produced with try_produce carries its DeliveryFn; others carry nothing.
+          rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+              std::unique_ptr<DeliveryFn> done(static_cast<DeliveryFn*>(m->_private));
+              if (!done || !*done) return;
+              (*done)(Delivery{m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->partition, m->offset,
+                               m->err ? rd_kafka_err2str(m->err) : ""});
+          });
+      })) {}
 
 bool Producer::produce(const OutRecord& r) { return kafka::produce(p_.get(), r) == RD_KAFKA_RESP_ERR_NO_ERROR; }
 
-void Producer::poll() { rd_kafka_poll(p_.get(), 0); }
+bool Producer::try_produce(const OutRecord& r, DeliveryFn done, std::string& why) {
+    auto owned = std::make_unique<DeliveryFn>(std::move(done));
+    const auto err = produce_once(p_.get(), r, owned.get());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        why = rd_kafka_err2str(err);
+        return false;
+    }
+    owned.release();  // the delivery report frees it
+    return true;
+}
+
+bool Producer::produce(const OutRecord& r, DeliveryFn done, std::string& why) {
+    auto owned = std::make_unique<DeliveryFn>(std::move(done));
+    for (;;) {
+        const auto err = produce_once(p_.get(), r, owned.get());
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            why = rd_kafka_err2str(err);
+            return false;
+        }
+        rd_kafka_poll(p_.get(), 10);
+    }
+    owned.release();  // the delivery report frees it
+    return true;
+}
+
+int Producer::queued() const { return rd_kafka_outq_len(p_.get()); }
+
+void Producer::poll(int timeout_ms) { rd_kafka_poll(p_.get(), timeout_ms); }
 
 void Producer::flush(int timeout_ms) { rd_kafka_flush(p_.get(), timeout_ms); }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,9 +30,18 @@ struct Position {
 
 // A read_committed consumer that is assigned partitions (never joins its group, never commits:
 // `group_id` only names the client to the broker's ACLs and monitoring).
+// What a long-lived reader reports besides records (both called from poll()).
+struct ReaderHooks {
+    // The brokers' reachability, from librdkafka's statistics (set statistics.interval.ms).
+    std::function<void(BrokerState)> broker_state;
+    // A consumer error other than the end of a partition.
+    std::function<void(const std::string&)> error;
+};
+
 class TopicReader {
 public:
-    TopicReader(const KafkaConfig& cfg, const std::string& group_id, const Properties& extra = {});
+    TopicReader(const KafkaConfig& cfg, const std::string& group_id, const Properties& extra = {},
+                ReaderHooks hooks = {});
     ~TopicReader();
     TopicReader(const TopicReader&) = delete;
     TopicReader& operator=(const TopicReader&) = delete;
@@ -55,10 +65,20 @@ public:
                      const std::function<bool(const Record&)>& fn);
 
 private:
+    std::unique_ptr<ReaderHooks> hooks_;  // the statistics callback's opaque
     HandlePtr c_;
     QueuePtr queue_;  // the consumer queue, for poll_batch
     std::vector<rd_kafka_message_t*> batch_;
 };
+
+// A record produced: where it landed, or why it was not delivered.
+struct Delivery {
+    bool delivered = false;
+    int32_t partition = -1;
+    int64_t offset = -1;
+    std::string error;
+};
+using DeliveryFn = std::function<void(const Delivery&)>;
 
 // A plain (not transactional) producer: records out, delivery reports served by poll().
 class Producer {
@@ -66,7 +86,14 @@ public:
     Producer(const KafkaConfig& cfg, const Properties& overrides);
     // False when the client refused the record (a full queue is waited out, not refused).
     bool produce(const OutRecord& r);
-    void poll();
+    // Never waits: false at once, with the reason in `why`, when the client refuses the record
+    // or its queue is full; else `done` is called from poll() once it is delivered or failed.
+    bool try_produce(const OutRecord& r, DeliveryFn done, std::string& why);
+    // As try_produce, but a full queue is waited out (polling); false only when refused.
+    bool produce(const OutRecord& r, DeliveryFn done, std::string& why);
+    // Records not yet delivered or failed.
+    int queued() const;
+    void poll(int timeout_ms = 0);
     void flush(int timeout_ms);
     std::vector<int32_t> partitions(const std::string& topic) const;
 
@@ -74,13 +101,6 @@ private:
     HandlePtr p_;
 };
 
-// A record produced and flushed: where it landed, or why it was not delivered.
-struct Delivery {
-    bool delivered = false;
-    int32_t partition = -1;
-    int64_t offset = -1;
-    std::string error;
-};
 // Produces `r` with an idempotent producer of its own and waits up to `timeout_ms` for it.
 Delivery produce_and_wait(const KafkaConfig& cfg, const OutRecord& r, int timeout_ms = 30000);
 
