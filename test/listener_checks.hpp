@@ -1,5 +1,5 @@
 #pragma once
-// The checks every listener test runs (test/unit/listener_test.cpp,
+// The checks every listener test runs (test/unit/net/listener_test.cpp,
 // test/integration/listener_test.cpp): slowloris, a flood over the cap, an oversize body,
 // against a real server over real sockets (listener_probe.hpp), with the
 // turnout_listener_refused_total counts they must leave.

@@ -1,7 +1,7 @@
 #pragma once
 // The gateway's decisions, free of HTTP and Kafka: which answer a POST /v1/payments gets
 // before anything is published, and whether a stored payment is the one a request
-// describes (idempotency). Unit-tested with tables of cases (test/unit/gateway_test.cpp).
+// describes (idempotency). Unit-tested with tables of cases (test/unit/gateway/gateway_test.cpp).
 #include <cstdint>
 #include <optional>
 #include <string>

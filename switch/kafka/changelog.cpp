@@ -100,9 +100,7 @@ ReplayRange ChangelogReader::bounds(const std::string& topic, int32_t partition)
 }
 
 ReplayRange ChangelogReader::replay_from(const std::string& topic, int32_t partition, ReplayRange bounds,
-                                         int64_t from_offset,
-                                         const std::function<void(std::string_view, std::string_view, int64_t, int64_t)>& fn,
-                                         int timeout_ms) {
+                                         int64_t from_offset, const ChangelogVisitor& fn, int timeout_ms) {
     const int64_t lo = std::max(bounds.log_start, from_offset);
     bounds.next_offset = std::max(lo, bounds.end);
     if (bounds.end <= lo) return bounds;

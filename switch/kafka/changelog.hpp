@@ -27,24 +27,34 @@ struct ReplayRange {
     int64_t next_offset = 0;  // where the replay stopped (≥ end: markers take offsets too)
     size_t records = 0;
 };
-// One read_committed consumer for a series of changelog reads (a restore of several stores
-// and partitions): no client start-up and metadata round trip per partition.
-class ChangelogReader {
-public:
-    explicit ChangelogReader(const KafkaConfig& cfg);
-    ~ChangelogReader();
-    ChangelogReader(const ChangelogReader&) = delete;
-    ChangelogReader& operator=(const ChangelogReader&) = delete;
+using ChangelogVisitor = std::function<void(std::string_view key, std::string_view value, int64_t ts_ms, int64_t offset)>;
 
+// Where a store restore reads changelogs from: the broker (ChangelogReader), or records
+// kept in memory when a stage is driven without one (test/unit/support/stage_driver.hpp).
+class ChangelogSource {
+public:
+    virtual ~ChangelogSource() = default;
     // The watermarks of a changelog partition.
-    ReplayRange bounds(const std::string& topic, int32_t partition);
+    virtual ReplayRange bounds(const std::string& topic, int32_t partition) = 0;
     // Calls `fn(key, value, timestamp_ms, offset)` for every committed record from
     // `from_offset` (clamped to the log start) to the end as of `bounds`. Throws when no
     // record arrives for `timeout_ms` (e.g. a transaction that is never decided).
-    ReplayRange replay_from(
-        const std::string& topic, int32_t partition, ReplayRange bounds, int64_t from_offset,
-        const std::function<void(std::string_view key, std::string_view value, int64_t ts_ms, int64_t offset)>& fn,
-        int timeout_ms = 60000);
+    virtual ReplayRange replay_from(const std::string& topic, int32_t partition, ReplayRange bounds,
+                                    int64_t from_offset, const ChangelogVisitor& fn, int timeout_ms = 60000) = 0;
+};
+
+// One read_committed consumer for a series of changelog reads (a restore of several stores
+// and partitions): no client start-up and metadata round trip per partition.
+class ChangelogReader : public ChangelogSource {
+public:
+    explicit ChangelogReader(const KafkaConfig& cfg);
+    ~ChangelogReader() override;
+    ChangelogReader(const ChangelogReader&) = delete;
+    ChangelogReader& operator=(const ChangelogReader&) = delete;
+
+    ReplayRange bounds(const std::string& topic, int32_t partition) override;
+    ReplayRange replay_from(const std::string& topic, int32_t partition, ReplayRange bounds, int64_t from_offset,
+                            const ChangelogVisitor& fn, int timeout_ms = 60000) override;
 
 private:
     struct Client;

@@ -372,6 +372,7 @@ int StageRunner::run(const std::atomic<bool>& stop) {
                                  false);
             spdlog::warn("{}: init_transactions: {}; retrying", opts_.name, rd_kafka_error_string(e.get()));
         }
+        logic_.on_start();
         for (const auto& t : opts_.output_topics) {
             try {
                 (void)partitions_of(producer_.get(), t, 5000);

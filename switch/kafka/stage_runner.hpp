@@ -30,7 +30,8 @@ namespace turnout::kafka {
 // listed means unknown).
 BrokerState broker_state_from_stats(const boost::json::object& stats);
 
-// A consumed record, valid during the call it is handed to.
+// A consumed record, valid during the call it is handed to. Its headers are librdkafka's
+// (`raw`) or, for a record made without a broker (a unit test), `headers`.
 struct Record {
     std::string_view topic;
     int32_t partition = 0;
@@ -38,7 +39,16 @@ struct Record {
     std::string_view key;
     std::string_view value;
     const rd_kafka_message_t* raw = nullptr;
-    std::string_view header(const char* name) const { return raw ? kafka::header(raw, name) : std::string_view{}; }
+    const Headers* headers = nullptr;
+    // The last value of header `name`, empty if absent.
+    std::string_view header(const char* name) const {
+        if (raw) return kafka::header(raw, name);
+        std::string_view v;
+        if (headers)
+            for (const auto& [k, val] : *headers)
+                if (k == name) v = val;
+        return v;
+    }
 };
 
 // Produces into the stage's open transaction.
@@ -59,6 +69,9 @@ public:
     virtual void on_tick(int64_t /*now_ms*/, Emitter& /*out*/) {}
     virtual void on_commit() {}
     virtual void on_abort() {}
+    // Once, before the first record: start what reads Kafka besides the stage's input (the
+    // router's channel health table). A stage driven without a broker is never started.
+    virtual void on_start() {}
     virtual void on_assign(const PartitionSet&) {}
     virtual void on_revoke(const PartitionSet&) {}
     // The stage's partition-local stores, if it has any: the runner restores them on

@@ -419,7 +419,7 @@ std::vector<int32_t> StoreSet::partitions() const {
     return out;
 }
 
-size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& full,
+size_t StoreSet::restore_one(PartitionStore& st, ChangelogSource& reader, bool& full,
                              const std::function<void()>& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& spec = st.spec();
@@ -462,8 +462,10 @@ size_t StoreSet::restore_one(PartitionStore& st, ChangelogReader& reader, bool& 
     return r.records;
 }
 
-void StoreSet::restore(const PartitionSet& assigned, const std::function<void()>& progress) {
-    std::unique_ptr<ChangelogReader> reader;  // one client for every store and partition
+void StoreSet::restore(const PartitionSet& assigned, const std::function<void()>& progress,
+                       ChangelogSource* source) {
+    std::unique_ptr<ChangelogReader> own;  // one client for every store and partition
+    ChangelogSource* reader = source;
     const auto t0 = std::chrono::steady_clock::now();
     size_t stores = 0, records = 0, full = 0;
     for (const auto& [topic, p] : assigned) {
@@ -476,7 +478,7 @@ void StoreSet::restore(const PartitionSet& assigned, const std::function<void()>
             if (!fresh) continue;
         }
         std::vector<std::shared_ptr<PartitionStore>> opened;
-        if (!reader) reader = std::make_unique<ChangelogReader>(kafka_);
+        if (!reader) reader = (own = std::make_unique<ChangelogReader>(kafka_)).get();
         for (size_t s = 0; s < specs_.size(); ++s) {
             opened.push_back(open_store(s, p));
             bool was_full = false;

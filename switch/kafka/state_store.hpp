@@ -172,7 +172,9 @@ public:
 
     // `progress` is called as the replay goes (every few thousand records): a long restore
     // is not a stuck process.
-    void restore(const PartitionSet& assigned, const std::function<void()>& progress = {});
+    // `source`: where the changelogs are read (null: the broker of `kafka`).
+    void restore(const PartitionSet& assigned, const std::function<void()>& progress = {},
+                 class ChangelogSource* source = nullptr);
     void close(const PartitionSet& revoked);
     void commit(const ProducedOffsets& produced);
     void abort();
@@ -190,7 +192,7 @@ private:
     };
     std::shared_ptr<PartitionStore> open_store(size_t s, int32_t p);
     // Returns the records replayed; `full` is set when there was no usable local copy.
-    size_t restore_one(PartitionStore& st, class ChangelogReader& reader, bool& full,
+    size_t restore_one(PartitionStore& st, class ChangelogSource& reader, bool& full,
                        const std::function<void()>& progress);
 
     const KafkaConfig& kafka_;

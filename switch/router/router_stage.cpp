@@ -28,8 +28,9 @@ RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_
     stores_ = std::make_unique<kafka::StoreSet>(cfg.kafka, kafka::role_state_dir(cfg, "router", instance), "router",
                                                 std::vector<kafka::StoreSpec>{ledger});
     life_cycle_.attach(stores_.get(), kLedger);
-    health_.start();
 }
+
+void RouterStage::on_start() { health_.start(); }
 
 RouterStage::~RouterStage() = default;
 

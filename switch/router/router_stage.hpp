@@ -32,10 +32,13 @@ public:
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     void on_commit() override;
     void on_abort() override;
+    void on_start() override;  // the channel health table's reader
     void on_assign(const kafka::PartitionSet& parts) override;
     void on_revoke(const kafka::PartitionSet& parts) override;
     void on_tick(int64_t now_ms, kafka::Emitter& out) override;
     kafka::StoreSet* stores() override { return stores_.get(); }
+    // Channel health as the router sees it; a stage driven without a broker is told here.
+    ChannelHealthTable& channel_health() { return health_; }
     enum Store : size_t { kLedger = 0 };
 
 private:

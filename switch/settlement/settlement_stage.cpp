@@ -45,6 +45,20 @@ BatchBook& SettlementStage::book(int32_t partition) {
     return it->second;
 }
 
+SettlementStage::Settled& SettlementStage::settled(const std::string& channel, const std::string& currency) {
+    auto it = settled_.find({channel, currency});
+    if (it != settled_.end()) return it->second;
+    auto& m = Metrics::get();
+    const auto amount = [&](const char* direction) {
+        return &m.settled_amount.Add({{"channel", channel}, {"currency", currency}, {"direction", direction}});
+    };
+    return settled_
+        .try_emplace({channel, currency},
+                     Settled{&m.settled_minor.Add({{"channel", channel}, {"currency", currency}}), amount("debit"),
+                             amount("credit")})
+        .first->second;
+}
+
 void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
     probe_.in(batch.size());
     const int64_t now = now_ms();
@@ -63,10 +77,9 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
         const auto& b = book(rec.partition).add(*cr, now);
         BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
         stores_.at(0, rec.partition).put(add_key(b.summary.batch_id, b.records.size() - 1), encode_batch_log(e), now, out);
-        Metrics::get().settled_minor.Add({{"channel", cr->channel}, {"currency", cr->currency}}).Increment();
-        Metrics::get()
-            .settled_amount.Add({{"channel", cr->channel}, {"currency", cr->currency}, {"direction", cr->amount > 0 ? "debit" : "credit"}})
-            .Increment(static_cast<double>(cr->amount > 0 ? cr->amount : -cr->amount));
+        auto& series = settled(cr->channel, cr->currency);
+        series.records->Increment();
+        (cr->amount > 0 ? series.debit : series.credit)->Increment(static_cast<double>(cr->amount > 0 ? cr->amount : -cr->amount));
     }
 }
 

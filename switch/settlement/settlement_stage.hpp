@@ -37,6 +37,13 @@ public:
 
 private:
     BatchBook& book(int32_t partition);
+    // The settled series of one (channel, currency), resolved once: no family look-up per record.
+    struct Settled {
+        prometheus::Counter* records;
+        prometheus::Counter* debit;
+        prometheus::Counter* credit;
+    };
+    Settled& settled(const std::string& channel, const std::string& currency);
 
     const Config& cfg_;
     ClearingSigner sign_;
@@ -47,6 +54,7 @@ private:
     StageProbe probe_{"settlement"};
     prometheus::Gauge& open_gauge_;
     prometheus::Gauge& overdue_gauge_;
+    std::map<std::pair<std::string, std::string>, Settled> settled_;
 };
 
 kafka::StageOptions settlement_options(const Config& cfg, const std::string& instance);

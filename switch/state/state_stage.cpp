@@ -75,9 +75,7 @@ void StateStage::on_commit() { working_.clear(); }
 // Back to the committed view: the aborted results are delivered again.
 void StateStage::on_abort() { working_.clear(); }
 
-void StateStage::on_assign(const kafka::PartitionSet&) {
-    if (partitions_ == 0) partitions_ = partition_count(cfg_.kafka, cfg_.kafka.topics.results);
-}
+void StateStage::on_start() { partitions_ = partition_count(cfg_.kafka, cfg_.kafka.topics.results); }
 
 void StateStage::on_revoke(const kafka::PartitionSet&) { working_.clear(); }
 

@@ -29,7 +29,7 @@ public:
     void process(std::span<const kafka::Record> batch, kafka::Emitter& out) override;
     void on_commit() override;
     void on_abort() override;
-    void on_assign(const kafka::PartitionSet& parts) override;
+    void on_start() override;  // the partition count of payments.results, for look-ups
     void on_revoke(const kafka::PartitionSet& parts) override;
     kafka::StoreSet* stores() override { return &stores_; }
     // The store's secondary keys of a payments.state value: its follow-ups' payment_ids.

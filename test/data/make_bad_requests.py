@@ -6,7 +6,7 @@ often not JSON at all) and test/data/bad-requests/MANIFEST.tsv, one line per cas
     because the payment_id is readable; no: DLQ only) <TAB> record key (id: the payment_id
     or the case name, null: no key, empty: a zero-length key)
 
-The unit test (test/unit/bad_input_test.cpp) decodes every case; the integration test
+The unit test (test/unit/codec/bad_input_test.cpp) decodes every case; the integration test
 (test/integration/hostile_input_test.cpp) publishes them through the real switch.
 Run it again after changing a case: python3 test/data/make_bad_requests.py
 """

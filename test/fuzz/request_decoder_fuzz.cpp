@@ -1,12 +1,12 @@
 // Untrusted bytes from payments.requests: the decoder never crashes, always answers with
 // exactly one of a request or a named rejection, answers as the decoder it replaced (the
 // reference, a Boost.JSON tree then validation) does, and what it accepts survives a round trip.
-// fuzz-needs: test/unit/request_decoder_reference.cpp
+// fuzz-needs: test/unit/codec/request_decoder_reference.cpp
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
-#include "../unit/request_decoder_reference.hpp"
+#include "../unit/codec/request_decoder_reference.hpp"
 #include "codec/request_decoder.hpp"
 
 using namespace turnout;

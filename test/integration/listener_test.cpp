@@ -2,7 +2,7 @@
 // the real broker behind it (docs/security.md "Listeners"): slowloris connections closed at
 // the header timeout while a normal request is answered, a flood over the cap closed at
 // once while an open connection is still answered, an oversize body refused 413 unread.
-// The other listeners need no broker: test/unit/listener_test.cpp.
+// The other listeners need no broker: test/unit/net/listener_test.cpp.
 #include <doctest/doctest.h>
 
 #include "../listener_checks.hpp"

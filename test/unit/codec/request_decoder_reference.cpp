@@ -1,6 +1,6 @@
 // The request decoder as it was before it read the JSON text with its own handler: the whole
 // document parsed into a Boost.JSON tree, then validated member by member. Kept as the
-// reference the decoder is compared with (test/unit/request_decoder_equivalence_test.cpp and
+// reference the decoder is compared with (test/unit/codec/request_decoder_equivalence_test.cpp and
 // the request decoder fuzz target): same request, or same rejection code and message.
 #include "request_decoder_reference.hpp"
 

@@ -17,7 +17,7 @@
 #include <future>
 #include <iostream>
 
-#include "../listener_checks.hpp"
+#include "../../listener_checks.hpp"
 #include "config/config.hpp"
 #include "connector.hpp"
 #include "http_json/psp_protocol.hpp"

@@ -1,0 +1,61 @@
+// The risk stage driven without a broker: routed payments in; the payment on its first
+// channel's topic, or a declined result on the request's partition, and the velocity
+// changelog out; abort and restore of the velocity book.
+#include <doctest/doctest.h>
+
+#include "codec/messages.hpp"
+#include "model/card_number.hpp"
+#include "risk/risk_stage.hpp"
+#include "support/pipeline.hpp"
+
+using namespace turnout;
+using namespace turnout::testing;
+
+TEST_CASE("risk stage: a payment goes to its first channel; a blocklisted BIN is declined on the request's partition") {
+    TempDir dir;
+    const auto cfg = stage_config(dir);
+    const auto vault = stage_vault(cfg);
+    const auto& t = cfg.kafka.topics;
+    const auto recs = routed(cfg, vault, {sale("r-1", 1000), sale("r-2", 1000, card_number("400009"))}, 4);
+    REQUIRE(recs.size() == 2);
+
+    RiskStage risk(cfg, nullptr, "0");
+    StageDriver driver(risk, {t.velocity});
+    driver.assign({{t.routed, 1}});
+    const double declined_before = metric_value("turnout_risk_decisions_total", {{"decision", "decline"}});
+    auto out = driver.feed(as_input(recs, 1));
+
+    const auto forwarded = first_to(out, t.channel("sim-a"));
+    CHECK(forwarded.key == "r-1");  // channel topics are keyed by root id
+    const auto p = decode_routed(forwarded.value);
+    REQUIRE(p.has_value());
+    CHECK(p->home_partition == 4);
+    REQUIRE(p->risk.has_value());
+
+    const auto declined = first_to(out, t.results);
+    const auto r = decode_result(declined.value);
+    REQUIRE(r.has_value());
+    CHECK(r->payment_id == "r-2");
+    CHECK(r->status == ResultStatus::declined);
+    CHECK(r->reason.code.rfind("risk_", 0) == 0);
+    CHECK(declined.partition == 4);  // the request's partition, not the routed one
+    size_t to_channels = 0, velocity = 0;
+    for (const auto& o : out) {
+        to_channels += o.topic.rfind(t.channel_prefix, 0) == 0;
+        if (o.topic == t.velocity) {
+            ++velocity;
+            CHECK(o.partition == 1);  // the velocity changelog follows the routed partition
+        }
+    }
+    CHECK(to_channels == 1);
+    CHECK(velocity >= 1);
+    CHECK(metric_value("turnout_risk_decisions_total", {{"decision", "decline"}}) >= declined_before + 1);
+
+    // Aborted and delivered again: the same output, nothing counted twice in the book.
+    driver.abort();
+    auto again = driver.feed(as_input(recs, 1));
+    CHECK(again.size() == out.size());
+    driver.commit();
+    CHECK(driver.committed_to(t.channel("sim-a")).size() == 1);
+    CHECK(driver.committed_to(t.results).size() == 1);
+}
