@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "config/config.hpp"
 
@@ -25,6 +27,13 @@ struct Context {
 
 // `--config,-c` on a subcommand, bound to ctx.config_path.
 void add_config_option(CLI::App& sub, Context& ctx);
+
+// Each subcommand of `subs`, when chosen, runs `run(what)` (its exit code).
+template <class What, class Run>
+void run_when_chosen(Context& ctx, std::initializer_list<std::pair<CLI::App*, What>> subs, Run run) {
+    for (const auto& [sub, what] : subs)
+        sub->callback([&ctx, run, what = what] { ctx.run = [run, what] { return run(what); }; });
+}
 
 using AddCommand = void (*)(CLI::App& app, Context& ctx);
 

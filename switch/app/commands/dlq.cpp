@@ -44,10 +44,8 @@ void add_dlq(CLI::App& app, Context& ctx) {
     add_config_option(*replay, ctx);
     replay->add_option("position", o->position, "PARTITION:OFFSET")->required();
     replay->add_option("--from-file", o->from_file, "send this fixed request instead of the original bytes");
-    for (auto [sub, what] : {std::pair{list, DlqCommand::kList}, std::pair{show, DlqCommand::kShow},
-                             std::pair{replay, DlqCommand::kReplay}}) {
-        sub->callback([&ctx, o, what] { ctx.run = [&ctx, o, what] { return run_dlq(ctx, *o, what); }; });
-    }
+    run_when_chosen<DlqCommand>(ctx, {{list, DlqCommand::kList}, {show, DlqCommand::kShow}, {replay, DlqCommand::kReplay}},
+                    [&ctx, o](DlqCommand what) { return run_dlq(ctx, *o, what); });
 }
 
 }  // namespace turnout::app

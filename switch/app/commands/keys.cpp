@@ -74,11 +74,11 @@ void add_keys(CLI::App& app, Context& ctx) {
     imp->add_flag("--acquiring", ki.acquiring, "pin: the acquiring zone's key, under which requests carry PIN blocks");
     imp->add_option("--kcv", ki.expect_kcv, "the key check value on the bank's form (6 hex digits): refuse a key that differs");
     imp->add_option("--components", ki.components, "how many components are XORed into the key")->capture_default_str();
-    for (auto [sub, what] : {std::pair{init, KeysCommand::kInit}, std::pair{rotate, KeysCommand::kRotate},
-                             std::pair{list, KeysCommand::kList}, std::pair{imp, KeysCommand::kImport}}) {
-        add_config_option(*sub, ctx);
-        sub->callback([&ctx, o, what] { ctx.run = [&ctx, o, what] { return run_keys(ctx, *o, what); }; });
-    }
+    for (auto* sub : {init, rotate, list, imp}) add_config_option(*sub, ctx);
+    run_when_chosen<KeysCommand>(ctx,
+                    {{init, KeysCommand::kInit}, {rotate, KeysCommand::kRotate}, {list, KeysCommand::kList},
+                     {imp, KeysCommand::kImport}},
+                    [&ctx, o](KeysCommand what) { return run_keys(ctx, *o, what); });
 }
 
 }  // namespace turnout::app

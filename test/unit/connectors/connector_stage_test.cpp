@@ -11,11 +11,7 @@ using namespace turnout;
 using namespace turnout::testing;
 
 
-TEST_CASE("connector stage: approved, declined and a soft failure moved to the next channel of the plan") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
+TEST_CASE_FIXTURE(StageWorld, "connector stage: approved, declined and a soft failure moved to the next channel of the plan") {
     // ..00 approved, ..51 declined 51, ..96 a soft failure on the first channel of the plan.
     const auto recs = on_first_channel(cfg, vault, {sale("c-1", 1000), sale("c-2", 1051), sale("c-3", 1096)}, 2);
     REQUIRE(recs.size() == 3);
@@ -70,11 +66,7 @@ TEST_CASE("connector stage: approved, declined and a soft failure moved to the n
     CHECK(r->channel == "sim-b");
 }
 
-TEST_CASE("connector stage: an unreadable payment goes to the DLQ and the stage goes on") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
+TEST_CASE_FIXTURE(StageWorld, "connector stage: an unreadable payment goes to the DLQ and the stage goes on") {
     ConnectorStage connector(cfg, *cfg.channel("sim-a"), "0", &vault);
     StageDriver driver(connector, {t.pending});
     driver.assign({{t.channel("sim-a"), 0}});

@@ -11,11 +11,7 @@
 using namespace turnout;
 using namespace turnout::testing;
 
-TEST_CASE("risk stage: a payment goes to its first channel; a blocklisted BIN is declined on the request's partition") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
+TEST_CASE_FIXTURE(StageWorld, "risk stage: a payment goes to its first channel; a blocklisted BIN is declined on the request's partition") {
     const auto recs = routed(cfg, vault, {sale("r-1", 1000), sale("r-2", 1000, card_number("400009"))}, 4);
     REQUIRE(recs.size() == 2);
 

@@ -29,11 +29,7 @@ const kafka::OutRecord& only(const std::vector<kafka::OutRecord>& v, const std::
 }
 }  // namespace
 
-TEST_CASE("router stage: a sale is routed and remembered; abort forgets it; its duplicate is refused after a restore") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
+TEST_CASE_FIXTURE(StageWorld, "router stage: a sale is routed and remembered; abort forgets it; its duplicate is refused after a restore") {
     RouterStage router(cfg, vault, nullptr, "0");
     StageDriver driver(router, {t.lifecycle});
     driver.assign({{t.requests, 3}});
@@ -85,11 +81,7 @@ TEST_CASE("router stage: a sale is routed and remembered; abort forgets it; its 
     CHECK(count_topic(out, t.routed) == 1);
 }
 
-TEST_CASE("router stage: bad input goes to the DLQ with its origin; a readable payment_id also gets a rejected result") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
+TEST_CASE_FIXTURE(StageWorld, "router stage: bad input goes to the DLQ with its origin; a readable payment_id also gets a rejected result") {
     RouterStage router(cfg, vault, nullptr, "0");
     StageDriver driver(router, {t.lifecycle});
     driver.assign({{t.requests, 0}});

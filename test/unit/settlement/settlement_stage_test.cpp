@@ -21,12 +21,8 @@ size_t files_in(const std::filesystem::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("settlement stage: approved payments batched, closed after the window, taken over from the changelog") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
-    const auto sign = [&vault](std::string_view data) { return vault.settlement_sign(data); };
+TEST_CASE_FIXTURE(StageWorld, "settlement stage: approved payments batched, closed after the window, taken over from the changelog") {
+    const auto sign = [&v = vault](std::string_view data) { return v.settlement_sign(data); };
     // c-2 is declined (..51): nothing to clear.
     const auto results = results_of(cfg, vault, {sale("s-1", 1000), sale("s-2", 1051), sale("s-3", 2500)}, 2);
     REQUIRE(results.size() == 3);
@@ -74,12 +70,8 @@ TEST_CASE("settlement stage: approved payments batched, closed after the window,
     CHECK(next_driver.tick(now_ms() + 20'000).empty());
 }
 
-TEST_CASE("settlement stage: a forged result goes to the DLQ, not into a batch") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
-    SettlementStage settlement(cfg, [&vault](std::string_view d) { return vault.settlement_sign(d); }, "0");
+TEST_CASE_FIXTURE(StageWorld, "settlement stage: a forged result goes to the DLQ, not into a batch") {
+    SettlementStage settlement(cfg, [&v = vault](std::string_view d) { return v.settlement_sign(d); }, "0");
     StageDriver driver(settlement, {t.settlement_log});
     driver.assign({{t.results, 0}});
     const auto results = results_of(cfg, vault, {sale("f-1", 1000)}, 0);

@@ -11,11 +11,7 @@
 using namespace turnout;
 using namespace turnout::testing;
 
-TEST_CASE("state stage: a life cycle per payment on its partition, across abort and restore") {
-    TempDir dir;
-    const auto cfg = stage_config(dir);
-    const auto vault = stage_vault(cfg);
-    const auto& t = cfg.kafka.topics;
+TEST_CASE_FIXTURE(StageWorld, "state stage: a life cycle per payment on its partition, across abort and restore") {
     const auto results = results_of(cfg, vault, {sale("st-1", 1000), sale("st-2", 1051)}, 1);
     REQUIRE(results.size() == 2);
 

@@ -49,6 +49,14 @@ inline CardVault stage_vault(const Config& cfg) {
     return CardVault(load_key_provider(cfg, kSealPan | kOpenPan | kFingerprint | kSettlement, cfg.security.keys_file));
 }
 
+// A stage test's world (a doctest fixture): its own directory, the config, the keys.
+struct StageWorld {
+    TempDir dir;
+    Config cfg = stage_config(dir);
+    CardVault vault = stage_vault(cfg);
+    const TopicNames& t = cfg.kafka.topics;
+};
+
 inline const char* const kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 // A card sale of `amount` minor units (EUR); the last two digits choose the simulator's answer.
