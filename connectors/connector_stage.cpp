@@ -83,10 +83,15 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel, 
         pending_store_ = std::make_unique<kafka::StoreSet>(
             cfg.kafka, kafka::role_state_dir(cfg, "connector-" + channel.id, instance), "connector",
             std::vector<kafka::StoreSpec>{spec});
-        events_ = std::make_unique<ChannelEventPublisher>(cfg, channel);
-        connector_->start_events(
-            [ev = events_.get()](const ChannelEvent& e, std::function<void(bool)> done) { ev->publish(e, std::move(done)); });
     }
+}
+
+void ConnectorStage::on_start() {
+    if (!connector_->asynchronous()) return;
+    // Webhooks in: each event goes to the channel topic through a producer of its own.
+    events_ = std::make_unique<ChannelEventPublisher>(cfg_, channel_);
+    connector_->start_events(
+        [ev = events_.get()](const ChannelEvent& e, std::function<void(bool)> done) { ev->publish(e, std::move(done)); });
 }
 
 void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {

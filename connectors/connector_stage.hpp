@@ -33,6 +33,8 @@ public:
         pending_.abort();
         connector_->aborted();
     }
+    // The webhook listener and its event publisher (asynchronous channels), before the first record.
+    void on_start() override;
     void on_assign(const kafka::PartitionSet& parts) override;
     // Asynchronous channels keep their pending payments in a store (changelog payments.pending,
     // shared by the channels: each keeps only its own records).
