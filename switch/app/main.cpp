@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
         if (ctx.process_name.empty()) ctx.process_name = app.get_subcommands().front()->get_name();
         turnout::set_process_identity(ctx.process_name, ctx.instance);
         turnout::setup_logging(log_level, log_format);
+    } catch (const std::exception& e) {  // a bad --log-level or --log-format: usage
+        std::cerr << "turnout: " << e.what() << "\n";
+        return 2;
+    }
+    try {
         return ctx.run();
     } catch (const turnout::ConfigError& e) {
         std::cerr << e.what() << "\n";

@@ -108,6 +108,7 @@ int run_roles(const Config& cfg, const CardVault* vault_ptr, const std::vector<R
         }
         opts.output_topics = kafka::topics_written_by(cfg, spec.role);
         r->runner = std::make_unique<kafka::StageRunner>(cfg.kafka, std::move(opts), *r->logic);
+        r->runner->start();  // a listener that cannot bind stops the process here, at once
         running.push_back(std::move(r));
     }
     // A role that fails stops the others, so the process exits non-zero instead of limping on.

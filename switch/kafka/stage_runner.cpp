@@ -362,8 +362,15 @@ void StageRunner::abort_and_rewind() {
     logic_.on_abort();
 }
 
+void StageRunner::start() {
+    if (started_) return;
+    logic_.on_start();
+    started_ = true;
+}
+
 int StageRunner::run(const std::atomic<bool>& stop) {
     try {
+        start();
         for (int attempt = 0; opts_.transactional; ++attempt) {
             ErrorPtr e{rd_kafka_init_transactions(producer_.get(), 30000)};
             if (!e) break;
@@ -372,7 +379,6 @@ int StageRunner::run(const std::atomic<bool>& stop) {
                                  false);
             spdlog::warn("{}: init_transactions: {}; retrying", opts_.name, rd_kafka_error_string(e.get()));
         }
-        logic_.on_start();
         for (const auto& t : opts_.output_topics) {
             try {
                 (void)partitions_of(producer_.get(), t, 5000);

@@ -69,8 +69,9 @@ public:
     virtual void on_tick(int64_t /*now_ms*/, Emitter& /*out*/) {}
     virtual void on_commit() {}
     virtual void on_abort() {}
-    // Once, before the first record: start what reads Kafka besides the stage's input (the
-    // router's channel health table). A stage driven without a broker is never started.
+    // Once, before the first record (StageRunner::start): start what reads Kafka or serves
+    // besides the stage's input (the router's channel health table, a connector's webhook
+    // listener). A stage driven without a broker is never started.
     virtual void on_start() {}
     virtual void on_assign(const PartitionSet&) {}
     virtual void on_revoke(const PartitionSet&) {}
@@ -117,6 +118,10 @@ public:
     StageRunner(const StageRunner&) = delete;
     StageRunner& operator=(const StageRunner&) = delete;
 
+    // Starts what the stage reads or serves besides its input (StageLogic::on_start), once;
+    // throws what the stage throws (e.g. a webhook listener that cannot bind). run() does it
+    // when it was not done before.
+    void start();
     // Runs until `stop` is set (then drains: commits, leaves the group, returns 0) or a
     // fatal error (returns non-zero).
     int run(const std::atomic<bool>& stop);
@@ -142,6 +147,7 @@ private:
     HandlePtr producer_;
     HandlePtr consumer_;
     QueuePtr queue_;
+    bool started_ = false;
     bool txn_open_ = false;
     bool txn_failed_ = false;
     bool retry_commit_ = false;

@@ -25,6 +25,7 @@
 #include "app/roles.hpp"
 #include "config/config.hpp"
 #include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "model/time.hpp"
 
 namespace turnout::it {
@@ -104,53 +105,22 @@ struct Consumed {
 
 // Every committed record of `topics`, from the beginning up to the current end.
 inline std::vector<Consumed> read_all(const Config& cfg, const std::vector<std::string>& topics) {
-    auto c = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.reader." + std::to_string(now_ms())},
-                                              {"enable.auto.commit", "false"},
-                                              {"isolation.level", "read_committed"}});
-    auto ends = kafka::end_offsets(c.get(), topics);
-    std::map<std::pair<std::string, int32_t>, int64_t> remaining;
-    kafka::PartitionListPtr from(rd_kafka_topic_partition_list_new(ends->cnt));
-    for (int i = 0; i < ends->cnt; ++i) {
-        if (ends->elems[i].offset > 0) remaining[{ends->elems[i].topic, ends->elems[i].partition}] = ends->elems[i].offset;
-        rd_kafka_topic_partition_list_add(from.get(), ends->elems[i].topic, ends->elems[i].partition)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_assign(c.get(), from.get());
     std::vector<Consumed> out;
-    const int64_t deadline = now_ms() + 60000;
-    size_t since_check = 0;
-    while (!remaining.empty() && now_ms() < deadline) {
-        kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 200));
-        if (m && !m->err) {
-            Consumed r;
-            r.topic = rd_kafka_topic_name(m->rkt);
-            r.partition = m->partition;
-            r.offset = m->offset;
-            r.key.assign(static_cast<const char*>(m->key), m->key_len);
-            r.value.assign(static_cast<const char*>(m->payload), m->len);
-            rd_kafka_headers_t* hdrs = nullptr;
-            if (rd_kafka_message_headers(m.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                const char* name;
-                const void* val;
-                size_t size;
-                for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-                    r.headers[name] = std::string(static_cast<const char*>(val), size);
-            }
-            out.push_back(std::move(r));
-            if (++since_check < 5000) continue;
+    for (const auto& topic : topics) {
+        kafka::TopicReader reader(cfg.kafka, "turnout.it.reader." + std::to_string(now_ms()));
+        std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
+        for (int32_t p : reader.partitions(topic)) ranges[p] = reader.watermarks(topic, p);
+        try {
+            reader.read_ranges(topic, ranges, [&](const kafka::Record& r) {
+                Consumed c{std::string(r.topic), std::string(r.key), std::string(r.value), {}, r.partition, r.offset};
+                for (auto& [k, v] : kafka::all_headers(r)) c.headers[k] = std::move(v);
+                out.push_back(std::move(c));
+                return true;
+            });
+        } catch (const std::exception& e) {
+            FAIL_CHECK(topic << " not read to its end: " << e.what());
         }
-        since_check = 0;
-        // Done with a partition once its position reaches the end seen at the start
-        // (transaction markers take offsets too, so the last record may sit before it).
-        kafka::PartitionListPtr pos(rd_kafka_topic_partition_list_new(static_cast<int>(remaining.size())));
-        for (const auto& [tp, end] : remaining) rd_kafka_topic_partition_list_add(pos.get(), tp.first.c_str(), tp.second);
-        rd_kafka_position(c.get(), pos.get());
-        for (int i = 0; i < pos->cnt; ++i)
-            if (pos->elems[i].offset >= remaining[{pos->elems[i].topic, pos->elems[i].partition}])
-                remaining.erase({pos->elems[i].topic, pos->elems[i].partition});
     }
-    INFO("partitions not read to the end: " << remaining.size());
-    CHECK(remaining.empty());
     return out;
 }
 

@@ -59,17 +59,18 @@ using Marks = std::map<std::pair<std::string, int32_t>, int64_t>;
 // stage that commits past its mark got past everything written before it.
 Marks write_marks(const Config& cfg, const std::vector<std::string>& topics) {
     Marks marks;
-    auto p = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}}, [&](rd_kafka_conf_t* conf) {
-        rd_kafka_conf_set_opaque(conf, &marks);
-        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-            if (!m->err)
-                (*static_cast<Marks*>(opaque))[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset;
-        });
-    });
+    kafka::Producer p(cfg.kafka, {{"enable.idempotence", "true"}});
     for (const auto& topic : topics)
-        for (int32_t part = 0; part < cfg.kafka.partitions; ++part) send(p.get(), topic, "mark", "mark", {}, part);
-    flush(p.get());
-    rd_kafka_poll(p.get(), 0);
+        for (int32_t part = 0; part < cfg.kafka.partitions; ++part) {
+            std::string why;
+            REQUIRE(p.produce({topic, "mark", "mark", {}, part},
+                              [&marks, topic](const kafka::Delivery& d) {
+                                  if (d.delivered) marks[{topic, d.partition}] = d.offset;
+                              },
+                              why));
+        }
+    flush(p);
+    p.poll(0);
     REQUIRE(marks.size() == topics.size() * static_cast<size_t>(cfg.kafka.partitions));
     return marks;
 }
@@ -124,19 +125,19 @@ TEST_CASE("records too large for a dead-letter copy, giant traceparents and keys
     const auto& t = cfg.kafka.topics;
 
     // 800,000 bytes: sealed whole and base64-encoded, its DLQ copy would exceed message.max.bytes.
-    send(p.get(), t.requests, run.id + "-huge", std::string(800'000, 'x'));
+    send(p, t.requests, run.id + "-huge", std::string(800'000, 'x'));
     // A valid request under a 600,000-byte traceparent: the header is not copied anywhere.
     const auto giant_tp = sale(run.id + "-tp");
-    send(p.get(), t.requests, giant_tp.root_id(), encode_request(giant_tp),
+    send(p, t.requests, giant_tp.root_id(), encode_request(giant_tp),
          {{"traceparent", std::string(600'000, 'f')}});
     // A 700,000-byte key on an unreadable request.
-    send(p.get(), t.requests, std::string(700'000, 'k'), "{oops");
+    send(p, t.requests, std::string(700'000, 'k'), "{oops");
     std::vector<std::string> good;
     for (int i = 0; i < 5; ++i) {
         good.push_back(run.id + "-g" + std::to_string(i));
-        send_request(p.get(), cfg, sale(good.back()));
+        send_request(p, cfg, sale(good.back()));
     }
-    flush(p.get());
+    flush(p);
 
     auto ids = good;
     ids.push_back(giant_tp.payment_id);
@@ -166,9 +167,9 @@ TEST_CASE("a sale and nine refunds padded to 65,536 bytes held behind it: every 
     SwitchThread sw(cfg, vault, roles_but_connectors(cfg));
     auto p = producer_for(cfg);
 
-    const auto ids = send_sale_and_padded_refunds(p.get(), cfg, run.id, 9);
+    const auto ids = send_sale_and_padded_refunds(p, cfg, run.id, 9);
     const auto& s = ids.front();
-    flush(p.get());
+    flush(p);
     CHECK(wait_until([&] { return held_records(cfg) >= 9; }));
     SwitchThread connectors(cfg, vault, connector_roles(cfg));
 
@@ -205,30 +206,30 @@ TEST_CASE("a duplicate of an answered payment, and the same payment_id under ano
 
     const auto s1 = sale(run.id + "-S1");
     const auto a1 = sale(run.id + "-A1", "m-safe", 5000, PaymentType::authorize);
-    send_request(p.get(), cfg, s1);
-    send_request(p.get(), cfg, a1);
-    flush(p.get());
+    send_request(p, cfg, s1);
+    send_request(p, cfg, a1);
+    flush(p);
     auto first = await_results(cfg, {s1.payment_id, a1.payment_id});
     REQUIRE(outcomes(first, s1.payment_id) == "approved");
     REQUIRE(outcomes(first, a1.payment_id) == "approved");
     const auto c1 = follow_up(run.id + "-C1", PaymentType::capture, 2000, first.find(a1.payment_id)->second);
-    send_request(p.get(), cfg, c1);
-    flush(p.get());
+    send_request(p, cfg, c1);
+    flush(p);
     REQUIRE(outcomes(await_results(cfg, {c1.payment_id}), c1.payment_id) == "approved");
 
     // The life-cycle ledger is the dedupe: it remembers the sale, the authorization and the
     // capture for state.retention_days, whatever came in between.
     // The same requests again, byte for byte: answered duplicate_request, no second approval.
-    send_request(p.get(), cfg, s1);
-    send_request(p.get(), cfg, c1);
+    send_request(p, cfg, s1);
+    send_request(p, cfg, c1);
     // The sale again under a key of another partition: refused at once, dead-lettered.
     std::string other_key;
     for (int i = 0; other_key.empty(); ++i)
         if (partition_for_key("k" + std::to_string(i), cfg.kafka.partitions) !=
             partition_for_key(s1.payment_id, cfg.kafka.partitions))
             other_key = "k" + std::to_string(i);
-    send(p.get(), cfg.kafka.topics.requests, other_key, encode_request(s1));
-    flush(p.get());
+    send(p, cfg.kafka.topics.requests, other_key, encode_request(s1));
+    flush(p);
 
     const auto again = await_results(cfg, {s1.payment_id, c1.payment_id}, 2);
     CHECK(outcomes(again, s1.payment_id) == "approved duplicate_request key_mismatch");
@@ -248,9 +249,9 @@ TEST_CASE("a capture, void or refund from another merchant is refused as merchan
 
     const auto a = sale(run.id + "-A", "m-owner", 5000, PaymentType::authorize);
     const auto s = sale(run.id + "-S", "m-owner", 5000);
-    send_request(p.get(), cfg, a);
-    send_request(p.get(), cfg, s);
-    flush(p.get());
+    send_request(p, cfg, a);
+    send_request(p, cfg, s);
+    flush(p);
     const auto originals = await_results(cfg, {a.payment_id, s.payment_id});
     const auto& ar = originals.find(a.payment_id)->second;
     const auto& sr = originals.find(s.payment_id)->second;
@@ -260,16 +261,16 @@ TEST_CASE("a capture, void or refund from another merchant is refused as merchan
     const auto steal_capture = follow_up(run.id + "-C-thief", PaymentType::capture, 5000, ar, "m-thief");
     const auto steal_refund = follow_up(run.id + "-R-thief", PaymentType::refund, 5000, sr, "m-thief");
     const auto steal_void = follow_up(run.id + "-V-thief", PaymentType::void_, 5000, ar, "m-thief");
-    for (const auto& r : {steal_capture, steal_refund, steal_void}) send_request(p.get(), cfg, r);
-    flush(p.get());
+    for (const auto& r : {steal_capture, steal_refund, steal_void}) send_request(p, cfg, r);
+    flush(p);
     const auto stolen = await_results(cfg, {steal_capture.payment_id, steal_refund.payment_id, steal_void.payment_id});
     for (const auto& r : {steal_capture, steal_refund, steal_void})
         CHECK(outcomes(stolen, r.payment_id) == "merchant_mismatch");
 
     // The owner's capture still finds the whole amount open.
     const auto own = follow_up(run.id + "-C-owner", PaymentType::capture, 5000, ar, "m-owner");
-    send_request(p.get(), cfg, own);
-    flush(p.get());
+    send_request(p, cfg, own);
+    flush(p);
     CHECK(outcomes(await_results(cfg, {own.payment_id}), own.payment_id) == "approved");
     CHECK(sw.stop() == 0);
 }
@@ -306,19 +307,19 @@ TEST_CASE("random records of 0-2 MB on every topic Turnout reads: every stage ke
                 if (rng() % 2) headers.emplace_back("traceparent", random_bytes(rng() % 2 ? 55 : 70'000));
                 if (rng() % 3 == 0) headers.emplace_back("turnout.record", "channel_event");
                 const std::string key = rng() % 4 == 0 ? random_bytes(rng() % 2 ? 16 : 50'000) : tag + std::to_string(n);
-                send(p.get(), topic, key, random_bytes(sz), std::move(headers));
+                send(p, topic, key, random_bytes(sz), std::move(headers));
                 ++n;
             }
-        flush(p.get());
+        flush(p);
         MESSAGE(tag << ": " << n << " random records on " << inputs.size() << " topics");
     };
     auto good = [&](const std::string& tag, int n) {
         std::vector<std::string> ids;
         for (int i = 0; i < n; ++i) {
             ids.push_back(run.id + "-" + tag + std::to_string(i));
-            send_request(p.get(), cfg, sale(ids.back()));
+            send_request(p, cfg, sale(ids.back()));
         }
-        flush(p.get());
+        flush(p);
         const auto results = await_results(cfg, ids);
         for (const auto& id : ids) CHECK(results.count(id) == 1);
     };
@@ -359,13 +360,13 @@ TEST_CASE("a record a stage cannot produce (over message.max.bytes) is dead-lett
     SwitchThread sw(cfg, vault, roles_but_connectors(cfg));
     auto p = producer_for(cfg);
 
-    auto ids = send_sale_and_padded_refunds(p.get(), cfg, run.id, 3);
+    auto ids = send_sale_and_padded_refunds(p, cfg, run.id, 3);
     std::vector<std::string> later;
     for (int i = 0; i < 5; ++i) {
         later.push_back(run.id + "-g" + std::to_string(i));
-        send_request(p.get(), cfg, sale(later.back()));
+        send_request(p, cfg, sale(later.back()));
     }
-    flush(p.get());
+    flush(p);
     CHECK(wait_until([&] { return dlq_with_reason(cfg, "record_too_large").size() >= 3; }));
     SwitchThread connectors(cfg, vault, connector_roles(cfg));
 
@@ -405,10 +406,10 @@ TEST_CASE("a routed payment naming a results partition that does not exist still
     forged.route = {"default", {"acq-eu"}, {}};
     forged.times = {now_ms(), now_ms(), now_ms(), 0, 0};
     forged.home_partition = 999;
-    send(p.get(), t.routed, forged.request.root_id(), encode_routed(forged));
+    send(p, t.routed, forged.request.root_id(), encode_routed(forged));
     const auto good = sale(run.id + "-g");
-    send_request(p.get(), cfg, good);
-    flush(p.get());
+    send_request(p, cfg, good);
+    flush(p);
 
     const auto results = await_results(cfg, {forged.request.payment_id, good.payment_id});
     CHECK(results.count(forged.request.payment_id) == 1);

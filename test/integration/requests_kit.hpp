@@ -16,6 +16,7 @@
 #include "codec/request_decoder.hpp"
 #include "harness.hpp"
 #include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "model/time.hpp"
 
 namespace turnout::it {
@@ -41,17 +42,20 @@ inline Run make_run(const std::string& tag, const std::function<void(std::string
     return r;
 }
 
-inline kafka::HandlePtr producer_for(const Config& cfg) {
-    return kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}, {"message.max.bytes", "3000000"}});
+inline kafka::Producer producer_for(const Config& cfg) {
+    return kafka::Producer(cfg.kafka, {{"enable.idempotence", "true"}, {"message.max.bytes", "3000000"}});
 }
 
-inline void send(rd_kafka_t* p, const std::string& topic, const std::string& key, const std::string& value,
-          std::vector<std::pair<std::string, std::string>> headers = {}, int32_t partition = RD_KAFKA_PARTITION_UA) {
+inline void send(kafka::Producer& p, const std::string& topic, const std::string& key, const std::string& value,
+                 kafka::Headers headers = {}, int32_t partition = -1) {
     kafka::OutRecord rec{topic, key, value, std::move(headers), partition};
-    REQUIRE(kafka::produce(p, rec) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(p.produce(rec));
 }
 
-inline void flush(rd_kafka_t* p) { REQUIRE(rd_kafka_flush(p, 60000) == RD_KAFKA_RESP_ERR_NO_ERROR); }
+inline void flush(kafka::Producer& p) {
+    p.flush(60000);
+    REQUIRE(p.queued() == 0);
+}
 
 inline PaymentRequest sale(const std::string& id, const std::string& merchant = "m-safe", int64_t amount = 1000,
                     PaymentType type = PaymentType::sale) {
@@ -90,14 +94,14 @@ inline PaymentRequest follow_up(const std::string& id, PaymentType type, int64_t
     return r;
 }
 
-inline void send_request(rd_kafka_t* p, const Config& cfg, const PaymentRequest& r, const std::string& body = {}) {
+inline void send_request(kafka::Producer& p, const Config& cfg, const PaymentRequest& r, const std::string& body = {}) {
     send(p, cfg.kafka.topics.requests, r.root_id(), body.empty() ? encode_request(r) : body);
 }
 
 // A sale of 100.00 and `refunds` refunds of 1.00 of it, each request padded with line breaks
 // (JSON whitespace) to 65,536 bytes, the largest request there may be. Returns the
 // payment_ids, the sale first.
-inline std::vector<std::string> send_sale_and_padded_refunds(rd_kafka_t* p, const Config& cfg, const std::string& run_id,
+inline std::vector<std::string> send_sale_and_padded_refunds(kafka::Producer& p, const Config& cfg, const std::string& run_id,
                                                       int refunds) {
     const auto s = sale(run_id + "-S", "m-safe", 10000);
     send_request(p, cfg, s);

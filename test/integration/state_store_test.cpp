@@ -126,25 +126,25 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
     // The first payments: a sale (sent again later), an authorization captured in part.
     const auto s0 = sale(run.id + "-S0");
     const auto a0 = sale(run.id + "-A0", "m-safe", 5000, PaymentType::authorize);
-    send_request(p.get(), cfg, s0);
-    send_request(p.get(), cfg, a0);
-    flush(p.get());
+    send_request(p, cfg, s0);
+    send_request(p, cfg, a0);
+    flush(p);
     REQUIRE(results.until(2, 90000) == 2);
     const PaymentResult a0_result = results.by_id.find(a0.payment_id)->second;
     REQUIRE(a0_result.status == ResultStatus::approved);
     const auto c0 = follow_up(run.id + "-C0", PaymentType::capture, 3000, a0_result);
-    send_request(p.get(), cfg, c0);
-    flush(p.get());
+    send_request(p, cfg, c0);
+    flush(p);
     REQUIRE(results.until(3, 60000) == 3);
     REQUIRE(results.by_id.find(c0.payment_id)->second.status == ResultStatus::approved);
 
     // The history: sales, each its own card.
     const int64_t t0 = now_ms();
     for (int i = 0; i < history; ++i) {
-        send_request(p.get(), cfg, sale(run.id + "-h" + std::to_string(i)));
-        if (i % 20000 == 0) rd_kafka_poll(p.get(), 0);
+        send_request(p, cfg, sale(run.id + "-h" + std::to_string(i)));
+        if (i % 20000 == 0) p.poll(0);
     }
-    flush(p.get());
+    flush(p);
     const size_t answered = results.until(static_cast<size_t>(history) + 3, 600000);
     MESSAGE(history << " payments answered in " << (now_ms() - t0) / 1000.0 << " s");
     REQUIRE(answered == static_cast<size_t>(history) + 3);
@@ -181,8 +181,8 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
     for (const auto& role : {"router", "risk", "state", "settlement"}) pids[role] = start(role);
     // A new payment after the restart: its result shows the switch answering again.
     const auto fresh = sale(run.id + "-after");
-    send_request(p.get(), cfg, fresh);
-    flush(p.get());
+    send_request(p, cfg, fresh);
+    flush(p);
     const int64_t fresh_from = now_ms();
     results.until(static_cast<size_t>(history) + 4, 120000);
     REQUIRE(results.seen.count(fresh.payment_id) == 1);
@@ -208,12 +208,12 @@ TEST_CASE("stores after a history and a SIGKILL: the restart replays only the ta
     // within it, 200,000 payments later.
     const auto r_over = follow_up(run.id + "-R-over", PaymentType::refund, 3001, a0_result);
     const auto r_ok = follow_up(run.id + "-R-ok", PaymentType::refund, 3000, a0_result);
-    send_request(p.get(), cfg, s0);
-    send_request(p.get(), cfg, r_over);
-    flush(p.get());
+    send_request(p, cfg, s0);
+    send_request(p, cfg, r_over);
+    flush(p);
     results.until(static_cast<size_t>(history) + 5, 60000);
-    send_request(p.get(), cfg, r_ok);
-    flush(p.get());
+    send_request(p, cfg, r_ok);
+    flush(p);
     results.until(static_cast<size_t>(history) + 6, 60000);
     for (const int64_t until = now_ms() + 30000; results.by_id.count(s0.payment_id) < 2 && now_ms() < until;)
         results.until(results.seen.size() + 1, 500);
@@ -250,12 +250,12 @@ TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
     const auto x = sale(run.id + "-X");
-    send_request(p.get(), cfg, x);
-    flush(p.get());
+    send_request(p, cfg, x);
+    flush(p);
     REQUIRE(outcomes(await_results(cfg, {x.payment_id}), x.payment_id) == "approved");
     // Sent again within the retention: a duplicate.
-    send_request(p.get(), cfg, x);
-    flush(p.get());
+    send_request(p, cfg, x);
+    flush(p);
     REQUIRE(outcomes(await_results(cfg, {x.payment_id}, 2), x.payment_id) == "approved duplicate_request");
 
     // Past the retention, the expiry ticks remove it from every store, with tombstones in the
@@ -274,8 +274,8 @@ TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted
     CHECK(expired.Add({{"role", "router"}, {"store", "ledger"}}).Value() > before_ledger);
 
     // The expired payment_id is a new payment again.
-    send_request(p.get(), cfg, x);
-    flush(p.get());
+    send_request(p, cfg, x);
+    flush(p);
     CHECK(outcomes(await_results(cfg, {x.payment_id}, 3), x.payment_id) == "approved approved duplicate_request");
     CHECK(sw.stop() == 0);
 

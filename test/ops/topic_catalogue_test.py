@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """The topic catalogue (schemas/topics.yaml) is the one source of the topics: the switch's
 `turnout topics --json` and the scripts' catalogue module resolve a config to the same
-topics, configs and principals, and docs/design.md carries the catalogue's table.
+topics, configs and principals, docs/design.md carries the catalogue's table, and the
+catalogue still says what the switch relies on (compaction, retention, the ACL table).
 
 usage: topic_catalogue_test.py TURNOUT_BINARY   (run from the repository root)
 """
+import difflib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join("scripts", "kafka"))
 import catalogue  # noqa: E402
@@ -27,9 +30,9 @@ def check(ok, msg):
         print(f"FAIL: {msg}")
 
 
-def configs():
+def configs(tmp):
     """The shipped config, and a variant with a name prefix, one renamed topic and the
-    retention defaults."""
+    retention defaults (written under `tmp`)."""
     base = "config/turnout.yaml"
     with open(base, encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
@@ -39,17 +42,47 @@ def configs():
     cfg["kafka"]["topics"] = {"dlq": "payments.dead-letters"}
     (cfg.get("settlement") or {}).pop("log_retention_hours", None)  # the defaults, on both sides
     (cfg.get("risk") or {}).pop("velocity_retention_hours", None)
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"topic-catalogue-{os.getpid()}.yaml")
+    path = os.path.join(tmp, "variant.yaml")
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(cfg, f)
     yield path, cfg
-    os.unlink(path)
+
+
+def fixed_expectations():
+    """What the catalogue must keep saying whatever is edited in it: the compacted topics, the
+    time-retained ones, and the ACL table of the shipped config (test/ops/golden/acl-plan.txt,
+    `acls.py --plan`; regenerate it only for a change of roles or topics made on purpose)."""
+    entries = catalogue.entries()
+    compacted = sorted(k for k, e in entries.items() if e["cleanup"] == "compact")
+    check(compacted == ["health", "lifecycle", "pending", "state"], f"compacted topics changed: {compacted}")
+    retained = {k: e["retention"] for k, e in entries.items() if e["retention"] != "broker"}
+    check(retained == {"settlement_log": "settlement.log_retention_hours",
+                       "velocity": "risk.velocity_retention_hours"}, f"time-retained topics changed: {retained}")
+    r = subprocess.run([sys.executable, os.path.join("scripts", "kafka", "acls.py"), "--plan", "--config",
+                        "config/turnout.yaml"], capture_output=True, text=True)
+    with open(os.path.join("test", "ops", "golden", "acl-plan.txt"), encoding="utf-8") as f:
+        golden = f.read()
+    check(r.returncode == 0 and r.stdout == golden,
+          "acls.py --plan for config/turnout.yaml differs from test/ops/golden/acl-plan.txt:\n"
+          + "".join(difflib.unified_diff(golden.splitlines(True), r.stdout.splitlines(True), "golden", "now")))
 
 
 def main():
     turnout = sys.argv[1]
     entries = catalogue.entries()
-    for path, cfg in configs():
+    fixed_expectations()
+    with tempfile.TemporaryDirectory() as tmp:
+        compare_switch_and_scripts(turnout, entries, tmp)
+    compare_docs()
+    if problems:
+        print(f"topic_catalogue_test: {len(problems)} problem(s)")
+        return 1
+    print("topic_catalogue_test: OK")
+    return 0
+
+
+def compare_switch_and_scripts(turnout, entries, tmp):
+    for path, cfg in configs(tmp):
         r = subprocess.run([turnout, "topics", "--json", "--config", path], capture_output=True, text=True)
         check(r.returncode == 0, f"{path}: turnout topics --json exit {r.returncode}: {r.stderr.strip()[-300:]}")
         if r.returncode:
@@ -70,6 +103,8 @@ def main():
                   f"{path}: {name}: key or partitioning differs from the catalogue")
         print(f"{path}: {len(switch)} topics, the switch and the scripts agree")
 
+
+def compare_docs():
     with open("docs/design.md", encoding="utf-8") as f:
         design = f.read()
     begin, end = "<!-- topic catalogue: scripts/kafka/topics.py --markdown -->\n", "<!-- end of the topic catalogue -->"
@@ -79,11 +114,6 @@ def main():
               "docs/design.md: the topic table is not the catalogue's (paste scripts/kafka/topics.py --markdown)")
     else:
         check(False, "docs/design.md: no topic catalogue table between its markers")
-    if problems:
-        print(f"topic_catalogue_test: {len(problems)} problem(s)")
-        return 1
-    print("topic_catalogue_test: OK")
-    return 0
 
 
 if __name__ == "__main__":

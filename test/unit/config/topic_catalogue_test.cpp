@@ -58,6 +58,14 @@ channels:
     CHECK(cfg.kafka.topics.requests == "payments.requests");
     CHECK(cfg.kafka.topics.lifecycle == "payments.lifecycle");
     CHECK_THROWS_AS(catalogue_topic("dedupe"), std::out_of_range);
+    // What the stores rely on: their changelogs compacted, or retained for a window.
+    std::vector<std::string> compacted;
+    for (const auto& e : topic_catalogue_entries())
+        if (e.compacted()) compacted.push_back(e.key);
+    std::sort(compacted.begin(), compacted.end());
+    CHECK(compacted == std::vector<std::string>{"health", "lifecycle", "pending", "state"});
+    CHECK(catalogue_topic("settlement_log").retention == "settlement.log_retention_hours");
+    CHECK(catalogue_topic("velocity").retention == "risk.velocity_retention_hours");
 }
 
 TEST_CASE("turnout topics: the catalogue's configs, one topic per channel") {

@@ -122,25 +122,25 @@ private:
     std::map<std::pair<std::string, int32_t>, std::vector<kafka::OutRecord>> log_;
 };
 
-// The value of a counter or gauge series of the process's registry (0 when absent).
+// The value of the counter or gauge series with exactly these labels (0 when absent).
 inline double metric_value(const std::string& name, const std::map<std::string, std::string>& labels) {
     for (const auto& fam : Metrics::get().registry->Collect()) {
         if (fam.name != name) continue;
         for (const auto& m : fam.metric) {
             std::map<std::string, std::string> have;
             for (const auto& l : m.label) have[l.name] = l.value;
-            bool match = true;
-            for (const auto& [k, v] : labels) match = match && have.count(k) && have[k] == v;
-            if (match) return fam.type == prometheus::MetricType::Gauge ? m.gauge.value : m.counter.value;
+            if (have == labels) return fam.type == prometheus::MetricType::Gauge ? m.gauge.value : m.counter.value;
         }
     }
     return 0;
 }
 
+// The last value of header `name` (as a consumer reads it), empty if absent.
 inline std::string header_of(const kafka::OutRecord& r, const std::string& name) {
+    std::string last;
     for (const auto& [k, v] : r.headers)
-        if (k == name) return v;
-    return {};
+        if (k == name) last = v;
+    return last;
 }
 
 // A fresh directory for one test's stores and files, removed at the end.
