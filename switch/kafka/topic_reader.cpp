@@ -110,6 +110,15 @@ size_t TopicReader::poll_batch(int timeout_ms, size_t max, const std::function<v
     return delivered;
 }
 
+std::optional<std::vector<Position>> TopicReader::committed(const std::vector<Position>& which, int timeout_ms) const {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(which.size()) + 1));
+    for (const auto& p : which) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition);
+    if (rd_kafka_committed(c_.get(), list.get(), timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+    std::vector<Position> out;
+    for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+    return out;
+}
+
 bool TopicReader::poll(int timeout_ms, const std::function<void(const Record&)>& fn) {
     MessagePtr m(rd_kafka_consumer_poll(c_.get(), timeout_ms));
     if (!m) return false;

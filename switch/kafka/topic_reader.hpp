@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,6 +55,9 @@ public:
     // Each partition of `topics` at its current end: "from now on".
     std::vector<Position> end_positions(const std::vector<std::string>& topics) const;
     void assign(const std::vector<Position>& from);
+    // The offsets the reader's group has committed for these partitions (offset -1001 where
+    // it has none); nullopt when the coordinator does not answer within `timeout_ms`.
+    std::optional<std::vector<Position>> committed(const std::vector<Position>& which, int timeout_ms = 10000) const;
     // Waits up to `timeout_ms` for one record and hands it to `fn`; false when none came (an
     // error event counts as none).
     bool poll(int timeout_ms, const std::function<void(const Record&)>& fn);

@@ -83,15 +83,16 @@ TEST_CASE("dlq list, show and replay on the real broker: reasons, masked card nu
     const std::string masked = pan.substr(0, 6) + "******" + pan.substr(12);
     const std::string id = run + "-cur";
     {
-        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
         auto send = [&](const std::string& key, const std::string& value) {
-            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, key, value, {}}) == 0);
+            REQUIRE(producer.produce({cfg.kafka.topics.requests, key, value, {}}));
         };
         send(id, sale(id, pan, "XXQ"));                                  // unknown_currency, card number inside
         send("k-json", "{\"payment_id\":\"" + run + "-broken\", oops");  // invalid_json
         send("k-bin", std::string("\xff\x00\x01 binary", 10));           // invalid_json, not UTF-8
         send("k-big", std::string(70000, ' '));                          // oversize_record
-        REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        producer.flush(30000);
+    REQUIRE(producer.queued() == 0);
     }
     std::vector<dlq::Entry> entries;
     for (const int64_t deadline = now_ms() + 90000; now_ms() < deadline;) {

@@ -99,20 +99,21 @@ TEST_CASE("forged results on payments.results: dead-lettered with reasons, books
     const std::string formula_id = "-" + run + "-formula";
     const std::string formula_ref = "=HYPERLINK(\"http://evil.example\",\"open\")";
 
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
-    for (const auto& f : forged) REQUIRE(kafka::produce(producer.get(), {t.results, f.id, f.value, {}}) == 0);
-    REQUIRE(kafka::produce(producer.get(), {t.results, formula_id,
-                                            approved_sale(formula_id, "@m-formula", "acq-eu", formula_ref, 1234, now), {}}) == 0);
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    for (const auto& f : forged) REQUIRE(producer.produce({t.results, f.id, f.value, {}}));
+    REQUIRE(producer.produce({t.results, formula_id,
+                                            approved_sale(formula_id, "@m-formula", "acq-eu", formula_ref, 1234, now), {}}));
     // Good results after the forged ones: the stages must go on committing.
     std::set<std::string> good;
     for (int i = 0; i < 20; ++i) {
         const std::string id = run + "-good-" + std::to_string(i);
         good.insert(id);
-        REQUIRE(kafka::produce(producer.get(), {t.results, id, approved_sale(id, "m-" + std::to_string(i), "acq-eu",
+        REQUIRE(producer.produce({t.results, id, approved_sale(id, "m-" + std::to_string(i), "acq-eu",
                                                                                   "acq-eu-" + std::to_string(i), 100 + i, now),
-                                                {}}) == 0);
+                                                {}}));
     }
-    REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    producer.flush(30000);
+    REQUIRE(producer.queued() == 0);
 
     // Wait until every good result is in a closed batch and in payments.state, and every
     // forged one is in the DLQ from both stages.

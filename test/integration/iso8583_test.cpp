@@ -172,7 +172,7 @@ struct IsoRun {
         std::atomic<bool> stop{false};
         int rc = -1;
         std::thread roles([&] { rc = run_roles(cfg, vault.get(), all_roles(cfg), "0", stop); });
-        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
         for (size_t i = 0; i < amounts.size(); ++i) {
             const std::string id = run + "-" + std::to_string(i);
             const std::string pan = luhn_pan(static_cast<int>(i));
@@ -182,9 +182,9 @@ struct IsoRun {
               << amounts[i] << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << pan << R"(","expiry":"3012")"
               << (pin.empty() ? "" : R"(,"pin_block":")" + pin + "\"")
               << R"(},"created_at":"2026-11-26T09:00:00.000Z"})";
-            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
+            REQUIRE(producer.produce({cfg.kafka.topics.requests, id, v.str(), {}}));
         }
-        rd_kafka_flush(producer.get(), 10000);
+        producer.flush(10000);
         std::multimap<std::string, PaymentResult> results;
         const int64_t deadline = now_ms() + 120000;
         while (now_ms() < deadline) {
@@ -1092,16 +1092,17 @@ TEST_CASE("iso8583 channel: the switch killed with requests in flight reverses t
         if (partition_for_key(id, r.cfg.kafka.partitions) == partition_for_key(r.run + "-0", r.cfg.kafka.partitions))
             ids.push_back(id);
     }
-    auto producer = kafka::make_producer(r.cfg.kafka, {{"enable.idempotence", "true"}});
+    kafka::Producer producer(r.cfg.kafka, {{"enable.idempotence", "true"}});
     for (int i = 0; i < n; ++i) {
         const std::string& id = ids[static_cast<size_t>(i)];
         std::ostringstream v;
         v << R"({"payment_id":")" << id << R"(","type":"sale","merchant":{"id":"m-1"},"amount":{"value":)" << 1000 + i * 100
           << R"(,"currency":"EUR"},"instrument":{"kind":"card","pan":")" << luhn_pan(i)
           << R"(","expiry":"3012"},"created_at":"2026-11-26T09:00:00.000Z"})";
-        REQUIRE(kafka::produce(producer.get(), {r.cfg.kafka.topics.requests, id, v.str(), {}}) == 0);
+        REQUIRE(producer.produce({r.cfg.kafka.topics.requests, id, v.str(), {}}));
     }
-    REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    producer.flush(10000);
+    REQUIRE(producer.queued() == 0);
     pid_t sw = start_switch();
     auto executed = [&] {
         int x = 0;

@@ -18,6 +18,7 @@
 #include "codec/request_decoder.hpp"
 #include "harness.hpp"
 #include "kafka/client.hpp"
+#include "kafka/topic_reader.hpp"
 #include "kafka/records.hpp"
 #include "loadgen/loadgen.hpp"
 #include "security/card_vault.hpp"
@@ -39,13 +40,10 @@ public:
     explicit Client(const Config& cfg, kafka::Properties producer_overrides = {}) : cfg_(cfg) {
         producer_overrides.emplace("enable.idempotence", "true");
         producer_overrides.emplace("linger.ms", "1");
-        producer_ = kafka::make_producer(cfg.kafka, producer_overrides);
-        results_ = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.lifecycle." + std::to_string(now_ms())},
-                                                    {"enable.auto.commit", "false"},
-                                                    {"isolation.level", "read_committed"},
-                                                    {"fetch.wait.max.ms", "10"}});
-        auto from = kafka::end_offsets(results_.get(), {cfg.kafka.topics.results});
-        REQUIRE(rd_kafka_assign(results_.get(), from.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        producer_.emplace(cfg.kafka, producer_overrides);
+        results_ = std::make_unique<kafka::TopicReader>(cfg.kafka, "turnout.it.lifecycle." + std::to_string(now_ms()),
+                                                        kafka::Properties{{"fetch.wait.max.ms", "10"}});
+        results_->assign(results_->end_positions({cfg.kafka.topics.results}));
     }
 
     PaymentRequest original(const std::string& id, PaymentType type, int64_t amount,
@@ -76,26 +74,25 @@ public:
     }
 
     void send(const PaymentRequest& r, bool flush = true) {
-        REQUIRE(kafka::produce(producer_.get(),
-                               {cfg_.kafka.topics.requests, r.root_id(), encode_request(r),
-                                kafka::descend_headers(std::string_view{})}) == RD_KAFKA_RESP_ERR_NO_ERROR);
-        if (flush) rd_kafka_flush(producer_.get(), 10000);
+        REQUIRE(producer_->produce({cfg_.kafka.topics.requests, r.root_id(), encode_request(r),
+                                    kafka::descend_headers(std::string_view{})}));
+        if (flush) producer_->flush(10000);
     }
-    void flush() { rd_kafka_flush(producer_.get(), 30000); }
+    void flush() { producer_->flush(30000); }
     // The payments.results partition each result was read from.
     int32_t result_partition(const std::string& payment_id) const { return result_partition_.at(payment_id); }
 
     PaymentResult await(const std::string& payment_id, int timeout_ms = 60000) {
         for (const int64_t until = now_ms() + timeout_ms; now_ms() < until;) {
             if (auto it = seen_.find(payment_id); it != seen_.end()) return it->second;
-            kafka::MessagePtr m(rd_kafka_consumer_poll(results_.get(), 100));
-            if (!m || m->err) continue;
-            auto r = decode_result({static_cast<const char*>(m->payload), m->len});
-            REQUIRE(r);
-            CHECK_MESSAGE(!seen_.count(r->payment_id), "a second result for " << r->payment_id);
-            CHECK(std::string(static_cast<const char*>(m->key), m->key_len) == r->root_id);
-            seen_[r->payment_id] = *r;
-            result_partition_[r->payment_id] = m->partition;
+            results_->poll(100, [&](const kafka::Record& m) {
+                auto r = decode_result(m.value);
+                REQUIRE(r);
+                CHECK_MESSAGE(!seen_.count(r->payment_id), "a second result for " << r->payment_id);
+                CHECK(m.key == r->root_id);
+                seen_[r->payment_id] = *r;
+                result_partition_[r->payment_id] = m.partition;
+            });
         }
         FAIL("no result for " << payment_id);
         return {};
@@ -108,7 +105,8 @@ public:
 
 private:
     const Config& cfg_;
-    kafka::HandlePtr producer_, results_;
+    std::optional<kafka::Producer> producer_;
+    std::unique_ptr<kafka::TopicReader> results_;
     std::map<std::string, PaymentResult> seen_;
     std::map<std::string, int32_t> result_partition_;
 };
@@ -306,22 +304,12 @@ TEST_CASE("status inquiry during and after a load run matches the results topic"
 
     // During the run: every answer is a consistent life cycle that includes its own result
     // (on a slow machine the state role may lag behind the run: then until 20 have answered).
-    auto tail = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.tail." + run},
-                                                 {"enable.auto.commit", "false"},
-                                                 {"isolation.level", "read_committed"},
-                                                 {"fetch.wait.max.ms", "10"}});
-    {
-        kafka::PartitionListPtr from(rd_kafka_topic_partition_list_new(cfg.kafka.partitions));
-        for (int32_t p = 0; p < cfg.kafka.partitions; ++p)
-            rd_kafka_topic_partition_list_add(from.get(), cfg.kafka.topics.results.c_str(), p)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-        REQUIRE(rd_kafka_assign(tail.get(), from.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
+    kafka::TopicReader tail(cfg.kafka, "turnout.it.tail." + run, {{"fetch.wait.max.ms", "10"}});
+    tail.assign_from_beginning(cfg.kafka.topics.results);
     int answered = 0;
     for (const int64_t until = now_ms() + 90000; (!done || answered <= 20) && answered < 300 && now_ms() < until;) {
-        kafka::MessagePtr m(rd_kafka_consumer_poll(tail.get(), 100));
-        if (!m || m->err) continue;
-        auto res = decode_result({static_cast<const char*>(m->payload), m->len});
+        std::optional<PaymentResult> res;
+        tail.poll(100, [&](const kafka::Record& m) { res = decode_result(m.value); });
         if (!res || res->payment_id != res->root_id || res->status != ResultStatus::approved) continue;
         const auto reply = fetch_payment_status("127.0.0.1", bound_status_port(), res->payment_id);
         if (reply.status != 200) continue;  // its result is not committed by the state role yet

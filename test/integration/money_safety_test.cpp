@@ -78,21 +78,20 @@ Marks write_marks(const Config& cfg, const std::vector<std::string>& topics) {
 // True once consumer group `group` has committed past the mark of every partition of `topics`.
 bool committed_past(const Config& cfg, const std::string& group, const std::vector<std::string>& topics,
                     const Marks& marks, int timeout_ms = 60000) {
-    auto c = kafka::make_consumer(cfg.kafka, {{"group.id", group}, {"enable.auto.commit", "false"}});
+    kafka::TopicReader c(cfg.kafka, group);  // looks at the group's offsets, never joins it
+    std::vector<kafka::Position> which;
+    for (const auto& [tp, offset] : marks)
+        if (std::find(topics.begin(), topics.end(), tp.first) != topics.end()) which.push_back({tp.first, tp.second, 0});
     std::string behind;
     for (const int64_t until = now_ms() + timeout_ms; now_ms() < until;) {
-        kafka::PartitionListPtr committed(rd_kafka_topic_partition_list_new(static_cast<int>(marks.size())));
-        for (const auto& [tp, offset] : marks)
-            if (std::find(topics.begin(), topics.end(), tp.first) != topics.end())
-                rd_kafka_topic_partition_list_add(committed.get(), tp.first.c_str(), tp.second);
-        if (rd_kafka_committed(c.get(), committed.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        const auto committed = c.committed(which);
+        if (!committed) continue;
         behind.clear();
-        for (int i = 0; i < committed->cnt; ++i) {
-            const auto& e = committed->elems[i];
+        for (const auto& e : *committed) {
             const int64_t mark = marks.at({e.topic, e.partition});
             if (e.offset <= mark)
-                behind += std::string(e.topic) + "/" + std::to_string(e.partition) + " at " + std::to_string(e.offset) +
-                          ", mark " + std::to_string(mark) + "; ";
+                behind += e.topic + "/" + std::to_string(e.partition) + " at " + std::to_string(e.offset) + ", mark " +
+                          std::to_string(mark) + "; ";
         }
         if (behind.empty()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -236,9 +236,9 @@ TEST_CASE("a restart between a payment and its duplicate: dedupe and open settle
     auto second = start_switch(stop2, rc2);
     auto requests = read_all(cfg, {t.requests});
     REQUIRE(requests.size() == static_cast<size_t>(report.sent));
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
-    for (const auto& r : requests) REQUIRE(kafka::produce(producer.get(), {t.requests, r.key, r.value, {}}) == 0);
-    rd_kafka_flush(producer.get(), 10000);
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    for (const auto& r : requests) REQUIRE(producer.produce({t.requests, r.key, r.value, {}}));
+    producer.flush(10000);
 
     // Every resend is answered duplicate_request; settlement closes the phase-1 batches.
     int64_t duplicates = 0, results = 0, expected_net = 0, settled_net = 0;

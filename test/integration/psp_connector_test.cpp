@@ -289,13 +289,14 @@ Outcome run_case(const std::string& name, const std::vector<std::string>& faults
         }
     } guard{stop, roles};
 
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
     for (const auto& p : payments) {
         const auto r = routed(p);
-        REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.channel("psp-global"), r.request.root_id(), encode_routed(r),
-                                                kafka::descend_headers(std::string_view{})}) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        REQUIRE(producer.produce({cfg.kafka.topics.channel("psp-global"), r.request.root_id(), encode_routed(r),
+                                                kafka::descend_headers(std::string_view{})}));
     }
-    REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    producer.flush(10000);
+    REQUIRE(producer.queued() == 0);
     if (opts.during) opts.during(cfg);
 
     auto collect = [&] {
@@ -628,7 +629,7 @@ TEST_CASE("psp: a forged channel event on the channel topic does not settle a pe
     opts.settle_ms = 1000;
     opts.during = [&](const Config& cfg) {
         REQUIRE(wait_until([&] { return read_all(cfg, {cfg.kafka.topics.pending}).size() >= ps.size(); }));
-        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
         // The record the webhook listener would write, without the PSP's signature over it.
         auto forge = [&](const std::string& id, bool with_bad_signature) {
             boost::json::object e{{"event_id", "evt_forged_" + id}, {"payment_id", id}, {"root_id", id}, {"status", "approved"},
@@ -640,12 +641,13 @@ TEST_CASE("psp: a forged channel event on the channel topic does not settle a pe
                 e["origin_auth"] = boost::json::object{{turnout::psp::kTimestampHeader, ts},
                                                        {turnout::psp::kSignatureHeader, turnout::psp::sign("not-the-webhook-key", ts, origin)}};
             }
-            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.channel("psp-global"), id, boost::json::serialize(e),
-                                                    {{kRecordKindHeader, kChannelEventKind}}}) == RD_KAFKA_RESP_ERR_NO_ERROR);
+            REQUIRE(producer.produce({cfg.kafka.topics.channel("psp-global"), id, boost::json::serialize(e),
+                                                    {{kRecordKindHeader, kChannelEventKind}}}));
         };
         forge("fg-0", false);  // no signature at all
         forge("fg-1", true);   // signed with the wrong key
-        REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        producer.flush(10000);
+    REQUIRE(producer.queued() == 0);
         // Once the connector has dead-lettered both forgeries, a result they made would be on
         // payments.results too (the same transaction).
         CHECK(wait_until([&] { return dlq_with(read_all(cfg, {cfg.kafka.topics.dlq}), "unsigned_channel_event").size() >= 2; }));
@@ -691,14 +693,14 @@ TEST_CASE("psp pending across a restart: payments.pending is replayed and each p
     };
     // First life: every payment goes pending (no webhook will come), then the connector stops.
     run_connectors([&] {
-        auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+        kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
         for (const auto& p : ps) {
             const auto r = routed(p);
-            REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.channel("psp-global"), r.request.root_id(),
-                                                    encode_routed(r), kafka::descend_headers(std::string_view{})}) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR);
+            REQUIRE(producer.produce({cfg.kafka.topics.channel("psp-global"), r.request.root_id(),
+                                                    encode_routed(r), kafka::descend_headers(std::string_view{})}));
         }
-        REQUIRE(rd_kafka_flush(producer.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+        producer.flush(10000);
+    REQUIRE(producer.queued() == 0);
         wait_until([&] { return read_all(cfg, {cfg.kafka.topics.pending}).size() >= ps.size(); });
     });
     CHECK(read_all(cfg, {cfg.kafka.topics.pending}).size() == ps.size());

@@ -72,9 +72,8 @@ PaymentRequest eur_token_sale(const std::string& id, int64_t amount) {
     return r;
 }
 
-void send(rd_kafka_t* producer, const Config& cfg, const PaymentRequest& r) {
-    REQUIRE(kafka::produce(producer, {cfg.kafka.topics.requests, r.payment_id, encode_request(r), {}}) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
+void send(kafka::Producer& producer, const Config& cfg, const PaymentRequest& r) {
+    REQUIRE(producer.produce({cfg.kafka.topics.requests, r.payment_id, encode_request(r), {}}));
 }
 
 // The results of `ids` (first one per payment_id), waiting up to 90 s for all of them.
@@ -113,7 +112,7 @@ TEST_CASE("a card velocity limit holds across a restart of the workers") {
     const Config cfg = isolated_config(run, dir, yaml);
     kafka::ensure_topics(cfg);
     const CardVault vault(load_vault_keys(cfg.security.keys_file));
-    auto producer = kafka::make_producer(cfg.kafka, {});
+    kafka::Producer producer(cfg.kafka, {});
     const std::string card = "4111111111111111", other_card = "5500000000000004";
 
     std::set<std::string> first_ids;
@@ -121,10 +120,10 @@ TEST_CASE("a card velocity limit holds across a restart of the workers") {
         RunningSwitch sw(cfg, vault);
         for (int i = 1; i <= 3; ++i) {
             auto r = eur_card_sale(run + "-a" + std::to_string(i), card, 1000 * i);
-            send(producer.get(), cfg, r);
+            send(producer, cfg, r);
             first_ids.insert(r.payment_id);
         }
-        rd_kafka_flush(producer.get(), 10000);
+        producer.flush(10000);
         const auto res = results_of(cfg, first_ids);
         REQUIRE(res.size() == 3);
         for (const auto& [id, r] : res) {
@@ -142,13 +141,13 @@ TEST_CASE("a card velocity limit holds across a restart of the workers") {
         RunningSwitch sw(cfg, vault);
         for (int i = 4; i <= 5; ++i) {
             auto r = eur_card_sale(run + "-a" + std::to_string(i), card, 1000 * i);
-            send(producer.get(), cfg, r);
+            send(producer, cfg, r);
             second_ids.insert(r.payment_id);
         }
         auto other = eur_card_sale(run + "-b1", other_card, 1000);
-        send(producer.get(), cfg, other);
+        send(producer, cfg, other);
         second_ids.insert(other.payment_id);
-        rd_kafka_flush(producer.get(), 10000);
+        producer.flush(10000);
         const auto res = results_of(cfg, second_ids);
         REQUIRE(res.size() == 3);
         for (int i = 4; i <= 5; ++i) {
@@ -183,7 +182,7 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
     const Config cfg = load_config(file.string());
     kafka::ensure_topics(cfg);
     const CardVault vault(load_vault_keys(cfg.security.keys_file));
-    auto producer = kafka::make_producer(cfg.kafka, {});
+    kafka::Producer producer(cfg.kafka, {});
 
     const double applied0 = counter_value("applied"), refused0 = counter_value("refused");
     RunningSwitch sw(cfg, vault);
@@ -199,13 +198,13 @@ TEST_CASE("a rules reload while payments flow: one result each, an invalid file 
         for (int i = 0; sending.load() || i < 1500; ++i) {
             while (i == 300 && !switch_up.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
             auto r = eur_token_sale(run + "-p" + std::to_string(i), 1000 + 2 * (i % 40));
-            send(producer.get(), cfg, r);
+            send(producer, cfg, r);
             ids.insert(r.payment_id);
             sent = i + 1;
             if (i % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(100));
             if (i >= 6000) break;
         }
-        rd_kafka_flush(producer.get(), 10000);
+        producer.flush(10000);
     });
     auto wait_for = [&](const char* outcome, double from) {
         const int64_t deadline = now_ms() + 60'000;
@@ -285,7 +284,7 @@ TEST_CASE("the router leaves a channel that channels.health reports down out of 
     const Config cfg = isolated_config(run, dir);
     kafka::ensure_topics(cfg);
     const CardVault vault(load_vault_keys(cfg.security.keys_file));
-    auto producer = kafka::make_producer(cfg.kafka, {});
+    kafka::Producer producer(cfg.kafka, {});
 
     // acq-eu's connector does not run here, so this report is the latest one about it.
     ChannelHealth down;
@@ -293,9 +292,8 @@ TEST_CASE("the router leaves a channel that channels.health reports down out of 
     down.circuit = ChannelHealth::Circuit::open;
     down.success_permille = 0;
     down.updated_at_ms = now_ms();
-    REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.health, "acq-eu", encode_channel_health(down), {}}) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_flush(producer.get(), 10000);
+    REQUIRE(producer.produce({cfg.kafka.topics.health, "acq-eu", encode_channel_health(down), {}}));
+    producer.flush(10000);
 
     std::atomic<bool> stop{false};
     int rc = -1;
@@ -318,8 +316,8 @@ TEST_CASE("the router leaves a channel that channels.health reports down out of 
     bool seen = false;
     for (const int64_t deadline = now_ms() + 90'000; now_ms() < deadline && !seen;) {
         auto r = eur_token_sale(run + "-w" + std::to_string(probes.size()), 1000);
-        send(producer.get(), cfg, r);
-        rd_kafka_flush(producer.get(), 10000);
+        send(producer, cfg, r);
+        producer.flush(10000);
         probes.insert(r.payment_id);
         for (const int64_t next = now_ms() + 2000; now_ms() < next && !seen;) {
             for (const auto& rec : read_all(cfg, {cfg.kafka.topics.results})) {
@@ -336,10 +334,10 @@ TEST_CASE("the router leaves a channel that channels.health reports down out of 
     std::set<std::string> ids;
     for (int k = 0; k < 20; ++k) {
         auto r = eur_token_sale(run + "-x" + std::to_string(k), 1000);
-        send(producer.get(), cfg, r);
+        send(producer, cfg, r);
         ids.insert(r.payment_id);
     }
-    rd_kafka_flush(producer.get(), 10000);
+    producer.flush(10000);
     const auto res = results_of(cfg, ids);
     REQUIRE(res.size() == ids.size());
     for (const auto& [id, r] : res) {

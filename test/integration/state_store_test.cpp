@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "kafka/topic_reader.hpp"
 #include "kafka/changelog.hpp"
 #include "kafka/state_store.hpp"
 #include "metrics/metrics.hpp"
@@ -58,25 +59,19 @@ double scrape(int port, const std::string& family, const std::string& match = ""
 // Counts distinct payment_ids on payments.results until `n` of those in `ids` (all when
 // empty) are there or the deadline passes; returns the results of `watch`.
 struct ResultCounter {
-    explicit ResultCounter(const Config& cfg) : cfg_(cfg) {
-        c_ = kafka::make_consumer(cfg.kafka, {{"group.id", "turnout.it.count." + std::to_string(now_ms())},
-                                              {"enable.auto.commit", "false"},
-                                              {"auto.offset.reset", "earliest"},
-                                              {"isolation.level", "read_committed"}});
-        kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
-        rd_kafka_topic_partition_list_add(topics.get(), cfg.kafka.topics.results.c_str(), RD_KAFKA_PARTITION_UA);
-        rd_kafka_subscribe(c_.get(), topics.get());
+    explicit ResultCounter(const Config& cfg)
+        : cfg_(cfg), c_(cfg.kafka, "turnout.it.count." + std::to_string(now_ms())) {
+        c_.assign_from_beginning(cfg.kafka.topics.results);
     }
-    ~ResultCounter() { rd_kafka_consumer_close(c_.get()); }
     size_t until(size_t n, int timeout_ms) {
         for (const int64_t end = now_ms() + timeout_ms; seen.size() < n && now_ms() < end;) {
-            kafka::MessagePtr m(rd_kafka_consumer_poll(c_.get(), 200));
-            if (!m || m->err) continue;
-            if (auto r = decode_result({static_cast<const char*>(m->payload), m->len})) {
-                seen.insert(r->payment_id);
-                by_id.emplace(r->payment_id, *r);
-                if (first_at_ms == 0) first_at_ms = now_ms();
-            }
+            c_.poll(200, [&](const kafka::Record& m) {
+                if (auto r = decode_result(m.value)) {
+                    seen.insert(r->payment_id);
+                    by_id.emplace(r->payment_id, *r);
+                    if (first_at_ms == 0) first_at_ms = now_ms();
+                }
+            });
         }
         return seen.size();
     }
@@ -86,7 +81,7 @@ struct ResultCounter {
 
 private:
     const Config& cfg_;
-    kafka::HandlePtr c_;
+    kafka::TopicReader c_;
 };
 
 }  // namespace
