@@ -51,27 +51,9 @@ ConnectorStage::ConnectorStage(const Config& cfg, const ChannelConfig& channel, 
       channel_(channel),
       connector_(make_connector(channel, {card_keys})),
       probe_("connector"),
-      latency_(latency_histogram(Metrics::get().channel_latency, {{"channel", channel.id}})),
-      e2e_(latency_histogram(Metrics::get().end_to_end_latency, {{"channel", channel.id}})),
+      m_(channel.id),
       breaker_({channel.circuit_failure_threshold, int64_t{channel.circuit_open_seconds} * 1000}),
-      circuit_state_(Metrics::get().circuit_state.Add({{"channel", channel.id}})),
-      calls_approved_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "approved"}})),
-      calls_declined_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "declined"}})),
-      calls_soft_failure_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "soft_failure"}})),
-      calls_circuit_open_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "circuit_open"}})),
-      calls_reversed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "reversed"}})),
-      calls_failed_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "failed"}})),
-      calls_pending_(Metrics::get().channel_calls.Add({{"channel", channel.id}, {"outcome", "pending"}})),
       policy_(connector_->pending_policy()),
-      pending_gauge_(Metrics::get().pending_payments.Add({{"channel", channel.id}})),
-      events_resolved_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
-      events_duplicate_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "duplicate"}})),
-      events_unsigned_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "unsigned"}})),
-      events_late_(Metrics::get().channel_events.Add({{"channel", channel.id}, {"outcome", "late"}})),
-      queries_resolved_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "resolved"}})),
-      queries_pending_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "still_pending"}})),
-      pending_expired_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "expired"}})),
-      pending_cancelled_(Metrics::get().status_queries.Add({{"channel", channel.id}, {"outcome", "cancelled"}})),
       health_(cfg, channel) {
     if (connector_->asynchronous()) {
         // payments.pending is shared by the asynchronous channels: this store keeps this
@@ -137,7 +119,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
     } else {
         // Circuit open: the request never leaves, so the next channel of the plan may try it.
         outcomes.assign(payments.size(), {ChannelOutcome::Kind::soft_failure, "circuit_open", "channel circuit is open", "", ""});
-        calls_circuit_open_.Increment(static_cast<double>(payments.size()));
+        m_.circuit_open.Increment(static_cast<double>(payments.size()));
     }
 
     const int64_t now = now_ms();
@@ -147,15 +129,9 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
             const auto& o = outcomes[i];
             using K = ChannelOutcome::Kind;
             breaker_.record(o.kind == K::approved || o.kind == K::declined || o.kind == K::pending, now);
-            (o.kind == K::approved   ? calls_approved_
-             : o.kind == K::declined ? calls_declined_
-             : o.kind == K::reversed ? calls_reversed_
-             : o.kind == K::failed   ? calls_failed_
-             : o.kind == K::pending  ? calls_pending_
-                                     : calls_soft_failure_)
-                .Increment();
+            m_.call(o.kind).Increment();
         }
-    circuit_state_.Set(static_cast<double>(breaker_.state()));
+    m_.circuit_state.Set(static_cast<double>(breaker_.state()));
     if (called) {
         // Reversed and failed calls count against the channel's success rate like soft failures.
         int64_t soft = 0, calls = 0;
@@ -173,7 +149,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         auto& p = payments[i];
         const auto& o = outcomes[i];
         const auto tp = sources[i]->header(kafka::kTraceparent);
-        if (called && !pin_refused[i]) latency_.Observe(secs);
+        if (called && !pin_refused[i]) m_.latency.Observe(secs);
         if (o.kind == ChannelOutcome::Kind::pending) {
             // No result yet: the payment waits in payments.pending (same transaction) for
             // its webhook or, past the deadline, a status query.
@@ -192,7 +168,7 @@ void ConnectorStage::process(std::span<const kafka::Record> batch, kafka::Emitte
         conclude(p, o, tp, out, now);
     }
     for (const auto* e : events) on_channel_event(*e, out, now);
-    pending_gauge_.Set(static_cast<double>(pending_.size()));
+    m_.pending.Set(static_cast<double>(pending_.size()));
 }
 
 void ConnectorStage::conclude(RoutedPayment& p, const ChannelOutcome& o, std::string_view tp, kafka::Emitter& out,
@@ -233,7 +209,7 @@ void ConnectorStage::conclude(RoutedPayment& p, const ChannelOutcome& o, std::st
         out.emit(kafka::result_record(topics, res, tp, p.home_partition));
         probe_.out();
         probe_.result(std::string(to_string(status)), channel_.id);
-        if (p.times.created_at > 0) e2e_.Observe(static_cast<double>(now - p.times.created_at) / 1000.0);
+        if (p.times.created_at > 0) m_.end_to_end.Observe(static_cast<double>(now - p.times.created_at) / 1000.0);
     }
 }
 
@@ -259,7 +235,7 @@ void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& 
     // itself signed (verified again here, with the channel's key) may settle a payment.
     auto e = connector_->verify_event(*recorded);
     if (!e) {
-        events_unsigned_.Increment();
+        m_.event_unsigned.Increment();
         spdlog::warn("connector {}: channel event for {} does not verify against the channel's key: dead-lettered",
                      channel_.id, recorded->payment_id);
         out.emit(kafka::dlq_record(cfg_.kafka.topics, rec, "connector", "unsigned_channel_event", std::string(rec.value)));
@@ -273,7 +249,7 @@ void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& 
         // Given up earlier with an unknown outcome (result `failed` / `unknown_outcome`), and
         // the channel reports an outcome now: money may have moved. An operator or the
         // reconciliation must act on it; the result stands (one result per payment).
-        events_late_.Increment();
+        m_.event_late.Increment();
         auto w = pending_.take(e->payment_id);
         log_payment_event(spdlog::level::err, "late_channel_event", e->payment_id, w ? w->traceparent : std::string(),
                           {{"channel", channel_.id},
@@ -289,10 +265,10 @@ void ConnectorStage::on_channel_event(const kafka::Record& rec, kafka::Emitter& 
     }
     if (!final || !pending_.contains(e->payment_id)) {
         // Already final (an earlier delivery, or a status query got there first): ignored.
-        events_duplicate_.Increment();
+        m_.event_duplicate.Increment();
         return;
     }
-    events_resolved_.Increment();
+    m_.event_resolved.Increment();
     resolve_pending(e->payment_id, e->outcome, out, now);
 }
 
@@ -305,10 +281,10 @@ void ConnectorStage::give_up(const std::vector<std::string>& ids, kafka::Emitter
         const auto& a = answers[i];
         if (a.kind == K::approved || a.kind == K::declined) {
             // The channel had decided: that is the outcome.
-            queries_resolved_.Increment();
+            m_.query_resolved.Increment();
             resolve_pending(ids[i], a, out, now);
         } else if (a.kind == K::reversed) {
-            pending_cancelled_.Increment();
+            m_.query_cancelled.Increment();
             ChannelOutcome o = a;
             o.code = "pending_cancelled";
             o.message = "no final outcome in time; cancelled at the channel";
@@ -316,7 +292,7 @@ void ConnectorStage::give_up(const std::vector<std::string>& ids, kafka::Emitter
         } else {
             // Neither cancelled nor decided: the outcome stays unknown. The result says so,
             // and the payment stays watched in payments.pending for a late event.
-            pending_expired_.Increment();
+            m_.query_expired.Increment();
             auto pp = pending_.take(ids[i]);
             if (!pp) continue;
             PendingPayment watch = *pp;
@@ -351,17 +327,17 @@ void ConnectorStage::on_tick(int64_t now, kafka::Emitter& out) {
             using K = ChannelOutcome::Kind;
             // Still pending, or the query went unanswered: ask again, until the give-up age.
             if (a.kind == K::pending || a.kind == K::failed || a.kind == K::soft_failure) {
-                queries_pending_.Increment();
+                m_.query_still_pending.Increment();
                 pending_.reschedule(ask[i], std::min(now + policy_.query_every_ms,
                                                      pending_.find(ask[i])->since_ms + policy_.give_up_after_ms));
                 continue;
             }
-            queries_resolved_.Increment();
+            m_.query_resolved.Increment();
             resolve_pending(ask[i], a, out, now);
         }
         if (!expired.empty()) give_up(expired, out, now);
     }
-    pending_gauge_.Set(static_cast<double>(pending_.size()));
+    m_.pending.Set(static_cast<double>(pending_.size()));
 }
 
 void ConnectorStage::on_assign(const kafka::PartitionSet& parts) {
@@ -382,12 +358,12 @@ void ConnectorStage::on_assign(const kafka::PartitionSet& parts) {
         pending_.commit();
         spdlog::info("connector {}: partition {}: {} pending payments from the store", channel_.id, p, n);
     }
-    pending_gauge_.Set(static_cast<double>(pending_.size()));
+    m_.pending.Set(static_cast<double>(pending_.size()));
 }
 
 void ConnectorStage::on_revoke(const kafka::PartitionSet& parts) {
     for (const auto& [topic, p] : parts) pending_.drop_partition(p);
-    pending_gauge_.Set(static_cast<double>(pending_.size()));
+    m_.pending.Set(static_cast<double>(pending_.size()));
 }
 
 kafka::StageOptions connector_options(const Config& cfg, const std::string& channel_id, const std::string& instance) {

@@ -7,6 +7,7 @@
 #include "circuit_breaker.hpp"
 #include "channel_events.hpp"
 #include "connector.hpp"
+#include "connector_probe.hpp"
 #include "pending_book.hpp"
 #include "health_publisher.hpp"
 #include "kafka/stage_runner.hpp"
@@ -58,30 +59,12 @@ private:
     const ChannelConfig& channel_;
     std::unique_ptr<Connector> connector_;
     StageProbe probe_;
-    prometheus::Histogram& latency_;
-    prometheus::Histogram& e2e_;
+    ConnectorProbe m_;  // this channel's series
     CircuitBreaker breaker_;
-    prometheus::Gauge& circuit_state_;
-    prometheus::Counter& calls_approved_;
-    prometheus::Counter& calls_declined_;
-    prometheus::Counter& calls_soft_failure_;
-    prometheus::Counter& calls_circuit_open_;
-    prometheus::Counter& calls_reversed_;
-    prometheus::Counter& calls_failed_;
-    prometheus::Counter& calls_pending_;
     PendingBook pending_;
     std::unique_ptr<kafka::StoreSet> pending_store_;
     PendingPolicy policy_;
     std::unique_ptr<ChannelEventPublisher> events_;
-    prometheus::Gauge& pending_gauge_;
-    prometheus::Counter& events_resolved_;
-    prometheus::Counter& events_duplicate_;
-    prometheus::Counter& events_unsigned_;
-    prometheus::Counter& events_late_;
-    prometheus::Counter& queries_resolved_;
-    prometheus::Counter& queries_pending_;
-    prometheus::Counter& pending_expired_;
-    prometheus::Counter& pending_cancelled_;
     ChannelHealthPublisher health_;
 };
 
