@@ -2,6 +2,7 @@
 each principal's topic operations, and the docs table. The switch builds the same file in
 (switch/config/topic_catalogue.hpp); `turnout topics --json` prints it resolved for a config.
 """
+import functools
 import os
 
 import yaml
@@ -14,8 +15,9 @@ RETENTION = {"settlement.log_retention_hours": ("settlement", "log_retention_hou
 OPERATIONS = ("read", "write", "describe")
 
 
+@functools.lru_cache(maxsize=1)
 def entries():
-    """{config key: entry} in catalogue order."""
+    """{config key: entry} in catalogue order (read once; not to be changed by callers)."""
     with open(PATH, encoding="utf-8") as f:
         return yaml.safe_load(f)["topics"]
 

@@ -176,23 +176,12 @@ Producer::Producer(const KafkaConfig& cfg, const Properties& overrides)
 
 bool Producer::produce(const OutRecord& r) { return kafka::produce(p_.get(), r) == RD_KAFKA_RESP_ERR_NO_ERROR; }
 
-bool Producer::try_produce(const OutRecord& r, DeliveryFn done, std::string& why) {
-    auto owned = std::make_unique<DeliveryFn>(std::move(done));
-    const auto err = produce_once(p_.get(), r, owned.get());
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        why = rd_kafka_err2str(err);
-        return false;
-    }
-    owned.release();  // the delivery report frees it
-    return true;
-}
-
-bool Producer::produce(const OutRecord& r, DeliveryFn done, std::string& why) {
+bool Producer::send(const OutRecord& r, DeliveryFn done, std::string& why, bool wait_out_full_queue) {
     auto owned = std::make_unique<DeliveryFn>(std::move(done));
     for (;;) {
         const auto err = produce_once(p_.get(), r, owned.get());
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || !wait_out_full_queue) {
             why = rd_kafka_err2str(err);
             return false;
         }
@@ -200,6 +189,14 @@ bool Producer::produce(const OutRecord& r, DeliveryFn done, std::string& why) {
     }
     owned.release();  // the delivery report frees it
     return true;
+}
+
+bool Producer::try_produce(const OutRecord& r, DeliveryFn done, std::string& why) {
+    return send(r, std::move(done), why, false);
+}
+
+bool Producer::produce(const OutRecord& r, DeliveryFn done, std::string& why) {
+    return send(r, std::move(done), why, true);
 }
 
 int Producer::queued() const { return rd_kafka_outq_len(p_.get()); }

@@ -102,6 +102,7 @@ public:
     std::vector<int32_t> partitions(const std::string& topic) const;
 
 private:
+    bool send(const OutRecord& r, DeliveryFn done, std::string& why, bool wait_out_full_queue);
     HandlePtr p_;
 };
 
