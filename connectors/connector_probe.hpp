@@ -1,6 +1,6 @@
 #pragma once
-// The connector stage's series for one channel (docs/metrics.md, "Channels"), all resolved
-// here when the stage is made: the record path only increments.
+// The connector stage's series for one channel (docs/metrics.md, "Channels"), declared in
+// connector_probe.cpp and all resolved when the stage is made: the record path only increments.
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "connector.hpp"
+#include "metrics/metrics.hpp"
 
 namespace turnout {
 
@@ -16,6 +17,9 @@ struct ConnectorProbe {
 
     // turnout_channel_calls_total by the call's outcome.
     prometheus::Counter& call(ChannelOutcome::Kind k) const;
+    // turnout_channel_calls_total for an outcome a connector counts itself (idempotent_replay,
+    // unknown_queried, busy_retry); resolve it when the connector is made.
+    static prometheus::Counter& call_series(const std::string& channel, const char* outcome);
     prometheus::Counter& circuit_open;  // calls not made: the circuit was open
     prometheus::Histogram& latency;     // turnout_channel_latency_seconds
     prometheus::Histogram& end_to_end;  // turnout_end_to_end_latency_seconds

@@ -10,8 +10,8 @@
 #include "connector_probe.hpp"
 #include "pending_book.hpp"
 #include "health_publisher.hpp"
+#include "kafka/stage_probe.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
 
 namespace turnout {
 

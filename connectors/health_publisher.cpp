@@ -6,7 +6,9 @@
 namespace turnout {
 
 ChannelHealthPublisher::ChannelHealthPublisher(const Config& cfg, const ChannelConfig& channel)
-    : cfg_(cfg), channel_(channel.id), published_(Metrics::get().health_reports.Add({{"channel", channel.id}})) {
+    : cfg_(cfg), channel_(channel.id), published_(declare_counter("turnout_channel_health_reports_total",
+                                 "Channel health reports published on channels.health, by channel")
+                     .Add({{"channel", channel.id}})) {
     last_.channel = channel.id;
 }
 

@@ -10,12 +10,12 @@
 
 #include "config/config.hpp"
 #include "listener_probe.hpp"
-#include "metrics/metrics.hpp"
+#include "metric_checks.hpp"
 
 namespace turnout::probe {
 
 inline double refused(const std::string& listener, const std::string& reason) {
-    return Metrics::get().listener_refused.Add({{"listener", listener}, {"reason", reason}}).Value();
+    return metric_value("turnout_listener_refused_total", {{"listener", listener}, {"reason", reason}});
 }
 
 inline std::filesystem::path scratch(const std::string& name) {

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "connector.hpp"
+#include "connector_probe.hpp"
 #include "http_json/psp_protocol.hpp"
 #include "http_json/settings.hpp"
 #include "http_json/signature.hpp"
@@ -41,6 +42,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
+
+CounterFamily& webhooks() {
+    static auto& f = declare_counter("turnout_webhooks_total",
+                                     "Webhook deliveries received, by channel and outcome (accepted or why rejected)");
+    return f;
+}
 using tcp = asio::ip::tcp;
 using Stream = beast::ssl_stream<beast::tcp_stream>;
 constexpr auto use = asio::as_tuple(asio::use_awaitable);
@@ -69,8 +76,8 @@ public:
           tls_(ssl::context::tls_client),
           keys_{{s_.webhook_key}},
           replays_(s_.replay_window_ms),
-          unknown_(Metrics::get().channel_calls.Add({{"channel", s_.channel_id}, {"outcome", "unknown_queried"}})),
-          busy_retries_(Metrics::get().channel_calls.Add({{"channel", s_.channel_id}, {"outcome", "busy_retry"}})) {
+          unknown_(ConnectorProbe::call_series(s_.channel_id, "unknown_queried")),
+          busy_retries_(ConnectorProbe::call_series(s_.channel_id, "busy_retry")) {
         tls_.set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         tls_.set_verify_mode(ssl::verify_peer);
         boost::system::error_code ec;
@@ -85,7 +92,7 @@ public:
         if (ec) throw ConfigError("channel " + s_.channel_id + ": cannot resolve " + s_.host + ": " + ec.message());
         for (const char* o : {"accepted", "bad_signature", "missing_signature", "bad_timestamp", "outside_window",
                               "replayed", "malformed_body", "not_final", "unrecorded"})
-            webhooks_[o] = &Metrics::get().webhooks.Add({{"channel", s_.channel_id}, {"outcome", o}});
+            webhooks_[o] = &webhooks().Add({{"channel", s_.channel_id}, {"outcome", o}});
         thread_ = std::thread([this] { ioc_.run(); });
     }
 

@@ -53,6 +53,29 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using K = ChannelOutcome::Kind;
 
+// The ISO 8583 channels' own families (docs/metrics.md, "ISO 8583 channels"), resolved per
+// channel when the connector is made.
+CounterFamily& reversals() {
+    static auto& f = declare_counter("turnout_channel_reversals_total",
+                                     "Reversals of unanswered channel requests, by channel and outcome "
+                                     "(sent, acknowledged, original_not_found, refused, unanswered, recovered)");
+    return f;
+}
+CounterFamily& late_responses() {
+    static auto& f = declare_counter("turnout_channel_late_responses_total",
+                                     "Channel responses that arrived after their request timed out");
+    return f;
+}
+CounterFamily& protocol_errors() {
+    static auto& f = declare_counter("turnout_channel_protocol_errors_total",
+                                     "Unreadable or unmatched messages from a channel, by channel and kind");
+    return f;
+}
+GaugeFamily& connections() {
+    static auto& f = declare_gauge("turnout_channel_connections", "Open connections to a channel's host");
+    return f;
+}
+
 struct Batch {
     std::vector<ChannelOutcome> outcomes;
     std::vector<char> journaled;  // the payment's request is in the journal
@@ -112,20 +135,20 @@ public:
           s_(std::move(s)),
           tick_(io_),
           rng_(std::random_device{}()),
-          reversals_not_found_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "original_not_found"}})),
-          reversals_refused_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "refused"}})),
-          recovered_reversals_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "recovered"}})),
-          reversals_sent_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "sent"}})),
-          reversals_acked_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "acknowledged"}})),
-          reversals_unanswered_(Metrics::get().channel_reversals.Add({{"channel", channel_}, {"outcome", "unanswered"}})),
-          late_(Metrics::get().channel_late_responses.Add({{"channel", channel_}})),
-          malformed_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "malformed"}})),
-          unmatched_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "unmatched"}})),
-          bad_mac_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "bad_mac"}})),
+          reversals_not_found_(reversals().Add({{"channel", channel_}, {"outcome", "original_not_found"}})),
+          reversals_refused_(reversals().Add({{"channel", channel_}, {"outcome", "refused"}})),
+          recovered_reversals_(reversals().Add({{"channel", channel_}, {"outcome", "recovered"}})),
+          reversals_sent_(reversals().Add({{"channel", channel_}, {"outcome", "sent"}})),
+          reversals_acked_(reversals().Add({{"channel", channel_}, {"outcome", "acknowledged"}})),
+          reversals_unanswered_(reversals().Add({{"channel", channel_}, {"outcome", "unanswered"}})),
+          late_(late_responses().Add({{"channel", channel_}})),
+          malformed_(protocol_errors().Add({{"channel", channel_}, {"kind", "malformed"}})),
+          unmatched_(protocol_errors().Add({{"channel", channel_}, {"kind", "unmatched"}})),
+          bad_mac_(protocol_errors().Add({{"channel", channel_}, {"kind", "bad_mac"}})),
           card_data_unavailable_(
-              Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
-          bad_pin_block_(Metrics::get().channel_protocol_errors.Add({{"channel", channel_}, {"kind", "bad_pin_block"}})),
-          connections_up_(Metrics::get().channel_connections.Add({{"channel", channel_}})) {
+              protocol_errors().Add({{"channel", channel_}, {"kind", "card_data_unavailable"}})),
+          bad_pin_block_(protocol_errors().Add({{"channel", channel_}, {"kind", "bad_pin_block"}})),
+          connections_up_(connections().Add({{"channel", channel_}})) {
         // The keys the role loaded from security.key_provider; the channel's own keys_file only
         // where the connector runs without a role (bench-connector, tests).
         if (!card_keys && !s_.keys_file.empty())

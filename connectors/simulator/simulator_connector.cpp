@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "connector.hpp"
+#include "connector_probe.hpp"
 #include "metrics/metrics.hpp"
 #include "simulator/ledger.hpp"
 
@@ -35,7 +36,7 @@ public:
     SimulatorConnector(std::string id, int latency_ms, const std::string& ledger_file)
         : id_(std::move(id)),
           latency_ms_(latency_ms),
-          replays_(Metrics::get().channel_calls.Add({{"channel", id_}, {"outcome", "idempotent_replay"}})) {
+          replays_(ConnectorProbe::call_series(id_, "idempotent_replay")) {
         if (!ledger_file.empty()) ledger_ = std::make_unique<ChannelLedger>(ledger_file);
     }
 

@@ -54,8 +54,17 @@ RuleSet RulesSource::validate(const std::string& text, const std::string& source
     return out;
 }
 
+namespace {
+prometheus::Counter& reloads(const char* outcome) {
+    static auto& f = declare_counter("turnout_rules_reloads_total",
+                                     "Hot reloads of the routing and risk rules, by outcome (applied, refused)");
+    return f.Add({{"outcome", outcome}});
+}
+}  // namespace
+
 bool RulesSource::reload(std::string* error) {
-    auto& counters = Metrics::get().rules_reloads;
+    static auto& applied = reloads("applied");
+    static auto& refused = reloads("refused");
     try {
         std::ifstream in(cfg_.path);
         if (!in) throw ConfigError(cfg_.path + ": cannot open config file");
@@ -66,11 +75,11 @@ bool RulesSource::reload(std::string* error) {
         spdlog::info("rules reloaded from {}: version {}, {} routes, {} risk rules", cfg_.path, next->version,
                      next->routes.size(), next->risk.rules.size());
         current_.store(std::move(next));
-        counters.Add({{"outcome", "applied"}}).Increment();
+        applied.Increment();
         return true;
     } catch (const std::exception& e) {
         spdlog::warn("rules reload refused, the rules in force stay: {}", e.what());
-        counters.Add({{"outcome", "refused"}}).Increment();
+        refused.Increment();
         if (error) *error = e.what();
         return false;
     }

@@ -24,10 +24,12 @@
 
 #include "codec/request_decoder.hpp"
 #include "codec/result_decoder.hpp"
+#include "gateway/gateway_probe.hpp"
 #include "gateway/idempotency.hpp"
 #include "gateway/post_decision.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "kafka/client.hpp"
+#include "kafka/records.hpp"
 #include "kafka/stage_runner.hpp"
 #include "kafka/topic_reader.hpp"
 #include "metrics/health.hpp"
@@ -160,9 +162,7 @@ struct Gateway::Impl {
     std::shared_ptr<HealthCell> health = HealthBoard::get().add("gateway");
     std::thread producer_thread, consumer_thread;
 
-    prometheus::Family<prometheus::Counter>& requests = Metrics::get().gateway_requests;
-    prometheus::Histogram& latency = latency_histogram(Metrics::get().gateway_request_seconds, {});
-    prometheus::Gauge& waiting_gauge = Metrics::get().gateway_waiting.Add({});
+    GatewayProbe probe;
 
     Impl(const Config& c, ApiKeys k, std::string inst)
         : cfg(c), keys(std::move(k)), instance(std::move(inst)), state(parse_state_url(c)),
@@ -225,9 +225,7 @@ struct Gateway::Impl {
     void on_result(const kafka::Record& m) {
         auto checked = decode_result_checked(m.value, m.key, now_ms());
         if (!checked.result) {
-            Metrics::get()
-                .invalid_results.Add({{"stage", "gateway"}, {"field", std::string(checked.problem->field)}})
-                .Increment();
+            kafka::count_invalid_result("gateway", checked.problem->field);
             if (warn_budget())
                 spdlog::warn("gateway: result at {}:{} ignored: {}", m.partition, m.offset, checked.problem->message);
             return;
@@ -285,7 +283,7 @@ struct Gateway::Impl {
                                    asio::detached);
                 } else {
                     net::count_refused(kListener, "over_cap");
-                    requests.Add({{"method", "-"}, {"code", "closed"}}).Increment();
+                    probe.request("-", "closed").Increment();
                     beast::error_code ignored;
                     s.close(ignored);
                 }
@@ -337,8 +335,8 @@ struct Gateway::Impl {
             res.prepare_payload();
             beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
             auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
-            requests.Add({{"method", method}, {"code", std::to_string(reply.status)}}).Increment();
-            latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            probe.request(method, std::to_string(reply.status)).Increment();
+            probe.latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
             if (wec || close) co_return;
         }
     }
@@ -485,11 +483,11 @@ struct Gateway::Impl {
                 break;
         }
 
-        waiting_gauge.Increment();
+        probe.waiting.Increment();
         struct Unwait {
             prometheus::Gauge& g;
             ~Unwait() { g.Decrement(); }
-        } unwait{waiting_gauge};
+        } unwait{probe.waiting};
         auto leave = [&] {
             std::lock_guard lk(mu);
             book.leave(id, admit.waiter);

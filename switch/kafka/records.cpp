@@ -88,13 +88,22 @@ OutRecord dlq_record(const TopicNames& topics, const Record& in, std::string_vie
     return r;
 }
 
+void count_invalid_result(std::string_view stage, std::string_view field) {
+    static SeriesCache<prometheus::Counter> invalid(
+        declare_counter("turnout_invalid_results_total",
+                        "Results read from an internal topic that broke a validation rule and were dead-lettered, "
+                        "by stage and field"),
+        {}, {"stage", "field"});
+    invalid({stage, field}).Increment();
+}
+
 OutRecord dead_letter_result(const TopicNames& topics, const Record& in, std::string_view stage,
                              const ResultProblem& problem) {
     OutRecord r = dlq_record(topics, in, stage, problem.reason, std::string(in.value));
     if (!problem.field.empty()) r.headers.emplace_back("turnout.error.field", std::string(problem.field));
     r.headers.emplace_back("turnout.error.detail", problem.message);
     const std::string field = problem.field.empty() ? std::string(problem.reason) : std::string(problem.field);
-    Metrics::get().invalid_results.Add({{"stage", std::string(stage)}, {"field", field}}).Increment();
+    count_invalid_result(stage, field);
     // The message names rules only; the record's own text stays out of the log.
     spdlog::warn("{}: result at {}/{}:{} dead-lettered: {} ({}{}{})", stage, in.topic, in.partition, in.offset,
                  problem.reason, problem.field, problem.field.empty() ? "" : ": ", problem.message);

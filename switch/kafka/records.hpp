@@ -42,6 +42,10 @@ std::vector<std::pair<std::string, std::string>> descend_headers(std::string_vie
 OutRecord dlq_record(const TopicNames& topics, const Record& in, std::string_view stage, std::string_view reason,
                      std::string value);
 
+// Counts one result that broke a validation rule in turnout_invalid_results_total{stage,field}
+// (declared here: the stages and the gateway validate results with the same rules).
+void count_invalid_result(std::string_view stage, std::string_view field);
+
 // A result refused by decode_result_checked, for payments.dlq: the original bytes with the
 // headers above plus `turnout.error.field` (the member at fault) and `turnout.error.detail`
 // (the rule). Counts turnout_invalid_results_total{stage,field} and logs at warn; the caller

@@ -9,10 +9,35 @@
 #include <thread>
 
 #include "kafka/records.hpp"
+#include "kafka/stage_probe.hpp"
 #include "metrics/metrics.hpp"
 #include "model/time.hpp"
 
 namespace turnout::kafka {
+namespace {
+// The runner's families (docs/metrics.md, "Stages"); records in/out and DLQ are StageProbe's.
+HistogramFamily& stage_latency() {
+    static auto& f = declare_histogram("turnout_stage_latency_seconds",
+                                       "Age of a record (since it was written) when a stage processes it");
+    return f;
+}
+HistogramFamily& stage_commit() {
+    static auto& f = declare_histogram("turnout_stage_commit_seconds",
+                                       "Time a stage spends committing its transaction (offsets, records, commit)");
+    return f;
+}
+CounterFamily& transactions() {
+    static auto& f =
+        declare_counter("turnout_transactions_total", "Kafka transactions ended by a stage, by outcome (commit, abort)");
+    return f;
+}
+GaugeFamily& consumer_lag() {
+    static auto& f = declare_gauge(
+        "turnout_consumer_lag",
+        "Records between a stage's committed position and the partition end (librdkafka statistics)");
+    return f;
+}
+}  // namespace
 
 class StageRunner::TxnEmitter : public Emitter {
 public:
@@ -96,12 +121,12 @@ StageRunner::StageRunner(const KafkaConfig& cfg, StageOptions opts, StageLogic& 
       opts_(std::move(opts)),
       logic_(logic),
       health_(HealthBoard::get().add(opts_.name)),
-      record_age_(latency_histogram(Metrics::get().stage_latency, {{"stage", stage_label(opts_.name)}})),
-      commits_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "commit"}})),
-      commit_time_(latency_histogram(Metrics::get().stage_commit, {{"stage", stage_label(opts_.name)}})),
-      aborts_(Metrics::get().transactions.Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})),
+      record_age_(latency_histogram(stage_latency(), {{"stage", stage_label(opts_.name)}})),
+      commits_(transactions().Add({{"stage", stage_label(opts_.name)}, {"outcome", "commit"}})),
+      commit_time_(latency_histogram(stage_commit(), {{"stage", stage_label(opts_.name)}})),
+      aborts_(transactions().Add({{"stage", stage_label(opts_.name)}, {"outcome", "abort"}})),
       // Resolved at start so the series exists (at 0) for the alert before anything happens.
-      too_large_(Metrics::get().dlq_records.Add({{"stage", stage_label(opts_.name)}, {"reason", "record_too_large"}})) {
+      too_large_(StageProbe::dlq_series(stage_label(opts_.name), "record_too_large")) {
     Properties p{{opts_.transactional ? "transactional.id" : "enable.idempotence",
                   opts_.transactional ? opts_.transactional_id : "true"},
                  {"client.id", opts_.name},
@@ -221,8 +246,9 @@ int StageRunner::stats_cb(rd_kafka_t*, char* json, size_t len, void* opaque) {
             if (!lag || !lag->is_int64()) lag = po.if_contains("consumer_lag");
             auto* fetch = po.if_contains("fetch_state");
             if (!lag || !lag->is_int64() || !fetch || !fetch->is_string() || fetch->get_string() == "none") continue;
-            Metrics::get()
-                .consumer_lag.Add({{"stage", stage}, {"topic", std::string(topic)}, {"partition", std::string(pid)}})
+            // Once per statistics interval, not per record.
+            consumer_lag()
+                .Add({{"stage", stage}, {"topic", std::string(topic)}, {"partition", std::string(pid)}})
                 .Set(static_cast<double>(std::max<int64_t>(0, lag->get_int64())));
         }
     }

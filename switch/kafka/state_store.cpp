@@ -373,6 +373,42 @@ uint64_t PartitionStore::approximate_bytes() const {
 
 // ---------------------------------------------------------------------------------------
 
+// The state stores' families (docs/metrics.md, "State stores"), by role and store. They are
+// counted on assignment, on expiry rounds and on each statistics report, never per record.
+namespace store_metrics {
+GaugeFamily& records() {
+    static auto& f = declare_gauge("turnout_store_records",
+                                   "Entries of a partition-local state store (RocksDB estimate), by role, store and partition");
+    return f;
+}
+GaugeFamily& bytes() {
+    static auto& f = declare_gauge(
+        "turnout_store_bytes", "Bytes of a partition-local state store on disk and in memtables, by role, store and partition");
+    return f;
+}
+CounterFamily& restored_records() {
+    static auto& f = declare_counter("turnout_store_restored_records_total",
+                                     "Changelog records replayed into state stores on assignment, by role and store");
+    return f;
+}
+CounterFamily& restore_seconds() {
+    static auto& f = declare_counter("turnout_store_restore_seconds_total",
+                                     "Seconds spent restoring state stores from their changelogs, by role and store");
+    return f;
+}
+CounterFamily& restores() {
+    static auto& f = declare_counter("turnout_store_restores_total",
+                                     "State store restores on assignment, by role, store and kind (tail: from the local "
+                                     "checkpoint; full: no local copy)");
+    return f;
+}
+CounterFamily& expired() {
+    static auto& f = declare_counter("turnout_store_expired_total",
+                                     "State store entries removed because their retention ran out, by role and store");
+    return f;
+}
+}  // namespace store_metrics
+
 StoreSet::StoreSet(const KafkaConfig& kafka, std::filesystem::path state_dir, std::string role,
                    std::vector<StoreSpec> specs)
     : kafka_(kafka), dir_(std::move(state_dir)), role_(std::move(role)), specs_(std::move(specs)),
@@ -452,10 +488,9 @@ size_t StoreSet::restore_one(PartitionStore& st, ChangelogSource& reader, bool& 
                                 });
     st.finish_restore(r.next_offset);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    auto& m = Metrics::get();
-    m.store_restored_records.Add({{"role", role_}, {"store", spec.name}}).Increment(static_cast<double>(r.records));
-    m.store_restore_seconds.Add({{"role", role_}, {"store", spec.name}}).Increment(secs);
-    m.store_restores.Add({{"role", role_}, {"store", spec.name}, {"kind", full ? "full" : "tail"}}).Increment();
+    store_metrics::restored_records().Add({{"role", role_}, {"store", spec.name}}).Increment(static_cast<double>(r.records));
+    store_metrics::restore_seconds().Add({{"role", role_}, {"store", spec.name}}).Increment(secs);
+    store_metrics::restores().Add({{"role", role_}, {"store", spec.name}, {"kind", full ? "full" : "tail"}}).Increment();
     spdlog::debug("{}: store {} partition {} restored: {} changelog records from offset {} ({}) in {:.3f} s",
                   role_, spec.name, st.partition(), r.records, full ? bounds.log_start : from,
                   full ? "no local copy" : "local checkpoint", secs);
@@ -541,7 +576,7 @@ void StoreSet::expire(int64_t now_ms, Emitter& out, size_t budget) {
         auto& st = all[(expire_cursor_ + i) % all.size()];
         const size_t n = st->expire(now_ms, budget, out);
         if (n) {
-            Metrics::get().store_expired.Add({{"role", role_}, {"store", st->spec().name}}).Increment(static_cast<double>(n));
+            store_metrics::expired().Add({{"role", role_}, {"store", st->spec().name}}).Increment(static_cast<double>(n));
             budget -= n;
         }
     }
@@ -554,13 +589,12 @@ std::filesystem::path role_state_dir(const Config& cfg, const std::string& role,
 
 void StoreSet::report() {
     std::shared_lock lock(mu_);
-    auto& m = Metrics::get();
     for (auto& [p, slot] : slots_)
         for (auto& st : slot.stores) {
             const std::map<std::string, std::string> l{
                 {"role", role_}, {"store", st->spec().name}, {"partition", std::to_string(p)}};
-            m.store_records.Add(l).Set(static_cast<double>(st->approximate_records()));
-            m.store_bytes.Add(l).Set(static_cast<double>(st->approximate_bytes()));
+            store_metrics::records().Add(l).Set(static_cast<double>(st->approximate_records()));
+            store_metrics::bytes().Add(l).Set(static_cast<double>(st->approximate_bytes()));
         }
 }
 

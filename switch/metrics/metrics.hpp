@@ -1,17 +1,24 @@
 #pragma once
-// The process's Prometheus metrics (docs/design.md, "Observability"), declared in one place. Stages resolve the
-// series they need once and only increment on the hot path.
+// The process's Prometheus registry (docs/design.md, "Observability") and the means to
+// declare families in it. Each family is declared once, next to the component that owns it
+// (a stage's probe, a connector, a listener), with declare_counter/gauge/histogram in a
+// function-local static; docs/metrics.md lists them all (test/ops/metrics_doc_test.py).
+// Series are resolved when the component is made, or once per new label value through a
+// SeriesCache: the record path only increments.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace turnout {
 
@@ -28,90 +35,58 @@ public:
     void serve(const MetricsConfig& cfg);
     ~Metrics();
 
-    // Declared first: every family below lives in it.
     std::shared_ptr<prometheus::Registry> registry;
-
-    prometheus::Family<prometheus::Counter>& records_in;
-    prometheus::Family<prometheus::Counter>& records_out;
-    prometheus::Family<prometheus::Counter>& dlq_records;
-    prometheus::Family<prometheus::Counter>& results;
-    prometheus::Family<prometheus::Counter>& risk_decisions;
-    prometheus::Family<prometheus::Counter>& channel_calls;
-    prometheus::Family<prometheus::Histogram>& end_to_end_latency;
-    prometheus::Family<prometheus::Histogram>& channel_latency;
-    prometheus::Family<prometheus::Counter>& batches_closed;
-    prometheus::Family<prometheus::Counter>& settled_minor;
-    prometheus::Family<prometheus::Histogram>& stage_latency;
-    prometheus::Family<prometheus::Histogram>& stage_commit;
-    prometheus::Family<prometheus::Gauge>& consumer_lag;
-    prometheus::Family<prometheus::Counter>& transactions;
-    prometheus::Family<prometheus::Gauge>& circuit_state;
-    prometheus::Family<prometheus::Counter>& settled_amount;
-    prometheus::Family<prometheus::Gauge>& open_batches;
-    prometheus::Family<prometheus::Gauge>& overdue_batches;
-    prometheus::Family<prometheus::Counter>& rules_reloads;
-    prometheus::Family<prometheus::Counter>& risk_rule_hits;
-    prometheus::Family<prometheus::Counter>& route_plans;
-    prometheus::Family<prometheus::Counter>& health_reports;
-    // ISO 8583 channels (connectors/iso8583).
-    prometheus::Family<prometheus::Counter>& channel_reversals;
-    prometheus::Family<prometheus::Counter>& channel_late_responses;
-    prometheus::Family<prometheus::Counter>& channel_protocol_errors;
-    prometheus::Family<prometheus::Gauge>& channel_connections;
-    // Payment life cycle (router) and status inquiry (state role).
-    prometheus::Family<prometheus::Counter>& life_cycle_rejections;
-    prometheus::Family<prometheus::Gauge>& held_follow_ups;
-    prometheus::Family<prometheus::Counter>& payment_inquiries;  // GET /payments/{id}
-    // Asynchronous channels (http_json): pending payments, webhooks, status queries.
-    prometheus::Family<prometheus::Gauge>& pending_payments;
-    prometheus::Family<prometheus::Counter>& webhooks;
-    prometheus::Family<prometheus::Counter>& channel_events;
-    prometheus::Family<prometheus::Counter>& status_queries;
-    // Card data protection (router): card numbers masked in free-text fields.
-    prometheus::Family<prometheus::Counter>& card_numbers_masked;
-    // Validation of what the stages read from internal topics.
-    prometheus::Family<prometheus::Counter>& invalid_results;
-    prometheus::Family<prometheus::Counter>& health_reports_ignored;
-    // Partition-local state stores (kafka/state_store.hpp), by role, store and partition.
-    prometheus::Family<prometheus::Gauge>& store_records;
-    prometheus::Family<prometheus::Gauge>& store_bytes;
-    prometheus::Family<prometheus::Counter>& store_restored_records;
-    prometheus::Family<prometheus::Counter>& store_restore_seconds;
-    prometheus::Family<prometheus::Counter>& store_restores;
-    prometheus::Family<prometheus::Counter>& store_expired;
-    // HTTP payments gateway (switch/gateway).
-    prometheus::Family<prometheus::Counter>& gateway_requests;
-    prometheus::Family<prometheus::Histogram>& gateway_request_seconds;
-    prometheus::Family<prometheus::Gauge>& gateway_waiting;
-    // Every HTTP listener (net/http_listener.hpp): connections and requests refused or dropped.
-    prometheus::Family<prometheus::Counter>& listener_refused;
-    // Always 1, labelled with the build's version and the process's role and instance.
-    prometheus::Family<prometheus::Gauge>& build_info;
 
 private:
     Metrics();
     std::unique_ptr<MetricsServer> server_;
 };
 
-// A stage's own series: records in/out and DLQ records by reason.
-// Histogram with the latency buckets every Turnout duration uses (seconds).
-prometheus::Histogram& latency_histogram(prometheus::Family<prometheus::Histogram>& f,
-                                         const std::map<std::string, std::string>& labels);
+using CounterFamily = prometheus::Family<prometheus::Counter>;
+using GaugeFamily = prometheus::Family<prometheus::Gauge>;
+using HistogramFamily = prometheus::Family<prometheus::Histogram>;
 
-class StageProbe {
+// Registers a family in the process registry. Call once per family, from a function-local
+// static in the owning component's .cpp.
+CounterFamily& declare_counter(const char* name, const char* help);
+GaugeFamily& declare_gauge(const char* name, const char* help);
+HistogramFamily& declare_histogram(const char* name, const char* help);
+
+// Histogram with the latency buckets every Turnout duration uses (seconds).
+prometheus::Histogram& latency_histogram(HistogramFamily& f, const std::map<std::string, std::string>& labels);
+
+// The series of one family whose last labels take values only known on the record path (a
+// rule name, a reason, a channel): each is resolved on first use and found again by its
+// values, without building a label map. Thread-safe.
+template <class Metric>
+class SeriesCache {
 public:
-    explicit StageProbe(const std::string& stage);
-    void in(size_t n = 1) { in_.Increment(static_cast<double>(n)); }
-    void out(size_t n = 1) { out_.Increment(static_cast<double>(n)); }
-    void dlq(const std::string& reason);
-    void result(const std::string& status, const std::string& channel);
+    // `fixed`: labels every series carries; `names`: the labels given to operator().
+    SeriesCache(prometheus::Family<Metric>& family, std::map<std::string, std::string> fixed,
+                std::vector<std::string> names)
+        : family_(family), fixed_(std::move(fixed)), names_(std::move(names)) {}
+
+    // The series with these values for `names` (in order).
+    Metric& operator()(std::initializer_list<std::string_view> values) {
+        std::string key;
+        for (auto v : values) key.append(v).push_back('\0');
+        std::lock_guard lock(mu_);
+        auto& m = series_[key];
+        if (!m) {
+            auto labels = fixed_;
+            size_t i = 0;
+            for (auto v : values) labels[names_.at(i++)] = std::string(v);
+            m = &family_.Add(labels);
+        }
+        return *m;
+    }
 
 private:
-    std::string stage_;
-    prometheus::Counter& in_;
-    prometheus::Counter& out_;
+    prometheus::Family<Metric>& family_;
+    const std::map<std::string, std::string> fixed_;
+    const std::vector<std::string> names_;
     std::mutex mu_;
-    std::unordered_map<std::string, prometheus::Counter*> dlq_, results_;
+    std::unordered_map<std::string, Metric*> series_;
 };
 
 }  // namespace turnout

@@ -38,7 +38,13 @@ ReadEnd read_end(const boost::system::error_code& ec, bool got_some, bool in_bod
 }
 
 void count_refused(std::string_view listener, std::string_view reason) {
-    Metrics::get().listener_refused.Add({{"listener", std::string(listener)}, {"reason", std::string(reason)}}).Increment();
+    static SeriesCache<prometheus::Counter> refused(
+        declare_counter("turnout_listener_refused_total",
+                        "Connections and requests an HTTP listener refused or dropped, by listener and reason "
+                        "(over_cap, header_timeout, body_timeout, body_too_large, header_too_large, bad_request, "
+                        "unauthorized)"),
+        {}, {"listener", "reason"});
+    refused({listener, reason}).Increment();
     // At most a few lines a second: hostile traffic must not flood the log.
     static std::atomic<int64_t> second{0};
     static std::atomic<int> used{0};

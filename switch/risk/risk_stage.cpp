@@ -12,11 +12,7 @@ RiskStage::RiskStage(const Config& cfg, std::shared_ptr<RulesSource> rules, cons
     : cfg_(cfg),
       rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)),
       stores_(cfg.kafka, kafka::role_state_dir(cfg, "risk", instance), "risk",
-              {{"velocity", cfg.kafka.topics.velocity, int64_t{cfg.risk.velocity_retention_hours} * 3'600'000, false, {}}}),
-      approve_(Metrics::get().risk_decisions.Add({{"decision", "approve"}})),
-      review_(Metrics::get().risk_decisions.Add({{"decision", "review"}})),
-      decline_(Metrics::get().risk_decisions.Add({{"decision", "decline"}})),
-      skipped_(Metrics::get().risk_decisions.Add({{"decision", "skipped"}})) {}
+              {{"velocity", cfg.kafka.topics.velocity, int64_t{cfg.risk.velocity_retention_hours} * 3'600'000, false, {}}}) {}
 
 void RiskStage::on_commit() {
     for (auto& [p, b] : books_) b.commit();
@@ -77,21 +73,17 @@ void RiskStage::process(std::span<const kafka::Record> batch, kafka::Emitter& ou
         auto& book = books_[rec.partition];
         p->risk = scorer.assess(*p, &book, now);
         p->times.scored_at = now;
-        for (const auto& hit : p->risk->rules_hit) {
-            auto& c = hits_[hit];
-            if (!c) c = &Metrics::get().risk_rule_hits.Add({{"rule", hit}});
-            c->Increment();
-        }
+        for (const auto& hit : p->risk->rules_hit) probe_.rule_hit(hit).Increment();
         const auto tp = rec.header(kafka::kTraceparent);
         if (p->risk->decision == "decline") {
-            decline_.Increment();
+            probe_.decision("decline").Increment();
             auto res = result_for(*p, ResultStatus::declined,
                                   {"risk_" + p->risk->rules_hit.front(), "declined by risk rules"}, p->times.scored_at);
             out.emit(kafka::result_record(topics, res, tp, p->home_partition));
             probe_.result("declined", "");
         } else {
             const auto& d = p->risk->decision;
-            (d == "approve" ? approve_ : d == "review" ? review_ : skipped_).Increment();
+            probe_.decision(d).Increment();
             if (count_velocity && d != "skipped") {
                 // Counted in the same transaction as this record's offset.
                 VelocityEntry e{now, p->request.amount.value, p->request.amount.currency, p->request.merchant.id,

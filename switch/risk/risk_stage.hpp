@@ -13,7 +13,7 @@
 #include "config/config.hpp"
 #include "domain/rules_source.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
+#include "risk/risk_probe.hpp"
 #include "risk/risk_rules.hpp"
 #include "risk/velocity.hpp"
 
@@ -39,12 +39,7 @@ private:
     std::unordered_map<int32_t, VelocityBook> books_;  // by payments.routed partition
     kafka::StoreSet stores_;
     int64_t last_expiry_ms_ = 0;
-    StageProbe probe_{"risk"};
-    prometheus::Counter& approve_;
-    prometheus::Counter& review_;
-    prometheus::Counter& decline_;
-    prometheus::Counter& skipped_;
-    std::map<std::string, prometheus::Counter*, std::less<>> hits_;
+    RiskProbe probe_;
 };
 
 kafka::StageOptions risk_options(const Config& cfg, const std::string& instance);

@@ -7,6 +7,23 @@
 #include "model/time.hpp"
 
 namespace turnout {
+namespace {
+// turnout_channel_health_reports_ignored_total by reason, declared with the table that ignores them.
+prometheus::Counter& ignored(const char* reason) {
+    static auto& f = declare_counter("turnout_channel_health_reports_ignored_total",
+                                     "channels.health reports the router left out of its table, by reason "
+                                     "(from_future, unreadable)");
+    return f.Add({{"reason", reason}});
+}
+prometheus::Counter& ignored_from_future() {
+    static auto& c = ignored("from_future");
+    return c;
+}
+prometheus::Counter& ignored_unreadable() {
+    static auto& c = ignored("unreadable");
+    return c;
+}
+}  // namespace
 
 std::string_view to_string(HealthUpdate u) {
     switch (u) {
@@ -29,7 +46,7 @@ HealthUpdate ChannelHealthTable::offer(const ChannelHealth& h, int64_t now_ms) {
     const auto verdict = judge_health_report(it == prev->end() ? nullptr : &it->second, h, now_ms);
     if (verdict == HealthUpdate::apply) put(h);
     if (verdict == HealthUpdate::from_future) {
-        Metrics::get().health_reports_ignored.Add({{"reason", "from_future"}}).Increment();
+        ignored_from_future().Increment();
         spdlog::warn("router: channels.health report of {} dated {} ms ahead of this clock ignored", h.channel,
                      h.updated_at_ms - now_ms);
     }
@@ -69,7 +86,7 @@ void ChannelHealthTable::run() {
             if (r.value.empty()) return;
             auto h = decode_channel_health(r.value);
             if (!h) {
-                Metrics::get().health_reports_ignored.Add({{"reason", "unreadable"}}).Increment();
+                ignored_unreadable().Increment();
                 spdlog::warn("router: unreadable channels.health record at {}/{}", r.partition, r.offset);
                 return;
             }

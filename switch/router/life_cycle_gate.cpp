@@ -13,7 +13,7 @@
 
 namespace turnout {
 
-LifeCycleGate::LifeCycleGate(const Config& cfg) : cfg_(cfg), held_gauge_(Metrics::get().held_follow_ups.Add({})) {}
+LifeCycleGate::LifeCycleGate(const Config& cfg, RouterProbe& probe) : cfg_(cfg), probe_(probe) {}
 
 LifeCycleLedger& LifeCycleGate::ledger(int32_t partition) {
     auto [it, fresh] = ledgers_.try_emplace(partition);
@@ -61,7 +61,7 @@ bool LifeCycleGate::refuse(int32_t partition, const PaymentRequest& req, std::st
     res.original = req.original;
     res.times.created_at = req.created_at_ms;
     out.emit(kafka::result_record(cfg_.kafka.topics, res, traceparent, partition));
-    Metrics::get().life_cycle_rejections.Add({{"reason", d.reason.code}}).Increment();
+    probe_.rejected(d.reason.code).Increment();
     log_payment_event(spdlog::level::info, "request_rejected", req.payment_id, traceparent,
                       {{"reason", d.reason.code}, {"original", req.root_id()}});
     return true;
@@ -118,7 +118,7 @@ void LifeCycleGate::flush(kafka::Emitter& out) {
         }
         held += l.held();
     }
-    held_gauge_.Set(static_cast<double>(held));
+    probe_.held_follow_ups.Set(static_cast<double>(held));
 }
 
 void LifeCycleGate::on_assign(const kafka::PartitionSet& parts) {

@@ -13,14 +13,14 @@
 
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
 #include "domain/life_cycle_ledger.hpp"
+#include "router/router_probe.hpp"
 
 namespace turnout {
 
 class LifeCycleGate {
 public:
-    explicit LifeCycleGate(const Config& cfg);
+    LifeCycleGate(const Config& cfg, RouterProbe& probe);
     // The ledgers live in store `store` of `stores` (kept by the router): a partition's
     // ledger reads committed entries from it, writes its changes through it, and on
     // assignment takes its held follow-ups back from it.
@@ -66,7 +66,7 @@ private:
     size_t store_ = 0;
     std::unordered_map<int32_t, LifeCycleLedger> ledgers_;  // by requests partition
     bool deciding_again_ = false;  // routing a released follow-up: never hold it a second time
-    prometheus::Gauge& held_gauge_;
+    RouterProbe& probe_;
 };
 
 }  // namespace turnout

@@ -17,10 +17,7 @@ RouterStage::RouterStage(const Config& cfg, const CardVault& vault, std::shared_
     : cfg_(cfg),
       vault_(vault),
       rules_(rules ? std::move(rules) : std::make_shared<RulesSource>(cfg)),
-      health_(cfg.kafka),
-      masked_card_numbers_(Metrics::get().card_numbers_masked.Add({})) {
-    for (const char* a : {"fallback", "split", "least_cost", "health", "health_explore", "original_channel"})
-        plans_by_action_[a] = &Metrics::get().route_plans.Add({{"action", a}});
+      health_(cfg.kafka) {
     // Each payment's ledger entry for state.retention_days after its last event (compacted):
     // it also answers whether a payment_id was seen, so there is no separate dedupe store.
     kafka::StoreSpec ledger{"ledger", cfg.kafka.topics.lifecycle, cfg.state.retention_ms, true,
@@ -116,7 +113,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
     if (decoded.masked_card_numbers > 0) {
         // A card number in metadata or customer.id: masked, so it never leaves the router in
         // clear; the sender should be told to stop putting it there.
-        masked_card_numbers_.Increment(static_cast<double>(decoded.masked_card_numbers));
+        probe_.masked_card_numbers.Increment(static_cast<double>(decoded.masked_card_numbers));
         log_payment_event(spdlog::level::warn, "card_number_masked", req.payment_id, tp,
                           {{"count", std::to_string(decoded.masked_card_numbers)}});
     }
@@ -158,7 +155,7 @@ void RouterStage::route_one(const kafka::Record& rec, kafka::Emitter& out, std::
         return;
     }
     if (req.instrument) protect_instrument(*req.instrument, vault_, req.payment_id);
-    if (auto it = plans_by_action_.find(plan->action); it != plans_by_action_.end()) it->second->Increment();
+    if (auto* c = probe_.plan(plan->action)) c->Increment();
 
     RoutedPayment routed{std::move(req), std::move(*plan), std::nullopt, {}};
     routed.times.created_at = routed.request.created_at_ms;

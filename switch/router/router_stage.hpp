@@ -15,10 +15,10 @@
 #include "config/config.hpp"
 #include "domain/rules_source.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
 #include "router/channel_health.hpp"
 #include "router/life_cycle_gate.hpp"
 #include "router/route_planner.hpp"
+#include "router/router_probe.hpp"
 #include "security/card_vault.hpp"
 
 namespace turnout {
@@ -54,11 +54,9 @@ private:
     std::optional<RoutePlanner> planner_;
     ChannelHealthTable health_;
     std::shared_ptr<const HealthMap> health_now_;  // this batch's view of channels.health
-    std::map<std::string, prometheus::Counter*, std::less<>> plans_by_action_;
     std::unique_ptr<kafka::StoreSet> stores_;  // the life-cycle ledger, by requests partition
-    StageProbe probe_{"router"};
-    prometheus::Counter& masked_card_numbers_;
-    LifeCycleGate life_cycle_{cfg_};
+    RouterProbe probe_;
+    LifeCycleGate life_cycle_{cfg_, probe_};
 };
 
 kafka::StageOptions router_options(const Config& cfg, const std::string& instance);

@@ -36,20 +36,16 @@ std::map<std::string, int64_t> read_counts(const fs::path& p) {
 }
 
 prometheus::Family<prometheus::Gauge>& seals_family() {
-    static auto& f = prometheus::BuildGauge()
-                         .Name("turnout_key_seals")
-                         .Help("Values sealed under each PAN key by this process over all its runs, as reserved on "
-                               "disk (alert: the sum over processes against turnout_key_seal_limit)")
-                         .Register(*Metrics::get().registry);
+    static auto& f = declare_gauge("turnout_key_seals",
+                                   "Values sealed under each PAN key by this process over all its runs, as reserved on "
+                                   "disk (alert: the sum over processes against turnout_key_seal_limit)");
     return f;
 }
 
 prometheus::Gauge& limit_gauge() {
-    static auto& g = prometheus::BuildGauge()
-                         .Name("turnout_key_seal_limit")
-                         .Help("Seals one AES-GCM key may make with random nonces (security.seal_limit)")
-                         .Register(*Metrics::get().registry)
-                         .Add({});
+    static auto& g =
+        declare_gauge("turnout_key_seal_limit", "Seals one AES-GCM key may make with random nonces (security.seal_limit)")
+            .Add({});
     return g;
 }
 

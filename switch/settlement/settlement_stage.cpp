@@ -31,9 +31,7 @@ SettlementStage::SettlementStage(const Config& cfg, ClearingSigner sign, const s
       fees_(cfg.channels),
       stores_(cfg.kafka, kafka::role_state_dir(cfg, "settlement", instance), "settlement",
               {{"batches", cfg.kafka.topics.settlement_log, int64_t{cfg.settlement.log_retention_hours} * 3'600'000,
-                false, &SettlementStage::index_batch_log}}),
-      open_gauge_(Metrics::get().open_batches.Add({})),
-      overdue_gauge_(Metrics::get().overdue_batches.Add({})) {}
+                false, &SettlementStage::index_batch_log}}) {}
 
 BatchBook& SettlementStage::book(int32_t partition) {
     auto it = books_.find(partition);
@@ -43,20 +41,6 @@ BatchBook& SettlementStage::book(int32_t partition) {
                               "p" + std::to_string(partition))
                  .first;
     return it->second;
-}
-
-SettlementStage::Settled& SettlementStage::settled(const std::string& channel, const std::string& currency) {
-    auto it = settled_.find({channel, currency});
-    if (it != settled_.end()) return it->second;
-    auto& m = Metrics::get();
-    const auto amount = [&](const char* direction) {
-        return &m.settled_amount.Add({{"channel", channel}, {"currency", currency}, {"direction", direction}});
-    };
-    return settled_
-        .try_emplace({channel, currency},
-                     Settled{&m.settled_minor.Add({{"channel", channel}, {"currency", currency}}), amount("debit"),
-                             amount("credit")})
-        .first->second;
 }
 
 void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitter& out) {
@@ -77,9 +61,9 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
         const auto& b = book(rec.partition).add(*cr, now);
         BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
         stores_.at(0, rec.partition).put(add_key(b.summary.batch_id, b.records.size() - 1), encode_batch_log(e), now, out);
-        auto& series = settled(cr->channel, cr->currency);
-        series.records->Increment();
-        (cr->amount > 0 ? series.debit : series.credit)->Increment(static_cast<double>(cr->amount > 0 ? cr->amount : -cr->amount));
+        auto& series = probe_.settled(cr->channel, cr->currency);
+        series.records.Increment();
+        (cr->amount > 0 ? series.debit : series.credit).Increment(static_cast<double>(cr->amount > 0 ? cr->amount : -cr->amount));
     }
 }
 
@@ -97,15 +81,15 @@ void SettlementStage::on_tick(int64_t now_ms, kafka::Emitter& out) {
             st.put(b.summary.batch_id, encode_batch_log(close), now_ms, out);
             for (size_t i = 0; i < b.records.size(); ++i) st.forget(add_key(b.summary.batch_id, i));
             probe_.out();
-            Metrics::get().batches_closed.Add({{"channel", b.summary.channel}, {"currency", b.summary.currency}}).Increment();
+            probe_.settled(b.summary.channel, b.summary.currency).batches.Increment();
             spdlog::info("settlement: closed batch {} records={} net={} fees={} {}", b.summary.batch_id,
                          b.summary.record_count, b.summary.net, b.summary.fee_total, b.summary.currency);
         }
         open += bk.open_batches();
         overdue += bk.overdue_batches(now_ms);
     }
-    open_gauge_.Set(static_cast<double>(open));
-    overdue_gauge_.Set(static_cast<double>(overdue));
+    probe_.open_batches.Set(static_cast<double>(open));
+    probe_.overdue_batches.Set(static_cast<double>(overdue));
 }
 
 void SettlementStage::on_commit() {

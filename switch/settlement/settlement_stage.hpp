@@ -13,9 +13,9 @@
 
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
 #include "settlement/batch_book.hpp"
 #include "settlement/clearing_file.hpp"
+#include "settlement/settlement_probe.hpp"
 #include "domain/fees.hpp"
 
 namespace turnout {
@@ -37,13 +37,6 @@ public:
 
 private:
     BatchBook& book(int32_t partition);
-    // The settled series of one (channel, currency), resolved once: no family look-up per record.
-    struct Settled {
-        prometheus::Counter* records;
-        prometheus::Counter* debit;
-        prometheus::Counter* credit;
-    };
-    Settled& settled(const std::string& channel, const std::string& currency);
 
     const Config& cfg_;
     ClearingSigner sign_;
@@ -51,10 +44,7 @@ private:
     FeeSchedule fees_;
     std::map<int32_t, BatchBook> books_;  // by results partition
     kafka::StoreSet stores_;
-    StageProbe probe_{"settlement"};
-    prometheus::Gauge& open_gauge_;
-    prometheus::Gauge& overdue_gauge_;
-    std::map<std::pair<std::string, std::string>, Settled> settled_;
+    SettlementProbe probe_;
 };
 
 kafka::StageOptions settlement_options(const Config& cfg, const std::string& instance);

@@ -80,7 +80,6 @@ void StateStage::on_start() { partitions_ = partition_count(cfg_.kafka, cfg_.kaf
 void StateStage::on_revoke(const kafka::PartitionSet&) { working_.clear(); }
 
 StatusReply StateStage::lookup(std::string_view id) {
-    auto& queries = Metrics::get().payment_inquiries;
     const std::string key(id);
     // A payment lives in the partition its request arrived in, which depends on the upstream
     // producer's partitioner: a root id is looked up in every partition this instance holds
@@ -95,15 +94,15 @@ StatusReply StateStage::lookup(std::string_view id) {
             if (auto st = stores_.find(0, p); st && !found)
                 if (auto root = st->key_by_index("f/" + key)) found = st->get_committed(*root);
         if (found) {
-            queries.Add({{"outcome", "found"}}).Increment();
+            probe_.inquiry_found.Increment();
             return {200, std::move(*found)};
         }
     } catch (const std::exception& e) {
-        queries.Add({{"outcome", "error"}}).Increment();
+        probe_.inquiry_error.Increment();
         return {503, error_body("state_unavailable", e.what())};
     }
     if (n > 0 && static_cast<int32_t>(held.size()) >= n) {  // every partition is here
-        queries.Add({{"outcome", "unknown"}}).Increment();
+        probe_.inquiry_unknown.Increment();
         return {404, error_body("unknown_payment", "no payment with this id has a result yet")};
     }
     // Other instances hold the other partitions: their committed state is in payments.state.
@@ -112,17 +111,17 @@ StatusReply StateStage::lookup(std::string_view id) {
             // Served as this role writes it, never as raw topic bytes.
             auto lc = decode_life_cycle(*v);
             if (!lc || lc->root_id != id) {
-                queries.Add({{"outcome", "error"}}).Increment();
+                probe_.inquiry_error.Increment();
                 spdlog::warn("state: the payments.state record of a payment does not decode; not served");
                 return {500, error_body("unreadable_state", "the payment's state record is not readable")};
             }
-            queries.Add({{"outcome", "found"}}).Increment();
+            probe_.inquiry_found.Increment();
             return {200, encode_life_cycle(*lc)};
         }
-        queries.Add({{"outcome", "unknown"}}).Increment();
+        probe_.inquiry_unknown.Increment();
         return {404, error_body("unknown_payment", "no payment with this root id in payments.state")};
     } catch (const std::exception& e) {
-        queries.Add({{"outcome", "error"}}).Increment();
+        probe_.inquiry_error.Increment();
         return {503, error_body("state_unavailable", e.what())};
     }
 }

@@ -14,8 +14,8 @@
 
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
 #include "domain/life_cycle.hpp"
+#include "state/state_probe.hpp"
 #include "state/status_server.hpp"
 
 namespace turnout {
@@ -47,7 +47,7 @@ private:
     std::atomic<int32_t> partitions_{0};
 
     std::unique_ptr<StatusServer> server_;
-    StageProbe probe_{"state"};
+    StateProbe probe_;
 };
 
 kafka::StageOptions state_options(const Config& cfg, const std::string& instance);

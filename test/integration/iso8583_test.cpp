@@ -28,7 +28,7 @@
 #include "codec/messages.hpp"
 #include "iso8583/mapping.hpp"
 #include "kafka/client.hpp"
-#include "metrics/metrics.hpp"
+#include "../metric_checks.hpp"
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
 #include "security/pin_block.hpp"
@@ -326,11 +326,11 @@ std::pair<int, int> host_nodelay(pid_t pid, int port) {
     return {sockets, nodelay};
 }
 
-double late_count() { return Metrics::get().channel_late_responses.Add({{"channel", "acq-eu"}}).Value(); }
+double late_count() { return metric_value("turnout_channel_late_responses_total", {{"channel", "acq-eu"}}); }
 
 // acq-eu connections that came up in this process (the gauge is never lowered when a
 // connector is destroyed, so a test compares it with its value before the connector).
-double connections_up() { return Metrics::get().channel_connections.Add({{"channel", "acq-eu"}}).Value(); }
+double connections_up() { return metric_value("turnout_channel_connections", {{"channel", "acq-eu"}}); }
 
 // Waits (60 s at most) until `ready` holds; returns whether it did.
 bool wait_until(const std::function<bool()>& ready) {

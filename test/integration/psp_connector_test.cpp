@@ -28,7 +28,7 @@
 #include "http_json/signature.hpp"
 #include "pending_book.hpp"
 #include "kafka/records.hpp"
-#include "metrics/metrics.hpp"
+#include "../metric_checks.hpp"
 #include "security/card_vault.hpp"
 
 using namespace turnout;
@@ -66,8 +66,8 @@ std::string psp_yaml(const std::string& run, const fs::path& dir) {
     return yaml;
 }
 
-double counter(prometheus::Family<prometheus::Counter>& f, const std::map<std::string, std::string>& labels) {
-    return f.Add(labels).Value();
+double counter(const char* family, const std::map<std::string, std::string>& labels) {
+    return metric_value(family, labels);
 }
 
 struct Sim {
@@ -356,7 +356,6 @@ std::vector<Payment> wallets(const std::string& prefix, int n, int64_t amount = 
 
 std::string status(const Outcome& o, const std::string& id) { return std::string(to_string(o.result_of.at(id).status)); }
 
-auto& M() { return Metrics::get(); }
 const std::map<std::string, std::string> kPsp{{"channel", "psp-global"}};
 std::map<std::string, std::string> on_psp(const char* outcome) { return {{"channel", "psp-global"}, {"outcome", outcome}}; }
 
@@ -367,7 +366,7 @@ TEST_CASE("psp: no fault: approved, declined by amount, 503 is an unknown outcom
                             {"dec05-1", 1005, InstrumentKind::card}, {"err91-1", 1091, InstrumentKind::card},
                             {"async93-1", 1093, InstrumentKind::card}};
     for (auto& w : wallets("wal-", 5)) ps.push_back(w);
-    const double accepted = counter(M().webhooks, on_psp("accepted"));
+    const double accepted = counter("turnout_webhooks_total", on_psp("accepted"));
     auto o = run_case("none", {}, ps);
     CHECK(status(o, "ok-1") == "approved");
     CHECK(o.result_of.at("ok-1").channel == "psp-global");
@@ -382,28 +381,28 @@ TEST_CASE("psp: no fault: approved, declined by amount, 503 is an unknown outcom
     CHECK(o.next_channel_records == 0);
     CHECK(status(o, "async93-1") == "approved");
     for (int i = 0; i < 5; ++i) CHECK(status(o, "wal-" + std::to_string(i)) == "approved");
-    CHECK(counter(M().webhooks, on_psp("accepted")) - accepted == 6);
+    CHECK(counter("turnout_webhooks_total", on_psp("accepted")) - accepted == 6);
     CHECK(o.totals["webhooks_acked"] == 6);
 }
 
 TEST_CASE("psp fault latency_ms: slow answers inside the timeout are ordinary answers") {
-    const double queried = counter(M().channel_calls, on_psp("unknown_queried"));
+    const double queried = counter("turnout_channel_calls_total", on_psp("unknown_queried"));
     // The shipped timeout (2 s), well above the 300 ms, so that a loaded machine cannot turn a
     // slow answer into a timeout.
     auto o = run_case("latency", {"latency_ms=300"}, cards("lat-", 20),
                       {.edit = [](std::string& y) { replace_once(y, "timeout_ms: 800  #", "timeout_ms: 2000  #"); }});
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    CHECK(counter(M().channel_calls, on_psp("unknown_queried")) - queried == 0);
+    CHECK(counter("turnout_channel_calls_total", on_psp("unknown_queried")) - queried == 0);
 }
 
 TEST_CASE("psp fault timeout: executed but never answered, the connector queries and answers from the PSP") {
-    const double queried = counter(M().channel_calls, on_psp("unknown_queried"));
+    const double queried = counter("turnout_channel_calls_total", on_psp("unknown_queried"));
     auto ps = cards("to-", 10);
     ps.push_back({"to-dec", 1051, InstrumentKind::card});
     auto o = run_case("timeout", {"timeout=1"}, ps);
     for (int i = 0; i < 10; ++i) CHECK(status(o, "to-" + std::to_string(i)) == "approved");
     CHECK(status(o, "to-dec") == "declined");
-    CHECK(counter(M().channel_calls, on_psp("unknown_queried")) - queried == 11);
+    CHECK(counter("turnout_channel_calls_total", on_psp("unknown_queried")) - queried == 11);
     CHECK(o.totals["timeouts"] == 11);
     CHECK(o.totals["queries"] == 11);
 }
@@ -493,9 +492,9 @@ TEST_CASE("psp fault reply_status: 429 / 409 once, then the same request again o
 }
 
 TEST_CASE("psp fault webhook_delay_ms: late webhooks; the status query after the deadline or the webhook, once") {
-    const double resolved_q = counter(M().status_queries, on_psp("resolved"));
-    const double resolved_e = counter(M().channel_events, on_psp("resolved"));
-    const double dup = counter(M().channel_events, on_psp("duplicate"));
+    const double resolved_q = counter("turnout_status_queries_total", on_psp("resolved"));
+    const double resolved_e = counter("turnout_channel_events_total", on_psp("resolved"));
+    const double dup = counter("turnout_channel_events_total", on_psp("duplicate"));
     // The simulator decides a wallet payment when it sends its webhook (5 s), after the query
     // deadline (3 s, then every second); the webhooks reach the connector only once a status
     // query has found a payment decided, so that a query, not only a webhook, resolves one.
@@ -507,63 +506,63 @@ TEST_CASE("psp fault webhook_delay_ms: late webhooks; the status query after the
                                     "/webhooks/psp-global'");
     };
     opts.during = [&](const Config&) {
-        CHECK(wait_until([&] { return counter(M().status_queries, on_psp("resolved")) - resolved_q >= 1; }, 20));
+        CHECK(wait_until([&] { return counter("turnout_status_queries_total", on_psp("resolved")) - resolved_q >= 1; }, 20));
         gate.open();
     };
     // Settled once every webhook has come and was taken as an event (resolving or duplicate).
     opts.settled = [&] {
-        return counter(M().channel_events, on_psp("resolved")) - resolved_e +
-                   counter(M().channel_events, on_psp("duplicate")) - dup >= 8;
+        return counter("turnout_channel_events_total", on_psp("resolved")) - resolved_e +
+                   counter("turnout_channel_events_total", on_psp("duplicate")) - dup >= 8;
     };
     auto o = run_case("late", {"webhook_delay_ms=5000"}, wallets("late-", 8), opts);
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    const double by_query = counter(M().status_queries, on_psp("resolved")) - resolved_q;
-    const double by_event = counter(M().channel_events, on_psp("resolved")) - resolved_e;
+    const double by_query = counter("turnout_status_queries_total", on_psp("resolved")) - resolved_q;
+    const double by_event = counter("turnout_channel_events_total", on_psp("resolved")) - resolved_e;
     MESSAGE("late webhooks: 8 payments resolved by status query " << by_query << ", by webhook " << by_event);
     CHECK(by_query + by_event == 8);
     CHECK(by_query >= 1);
     // Each late webhook was still acknowledged, and ignored when the payment was already final.
-    CHECK(counter(M().channel_events, on_psp("duplicate")) - dup == by_query);
+    CHECK(counter("turnout_channel_events_total", on_psp("duplicate")) - dup == by_query);
     CHECK(o.totals["webhooks_acked"] == 8);
 }
 
 TEST_CASE("psp fault webhook_duplicates + webhook_replay: redeliveries ignored, byte-for-byte replays refused") {
-    const double dup = counter(M().channel_events, on_psp("duplicate"));
-    const double replayed = counter(M().webhooks, on_psp("replayed"));
-    const double accepted = counter(M().webhooks, on_psp("accepted"));
+    const double dup = counter("turnout_channel_events_total", on_psp("duplicate"));
+    const double replayed = counter("turnout_webhooks_total", on_psp("replayed"));
+    const double accepted = counter("turnout_webhooks_total", on_psp("accepted"));
     auto o = run_case("dupes", {"webhook_duplicates=2", "webhook_replay=1"}, wallets("dup-", 8), {.settled = [&] {
-                          return counter(M().webhooks, on_psp("accepted")) - accepted >= 24 &&
-                                 counter(M().webhooks, on_psp("replayed")) - replayed >= 8 &&
-                                 counter(M().channel_events, on_psp("duplicate")) - dup >= 16;
+                          return counter("turnout_webhooks_total", on_psp("accepted")) - accepted >= 24 &&
+                                 counter("turnout_webhooks_total", on_psp("replayed")) - replayed >= 8 &&
+                                 counter("turnout_channel_events_total", on_psp("duplicate")) - dup >= 16;
                       }});
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    CHECK(counter(M().webhooks, on_psp("accepted")) - accepted == 24);
-    CHECK(counter(M().webhooks, on_psp("replayed")) - replayed == 8);
-    CHECK(counter(M().channel_events, on_psp("duplicate")) - dup == 16);
+    CHECK(counter("turnout_webhooks_total", on_psp("accepted")) - accepted == 24);
+    CHECK(counter("turnout_webhooks_total", on_psp("replayed")) - replayed == 8);
+    CHECK(counter("turnout_channel_events_total", on_psp("duplicate")) - dup == 16);
 }
 
 TEST_CASE("psp fault bad_signature: forged webhooks are refused and counted, the genuine outcome stands") {
-    const double bad = counter(M().webhooks, on_psp("bad_signature"));
+    const double bad = counter("turnout_webhooks_total", on_psp("bad_signature"));
     auto ps = wallets("bs-", 6);
     ps.push_back({"bs-dec", 2051, InstrumentKind::wallet});
     auto o = run_case("badsig", {"bad_signature=1"}, ps,
-                      {.settled = [&] { return counter(M().webhooks, on_psp("bad_signature")) - bad >= 7; }});
+                      {.settled = [&] { return counter("turnout_webhooks_total", on_psp("bad_signature")) - bad >= 7; }});
     for (int i = 0; i < 6; ++i) CHECK(status(o, "bs-" + std::to_string(i)) == "approved");
     CHECK(status(o, "bs-dec") == "declined");  // the forgery claimed approved
-    CHECK(counter(M().webhooks, on_psp("bad_signature")) - bad == 7);
+    CHECK(counter("turnout_webhooks_total", on_psp("bad_signature")) - bad == 7);
     CHECK(o.totals["forged_sent"] == 7);
 }
 
 TEST_CASE("psp fault no_webhook: pending payments resolved by a status query after the deadline") {
-    const double resolved_q = counter(M().status_queries, on_psp("resolved"));
+    const double resolved_q = counter("turnout_status_queries_total", on_psp("resolved"));
     auto o = run_case("nohook", {"no_webhook=1"}, wallets("nh-", 8));
     for (const auto& [id, r] : o.result_of) CHECK(status(o, id) == "approved");
-    CHECK(counter(M().status_queries, on_psp("resolved")) - resolved_q == 8);
+    CHECK(counter("turnout_status_queries_total", on_psp("resolved")) - resolved_q == 8);
     CHECK(o.totals["webhooks_sent"] == 0);
 }
 
 TEST_CASE("psp fault no_webhook + query_timeout: at give-up the cancel finds the payment approved: approved result") {
-    const double resolved = counter(M().status_queries, on_psp("resolved"));
+    const double resolved = counter("turnout_status_queries_total", on_psp("resolved"));
     auto o = run_case("expire", {"no_webhook=1", "query_timeout=1"}, wallets("ex-", 3), {.settle_ms = 1000});
     for (const auto& [id, r] : o.result_of) {
         CHECK(status(o, id) == "approved");
@@ -571,11 +570,11 @@ TEST_CASE("psp fault no_webhook + query_timeout: at give-up the cancel finds the
     }
     CHECK(o.totals["cancels"] == 3);
     CHECK(o.totals["cancelled"] == 0);
-    CHECK(counter(M().status_queries, on_psp("resolved")) - resolved == 3);
+    CHECK(counter("turnout_status_queries_total", on_psp("resolved")) - resolved == 3);
 }
 
 TEST_CASE("psp fault stay_pending: an expired pending payment is cancelled at the PSP, then `reversed`") {
-    const double cancelled = counter(M().status_queries, on_psp("cancelled"));
+    const double cancelled = counter("turnout_status_queries_total", on_psp("cancelled"));
     auto o = run_case("cancel", {"stay_pending=1"}, wallets("cx-", 3), {.settle_ms = 1000});
     for (const auto& [id, r] : o.result_of) {
         CHECK(status(o, id) == "reversed");
@@ -584,7 +583,7 @@ TEST_CASE("psp fault stay_pending: an expired pending payment is cancelled at th
         CHECK(o.psp_status[id] == "cancelled");  // the simulator's ledger shows the cancel
     }
     CHECK(o.totals["cancelled"] == 3);
-    CHECK(counter(M().status_queries, on_psp("cancelled")) - cancelled == 3);
+    CHECK(counter("turnout_status_queries_total", on_psp("cancelled")) - cancelled == 3);
 }
 
 namespace {
@@ -597,7 +596,7 @@ std::vector<Consumed> dlq_with(const std::vector<Consumed>& dlq, const std::stri
 }  // namespace
 
 TEST_CASE("psp: given up with the outcome unknown, a late signed approval is counted and dead-lettered, not ignored") {
-    const double late = counter(M().channel_events, on_psp("late"));
+    const double late = counter("turnout_channel_events_total", on_psp("late"));
     const std::vector<Payment> ps = wallets("lt-", 2);
     unsigned answered = 0;
     CaseOptions opts;
@@ -618,11 +617,11 @@ TEST_CASE("psp: given up with the outcome unknown, a late signed approval is cou
     const auto late_records = dlq_with(o.dlq, "late_channel_event");
     REQUIRE(late_records.size() == 1);
     CHECK(late_records[0].value.find("\"lt-0\"") != std::string::npos);
-    CHECK(counter(M().channel_events, on_psp("late")) - late == 1);
+    CHECK(counter("turnout_channel_events_total", on_psp("late")) - late == 1);
 }
 
 TEST_CASE("psp: a forged channel event on the channel topic does not settle a pending payment; it is dead-lettered") {
-    const double unsigned_events = counter(M().channel_events, on_psp("unsigned"));
+    const double unsigned_events = counter("turnout_channel_events_total", on_psp("unsigned"));
     const std::vector<Payment> ps = wallets("fg-", 2);
     std::map<std::string, int> results_while_pending;
     CaseOptions opts;
@@ -665,7 +664,7 @@ TEST_CASE("psp: a forged channel event on the channel topic does not settle a pe
         CHECK(r.approval_code != "zz9");
     }
     CHECK(dlq_with(o.dlq, "unsigned_channel_event").size() == 2);
-    CHECK(counter(M().channel_events, on_psp("unsigned")) - unsigned_events == 2);
+    CHECK(counter("turnout_channel_events_total", on_psp("unsigned")) - unsigned_events == 2);
 }
 
 TEST_CASE("psp pending across a restart: payments.pending is replayed and each payment still gets one result") {

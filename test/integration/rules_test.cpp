@@ -13,7 +13,7 @@
 #include "codec/messages.hpp"
 #include "codec/request_decoder.hpp"
 #include "kafka/client.hpp"
-#include "metrics/metrics.hpp"
+#include "../metric_checks.hpp"
 #include "model/time.hpp"
 #include "router/channel_health.hpp"
 #include "harness.hpp"
@@ -98,7 +98,7 @@ std::map<std::string, PaymentResult> results_of(const Config& cfg, const std::se
 }
 
 double counter_value(const char* outcome) {
-    return Metrics::get().rules_reloads.Add({{"outcome", outcome}}).Value();
+    return metric_value("turnout_rules_reloads_total", {{"outcome", outcome}});
 }
 
 }  // namespace

@@ -24,7 +24,7 @@
 #include "kafka/topic_reader.hpp"
 #include "kafka/changelog.hpp"
 #include "kafka/state_store.hpp"
-#include "metrics/metrics.hpp"
+#include "../metric_checks.hpp"
 #include "requests_kit.hpp"
 #include "security/card_vault.hpp"
 #include "domain/life_cycle.hpp"
@@ -239,9 +239,11 @@ TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted
     Config cfg = run.cfg;
     cfg.state.retention_ms = 3000;
     const CardVault vault(load_vault_keys(cfg.security.keys_file));
-    auto& expired = Metrics::get().store_expired;
-    const double before_state = expired.Add({{"role", "state"}, {"store", "state"}}).Value();
-    const double before_ledger = expired.Add({{"role", "router"}, {"store", "ledger"}}).Value();
+    const auto expired = [](const char* role, const char* store) {
+        return metric_value("turnout_store_expired_total", {{"role", role}, {"store", store}});
+    };
+    const double before_state = expired("state", "state");
+    const double before_ledger = expired("router", "ledger");
     SwitchThread sw(cfg, vault);
     auto p = producer_for(cfg);
     const auto x = sale(run.id + "-X");
@@ -265,8 +267,8 @@ TEST_CASE("stores with a retention of seconds: an expired payment_id is accepted
         if (tombstoned(cfg.kafka.topics.state) && tombstoned(cfg.kafka.topics.lifecycle)) break;
     CHECK(tombstoned(cfg.kafka.topics.state));
     CHECK(tombstoned(cfg.kafka.topics.lifecycle));
-    CHECK(expired.Add({{"role", "state"}, {"store", "state"}}).Value() > before_state);
-    CHECK(expired.Add({{"role", "router"}, {"store", "ledger"}}).Value() > before_ledger);
+    CHECK(expired("state", "state") > before_state);
+    CHECK(expired("router", "ledger") > before_ledger);
 
     // The expired payment_id is a new payment again.
     send_request(p, cfg, x);

@@ -1,32 +1,43 @@
 #!/usr/bin/env python3
 """docs/metrics.md lists exactly the metric families the switch declares, with their types.
 
-A family is declared in switch/ or connectors/ as prometheus::BuildCounter|BuildGauge|
-BuildHistogram()...Name("turnout_..."); docs/metrics.md has one table row per family:
+A family is declared in switch/ or connectors/, next to the component that owns it, as
+declare_counter|declare_gauge|declare_histogram("turnout_...", help) (metrics/metrics.hpp);
+docs/metrics.md has one table row per family:
 | `name` | counter|gauge|histogram | labels | meaning |. Run from the repository root.
 """
 import pathlib
 import re
 import sys
 
-BUILD = re.compile(r"Build(Counter|Gauge|Histogram|Summary)\(\)\s*\.Name\(\"(turnout_[a-z0-9_]+)\"\)", re.S)
+BUILD = re.compile(r"declare_(counter|gauge|histogram)\(\s*\"(turnout_[a-z0-9_]+)\"", re.S)
 ROW = re.compile(r"^\| `(turnout_[a-z0-9_]+)` \| ([a-z]+) \|", re.M)
 
 
-def declared():
+# The one place a family may be built directly: declare_* itself.
+DIRECT = re.compile(r"prometheus::Build(Counter|Gauge|Histogram|Summary)\(\)")
+DECLARE_SITE = pathlib.Path("switch/metrics/metrics.cpp")
+
+
+def declared(problems):
+    """{name: (kind, path)} of every declaration; a direct build or a second declaration is a problem."""
     out = {}
-    for path in sorted(pathlib.Path("switch").rglob("*.cpp")) + sorted(pathlib.Path("connectors").rglob("*.cpp")):
-        for kind, name in BUILD.findall(path.read_text(encoding="utf-8")):
-            if name in out and out[name][0] != kind.lower():
-                print(f"FAIL: {name} declared as {out[name][0]} ({out[name][1]}) and {kind.lower()} ({path})")
-            out[name] = (kind.lower(), str(path))
+    sources = sorted(pathlib.Path("switch").rglob("*.[ch]pp")) + sorted(pathlib.Path("connectors").rglob("*.[ch]pp"))
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        if path != DECLARE_SITE and DIRECT.search(text):
+            problems.append(f"{path} builds a family directly; declare it with declare_counter/gauge/histogram")
+        for kind, name in BUILD.findall(text):
+            if name in out:
+                problems.append(f"{name} is declared twice ({out[name][1]} and {path}): once, by its owner")
+            out[name] = (kind, str(path))
     return out
 
 
 def main():
-    code = declared()
-    docs = {name: kind for name, kind in ROW.findall(pathlib.Path("docs/metrics.md").read_text(encoding="utf-8"))}
     problems = []
+    code = declared(problems)
+    docs = {name: kind for name, kind in ROW.findall(pathlib.Path("docs/metrics.md").read_text(encoding="utf-8"))}
     for name, (kind, where) in sorted(code.items()):
         if name not in docs:
             problems.append(f"{name} ({kind}, {where}) is not in docs/metrics.md")

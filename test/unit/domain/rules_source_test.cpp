@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "domain/rules_source.hpp"
-#include "metrics/metrics.hpp"
+#include "../../metric_checks.hpp"
 
 using namespace turnout;
 namespace fs = std::filesystem;
@@ -39,8 +39,8 @@ TEST_CASE("rules reload: an invalid file is refused with file:line:column, a val
     const auto first = source.current();
     CHECK(first->version == 1);
     CHECK(first->routes.front().name == "eur-high-value-cards");
-    auto& refused = Metrics::get().rules_reloads.Add({{"outcome", "refused"}});
-    const double refused0 = refused.Value();
+    const auto refused = [] { return metric_value("turnout_rules_reloads_total", {{"outcome", "refused"}}); };
+    const double refused0 = refused();
 
     struct Bad {
         const char* name;
@@ -66,7 +66,7 @@ TEST_CASE("rules reload: an invalid file is refused with file:line:column, a val
         CHECK(error.find(c.error) != std::string::npos);
         CHECK(source.current() == first);  // the rules in force stay
     }
-    CHECK(refused.Value() == refused0 + 3);
+    CHECK(refused() == refused0 + 3);
 
     // A rule naming a channel the running switch does not have is refused too.
     std::string extra = yaml;

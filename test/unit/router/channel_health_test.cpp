@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "health_publisher.hpp"
-#include "metrics/metrics.hpp"
+#include "../../metric_checks.hpp"
 #include "model/time.hpp"
 #include "router/channel_health.hpp"
 
@@ -137,10 +137,10 @@ TEST_CASE("channel health table: a report from the future is ignored and counted
     // next real report (closed) is applied and goes stale in time like any other.
     KafkaConfig k;
     ChannelHealthTable table(k);
-    auto& ignored = Metrics::get().health_reports_ignored.Add({{"reason", "from_future"}});
-    const double before = ignored.Value();
+    const auto ignored = [] { return metric_value("turnout_channel_health_reports_ignored_total", {{"reason", "from_future"}}); };
+    const double before = ignored();
     CHECK(table.offer(report("acq-eu", C::open, *parse_rfc3339("2099-01-01T00:00:00Z")), now) == HealthUpdate::from_future);
-    CHECK(ignored.Value() == before + 1);
+    CHECK(ignored() == before + 1);
     CHECK(table.snapshot()->empty());
     CHECK(table.offer(report("acq-eu", C::closed, now - 50), now) == HealthUpdate::apply);
     CHECK(table.snapshot()->at("acq-eu").circuit == C::closed);

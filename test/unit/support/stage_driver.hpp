@@ -17,7 +17,7 @@
 
 #include "kafka/changelog.hpp"
 #include "kafka/stage_runner.hpp"
-#include "metrics/metrics.hpp"
+#include "../../metric_checks.hpp"
 #include "model/time.hpp"
 
 namespace turnout::testing {
@@ -121,19 +121,6 @@ private:
     std::vector<kafka::OutRecord> open_, committed_;
     std::map<std::pair<std::string, int32_t>, std::vector<kafka::OutRecord>> log_;
 };
-
-// The value of the counter or gauge series with exactly these labels (0 when absent).
-inline double metric_value(const std::string& name, const std::map<std::string, std::string>& labels) {
-    for (const auto& fam : Metrics::get().registry->Collect()) {
-        if (fam.name != name) continue;
-        for (const auto& m : fam.metric) {
-            std::map<std::string, std::string> have;
-            for (const auto& l : m.label) have[l.name] = l.value;
-            if (have == labels) return fam.type == prometheus::MetricType::Gauge ? m.gauge.value : m.counter.value;
-        }
-    }
-    return 0;
-}
 
 // The last value of header `name` (as a consumer reads it), empty if absent.
 inline std::string header_of(const kafka::OutRecord& r, const std::string& name) {
