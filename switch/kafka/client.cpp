@@ -77,7 +77,7 @@ rd_kafka_resp_err_t produce_once(rd_kafka_t* producer, const OutRecord& r, void*
     }
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r.null_key ? nullptr : r.key.data(), r.null_key ? 0 : r.key.size()),
         RD_KAFKA_V_VALUE(r.value.empty() ? nullptr : const_cast<char*>(r.value.data()), r.value.size()),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) rd_kafka_headers_destroy(hdrs);  // else owned by the message
@@ -281,6 +281,24 @@ PartitionListPtr end_offsets(rd_kafka_t* rk, const std::vector<std::string>& top
 int32_t key_partition(std::string_view key, int32_t partition_count) {
     // With a key, murmur2_random never looks at the topic handle.
     return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partition_count, nullptr, nullptr);
+}
+
+int32_t consistent_random_partition(std::string_view key, int32_t partition_count) {
+    return rd_kafka_msg_partitioner_consistent_random(nullptr, key.data(), key.size(), partition_count, nullptr,
+                                                      nullptr);
+}
+
+std::vector<std::string> list_topics(rd_kafka_t* rk, int timeout_ms) {
+    const rd_kafka_metadata_t* md = nullptr;
+    const auto err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md) rd_kafka_metadata_destroy(md);
+        throw std::runtime_error(std::string("listing topics: ") + rd_kafka_err2str(err));
+    }
+    std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> owned(md, rd_kafka_metadata_destroy);
+    std::vector<std::string> out;
+    for (int i = 0; i < md->topic_cnt; ++i) out.emplace_back(md->topics[i].topic);
+    return out;
 }
 
 }  // namespace turnout::kafka

@@ -36,6 +36,9 @@ struct OutRecord {
     Headers headers;
     // Explicit partition for partition-local changelogs; by default the key decides.
     int32_t partition = RD_KAFKA_PARTITION_UA;
+    // A null key instead of `key` (no stage writes one; the hostile-input tests do, as an
+    // upstream producer might).
+    bool null_key = false;
 };
 
 // Produces one record (copying key and value); on a full local queue it polls and retries,
@@ -78,6 +81,12 @@ namespace turnout::kafka {
 // The partition of `key` among `partition_count` as the producers place it (murmur2_random,
 // the Java client's default).
 int32_t key_partition(std::string_view key, int32_t partition_count);
+// The partition of `key` as a producer with partitioner=consistent_random places it (CRC32),
+// the partitioner of some upstream clients.
+int32_t consistent_random_partition(std::string_view key, int32_t partition_count);
+// The names of the topics the cluster lists; throws std::runtime_error (with librdkafka's
+// reason) when no broker answers within `timeout_ms`.
+std::vector<std::string> list_topics(rd_kafka_t* rk, int timeout_ms = 10000);
 // Partition ids of `topic` (throws if it does not exist).
 std::vector<int32_t> partitions_of(rd_kafka_t* rk, const std::string& topic, int timeout_ms = 10000);
 // Low and high watermark of one partition, retrying while leadership settles.

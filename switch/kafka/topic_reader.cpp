@@ -203,7 +203,9 @@ int Producer::queued() const { return rd_kafka_outq_len(p_.get()); }
 
 void Producer::poll(int timeout_ms) { rd_kafka_poll(p_.get(), timeout_ms); }
 
-void Producer::flush(int timeout_ms) { rd_kafka_flush(p_.get(), timeout_ms); }
+bool Producer::flush(int timeout_ms) { return rd_kafka_flush(p_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+
+std::vector<std::string> Producer::topics(int timeout_ms) const { return list_topics(p_.get(), timeout_ms); }
 
 std::vector<int32_t> Producer::partitions(const std::string& topic) const { return partitions_of(p_.get(), topic); }
 

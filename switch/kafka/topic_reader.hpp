@@ -98,8 +98,10 @@ public:
     // Records not yet delivered or failed.
     int queued() const;
     void poll(int timeout_ms = 0);
-    void flush(int timeout_ms);
+    // True when every record was delivered or failed within `timeout_ms`.
+    bool flush(int timeout_ms);
     std::vector<int32_t> partitions(const std::string& topic) const;
+    std::vector<std::string> topics(int timeout_ms = 10000) const;  // kafka::list_topics
 
 private:
     bool send(const OutRecord& r, DeliveryFn done, std::string& why, bool wait_out_full_queue);

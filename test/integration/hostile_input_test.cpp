@@ -89,31 +89,22 @@ std::string good_request(const std::string& id, int n) {
 // requests, then `tail` more good requests after the last bad one. Returns the good ids.
 std::vector<std::string> publish_mix(const Config& cfg, const std::vector<BadCase>& corpus, const std::string& run,
                                      int tail) {
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
     std::vector<std::string> good;
     auto send_good = [&] {
         const std::string id = run + "-good-" + std::to_string(good.size());
-        REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, good_request(id, int(good.size())), {}}) ==
-                0);
+        REQUIRE(producer.produce({cfg.kafka.topics.requests, id, good_request(id, int(good.size())), {}}));
         good.push_back(id);
     };
     for (const auto& c : corpus) {
         send_good();
-        const std::string tp = "00-" + c.trace_id + "-00f067aa0ba902b7-01";
-        rd_kafka_headers_t* hdrs = rd_kafka_headers_new(1);
-        rd_kafka_header_add(hdrs, "traceparent", -1, tp.data(), static_cast<ssize_t>(tp.size()));
-        const std::string key = c.key == "id" ? "bad-" + c.name : std::string();
-        const void* key_ptr = c.key == "null" ? nullptr : key.data();
-        const auto err = rd_kafka_producev(
-            producer.get(), RD_KAFKA_V_TOPIC(cfg.kafka.topics.requests.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key_ptr, key.size()),
-            RD_KAFKA_V_VALUE(const_cast<char*>(c.bytes.data()), c.bytes.size()), RD_KAFKA_V_HEADERS(hdrs),
-            RD_KAFKA_V_END);
-        if (err) rd_kafka_headers_destroy(hdrs);
-        REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR, c.name);
+        kafka::OutRecord r{cfg.kafka.topics.requests, c.key == "id" ? "bad-" + c.name : std::string(), c.bytes,
+                           {{"traceparent", "00-" + c.trace_id + "-00f067aa0ba902b7-01"}}};
+        r.null_key = c.key == "null";
+        REQUIRE_MESSAGE(producer.produce(r), c.name);
     }
     for (int i = 0; i < tail; ++i) send_good();
-    REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(producer.flush(30000));
     return good;
 }
 
@@ -264,7 +255,7 @@ std::pair<std::set<std::string>, std::vector<std::string>> publish_free_text_pan
     };
     std::set<std::string> pans;
     std::vector<std::string> ids;
-    auto producer = kafka::make_producer(cfg.kafka, {{"enable.idempotence", "true"}});
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}});
     const std::string head = R"(","type":"sale","amount":{"value":1000,"currency":"EUR"},)";
     const std::string tail = R"("created_at":"2026-11-26T06:33:25.123Z"})";
     for (int n = 0; n < 4; ++n) {
@@ -281,23 +272,19 @@ std::pair<std::set<std::string>, std::vector<std::string>> publish_free_text_pan
                 body += R"("merchant":{"id":"m-good"},"instrument":{"kind":"card_token","token":")" + pan + R"("},)";
         }
         body += tail;
-        REQUIRE(kafka::produce(producer.get(), {cfg.kafka.topics.requests, id, body, {}}) == 0);
+        REQUIRE(producer.produce({cfg.kafka.topics.requests, id, body, {}}));
         pans.insert(pan);
         ids.push_back(id);
     }
-    REQUIRE(rd_kafka_flush(producer.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(producer.flush(30000));
     return {pans, ids};
 }
 
 // The run's topics (its name prefix), as the broker lists them.
 std::vector<std::string> run_topics(const Config& cfg, const std::string& prefix) {
-    auto c = kafka::make_producer(cfg.kafka, {});
-    const rd_kafka_metadata_t* md = nullptr;
-    REQUIRE(rd_kafka_metadata(c.get(), 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
     std::vector<std::string> out;
-    for (int i = 0; i < md->topic_cnt; ++i)
-        if (std::string_view(md->topics[i].topic).rfind(prefix, 0) == 0) out.emplace_back(md->topics[i].topic);
-    rd_kafka_metadata_destroy(md);
+    for (auto& t : kafka::Producer(cfg.kafka, {}).topics())
+        if (t.rfind(prefix, 0) == 0) out.push_back(std::move(t));
     return out;
 }
 
@@ -539,8 +526,5 @@ TEST_CASE("the whole pipeline over Kafka TLS (scripts/kafka-local --tls)") {
     no_cert.kafka.properties.erase("ssl.certificate.location");
     no_cert.kafka.properties.erase("ssl.key.location");
     no_cert.kafka.properties["log_level"] = "0";  // the refusals are expected; keep the output short
-    auto p = kafka::make_producer(no_cert.kafka, {});
-    const rd_kafka_metadata_t* md = nullptr;
-    CHECK(rd_kafka_metadata(p.get(), 1, nullptr, &md, 3000) != RD_KAFKA_RESP_ERR_NO_ERROR);
-    if (md) rd_kafka_metadata_destroy(md);
+    CHECK_THROWS_AS(kafka::Producer(no_cert.kafka, {}).topics(3000), std::runtime_error);
 }

@@ -466,7 +466,7 @@ TEST_CASE("life cycles from a producer on librdkafka's default partitioner are d
 
     const int n = std::getenv("TURNOUT_IT_LIFECYCLES") ? std::atoi(std::getenv("TURNOUT_IT_LIFECYCLES")) : 1000;
     const auto crc32_partition = [&](const std::string& key) {
-        return rd_kafka_msg_partitioner_consistent_random(nullptr, key.data(), key.size(), partitions, nullptr, nullptr);
+        return kafka::consistent_random_partition(key, partitions);
     };
     // authorize 10,000 -> capture 10,000 -> refund 4,000: each round sent whole, its follow-ups
     // built from the results of the round before (their channel references).
