@@ -36,9 +36,10 @@ struct OutRecord {
     Headers headers;
     // Explicit partition for partition-local changelogs; by default the key decides.
     int32_t partition = RD_KAFKA_PARTITION_UA;
-    // A null key instead of `key` (no stage writes one; the hostile-input tests do, as an
-    // upstream producer might).
+    // Shapes no stage writes, for the hostile-input tests (as an upstream producer might): a
+    // null key instead of `key`; an empty value that is not null (an empty `value` is null).
     bool null_key = false;
+    bool empty_value = false;
 };
 
 // Produces one record (copying key and value); on a full local queue it polls and retries,

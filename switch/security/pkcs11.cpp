@@ -451,7 +451,11 @@ public:
         if (CK_RV rv = f->C_EncryptInit(s.get(), gcm.mechanism(), key->second); rv != CKR_OK) fail("AES-GCM seal", rv);
         std::string out(plaintext.size() + 16, '\0');
         CK_ULONG n = out.size();
-        if (CK_RV rv = f->C_Encrypt(s.get(), reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(plaintext.data())),
+        // An empty value (a null or empty record for the DLQ envelope) may come without a
+        // buffer; a token refuses a null one (CKR_ARGUMENTS_BAD), so it gets an empty one.
+        static const char kNothing[1] = {0};
+        const char* in = plaintext.data() ? plaintext.data() : kNothing;
+        if (CK_RV rv = f->C_Encrypt(s.get(), reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(in)),
                                     plaintext.size(), reinterpret_cast<CK_BYTE_PTR>(out.data()), &n);
             rv != CKR_OK)
             fail("AES-GCM seal", rv);

@@ -101,6 +101,7 @@ std::vector<std::string> publish_mix(const Config& cfg, const std::vector<BadCas
         kafka::OutRecord r{cfg.kafka.topics.requests, c.key == "id" ? "bad-" + c.name : std::string(), c.bytes,
                            {{"traceparent", "00-" + c.trace_id + "-00f067aa0ba902b7-01"}}};
         r.null_key = c.key == "null";
+        r.empty_value = c.bytes.empty();  // empty, as the corpus case says, not null
         REQUIRE_MESSAGE(producer.produce(r), c.name);
     }
     for (int i = 0; i < tail; ++i) send_good();
