@@ -3,7 +3,7 @@ one broker, or a three-node cluster for failover tests.
 
 usage: scripts/kafka-local start|stop|status|reset|fetch|topics
                            [--brokers 1|3] [--port N] [--controller-port N]
-                           [--dir DIR] [--config FILE] [--prefix P]
+                           [--site primary|dr] [--dir DIR] [--config FILE] [--prefix P]
                            [--tls [--tls-port N] [--tls-dir DIR]] [--secure]
        scripts/kafka-local kill-node|start-node N [--dir DIR]
 
@@ -42,8 +42,12 @@ admin.properties (librdkafka), users/<principal>.properties and users/<principal
 (TURNOUT__KAFKA__PROPERTIES={...} for the role's environment). A DIR started with
 --secure stays secure until reset.
 
-Two clusters side by side (e.g. a primary and a disaster-recovery site) need only their
-own --dir and --port (and --controller-port when the defaults overlap).
+Two clusters side by side: --site dr is the disaster-recovery site of scripts/dr, a
+cluster of its own on DR_PORT (TURNOUT_DR_KAFKA_PORT or 9292; controllers on DR_PORT+1000)
+with its data in var/kafka-dr (TURNOUT_DR_KAFKA_DIR); the TURNOUT_KAFKA_* variables are
+the primary's and do not apply to it. --site primary (the default) is the
+cluster described below. --port and --dir given with --site win. Any other pair of clusters
+needs only its own --dir and --port (and --controller-port when the defaults overlap).
 
 PORT: --port, TURNOUT_KAFKA_PORT or 9092. Controller port: --controller-port,
 TURNOUT_KAFKA_CONTROLLER_PORT or PORT+1000. DIR: --dir, TURNOUT_KAFKA_DIR or
@@ -137,13 +141,15 @@ class Options:
         self.tls_dir = env.get("TURNOUT_TLS_DIR") or os.path.join(ROOT, "var", "tls")
         self.secure = False
         self.brokers = None
+        self.site = "primary"
         self.node = None
         self.help = False
         if self.cmd in ("kill-node", "start-node"):
             if not argv or not re.fullmatch(r"[1-3]", argv[0]):
                 raise Usage(f"kafka-local: {self.cmd} needs a node number 1-3")
             self.node, argv = int(argv[0]), argv[1:]
-        values = {"--brokers": "brokers", "--dir": "dir", "--port": "port", "--controller-port": "cport",
+        flags = set()  # --port and --dir given here (the environment's are the primary's)
+        values = {"--site": "site", "--brokers": "brokers", "--dir": "dir", "--port": "port", "--controller-port": "cport",
                   "--config": "config", "--prefix": "prefix", "--tls-port": "tls_port", "--tls-dir": "tls_dir"}
         i = 0
         while i < len(argv):
@@ -154,6 +160,7 @@ class Options:
                 setattr(self, values[a], argv[i + 1])
                 if a == "--port":
                     self.port_given = True
+                flags.add(a)
                 i += 2
             elif a == "--tls":
                 self.tls, i = True, i + 1
@@ -164,6 +171,15 @@ class Options:
                 return
             else:
                 raise Usage(f"kafka-local: unknown argument: {a}")
+        if self.site not in ("primary", "dr"):
+            raise Failed(f"--site: primary or dr, not {self.site}")
+        if self.site == "dr":
+            if "--port" not in flags:
+                self.port, self.port_given = env.get("TURNOUT_DR_KAFKA_PORT") or "9292", True
+            if "--controller-port" not in flags:
+                self.cport = env.get("TURNOUT_DR_KAFKA_CONTROLLER_PORT") or ""
+            if "--dir" not in flags:
+                self.dir = env.get("TURNOUT_DR_KAFKA_DIR") or os.path.join(ROOT, "var", "kafka-dr")
         if not self.port.isdigit():
             raise Failed(f"bad port: {self.port}")
         self.port = int(self.port)
@@ -683,34 +699,36 @@ def stop_all(opts):
         one.stop()
 
 
-def fetch():
-    """The broker jars, resolved with Maven into var/kafka-cache/lib once per pom.xml."""
-    with open(os.path.join(KDIR, "pom.xml"), "rb") as f:
+def fetch(pom=os.path.join(KDIR, "pom.xml"), cache=CACHE, what="Kafka", tell=None):
+    """The jars of `pom` (the broker's by default), resolved with Maven into `cache` once per
+    version of the pom. `tell` prints the progress lines (kafka-local's by default)."""
+    tell = tell or say
+    with open(pom, "rb") as f:
         stamp = hashlib.sha256(f.read()).hexdigest()
-    done = os.path.join(CACHE, ".complete")
+    done = os.path.join(cache, ".complete")
     try:
         with open(done, encoding="utf-8") as f:
             if f.read().strip() == stamp:
-                say("jars present in var/kafka-cache/lib")
+                tell(f"jars present in {rel(cache)}")
                 return
     except OSError:
         pass
     if not shutil.which("mvn"):
         raise Failed("mvn not found: run scripts/setup")
-    say("resolving Kafka jars with Maven into var/kafka-cache/lib")
-    shutil.rmtree(CACHE, ignore_errors=True)
-    os.makedirs(CACHE)
-    mlog = os.path.join(ROOT, "var", "kafka-cache", "maven.log")
+    tell(f"resolving {what} jars with Maven into {rel(cache)}")
+    shutil.rmtree(cache, ignore_errors=True)
+    os.makedirs(cache)
+    mlog = os.path.join(os.path.dirname(cache), os.path.basename(cache) + "-maven.log")
     with open(mlog, "wb") as out:
-        rc = subprocess.run(["mvn", "-q", "-B", "-f", os.path.join(KDIR, "pom.xml"), "dependency:copy-dependencies",
-                             f"-DoutputDirectory={CACHE}"], stdout=out, stderr=subprocess.STDOUT).returncode
+        rc = subprocess.run(["mvn", "-q", "-B", "-f", pom, "dependency:copy-dependencies", f"-DoutputDirectory={cache}"],
+                            stdout=out, stderr=subprocess.STDOUT).returncode
     if rc:
         with open(mlog, encoding="utf-8", errors="replace") as f:
             sys.stderr.write(f.read())
-        raise Failed("maven could not resolve the Kafka jars")
+        raise Failed(f"maven could not resolve the {what} jars")
     with open(done, "w", encoding="utf-8") as f:
         f.write(stamp + "\n")
-    say(f"{len([j for j in os.listdir(CACHE) if j.endswith('.jar')])} jars in var/kafka-cache/lib")
+    tell(f"{len([j for j in os.listdir(cache) if j.endswith('.jar')])} jars in {rel(cache)}")
 
 
 START_TIMEOUT = int(os.environ.get("TURNOUT_KAFKA_START_TIMEOUT") or 90)

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Every alert of config/prometheus/turnout-alerts.yml links to its runbook.
+"""Every alert of config/prometheus/turnout-alerts.yml (runbooks in docs/operations.md) and
+config/prometheus/turnout-dr-alerts.yml (runbooks in docs/disaster-recovery.md) links to its
+runbook.
 
 Checks (cwd does not matter; paths are taken from this file's location):
 
@@ -10,7 +12,7 @@ Checks (cwd does not matter; paths are taken from this file's location):
     for repeated headings; headings inside code fences do not count);
  3. each alert's anchor is the slug of a heading that names the alert, so a link cannot
     land on the wrong section;
- 4. every heading of docs/operations.md's "Alerts" section that looks like an alert name
+ 4. every heading of the runbook file's "Alerts" section that looks like an alert name
     (`Turnout...`) names an alert that exists (no runbook for a removed or renamed alert),
     and its section says what the alert means (a `**Means.**` paragraph).
 
@@ -27,8 +29,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "config" / "prometheus" / "turnout-alerts.yml"
-RUNBOOK = ROOT / "docs" / "operations.md"
+# (rule file, the runbook file its alerts' sections are in)
+RULE_FILES = [(ROOT / "config" / "prometheus" / "turnout-alerts.yml", ROOT / "docs" / "operations.md"),
+              (ROOT / "config" / "prometheus" / "turnout-dr-alerts.yml", ROOT / "docs" / "disaster-recovery.md")]
 
 
 def strip_inline_markdown(text: str) -> str:
@@ -110,6 +113,17 @@ def alert_sections(markdown: str) -> list[tuple[str, str]]:
 
 def main() -> int:
     problems: list[str] = []
+    count = 0
+    for rules_file, runbook in RULE_FILES:
+        count += check(rules_file, runbook, problems)
+    for p in problems:
+        print(f"FAIL: {p}")
+    print(f"{count} alerts checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def check(RULES: Path, RUNBOOK: Path, problems: list[str]) -> int:
+    """The checks above for one rule file and its runbook file; the number of alerts."""
     rules = yaml.safe_load(RULES.read_text())
     alerts = [r for g in rules.get("groups", []) for r in g.get("rules", []) if "alert" in r]
     if not alerts:
@@ -153,10 +167,7 @@ def main() -> int:
                                 f"means (no **Means.** paragraph)")
     else:
         problems.append(f"{RUNBOOK.relative_to(ROOT)} does not exist")
-    for p in problems:
-        print(f"FAIL: {p}")
-    print(f"{len(alerts)} alerts checked, {len(problems)} problems")
-    return 1 if problems else 0
+    return len(alerts)
 
 
 if __name__ == "__main__":
