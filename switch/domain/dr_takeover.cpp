@@ -1,0 +1,65 @@
+#include "domain/dr_takeover.hpp"
+
+#include <unordered_set>
+
+#include "domain/life_cycle.hpp"
+
+namespace turnout {
+
+std::vector<std::string> in_flight(const std::vector<ReplicatedRequest>& requests,
+                                   const std::vector<PaymentResult>& results) {
+    std::unordered_set<std::string> answered;
+    for (const auto& r : results)
+        if (!is_duplicate_answer(r)) answered.insert(r.payment_id);
+    std::unordered_set<std::string> seen;
+    std::vector<std::string> out;
+    for (const auto& q : requests)
+        if (seen.insert(q.payment_id).second && !answered.count(q.payment_id)) out.push_back(q.payment_id);
+    return out;
+}
+
+PaymentResult takeover_result(const std::string& payment_id, const std::string& root_id,
+                              const std::vector<ChannelAnswer>& answers, int64_t now_ms) {
+    using K = ChannelAnswer::Kind;
+    PaymentResult r;
+    r.payment_id = payment_id;
+    r.root_id = root_id;
+    r.times.completed_at = now_ms;
+    const ChannelAnswer* executed = nullptr;
+    const ChannelAnswer* reversed = nullptr;
+    size_t executions = 0;
+    bool all_not_found = !answers.empty();
+    for (const auto& a : answers) {
+        if (a.kind == K::approved || a.kind == K::declined) {
+            if (!executed) executed = &a;
+            ++executions;
+        }
+        if (a.kind == K::reversed && !reversed) reversed = &a;
+        if (a.kind != K::not_found) all_not_found = false;
+    }
+    const auto from = [&](const ChannelAnswer& a, ResultStatus s, Reason why) {
+        r.status = s;
+        r.channel = a.channel;
+        r.channel_ref = a.channel_ref;
+        r.reason = std::move(why);
+        return r;
+    };
+    if (executions > 1)
+        return from(*executed, ResultStatus::failed,
+                    {"double_execution_at_primary",
+                     "more than one channel executed this payment before the primary site was lost"});
+    if (executed)
+        return from(*executed, executed->kind == K::approved ? ResultStatus::approved : ResultStatus::declined,
+                    {executed->code, "answered by the channel when the DR site took over"});
+    if (reversed)
+        return from(*reversed, ResultStatus::reversed,
+                    {reversed->code, "in flight when the primary site was lost; reversed at the channel"});
+    r.status = all_not_found ? ResultStatus::rejected : ResultStatus::failed;
+    r.reason = all_not_found ? Reason{"not_executed_before_failover",
+                                      "no channel received this payment before the primary site was lost"}
+                             : Reason{"unknown_outcome",
+                                      "in flight when the primary site was lost; no channel gave its outcome"};
+    return r;
+}
+
+}  // namespace turnout
