@@ -23,6 +23,7 @@ partition, for config/prometheus/turnout-dr-alerts.yml) are served on
 127.0.0.1:9468/metrics (TURNOUT_DR_MIRROR_METRICS_PORT).
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -34,7 +35,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "kafka"))
 import catalogue  # noqa: E402  scripts/kafka/catalogue.py
 import local  # noqa: E402  scripts/kafka/local.py (the jar cache, java)
-from supervise import Process, read_pid, stop_pids, wait_until, NotReady  # noqa: E402
+from supervise import NotReady, Process, read_pid, stop_pids  # noqa: E402
 
 DR_DIR = os.path.join(ROOT, "var", "dr")
 MIRROR_LIB = os.path.join(ROOT, "var", "kafka-cache", "mirror-lib")
@@ -133,7 +134,6 @@ def mirror_pid():
 
 
 def kafka_local(*args):
-    import subprocess
     rc = subprocess.run([os.path.join(ROOT, "scripts", "kafka-local"), *args]).returncode
     if rc:
         raise Failed(f"scripts/kafka-local {' '.join(args)} failed ({rc})")

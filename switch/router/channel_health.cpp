@@ -15,14 +15,6 @@ prometheus::Counter& ignored(const char* reason) {
                                      "(from_future, unreadable)");
     return f.Add({{"reason", reason}});
 }
-prometheus::Counter& ignored_from_future() {
-    static auto& c = ignored("from_future");
-    return c;
-}
-prometheus::Counter& ignored_unreadable() {
-    static auto& c = ignored("unreadable");
-    return c;
-}
 }  // namespace
 
 std::string_view to_string(HealthUpdate u) {
@@ -46,7 +38,8 @@ HealthUpdate ChannelHealthTable::offer(const ChannelHealth& h, int64_t now_ms) {
     const auto verdict = judge_health_report(it == prev->end() ? nullptr : &it->second, h, now_ms);
     if (verdict == HealthUpdate::apply) put(h);
     if (verdict == HealthUpdate::from_future) {
-        ignored_from_future().Increment();
+        static auto& from_future = ignored("from_future");
+        from_future.Increment();
         spdlog::warn("router: channels.health report of {} dated {} ms ahead of this clock ignored", h.channel,
                      h.updated_at_ms - now_ms);
     }
@@ -86,7 +79,8 @@ void ChannelHealthTable::run() {
             if (r.value.empty()) return;
             auto h = decode_channel_health(r.value);
             if (!h) {
-                ignored_unreadable().Increment();
+                static auto& unreadable = ignored("unreadable");
+                unreadable.Increment();
                 spdlog::warn("router: unreadable channels.health record at {}/{}", r.partition, r.offset);
                 return;
             }

@@ -34,7 +34,6 @@ import time
 import uuid
 
 import urllib.parse
-import urllib.request
 
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
