@@ -131,6 +131,11 @@ Classified classify_answer(PspCall call, Delivery delivery, int http_status, std
             return {Verdict::refused, {K::failed, "http_" + std::to_string(http_status), "the PSP refused the request (not executed)", "", ""}};
         return unknown(http + " to the payment request: it may have been executed");
     }
+    // No payment under the key to cancel: the PSP never received it, nothing to undo (the
+    // code an ISO 8583 host's 25 gives a reversal). Asked only once nothing of the payment
+    // can still be on its way to the PSP (a give-up, or a site taking over from a lost one).
+    if (call == PspCall::cancel && http_status == 404)
+        return {Verdict::cancelled, {K::reversed, "original_not_found", "the PSP has no payment under this idempotency key: never executed", "", ""}};
     if (call == PspCall::status_query && http_status == 404)
         return unknown("the PSP has no payment under this idempotency key (yet)");
     return unknown(http + " to the " + what);

@@ -10,7 +10,8 @@
 //     5xx                                         unknown (a gateway may answer after the PSP executed)
 //   GET  /v1/payments/<payment_id>  signed (empty body): 200 the payment as above, 404 unknown
 //   POST /v1/payments/<payment_id>/cancel  signed, Idempotency-Key <payment_id>:cancel, body {}:
-//     200 the payment: "cancelled" if it was still pending, else its final state
+//     200 the payment: "cancelled" if it was still pending, else its final state;
+//     404 no payment under the key: never executed (outcome `reversed`, original_not_found)
 //   webhook POST <callback_url>, signed by the PSP:
 //     {"event_id":"...","type":"payment.updated","payment":{...the payment...}}
 #include <optional>

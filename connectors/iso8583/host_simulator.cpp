@@ -16,7 +16,9 @@
 // 0410 with 00 and the original is marked reversed (a reversed RRN sent again is executed
 // anew); not found: 0410 with 25 (unable to locate the original). Two executions with the
 // same field 90 + terminal make the reversal ambiguous (logged at warn and counted; the
-// latest is reversed).
+// latest is reversed). A reversal whose field 90 carries zeros for the original's STAN and
+// transmission time (sent by a site taking over, which never knew them) finds its original
+// by the RRN (field 37), as hosts matching reversals on the RRN do.
 //
 // Faults (--fault NAME=VALUE; shares 0..1 chosen by a hash of the RRN, so reproducible):
 //   latency_ms=N          every answer N ms later
@@ -268,8 +270,8 @@ public:
                 r.set(39, faults_.reversal_code);
                 return answer(ses, r, faults_.latency_ms);
             }
-            const auto [first, last] = by_original_.equal_range(original_key(f90, m->get(41)));
-            const auto matches = std::distance(first, last);
+            std::string target;
+            const auto matches = find_original(f90, m->get(41), rrn, target);
             if (matches == 0) {
                 ++stats_.reversals_not_found;
                 record("R " + rrn + " " + m->mti + " not_found" + seen);
@@ -277,8 +279,6 @@ public:
                 return answer(ses, r, faults_.latency_ms);
             }
             ++stats_.reversals;
-            std::string target;
-            for (auto it = first; it != last; ++it) target = it->second;  // the latest
             if (matches > 1) {
                 ++stats_.reversals_ambiguous;
                 spdlog::warn("reversal {} (RRN {}) matches {} originals by field 90 + terminal", m->mti, rrn, matches);
@@ -374,6 +374,23 @@ private:
         return (f90.size() >= 31 ? f90.substr(0, 31) : f90) + "/" + terminal;
     }
 
+    // The original a reversal names: by field 90 + terminal; or, when field 90's STAN and
+    // transmission time are zeros (a sender that no longer knows them, e.g. another site
+    // taking over), by the RRN alone, among executions not reversed yet. The number of
+    // matches; `target` is the RRN of the latest.
+    long find_original(const std::string& f90, const std::string& terminal, const std::string& rrn,
+                       std::string& target) const {
+        if (f90.size() >= 20 && f90.substr(4, 16) == std::string(16, '0')) {
+            const auto it = executed_.find(rrn);
+            if (it == executed_.end() || it->second.reversed) return 0;
+            target = rrn;
+            return 1;
+        }
+        const auto [first, last] = by_original_.equal_range(original_key(f90, terminal));
+        for (auto it = first; it != last; ++it) target = it->second;
+        return std::distance(first, last);
+    }
+
     bool mac_ok(const IsoMessage& m, std::span<const uint8_t> body) const {
         const auto view = mac_view(s_.layout, m, body, nullptr);
         const auto expected = view ? keys_->mac8(s_.mac_key, view->covered) : std::nullopt;
@@ -425,9 +442,8 @@ private:
                     by_original_.emplace(original_key(mti, orig.substr(0, 6), orig.substr(6), acquirer, terminal), rrn);
             } else if (kind == "R" && (a == "acknowledged" || a == "ambiguous")) {
                 ss >> stan >> rterminal >> f90;
-                const auto [first, last] = by_original_.equal_range(original_key(f90, rterminal));
                 std::string target;
-                for (auto it = first; it != last; ++it) target = it->second;
+                find_original(f90, rterminal, rrn, target);
                 if (auto it = executed_.find(target); it != executed_.end()) it->second.reversed = true;
             }
         }

@@ -269,27 +269,44 @@ public:
             }
             ready.push_back(std::move(p));
         }
-        if (!ready.empty()) {
-            b->remaining = ready.size();
-            auto done = b->done.get_future();
-            asio::post(io_, [this, ready = std::move(ready)] {
-                const auto until = Clock::now() + std::chrono::milliseconds(s_.connect_timeout_ms);
-                for (const auto& p : ready) {
-                    if (p->recovered) {
-                        recovered_reversals_.Increment();
-                        spdlog::warn("channel {}: payment {} was in flight when an earlier process stopped (STAN {}, "
-                                     "terminal {}): reversing it",
-                                     channel_, p->payment_id, p->request.get(11), p->request.get(41));
-                    }
-                    p->wait_until = until;
-                    queue_.push_back(p);  // a recovered one is reversed once a connection is up
-                }
-                pump();
-            });
-            done.wait();
-        }
+        send_and_wait(b, std::move(ready));
         for (size_t i = 0; i < batch.size(); ++i)
             if (b->journaled[i]) uncommitted_.emplace_back(batch[i].request.payment_id, b->outcomes[i]);
+        return std::move(b->outcomes);
+    }
+
+    // A site taking over from a lost one (turnout dr-takeover) asks this channel about
+    // payments the lost site may have sent: each is reversed by its RRN, never sent. The
+    // original's STAN, transmission time and terminal were the lost site's, so field 90 names
+    // them as zeros and the host finds the original by the RRN (field 37). 00: `reversed`;
+    // 25: `reversed` with code original_not_found (the host never executed it); no 00/25
+    // after the repeats: `failed` (unknown_outcome). Nothing is journaled: nothing is sent.
+    std::vector<ChannelOutcome> cancel(std::span<const RoutedPayment> batch) override {
+        auto b = std::make_shared<Batch>();
+        b->outcomes.resize(batch.size());
+        b->journaled.assign(batch.size(), 0);
+        std::string terminal = s_.terminal_prefix;
+        terminal.resize(8, '0');
+        std::vector<PendingPtr> ready;
+        for (size_t i = 0; i < batch.size(); ++i) {
+            std::string why;
+            auto msg = request_for(batch[i], {}, s_.message, &why);
+            if (!msg) {
+                b->outcomes[i] = {K::failed, "unknown_outcome", "cannot name the original: " + why, "", ""};
+                continue;
+            }
+            auto p = std::make_shared<Pending>();
+            p->batch = b;
+            p->index = i;
+            p->payment_id = batch[i].request.payment_id;
+            p->request = std::move(*msg);
+            p->recovered = true;  // reversed, never sent
+            p->request.set(7, std::string(10, '0'));
+            p->request.set(11, std::string(6, '0'));
+            p->request.set(41, terminal);
+            ready.push_back(std::move(p));
+        }
+        send_and_wait(b, std::move(ready));
         return std::move(b->outcomes);
     }
 
@@ -314,6 +331,29 @@ public:
     }
 
 private:
+    // Queues `ready` on the I/O thread and waits until every one of them has its outcome.
+    void send_and_wait(const std::shared_ptr<Batch>& b, std::vector<PendingPtr> ready) {
+        if (!ready.empty()) {
+            b->remaining = ready.size();
+            auto done = b->done.get_future();
+            asio::post(io_, [this, ready = std::move(ready)] {
+                const auto until = Clock::now() + std::chrono::milliseconds(s_.connect_timeout_ms);
+                for (const auto& p : ready) {
+                    if (p->recovered) {
+                        recovered_reversals_.Increment();
+                        spdlog::warn("channel {}: payment {} was in flight when an earlier process stopped (STAN {}, "
+                                     "terminal {}): reversing it",
+                                     channel_, p->payment_id, p->request.get(11), p->request.get(41));
+                    }
+                    p->wait_until = until;
+                    queue_.push_back(p);  // a recovered one is reversed once a connection is up
+                }
+                pump();
+            });
+            done.wait();
+        }
+    }
+
     std::string pan_of(const RoutedPayment& p) const {
         if (!p.request.instrument) return {};
         const auto& in = *p.request.instrument;

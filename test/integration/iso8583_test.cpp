@@ -936,6 +936,43 @@ TEST_CASE("iso8583 channel: a 0410 with 25 (original unknown to the host) ends t
     CHECK(answered25 >= not_found);
 }
 
+TEST_CASE("iso8583 channel: a site taking over reverses by RRN what the host executed, and learns what it never had") {
+    // Another process (the lost site) executed two sales; a fresh connector that never sent
+    // them (no journal entry, no STAN, no terminal) cancels those two and two the host never
+    // saw. The host finds the executed ones by RRN (field 90 carries zeros) and reverses
+    // them; the others are answered 25. Nothing is sent or executed by the cancel.
+    IsoRun r("cancel", {}, 400, 1500, false);
+    const auto batch = bench_sales(r.run, 4);
+    {
+        auto first = make_connector(*r.cfg.channel("acq-eu"));
+        const auto sent = first->call(std::span(batch.data(), 2));
+        for (const auto& o : sent) REQUIRE(o.kind == ChannelOutcome::Kind::approved);
+        first->committed();
+    }
+    std::vector<ChannelOutcome> asked;
+    {
+        auto other = make_connector(*r.cfg.channel("acq-eu"));
+        asked = other->cancel(batch);
+    }
+    r.stop_sim();
+    REQUIRE(asked.size() == 4);
+    for (size_t i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        CAPTURE(asked[i].code);
+        CHECK(asked[i].kind == ChannelOutcome::Kind::reversed);
+        CHECK((asked[i].code == "original_not_found") == (i >= 2));
+    }
+    int executed = 0, acknowledged = 0, not_found = 0;
+    for (const auto& l : r.ledger()) {
+        executed += l.kind == "X";
+        acknowledged += l.kind == "R" && l.code == "acknowledged";
+        not_found += l.kind == "R" && l.code == "not_found";
+    }
+    CHECK(executed == 2);
+    CHECK(acknowledged == 2);
+    CHECK(not_found == 2);
+}
+
 TEST_CASE("iso8583 channel: requests in flight when the process dies are reversed when their payments come back") {
     // `turnout bench-connector` sends 10 sales to a host that executes and never answers, and
     // is killed before any timeout; the payments come back to a new connector (as the stage

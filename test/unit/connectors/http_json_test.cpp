@@ -163,7 +163,7 @@ TEST_CASE("PSP exchange classification: each call and delivery → approved / de
         {C::cancel, D::answered, 200, approved, V::approved, K::approved, "approved"},
         {C::cancel, D::answered, 200, declined, V::declined, K::declined, "do_not_honor"},
         {C::cancel, D::answered, 200, pending, V::unknown, K::failed, "unknown_outcome"},
-        {C::cancel, D::answered, 404, "", V::unknown, K::failed, "unknown_outcome"},
+        {C::cancel, D::answered, 404, "", V::cancelled, K::reversed, "original_not_found"},
         {C::cancel, D::answered, 409, "", V::unknown, K::failed, "unknown_outcome"},
         {C::cancel, D::not_sent, 0, "", V::unknown, K::failed, "unknown_outcome"},
         {C::cancel, D::no_answer, 0, "", V::unknown, K::failed, "unknown_outcome"},
