@@ -49,5 +49,6 @@ void add_sim_report(CLI::App& app, Context& ctx);      // sim-report
 void add_reconcile(CLI::App& app, Context& ctx);       // reconcile
 void add_loadgen(CLI::App& app, Context& ctx);         // loadgen
 void add_benchmarks(CLI::App& app, Context& ctx);      // bench-pipe, bench-connector, bench-history
+void add_dr_takeover(CLI::App& app, Context& ctx);     // dr-takeover
 
 }  // namespace turnout::app

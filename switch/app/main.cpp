@@ -26,6 +26,7 @@ constexpr AddCommand kCommands[] = {
     turnout::app::add_reconcile,    // reconcile
     turnout::app::add_loadgen,      // loadgen
     turnout::app::add_benchmarks,   // bench-pipe, bench-connector, bench-history
+    turnout::app::add_dr_takeover,  // dr-takeover
 };
 
 }  // namespace

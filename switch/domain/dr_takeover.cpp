@@ -7,15 +7,40 @@
 namespace turnout {
 
 std::vector<std::string> in_flight(const std::vector<ReplicatedRequest>& requests,
-                                   const std::vector<PaymentResult>& results) {
+                                   const std::vector<PaymentResult>& results,
+                                   const std::unordered_set<std::string>& left_out) {
     std::unordered_set<std::string> answered;
     for (const auto& r : results)
         if (!is_duplicate_answer(r)) answered.insert(r.payment_id);
     std::unordered_set<std::string> seen;
     std::vector<std::string> out;
     for (const auto& q : requests)
-        if (seen.insert(q.payment_id).second && !answered.count(q.payment_id)) out.push_back(q.payment_id);
+        if (seen.insert(q.payment_id).second && !answered.count(q.payment_id) && !left_out.count(q.payment_id))
+            out.push_back(q.payment_id);
     return out;
+}
+
+int64_t settlement_resume_offset(const std::vector<ResultAt>& results,
+                                 const std::unordered_set<std::string>& logged, int64_t end) {
+    for (const auto& r : results)
+        if (r.settles && !logged.count(r.payment_id)) return r.offset;
+    return end;
+}
+
+PaymentResult result_from_clearing(const ClearingRecord& rec, const std::string& root_id) {
+    PaymentResult r;
+    r.payment_id = rec.payment_id;
+    r.root_id = root_id.empty() ? rec.payment_id : root_id;
+    r.type = rec.type;
+    r.status = ResultStatus::approved;
+    r.reason = {"restored_from_settlement_log",
+                "approved at the primary site; its result did not replicate, its clearing record did"};
+    r.amount = Money{rec.amount < 0 ? -rec.amount : rec.amount, rec.currency};
+    r.merchant_id = rec.merchant_id;
+    r.channel = rec.channel;
+    r.channel_ref = rec.channel_ref;
+    r.times.completed_at = rec.event_time_ms;
+    return r;
 }
 
 PaymentResult takeover_result(const std::string& payment_id, const std::string& root_id,
@@ -41,6 +66,7 @@ PaymentResult takeover_result(const std::string& payment_id, const std::string& 
         r.status = s;
         r.channel = a.channel;
         r.channel_ref = a.channel_ref;
+        if (s == ResultStatus::approved) r.approval_code = a.approval_code;
         r.reason = std::move(why);
         return r;
     };

@@ -6,9 +6,11 @@
 // executed at DR: a channel that has it decides, else it was never executed.
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "model/payment.hpp"
+#include "model/settlement.hpp"
 
 namespace turnout {
 
@@ -20,9 +22,36 @@ struct ReplicatedRequest {
 
 // The payment_ids of `requests` (first record of each, in order) with no final result among
 // `results`: a duplicate's answer (duplicate_request, key_mismatch) is no result of the
-// payment it repeats.
+// payment it repeats. Payments in `left_out` are not in flight for the takeover: the DR
+// site's stages finish them from their replicated state (a follow-up held by the router's
+// life-cycle ledger, a payment pending at an asynchronous channel), or settlement's
+// replicated log shows them approved (see result_from_clearing).
 std::vector<std::string> in_flight(const std::vector<ReplicatedRequest>& requests,
-                                   const std::vector<PaymentResult>& results);
+                                   const std::vector<PaymentResult>& results,
+                                   const std::unordered_set<std::string>& left_out = {});
+
+// One payments.results record at DR, in partition order: its offset, payment_id, and
+// whether settlement makes a clearing record of it.
+struct ResultAt {
+    int64_t offset = 0;
+    std::string payment_id;
+    bool settles = false;
+};
+
+// Where settlement resumes in one results partition at DR. Its changelog (settlement.log)
+// is co-partitioned with payments.results and written in result order in the same
+// transactions as its offsets, so what DR holds of it covers a prefix of the partition's
+// settling results. `logged` = payment_ids of the add entries DR holds for the partition.
+// The answer is the offset of the first settling result not logged (every later one is not
+// logged either), else `end`: nothing is added twice and nothing present is skipped.
+int64_t settlement_resume_offset(const std::vector<ResultAt>& results,
+                                 const std::unordered_set<std::string>& logged, int64_t end);
+
+// The result DR gives a payment whose clearing record is in the replicated settlement log
+// but whose result did not replicate: it was approved at the primary and its batch settles
+// it, so its result is `approved` (reason restored_from_settlement_log), with the record's
+// channel, reference, amount (unsigned) and event time as completion time.
+PaymentResult result_from_clearing(const ClearingRecord& rec, const std::string& root_id);
 
 // One channel's answer about one payment, asked at takeover.
 struct ChannelAnswer {
@@ -37,6 +66,7 @@ struct ChannelAnswer {
     Kind kind = Kind::unknown;
     std::string code;         // the channel's response code, when it gave one
     std::string channel_ref;  // the channel's reference, when it gave one
+    std::string approval_code;
 };
 
 // The final result of an in-flight payment from the answers of every channel asked:

@@ -95,6 +95,38 @@ void TopicReader::assign(const std::vector<Position>& from) {
     if (auto err = rd_kafka_assign(c_.get(), list.get())) throw std::runtime_error(std::string("assign: ") + rd_kafka_err2str(err));
 }
 
+bool TopicReader::commit(const std::vector<Position>& offsets, std::string& why) {
+    if (offsets.empty()) return true;
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+    for (const auto& p : offsets) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+    if (auto err = rd_kafka_commit(c_.get(), list.get(), 0)) {
+        why = rd_kafka_err2str(err);
+        return false;
+    }
+    for (int i = 0; i < list->cnt; ++i)
+        if (list->elems[i].err) {
+            why = std::string(list->elems[i].topic) + "[" + std::to_string(list->elems[i].partition) +
+                  "]: " + rd_kafka_err2str(list->elems[i].err);
+            return false;
+        }
+    return true;
+}
+
+std::vector<Position> TopicReader::positions_at(const std::string& topic, int64_t ts_ms, int timeout_ms) const {
+    const auto parts = partitions(topic);
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()) + 1));
+    for (int32_t p : parts) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = ts_ms;
+    if (auto err = rd_kafka_offsets_for_times(c_.get(), list.get(), timeout_ms))
+        throw std::runtime_error("offsets for times of " + topic + ": " + rd_kafka_err2str(err));
+    std::vector<Position> out;
+    for (int i = 0; i < list->cnt; ++i) {
+        int64_t off = list->elems[i].offset;
+        if (off < 0) off = watermarks(topic, list->elems[i].partition).second;  // no record that late
+        out.push_back({topic, list->elems[i].partition, off});
+    }
+    return out;
+}
+
 size_t TopicReader::poll_batch(int timeout_ms, size_t max, const std::function<void(const Record&)>& fn) {
     if (!queue_) queue_.reset(rd_kafka_queue_get_consumer(c_.get()));
     auto& msgs = batch_;

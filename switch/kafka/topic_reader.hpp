@@ -58,6 +58,12 @@ public:
     // The offsets the reader's group has committed for these partitions (offset -1001 where
     // it has none); nullopt when the coordinator does not answer within `timeout_ms`.
     std::optional<std::vector<Position>> committed(const std::vector<Position>& which, int timeout_ms = 10000) const;
+    // Commits `offsets` for the reader's group, which must have no live member (a group
+    // moved while its stage is stopped, as a DR takeover does); false with the reason.
+    bool commit(const std::vector<Position>& offsets, std::string& why);
+    // Each partition of `topic` at its first record with a timestamp at or after `ts_ms`
+    // (its end where there is none).
+    std::vector<Position> positions_at(const std::string& topic, int64_t ts_ms, int timeout_ms = 10000) const;
     // Waits up to `timeout_ms` for one record and hands it to `fn`; false when none came (an
     // error event counts as none).
     bool poll(int timeout_ms, const std::function<void(const Record&)>& fn);

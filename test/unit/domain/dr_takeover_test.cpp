@@ -45,6 +45,52 @@ TEST_CASE("dr takeover: in flight = the first request of each payment_id with no
         CAPTURE(c.name);
         CHECK(in_flight(c.requests, c.results) == c.want);
     }
+    // Left to the DR site's stages (held, pending) or settled by the replicated log.
+    CHECK(in_flight({{"a", "a"}, {"b", "b"}, {"c", "c"}}, {}, {"b"}) == std::vector<std::string>{"a", "c"});
+    CHECK(in_flight({{"a", "a"}}, {}, {"a"}).empty());
+}
+
+TEST_CASE("dr takeover: settlement resumes at the first settling result its replicated log does not hold") {
+    struct Case {
+        const char* name;
+        std::vector<ResultAt> results;
+        std::unordered_set<std::string> logged;
+        int64_t want;
+    };
+    const Case cases[] = {
+        {"nothing at DR", {}, {}, 100},
+        {"every settling result logged: the end", {{5, "a", true}, {6, "b", false}, {7, "c", true}}, {"a", "c"}, 100},
+        {"the log behind the results", {{5, "a", true}, {6, "b", true}, {7, "c", true}}, {"a"}, 6},
+        {"results that settle nothing before the gap are skipped over",
+         {{5, "a", true}, {6, "x", false}, {7, "y", false}, {8, "c", true}}, {"a"}, 8},
+        {"nothing logged", {{5, "a", false}, {6, "b", true}}, {}, 6},
+        {"the log ahead of the results (results lost): the end", {{5, "a", true}}, {"a", "z"}, 100},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        CHECK(settlement_resume_offset(c.results, c.logged, 100) == c.want);
+    }
+}
+
+TEST_CASE("dr takeover: a result restored from a replicated clearing record") {
+    ClearingRecord sale{"p-1", PaymentType::sale, "acq-eu", "m-1", "EUR", 1250, "iso8583:0200:1", 777, 30};
+    auto r = result_from_clearing(sale, "p-1");
+    CHECK(r.status == ResultStatus::approved);
+    CHECK(r.reason.code == "restored_from_settlement_log");
+    REQUIRE(r.amount);
+    CHECK(r.amount->value == 1250);
+    CHECK(r.amount->currency == "EUR");
+    CHECK(r.type == PaymentType::sale);
+    CHECK(r.channel == "acq-eu");
+    CHECK(r.channel_ref == "iso8583:0200:1");
+    CHECK(r.merchant_id == "m-1");
+    CHECK(r.times.completed_at == 777);
+    ClearingRecord refund{"r-1", PaymentType::refund, "acq-eu", "m-1", "EUR", -400, "ref", 778, 0};
+    r = result_from_clearing(refund, "p-1");
+    CHECK(r.amount->value == 400);
+    CHECK(r.root_id == "p-1");
+    CHECK(r.payment_id == "r-1");
+    CHECK(result_from_clearing(refund, "").root_id == "r-1");
 }
 
 TEST_CASE("dr takeover: the result of an in-flight payment from the channels' answers") {

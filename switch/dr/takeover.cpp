@@ -1,0 +1,355 @@
+#include "dr/takeover.hpp"
+
+#include <boost/json.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "codec/messages.hpp"
+#include "codec/request_decoder.hpp"
+#include "codec/result_decoder.hpp"
+#include "connector_stage.hpp"
+#include "domain/life_cycle_ledger.hpp"
+#include "kafka/records.hpp"
+#include "model/time.hpp"
+#include "risk/risk_stage.hpp"
+#include "router/router_stage.hpp"
+#include "settlement/batch_book.hpp"
+#include "settlement/batch_log.hpp"
+#include "settlement/settlement_stage.hpp"
+
+namespace turnout {
+
+ChannelAnswer takeover_answer(const std::string& channel, const ChannelOutcome& o) {
+    using K = ChannelOutcome::Kind;
+    using A = ChannelAnswer::Kind;
+    ChannelAnswer a{channel, A::unknown, o.code, o.channel_ref, o.approval_code};
+    switch (o.kind) {
+        case K::approved: a.kind = A::approved; break;
+        case K::declined: a.kind = A::declined; break;
+        case K::reversed: a.kind = o.code == "original_not_found" ? A::not_found : A::reversed; break;
+        default: break;
+    }
+    return a;
+}
+
+namespace dr {
+namespace {
+
+// Records read further back than the window: a result or a clearing record is written after
+// its request, and a result late by up to this much still counts.
+constexpr int64_t kMarginMs = 10 * 60'000;
+
+// One request DR holds.
+struct Request {
+    int32_t partition = 0;
+    std::optional<PaymentRequest> request;  // nullopt: unreadable (rejection holds why)
+    std::optional<Rejection> rejection;
+    std::string payment_id, root_id;
+};
+
+// Reads `topic` from `from` (per partition) to its current end.
+void read_topic(kafka::TopicReader& reader, const std::string& topic, const std::vector<kafka::Position>& from,
+                const std::function<void(const kafka::Record&)>& fn) {
+    std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
+    for (const auto& p : from) ranges[p.partition] = {p.offset, reader.watermarks(topic, p.partition).second};
+    reader.read_ranges(topic, ranges, [&](const kafka::Record& r) {
+        fn(r);
+        return true;
+    });
+}
+
+std::vector<kafka::Position> beginning(kafka::TopicReader& reader, const std::string& topic) {
+    std::vector<kafka::Position> out;
+    for (int32_t p : reader.partitions(topic)) out.push_back({topic, p, reader.watermarks(topic, p).first});
+    return out;
+}
+
+// The latest value of each key of a compacted changelog (an empty value removes the key).
+std::unordered_map<std::string, std::pair<int32_t, std::string>> table_of(kafka::TopicReader& reader,
+                                                                        const std::string& topic) {
+    std::unordered_map<std::string, std::pair<int32_t, std::string>> t;
+    read_topic(reader, topic, beginning(reader, topic), [&](const kafka::Record& r) {
+        if (r.value.empty())
+            t.erase(std::string(r.key));
+        else
+            t[std::string(r.key)] = {r.partition, std::string(r.value)};
+    });
+    return t;
+}
+
+}  // namespace
+
+std::string TakeoverReport::json() const {
+    boost::json::object o;
+    o["requests"] = requests;
+    o["results"] = results;
+    o["in_flight"] = in_flight;
+    o["invalid"] = invalid;
+    o["held_by_router"] = held;
+    o["pending_at_channel"] = pending;
+    o["restored_from_settlement_log"] = restored;
+    o["ledger_entries"] = ledger_entries;
+    boost::json::object by;
+    for (const auto& [k, v] : outcomes) by[k] = v;
+    o["outcomes"] = by;
+    o["double_executions"] = double_executions;
+    o["channel_calls"] = channel_calls;
+    boost::json::array mv;
+    for (const auto& m : moves)
+        mv.push_back({{"group", m.group}, {"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}});
+    o["moves"] = mv;
+    o["took_ms"] = took_ms;
+    return boost::json::serialize(o);
+}
+
+std::string TakeoverReport::text() const {
+    std::ostringstream s;
+    s << "dr-takeover: " << requests << " requests and " << results << " results read; " << in_flight
+      << " in flight";
+    if (!outcomes.empty()) {
+        s << " (";
+        bool first = true;
+        for (const auto& [k, v] : outcomes) s << (first ? "" : ", ") << k << " " << v, first = false;
+        s << ")";
+    }
+    s << "; " << restored << " restored from the settlement log; " << held << " held by the router, " << pending
+      << " pending at their channel (left to the stages); " << double_executions << " double executions at the primary; "
+      << moves.size() << " group offsets set; " << took_ms << " ms\n";
+    return s.str();
+}
+
+TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const TakeoverOptions& o) {
+    const int64_t started = now_ms();
+    const auto& topics = cfg.kafka.topics;
+    TakeoverReport rep;
+    kafka::TopicReader reader(cfg.kafka, cfg.kafka.name_prefix + "turnout.dr-takeover");
+    const int64_t since = started - o.window_ms;
+
+    // 1. Requests in the window; results and clearing records from a margin before it (and
+    //    results from settlement's committed offset, where that is earlier).
+    std::vector<Request> requests;
+    std::unordered_map<std::string, size_t> request_of;  // payment_id → first request
+    read_topic(reader, topics.requests, reader.positions_at(topics.requests, since), [&](const kafka::Record& r) {
+        ++rep.requests;
+        auto d = decode_request(r.value, cfg.max_record_bytes);
+        Request q;
+        q.partition = r.partition;
+        if (d.request) {
+            q.payment_id = d.request->payment_id;
+            q.root_id = d.request->root_id();
+            q.request = std::move(d.request);
+        } else if (d.rejection && !d.rejection->payment_id.empty()) {
+            q.payment_id = d.rejection->payment_id;
+            q.root_id = d.rejection->root_id.empty() ? q.payment_id : d.rejection->root_id;
+            q.rejection = d.rejection;
+        } else {
+            return;  // no readable payment_id: the router dead-letters it, nothing to answer
+        }
+        if (request_of.emplace(q.payment_id, requests.size()).second) requests.push_back(std::move(q));
+    });
+
+    const auto settlement_group = settlement_options(cfg, "0").group_id;
+    auto results_from = reader.positions_at(topics.results, since - kMarginMs);
+    {
+        kafka::TopicReader settled(cfg.kafka, settlement_group);
+        if (auto c = settled.committed(results_from))
+            for (size_t i = 0; i < results_from.size(); ++i)
+                if ((*c)[i].offset >= 0 && (*c)[i].offset < results_from[i].offset) results_from[i].offset = (*c)[i].offset;
+    }
+    std::vector<PaymentResult> results;
+    std::map<int32_t, std::vector<ResultAt>> results_by_partition;
+    std::unordered_set<std::string> answered;
+    read_topic(reader, topics.results, results_from, [&](const kafka::Record& r) {
+        ++rep.results;
+        auto checked = decode_result_checked(r.value, r.key, started);
+        if (!checked.result) return;
+        results_by_partition[r.partition].push_back(
+            {r.offset, checked.result->payment_id, clearing_record_for(*checked.result).has_value()});
+        answered.insert(checked.result->payment_id);
+        results.push_back(std::move(*checked.result));
+    });
+
+    // Settlement's replicated log: the clearing records it assigned, per results partition.
+    std::map<int32_t, std::unordered_set<std::string>> logged;
+    std::vector<std::pair<int32_t, ClearingRecord>> settled_without_result;
+    read_topic(reader, topics.settlement_log, reader.positions_at(topics.settlement_log, since - kMarginMs),
+               [&](const kafka::Record& r) {
+                   auto e = decode_batch_log(r.value);
+                   if (!e || e->op != BatchLogEntry::Op::add) return;
+                   logged[r.partition].insert(e->record.payment_id);
+                   if (!answered.count(e->record.payment_id)) settled_without_result.emplace_back(r.partition, e->record);
+               });
+
+    // What the stages at DR will finish themselves.
+    std::unordered_set<std::string> left_out;
+    const auto ledger = table_of(reader, topics.lifecycle);
+    for (const auto& [key, v] : ledger)
+        if (auto slash = key.find('/'); slash != std::string::npos) {
+            left_out.insert(key.substr(slash + 1));  // a held follow-up: released by the router
+            ++rep.held;
+        }
+    for (const auto& [key, v] : table_of(reader, topics.pending))
+        if (!answered.count(key) && left_out.insert(key).second) ++rep.pending;
+    for (const auto& [p, rec] : settled_without_result) left_out.insert(rec.payment_id);
+
+    // The routed records DR holds: the latest per payment (a channel topic's names the
+    // attempts so far; payments.routed the plan).
+    std::unordered_map<std::string, RoutedPayment> routed;
+    auto keep_routed = [&](const kafka::Record& r) {
+        auto p = decode_routed(r.value);
+        if (p && request_of.count(p->request.payment_id)) routed[p->request.payment_id] = std::move(*p);
+    };
+    read_topic(reader, topics.routed, reader.positions_at(topics.routed, since), keep_routed);
+    for (const auto& ch : cfg.channels)
+        read_topic(reader, topics.channel(ch.id), reader.positions_at(topics.channel(ch.id), since), keep_routed);
+
+    std::vector<ReplicatedRequest> replicated;
+    replicated.reserve(requests.size());
+    for (const auto& q : requests) replicated.push_back({q.payment_id, q.root_id});
+    const auto flying = in_flight(replicated, results, left_out);
+    rep.in_flight = flying.size();
+    rep.restored = settled_without_result.size();
+
+    // 2. Each in-flight payment's answers from the channels that may have it: those of its
+    //    plan (a follow-up: its original's channel), every channel when DR holds no plan.
+    std::vector<PaymentResult> decided;
+    std::map<std::string, std::vector<size_t>> asked;  // channel → indexes into `skeleton`
+    std::vector<RoutedPayment> skeleton;
+    std::vector<std::vector<ChannelAnswer>> answers;
+    for (const auto& id : flying) {
+        const auto& q = requests[request_of.at(id)];
+        if (!q.request) {  // unreadable: answered as the router answers it, nothing was sent
+            ++rep.invalid;
+            decided.push_back(make_rejected_result(q.payment_id, q.root_id,
+                                                   {q.rejection->code, q.rejection->message}, started));
+            decided.back().times.completed_at = started;
+            continue;
+        }
+        RoutedPayment p;
+        if (auto it = routed.find(id); it != routed.end()) {
+            p = it->second;
+        } else {
+            p.request = *q.request;
+            if (p.request.instrument) {  // never leaves this process in clear
+                p.request.instrument->pan.clear();
+                p.request.instrument->pin_block.clear();
+            }
+            p.times.created_at = p.request.created_at_ms;
+        }
+        p.home_partition = q.partition;
+        std::vector<std::string> channels = p.route.channels;
+        if (is_follow_up(p.request.type) && p.request.original && !p.request.original->channel.empty())
+            channels = {p.request.original->channel};
+        if (channels.empty())
+            for (const auto& ch : cfg.channels) channels.push_back(ch.id);
+        const size_t i = skeleton.size();
+        skeleton.push_back(std::move(p));
+        answers.emplace_back();
+        for (const auto& ch : std::set<std::string>(channels.begin(), channels.end()))
+            if (cfg.channel(ch)) asked[ch].push_back(i);
+    }
+    if (!o.dry_run) {
+        for (const auto& [ch, idx] : asked) {
+            auto conn = make_connector(*cfg.channel(ch), ConnectorContext{card_keys});
+            for (size_t from = 0; from < idx.size(); from += o.channel_batch) {
+                std::vector<RoutedPayment> batch;
+                for (size_t k = from; k < std::min(idx.size(), from + o.channel_batch); ++k) batch.push_back(skeleton[idx[k]]);
+                const auto outs = conn->cancel(batch);
+                rep.channel_calls += batch.size();
+                for (size_t k = 0; k < batch.size(); ++k)
+                    answers[idx[from + k]].push_back(takeover_answer(ch, k < outs.size() ? outs[k] : ChannelOutcome{ChannelOutcome::Kind::failed}));
+            }
+        }
+    }
+    for (size_t i = 0; i < skeleton.size(); ++i) {
+        const auto& p = skeleton[i];
+        const auto t = takeover_result(p.request.payment_id, p.request.root_id(), answers[i], now_ms());
+        auto res = result_for(p, t.status, t.reason, t.times.completed_at);
+        res.channel = t.channel;
+        res.channel_ref = t.channel_ref;
+        res.approval_code = t.approval_code;
+        rep.double_executions += t.reason.code == "double_execution_at_primary";
+        if (t.reason.code == "double_execution_at_primary")
+            spdlog::error("dr-takeover: payment {} was executed by more than one channel at the primary", res.payment_id);
+        decided.push_back(std::move(res));
+    }
+    for (const auto& r : decided) ++rep.outcomes[std::string(to_string(r.status))];
+
+    // The router's ledger must know every payment the takeover answers, or a client's retry
+    // at DR would be routed afresh: an entry for each root it never recorded.
+    std::map<int32_t, LifeCycleLedger> ledgers;
+    auto admit = [&](const PaymentRequest& req, int32_t partition) {
+        auto& l = ledgers[partition];
+        const auto root = req.root_id();
+        if (!l.find(root))
+            if (auto it = ledger.find(root); it != ledger.end()) l.replay(root, it->second.second);
+        if (!l.find(root) && is_follow_up(req.type)) return;  // its original is unknown here too
+        if (!l.answered(req)) l.admit(req, started);
+    };
+    for (const auto& id : flying)
+        if (const auto& q = requests[request_of.at(id)]; q.request) admit(*q.request, q.partition);
+    for (const auto& [p, rec] : settled_without_result)
+        if (auto it = request_of.find(rec.payment_id); it != request_of.end() && requests[it->second].request)
+            admit(*requests[it->second].request, requests[it->second].partition);
+
+    if (o.dry_run) {
+        rep.took_ms = now_ms() - started;
+        return rep;
+    }
+
+    // 3. Writes: ledger entries and restored results, then (their offsets known) the results
+    //    of the in-flight payments; then the groups move.
+    kafka::Producer producer(cfg.kafka, {{"enable.idempotence", "true"}, {"acks", "all"}});
+    auto send = [&](const kafka::OutRecord& r) {
+        if (!producer.produce(r)) throw std::runtime_error("cannot produce to " + r.topic);
+    };
+    for (auto& [partition, l] : ledgers)
+        for (auto& [key, value] : l.take_changes()) {
+            send({topics.lifecycle, key, value, {}, partition});
+            ++rep.ledger_entries;
+        }
+    for (const auto& [p, rec] : settled_without_result) {
+        auto it = request_of.find(rec.payment_id);
+        const std::string root = it != request_of.end() ? requests[it->second].root_id : rec.payment_id;
+        send(kafka::result_record(topics, result_from_clearing(rec, root), {}, p));
+    }
+    if (!producer.flush(60'000)) throw std::runtime_error("restored results not delivered within 60 s");
+    std::map<int32_t, int64_t> results_end;
+    for (int32_t p : reader.partitions(topics.results)) results_end[p] = reader.watermarks(topics.results, p).second;
+    for (const auto& r : decided)
+        send(kafka::result_record(topics, r, {}, requests[request_of.at(r.payment_id)].partition));
+    if (!producer.flush(60'000)) throw std::runtime_error("takeover results not delivered within 60 s");
+
+    // A group with a live member refuses the commit: the stages must not run yet.
+    auto move = [&](const std::string& group, const std::vector<kafka::Position>& to) {
+        kafka::TopicReader g(cfg.kafka, group);
+        std::string why;
+        if (!g.commit(to, why)) throw std::runtime_error("cannot move group " + group + ": " + why);
+        for (const auto& x : to) rep.moves.push_back({group, x.topic, x.partition, x.offset});
+    };
+    auto ends = [&](const std::string& t) {
+        std::vector<kafka::Position> to;
+        for (int32_t p : reader.partitions(t)) to.push_back({t, p, reader.watermarks(t, p).second});
+        return to;
+    };
+    // Router, risk and connectors re-run nothing the primary may have done: they start at
+    // the end of their inputs (the router keeps its results offset: re-reading results only
+    // brings its ledger up to date).
+    move(router_options(cfg, "0").group_id, ends(topics.requests));
+    move(risk_options(cfg, "0").group_id, ends(topics.routed));
+    for (const auto& ch : cfg.channels) move(connector_options(cfg, ch.id, "0").group_id, ends(topics.channel(ch.id)));
+    std::vector<kafka::Position> resume;
+    for (const auto& [p, end] : results_end)
+        resume.push_back({topics.results, p, settlement_resume_offset(results_by_partition[p], logged[p], end)});
+    move(settlement_group, resume);
+    rep.took_ms = now_ms() - started;
+    return rep;
+}
+
+}  // namespace dr
+}  // namespace turnout
