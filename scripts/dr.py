@@ -1,7 +1,8 @@
 """A second site for disaster recovery: the DR Kafka cluster (scripts/kafka-local --site dr)
 fed by MirrorMaker 2 from the primary (docs/disaster-recovery.md).
 
-usage: scripts/dr start|stop|status|fetch [--config FILE]
+usage: scripts/dr start|stop|status|failover|fetch [--config FILE]
+       scripts/dr drill [--small] [--payments N] [--rate R] [--seed S] [--keep]
 
   fetch   resolve MirrorMaker 2's jars (connect-mirror, the broker's Kafka version) with
           Maven into var/kafka-cache/mirror-lib (once)
@@ -12,6 +13,11 @@ usage: scripts/dr start|stop|status|fetch [--config FILE]
           committed offsets of Turnout's consumer groups translated to the DR offsets; waits
           until MirrorMaker's heartbeats arrive at DR
   stop    stop MirrorMaker 2 (the clusters keep running)
+  failover  the primary is lost: stop MirrorMaker 2, then `turnout dr-takeover --config FILE`
+          (FILE: the DR site's config) answers the payments the primary left in flight by
+          asking their channels and sets where each stage resumes; start the roles at DR
+          after it (report in var/dr/takeover.json)
+  drill   lose a primary site under load and fail over, measured (scripts/drill.py)
   status  MirrorMaker running or not, the age of its last heartbeat at DR, and per topic the
           replication lag: seconds between the newest record at the primary and the newest
           at DR (0 when DR has it); exit 0 when replication runs, 3 when not
@@ -37,7 +43,7 @@ import catalogue  # noqa: E402  scripts/kafka/catalogue.py
 import local  # noqa: E402  scripts/kafka/local.py (the jar cache, java)
 from supervise import NotReady, Process, read_pid, stop_pids  # noqa: E402
 
-DR_DIR = os.path.join(ROOT, "var", "dr")
+DR_DIR = os.environ.get("TURNOUT_DR_DIR") or os.path.join(ROOT, "var", "dr")
 MIRROR_LIB = os.path.join(ROOT, "var", "kafka-cache", "mirror-lib")
 MIRROR_POM = os.path.join(HERE, "kafka", "mirror-pom.xml")
 PIDFILE = os.path.join(DR_DIR, "mirror.pid")
@@ -214,11 +220,11 @@ def start(cfg, config):
             "-cp", ":".join(jars), MAIN_CLASS, PROPS, "--clusters", "dr"]
     proc = Process("mirror", argv, log=os.path.join(DR_DIR, "mirror.out"), detach=True, pidfile=PIDFILE).start()
     say(f"MirrorMaker 2 primary {primary_bootstrap(cfg)} -> dr {dr_bootstrap()} (pid {proc.pid}), "
-        f"log var/dr/mirror.log, metrics http://127.0.0.1:{metrics_port()}/metrics")
+        f"log {os.path.relpath(DR_DIR, ROOT)}/mirror.log, metrics http://127.0.0.1:{metrics_port()}/metrics")
     try:
         proc.wait_ready(lambda: fresh(heartbeat_age(2.0)), START_TIMEOUT, "MirrorMaker heartbeats at DR", interval=1.0)
     except NotReady as e:
-        raise Failed(f"{e}; see var/dr/mirror.log")
+        raise Failed(f"{e}; see {os.path.relpath(DR_DIR, ROOT)}/mirror.log")
     say("replicating: heartbeats arrive at DR")
 
 
@@ -229,6 +235,20 @@ def stop():
         return
     stop_pids([pid], timeout=30)
     say(f"MirrorMaker 2 stopped (pid {pid})")
+
+
+def failover(config):
+    """Stop following the primary, then take over at DR (before any role starts there)."""
+    stop()
+    binary = os.environ.get("TURNOUT_BIN") or os.path.join(ROOT, "build", "turnout")
+    report = os.path.join(DR_DIR, "takeover.json")
+    os.makedirs(DR_DIR, exist_ok=True)
+    say(f"taking over at DR: {os.path.relpath(binary, ROOT)} dr-takeover --config {config}")
+    rc = subprocess.run([binary, "dr-takeover", "--config", config, "--report", report], cwd=ROOT).returncode
+    if rc:
+        raise Failed(f"turnout dr-takeover failed ({rc}); fix the cause and run `scripts/dr failover` again "
+                     "(a second run finishes what the first left)")
+    say(f"DR has taken over; report {os.path.relpath(report, ROOT)}. Start the roles at DR with this config.")
 
 
 def status(cfg):
@@ -260,6 +280,9 @@ def main(argv):
         print(__doc__.rstrip("\n"))
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
+    if cmd == "drill":
+        import drill  # scripts/drill.py
+        return drill.main(rest)
     config = os.environ.get("TURNOUT_CONFIG") or os.path.join(ROOT, "config", "turnout.yaml")
     if rest[:1] == ["--config"] and len(rest) > 1:
         config, rest = rest[1], rest[2:]
@@ -276,6 +299,8 @@ def main(argv):
         stop()
     elif cmd == "status":
         return status(cfg)
+    elif cmd == "failover":
+        failover(config)
     else:
         print(f"dr: unknown command: {cmd}", file=sys.stderr)
         return 2

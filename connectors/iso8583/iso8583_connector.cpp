@@ -93,6 +93,7 @@ struct Pending {
     IsoMessage reversal;  // built on the first timeout
     bool is_void = false;  // a void is itself a 0400: on timeout it is repeated, not reversed
     bool recovered = false;  // journaled by an earlier process: reverse it, do not send it
+    bool takeover = false;   // asked by a site taking over (cancel()): reversed by RRN
     std::string payment_id;
     State state = State::queued;
     int reversal_attempts = 0;
@@ -301,6 +302,7 @@ public:
             p->payment_id = batch[i].request.payment_id;
             p->request = std::move(*msg);
             p->recovered = true;  // reversed, never sent
+            p->takeover = true;
             p->request.set(7, std::string(10, '0'));
             p->request.set(11, std::string(6, '0'));
             p->request.set(41, terminal);
@@ -339,7 +341,7 @@ private:
             asio::post(io_, [this, ready = std::move(ready)] {
                 const auto until = Clock::now() + std::chrono::milliseconds(s_.connect_timeout_ms);
                 for (const auto& p : ready) {
-                    if (p->recovered) {
+                    if (p->recovered && !p->takeover) {
                         recovered_reversals_.Increment();
                         spdlog::warn("channel {}: payment {} was in flight when an earlier process stopped (STAN {}, "
                                      "terminal {}): reversing it",

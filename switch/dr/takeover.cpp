@@ -212,6 +212,8 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     replicated.reserve(requests.size());
     for (const auto& q : requests) replicated.push_back({q.payment_id, q.root_id});
     const auto flying = in_flight(replicated, results, left_out);
+    spdlog::info("dr-takeover: read {} requests, {} results, {} routed records in {} ms; {} in flight", rep.requests,
+                 rep.results, routed.size(), now_ms() - started, flying.size());
     rep.in_flight = flying.size();
     rep.restored = settled_without_result.size();
 
@@ -279,6 +281,8 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         decided.push_back(std::move(res));
     }
     for (const auto& r : decided) ++rep.outcomes[std::string(to_string(r.status))];
+    spdlog::info("dr-takeover: {} channels asked about {} payments; {} ms so far", asked.size(), rep.channel_calls,
+                 now_ms() - started);
 
     // The router's ledger must know every payment the takeover answers, or a client's retry
     // at DR would be routed afresh: an entry for each root it never recorded.
