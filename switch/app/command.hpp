@@ -47,6 +47,7 @@ void add_dlq(CLI::App& app, Context& ctx);             // dlq list|show|replay
 void add_keys(CLI::App& app, Context& ctx);            // keys init|rotate|list|import
 void add_sim_report(CLI::App& app, Context& ctx);      // sim-report
 void add_reconcile(CLI::App& app, Context& ctx);       // reconcile
+void add_clearing_check(CLI::App& app, Context& ctx);  // clearing-check
 void add_loadgen(CLI::App& app, Context& ctx);         // loadgen
 void add_benchmarks(CLI::App& app, Context& ctx);      // bench-pipe, bench-connector, bench-history
 void add_dr_takeover(CLI::App& app, Context& ctx);     // dr-takeover

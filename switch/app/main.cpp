@@ -24,6 +24,7 @@ constexpr AddCommand kCommands[] = {
     turnout::app::add_openapi,      // openapi
     turnout::app::add_sim_report,   // sim-report
     turnout::app::add_reconcile,    // reconcile
+    turnout::app::add_clearing_check,  // clearing-check
     turnout::app::add_loadgen,      // loadgen
     turnout::app::add_benchmarks,   // bench-pipe, bench-connector, bench-history
     turnout::app::add_dr_takeover,  // dr-takeover

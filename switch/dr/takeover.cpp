@@ -20,6 +20,8 @@
 #include "router/router_stage.hpp"
 #include "settlement/batch_book.hpp"
 #include "settlement/batch_log.hpp"
+#include "settlement/clearing_file.hpp"
+#include "settlement/cutoff.hpp"
 #include "settlement/settlement_stage.hpp"
 
 namespace turnout {
@@ -94,6 +96,8 @@ std::string TakeoverReport::json() const {
     o["pending_at_channel"] = pending;
     o["restored_from_settlement_log"] = restored;
     o["ledger_entries"] = ledger_entries;
+    o["batches_restored"] = batches_restored;
+    o["batches_unrestorable"] = batches_unrestorable;
     boost::json::object by;
     for (const auto& [k, v] : outcomes) by[k] = v;
     o["outcomes"] = by;
@@ -117,7 +121,9 @@ std::string TakeoverReport::text() const {
         for (const auto& [k, v] : outcomes) s << (first ? "" : ", ") << k << " " << v, first = false;
         s << ")";
     }
-    s << "; " << restored << " restored from the settlement log; " << held << " held by the router, " << pending
+    s << "; " << restored << " results and " << batches_restored << " batch summaries restored from the settlement log";
+    if (batches_unrestorable) s << " (" << batches_unrestorable << " batches not restorable: see the log)";
+    s << "; " << held << " held by the router, " << pending
       << " pending at their channel (left to the stages); " << double_executions << " double executions at the primary; "
       << moves.size() << " group offsets set; " << took_ms << " ms\n";
     return s.str();
@@ -174,16 +180,70 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         results.push_back(std::move(*checked.result));
     });
 
-    // Settlement's replicated log: the clearing records it assigned, per results partition.
+    // Settlement's replicated log: the clearing records it assigned, per results partition,
+    // and the batches it closed (key: the batch id; an add's: <batch id>/<index>).
     std::map<int32_t, std::unordered_set<std::string>> logged;
     std::vector<std::pair<int32_t, ClearingRecord>> settled_without_result;
+    std::map<std::string, std::map<std::string, ClearingRecord>> adds;  // batch id → index → record
+    std::map<std::string, std::pair<BatchLogEntry, int64_t>> closes;    // batch id → close, its time
     read_topic(reader, topics.settlement_log, reader.positions_at(topics.settlement_log, since - kMarginMs),
                [&](const kafka::Record& r) {
                    auto e = decode_batch_log(r.value);
-                   if (!e || e->op != BatchLogEntry::Op::add) return;
+                   if (!e) return;
+                   const std::string key(r.key);
+                   if (e->op == BatchLogEntry::Op::close) {
+                       closes[key] = {*e, kafka::timestamp_ms(r)};
+                       return;
+                   }
+                   if (const auto slash = key.rfind('/'); slash != std::string::npos)
+                       adds[key.substr(0, slash)][key.substr(slash + 1)] = e->record;
                    logged[r.partition].insert(e->record.payment_id);
                    if (!answered.count(e->record.payment_id)) settled_without_result.emplace_back(r.partition, e->record);
                });
+    // A batch whose close reached DR but whose summary did not: closed at the primary (its
+    // clearing files are the primary's), never closed again at DR. Its summary is rebuilt
+    // from its records in the log and announced, naming the primary's files and digests.
+    std::unordered_set<std::string> announced;
+    read_topic(reader, topics.batches, reader.positions_at(topics.batches, since - kMarginMs),
+               [&](const kafka::Record& r) { announced.insert(std::string(r.key)); });
+    std::vector<Batch> unannounced;
+    const auto cutoffs = CutoffPlan::from(cfg.settlement);
+    for (const auto& [id, close] : closes) {
+        if (announced.count(id)) continue;
+        const auto& records = adds[id];
+        // Complete only when its records from index 0 on are all within what was read.
+        bool complete = !records.empty();
+        size_t expected = 0;
+        for (const auto& [index, rec] : records)
+            complete = complete && index.size() == 10 && index.find_first_not_of("0123456789") == std::string::npos &&
+                       std::stoull(index) == expected++;
+        if (!complete) {
+            ++rep.batches_unrestorable;
+            spdlog::error("dr-takeover: batch {} was closed at the primary, its summary did not reach DR, and its "
+                          "records are not all in the settlement log read; restore its clearing files from the "
+                          "primary's backup (turnout clearing-check)",
+                          id);
+            continue;
+        }
+        Batch b;
+        auto& sm = b.summary;
+        sm.batch_id = id;
+        sm.channel = close.first.channel;
+        sm.currency = close.first.currency;
+        sm.window_start_ms = close.first.window_start_ms;
+        sm.window_end_ms = cutoffs.window(sm.channel, sm.window_start_ms).end_ms;
+        for (const auto& [index, rec] : records) {
+            b.records.push_back(rec);
+            ++sm.record_count;
+            (rec.amount > 0 ? sm.debit_total : sm.credit_total) += rec.amount > 0 ? rec.amount : -rec.amount;
+        }
+        sm.net = sm.debit_total - sm.credit_total;
+        net_by_merchant(b);
+        describe_clearing_files(b);
+        sm.closed_at_ms = close.second;
+        unannounced.push_back(std::move(b));
+    }
+    rep.batches_restored = unannounced.size();
 
     // What the stages at DR will finish themselves.
     std::unordered_set<std::string> left_out;
@@ -322,6 +382,8 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         const std::string root = it != request_of.end() ? requests[it->second].root_id : rec.payment_id;
         send(kafka::result_record(topics, result_from_clearing(rec, root), {}, p));
     }
+    for (const auto& b : unannounced)
+        send({topics.batches, b.summary.batch_id, encode_batch_summary(b.summary), {}});
     if (!producer.flush(60'000)) throw std::runtime_error("restored results not delivered within 60 s");
     std::map<int32_t, int64_t> results_end;
     for (int32_t p : reader.partitions(topics.results)) results_end[p] = reader.watermarks(topics.results, p).second;

@@ -51,6 +51,8 @@ struct TakeoverReport {
     size_t pending = 0;          // payments left to their asynchronous channel (replicated pending store)
     size_t restored = 0;         // approved results restored from the replicated settlement log
     size_t ledger_entries = 0;   // router life-cycle entries written for payments it never recorded
+    size_t batches_restored = 0;      // batch summaries announced again (closed at the primary, summary lost)
+    size_t batches_unrestorable = 0;  // such batches whose records were not all in the log read
     std::map<std::string, size_t> outcomes;  // results written for in-flight payments, by status
     size_t double_executions = 0;            // in-flight payments two channels had executed
     size_t channel_calls = 0;                // payments asked about, summed over channels

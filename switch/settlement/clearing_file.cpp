@@ -164,19 +164,26 @@ ClearingSigner hmac_signer(std::string key) {
     return [key = std::move(key)](std::string_view data) { return hmac_sha256_hex(key, data); };
 }
 
-void write_clearing_files(const std::string& dir, Batch& b, const ClearingSigner& sign) {
-    fs::create_directories(dir);
-    if (!sign) throw std::runtime_error("no settlement HMAC key to sign clearing files with");
-    const std::string csv = render_clearing_csv(b);
-    const std::string fixed = render_clearing_fixed_width(b);
+ClearingFiles describe_clearing_files(Batch& b) {
+    ClearingFiles f{render_clearing_csv(b), render_clearing_fixed_width(b)};
     auto& s = b.summary;
     // The names never come from record contents unchecked: a '/' or a leading '.' in a
     // batch id is percent-encoded, so every file lands in `dir` under a name of its own.
     const std::string stem = clearing_file_stem(s.batch_id);
     s.file = stem + ".csv";
-    s.sha256 = sha256_hex(csv);
+    s.sha256 = sha256_hex(f.csv);
     s.fixed_width_file = stem + ".txt";
-    s.fixed_width_sha256 = sha256_hex(fixed);
+    s.fixed_width_sha256 = sha256_hex(f.fixed_width);
+    return f;
+}
+
+void write_clearing_files(const std::string& dir, Batch& b, const ClearingSigner& sign) {
+    fs::create_directories(dir);
+    if (!sign) throw std::runtime_error("no settlement HMAC key to sign clearing files with");
+    const auto files = describe_clearing_files(b);
+    const std::string& csv = files.csv;
+    const std::string& fixed = files.fixed_width;
+    auto& s = b.summary;
     const fs::path d(dir);
     write_atomic(d, s.file, csv);
     write_atomic(d, s.fixed_width_file, fixed);

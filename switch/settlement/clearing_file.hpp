@@ -39,6 +39,12 @@ std::string render_clearing_fixed_width(const Batch& b);
 // already there with the same bytes is kept (closing again after a crash); other bytes are
 // refused with std::runtime_error. `sign` signs the files.
 void write_clearing_files(const std::string& dir, Batch& b, const ClearingSigner& sign);
+// The two files' contents, and the summary's file names and digests set as
+// write_clearing_files sets them (nothing written).
+struct ClearingFiles {
+    std::string csv, fixed_width;
+};
+ClearingFiles describe_clearing_files(Batch& b);
 
 std::string sha256_hex(std::string_view data);
 // Any file (reports too): temporary name in the same folder, fsync, rename.

@@ -1,5 +1,10 @@
-// turnout sim-report (a simulator channel's settlement report) and turnout reconcile (a channel's
-// report against the clearing files). Exit 2 when they cannot run; reconcile exits 1 on breaks.
+// turnout sim-report (a simulator channel's settlement report), turnout reconcile (a channel's
+// report against the clearing files) and turnout clearing-check (restored clearing files against
+// their signatures and the batches announced). Exit 2 when they cannot run; reconcile and
+// clearing-check exit 1 on breaks.
+#include <algorithm>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -8,7 +13,10 @@
 #include "model/time.hpp"
 #include "security/card_vault.hpp"
 #include "settlement/clearing_file.hpp"
+#include "codec/messages.hpp"
+#include "kafka/topic_reader.hpp"
 #include "settlement/reconcile.hpp"
+#include "settlement/restore_check.hpp"
 #include "simulator/ledger.hpp"
 
 namespace turnout::app {
@@ -16,7 +24,8 @@ namespace {
 
 struct ReportOptions {
     std::string channel, out;
-    std::string report, clearing_dir, metrics_file;  // reconcile
+    std::string report, clearing_dir, metrics_file;  // reconcile (clearing_dir: clearing-check too)
+    bool batches = false;                            // clearing-check
 };
 
 int sim_report(const Context& ctx, const ReportOptions& o) {
@@ -53,6 +62,58 @@ int reconcile_report(const Context& ctx, const ReportOptions& o) {
     return result.breaks.empty() ? 0 : 1;
 }
 
+// Every clearing CSV under `dir` (its subfolders too: one per site), each checked against its
+// digest and signature, then against the batches settlement.batches announced (--batches).
+int clearing_check(const Context& ctx, const ReportOptions& o) {
+    const auto cfg = ctx.config();
+    const CardVault v(load_key_provider(cfg, kSettlement, Context::keys_path(cfg)));
+    const ClearingSigner sign = [&v](std::string_view data) { return v.settlement_sign(data); };
+    const std::string dir = o.clearing_dir.empty() ? cfg.settlement.output_dir : o.clearing_dir;
+    if (!std::filesystem::is_directory(dir)) throw std::runtime_error(dir + " is not a folder");
+    std::vector<std::string> paths;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".csv") paths.push_back(e.path().string());
+    std::sort(paths.begin(), paths.end());
+    std::vector<RestoredFile> files;
+    for (const auto& path : paths) {
+        RestoredFile f{path, std::nullopt, {}};
+        std::string why;
+        const std::string txt = path.substr(0, path.size() - 4) + ".txt";
+        if (!verify_clearing_file(path, sign, why) ||
+            (std::filesystem::exists(txt) && !verify_clearing_file(txt, sign, why))) {
+            f.problem = why;
+        } else {
+            std::ifstream in(path, std::ios::binary);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            f.file = parse_clearing_csv(ss.str(), why);
+            if (!f.file) f.problem = why;
+        }
+        files.push_back(std::move(f));
+    }
+    std::vector<BatchSummary> batches;
+    if (o.batches) {
+        kafka::TopicReader reader(cfg.kafka, cfg.kafka.name_prefix + "turnout.clearing-check");
+        const auto& topic = cfg.kafka.topics.batches;
+        std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
+        for (int32_t p : reader.partitions(topic)) ranges[p] = reader.watermarks(topic, p);
+        reader.read_ranges(topic, ranges, [&](const kafka::Record& r) {
+            if (auto b = decode_batch_summary(r.value)) batches.push_back(std::move(*b));
+            return true;
+        });
+    }
+    const auto r = check_restore(files, batches);
+    for (const auto& p : r.problems) std::cout << "  " << p << "\n";
+    std::cout << "clearing-check: " << r.files << " clearing files, " << r.bad << " failing their digest or signature";
+    if (o.batches)
+        std::cout << "; " << r.batches << " batches in " << cfg.kafka.topics.batches << ", " << r.missing
+                  << " without their file, " << r.differing << " with other totals";
+    else
+        std::cout << "; " << r.differing << " batches whose files differ";
+    std::cout << "\n";
+    return r.ok() ? 0 : 1;
+}
+
 // A runtime error means the tool could not run: exit 2, never 1 (which means breaks).
 int exit_2_on_error(int (*body)(const Context&, const ReportOptions&), const Context& ctx, const ReportOptions& o) {
     try {
@@ -86,6 +147,17 @@ void add_reconcile(CLI::App& app, Context& ctx) {
     s->add_option("--out", o->out, "reconciliation report (JSON)")->required();
     s->add_option("--metrics-file", o->metrics_file, "metrics in Prometheus text format (default: <out>.prom)");
     s->callback([&ctx, o] { ctx.run = [&ctx, o] { return exit_2_on_error(reconcile_report, ctx, *o); }; });
+}
+
+void add_clearing_check(CLI::App& app, Context& ctx) {
+    auto* s = app.add_subcommand("clearing-check",
+                                 "restore check: clearing files (a backup, both sites) against their digests and "
+                                 "signatures, and against the batches settlement.batches announced");
+    add_config_option(*s, ctx);
+    auto o = std::make_shared<ReportOptions>();
+    s->add_option("--dir", o->clearing_dir, "folder of clearing files, searched with its subfolders (default: settlement.output_dir)");
+    s->add_flag("--batches", o->batches, "also check every batch of settlement.batches has an intact file with its totals");
+    s->callback([&ctx, o] { ctx.run = [&ctx, o] { return exit_2_on_error(clearing_check, ctx, *o); }; });
 }
 
 }  // namespace turnout::app
