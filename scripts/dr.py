@@ -2,6 +2,8 @@
 fed by MirrorMaker 2 from the primary (docs/disaster-recovery.md).
 
 usage: scripts/dr start|stop|status|failover|fetch [--config FILE]
+       scripts/dr backup [--config FILE] [--site NAME] DEST
+       scripts/dr restore-check [--config FILE] DEST
        scripts/dr drill [--small] [--payments N] [--rate R] [--seed S] [--keep]
 
   fetch   resolve MirrorMaker 2's jars (connect-mirror, the broker's Kafka version) with
@@ -17,6 +19,14 @@ usage: scripts/dr start|stop|status|failover|fetch [--config FILE]
           (FILE: the DR site's config) answers the payments the primary left in flight by
           asking their channels and sets where each stage resumes; start the roles at DR
           after it (report in var/dr/takeover.json)
+  backup  what a site needs beyond Kafka into DEST/NAME (default NAME primary): its
+          clearing files with their .sha256 and .sig, its config files, its key references
+          (`turnout keys list`: key ids and check values; the wrapped key set of a PKCS#11
+          site), never key material; MANIFEST.sha256 over all of it
+  restore-check  every site backup under DEST intact (its manifest); its key references
+          loadable with FILE; every clearing file's digest and signature; every batch in
+          settlement.batches of FILE's cluster with an intact file of its totals (turnout
+          clearing-check); exit 0 when all hold, 1 otherwise
   drill   lose a primary site under load and fail over, measured (scripts/drill.py)
   status  MirrorMaker running or not, the age of its last heartbeat at DR, and per topic the
           replication lag: seconds between the newest record at the primary and the newest
@@ -251,6 +261,108 @@ def failover(config):
     say(f"DR has taken over; report {os.path.relpath(report, ROOT)}. Start the roles at DR with this config.")
 
 
+def config_path(cfg, value):
+    return value if os.path.isabs(value) else os.path.join(ROOT, value)
+
+
+def turnout_bin():
+    return os.environ.get("TURNOUT_BIN") or os.path.join(ROOT, "build", "turnout")
+
+
+def backup(cfg, config, dest, site):
+    """What a site needs beyond Kafka, into DEST/SITE: its clearing files with their digests
+    and signatures, its config files, and its key references (never key material)."""
+    import hashlib
+    import shutil
+    out = os.path.join(dest, site)
+    os.makedirs(out, exist_ok=True)
+    copied = []
+
+    def copy(src, rel):
+        target = os.path.join(out, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(src, target)
+        copied.append(rel)
+
+    clearing = config_path(cfg, (cfg.get("settlement") or {}).get("output_dir") or "var/settlement")
+    if os.path.isdir(clearing):
+        for name in sorted(os.listdir(clearing)):
+            if name.endswith((".csv", ".txt", ".sha256", ".sig")):
+                copy(os.path.join(clearing, name), os.path.join("clearing", name))
+    # Key files hold key material: they live in their own store (an HSM, a secrets manager)
+    # and are never copied with the rest.
+    sec = cfg.get("security") or {}
+    secret = {os.path.realpath(config_path(cfg, f)) for f in
+              [sec.get("keys_file")] + [ch.get("keys_file") for ch in cfg.get("channels") or []] if f}
+    copy(config, os.path.join("config", os.path.basename(config)))
+    cdir = os.path.join(ROOT, "config")
+    for base, _, names in os.walk(cdir):
+        for name in sorted(names):
+            src = os.path.join(base, name)
+            if os.path.realpath(src) not in secret and os.path.realpath(src) != os.path.realpath(config):
+                copy(src, os.path.join("config", "repository", os.path.relpath(src, cdir)))
+    key_set = (sec.get("pkcs11") or {}).get("key_set_file")
+    if sec.get("key_provider") == "pkcs11" and key_set and os.path.exists(config_path(cfg, key_set)):
+        copy(config_path(cfg, key_set), os.path.join("keys", "key-set.yaml"))  # wrapped by the token's KEK
+    res = subprocess.run([turnout_bin(), "keys", "list", "--config", config], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    if res.returncode:
+        raise Failed(f"turnout keys list failed: {res.stdout.strip()}")
+    with open(os.path.join(out, "key-references.txt"), "w", encoding="utf-8") as f:
+        f.write(res.stdout)
+    copied.append("key-references.txt")
+    with open(os.path.join(out, "MANIFEST.sha256"), "w", encoding="utf-8") as f:
+        for rel in copied:
+            with open(os.path.join(out, rel), "rb") as g:
+                f.write(f"{hashlib.sha256(g.read()).hexdigest()}  {rel}\n")
+    n = sum(1 for r in copied if r.startswith("clearing/") and r.endswith(".csv"))
+    say(f"backup of site {site} in {os.path.relpath(out, ROOT)}: {n} clearing files (with digests and "
+        f"signatures), configs, key references; MANIFEST.sha256")
+
+
+def restore_check(config, dest):
+    """Every site's backup in DEST intact (its manifest), every clearing file intact and every
+    batch the cluster of CONFIG announced present with its totals, and the key references of
+    the backup resolving to the keys this site loads. Exit 0 when all hold, 1 otherwise."""
+    import hashlib
+    problems = 0
+    sites = sorted(d for d in os.listdir(dest) if os.path.exists(os.path.join(dest, d, "MANIFEST.sha256")))
+    if not sites:
+        raise Failed(f"no site backup (MANIFEST.sha256) under {dest}")
+    res = subprocess.run([turnout_bin(), "keys", "list", "--config", config], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    def refs(text):  # key lines without their seal counts (they move on)
+        return set(line.split(" seals ")[0].strip() for line in text.splitlines()[1:] if line.strip())
+    here = refs(res.stdout)
+    for site in sites:
+        base = os.path.join(dest, site)
+        bad = 0
+        with open(os.path.join(base, "MANIFEST.sha256"), encoding="utf-8") as f:
+            for line in f:
+                digest, rel = line.rstrip("\n").split("  ", 1)
+                try:
+                    with open(os.path.join(base, rel), "rb") as g:
+                        ok = hashlib.sha256(g.read()).hexdigest() == digest
+                except OSError:
+                    ok = False
+                if not ok:
+                    bad += 1
+                    print(f"  {site}/{rel}: missing or changed since the backup")
+        with open(os.path.join(base, "key-references.txt"), encoding="utf-8") as f:
+            backed = refs(f.read())
+        unresolved = sorted(backed - here)
+        for r in unresolved:
+            print(f"  {site}: key reference not loadable here: {r}")
+        say(f"site {site}: manifest {'intact' if not bad else f'{bad} files missing or changed'}; "
+            f"{len(backed) - len(unresolved)} of {len(backed)} key references resolve here")
+        problems += bad + len(unresolved)
+    rc = subprocess.run([turnout_bin(), "clearing-check", "--config", config, "--dir", dest, "--batches"],
+                        cwd=ROOT).returncode
+    if rc not in (0, 1):
+        raise Failed(f"turnout clearing-check failed ({rc})")
+    return 0 if problems == 0 and rc == 0 else 1
+
+
 def status(cfg):
     pid = mirror_pid()
     say(f"MirrorMaker 2 {'running (pid %d)' % pid if pid else 'stopped'}")
@@ -284,11 +396,17 @@ def main(argv):
         import drill  # scripts/drill.py
         return drill.main(rest)
     config = os.environ.get("TURNOUT_CONFIG") or os.path.join(ROOT, "config", "turnout.yaml")
-    if rest[:1] == ["--config"] and len(rest) > 1:
-        config, rest = rest[1], rest[2:]
-    if rest:
-        print(f"dr: unknown argument: {rest[0]}", file=sys.stderr)
-        return 2
+    site, extra = "primary", []
+    while rest:
+        if rest[0] == "--config" and len(rest) > 1:
+            config, rest = rest[1], rest[2:]
+        elif rest[0] == "--site" and len(rest) > 1 and cmd == "backup":
+            site, rest = rest[1], rest[2:]
+        elif not rest[0].startswith("-") and cmd in ("backup", "restore-check"):
+            extra, rest = extra + [rest[0]], rest[1:]
+        else:
+            print(f"dr: unknown argument: {rest[0]}", file=sys.stderr)
+            return 2
     cfg = load_config(config)
     local.java()
     if cmd == "fetch":
@@ -301,6 +419,16 @@ def main(argv):
         return status(cfg)
     elif cmd == "failover":
         failover(config)
+    elif cmd == "backup":
+        if len(extra) != 1:
+            print("dr: backup needs the destination folder", file=sys.stderr)
+            return 2
+        backup(cfg, config, extra[0], site)
+    elif cmd == "restore-check":
+        if len(extra) != 1:
+            print("dr: restore-check needs the backup folder", file=sys.stderr)
+            return 2
+        return restore_check(config, extra[0])
     else:
         print(f"dr: unknown command: {cmd}", file=sys.stderr)
         return 2

@@ -27,8 +27,10 @@ usage: scripts/dr drill [--payments N] [--rate R] [--small] [--seed S] [--keep]
       outcome;
     - settlement difference: the net of every settlement batch at DR against the net of
       the approved results at DR, per currency.
-    Exit 0 when there are no double executions, nothing unresolved and no settlement
-    difference; 1 otherwise; 2 when the drill could not run.
+    Then both sites are backed up (scripts/dr backup) and the restore check runs against
+    DR (scripts/dr restore-check). Exit 0 when there are no double executions, nothing
+    unresolved, no settlement difference and the restore check passes; 1 otherwise; 2 when
+    the drill could not run.
 
 --small is the CI size: 3,000 payments at 300/s. The default is 100,000 at 1,000/s.
 Everything started is stopped at the end; the run's data is removed after a passing run
@@ -284,6 +286,14 @@ class Drill:
         self.script("sims", "stop", "--config", self.primary_cfg)
         summary = self.measure(observer, kill_ms, failover_s)
         summary["loadgen_dr_exit"] = lg2.returncode
+        # Backups of both sites (the primary's clearing files as its last backup would hold
+        # them) and the restore check against DR's settlement.batches.
+        backups = os.path.join(self.dir, "backup")
+        self.script("dr", "backup", "--config", self.primary_cfg, "--site", "primary", backups)
+        self.script("dr", "backup", "--config", self.dr_cfg, "--site", "dr", backups)
+        res = self.script("dr", "restore-check", "--config", self.dr_cfg, backups, check=False)
+        print(res.stdout.rstrip(), flush=True)
+        summary["restore_check"] = {"exit": res.returncode, "report": res.stdout.strip().splitlines()[-1:]}
         return summary
 
     def ledgers(self):
@@ -443,6 +453,8 @@ def render(s):
         f"{s['doubled_results']}",
         f"  unresolved payments: {s['unresolved']}",
         f"  results disagreeing with the channels' ledgers (sales): {s['results_disagreeing_with_channels']}",
+        f"  restore check of both sites' backups against DR: exit {s['restore_check']['exit']} "
+        f"{' '.join(s['restore_check']['report'])}",
         f"  settlement difference: {s['settlement_difference'] or 0} (batches {s['batches_at_dr']}, "
         f"net {s['settled_net']})",
     ]
@@ -469,7 +481,7 @@ def main(argv):
         with open(os.path.join(d.dir, "summary.json"), "w", encoding="utf-8") as f:
             json.dump(s, f, indent=2)
         passed = (s["double_executions"] == 0 and s["doubled_results"] == 0 and s["unresolved"] == 0
-                  and not s["settlement_difference"])
+                  and not s["settlement_difference"] and s["restore_check"]["exit"] == 0)
         say(("PASSED" if passed else "FAILED") + f"; summary in {os.path.relpath(os.path.join(d.dir, 'summary.json'), ROOT)}")
         return 0 if passed else 1
     except Failed as e:
