@@ -57,25 +57,25 @@ struct Request {
 // Reads `topic` from `from` (per partition) to its current end.
 void read_topic(kafka::TopicReader& reader, const std::string& topic, const std::vector<kafka::Position>& from,
                 const std::function<void(const kafka::Record&)>& fn) {
+    const int64_t t0 = now_ms();
     std::map<int32_t, std::pair<int64_t, int64_t>> ranges;
-    for (const auto& p : from) ranges[p.partition] = {p.offset, reader.watermarks(topic, p.partition).second};
+    for (const auto& p : from) ranges[p.partition].first = p.offset;
+    for (const auto& e : reader.ends_of(topic)) ranges[e.partition].second = e.offset;
+    const int64_t t1 = now_ms();
+    size_t n = 0;
     reader.read_ranges(topic, ranges, [&](const kafka::Record& r) {
         fn(r);
+        ++n;
         return true;
     });
-}
-
-std::vector<kafka::Position> beginning(kafka::TopicReader& reader, const std::string& topic) {
-    std::vector<kafka::Position> out;
-    for (int32_t p : reader.partitions(topic)) out.push_back({topic, p, reader.watermarks(topic, p).first});
-    return out;
+    spdlog::debug("dr-takeover: {}: {} records; ends in {} ms, read in {} ms", topic, n, t1 - t0, now_ms() - t1);
 }
 
 // The latest value of each key of a compacted changelog (an empty value removes the key).
 std::unordered_map<std::string, std::pair<int32_t, std::string>> table_of(kafka::TopicReader& reader,
                                                                         const std::string& topic) {
     std::unordered_map<std::string, std::pair<int32_t, std::string>> t;
-    read_topic(reader, topic, beginning(reader, topic), [&](const kafka::Record& r) {
+    read_topic(reader, topic, reader.starts_of(topic), [&](const kafka::Record& r) {
         if (r.value.empty())
             t.erase(std::string(r.key));
         else
@@ -386,7 +386,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         send({topics.batches, b.summary.batch_id, encode_batch_summary(b.summary), {}});
     if (!producer.flush(60'000)) throw std::runtime_error("restored results not delivered within 60 s");
     std::map<int32_t, int64_t> results_end;
-    for (int32_t p : reader.partitions(topics.results)) results_end[p] = reader.watermarks(topics.results, p).second;
+    for (const auto& e : reader.ends_of(topics.results)) results_end[e.partition] = e.offset;
     for (const auto& r : decided)
         send(kafka::result_record(topics, r, {}, requests[request_of.at(r.payment_id)].partition));
     if (!producer.flush(60'000)) throw std::runtime_error("takeover results not delivered within 60 s");
@@ -398,11 +398,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         if (!g.commit(to, why)) throw std::runtime_error("cannot move group " + group + ": " + why);
         for (const auto& x : to) rep.moves.push_back({group, x.topic, x.partition, x.offset});
     };
-    auto ends = [&](const std::string& t) {
-        std::vector<kafka::Position> to;
-        for (int32_t p : reader.partitions(t)) to.push_back({t, p, reader.watermarks(t, p).second});
-        return to;
-    };
+    auto ends = [&](const std::string& t) { return reader.ends_of(t); };
     // Router, risk and connectors re-run nothing the primary may have done: they start at
     // the end of their inputs (the router keeps its results offset: re-reading results only
     // brings its ledger up to date).

@@ -112,19 +112,45 @@ bool TopicReader::commit(const std::vector<Position>& offsets, std::string& why)
     return true;
 }
 
-std::vector<Position> TopicReader::positions_at(const std::string& topic, int64_t ts_ms, int timeout_ms) const {
-    const auto parts = partitions(topic);
+namespace {
+// One ListOffsets request per broker for every partition of `topic`: the offset of the first
+// record at or after `ts` (ms), or of the special timestamps -1 (the end: the last stable
+// offset for this read_committed reader) and -2 (the first offset); -1 where there is none.
+std::vector<Position> list_offsets(rd_kafka_t* c, const std::string& topic, const std::vector<int32_t>& parts,
+                                   int64_t ts, int timeout_ms) {
     PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()) + 1));
-    for (int32_t p : parts) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = ts_ms;
-    if (auto err = rd_kafka_offsets_for_times(c_.get(), list.get(), timeout_ms))
-        throw std::runtime_error("offsets for times of " + topic + ": " + rd_kafka_err2str(err));
+    for (int32_t p : parts) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = ts;
+    if (auto err = rd_kafka_offsets_for_times(c, list.get(), timeout_ms))
+        throw std::runtime_error("offsets of " + topic + ": " + rd_kafka_err2str(err));
     std::vector<Position> out;
     for (int i = 0; i < list->cnt; ++i) {
-        int64_t off = list->elems[i].offset;
-        if (off < 0) off = watermarks(topic, list->elems[i].partition).second;  // no record that late
-        out.push_back({topic, list->elems[i].partition, off});
+        if (list->elems[i].err)
+            throw std::runtime_error("offsets of " + topic + ": " + rd_kafka_err2str(list->elems[i].err));
+        out.push_back({topic, list->elems[i].partition, list->elems[i].offset});
     }
     return out;
+}
+}  // namespace
+
+std::vector<Position> TopicReader::positions_at(const std::string& topic, int64_t ts_ms, int timeout_ms) const {
+    const auto parts = partitions(topic);
+    auto out = list_offsets(c_.get(), topic, parts, ts_ms, timeout_ms);
+    std::vector<Position> ends;
+    for (auto& p : out)
+        if (p.offset < 0) {  // no record that late: the end
+            if (ends.empty()) ends = ends_of(topic, timeout_ms);
+            for (const auto& e : ends)
+                if (e.partition == p.partition) p.offset = e.offset;
+        }
+    return out;
+}
+
+std::vector<Position> TopicReader::ends_of(const std::string& topic, int timeout_ms) const {
+    return list_offsets(c_.get(), topic, partitions(topic), -1, timeout_ms);
+}
+
+std::vector<Position> TopicReader::starts_of(const std::string& topic, int timeout_ms) const {
+    return list_offsets(c_.get(), topic, partitions(topic), -2, timeout_ms);
 }
 
 size_t TopicReader::poll_batch(int timeout_ms, size_t max, const std::function<void(const Record&)>& fn) {
@@ -190,9 +216,13 @@ void TopicReader::read_ranges(const std::string& topic, std::map<int32_t, std::p
         rd_kafka_position(c_.get(), pos.get());
         for (int i = 0; i < pos->cnt; ++i)
             if (pos->elems[i].offset >= ranges[pos->elems[i].partition].second) ranges.erase(pos->elems[i].partition);
-        if (std::chrono::steady_clock::now() > deadline)
+        if (std::chrono::steady_clock::now() > deadline) {
+            rd_kafka_assign(c_.get(), nullptr);
             throw std::runtime_error(topic + " not readable to its end (a transaction still open?)");
+        }
     }
+    // No fetch left waiting at the brokers: the reader's next request is not queued behind one.
+    rd_kafka_assign(c_.get(), nullptr);
 }
 
 Producer::Producer(const KafkaConfig& cfg, const Properties& overrides)

@@ -64,6 +64,10 @@ public:
     // Each partition of `topic` at its first record with a timestamp at or after `ts_ms`
     // (its end where there is none).
     std::vector<Position> positions_at(const std::string& topic, int64_t ts_ms, int timeout_ms = 10000) const;
+    // Each partition's end as this read_committed reader reaches it (its last stable offset),
+    // and its first offset; one request per broker, not one per partition.
+    std::vector<Position> ends_of(const std::string& topic, int timeout_ms = 10000) const;
+    std::vector<Position> starts_of(const std::string& topic, int timeout_ms = 10000) const;
     // Waits up to `timeout_ms` for one record and hands it to `fn`; false when none came (an
     // error event counts as none).
     bool poll(int timeout_ms, const std::function<void(const Record&)>& fn);
