@@ -58,6 +58,9 @@ import yaml
 
 from supervise import Process, Supervisor, cmdline, stop_pids, tail  # scripts/supervise.py
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafka"))
+import records  # noqa: E402  scripts/kafka/records.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAFKA_LOCAL = os.path.join(ROOT, "scripts", "kafka-local")
 STOP_TIMEOUT = 30.0
@@ -622,33 +625,7 @@ class Run:
 
     def read_topic(self, topic):
         """Every committed record of topic, from the beginning to the current end."""
-        from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"{self.id}.chaos-check",
-                      "isolation.level": "read_committed", "enable.auto.commit": False,
-                      "enable.partition.eof": True, "log_level": 3})
-        try:
-            md = c.list_topics(topic, timeout=30)
-            parts = sorted(md.topics[topic].partitions)
-            ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
-            todo = {p for p in parts if ends[p] > 0}
-            c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-            out = []
-            idle = time.monotonic()
-            while todo and time.monotonic() - idle < 30:
-                for m in c.consume(2000, 1.0):
-                    idle = time.monotonic()
-                    if m.error():
-                        if m.error().code() == KafkaError._PARTITION_EOF:
-                            todo.discard(m.partition())
-                        continue
-                    out.append(m.value())
-                    if m.offset() + 1 >= ends[m.partition()]:
-                        todo.discard(m.partition())
-            if todo:
-                raise RuntimeError(f"could not read {topic} to its end (partitions {sorted(todo)})")
-            return out
-        finally:
-            c.close()
+        return [v for v, _ in records.read_topic(self.bootstrap, topic, f"{self.id}.chaos-check")]
 
     def check_topics(self, executed):
         """The results and settlement.batches topics against the ledgers and each other."""

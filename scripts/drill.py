@@ -16,8 +16,8 @@ usage: scripts/dr drill [--payments N] [--rate R] [--small] [--seed S] [--keep]
     the switch at DR and the rest of the load against DR.
  5. Once the load is answered and every settlement batch is closed, prints and writes
     var/drill/<run>/summary.json:
-    - RPO: payments acknowledged at the primary whose result DR does not hold (and the
-      seconds between the newest acknowledged result and the newest result that reached DR);
+    - RPO: payments acknowledged at the primary whose result did not reach DR, and how long
+      before the kill the oldest of them was acknowledged (all older ones reached DR);
     - RTO: seconds from the kill to the first result written at DR (and to the first result
       of a new payment);
     - double executions: payments executed more than once at the channels (the simulators'
@@ -53,7 +53,9 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from supervise import Process, read_pid, stop_pids  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "kafka"))
+import records  # noqa: E402  scripts/kafka/records.py
+from supervise import Process, read_pid  # noqa: E402
 
 PRIMARY_PORT, DR_PORT = 9392, 9294
 SIM_PORTS = {"acq-eu": 9711, "acq-us": 9712, "psp-global": 9713}
@@ -85,35 +87,12 @@ def rrn_for(payment_id):
     return "".join(reversed(out))
 
 
-def read_topic(bootstrap, topic, timeout=60):
+def read_topic(bootstrap, topic):
     """Every committed record of `topic`: [(value, timestamp_ms)]."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-drill-check", "isolation.level": "read_committed",
-                  "enable.auto.commit": False, "enable.partition.eof": True, "log_level": 3})
     try:
-        md = c.list_topics(topic, timeout=30)
-        if topic not in md.topics or md.topics[topic].error is not None:
-            return []
-        parts = sorted(md.topics[topic].partitions)
-        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
-        todo = {p for p in parts if ends[p] > 0}
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        out, idle = [], time.monotonic()
-        while todo and time.monotonic() - idle < timeout:
-            for m in c.consume(2000, 1.0):
-                idle = time.monotonic()
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        todo.discard(m.partition())
-                    continue
-                out.append((m.value(), m.timestamp()[1]))
-                if m.offset() + 1 >= ends[m.partition()]:
-                    todo.discard(m.partition())
-        if todo:
-            raise Failed(f"could not read {topic} to its end")
-        return out
-    finally:
-        c.close()
+        return records.read_topic(bootstrap, topic, "turnout-drill-check", timeout=60)
+    except records.ReadFailed as e:
+        raise Failed(str(e))
 
 
 class Observer(threading.Thread):
@@ -397,7 +376,8 @@ class Drill:
         # decided it again from the channels.)
         missing = sorted(pid for pid in observer.acked if pid not in finals or finals[pid]["_ts"] > kill_ms)
         differs = sorted(pid for pid in missing if pid in finals and finals[pid].get("status") != observer.acked[pid][0])
-        newest_acked = max((ts for _, ts in observer.acked.values()), default=0)
+        # The recovery point: everything the primary acknowledged before it reached DR.
+        oldest_missing = min((observer.acked[pid][1] for pid in missing), default=kill_ms)
         takeover = {}
         try:
             with open(os.path.join(self.dir, "mirror", "takeover.json"), encoding="utf-8") as f:
@@ -409,12 +389,14 @@ class Drill:
             "payments_requested_at_dr": len(requests),
             "acknowledged_by_primary": len(observer.acked),
             "rpo_payments": len(missing), "rpo_payments_sample": missing[:10],
-            "rpo_lag_seconds": round(max(0, newest_acked - newest_primary_at_dr) / 1000.0, 3),
+            "rpo_seconds": round(max(0, kill_ms - oldest_missing) / 1000.0, 3),
+            "newest_primary_result_at_dr_seconds_before_kill": round(max(0, kill_ms - newest_primary_at_dr) / 1000.0, 3),
             "acknowledged_with_another_result_at_dr": len(differs), "acknowledged_other_sample": differs[:10],
             "rto_seconds": None if first_after is None else round((first_after - kill_ms) / 1000.0, 3),
             "rto_new_payment_seconds": None if first_new is None else round((first_new - kill_ms) / 1000.0, 3),
             "failover_seconds": round(failover_s, 3),
             "takeover": {k: takeover.get(k) for k in ("in_flight", "outcomes", "restored_from_settlement_log",
+                                                       "batches_restored", "batches_unrestorable",
                                                        "held_by_router", "pending_at_channel", "ledger_entries",
                                                        "double_executions", "took_ms")},
             "double_executions": len(doubles), "double_executions_sample": doubles[:10],
@@ -445,7 +427,7 @@ def render(s):
         f"requests held at DR {s['payments_requested_at_dr']}; final results at DR {s['final_results_at_dr']}",
         f"  RPO: {s['rpo_payments']} acknowledged payments whose result did not reach DR "
         f"({s['acknowledged_with_another_result_at_dr']} of them answered differently by the takeover); "
-        f"lag {s['rpo_lag_seconds']} s",
+        f"{s['rpo_seconds']} s (the oldest of them was acknowledged that long before the kill)",
         f"  RTO: first result at DR {s['rto_seconds']} s after the kill (first new payment {s['rto_new_payment_seconds']} s; "
         f"failover {s['failover_seconds']} s)",
         f"  takeover: {json.dumps(s['takeover'])}",
