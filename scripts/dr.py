@@ -2,6 +2,7 @@
 fed by MirrorMaker 2 from the primary (docs/disaster-recovery.md).
 
 usage: scripts/dr start|stop|status|failover|fetch [--config FILE]
+       scripts/dr failback prepare|complete [--config FILE]
        scripts/dr backup [--config FILE] [--site NAME] DEST
        scripts/dr restore-check [--config FILE] DEST
        scripts/dr drill [--small] [--payments N] [--rate R] [--seed S] [--keep]
@@ -19,6 +20,11 @@ usage: scripts/dr start|stop|status|failover|fetch [--config FILE]
           (FILE: the DR site's config) answers the payments the primary left in flight by
           asking their channels and sets where each stage resumes; start the roles at DR
           after it (report in var/dr/takeover.json)
+  failback prepare   (FILE: the primary's config, its cluster rebuilt and running) the
+          config's topics at the primary deleted and made again, MirrorMaker 2 DR -> primary
+  failback complete  (after the roles at DR were stopped) waits until the primary holds
+          everything DR committed, stops MirrorMaker, runs `turnout dr-takeover` at the
+          primary; then start the primary's roles, and replicate primary -> DR afresh
   backup  what a site needs beyond Kafka into DEST/NAME (default NAME primary): its
           clearing files with their .sha256 and .sig, its config files, its key references
           (`turnout keys list`: key ids and check values; the wrapped key set of a PKCS#11
@@ -101,22 +107,27 @@ def group_pattern(cfg):
     return (pre + "turnout.").replace(".", "\\.") + ".*"
 
 
-def mirror_properties(cfg):
-    """MirrorMaker 2's configuration (dedicated mode, one flow primary -> dr)."""
+def bootstrap_of(cfg, site):
+    return primary_bootstrap(cfg) if site == "primary" else dr_bootstrap()
+
+
+def mirror_properties(cfg, source="primary", target="dr"):
+    """MirrorMaker 2's configuration (dedicated mode, one flow: primary -> dr, or dr -> primary
+    for a failback)."""
     topics = ", ".join(t.replace(".", "\\.") for t in replicated_topics(cfg))
     lines = [
-        "# Written by scripts/dr start; see docs/disaster-recovery.md.",
+        "# Written by scripts/dr; see docs/disaster-recovery.md.",
         "clusters = primary, dr",
         f"primary.bootstrap.servers = {primary_bootstrap(cfg)}",
         f"dr.bootstrap.servers = {dr_bootstrap()}",
-        "primary->dr.enabled = true",
-        "dr->primary.enabled = false",
-        f"primary->dr.topics = {topics}",
-        f"primary->dr.groups = {group_pattern(cfg)}",
+        f"{source}->{target}.enabled = true",
+        f"{target}->{source}.enabled = false",
+        f"{source}->{target}.topics = {topics}",
+        f"{source}->{target}.groups = {group_pattern(cfg)}",
         # The same topic names at DR, so the DR site's Turnout runs on its own config.
         "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
-        # Only committed records: an aborted or open transaction of the primary never reaches DR.
-        "primary.consumer.isolation.level = read_committed",
+        # Only committed records: an aborted or open transaction of the source never reaches the target.
+        f"{source}.consumer.isolation.level = read_committed",
         # Written to DR in transactions with MirrorMaker's own offsets: no copy twice after a restart.
         "exactly.once.source.support = enabled",
         "dedicated.mode.enable.internal.rest = true",
@@ -162,9 +173,10 @@ def fetch():
         raise Failed(str(e))
 
 
-def heartbeat_age(timeout=5.0):
-    """Seconds since the newest MirrorMaker heartbeat at DR, or None when there is none."""
-    newest = newest_timestamps(dr_bootstrap(), ["heartbeats"], timeout).get("heartbeats")
+def heartbeat_age(timeout=5.0, bootstrap=None):
+    """Seconds since the newest MirrorMaker heartbeat at DR (or `bootstrap`), or None when
+    there is none."""
+    newest = newest_timestamps(bootstrap or dr_bootstrap(), ["heartbeats"], timeout).get("heartbeats")
     return None if newest is None else max(0.0, time.time() - newest / 1000.0)
 
 
@@ -214,12 +226,18 @@ def start(cfg, config):
     kafka_local("start", "--site", "dr", "--config", config)
     kafka_local("topics", "--site", "dr", "--config", config)
     fetch()
+    run_mirror(cfg, "primary", "dr")
+
+
+def run_mirror(cfg, source, target):
+    """MirrorMaker 2 replicating source -> target, started unless it runs; returns once its
+    heartbeats arrive at the target."""
     if mirror_pid():
         say(f"MirrorMaker 2 already running (pid {mirror_pid()})")
         return
     os.makedirs(DR_DIR, exist_ok=True)
     with open(PROPS, "w", encoding="utf-8") as f:
-        f.write(mirror_properties(cfg))
+        f.write(mirror_properties(cfg, source, target))
     java = local.java()
     # The agent jar is left off the class path (it carries its own shaded libraries).
     jars = [os.path.join(MIRROR_LIB, j) for j in sorted(os.listdir(MIRROR_LIB)) if j.endswith(".jar") and j != AGENT]
@@ -227,15 +245,17 @@ def start(cfg, config):
             f"-Dkafka.logs.dir={DR_DIR}",
             f"-javaagent:{os.path.join(MIRROR_LIB, AGENT)}=127.0.0.1:{metrics_port()}:"
             f"{os.path.join(HERE, 'kafka', 'mirror-jmx.yaml')}",
-            "-cp", ":".join(jars), MAIN_CLASS, PROPS, "--clusters", "dr"]
+            "-cp", ":".join(jars), MAIN_CLASS, PROPS, "--clusters", target]
     proc = Process("mirror", argv, log=os.path.join(DR_DIR, "mirror.out"), detach=True, pidfile=PIDFILE).start()
-    say(f"MirrorMaker 2 primary {primary_bootstrap(cfg)} -> dr {dr_bootstrap()} (pid {proc.pid}), "
-        f"log {os.path.relpath(DR_DIR, ROOT)}/mirror.log, metrics http://127.0.0.1:{metrics_port()}/metrics")
+    say(f"MirrorMaker 2 {source} {bootstrap_of(cfg, source)} -> {target} {bootstrap_of(cfg, target)} "
+        f"(pid {proc.pid}), log {os.path.relpath(DR_DIR, ROOT)}/mirror.log, "
+        f"metrics http://127.0.0.1:{metrics_port()}/metrics")
     try:
-        proc.wait_ready(lambda: fresh(heartbeat_age(2.0)), START_TIMEOUT, "MirrorMaker heartbeats at DR", interval=1.0)
+        proc.wait_ready(lambda: fresh(heartbeat_age(2.0, bootstrap_of(cfg, target))), START_TIMEOUT,
+                        f"MirrorMaker heartbeats at {target}", interval=1.0)
     except NotReady as e:
         raise Failed(f"{e}; see {os.path.relpath(DR_DIR, ROOT)}/mirror.log")
-    say("replicating: heartbeats arrive at DR")
+    say(f"replicating: heartbeats arrive at {target}")
 
 
 def stop():
@@ -250,7 +270,7 @@ def stop():
 def failover(config):
     """Stop following the primary, then take over at DR (before any role starts there)."""
     stop()
-    binary = os.environ.get("TURNOUT_BIN") or os.path.join(ROOT, "build", "turnout")
+    binary = turnout_bin()
     report = os.path.join(DR_DIR, "takeover.json")
     os.makedirs(DR_DIR, exist_ok=True)
     say(f"taking over at DR: {os.path.relpath(binary, ROOT)} dr-takeover --config {config}")
@@ -259,6 +279,72 @@ def failover(config):
         raise Failed(f"turnout dr-takeover failed ({rc}); fix the cause and run `scripts/dr failover` again "
                      "(a second run finishes what the first left)")
     say(f"DR has taken over; report {os.path.relpath(report, ROOT)}. Start the roles at DR with this config.")
+
+
+def failback_prepare(cfg, config):
+    """The rebuilt primary (CONFIG's cluster) becomes a copy of DR: the config's topics there
+    are deleted (what the lost primary held and DR never got must not come back) and made
+    again, and MirrorMaker 2 replicates DR -> primary."""
+    from confluent_kafka.admin import AdminClient
+    stop()
+    topics = replicated_topics(cfg)
+    admin = AdminClient({"bootstrap.servers": primary_bootstrap(cfg), "log_level": 0})
+    present = [t for t in topics if t in admin.list_topics(timeout=30).topics]
+    if present:
+        for t, f in admin.delete_topics(present, operation_timeout=60).items():
+            f.result()
+        deadline = time.time() + 120
+        while any(t in admin.list_topics(timeout=30).topics for t in present):
+            if time.time() > deadline:
+                raise Failed("the primary's topics were not deleted within 120 s")
+            time.sleep(1)
+    say(f"primary {primary_bootstrap(cfg)}: {len(present)} topics of the lost site deleted")
+    # The lost site's local state describes topics that are gone: its state stores restore
+    # from what DR replicates, and its ISO 8583 in-doubt journals were settled by the takeover.
+    import shutil
+    local_dirs = [cfg.get("state_dir") or "var/state"] + [ch["journal_dir"] for ch in cfg.get("channels") or []
+                                                           if ch.get("journal_dir")]
+    for d in local_dirs:
+        path = config_path(cfg, d)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+            say(f"removed the lost site's {os.path.relpath(path, ROOT)}")
+    rc = subprocess.run([turnout_bin(), "topics", "--config", config], cwd=ROOT).returncode
+    if rc:
+        raise Failed(f"turnout topics failed ({rc})")
+    fetch()
+    run_mirror(cfg, "dr", "primary")
+    say("DR -> primary replicating. Next: stop the roles at DR (SIGTERM: each drains and commits), "
+        "then `scripts/dr failback complete --config` with this config")
+
+
+def failback_complete(cfg, config, timeout=600):
+    """Once the primary holds everything DR committed (every topic's newest record equal at
+    both, twice 5 s apart): MirrorMaker stopped, `turnout dr-takeover` at the primary."""
+    topics = replicated_topics(cfg)
+    deadline, equal_since = time.time() + timeout, None
+    while True:
+        dr = newest_timestamps(dr_bootstrap(), topics)
+        prim = newest_timestamps(primary_bootstrap(cfg), topics)
+        behind = [t for t in topics if dr.get(t) is not None and prim.get(t) != dr.get(t)]
+        if not behind:
+            if equal_since and time.time() - equal_since >= 5:
+                break
+            equal_since = equal_since or time.time()
+        else:
+            equal_since = None
+        if time.time() > deadline:
+            raise Failed(f"the primary has not caught up with DR within {timeout} s ({len(behind)} topics behind, "
+                         f"e.g. {behind[0]}); are the roles at DR stopped?")
+        time.sleep(1)
+    say("the primary holds everything DR committed")
+    stop()
+    report = os.path.join(DR_DIR, "failback-takeover.json")
+    rc = subprocess.run([turnout_bin(), "dr-takeover", "--config", config, "--report", report], cwd=ROOT).returncode
+    if rc:
+        raise Failed(f"turnout dr-takeover at the primary failed ({rc}); run `scripts/dr failback complete` again")
+    say(f"the primary has taken over again (report {os.path.relpath(report, ROOT)}). Start its roles; then make "
+        "the DR cluster afresh and `scripts/dr start` to replicate primary -> DR again")
 
 
 def config_path(cfg, value):
@@ -402,7 +488,7 @@ def main(argv):
             config, rest = rest[1], rest[2:]
         elif rest[0] == "--site" and len(rest) > 1 and cmd == "backup":
             site, rest = rest[1], rest[2:]
-        elif not rest[0].startswith("-") and cmd in ("backup", "restore-check"):
+        elif not rest[0].startswith("-") and cmd in ("backup", "restore-check", "failback"):
             extra, rest = extra + [rest[0]], rest[1:]
         else:
             print(f"dr: unknown argument: {rest[0]}", file=sys.stderr)
@@ -419,6 +505,14 @@ def main(argv):
         return status(cfg)
     elif cmd == "failover":
         failover(config)
+    elif cmd == "failback":
+        if extra == ["prepare"]:
+            failback_prepare(cfg, config)
+        elif extra == ["complete"]:
+            failback_complete(cfg, config)
+        else:
+            print("dr: failback prepare|complete", file=sys.stderr)
+            return 2
     elif cmd == "backup":
         if len(extra) != 1:
             print("dr: backup needs the destination folder", file=sys.stderr)

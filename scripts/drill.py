@@ -28,7 +28,10 @@ usage: scripts/dr drill [--payments N] [--rate R] [--small] [--seed S] [--keep]
     - settlement difference: the net of every settlement batch at DR against the net of
       the approved results at DR, per currency.
     Then both sites are backed up (scripts/dr backup) and the restore check runs against
-    DR (scripts/dr restore-check). Exit 0 when there are no double executions, nothing
+    DR (scripts/dr restore-check). Then the failback: the primary's broker restarted on its
+    old data, `scripts/dr failback prepare` (its topics made afresh, MirrorMaker DR ->
+    primary), `scripts/dr failback complete` (caught up, dr-takeover at the primary), the
+    switch at the primary again with 5 % more load, and the same checks at the primary. Exit 0 when there are no double executions, nothing
     unresolved, no settlement difference and the restore check passes; 1 otherwise; 2 when
     the drill could not run.
 
@@ -263,7 +266,7 @@ class Drill:
         time.sleep(25)
         self.dr.stop(timeout=60)
         self.script("sims", "stop", "--config", self.primary_cfg)
-        summary = self.measure(observer, kill_ms, failover_s)
+        summary = self.measure(observer, kill_ms, failover_s, f"127.0.0.1:{DR_PORT}")
         summary["loadgen_dr_exit"] = lg2.returncode
         # Backups of both sites (the primary's clearing files as its last backup would hold
         # them) and the restore check against DR's settlement.batches.
@@ -273,7 +276,40 @@ class Drill:
         res = self.script("dr", "restore-check", "--config", self.dr_cfg, backups, check=False)
         print(res.stdout.rstrip(), flush=True)
         summary["restore_check"] = {"exit": res.returncode, "report": res.stdout.strip().splitlines()[-1:]}
+        summary["failback"] = self.failback()
         return summary
+
+    def failback(self):
+        """The primary's cluster back on its old data; failback to it; more load there; the
+        same checks at the primary."""
+        a = self.a
+        say("failback: the primary's broker restarted on its data")
+        self.script("kafka-local", "start")
+        t = time.monotonic()
+        print(self.script("dr", "failback", "prepare", "--config", self.primary_cfg).stdout.rstrip(), flush=True)
+        # The roles at DR are stopped already (after the load was answered).
+        print(self.script("dr", "failback", "complete", "--config", self.primary_cfg).stdout.rstrip(), flush=True)
+        took = time.monotonic() - t
+        self.script("sims", "start", "--config", self.primary_cfg)
+        back = self.start("switch-primary-again", [self.binary, "all", "--config", self.primary_cfg, "--instance",
+                                                   "p2", "--metrics-port", "0"])
+        n = max(a.payments // 20, 300)
+        lg = self.start("loadgen-primary-again", [self.binary, "loadgen", "--config", self.primary_cfg, "--count",
+                                                  str(n), "--rate", str(a.rate), "--run-id", self.id + "-c", "--seed",
+                                                  str(a.seed + 2), "--duplicate-share", "0.01", "--no-settlement",
+                                                  "--timeout", "120"])
+        lg.wait(timeout=n / a.rate + 600)
+        say(f"failback done in {took:.1f} s; {n} more payments at the primary (loadgen exit {lg.returncode})")
+        time.sleep(25)
+        back.stop(timeout=60)
+        self.script("sims", "stop", "--config", self.primary_cfg)
+        m = self.measure(None, None, None, f"127.0.0.1:{PRIMARY_PORT}")
+        keep = ("payments_requested", "final_results", "double_executions", "double_executions_sample",
+                "doubled_results", "unresolved", "unresolved_sample", "results_disagreeing_with_channels",
+                "settlement_difference", "batches", "settled_net")
+        out = {k: m[k] for k in keep}
+        out.update(seconds=round(took, 3), loadgen_exit=lg.returncode)
+        return out
 
     def ledgers(self):
         """payment_id/RRN -> live executions: ISO approvals not reversed, PSP approvals."""
@@ -296,8 +332,12 @@ class Drill:
                         psp[p[0]] = p[2]
         return iso, psp
 
-    def measure(self, observer, kill_ms, failover_s):
-        dr = f"127.0.0.1:{DR_PORT}"
+    def measure(self, observer, kill_ms, failover_s, site):
+        """The checks on the cluster `site` (DR after the failover; the primary after the
+        failback, without observer and kill time)."""
+        dr = site
+        acked = observer.acked if observer else {}
+        kill_ms = kill_ms if kill_ms is not None else int(time.time() * 1000) + 3_600_000
         finals, doubled, first_after, first_new = {}, 0, None, None
         newest_primary_at_dr = 0
         for raw, ts in read_topic(dr, self.topic("results")):
@@ -337,7 +377,7 @@ class Drill:
                          and "primary site was lost" in (r.get("reason") or {}).get("message", ""))
         # Double executions at the channels.
         iso, psp = self.ledgers()
-        ids = set(requests) | set(finals) | set(observer.acked)
+        ids = set(requests) | set(finals) | set(acked)
         by_rrn = {rrn_for(pid): pid for pid in ids}
         live = Counter()
         for (ch, rrn), n in iso.items():
@@ -374,10 +414,10 @@ class Drill:
         # RPO: acknowledged at the primary, not held (with that status) at DR.
         # (A result DR holds that was written after the kill is not the primary's: the takeover
         # decided it again from the channels.)
-        missing = sorted(pid for pid in observer.acked if pid not in finals or finals[pid]["_ts"] > kill_ms)
-        differs = sorted(pid for pid in missing if pid in finals and finals[pid].get("status") != observer.acked[pid][0])
+        missing = sorted(pid for pid in acked if pid not in finals or finals[pid]["_ts"] > kill_ms)
+        differs = sorted(pid for pid in missing if pid in finals and finals[pid].get("status") != acked[pid][0])
         # The recovery point: everything the primary acknowledged before it reached DR.
-        oldest_missing = min((observer.acked[pid][1] for pid in missing), default=kill_ms)
+        oldest_missing = min((acked[pid][1] for pid in missing), default=kill_ms)
         takeover = {}
         try:
             with open(os.path.join(self.dir, "mirror", "takeover.json"), encoding="utf-8") as f:
@@ -386,15 +426,15 @@ class Drill:
             pass
         return {
             "run": self.id,
-            "payments_requested_at_dr": len(requests),
-            "acknowledged_by_primary": len(observer.acked),
+            "payments_requested": len(requests),
+            "acknowledged_by_primary": len(acked),
             "rpo_payments": len(missing), "rpo_payments_sample": missing[:10],
             "rpo_seconds": round(max(0, kill_ms - oldest_missing) / 1000.0, 3),
             "newest_primary_result_at_dr_seconds_before_kill": round(max(0, kill_ms - newest_primary_at_dr) / 1000.0, 3),
             "acknowledged_with_another_result_at_dr": len(differs), "acknowledged_other_sample": differs[:10],
             "rto_seconds": None if first_after is None else round((first_after - kill_ms) / 1000.0, 3),
             "rto_new_payment_seconds": None if first_new is None else round((first_new - kill_ms) / 1000.0, 3),
-            "failover_seconds": round(failover_s, 3),
+            "failover_seconds": None if failover_s is None else round(failover_s, 3),
             "takeover": {k: takeover.get(k) for k in ("in_flight", "outcomes", "restored_from_settlement_log",
                                                        "batches_restored", "batches_unrestorable",
                                                        "held_by_router", "pending_at_channel", "ledger_entries",
@@ -404,8 +444,8 @@ class Drill:
             "unresolved": len(unresolved) + len(unknown),
             "unresolved_sample": (unresolved + unknown)[:10],
             "results_disagreeing_with_channels": len(mismatch), "disagreeing_sample": mismatch[:10],
-            "final_results_at_dr": len(finals),
-            "batches_at_dr": len(batches), "conflicting_batches": conflicting[:10],
+            "final_results": len(finals),
+            "batches": len(batches), "conflicting_batches": conflicting[:10],
             "expected_net": dict(expected), "settled_net": dict(settled), "settlement_difference": diff,
         }
 
@@ -424,7 +464,7 @@ class Drill:
 def render(s):
     lines = [
         f"drill {s['run']}: payments acknowledged by the primary {s['acknowledged_by_primary']}; "
-        f"requests held at DR {s['payments_requested_at_dr']}; final results at DR {s['final_results_at_dr']}",
+        f"requests held at DR {s['payments_requested']}; final results at DR {s['final_results']}",
         f"  RPO: {s['rpo_payments']} acknowledged payments whose result did not reach DR "
         f"({s['acknowledged_with_another_result_at_dr']} of them answered differently by the takeover); "
         f"{s['rpo_seconds']} s (the oldest of them was acknowledged that long before the kill)",
@@ -437,9 +477,14 @@ def render(s):
         f"  results disagreeing with the channels' ledgers (sales): {s['results_disagreeing_with_channels']}",
         f"  restore check of both sites' backups against DR: exit {s['restore_check']['exit']} "
         f"{' '.join(s['restore_check']['report'])}",
-        f"  settlement difference: {s['settlement_difference'] or 0} (batches {s['batches_at_dr']}, "
+        f"  settlement difference: {s['settlement_difference'] or 0} (batches {s['batches']}, "
         f"net {s['settled_net']})",
     ]
+    f = s["failback"]
+    lines.append(f"  failback to the primary in {f['seconds']} s, then more load there: at the primary "
+                 f"{f['payments_requested']} requests, {f['final_results']} final results; double executions "
+                 f"{f['double_executions']}, two results {f['doubled_results']}, unresolved {f['unresolved']}, "
+                 f"settlement difference {f['settlement_difference'] or 0} (batches {f['batches']})")
     return "\n".join(lines)
 
 
@@ -462,8 +507,11 @@ def main(argv):
         print(text, flush=True)
         with open(os.path.join(d.dir, "summary.json"), "w", encoding="utf-8") as f:
             json.dump(s, f, indent=2)
+        f = s["failback"]
         passed = (s["double_executions"] == 0 and s["doubled_results"] == 0 and s["unresolved"] == 0
-                  and not s["settlement_difference"] and s["restore_check"]["exit"] == 0)
+                  and not s["settlement_difference"] and s["restore_check"]["exit"] == 0
+                  and f["double_executions"] == 0 and f["doubled_results"] == 0 and f["unresolved"] == 0
+                  and not f["settlement_difference"])
         say(("PASSED" if passed else "FAILED") + f"; summary in {os.path.relpath(os.path.join(d.dir, 'summary.json'), ROOT)}")
         return 0 if passed else 1
     except Failed as e:
