@@ -192,31 +192,31 @@ def newest_timestamps(bootstrap, topics, timeout=5.0):
                   "isolation.level": "read_committed", "log_level": 0})
     try:
         md = c.list_topics(timeout=timeout)
-        out = {}
+        out = {t: None for t in topics}
+        ends, start = {}, []
         for t in topics:
-            out[t] = None
             if t not in md.topics or md.topics[t].error is not None:
                 continue
             for p in md.topics[t].partitions:
                 lo, hi = c.get_watermark_offsets(TopicPartition(t, p), timeout=timeout)
-                if hi <= lo:
+                if hi > lo:
+                    ends[(t, p)] = hi
+                    # The last few offsets: transaction markers take offsets but are not records.
+                    start.append(TopicPartition(t, p, max(lo, hi - 8)))
+        if not start:
+            return out
+        c.assign(start)  # every partition at once: one fetch per broker, not one per partition
+        todo = set(ends)
+        deadline = time.time() + max(timeout, 2.0)
+        while todo and time.time() < deadline:
+            for m in c.consume(1000, 0.2):
+                if m.error():
                     continue
-                # The last few offsets: transaction markers take offsets but are not records.
-                c.assign([TopicPartition(t, p, max(lo, hi - 8))])
-                deadline = time.time() + timeout
-                while time.time() < deadline:
-                    m = c.poll(0.2)
-                    if m is None:
-                        if c.position([TopicPartition(t, p)])[0].offset >= hi:
-                            break
-                        continue
-                    if m.error():
-                        continue
-                    ts = m.timestamp()[1]
-                    if out[t] is None or ts > out[t]:
-                        out[t] = ts
-                    if m.offset() + 1 >= hi:
-                        break
+                ts = m.timestamp()[1]
+                if out[m.topic()] is None or ts > out[m.topic()]:
+                    out[m.topic()] = ts
+            done = c.position([TopicPartition(t, p) for t, p in todo])
+            todo -= {(tp.topic, tp.partition) for tp in done if tp.offset >= ends[(tp.topic, tp.partition)]}
         return out
     finally:
         c.close()
