@@ -13,6 +13,7 @@
 #include "codec/request_decoder.hpp"
 #include "codec/result_decoder.hpp"
 #include "connector_stage.hpp"
+#include "domain/life_cycle.hpp"
 #include "domain/life_cycle_ledger.hpp"
 #include "kafka/records.hpp"
 #include "model/time.hpp"
@@ -136,10 +137,36 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     kafka::TopicReader reader(cfg.kafka, cfg.kafka.name_prefix + "turnout.dr-takeover");
     const int64_t since = started - o.window_ms;
 
-    // 1. Requests in the window; results and clearing records from a margin before it (and
-    //    results from settlement's committed offset, where that is earlier).
-    std::vector<Request> requests;
-    std::unordered_map<std::string, size_t> request_of;  // payment_id → first request
+    // 1. Results and clearing records from a margin before the window (results from
+    //    settlement's committed offset, where that is earlier), then the window's requests. Only
+    //    what the decisions need is kept: the payment_ids with a final result, settlement's
+    //    results from its committed offset on, and the requests without a result.
+    const auto settlement_group = settlement_options(cfg, "0").group_id;
+    auto results_from = reader.positions_at(topics.results, since - kMarginMs);
+    std::map<int32_t, int64_t> settled_to;  // settlement's committed offset per results partition
+    {
+        kafka::TopicReader settled(cfg.kafka, settlement_group);
+        if (auto c = settled.committed(results_from))
+            for (size_t i = 0; i < results_from.size(); ++i)
+                if ((*c)[i].offset >= 0) {
+                    settled_to[(*c)[i].partition] = (*c)[i].offset;
+                    if ((*c)[i].offset < results_from[i].offset) results_from[i].offset = (*c)[i].offset;
+                }
+    }
+    std::map<int32_t, std::vector<ResultAt>> results_by_partition;
+    std::unordered_set<std::string> answered;  // payment_ids with a final result
+    read_topic(reader, topics.results, results_from, [&](const kafka::Record& r) {
+        ++rep.results;
+        auto checked = decode_result_checked(r.value, r.key, started);
+        if (!checked.result) return;
+        if (auto c = settled_to.find(r.partition); c == settled_to.end() || r.offset >= c->second)
+            results_by_partition[r.partition].push_back(
+                {r.offset, checked.result->payment_id, clearing_record_for(*checked.result).has_value()});
+        if (!is_duplicate_answer(*checked.result)) answered.insert(checked.result->payment_id);
+    });
+
+    std::vector<Request> requests;                       // without a final result
+    std::unordered_map<std::string, size_t> request_of;  // payment_id → its first request
     read_topic(reader, topics.requests, reader.positions_at(topics.requests, since), [&](const kafka::Record& r) {
         ++rep.requests;
         auto d = decode_request(r.value, cfg.max_record_bytes);
@@ -156,32 +183,20 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         } else {
             return;  // no readable payment_id: the router dead-letters it, nothing to answer
         }
+        if (answered.count(q.payment_id)) return;
         if (request_of.emplace(q.payment_id, requests.size()).second) requests.push_back(std::move(q));
     });
 
-    const auto settlement_group = settlement_options(cfg, "0").group_id;
-    auto results_from = reader.positions_at(topics.results, since - kMarginMs);
-    {
-        kafka::TopicReader settled(cfg.kafka, settlement_group);
-        if (auto c = settled.committed(results_from))
-            for (size_t i = 0; i < results_from.size(); ++i)
-                if ((*c)[i].offset >= 0 && (*c)[i].offset < results_from[i].offset) results_from[i].offset = (*c)[i].offset;
-    }
-    std::vector<PaymentResult> results;
-    std::map<int32_t, std::vector<ResultAt>> results_by_partition;
-    std::unordered_set<std::string> answered;
-    read_topic(reader, topics.results, results_from, [&](const kafka::Record& r) {
-        ++rep.results;
-        auto checked = decode_result_checked(r.value, r.key, started);
-        if (!checked.result) return;
-        results_by_partition[r.partition].push_back(
-            {r.offset, checked.result->payment_id, clearing_record_for(*checked.result).has_value()});
-        answered.insert(checked.result->payment_id);
-        results.push_back(std::move(*checked.result));
-    });
+    // A batch whose close reached DR but whose summary did not: closed at the primary (its
+    // clearing files are the primary's), never closed again at DR. Its summary is rebuilt
+    // from its records in the log and announced, naming the primary's files and digests.
+    std::unordered_set<std::string> announced;
+    read_topic(reader, topics.batches, reader.positions_at(topics.batches, since - kMarginMs),
+               [&](const kafka::Record& r) { announced.insert(std::string(r.key)); });
 
     // Settlement's replicated log: the clearing records it assigned, per results partition,
-    // and the batches it closed (key: the batch id; an add's: <batch id>/<index>).
+    // and the batches it closed (key: the batch id; an add's: <batch id>/<index>); the
+    // records themselves only of batches not announced (open ones, or closed without summary).
     std::map<int32_t, std::unordered_set<std::string>> logged;
     std::vector<std::pair<int32_t, ClearingRecord>> settled_without_result;
     std::map<std::string, std::map<std::string, ClearingRecord>> adds;  // batch id → index → record
@@ -195,17 +210,11 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
                        closes[key] = {*e, kafka::timestamp_ms(r)};
                        return;
                    }
-                   if (const auto slash = key.rfind('/'); slash != std::string::npos)
+                   if (const auto slash = key.rfind('/'); slash != std::string::npos && !announced.count(key.substr(0, slash)))
                        adds[key.substr(0, slash)][key.substr(slash + 1)] = e->record;
                    logged[r.partition].insert(e->record.payment_id);
                    if (!answered.count(e->record.payment_id)) settled_without_result.emplace_back(r.partition, e->record);
                });
-    // A batch whose close reached DR but whose summary did not: closed at the primary (its
-    // clearing files are the primary's), never closed again at DR. Its summary is rebuilt
-    // from its records in the log and announced, naming the primary's files and digests.
-    std::unordered_set<std::string> announced;
-    read_topic(reader, topics.batches, reader.positions_at(topics.batches, since - kMarginMs),
-               [&](const kafka::Record& r) { announced.insert(std::string(r.key)); });
     std::vector<Batch> unannounced;
     const auto cutoffs = CutoffPlan::from(cfg.settlement);
     for (const auto& [id, close] : closes) {
@@ -271,7 +280,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     std::vector<ReplicatedRequest> replicated;
     replicated.reserve(requests.size());
     for (const auto& q : requests) replicated.push_back({q.payment_id, q.root_id});
-    const auto flying = in_flight(replicated, results, left_out);
+    const auto flying = in_flight(replicated, {}, left_out);  // `requests` holds no answered payment
     spdlog::info("dr-takeover: read {} requests, {} results, {} routed records in {} ms; {} in flight", rep.requests,
                  rep.results, routed.size(), now_ms() - started, flying.size());
     rep.in_flight = flying.size();
