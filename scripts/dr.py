@@ -16,10 +16,12 @@ usage: scripts/dr start|stop|status|failover|fetch [--config FILE]
           committed offsets of Turnout's consumer groups translated to the DR offsets; waits
           until MirrorMaker's heartbeats arrive at DR
   stop    stop MirrorMaker 2 (the clusters keep running)
-  failover  the primary is lost: stop MirrorMaker 2, then `turnout dr-takeover --config FILE`
-          (FILE: the DR site's config) answers the payments the primary left in flight by
-          asking their channels and sets where each stage resumes; start the roles at DR
-          after it (report in var/dr/takeover.json)
+  failover [--clearing-from DIR]  the primary is lost: stop MirrorMaker 2, then `turnout
+          dr-takeover --config FILE` (FILE: the DR site's config) answers the payments the
+          primary left in flight by asking their channels and sets where each stage resumes;
+          DIR: the primary's delivered clearing files (finance's inbox or their off-site copy),
+          so a batch it closed whose close did not replicate is adopted, not closed again;
+          start the roles at DR after it (report in var/dr/takeover.json)
   failback prepare   (FILE: the primary's config, its cluster rebuilt and running) the
           config's topics at the primary deleted and made again, MirrorMaker 2 DR -> primary
   failback complete  (after the roles at DR were stopped) waits until the primary holds
@@ -267,14 +269,20 @@ def stop():
     say(f"MirrorMaker 2 stopped (pid {pid})")
 
 
-def failover(config):
+def failover(config, clearing_from=None):
     """Stop following the primary, then take over at DR (before any role starts there)."""
     stop()
     binary = turnout_bin()
     report = os.path.join(DR_DIR, "takeover.json")
     os.makedirs(DR_DIR, exist_ok=True)
-    say(f"taking over at DR: {os.path.relpath(binary, ROOT)} dr-takeover --config {config}")
-    rc = subprocess.run([binary, "dr-takeover", "--config", config, "--report", report], cwd=ROOT).returncode
+    argv = [binary, "dr-takeover", "--config", config, "--report", report]
+    if clearing_from:
+        argv += ["--clearing-from", clearing_from]
+    else:
+        say("no --clearing-from: a batch the primary closed whose close did not replicate cannot be known "
+            "(DR would close it again under the same id)")
+    say(f"taking over at DR: {os.path.relpath(binary, ROOT)} {' '.join(argv[1:])}")
+    rc = subprocess.run(argv, cwd=ROOT).returncode
     if rc:
         raise Failed(f"turnout dr-takeover failed ({rc}); fix the cause and run `scripts/dr failover` again "
                      "(a second run finishes what the first left)")
@@ -482,10 +490,12 @@ def main(argv):
         import drill  # scripts/drill.py
         return drill.main(rest)
     config = os.environ.get("TURNOUT_CONFIG") or os.path.join(ROOT, "config", "turnout.yaml")
-    site, extra = "primary", []
+    site, extra, clearing_from = "primary", [], None
     while rest:
         if rest[0] == "--config" and len(rest) > 1:
             config, rest = rest[1], rest[2:]
+        elif rest[0] == "--clearing-from" and len(rest) > 1 and cmd == "failover":
+            clearing_from, rest = rest[1], rest[2:]
         elif rest[0] == "--site" and len(rest) > 1 and cmd == "backup":
             site, rest = rest[1], rest[2:]
         elif not rest[0].startswith("-") and cmd in ("backup", "restore-check", "failback"):
@@ -504,7 +514,7 @@ def main(argv):
     elif cmd == "status":
         return status(cfg)
     elif cmd == "failover":
-        failover(config)
+        failover(config, clearing_from)
     elif cmd == "failback":
         if extra == ["prepare"]:
             failback_prepare(cfg, config)

@@ -1,6 +1,6 @@
 """scripts/dr drill: lose the primary site under load and take over at DR, measured.
 
-usage: scripts/dr drill [--payments N] [--rate R] [--small] [--seed S] [--keep]
+usage: scripts/dr drill [--payments N] [--rate R] [--small] [--seed S] [--lag SECONDS] [--keep]
 
  1. A primary cluster (127.0.0.1:9392, data in var/drill/<run>/kafka-primary) and a DR
     cluster (127.0.0.1:9294) started for the run, the run's topics on both (a fresh
@@ -11,9 +11,12 @@ usage: scripts/dr drill [--payments N] [--rate R] [--small] [--seed S] [--keep]
     R/s to it, while the drill reads the primary's results as a client would (acknowledged
     payments).
  3. At a random moment of the load (30-70 % of it, from --seed): SIGKILL of the primary's
-    broker and switch (the whole site; the load generator's link goes with it).
- 4. Failover: scripts/dr failover (MirrorMaker stopped, `turnout dr-takeover` at DR), then
-    the switch at DR and the rest of the load against DR.
+    broker and switch (the whole site; the load generator's link goes with it). With --lag,
+    MirrorMaker is paused (SIGSTOP) that many seconds before: replication is that far behind
+    when the site is lost.
+ 4. Failover: scripts/dr failover (MirrorMaker stopped, `turnout dr-takeover` at DR, with the
+    primary's clearing folder as its delivered files), then the switch at DR and the rest of
+    the load against DR.
  5. Once the load is answered and every settlement batch is closed, prints and writes
     var/drill/<run>/summary.json:
     - RPO: payments acknowledged at the primary whose result did not reach DR, and how long
@@ -230,7 +233,17 @@ class Drill:
         kill_after = warm + (send_s - warm) * random.Random(a.seed).uniform(0.3, 0.7)
         say(f"load: {a.payments} payments at {a.rate:g}/s to the primary (first result after {warm:.1f} s); "
             f"the site dies {kill_after:.1f} s into the load")
-        time.sleep(max(0.0, kill_after - warm))
+        mirror = None
+        if a.lag > 0:  # replication stalls for the last --lag seconds before the kill
+            time.sleep(max(0.0, kill_after - warm - a.lag))
+            mirror = read_pid(os.path.join(self.dir, "mirror", "mirror.pid"), "MirrorMaker")
+            if not mirror:
+                raise Failed("MirrorMaker 2 is not running")
+            os.kill(mirror, signal.SIGSTOP)
+            say(f"replication paused (MirrorMaker pid {mirror} stopped) {a.lag:g} s before the kill")
+            time.sleep(a.lag)
+        else:
+            time.sleep(max(0.0, kill_after - warm))
 
         # The whole primary site at once: its broker and its switch (and the client's link).
         broker = read_pid(os.path.join(self.dir, "kafka-primary", "broker.pid"), "kafka.Kafka")
@@ -241,6 +254,8 @@ class Drill:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        if mirror:
+            os.kill(mirror, signal.SIGCONT)  # to be stopped by the failover; the primary is gone
         observer.stopping.set()
         say(f"primary site killed (broker pid {broker}, switch pid {self.primary.pid}); "
             f"{len(observer.acked)} payments acknowledged by the primary")
@@ -248,7 +263,9 @@ class Drill:
 
         # Failover.
         t = time.monotonic()
-        res = self.script("dr", "failover", "--config", self.dr_cfg)
+        # The primary's clearing folder stands for finance's inbox, where its files were delivered.
+        res = self.script("dr", "failover", "--config", self.dr_cfg, "--clearing-from",
+                          os.path.join(self.dir, "primary", "settlement"))
         failover_s = time.monotonic() - t
         print(res.stdout.rstrip(), flush=True)
         self.dr = self.start("switch-dr", [self.binary, "all", "--config", self.dr_cfg, "--instance", "d",
@@ -436,7 +453,7 @@ class Drill:
             "rto_new_payment_seconds": None if first_new is None else round((first_new - kill_ms) / 1000.0, 3),
             "failover_seconds": None if failover_s is None else round(failover_s, 3),
             "takeover": {k: takeover.get(k) for k in ("in_flight", "outcomes", "restored_from_settlement_log",
-                                                       "batches_restored", "batches_unrestorable",
+                                                       "batches_restored", "batches_unrestorable", "batches_from_clearing_files",
                                                        "held_by_router", "pending_at_channel", "ledger_entries",
                                                        "double_executions", "took_ms")},
             "double_executions": len(doubles), "double_executions_sample": doubles[:10],
@@ -495,6 +512,8 @@ def main(argv):
     ap.add_argument("--small", action="store_true", help="3,000 payments at 300/s (CI)")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 10000)
     ap.add_argument("--keep", action="store_true", help="keep the run's data")
+    ap.add_argument("--lag", type=float, default=0.0,
+                    help="pause MirrorMaker this many seconds before the kill (replication lag at the loss)")
     a = ap.parse_args(argv)
     a.payments = a.payments or (3000 if a.small else 100_000)
     a.rate = a.rate or (300.0 if a.small else 1000.0)

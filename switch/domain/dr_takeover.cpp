@@ -27,20 +27,49 @@ int64_t settlement_resume_offset(const std::vector<ResultAt>& results,
     return end;
 }
 
-PaymentResult result_from_clearing(const ClearingRecord& rec, const std::string& root_id) {
+namespace {
+constexpr std::string_view kFromLog = "restored_from_settlement_log";
+constexpr std::string_view kFromFile = "restored_from_clearing_file";
+}  // namespace
+
+PaymentResult result_from_clearing(const ClearingRecord& rec, const std::string& root_id, ClearingEvidence from) {
     PaymentResult r;
     r.payment_id = rec.payment_id;
     r.root_id = root_id.empty() ? rec.payment_id : root_id;
     r.type = rec.type;
     r.status = ResultStatus::approved;
-    r.reason = {"restored_from_settlement_log",
-                "approved at the primary site; its result did not replicate, its clearing record did"};
+    r.reason = from == ClearingEvidence::settlement_log
+                   ? Reason{std::string(kFromLog),
+                            "approved at the primary site; its result did not replicate, its clearing record did"}
+                   : Reason{std::string(kFromFile),
+                            "approved at the primary site; its result did not replicate, its batch's clearing "
+                            "file was delivered"};
     r.amount = Money{rec.amount < 0 ? -rec.amount : rec.amount, rec.currency};
     r.merchant_id = rec.merchant_id;
     r.channel = rec.channel;
     r.channel_ref = rec.channel_ref;
     r.times.completed_at = rec.event_time_ms;
     return r;
+}
+
+bool is_restored_result(const PaymentResult& r) {
+    return r.status == ResultStatus::approved && (r.reason.code == kFromLog || r.reason.code == kFromFile);
+}
+
+bool held_for_router(const std::string& payment_id, const std::vector<InFlightFollowUp>& root_in_flight) {
+    for (const auto& f : root_in_flight)
+        if (f.payment_id == payment_id) return false;
+    return true;
+}
+
+std::optional<int32_t> batch_partition(std::string_view batch_id) {
+    const auto dot = batch_id.rfind('.');
+    if (dot == std::string_view::npos || batch_id.size() - dot < 3 || batch_id[dot + 1] != 'p')
+        return std::nullopt;
+    const auto digits = batch_id.substr(dot + 2);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
+    return static_cast<int32_t>(std::stol(std::string(digits)));
 }
 
 PaymentResult takeover_result(const std::string& payment_id, const std::string& root_id,

@@ -4,11 +4,14 @@
 // one's result is, given what the channels answered when asked by idempotency key (a PSP's
 // status query or cancel, an ISO 8583 host's reversal). An in-flight payment is never
 // executed at DR: a channel that has it decides, else it was never executed.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
+#include "domain/life_cycle.hpp"
 #include "model/payment.hpp"
 #include "model/settlement.hpp"
 
@@ -47,11 +50,31 @@ struct ResultAt {
 int64_t settlement_resume_offset(const std::vector<ResultAt>& results,
                                  const std::unordered_set<std::string>& logged, int64_t end);
 
-// The result DR gives a payment whose clearing record is in the replicated settlement log
-// but whose result did not replicate: it was approved at the primary and its batch settles
-// it, so its result is `approved` (reason restored_from_settlement_log), with the record's
-// channel, reference, amount (unsigned) and event time as completion time.
-PaymentResult result_from_clearing(const ClearingRecord& rec, const std::string& root_id);
+// Where DR found the clearing record of a payment whose result did not replicate.
+enum class ClearingEvidence {
+    settlement_log,  // an add in the replicated settlement log (its batch open or closed)
+    clearing_file,   // a clearing file the primary delivered (its batch closed there)
+};
+
+// The result DR gives a payment whose clearing record DR holds but whose result did not
+// replicate: it was approved at the primary and its batch settles it, so its result is
+// `approved` (reason restored_from_settlement_log or restored_from_clearing_file), with the
+// record's channel, reference, amount (unsigned) and event time as completion time.
+PaymentResult result_from_clearing(const ClearingRecord& rec, const std::string& root_id,
+                                   ClearingEvidence from = ClearingEvidence::settlement_log);
+
+// True for such a restored result: its clearing record is in a batch already (settlement
+// makes no second record of it).
+bool is_restored_result(const PaymentResult& r);
+
+// Whether a follow-up held in the router's replicated ledger is left to the router at DR
+// (released once its predecessor has a result). Not when its root's ledger entry lists the
+// same payment_id in flight: that is a client's resent copy, held behind its own first copy,
+// which went to a channel; the payment is in flight for the takeover, or nothing answers it.
+bool held_for_router(const std::string& payment_id, const std::vector<InFlightFollowUp>& root_in_flight);
+
+// The results partition of a batch settlement closed: its id ends ".p<partition>".
+std::optional<int32_t> batch_partition(std::string_view batch_id);
 
 // One channel's answer about one payment, asked at takeover.
 struct ChannelAnswer {

@@ -4,8 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -85,6 +89,28 @@ std::unordered_map<std::string, std::pair<int32_t, std::string>> table_of(kafka:
     return t;
 }
 
+// A clearing CSV and its fixed-width twin, with their digests and signatures, into `dir`
+// (what is there already is kept).
+void copy_clearing_files(const std::string& csv_path, const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path csv(csv_path);
+    if (fs::equivalent(csv.parent_path(), dir, ec)) return;
+    fs::path txt = csv;
+    txt.replace_extension(".txt");
+    for (const auto& f : {csv, txt})
+        for (const char* suffix : {"", ".sha256", ".sig"}) {
+            const fs::path from = f.string() + suffix;
+            const fs::path to = fs::path(dir) / from.filename();
+            if (!fs::exists(from) || fs::exists(to)) continue;
+            std::ifstream in(from, std::ios::binary);
+            std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            if (!in.good() && !in.eof()) throw std::runtime_error("cannot read " + from.string());
+            write_file_atomically(to.string(), body);
+        }
+}
+
 }  // namespace
 
 std::string TakeoverReport::json() const {
@@ -99,6 +125,8 @@ std::string TakeoverReport::json() const {
     o["ledger_entries"] = ledger_entries;
     o["batches_restored"] = batches_restored;
     o["batches_unrestorable"] = batches_unrestorable;
+    o["batches_from_clearing_files"] = batches_from_files;
+    o["clearing_files_unusable"] = clearing_files_unusable;
     boost::json::object by;
     for (const auto& [k, v] : outcomes) by[k] = v;
     o["outcomes"] = by;
@@ -124,6 +152,8 @@ std::string TakeoverReport::text() const {
     }
     s << "; " << restored << " results and " << batches_restored << " batch summaries restored from the settlement log";
     if (batches_unrestorable) s << " (" << batches_unrestorable << " batches not restorable: see the log)";
+    s << "; " << batches_from_files << " batches adopted from the primary's clearing files";
+    if (clearing_files_unusable) s << " (" << clearing_files_unusable << " files unusable: see the log)";
     s << "; " << held << " held by the router, " << pending
       << " pending at their channel (left to the stages); " << double_executions << " double executions at the primary; "
       << moves.size() << " group offsets set; " << took_ms << " ms\n";
@@ -198,7 +228,13 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     // and the batches it closed (key: the batch id; an add's: <batch id>/<index>); the
     // records themselves only of batches not announced (open ones, or closed without summary).
     std::map<int32_t, std::unordered_set<std::string>> logged;
-    std::vector<std::pair<int32_t, ClearingRecord>> settled_without_result;
+    struct Restored {
+        int32_t partition = 0;
+        ClearingRecord record;
+        ClearingEvidence from = ClearingEvidence::settlement_log;
+    };
+    std::vector<Restored> settled_without_result;
+    std::unordered_set<std::string> restoring;  // their payment_ids
     std::map<std::string, std::map<std::string, ClearingRecord>> adds;  // batch id → index → record
     std::map<std::string, std::pair<BatchLogEntry, int64_t>> closes;    // batch id → close, its time
     read_topic(reader, topics.settlement_log, reader.positions_at(topics.settlement_log, since - kMarginMs),
@@ -210,15 +246,69 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
                        closes[key] = {*e, kafka::timestamp_ms(r)};
                        return;
                    }
-                   if (const auto slash = key.rfind('/'); slash != std::string::npos && !announced.count(key.substr(0, slash)))
+                   if (const auto slash = key.rfind('/'); e->op == BatchLogEntry::Op::add && slash != std::string::npos &&
+                                                          !announced.count(key.substr(0, slash)))
                        adds[key.substr(0, slash)][key.substr(slash + 1)] = e->record;
                    logged[r.partition].insert(e->record.payment_id);
-                   if (!answered.count(e->record.payment_id)) settled_without_result.emplace_back(r.partition, e->record);
+                   if (!answered.count(e->record.payment_id) && restoring.insert(e->record.payment_id).second)
+                       settled_without_result.push_back({r.partition, e->record});
                });
     std::vector<Batch> unannounced;
+    // A batch closed at the primary whose close and summary did not reach DR: DR's log holds at
+    // most a prefix of its records, and DR's settlement would close it again under the same id
+    // with other totals. The clearing files the primary delivered (--clearing-from) say which:
+    // each intact file of a batch of the window that DR never saw announced or closed is
+    // adopted. Its summary is announced, a close goes to the settlement log (DR never closes it
+    // again), its records count as settled, and those without a result at DR get theirs.
+    // settlement.log entries: (partition, key, entry): each adopted batch's close, and a
+    // `settled` entry per record (DR's settlement may read its result again past where it
+    // resumes: the files break the prefix the log alone keeps).
+    std::vector<std::tuple<int32_t, std::string, BatchLogEntry>> adopted_log;
+    std::vector<std::string> adopted_files;
+    std::unordered_set<std::string> adopted;  // their batch ids
+    if (!o.clearing_from.empty()) {
+        for (auto& f : read_clearing_files(o.clearing_from, o.sign)) {
+            if (!f.file && f.unfinished) {  // its batch's close never committed: DR closes it
+                spdlog::warn("dr-takeover: clearing file {} not used: {}", f.path, f.problem);
+                continue;
+            }
+            if (!f.file) {
+                ++rep.clearing_files_unusable;
+                spdlog::error("dr-takeover: clearing file {} not used: {}", f.path, f.problem);
+                continue;
+            }
+            const auto& sm = f.file->summary;
+            if (sm.window_end_ms < since || announced.count(sm.batch_id)) continue;
+            const auto p = batch_partition(sm.batch_id);
+            if (!p) {
+                ++rep.clearing_files_unusable;
+                spdlog::error("dr-takeover: clearing file {} names batch {}, not one of settlement's", f.path, sm.batch_id);
+                continue;
+            }
+            Batch b{sm, std::move(f.file->records)};
+            net_by_merchant(b);
+            describe_clearing_files(b);
+            b.summary.closed_at_ms = started;
+            for (const auto& rec : b.records) {
+                logged[*p].insert(rec.payment_id);
+                adopted_log.push_back(
+                    {*p, settled_key(rec.payment_id), {BatchLogEntry::Op::settled, rec.channel, rec.currency, sm.window_start_ms, rec}});
+                if (!answered.count(rec.payment_id) && restoring.insert(rec.payment_id).second)
+                    settled_without_result.push_back({*p, rec, ClearingEvidence::clearing_file});
+            }
+            adopted_log.push_back(
+                {*p, sm.batch_id, {BatchLogEntry::Op::close, sm.channel, sm.currency, sm.window_start_ms, {}}});
+            adopted.insert(sm.batch_id);
+            adopted_files.push_back(f.path);
+            spdlog::warn("dr-takeover: batch {} was closed at the primary and never announced at DR: adopted from {}",
+                         sm.batch_id, f.path);
+            unannounced.push_back(std::move(b));
+            ++rep.batches_from_files;
+        }
+    // A batch whose close reached DR but neither its summary nor its file: rebuilt from its adds.
     const auto cutoffs = CutoffPlan::from(cfg.settlement);
     for (const auto& [id, close] : closes) {
-        if (announced.count(id)) continue;
+        if (announced.count(id) || adopted.count(id)) continue;
         const auto& records = adds[id];
         // Complete only when its records from index 0 on are all within what was read.
         bool complete = !records.empty();
@@ -252,19 +342,25 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         sm.closed_at_ms = close.second;
         unannounced.push_back(std::move(b));
     }
-    rep.batches_restored = unannounced.size();
+    rep.batches_restored = unannounced.size() - rep.batches_from_files;
+
+    }
 
     // What the stages at DR will finish themselves.
     std::unordered_set<std::string> left_out;
     const auto ledger = table_of(reader, topics.lifecycle);
     for (const auto& [key, v] : ledger)
-        if (auto slash = key.find('/'); slash != std::string::npos) {
-            left_out.insert(key.substr(slash + 1));  // a held follow-up: released by the router
+        if (auto slash = key.find('/'); slash != std::string::npos) {  // a held follow-up
+            std::vector<InFlightFollowUp> root_in_flight;
+            if (auto root = ledger.find(key.substr(0, slash)); root != ledger.end())
+                if (auto lc = decode_life_cycle(root->second.second)) root_in_flight = std::move(lc->in_flight);
+            if (!held_for_router(key.substr(slash + 1), root_in_flight)) continue;
+            left_out.insert(key.substr(slash + 1));  // released by the router
             ++rep.held;
         }
     for (const auto& [key, v] : table_of(reader, topics.pending))
         if (!answered.count(key) && left_out.insert(key).second) ++rep.pending;
-    for (const auto& [p, rec] : settled_without_result) left_out.insert(rec.payment_id);
+    for (const auto& r : settled_without_result) left_out.insert(r.record.payment_id);
 
     // The routed records DR holds: the latest per payment (a channel topic's names the
     // attempts so far; payments.routed the plan).
@@ -366,7 +462,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     };
     for (const auto& id : flying)
         if (const auto& q = requests[request_of.at(id)]; q.request) admit(*q.request, q.partition);
-    for (const auto& [p, rec] : settled_without_result)
+    for (const auto& [p, rec, from] : settled_without_result)
         if (auto it = request_of.find(rec.payment_id); it != request_of.end() && requests[it->second].request)
             admit(*requests[it->second].request, requests[it->second].partition);
 
@@ -386,14 +482,19 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
             send({topics.lifecycle, key, value, {}, partition});
             ++rep.ledger_entries;
         }
-    for (const auto& [p, rec] : settled_without_result) {
+    for (const auto& [p, rec, from] : settled_without_result) {
         auto it = request_of.find(rec.payment_id);
         const std::string root = it != request_of.end() ? requests[it->second].root_id : rec.payment_id;
-        send(kafka::result_record(topics, result_from_clearing(rec, root), {}, p));
+        send(kafka::result_record(topics, result_from_clearing(rec, root, from), {}, p));
     }
+    // An adopted batch's close and settled entries before its summary (a rerun adopts a batch not yet announced
+    // again), and its files beside DR's own, so DR's backups hold every batch it announced.
+    for (const auto& [p, key, e] : adopted_log) send({topics.settlement_log, key, encode_batch_log(e), {}, p});
+    if (!producer.flush(60'000)) throw std::runtime_error("restored results not delivered within 60 s");
+    for (const auto& path : adopted_files) copy_clearing_files(path, cfg.settlement.output_dir);
     for (const auto& b : unannounced)
         send({topics.batches, b.summary.batch_id, encode_batch_summary(b.summary), {}});
-    if (!producer.flush(60'000)) throw std::runtime_error("restored results not delivered within 60 s");
+    if (!producer.flush(60'000)) throw std::runtime_error("restored batch summaries not delivered within 60 s");
     std::map<int32_t, int64_t> results_end;
     for (const auto& e : reader.ends_of(topics.results)) results_end[e.partition] = e.offset;
     for (const auto& r : decided)

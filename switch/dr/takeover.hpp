@@ -14,6 +14,7 @@
 #include "connector.hpp"
 #include "domain/dr_takeover.hpp"
 #include "kafka/topic_reader.hpp"
+#include "settlement/clearing_file.hpp"
 
 namespace turnout {
 
@@ -33,6 +34,11 @@ struct TakeoverOptions {
     // Decide and report only: no channel asked, nothing written, no offset moved.
     bool dry_run = false;
     size_t channel_batch = 256;  // payments per cancel() call
+    // Where the primary's delivered clearing files can be read (finance's inbox, their off-site
+    // copy); empty: none. A batch of the window closed at the primary whose close never reached
+    // DR is known only from its file. `sign` checks the files' signatures.
+    std::string clearing_from;
+    ClearingSigner sign;
 };
 
 struct GroupMove {
@@ -53,6 +59,8 @@ struct TakeoverReport {
     size_t ledger_entries = 0;   // router life-cycle entries written for payments it never recorded
     size_t batches_restored = 0;      // batch summaries announced again (closed at the primary, summary lost)
     size_t batches_unrestorable = 0;  // such batches whose records were not all in the log read
+    size_t batches_from_files = 0;    // batches closed at the primary, adopted from its clearing files
+    size_t clearing_files_unusable = 0;  // files failing their digest or signature, or malformed
     std::map<std::string, size_t> outcomes;  // results written for in-flight payments, by status
     size_t double_executions = 0;            // in-flight payments two channels had executed
     size_t channel_calls = 0;                // payments asked about, summed over channels

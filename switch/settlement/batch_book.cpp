@@ -3,6 +3,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "domain/dr_takeover.hpp"
 #include "model/time.hpp"
 
 namespace turnout {
@@ -11,6 +12,8 @@ std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r) {
     // A result reaches here validated (decode_result_checked); a non-positive amount never
     // makes a record, whatever its sign would give.
     if (r.status != ResultStatus::approved || !r.type || !r.amount || r.amount->value <= 0) return std::nullopt;
+    // A result the DR takeover restored from a clearing record is in a batch already.
+    if (is_restored_result(r)) return std::nullopt;
     int64_t sign = 0;
     switch (*r.type) {
         case PaymentType::sale:

@@ -15,7 +15,8 @@
 
 namespace turnout {
 
-// Approved sale/capture (+) and refund (−) become clearing records; nothing else does.
+// Approved sale/capture (+) and refund (−) become clearing records; nothing else does (nor a
+// result the DR takeover restored from a clearing record: it is in a batch already).
 std::optional<ClearingRecord> clearing_record_for(const PaymentResult& r);
 
 struct Batch {

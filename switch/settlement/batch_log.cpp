@@ -22,9 +22,10 @@ bool valid_clearing_record(const ClearingRecord& r) {
 
 std::string encode_batch_log(const BatchLogEntry& e) {
     JsonWriter w(320);
-    w.begin_object().field("op", e.op == BatchLogEntry::Op::add ? "add" : "close").field("channel", e.channel);
+    const char* op = e.op == BatchLogEntry::Op::add ? "add" : e.op == BatchLogEntry::Op::close ? "close" : "settled";
+    w.begin_object().field("op", op).field("channel", e.channel);
     w.field("currency", e.currency).field("window_start_ms", e.window_start_ms);
-    if (e.op == BatchLogEntry::Op::add) {
+    if (e.op != BatchLogEntry::Op::close) {
         const auto& r = e.record;
         w.key("record").begin_object().field("payment_id", r.payment_id).field("type", to_string(r.type));
         w.field("merchant_id", r.merchant_id).field("amount", r.amount).field("channel_ref", r.channel_ref);
@@ -53,7 +54,8 @@ std::optional<BatchLogEntry> decode_batch_log(std::string_view bytes) {
         return e;
     }
     auto* rv = o.if_contains("record");
-    if (op != "add" || !rv || !rv->is_object()) return std::nullopt;
+    if ((op != "add" && op != "settled") || !rv || !rv->is_object()) return std::nullopt;
+    e.op = op == "add" ? BatchLogEntry::Op::add : BatchLogEntry::Op::settled;
     const auto& r = rv->get_object();
     auto type = parse_payment_type(str(r, "type"));
     auto amount = num(r, "amount");

@@ -15,12 +15,19 @@ namespace turnout {
 bool valid_clearing_record(const ClearingRecord& r);
 
 struct BatchLogEntry {
-    enum class Op { add, close } op = Op::add;
+    // add: a record assigned to its batch (key <batch id>/<index>); close: the batch closed
+    // (key: the batch id); settled: a payment whose record is in a batch the DR takeover
+    // adopted from the primary's clearing file (key settled_key(payment_id)): a result of it
+    // read again is not settled again.
+    enum class Op { add, close, settled } op = Op::add;
     std::string channel;
     std::string currency;
     int64_t window_start_ms = 0;
-    ClearingRecord record;  // for add
+    ClearingRecord record;  // for add and settled
 };
+
+inline constexpr std::string_view kSettledKeyPrefix = "settled/";
+inline std::string settled_key(const std::string& payment_id) { return std::string(kSettledKeyPrefix) + payment_id; }
 
 std::string encode_batch_log(const BatchLogEntry& e);
 // nullopt for an entry that is not JSON, misses a member, or whose record breaks a rule of

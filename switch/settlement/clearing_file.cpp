@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -280,6 +281,32 @@ std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::strin
         s.net != debit - credit || s.fee_total != fees)
         return why = "trailer totals disagree with the records", std::nullopt;
     return f;
+}
+
+std::vector<RestoredFile> read_clearing_files(const std::string& dir, const ClearingSigner& sign) {
+    std::vector<std::string> paths;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".csv") paths.push_back(e.path().string());
+    std::sort(paths.begin(), paths.end());
+    std::vector<RestoredFile> files;
+    for (const auto& path : paths) {
+        RestoredFile f{path, std::nullopt, {}};
+        std::string why;
+        const std::string txt = path.substr(0, path.size() - 4) + ".txt";
+        bool ok = false;
+        if (!fs::exists(path + ".sig")) {
+            f.unfinished = true;
+            f.problem = "unfinished: no .sig (the site stopped while writing it)";
+        } else if (!verify_clearing_file(path, sign, why) || (fs::exists(txt) && !verify_clearing_file(txt, sign, why))) {
+            f.problem = why;
+        } else if (const auto text = read_whole(path, ok); !ok) {
+            f.problem = "cannot read the file";
+        } else if (!(f.file = parse_clearing_csv(text, why))) {
+            f.problem = why;
+        }
+        files.push_back(std::move(f));
+    }
+    return files;
 }
 
 }  // namespace turnout

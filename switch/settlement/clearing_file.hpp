@@ -65,4 +65,17 @@ struct ClearingFile {
 // nullopt with `why` set when the file is malformed or its trailer disagrees with its rows.
 std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::string& why);
 
+// A clearing CSV found in a folder: read back, or why not.
+struct RestoredFile {
+    std::string path;
+    std::optional<ClearingFile> file;  // nullopt: unreadable, or its digest or signature fails
+    std::string problem;               // why, when file is nullopt
+    // Its `.sig` (written last) is missing: the site stopped while writing the batch's files,
+    // whose close never committed. Never delivered; not a damaged backup.
+    bool unfinished = false;
+};
+// Every clearing CSV under `dir` (its subfolders too), in path order: its digest and
+// signature checked (and its fixed-width twin's, when there is one), then parsed.
+std::vector<RestoredFile> read_clearing_files(const std::string& dir, const ClearingSigner& sign);
+
 }  // namespace turnout

@@ -20,7 +20,7 @@ RestoreCheck check_restore(const std::vector<RestoredFile>& files, const std::ve
     for (const auto& f : files) {
         ++out.files;
         if (!f.file) {
-            ++out.bad;
+            ++(f.unfinished ? out.unfinished : out.bad);
             out.problems.push_back(f.path + ": " + f.problem);
             continue;
         }

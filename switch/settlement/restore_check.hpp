@@ -1,7 +1,8 @@
 #pragma once
 // The restore check of clearing-file backups (docs/disaster-recovery.md, "Backups"): every
 // file intact (digest and signature), and every batch the site's settlement.batches names
-// present with the totals it announced. Pure: the caller reads the files and the topic.
+// present with the totals it announced. Pure: the caller reads the files (read_clearing_files)
+// and the topic.
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,15 +12,10 @@
 
 namespace turnout {
 
-struct RestoredFile {
-    std::string path;
-    std::optional<ClearingFile> file;  // nullopt: unreadable, or its digest or signature fails
-    std::string problem;               // why, when file is nullopt
-};
-
 struct RestoreCheck {
     size_t files = 0;      // clearing CSVs looked at
     size_t bad = 0;        // of them, unreadable or failing digest or signature
+    size_t unfinished = 0;  // of them, without their .sig: never completed, never delivered
     size_t batches = 0;    // batch summaries checked against the files
     size_t missing = 0;    // batches without an intact file
     size_t differing = 0;  // batches whose files disagree with each other or with the summary

@@ -15,7 +15,10 @@
 namespace turnout {
 
 void SettlementStage::index_batch_log(std::string_view key, std::string_view, std::vector<std::string>& out) {
-    out.push_back((key.find('/') != std::string_view::npos ? "a/" : "c/") + std::string(key));
+    if (key.starts_with(kSettledKeyPrefix))
+        out.push_back("s/" + std::string(key));
+    else
+        out.push_back((key.find('/') != std::string_view::npos ? "a/" : "c/") + std::string(key));
 }
 
 std::string SettlementStage::add_key(const std::string& batch_id, size_t index) {
@@ -57,6 +60,9 @@ void SettlementStage::process(std::span<const kafka::Record> batch, kafka::Emitt
         }
         auto cr = clearing_record_for(*checked.result);
         if (!cr) continue;
+        if (auto s = settled_elsewhere_.find(rec.partition);
+            s != settled_elsewhere_.end() && s->second.count(cr->payment_id))
+            continue;  // in a batch the DR takeover adopted from the primary's clearing file
         cr->fee = fees_.fee_for(*cr);  // fixed at assignment and logged, so a replay keeps it
         const auto& b = book(rec.partition).add(*cr, now);
         BatchLogEntry e{BatchLogEntry::Op::add, cr->channel, cr->currency, b.summary.window_start_ms, *cr};
@@ -109,6 +115,12 @@ void SettlementStage::on_assign(const kafka::PartitionSet& parts) {
         auto& st = stores_.at(0, p);
         size_t bad = 0, records = 0;
         std::set<std::string> closed;
+        auto& settled = settled_elsewhere_[p];
+        settled.clear();
+        st.scan_index("s/", [&](std::string_view, std::string_view key) {
+            settled.emplace(key.substr(kSettledKeyPrefix.size()));
+        });
+        if (settled.empty()) settled_elsewhere_.erase(p);
         st.scan_index("c/", [&](std::string_view, std::string_view key) {
             auto v = st.get_committed(key);
             auto e = v ? decode_batch_log(*v) : std::nullopt;
@@ -132,7 +144,10 @@ void SettlementStage::on_assign(const kafka::PartitionSet& parts) {
 }
 
 void SettlementStage::on_revoke(const kafka::PartitionSet& parts) {
-    for (const auto& [topic, p] : parts) books_.erase(p);
+    for (const auto& [topic, p] : parts) {
+        books_.erase(p);
+        settled_elsewhere_.erase(p);
+    }
 }
 
 kafka::StageOptions settlement_options(const Config& cfg, const std::string& instance) {

@@ -10,6 +10,8 @@
 // settlement.log_retention_hours (late records go to the next open window). On assignment
 // the open batches are rebuilt from the store, not from the whole changelog.
 #include <map>
+#include <string>
+#include <unordered_set>
 
 #include "config/config.hpp"
 #include "kafka/stage_runner.hpp"
@@ -43,6 +45,9 @@ private:
     CutoffPlan cutoffs_;
     FeeSchedule fees_;
     std::map<int32_t, BatchBook> books_;  // by results partition
+    // By results partition: payment_ids whose records are in batches the DR takeover adopted
+    // from the primary's clearing files (the store's settled/ entries); usually none.
+    std::map<int32_t, std::unordered_set<std::string>> settled_elsewhere_;
     kafka::StoreSet stores_;
     SettlementProbe probe_;
 };

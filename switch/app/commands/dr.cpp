@@ -1,6 +1,8 @@
 // turnout dr-takeover: the DR site takes over from a lost primary (dr/takeover.hpp). Run once,
 // after replication has stopped (scripts/dr failover) and before any role starts at DR.
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <iostream>
 
 #include "app/command.hpp"
@@ -15,6 +17,7 @@ struct TakeoverOptions {
     int window_minutes = 60;
     bool dry_run = false;
     std::string report;
+    std::string clearing_from;
 };
 
 int dr_takeover(const Context& ctx, const TakeoverOptions& o) {
@@ -26,6 +29,14 @@ int dr_takeover(const Context& ctx, const TakeoverOptions& o) {
     dr::TakeoverOptions opts;
     opts.window_ms = int64_t{o.window_minutes} * 60'000;
     opts.dry_run = o.dry_run;
+    std::unique_ptr<CardVault> signing;  // the clearing-file signing key, to check the primary's files
+    if (!o.clearing_from.empty()) {
+        if (!std::filesystem::is_directory(o.clearing_from))
+            throw std::runtime_error("--clearing-from " + o.clearing_from + " is not a folder");
+        signing = std::make_unique<CardVault>(load_key_provider(cfg, kSettlement, Context::keys_path(cfg)));
+        opts.clearing_from = o.clearing_from;
+        opts.sign = [v = signing.get()](std::string_view data) { return v->settlement_sign(data); };
+    }
     const auto rep = dr::take_over(cfg, keys.get(), opts);
     std::cout << rep.text();
     if (!o.report.empty()) std::ofstream(o.report) << rep.json() << "\n";
@@ -45,6 +56,9 @@ void add_dr_takeover(CLI::App& app, Context& ctx) {
         ->check(CLI::Range(1, 7 * 24 * 60));
     s->add_flag("--dry-run", o->dry_run, "decide and report only: no channel asked, nothing written, no group moved");
     s->add_option("--report", o->report, "write the report as JSON to this file");
+    s->add_option("--clearing-from", o->clearing_from,
+                  "the primary's delivered clearing files (a batch it closed whose close never reached DR is "
+                  "adopted from its file, never closed again)");
     s->callback([&ctx, o] { ctx.run = [&ctx, o] { return dr_takeover(ctx, *o); }; });
 }
 

@@ -70,27 +70,7 @@ int clearing_check(const Context& ctx, const ReportOptions& o) {
     const ClearingSigner sign = [&v](std::string_view data) { return v.settlement_sign(data); };
     const std::string dir = o.clearing_dir.empty() ? cfg.settlement.output_dir : o.clearing_dir;
     if (!std::filesystem::is_directory(dir)) throw std::runtime_error(dir + " is not a folder");
-    std::vector<std::string> paths;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
-        if (e.is_regular_file() && e.path().extension() == ".csv") paths.push_back(e.path().string());
-    std::sort(paths.begin(), paths.end());
-    std::vector<RestoredFile> files;
-    for (const auto& path : paths) {
-        RestoredFile f{path, std::nullopt, {}};
-        std::string why;
-        const std::string txt = path.substr(0, path.size() - 4) + ".txt";
-        if (!verify_clearing_file(path, sign, why) ||
-            (std::filesystem::exists(txt) && !verify_clearing_file(txt, sign, why))) {
-            f.problem = why;
-        } else {
-            std::ifstream in(path, std::ios::binary);
-            std::stringstream ss;
-            ss << in.rdbuf();
-            f.file = parse_clearing_csv(ss.str(), why);
-            if (!f.file) f.problem = why;
-        }
-        files.push_back(std::move(f));
-    }
+    const auto files = read_clearing_files(dir, sign);
     std::vector<BatchSummary> batches;
     if (o.batches) {
         kafka::TopicReader reader(cfg.kafka, cfg.kafka.name_prefix + "turnout.clearing-check");
@@ -105,6 +85,7 @@ int clearing_check(const Context& ctx, const ReportOptions& o) {
     const auto r = check_restore(files, batches);
     for (const auto& p : r.problems) std::cout << "  " << p << "\n";
     std::cout << "clearing-check: " << r.files << " clearing files, " << r.bad << " failing their digest or signature";
+    if (r.unfinished) std::cout << " (" << r.unfinished << " unfinished: no .sig, the site stopped while writing them)";
     if (o.batches)
         std::cout << "; " << r.batches << " batches in " << cfg.kafka.topics.batches << ", " << r.missing
                   << " without their file, " << r.differing << " with other totals";

@@ -93,6 +93,61 @@ TEST_CASE("dr takeover: a result restored from a replicated clearing record") {
     CHECK(result_from_clearing(refund, "").root_id == "r-1");
 }
 
+TEST_CASE("dr takeover: a result restored from a delivered clearing file") {
+    ClearingRecord sale{"p-1", PaymentType::sale, "acq-eu", "m-1", "EUR", 1250, "iso8583:0200:1", 777, 30};
+    const auto r = result_from_clearing(sale, "p-1", ClearingEvidence::clearing_file);
+    CHECK(r.status == ResultStatus::approved);
+    CHECK(r.reason.code == "restored_from_clearing_file");
+    CHECK(is_restored_result(r));
+    CHECK(is_restored_result(result_from_clearing(sale, "p-1")));
+    CHECK_FALSE(is_restored_result(result("p-1", ResultStatus::approved, "approved")));
+    CHECK_FALSE(is_restored_result(result("p-1", ResultStatus::declined, "restored_from_clearing_file")));
+}
+
+TEST_CASE("dr takeover: a held follow-up is left to the router unless the same payment_id is in flight") {
+    struct Case {
+        const char* name;
+        std::string held;
+        std::vector<InFlightFollowUp> root_in_flight;
+        bool left_to_router;
+    };
+    const Case cases[] = {
+        {"nothing in flight (held behind its original)", "c-2", {}, true},
+        {"held behind another follow-up in flight", "c-2", {{"c-1", PaymentType::capture, 100}}, true},
+        {"a resent copy held behind its own first copy", "c-1", {{"c-1", PaymentType::capture, 100}}, false},
+        {"a resent copy, another in flight too", "r-1",
+         {{"c-1", PaymentType::capture, 100}, {"r-1", PaymentType::refund, 50}}, false},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        CHECK(held_for_router(c.held, c.root_in_flight) == c.left_to_router);
+    }
+}
+
+TEST_CASE("dr takeover: a batch id's results partition") {
+    struct Case {
+        const char* id;
+        std::optional<int32_t> want;
+    };
+    const Case cases[] = {
+        {"psp-global.USD.20261203T024850Z.p3", 3},
+        {"acq-eu.EUR.20261203T024850Z.p11", 11},
+        {"acq-eu.EUR.20261203T024850Z.p0", 0},
+        {"acq-eu.EUR.20261203T024850Z", std::nullopt},
+        {"acq-eu.EUR.20261203T024850Z.p", std::nullopt},
+        {"acq-eu.EUR.20261203T024850Z.px", std::nullopt},
+        {"acq-eu.EUR.20261203T024850Z.p03", std::nullopt},
+        {"acq-eu.EUR.20261203T024850Z.p-1", std::nullopt},
+        {"acq-eu.EUR.20261203T024850Z.p99999999999", std::nullopt},
+        {"", std::nullopt},
+        {"p3", std::nullopt},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.id);
+        CHECK(batch_partition(c.id) == c.want);
+    }
+}
+
 TEST_CASE("dr takeover: the result of an in-flight payment from the channels' answers") {
     using K = ChannelAnswer::Kind;
     struct Case {

@@ -18,6 +18,7 @@ BatchSummary batch(const char* id, int64_t records, int64_t debit, int64_t credi
 }
 RestoredFile file(const char* path, BatchSummary s) { return {path, ClearingFile{std::move(s), {}}, ""}; }
 RestoredFile broken(const char* path) { return {path, std::nullopt, "signature does not match"}; }
+RestoredFile unfinished(const char* path) { return {path, std::nullopt, "unfinished: no .sig", true}; }
 }  // namespace
 
 TEST_CASE("restore check: intact files for every announced batch, with its totals") {
@@ -25,7 +26,7 @@ TEST_CASE("restore check: intact files for every announced batch, with its total
         const char* name;
         std::vector<RestoredFile> files;
         std::vector<BatchSummary> batches;
-        size_t bad, missing, differing;
+        size_t bad, missing, differing, unfinished = 0;
     };
     const auto a = batch("acq.EUR.1", 2, 500, 100), b = batch("acq.EUR.2", 1, 70, 0);
     const Case cases[] = {
@@ -40,6 +41,11 @@ TEST_CASE("restore check: intact files for every announced batch, with its total
         {"two sites' files of one batch differ", {file("p/a.csv", a), file("d/a.csv", batch("acq.EUR.1", 1, 500, 0))},
          {a}, 0, 0, 1},
         {"one batch announced with two different totals", {file("p/a.csv", a)}, {a, batch("acq.EUR.1", 3, 9, 0)}, 0, 0, 1},
+        {"an unfinished file (no .sig: the site stopped while writing it) is not damage", {unfinished("p/a.csv")}, {}, 0,
+         0, 0, 1},
+        {"an unfinished file is not the batch's", {unfinished("p/a.csv")}, {a}, 0, 1, 0, 1},
+        {"an unfinished file at the lost site, the batch's file at DR", {unfinished("p/a.csv"), file("d/a.csv", a)}, {a},
+         0, 0, 0, 1},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
@@ -47,8 +53,9 @@ TEST_CASE("restore check: intact files for every announced batch, with its total
         CHECK(r.bad == c.bad);
         CHECK(r.missing == c.missing);
         CHECK(r.differing == c.differing);
+        CHECK(r.unfinished == c.unfinished);
         CHECK(r.ok() == (c.bad + c.missing + c.differing == 0));
-        CHECK(r.problems.size() == c.bad + c.missing + c.differing);
+        CHECK(r.problems.size() == c.bad + c.missing + c.differing + c.unfinished);
         CHECK(r.files == c.files.size());
     }
 }

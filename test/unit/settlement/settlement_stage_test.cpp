@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "codec/messages.hpp"
+#include "settlement/batch_log.hpp"
 #include "settlement/settlement_stage.hpp"
 #include "support/pipeline.hpp"
 
@@ -68,6 +69,32 @@ TEST_CASE_FIXTURE(StageWorld, "settlement stage: approved payments batched, clos
     next_driver.commit();
     // Closed is closed: later ticks emit nothing more.
     CHECK(next_driver.tick(now_ms() + 20'000).empty());
+}
+
+TEST_CASE_FIXTURE(StageWorld, "settlement stage: a payment in a batch the DR takeover adopted is not settled again") {
+    const auto sign = [&v = vault](std::string_view data) { return v.settlement_sign(data); };
+    const auto results = results_of(cfg, vault, {sale("s-1", 1000), sale("s-3", 2500)}, 2);
+    REQUIRE(results.size() == 2);
+    // The takeover's settlement.log entry: s-1 is in a batch closed at the lost primary.
+    SettlementStage before(cfg, sign, "0");
+    StageDriver takeover(before, {t.settlement_log});
+    takeover.assign({{t.results, 2}});
+    auto rec = clearing_record_for(*decode_result(results[0].value));
+    REQUIRE(rec);
+    takeover.emit({t.settlement_log, settled_key("s-1"),
+                   encode_batch_log({BatchLogEntry::Op::settled, rec->channel, rec->currency, 0, *rec}), {}, 2});
+    takeover.commit();
+
+    SettlementStage settlement(cfg, sign, "1");
+    StageDriver driver(settlement, {t.settlement_log});
+    driver.assign({{t.results, 2}}, &takeover);
+    driver.feed(as_input(results, 2));  // both results read again at DR
+    driver.commit();
+    const auto out = driver.tick(now_ms() + 10'000);
+    const auto summary = decode_batch_summary(first_to(out, t.batches).value);
+    REQUIRE(summary.has_value());
+    CHECK(summary->record_count == 1);
+    CHECK(summary->net == 2500);
 }
 
 TEST_CASE_FIXTURE(StageWorld, "settlement stage: a forged result goes to the DLQ, not into a batch") {

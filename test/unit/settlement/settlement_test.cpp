@@ -1,6 +1,8 @@
 // Clearing records, cut-off windows, batch closing and rollback, clearing files.
 #include <doctest/doctest.h>
 
+#include "domain/dr_takeover.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,6 +53,30 @@ TEST_CASE("clearing records: approved sale/capture +, refund −, nothing else")
         CHECK(cr.has_value() == c.amount.has_value());
         if (cr) CHECK(cr->amount == *c.amount);
     }
+}
+
+TEST_CASE("clearing records: none of a result the DR takeover restored from a clearing record") {
+    // Its record is in a batch already (the replicated settlement log, or a clearing file the
+    // primary delivered): settlement reading it again must not settle it twice.
+    struct Case {
+        const char* code;
+        bool settles;
+    };
+    const Case cases[] = {
+        {"approved", true},
+        {"restored_from_settlement_log", false},
+        {"restored_from_clearing_file", false},
+        {"restored_from_elsewhere", true},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.code);
+        auto r = approved(PaymentType::sale, 500);
+        r.reason.code = c.code;
+        CHECK(clearing_record_for(r).has_value() == c.settles);
+    }
+    const ClearingRecord rec{"p-1", PaymentType::capture, "psp", "m-1", "EUR", 900, "ref", 5, 0};
+    CHECK_FALSE(clearing_record_for(result_from_clearing(rec, "a-1")));
+    CHECK_FALSE(clearing_record_for(result_from_clearing(rec, "a-1", ClearingEvidence::clearing_file)));
 }
 
 TEST_CASE("batches by channel, currency and window; closed at end + grace; totals exact") {
@@ -149,7 +175,14 @@ TEST_CASE("batch changelog entries round trip") {
     const auto close = decode_batch_log(encode_batch_log({BatchLogEntry::Op::close, "psp", "GBP", 1'230'000, {}}));
     REQUIRE(close);
     CHECK(close->op == BatchLogEntry::Op::close);
+    const auto settled = decode_batch_log(encode_batch_log({BatchLogEntry::Op::settled, "psp", "GBP", 1'230'000, rec}));
+    REQUIRE(settled);
+    CHECK(settled->op == BatchLogEntry::Op::settled);
+    CHECK(settled->record.payment_id == rec.payment_id);
+    CHECK(settled->record.amount == -250);
+    CHECK(settled_key("p-1") == "settled/p-1");
     CHECK_FALSE(decode_batch_log("{\"op\":\"add\"}"));
+    CHECK_FALSE(decode_batch_log("{\"op\":\"settled\",\"channel\":\"psp\",\"currency\":\"GBP\",\"window_start_ms\":1}"));
 }
 
 TEST_CASE("clearing files: CSV and fixed-width, digests and signatures, atomic names") {
