@@ -453,7 +453,7 @@ class Drill:
             "rto_new_payment_seconds": None if first_new is None else round((first_new - kill_ms) / 1000.0, 3),
             "failover_seconds": None if failover_s is None else round(failover_s, 3),
             "takeover": {k: takeover.get(k) for k in ("in_flight", "outcomes", "restored_from_settlement_log",
-                                                       "batches_restored", "batches_unrestorable", "batches_from_clearing_files",
+                                                       "batches_restored", "batches_unrestorable", "batches_from_clearing_files", "batches_closed_without_file", "pending_removed",
                                                        "held_by_router", "pending_at_channel", "ledger_entries",
                                                        "double_executions", "took_ms")},
             "double_executions": len(doubles), "double_executions_sample": doubles[:10],

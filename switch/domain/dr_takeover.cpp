@@ -62,6 +62,15 @@ bool held_for_router(const std::string& payment_id, const std::vector<InFlightFo
     return true;
 }
 
+FiledBatch filed_batch(bool announced_at_dr, bool closed_in_dr_log) {
+    if (!announced_at_dr) return FiledBatch::adopt_and_announce;
+    return closed_in_dr_log ? FiledBatch::skip : FiledBatch::adopt;
+}
+
+PendingEntry pending_entry(bool answered_at_dr, bool restored_by_takeover) {
+    return answered_at_dr || restored_by_takeover ? PendingEntry::removed : PendingEntry::left_to_connector;
+}
+
 std::optional<int32_t> batch_partition(std::string_view batch_id) {
     const auto dot = batch_id.rfind('.');
     if (dot == std::string_view::npos || batch_id.size() - dot < 3 || batch_id[dot + 1] != 'p')

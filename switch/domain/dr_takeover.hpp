@@ -73,6 +73,19 @@ bool is_restored_result(const PaymentResult& r);
 // which went to a channel; the payment is in flight for the takeover, or nothing answers it.
 bool held_for_router(const std::string& payment_id, const std::vector<InFlightFollowUp>& root_in_flight);
 
+// A clearing file the primary delivered, of a batch of the window: adopted unless DR holds
+// both the batch's close (settlement.log) and its summary (settlement.batches); announced too
+// when DR lacks the summary. A close without its records lets DR's settlement settle them
+// again; a summary without its close lets it close the batch again with other totals.
+enum class FiledBatch { skip, adopt, adopt_and_announce };
+FiledBatch filed_batch(bool announced_at_dr, bool closed_in_dr_log);
+
+// A replicated pending entry (a payment pending at an asynchronous channel): left to the
+// connector at DR, or removed when the payment has its result at DR (the entry's tombstone did
+// not replicate) or the takeover restores it; else the connector would answer it again.
+enum class PendingEntry { left_to_connector, removed };
+PendingEntry pending_entry(bool answered_at_dr, bool restored_by_takeover);
+
 // The results partition of a batch settlement closed: its id ends ".p<partition>".
 std::optional<int32_t> batch_partition(std::string_view batch_id);
 

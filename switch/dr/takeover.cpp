@@ -127,6 +127,8 @@ std::string TakeoverReport::json() const {
     o["batches_unrestorable"] = batches_unrestorable;
     o["batches_from_clearing_files"] = batches_from_files;
     o["clearing_files_unusable"] = clearing_files_unusable;
+    o["batches_closed_without_file"] = batches_closed_without_file;
+    o["pending_removed"] = pending_removed;
     boost::json::object by;
     for (const auto& [k, v] : outcomes) by[k] = v;
     o["outcomes"] = by;
@@ -154,8 +156,10 @@ std::string TakeoverReport::text() const {
     if (batches_unrestorable) s << " (" << batches_unrestorable << " batches not restorable: see the log)";
     s << "; " << batches_from_files << " batches adopted from the primary's clearing files";
     if (clearing_files_unusable) s << " (" << clearing_files_unusable << " files unusable: see the log)";
+    if (batches_closed_without_file)
+        s << "; " << batches_closed_without_file << " announced batches closed without their file (see the log)";
     s << "; " << held << " held by the router, " << pending
-      << " pending at their channel (left to the stages); " << double_executions << " double executions at the primary; "
+      << " pending at their channel (left to the stages), " << pending_removed << " pending entries of answered payments removed; " << double_executions << " double executions at the primary; "
       << moves.size() << " group offsets set; " << took_ms << " ms\n";
     return s.str();
 }
@@ -220,9 +224,17 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     // A batch whose close reached DR but whose summary did not: closed at the primary (its
     // clearing files are the primary's), never closed again at DR. Its summary is rebuilt
     // from its records in the log and announced, naming the primary's files and digests.
-    std::unordered_set<std::string> announced;
+    std::unordered_map<std::string, BatchLogEntry> announced;  // batch id → its close, as the summary names it
     read_topic(reader, topics.batches, reader.positions_at(topics.batches, since - kMarginMs),
-               [&](const kafka::Record& r) { announced.insert(std::string(r.key)); });
+               [&](const kafka::Record& r) {
+                   BatchLogEntry close{BatchLogEntry::Op::close, {}, {}, 0, {}};
+                   if (auto b = decode_batch_summary(r.value)) {
+                       close.channel = b->channel;
+                       close.currency = b->currency;
+                       close.window_start_ms = b->window_start_ms;
+                   }
+                   announced.emplace(std::string(r.key), std::move(close));
+               });
 
     // Settlement's replicated log: the clearing records it assigned, per results partition,
     // and the batches it closed (key: the batch id; an add's: <batch id>/<index>); the
@@ -254,20 +266,23 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
                        settled_without_result.push_back({r.partition, e->record});
                });
     std::vector<Batch> unannounced;
-    // A batch closed at the primary whose close and summary did not reach DR: DR's log holds at
-    // most a prefix of its records, and DR's settlement would close it again under the same id
-    // with other totals. The clearing files the primary delivered (--clearing-from) say which:
-    // each intact file of a batch of the window that DR never saw announced or closed is
-    // adopted. Its summary is announced, a close goes to the settlement log (DR never closes it
-    // again), its records count as settled, and those without a result at DR get theirs.
+    // A batch closed at the primary whose close did not reach DR's settlement log (its summary
+    // may have, or not): DR's log holds at most a prefix of its records, and DR's settlement
+    // would close it again under the same id with other totals. The clearing files the primary
+    // delivered (--clearing-from) say which: each intact file of a batch of the window whose
+    // close DR's log lacks is adopted. A close goes to the settlement log (DR never closes it
+    // again), its records count as settled, those without a result at DR get theirs, and its
+    // summary is announced where DR lacks it.
     // settlement.log entries: (partition, key, entry): each adopted batch's close, and a
     // `settled` entry per record (DR's settlement may read its result again past where it
     // resumes: the files break the prefix the log alone keeps).
     std::vector<std::tuple<int32_t, std::string, BatchLogEntry>> adopted_log;
     std::vector<std::string> adopted_files;
     std::unordered_set<std::string> adopted;  // their batch ids
+    size_t adopted_unannounced = 0;           // of them, announced by the takeover
     if (!o.clearing_from.empty()) {
-        for (auto& f : read_clearing_files(o.clearing_from, o.sign)) {
+        // A batch of the window was closed after the window began: older files are not read.
+        for (auto& f : read_clearing_files(o.clearing_from, o.sign, since - kMarginMs)) {
             if (!f.file && f.unfinished) {  // its batch's close never committed: DR closes it
                 spdlog::warn("dr-takeover: clearing file {} not used: {}", f.path, f.problem);
                 continue;
@@ -278,7 +293,8 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
                 continue;
             }
             const auto& sm = f.file->summary;
-            if (sm.window_end_ms < since || announced.count(sm.batch_id)) continue;
+            const auto action = filed_batch(announced.count(sm.batch_id) > 0, closes.count(sm.batch_id) > 0);
+            if (sm.window_end_ms < since || action == FiledBatch::skip) continue;
             const auto p = batch_partition(sm.batch_id);
             if (!p) {
                 ++rep.clearing_files_unusable;
@@ -300,9 +316,12 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
                 {*p, sm.batch_id, {BatchLogEntry::Op::close, sm.channel, sm.currency, sm.window_start_ms, {}}});
             adopted.insert(sm.batch_id);
             adopted_files.push_back(f.path);
-            spdlog::warn("dr-takeover: batch {} was closed at the primary and never announced at DR: adopted from {}",
+            spdlog::warn("dr-takeover: batch {} was closed at the primary, its close never reached DR: adopted from {}",
                          sm.batch_id, f.path);
-            unannounced.push_back(std::move(b));
+            if (action == FiledBatch::adopt_and_announce) {
+                unannounced.push_back(std::move(b));
+                ++adopted_unannounced;
+            }
             ++rep.batches_from_files;
         }
     // A batch whose close reached DR but neither its summary nor its file: rebuilt from its adds.
@@ -342,7 +361,21 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         sm.closed_at_ms = close.second;
         unannounced.push_back(std::move(b));
     }
-    rep.batches_restored = unannounced.size() - rep.batches_from_files;
+    rep.batches_restored = unannounced.size() - adopted_unannounced;
+    // A batch announced at DR whose close is not in DR's log and which no file adopted: its
+    // close is written, so DR's settlement never closes it again with other totals (its records
+    // beyond what DR's log holds are unknown here: a result of one read again would be
+    // settled again; the restore check shows such a batch).
+    for (const auto& [id, close] : announced) {
+        if (closes.count(id) || adopted.count(id) || close.channel.empty()) continue;
+        const auto p = batch_partition(id);
+        if (!p) continue;
+        spdlog::error("dr-takeover: batch {} was announced at DR but its close is not in the settlement log and no "
+                      "clearing file names it (--clearing-from): closed without its records",
+                      id);
+        adopted_log.push_back({*p, id, close});
+        ++rep.batches_closed_without_file;
+    }
 
     }
 
@@ -358,8 +391,16 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
             left_out.insert(key.substr(slash + 1));  // released by the router
             ++rep.held;
         }
-    for (const auto& [key, v] : table_of(reader, topics.pending))
-        if (!answered.count(key) && left_out.insert(key).second) ++rep.pending;
+    // A pending entry of a payment with a result at DR (its tombstone did not replicate), or
+    // whose result the takeover restores: removed, or the connector at DR would answer it again.
+    std::vector<std::pair<int32_t, std::string>> pending_done;
+    for (const auto& [key, v] : table_of(reader, topics.pending)) {
+        if (pending_entry(answered.count(key) > 0, restoring.count(key) > 0) == PendingEntry::removed)
+            pending_done.emplace_back(v.first, key);
+        else if (left_out.insert(key).second)
+            ++rep.pending;
+    }
+    rep.pending_removed = pending_done.size();
     for (const auto& r : settled_without_result) left_out.insert(r.record.payment_id);
 
     // The routed records DR holds: the latest per payment (a channel topic's names the
@@ -490,6 +531,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     // An adopted batch's close and settled entries before its summary (a rerun adopts a batch not yet announced
     // again), and its files beside DR's own, so DR's backups hold every batch it announced.
     for (const auto& [p, key, e] : adopted_log) send({topics.settlement_log, key, encode_batch_log(e), {}, p});
+    for (const auto& [p, key] : pending_done) send({topics.pending, key, {}, {}, p});  // tombstones
     if (!producer.flush(60'000)) throw std::runtime_error("restored results not delivered within 60 s");
     for (const auto& path : adopted_files) copy_clearing_files(path, cfg.settlement.output_dir);
     for (const auto& b : unannounced)

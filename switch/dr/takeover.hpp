@@ -61,6 +61,8 @@ struct TakeoverReport {
     size_t batches_unrestorable = 0;  // such batches whose records were not all in the log read
     size_t batches_from_files = 0;    // batches closed at the primary, adopted from its clearing files
     size_t clearing_files_unusable = 0;  // files failing their digest or signature, or malformed
+    size_t batches_closed_without_file = 0;  // announced at DR, close not in its log, no file: closed
+    size_t pending_removed = 0;  // pending entries of payments answered at DR (or restored), removed
     std::map<std::string, size_t> outcomes;  // results written for in-flight payments, by status
     size_t double_executions = 0;            // in-flight payments two channels had executed
     size_t channel_calls = 0;                // payments asked about, summed over channels

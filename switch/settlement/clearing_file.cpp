@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -283,10 +284,18 @@ std::optional<ClearingFile> parse_clearing_csv(std::string_view text, std::strin
     return f;
 }
 
-std::vector<RestoredFile> read_clearing_files(const std::string& dir, const ClearingSigner& sign) {
+std::vector<RestoredFile> read_clearing_files(const std::string& dir, const ClearingSigner& sign,
+                                              int64_t modified_since_ms) {
     std::vector<std::string> paths;
-    for (const auto& e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file() && e.path().extension() == ".csv") paths.push_back(e.path().string());
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        if (!e.is_regular_file() || e.path().extension() != ".csv") continue;
+        if (modified_since_ms > 0) {
+            const auto at = std::chrono::file_clock::to_sys(e.last_write_time());
+            if (std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count() < modified_since_ms)
+                continue;
+        }
+        paths.push_back(e.path().string());
+    }
     std::sort(paths.begin(), paths.end());
     std::vector<RestoredFile> files;
     for (const auto& path : paths) {

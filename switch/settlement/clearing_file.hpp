@@ -74,8 +74,10 @@ struct RestoredFile {
     // whose close never committed. Never delivered; not a damaged backup.
     bool unfinished = false;
 };
-// Every clearing CSV under `dir` (its subfolders too), in path order: its digest and
-// signature checked (and its fixed-width twin's, when there is one), then parsed.
-std::vector<RestoredFile> read_clearing_files(const std::string& dir, const ClearingSigner& sign);
+// Every clearing CSV under `dir` (its subfolders too) last modified at or after
+// `modified_since_ms`, in path order: its digest and signature checked (and its fixed-width
+// twin's, when there is one), then parsed.
+std::vector<RestoredFile> read_clearing_files(const std::string& dir, const ClearingSigner& sign,
+                                              int64_t modified_since_ms = 0);
 
 }  // namespace turnout

@@ -124,6 +124,42 @@ TEST_CASE("dr takeover: a held follow-up is left to the router unless the same p
     }
 }
 
+TEST_CASE("dr takeover: a delivered clearing file's batch, by what DR holds of it") {
+    struct Case {
+        const char* name;
+        bool announced, closed;
+        FiledBatch want;
+    };
+    const Case cases[] = {
+        {"neither summary nor close replicated", false, false, FiledBatch::adopt_and_announce},
+        {"the summary replicated, not the close", true, false, FiledBatch::adopt},
+        {"the close replicated, not the summary", false, true, FiledBatch::adopt_and_announce},
+        {"both replicated", true, true, FiledBatch::skip},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        CHECK(filed_batch(c.announced, c.closed) == c.want);
+    }
+}
+
+TEST_CASE("dr takeover: a replicated pending entry") {
+    struct Case {
+        const char* name;
+        bool answered, restored;
+        PendingEntry want;
+    };
+    const Case cases[] = {
+        {"still pending: the connector finishes it", false, false, PendingEntry::left_to_connector},
+        {"its result replicated, its tombstone did not", true, false, PendingEntry::removed},
+        {"its result restored from a clearing record", false, true, PendingEntry::removed},
+        {"both", true, true, PendingEntry::removed},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        CHECK(pending_entry(c.answered, c.restored) == c.want);
+    }
+}
+
 TEST_CASE("dr takeover: a batch id's results partition") {
     struct Case {
         const char* id;
