@@ -21,9 +21,16 @@ std::vector<std::string> in_flight(const std::vector<ReplicatedRequest>& request
 }
 
 int64_t settlement_resume_offset(const std::vector<ResultAt>& results,
-                                 const std::unordered_set<std::string>& logged, int64_t end) {
-    for (const auto& r : results)
-        if (r.settles && !logged.count(r.payment_id)) return r.offset;
+                                 const std::unordered_set<std::string>& logged,
+                                 const std::unordered_set<std::string>& filed, int64_t end) {
+    size_t from = 0;
+    for (size_t i = results.size(); i-- > 0;)
+        if (results[i].settles && logged.count(results[i].payment_id)) {
+            from = i + 1;
+            break;
+        }
+    for (size_t i = from; i < results.size(); ++i)
+        if (results[i].settles && !filed.count(results[i].payment_id)) return results[i].offset;
     return end;
 }
 

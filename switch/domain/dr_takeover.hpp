@@ -42,13 +42,17 @@ struct ResultAt {
 };
 
 // Where settlement resumes in one results partition at DR. Its changelog (settlement.log)
-// is co-partitioned with payments.results and written in result order in the same
-// transactions as its offsets, so what DR holds of it covers a prefix of the partition's
-// settling results. `logged` = payment_ids of the add entries DR holds for the partition.
-// The answer is the offset of the first settling result not logged (every later one is not
-// logged either), else `end`: nothing is added twice and nothing present is skipped.
+// is co-partitioned with payments.results and written in result order, so what DR holds of it
+// is a prefix: every settling result up to the last one whose add DR holds is settled (its add
+// may since have been compacted away with its closed batch). Past that, a result in a batch
+// the takeover adopted from a delivered clearing file is settled too (settlement skips it by
+// its settled entry). `logged` = payment_ids of the add entries DR holds for the partition,
+// `filed` = those of the adopted files' records. The answer is the offset of the first
+// settling result after the last logged one that is not filed, else `end`. Settlement's
+// replicated committed offset is no bound: it replicates apart from the log.
 int64_t settlement_resume_offset(const std::vector<ResultAt>& results,
-                                 const std::unordered_set<std::string>& logged, int64_t end);
+                                 const std::unordered_set<std::string>& logged,
+                                 const std::unordered_set<std::string>& filed, int64_t end);
 
 // Where DR found the clearing record of a payment whose result did not replicate.
 enum class ClearingEvidence {

@@ -173,19 +173,15 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
 
     // 1. Results and clearing records from a margin before the window (results from
     //    settlement's committed offset, where that is earlier), then the window's requests. Only
-    //    what the decisions need is kept: the payment_ids with a final result, settlement's
-    //    results from its committed offset on, and the requests without a result.
+    //    what the decisions need is kept: the payment_ids with a final result, the settling
+    //    results (offset and payment_id), and the requests without a result.
     const auto settlement_group = settlement_options(cfg, "0").group_id;
     auto results_from = reader.positions_at(topics.results, since - kMarginMs);
-    std::map<int32_t, int64_t> settled_to;  // settlement's committed offset per results partition
     {
         kafka::TopicReader settled(cfg.kafka, settlement_group);
         if (auto c = settled.committed(results_from))
             for (size_t i = 0; i < results_from.size(); ++i)
-                if ((*c)[i].offset >= 0) {
-                    settled_to[(*c)[i].partition] = (*c)[i].offset;
-                    if ((*c)[i].offset < results_from[i].offset) results_from[i].offset = (*c)[i].offset;
-                }
+                if ((*c)[i].offset >= 0 && (*c)[i].offset < results_from[i].offset) results_from[i].offset = (*c)[i].offset;
     }
     std::map<int32_t, std::vector<ResultAt>> results_by_partition;
     std::unordered_set<std::string> answered;  // payment_ids with a final result
@@ -193,9 +189,9 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
         ++rep.results;
         auto checked = decode_result_checked(r.value, r.key, started);
         if (!checked.result) return;
-        if (auto c = settled_to.find(r.partition); c == settled_to.end() || r.offset >= c->second)
-            results_by_partition[r.partition].push_back(
-                {r.offset, checked.result->payment_id, clearing_record_for(*checked.result).has_value()});
+        // Settlement's committed offset is no bound: it replicates apart from settlement's log.
+        if (clearing_record_for(*checked.result))
+            results_by_partition[r.partition].push_back({r.offset, checked.result->payment_id, true});
         if (!is_duplicate_answer(*checked.result)) answered.insert(checked.result->payment_id);
     });
 
@@ -239,6 +235,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     // Settlement's replicated log: the clearing records it assigned, per results partition,
     // and the batches it closed (key: the batch id; an add's: <batch id>/<index>); the
     // records themselves only of batches not announced (open ones, or closed without summary).
+    std::map<int32_t, std::unordered_set<std::string>> filed;  // settled by adopted clearing files
     std::map<int32_t, std::unordered_set<std::string>> logged;
     struct Restored {
         int32_t partition = 0;
@@ -261,7 +258,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
                    if (const auto slash = key.rfind('/'); e->op == BatchLogEntry::Op::add && slash != std::string::npos &&
                                                           !announced.count(key.substr(0, slash)))
                        adds[key.substr(0, slash)][key.substr(slash + 1)] = e->record;
-                   logged[r.partition].insert(e->record.payment_id);
+                   (e->op == BatchLogEntry::Op::add ? logged : filed)[r.partition].insert(e->record.payment_id);
                    if (!answered.count(e->record.payment_id) && restoring.insert(e->record.payment_id).second)
                        settled_without_result.push_back({r.partition, e->record});
                });
@@ -306,7 +303,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
             describe_clearing_files(b);
             b.summary.closed_at_ms = started;
             for (const auto& rec : b.records) {
-                logged[*p].insert(rec.payment_id);
+                filed[*p].insert(rec.payment_id);
                 adopted_log.push_back(
                     {*p, settled_key(rec.payment_id), {BatchLogEntry::Op::settled, rec.channel, rec.currency, sm.window_start_ms, rec}});
                 if (!answered.count(rec.payment_id) && restoring.insert(rec.payment_id).second)
@@ -559,7 +556,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     for (const auto& ch : cfg.channels) move(connector_options(cfg, ch.id, "0").group_id, ends(topics.channel(ch.id)));
     std::vector<kafka::Position> resume;
     for (const auto& [p, end] : results_end)
-        resume.push_back({topics.results, p, settlement_resume_offset(results_by_partition[p], logged[p], end)});
+        resume.push_back({topics.results, p, settlement_resume_offset(results_by_partition[p], logged[p], filed[p], end)});
     move(settlement_group, resume);
     rep.took_ms = now_ms() - started;
     return rep;

@@ -56,6 +56,7 @@ TEST_CASE("dr takeover: settlement resumes at the first settling result its repl
         std::vector<ResultAt> results;
         std::unordered_set<std::string> logged;
         int64_t want;
+        std::unordered_set<std::string> filed = {};
     };
     const Case cases[] = {
         {"nothing at DR", {}, {}, 100},
@@ -65,10 +66,17 @@ TEST_CASE("dr takeover: settlement resumes at the first settling result its repl
          {{5, "a", true}, {6, "x", false}, {7, "y", false}, {8, "c", true}}, {"a"}, 8},
         {"nothing logged", {{5, "a", false}, {6, "b", true}}, {}, 6},
         {"the log ahead of the results (results lost): the end", {{5, "a", true}}, {"a", "z"}, 100},
+        {"adds compacted away before the last logged one are settled", {{5, "a", true}, {6, "b", true}, {7, "c", true}},
+         {"b"}, 7},
+        {"results in adopted files past the log are skipped", {{5, "a", true}, {6, "b", true}, {7, "c", true}, {8, "d", true}},
+         {"a"}, 7, {"b", "d"}},
+        {"everything past the log in adopted files: the end", {{5, "a", true}, {6, "b", true}, {7, "c", true}}, {"a"},
+         100, {"b", "c"}},
+        {"nothing logged, the first ones filed", {{5, "a", true}, {6, "b", true}}, {}, 6, {"a"}},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
-        CHECK(settlement_resume_offset(c.results, c.logged, 100) == c.want);
+        CHECK(settlement_resume_offset(c.results, c.logged, c.filed, 100) == c.want);
     }
 }
 
