@@ -183,6 +183,8 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
             for (size_t i = 0; i < results_from.size(); ++i)
                 if ((*c)[i].offset >= 0 && (*c)[i].offset < results_from[i].offset) results_from[i].offset = (*c)[i].offset;
     }
+    std::set<int32_t> results_partitions;
+    for (const auto& pos : results_from) results_partitions.insert(pos.partition);
     std::map<int32_t, std::vector<ResultAt>> results_by_partition;
     std::unordered_set<std::string> answered;  // payment_ids with a final result
     read_topic(reader, topics.results, results_from, [&](const kafka::Record& r) {
@@ -293,7 +295,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
             const auto action = filed_batch(announced.count(sm.batch_id) > 0, closes.count(sm.batch_id) > 0);
             if (sm.window_end_ms < since || action == FiledBatch::skip) continue;
             const auto p = batch_partition(sm.batch_id);
-            if (!p) {
+            if (!p || !results_partitions.count(*p)) {
                 ++rep.clearing_files_unusable;
                 spdlog::error("dr-takeover: clearing file {} names batch {}, not one of settlement's", f.path, sm.batch_id);
                 continue;
@@ -366,7 +368,7 @@ TakeoverReport take_over(const Config& cfg, const CardVault* card_keys, const Ta
     for (const auto& [id, close] : announced) {
         if (closes.count(id) || adopted.count(id) || close.channel.empty()) continue;
         const auto p = batch_partition(id);
-        if (!p) continue;
+        if (!p || !results_partitions.count(*p)) continue;
         spdlog::error("dr-takeover: batch {} was announced at DR but its close is not in the settlement log and no "
                       "clearing file names it (--clearing-from): closed without its records",
                       id);
