@@ -109,13 +109,17 @@ class Observer(threading.Thread):
         self.bootstrap, self.topic = bootstrap, topic
         self.acked = {}  # payment_id -> (status, record timestamp)
         self.stopping = threading.Event()
+        self.ready = threading.Event()  # reading every partition from its start
 
     def run(self):
-        from confluent_kafka import Consumer
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "turnout-drill-client",
                       "isolation.level": "read_committed", "enable.auto.commit": False,
                       "auto.offset.reset": "earliest", "log_level": 0})
-        c.subscribe([self.topic])
+        # Assigned, not subscribed: no group join to wait for on a fresh cluster.
+        md = c.list_topics(self.topic, timeout=60)
+        c.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(md.topics[self.topic].partitions)])
+        self.ready.set()
         while not self.stopping.is_set():
             for m in c.consume(1000, 0.2):
                 if m.error() or m.value() is None:
@@ -216,6 +220,8 @@ class Drill:
                                                      "--instance", "p", "--metrics-port", "0"])
         observer = Observer(f"127.0.0.1:{PRIMARY_PORT}", self.topic("results"))
         observer.start()
+        if not observer.ready.wait(90):
+            raise Failed("could not read the primary's results topic within 90 s")
         send_s = a.payments / a.rate
         lg1 = self.start("loadgen-primary", [self.binary, "loadgen", "--config", self.primary_cfg, "--count",
                                              str(a.payments), "--rate", str(a.rate), "--run-id", self.id + "-a",
