@@ -165,6 +165,7 @@ class Drill:
         cfg["security"]["seal_count_dir"] = os.path.join(local, "seals")
         s = cfg["settlement"]
         s.update(window_seconds=5, grace_seconds=2, output_dir=os.path.join(local, "settlement"))
+        os.makedirs(s["output_dir"], exist_ok=True)  # the primary's stands for finance's inbox: there before any file
         cfg.setdefault("metrics", {})["port"] = 0
         cfg["state"]["http_port"] = 0
         cfg.setdefault("gateway", {})["enabled"] = False
