@@ -486,6 +486,10 @@ def main(argv):
         print(__doc__.rstrip("\n"))
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
+    # Each command names its site by its config; TURNOUT_BOOTSTRAP (which overrides a config's
+    # bootstrap servers) would point a site's takeover or check at the other cluster.
+    if os.environ.pop("TURNOUT_BOOTSTRAP", None):
+        say("TURNOUT_BOOTSTRAP ignored: the config names the site's cluster")
     if cmd == "drill":
         import drill  # scripts/drill.py
         return drill.main(rest)

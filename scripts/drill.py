@@ -142,7 +142,8 @@ class Drill:
         os.makedirs(self.dir)
         self.binary = os.path.join(self.dir, "turnout")
         shutil.copy2(os.path.join(ROOT, "build", "turnout"), self.binary)
-        self.env = dict(os.environ, TURNOUT_KAFKA_PORT=str(PRIMARY_PORT),
+        env = {k: v for k, v in os.environ.items() if k != "TURNOUT_BOOTSTRAP"}  # the configs name the clusters
+        self.env = dict(env, TURNOUT_KAFKA_PORT=str(PRIMARY_PORT),
                         TURNOUT_KAFKA_CONTROLLER_PORT=str(PRIMARY_PORT + 1000),
                         TURNOUT_KAFKA_DIR=os.path.join(self.dir, "kafka-primary"),
                         TURNOUT_DR_KAFKA_PORT=str(DR_PORT), TURNOUT_DR_KAFKA_DIR=os.path.join(self.dir, "kafka-dr"),
